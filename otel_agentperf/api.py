@@ -1,0 +1,218 @@
+"""Decorators and the ``segment`` context manager: the code-level way to record operations.
+
+Each decorator works bare (``@agent``) or with options (``@agent(name="coach")``) on functions, methods,
+static and class methods, coroutines, generators and async generators. With
+``OTEL_AGENTPERF_ENABLED=false`` they return the function untouched.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TypeVar, overload
+
+from otel_agentperf import _failures, names, operations, settings
+from otel_agentperf.bounded import BoundedValues
+from otel_agentperf.operations import Operation
+from otel_agentperf.telemetry import Invocation
+from otel_agentperf.wrappers import start, underlying_function, wrap
+
+F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C")
+
+_SEGMENT_NAME_LIMIT = 200
+
+
+def _qualname_parts(func: Any) -> list[str]:
+    function = underlying_function(func)
+    qualname = getattr(function, "__qualname__", None) or getattr(function, "__name__", None) or repr(function)
+    return str(qualname).split(".")
+
+
+def owner_name(func: Any) -> str:
+    """The class a method is defined in, or the function's own name: the default agent/store name."""
+    parts = _qualname_parts(func)
+    if len(parts) >= 2 and parts[-2] != "<locals>":
+        return parts[-2]
+    return parts[-1]
+
+
+def function_name(func: Any) -> str:
+    """``Class.method`` or ``function``, without ``<locals>`` noise: the default loader name."""
+    parts = _qualname_parts(func)
+    if "<locals>" in parts:
+        last_locals = len(parts) - 1 - parts[::-1].index("<locals>")
+        parts = parts[last_locals + 1 :]
+    return ".".join(parts)
+
+
+def _decorate(func: Any, build: Callable[[Any], Operation]) -> Any:
+    if not settings.enabled():
+        return func
+    return wrap(func, build(func))
+
+
+def _decorator(func: F | None, build: Callable[[Any], Operation]) -> Any:
+    if func is not None:
+        return _decorate(func, build)
+    return lambda inner: _decorate(inner, build)
+
+
+@overload
+def agent(func: F, *, name: str | None = None) -> F: ...
+@overload
+def agent(func: None = None, *, name: str | None = None) -> Callable[[F], F]: ...
+def agent(func: F | None = None, *, name: str | None = None) -> Any:
+    """Record each call as ``invoke_agent {name}``; the name defaults to the method's class."""
+    return _decorator(func, lambda f: operations.agent(name or owner_name(f)))
+
+
+@overload
+def tool(func: F, *, name: str | None = None) -> F: ...
+@overload
+def tool(func: None = None, *, name: str | None = None) -> Callable[[F], F]: ...
+def tool(func: F | None = None, *, name: str | None = None) -> Any:
+    """Record each call as ``execute_tool {name}``; the name defaults to the function name."""
+    return _decorator(func, lambda f: operations.tool(name or underlying_function(f).__name__))
+
+
+@overload
+def workflow(func: F, *, name: str | None = None) -> F: ...
+@overload
+def workflow(func: None = None, *, name: str | None = None) -> Callable[[F], F]: ...
+def workflow(func: F | None = None, *, name: str | None = None) -> Any:
+    """Record each call as ``invoke_workflow {name}``; the name defaults to the method's class."""
+    return _decorator(func, lambda f: operations.workflow(name or owner_name(f)))
+
+
+@overload
+def llm(
+    func: F, *, model: str | None = None, provider: str | None = None, operation: str = names.OP_CHAT
+) -> F: ...
+@overload
+def llm(
+    func: None = None, *, model: str | None = None, provider: str | None = None, operation: str = names.OP_CHAT
+) -> Callable[[F], F]: ...
+def llm(
+    func: F | None = None, *, model: str | None = None, provider: str | None = None, operation: str = names.OP_CHAT
+) -> Any:
+    """Record a hand-written LLM call as ``{operation} {model}`` on the GenAI client duration metric."""
+    return _decorator(func, lambda f: operations.llm(function_name(f), model, provider, operation))
+
+
+@overload
+def config(func: F, *, name: str | None = None) -> F: ...
+@overload
+def config(func: None = None, *, name: str | None = None) -> Callable[[F], F]: ...
+def config(func: F | None = None, *, name: str | None = None) -> Any:
+    """Record each call as a configuration load named after the loader function."""
+    return _decorator(func, lambda f: operations.config(name or function_name(f)))
+
+
+@overload
+def history(func: F, *, store: str | None = None, operation: str | None = None) -> F: ...
+@overload
+def history(
+    func: None = None, *, store: str | None = None, operation: str | None = None
+) -> Callable[[F], F]: ...
+def history(func: F | None = None, *, store: str | None = None, operation: str | None = None) -> Any:
+    """Record each call as a history-store operation (read, append, write, search or delete).
+
+    The store defaults to the method's class, the operation to what the function name implies.
+    """
+
+    def build(f: Any) -> Operation:
+        op = operation or operations.history_operation_for(underlying_function(f).__name__)
+        return operations.history(store or owner_name(f), op)
+
+    return _decorator(func, build)
+
+
+def create_agent(cls_or_func: C | None = None, *, name: str | None = None) -> Any:
+    """Time agent construction (spawn): on a class, its ``__init__``; on a factory function, each call."""
+
+    def apply(target: Any) -> Any:
+        if not settings.enabled():
+            return target
+        if isinstance(target, type):
+            operation = operations.create_agent(name or target.__name__)
+            target.__init__ = wrap(constructor_of(target), operation)  # type: ignore[misc]
+            return target
+        return wrap(target, operations.create_agent(name or owner_name(target)))
+
+    return apply(cls_or_func) if cls_or_func is not None else apply
+
+
+def constructor_of(cls: type) -> Any:
+    """The ``__init__`` a class really uses, found without binding it."""
+    for klass in cls.__mro__:
+        if "__init__" in vars(klass):
+            return vars(klass)["__init__"]
+    return object.__init__
+
+
+class _SegmentOperations:
+    """One :class:`Operation` per distinct segment name, bounded so metric labels stay few."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._operations: dict[str, Operation] = {}
+        self._bounded = BoundedValues(_SEGMENT_NAME_LIMIT)
+
+    def __call__(self, name: str) -> Operation:
+        operation = self._operations.get(name)
+        if operation is not None:
+            return operation
+        with self._lock:
+            if self._bounded(name) == names.OTHER:
+                return Operation(names.KIND_SEGMENT, name, name, {names.SEGMENT_NAME: names.OTHER})
+            operation = self._operations[name] = operations.segment(name)
+            return operation
+
+
+_segment_operations = _SegmentOperations()
+
+
+class segment:  # noqa: N801 - used like a function: ``with segment("parse"):``
+    """Record a block of code, sync or async, as a nested operation; also usable as a decorator.
+
+    ``with segment("plan"):``, ``async with segment("fetch"):`` and ``@segment("score")`` all record
+    a span named after the segment and the ``agentperf.segment.duration`` histogram.
+    """
+
+    __slots__ = ("_invocations", "_operation")
+
+    def __init__(self, name: str) -> None:
+        self._operation: Operation | None = None
+        self._invocations: list[Invocation | None] = []
+        try:
+            self._operation = _segment_operations(str(name))
+        except Exception as exc:
+            _failures.report("creating a segment", exc)
+
+    def __enter__(self) -> segment:
+        operation = self._operation
+        active = settings.enabled() and operation is not None
+        self._invocations.append(start(operation) if active and operation is not None else None)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        invocation = self._invocations.pop() if self._invocations else None
+        if invocation is not None:
+            invocation.end(exc)
+
+    async def __aenter__(self) -> segment:
+        return self.__enter__()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    def __call__(self, func: F) -> F:
+        if self._operation is None or not settings.enabled():
+            return func
+        return wrap(func, self._operation)  # type: ignore[no-any-return]

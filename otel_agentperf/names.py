@@ -1,0 +1,181 @@
+"""Every telemetry name otel-agentperf emits, in one place.
+
+Span names, attribute keys, metric names, units and bucket boundaries live here and nowhere else, so a
+semantic-convention rename is a one-file change. GenAI names come from ``opentelemetry-semantic-conventions``
+(the layout released in semconv v1.41); what the conventions lack lives under ``agentperf.*``.
+Setting ``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`` selects the newer, unreleased names.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Final
+
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _gen_ai
+from opentelemetry.semconv._incubating.metrics import gen_ai_metrics as _gen_ai_metrics
+from opentelemetry.semconv.attributes import error_attributes as _error
+from opentelemetry.semconv.attributes import server_attributes as _server
+
+# Instrumentation scope
+SCOPE_NAME: Final = "otel_agentperf"
+SCHEMA_URL: Final = "https://opentelemetry.io/schemas/1.41.0"
+
+# GenAI attributes (semconv v1.41)
+GEN_AI_OPERATION_NAME: Final = _gen_ai.GEN_AI_OPERATION_NAME
+GEN_AI_PROVIDER_NAME: Final = _gen_ai.GEN_AI_PROVIDER_NAME
+GEN_AI_REQUEST_MODEL: Final = _gen_ai.GEN_AI_REQUEST_MODEL
+GEN_AI_AGENT_NAME: Final = _gen_ai.GEN_AI_AGENT_NAME
+GEN_AI_TOOL_NAME: Final = _gen_ai.GEN_AI_TOOL_NAME
+GEN_AI_WORKFLOW_NAME: Final = _gen_ai.GEN_AI_WORKFLOW_NAME
+ERROR_TYPE: Final = _error.ERROR_TYPE
+SERVER_ADDRESS: Final = _server.SERVER_ADDRESS
+SERVER_PORT: Final = _server.SERVER_PORT
+
+# GenAI operation names (semconv v1.41 well-known values)
+OP_INVOKE_AGENT: Final = _gen_ai.GenAiOperationNameValues.INVOKE_AGENT.value
+OP_CREATE_AGENT: Final = _gen_ai.GenAiOperationNameValues.CREATE_AGENT.value
+OP_EXECUTE_TOOL: Final = _gen_ai.GenAiOperationNameValues.EXECUTE_TOOL.value
+OP_INVOKE_WORKFLOW: Final = _gen_ai.GenAiOperationNameValues.INVOKE_WORKFLOW.value
+OP_CHAT: Final = _gen_ai.GenAiOperationNameValues.CHAT.value
+# Custom operation names (the conventions allow them where no well-known value applies)
+OP_LOAD_CONFIG: Final = "load_config"
+OP_HISTORY_PREFIX: Final = "history_"
+
+# agentperf.* attributes
+OPERATION_KIND: Final = "agentperf.operation.kind"
+SEGMENT_NAME: Final = "agentperf.segment.name"
+CONFIG_LOADER: Final = "agentperf.config.loader"
+HISTORY_STORE: Final = "agentperf.history.store"
+HISTORY_OPERATION: Final = "agentperf.history.operation"
+CODE_FUNCTION: Final = "code.function.name"
+MEMORY_RSS_DELTA: Final = "agentperf.memory.rss_delta"
+MEMORY_ALLOCATED: Final = "agentperf.memory.allocated"
+MEMORY_PEAK: Final = "agentperf.memory.peak"
+
+# Value used when a bounded attribute has seen too many distinct values, or has none that fits.
+OTHER: Final = "_OTHER"
+
+# Operation kinds: the values of agentperf.operation.kind and of the target kinds.
+KIND_AGENT: Final = "agent"
+KIND_CREATE_AGENT: Final = "create_agent"
+KIND_TOOL: Final = "tool"
+KIND_LLM: Final = "llm"
+KIND_CONFIG: Final = "config"
+KIND_HISTORY: Final = "history"
+KIND_WORKFLOW: Final = "workflow"
+KIND_SEGMENT: Final = "segment"
+KINDS: Final = (
+    KIND_AGENT,
+    KIND_CREATE_AGENT,
+    KIND_TOOL,
+    KIND_LLM,
+    KIND_CONFIG,
+    KIND_HISTORY,
+    KIND_WORKFLOW,
+    KIND_SEGMENT,
+)
+
+# History operations, and the words in a function name that imply them (checked in this order).
+HISTORY_OPERATIONS: Final = ("read", "append", "write", "search", "delete")
+HISTORY_OPERATION_WORDS: Final = (
+    ("search", ("search", "find", "query", "lookup", "filter")),
+    ("delete", ("delete", "remove", "clear", "purge", "trim")),
+    ("append", ("append", "add", "push", "insert", "record", "log")),
+    ("write", ("write", "save", "store", "put", "update", "set", "flush", "dump")),
+    ("read", ("read", "get", "load", "list", "fetch", "iter", "messages")),
+)
+
+# Bucket boundaries (seconds unless noted)
+CLIENT_DURATION_BUCKETS: Final = (
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+)
+AGENT_DURATION_BUCKETS: Final = (
+    0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6,
+)
+WORKFLOW_DURATION_BUCKETS: Final = (1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0)
+# For in-process work measured in milliseconds: agent construction, config parsing, history scans.
+FAST_DURATION_BUCKETS: Final = (
+    0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 60.0,
+)
+# Bytes: 1 KiB to 4 GiB, quadrupling.
+MEMORY_BUCKETS: Final = tuple(float(1024 * 4**i) for i in range(12))
+
+# Metric names
+AGENT_DURATION: Final = "gen_ai.invoke_agent.duration"
+TOOL_DURATION: Final = "gen_ai.execute_tool.duration"
+WORKFLOW_DURATION: Final = "gen_ai.workflow.duration"
+CLIENT_OPERATION_DURATION: Final = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION
+CLIENT_INFERENCE_DURATION: Final = "gen_ai.client.inference.duration"
+CREATE_AGENT_DURATION: Final = "agentperf.create_agent.duration"
+CONFIG_LOAD_DURATION: Final = "agentperf.config.load.duration"
+HISTORY_OPERATION_DURATION: Final = "agentperf.history.operation.duration"
+SEGMENT_DURATION: Final = "agentperf.segment.duration"
+OPERATIONS_ACTIVE: Final = "agentperf.operations.active"
+MEMORY_RSS_GROWTH_METRIC: Final = "agentperf.memory.rss_growth"
+MEMORY_ALLOCATED_METRIC: Final = "agentperf.memory.allocated"
+MEMORY_PEAK_METRIC: Final = "agentperf.memory.peak"
+
+UNIT_SECONDS: Final = "s"
+UNIT_BYTES: Final = "By"
+UNIT_OPERATIONS: Final = "{operation}"
+
+OPT_IN_ENV: Final = "OTEL_SEMCONV_STABILITY_OPT_IN"
+LATEST_EXPERIMENTAL: Final = "gen_ai_latest_experimental"
+
+
+def latest_experimental() -> bool:
+    """True when the user opted in to the unreleased GenAI conventions."""
+    tokens = os.environ.get(OPT_IN_ENV, "")
+    return LATEST_EXPERIMENTAL in {token.strip() for token in tokens.split(",")}
+
+
+def llm_duration_metric(latest: bool) -> str:
+    """Inference duration moved to its own metric in the unreleased conventions."""
+    return CLIENT_INFERENCE_DURATION if latest else CLIENT_OPERATION_DURATION
+
+
+class Histogram:
+    """The fixed description of one duration or size histogram."""
+
+    __slots__ = ("boundaries", "description", "name", "unit")
+
+    def __init__(self, name: str, unit: str, boundaries: tuple[float, ...], description: str) -> None:
+        self.name = name
+        self.unit = unit
+        self.boundaries = boundaries
+        self.description = description
+
+
+def histograms(latest: bool) -> dict[str, Histogram]:
+    """Every histogram, keyed by the operation kind (or memory measure) that records it."""
+    return {
+        KIND_AGENT: Histogram(AGENT_DURATION, UNIT_SECONDS, AGENT_DURATION_BUCKETS, "Agent invocation time."),
+        KIND_CREATE_AGENT: Histogram(
+            CREATE_AGENT_DURATION, UNIT_SECONDS, FAST_DURATION_BUCKETS, "Agent construction (spawn) time."
+        ),
+        KIND_TOOL: Histogram(TOOL_DURATION, UNIT_SECONDS, CLIENT_DURATION_BUCKETS, "Tool execution time."),
+        KIND_LLM: Histogram(
+            llm_duration_metric(latest), UNIT_SECONDS, CLIENT_DURATION_BUCKETS, "GenAI client operation time."
+        ),
+        KIND_WORKFLOW: Histogram(
+            WORKFLOW_DURATION, UNIT_SECONDS, WORKFLOW_DURATION_BUCKETS, "Workflow invocation time."
+        ),
+        KIND_CONFIG: Histogram(
+            CONFIG_LOAD_DURATION, UNIT_SECONDS, FAST_DURATION_BUCKETS, "Configuration load time."
+        ),
+        KIND_HISTORY: Histogram(
+            HISTORY_OPERATION_DURATION, UNIT_SECONDS, FAST_DURATION_BUCKETS, "History store operation time."
+        ),
+        KIND_SEGMENT: Histogram(
+            SEGMENT_DURATION, UNIT_SECONDS, FAST_DURATION_BUCKETS, "Ad-hoc code segment time."
+        ),
+        MEMORY_RSS_DELTA: Histogram(
+            MEMORY_RSS_GROWTH_METRIC, UNIT_BYTES, MEMORY_BUCKETS, "Resident set size growth over an operation."
+        ),
+        MEMORY_ALLOCATED: Histogram(
+            MEMORY_ALLOCATED_METRIC, UNIT_BYTES, MEMORY_BUCKETS, "Python memory still allocated after an operation."
+        ),
+        MEMORY_PEAK: Histogram(
+            MEMORY_PEAK_METRIC, UNIT_BYTES, MEMORY_BUCKETS, "Peak Python memory above the start of an operation."
+        ),
+    }

@@ -1,0 +1,131 @@
+"""User settings: environment variables and an optional TOML file.
+
+Environment variables (all optional):
+
+- ``OTEL_AGENTPERF_ENABLED``: ``false`` turns every decorator, segment and target into a pass-through.
+- ``OTEL_AGENTPERF_TARGETS``: comma-separated ``module:Qualified.name=kind`` entries.
+- ``OTEL_AGENTPERF_MEMORY``: ``rss``, ``tracemalloc`` or both (comma-separated); off by default.
+- ``OTEL_AGENTPERF_CONFIG``: path of a TOML file with the same settings; without it,
+  ``[tool.otel-agentperf]`` in the working directory's ``pyproject.toml`` is read.
+
+TOML keys: ``enabled`` (bool), ``memory`` (string or list), ``targets`` (list of entries, or a table
+mapping ``"module:Qualified.name"`` to a kind). Environment variables win over the file; target lists
+are merged, the environment deciding the kind of an entry named in both.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from otel_agentperf import _failures, memory
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+ENABLED_ENV = "OTEL_AGENTPERF_ENABLED"
+TARGETS_ENV = "OTEL_AGENTPERF_TARGETS"
+MEMORY_ENV = "OTEL_AGENTPERF_MEMORY"
+CONFIG_ENV = "OTEL_AGENTPERF_CONFIG"
+PYPROJECT_TABLE = "otel-agentperf"
+
+_FALSE = {"false", "0", "no", "off"}
+_TRUE = {"true", "1", "yes", "on"}
+_KNOWN_KEYS = {"enabled", "memory", "targets"}
+
+
+def enabled() -> bool:
+    """Read on every decoration so the switch works without re-importing anything."""
+    value = os.environ.get(ENABLED_ENV, "").strip().lower()
+    if value and value not in _FALSE | _TRUE:
+        _failures.warn_once(f"enabled:{value}", "otel-agentperf: %s=%r is not true/false; staying enabled",
+                            ENABLED_ENV, value)
+    return value not in _FALSE
+
+
+def memory_modes() -> frozenset[str]:
+    """The memory measurements switched on by ``OTEL_AGENTPERF_MEMORY`` (none by default)."""
+    return _parse_memory(os.environ.get(MEMORY_ENV, ""), MEMORY_ENV)
+
+
+def _parse_memory(value: str | list[str], source: str) -> frozenset[str]:
+    items = value.split(",") if isinstance(value, str) else value
+    modes: set[str] = set()
+    for item in items:
+        mode = str(item).strip().lower()
+        if not mode or mode in {"off", "false", "none"}:
+            continue
+        if mode in memory.MODES:
+            modes.add(mode)
+        else:
+            _failures.warn_once(f"memory:{mode}", "otel-agentperf: unknown memory mode %r in %s (use %s)",
+                                mode, source, ", ".join(memory.MODES))
+    return frozenset(modes)
+
+
+@dataclass
+class Settings:
+    """Everything the instrumentor needs, merged from the file and the environment."""
+
+    enabled: bool = True
+    memory: frozenset[str] = frozenset()
+    targets: list[str] = field(default_factory=list)
+
+
+def load() -> Settings:
+    """Merge the TOML file (if any) with the environment; bad entries are warned about and skipped."""
+    result = Settings()
+    table, source = _read_file()
+    for key in sorted(set(table) - _KNOWN_KEYS):
+        _failures.warn_once(f"key:{source}:{key}", "otel-agentperf: unknown option %r in %s; ignored", key, source)
+    if "enabled" in table:
+        if isinstance(table["enabled"], bool):
+            result.enabled = table["enabled"]
+        else:
+            _failures.warn_once(f"enabled:{source}", "otel-agentperf: 'enabled' in %s must be true or false",
+                                source)
+    if "memory" in table:
+        result.memory = _parse_memory(table["memory"], source)
+    result.targets = _file_targets(table.get("targets", []), source)
+
+    result.enabled = result.enabled and enabled()
+    if os.environ.get(MEMORY_ENV):
+        result.memory = memory_modes()
+    result.targets += [entry.strip() for entry in os.environ.get(TARGETS_ENV, "").split(",") if entry.strip()]
+    return result
+
+
+def _read_file() -> tuple[dict[str, Any], str]:
+    explicit = os.environ.get(CONFIG_ENV)
+    path = Path(explicit) if explicit else Path.cwd() / "pyproject.toml"
+    if not explicit and not path.is_file():
+        return {}, ""
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        _failures.warn_once(f"file:{path}", "otel-agentperf: cannot read settings file %s: %s", path, exc)
+        return {}, str(path)
+    if explicit:
+        table = data.get("tool", {}).get(PYPROJECT_TABLE, data) if "tool" in data else data
+    else:
+        table = data.get("tool", {}).get(PYPROJECT_TABLE, {})
+    if not isinstance(table, dict):
+        _failures.warn_once(f"table:{path}", "otel-agentperf: settings in %s are not a table", path)
+        return {}, str(path)
+    return table, str(path)
+
+
+def _file_targets(value: Any, source: str) -> list[str]:
+    if isinstance(value, dict):
+        return [f"{path}={kind}" for path, kind in value.items()]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    _failures.warn_once(f"targets:{source}", "otel-agentperf: 'targets' in %s must be a list of strings or a "
+                        "table; ignored", source)
+    return []

@@ -1,0 +1,174 @@
+"""Declarative targets: wrap a user's own functions, methods and classes by name, without code changes.
+
+An entry reads ``module:Qualified.name=kind``, for example ``myapp.agents:Coach.process_message=agent``.
+Targets in modules that are not imported yet are applied when the module is first imported (a wrapt
+post-import hook). A malformed or unresolvable entry is warned about once, by name; the rest still apply.
+"""
+
+from __future__ import annotations
+
+import atexit
+import re
+import sys
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import wrapt
+
+from otel_agentperf import _failures, names, operations
+from otel_agentperf.api import constructor_of
+from otel_agentperf.wrappers import AgentPerfWrapper, wrap
+
+_ENTRY = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*:\s*([A-Za-z_][\w.]*)\s*=\s*([a-z_]+)\s*$")
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Target:
+    """One parsed entry."""
+
+    module: str
+    path: str
+    kind: str
+    entry: str
+
+
+def parse(entry: str) -> Target:
+    """Parse ``module:Qualified.name=kind``; raises ``ValueError`` saying what is wrong."""
+    match = _ENTRY.match(entry)
+    if match is None:
+        raise ValueError("expected module:Qualified.name=kind")
+    module, path, kind = match.groups()
+    if kind not in names.KINDS or kind == names.KIND_SEGMENT:
+        allowed = ", ".join(k for k in names.KINDS if k != names.KIND_SEGMENT)
+        raise ValueError(f"unknown kind {kind!r} (use one of {allowed})")
+    return Target(module, path, kind, entry.strip())
+
+
+def parse_all(entries: Iterable[str]) -> list[Target]:
+    """Parse every entry, warning once about each bad one and keeping the good ones."""
+    targets: dict[tuple[str, str], Target] = {}
+    for entry in entries:
+        try:
+            target = parse(entry)
+        except ValueError as exc:
+            _warn_bad(entry, str(exc))
+            continue
+        targets[(target.module, target.path)] = target
+    return list(targets.values())
+
+
+def _warn_bad(entry: str, reason: str) -> None:
+    _failures.warn_once(f"target:{entry}", "otel-agentperf: ignoring target %r: %s", entry.strip(), reason)
+
+
+@dataclass
+class _Patch:
+    parent: Any
+    attribute: str
+    original: Any
+    wrapper: AgentPerfWrapper
+    owned: bool
+
+
+def _default_name(kind: str, parent: Any, attribute: str) -> str:
+    """Agents, workflows and stores take their class's name; tools, loaders and functions their own."""
+    in_class = isinstance(parent, type)
+    if kind in (names.KIND_AGENT, names.KIND_CREATE_AGENT, names.KIND_WORKFLOW, names.KIND_HISTORY):
+        return parent.__name__ if in_class else attribute
+    if kind == names.KIND_TOOL:
+        return attribute
+    return f"{parent.__name__}.{attribute}" if in_class else attribute
+
+
+class TargetPatcher:
+    """Applies targets (now or on import) and restores every original on :meth:`remove`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._patches: list[_Patch] = []
+        self._pending: dict[str, list[Target]] = {}
+        self._generation = 0
+        self._exit_check = False
+
+    def apply(self, targets: Iterable[Target]) -> None:
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+            by_module: dict[str, list[Target]] = {}
+            for target in targets:
+                by_module.setdefault(target.module, []).append(target)
+            self._pending.update(by_module)
+            if not self._exit_check:
+                self._exit_check = True
+                atexit.register(self._warn_never_imported)
+        for module_name, module_targets in by_module.items():
+            wrapt.register_post_import_hook(self._hook(generation, module_targets), module_name)
+
+    def _hook(self, generation: int, targets: list[Target]) -> Any:
+        def on_import(module: ModuleType) -> None:
+            with self._lock:
+                if generation != self._generation:
+                    return
+                self._pending.pop(targets[0].module, None)
+                for target in targets:
+                    try:
+                        self._apply_one(module, target)
+                    except Exception as exc:
+                        _warn_bad(target.entry, f"{type(exc).__name__}: {exc}")
+
+        return on_import
+
+    def _apply_one(self, module: ModuleType, target: Target) -> None:
+        parent, attribute, original = wrapt.resolve_path(module, target.path)
+        if isinstance(original, AgentPerfWrapper):
+            return
+        if isinstance(original, type):
+            if target.kind != names.KIND_CREATE_AGENT:
+                raise TypeError(f"{target.path} is a class; only create_agent applies to a class")
+            name = original.__name__
+            parent, attribute, original = original, "__init__", constructor_of(original)
+        elif not callable(original) and not isinstance(original, (staticmethod, classmethod)):
+            raise TypeError(f"{target.path} is not callable")
+        else:
+            name = _default_name(target.kind, parent, attribute)
+        operation = operations.for_kind(target.kind, name, attribute)
+        owned = attribute in vars(parent)
+        wrapper = wrap(original, operation)
+        setattr(parent, attribute, wrapper)
+        self._patches.append(_Patch(parent, attribute, original, wrapper, owned))
+
+    def remove(self) -> None:
+        """Restore every original; hooks still waiting for an import are disarmed."""
+        with self._lock:
+            self._generation += 1
+            self._pending.clear()
+            patches, self._patches = self._patches, []
+        for patch in reversed(patches):
+            current = vars(patch.parent).get(patch.attribute, _MISSING)
+            if current is not patch.wrapper:
+                _failures.warn_once(
+                    f"unwrap:{id(patch.wrapper)}",
+                    "otel-agentperf: %s.%s was replaced after instrumentation; left as it is",
+                    getattr(patch.parent, "__name__", patch.parent),
+                    patch.attribute,
+                )
+            elif patch.owned:
+                setattr(patch.parent, patch.attribute, patch.original)
+            else:
+                delattr(patch.parent, patch.attribute)
+
+    def _warn_never_imported(self) -> None:
+        with self._lock:
+            pending = [target for targets in self._pending.values() for target in targets]
+        for target in pending:
+            if target.module not in sys.modules:
+                _warn_bad(target.entry, f"module {target.module!r} was never imported")
+
+    @property
+    def applied(self) -> int:
+        """How many targets are wrapped right now."""
+        return len(self._patches)

@@ -1,0 +1,165 @@
+"""The one recording primitive: an operation becomes a span, a duration histogram and an in-flight count.
+
+Every decorator, segment, target and library instrumentor goes through :meth:`Telemetry.start` and
+:meth:`Invocation.end`; none of them creates spans or records metrics itself.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from time import perf_counter
+
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, trace
+from opentelemetry.context import Context
+from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
+from opentelemetry.trace import Span, Status, StatusCode, TracerProvider
+from opentelemetry.util.types import AttributeValue
+
+from otel_agentperf import _failures, names, settings
+from otel_agentperf.bounded import BoundedValues
+from otel_agentperf.memory import MemoryProbe
+from otel_agentperf.operations import Operation
+from otel_agentperf.version import __version__
+
+_AGENT_KEY = otel_context.create_key("agentperf-agent-name")
+_ERROR_TYPE_LIMIT = 64
+
+
+class _ActiveCounts:
+    """In-flight operations per kind, read by an asynchronous UpDownCounter at collection time.
+
+    A lock-protected integer per kind costs far less on the hot path than two synchronous ``add`` calls.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(names.KINDS, 0)
+
+    def add(self, kind: str, delta: int) -> None:
+        with self._lock:
+            self._counts[kind] += delta
+
+    def observe(self, _options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            counts = list(self._counts.items())
+        return [Observation(count, {names.OPERATION_KIND: kind}) for kind, count in counts]
+
+
+def error_type(exc: BaseException) -> str:
+    """The exception's class name, as the conventions ask for ``error.type``."""
+    return type(exc).__qualname__
+
+
+class Telemetry:
+    """Tracer, meter and instruments for one pair of providers (the global ones unless given)."""
+
+    def __init__(
+        self,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        memory_modes: frozenset[str] | None = None,
+    ) -> None:
+        self.tracer = trace.get_tracer(
+            names.SCOPE_NAME, __version__, tracer_provider, schema_url=names.SCHEMA_URL
+        )
+        meter = metrics.get_meter(names.SCOPE_NAME, __version__, meter_provider, schema_url=names.SCHEMA_URL)
+        self._histograms = {
+            key: meter.create_histogram(
+                spec.name,
+                unit=spec.unit,
+                description=spec.description,
+                explicit_bucket_boundaries_advisory=list(spec.boundaries),
+            )
+            for key, spec in names.histograms(names.latest_experimental()).items()
+        }
+        self._active = _ActiveCounts()
+        meter.create_observable_up_down_counter(
+            names.OPERATIONS_ACTIVE,
+            callbacks=[self._active.observe],
+            unit=names.UNIT_OPERATIONS,
+            description="Operations in progress, per operation kind.",
+        )
+        modes = settings.memory_modes() if memory_modes is None else memory_modes
+        self._memory = MemoryProbe(modes) if modes else None
+        self._error_types = BoundedValues(_ERROR_TYPE_LIMIT)
+
+    def start(
+        self, operation: Operation, attributes: Mapping[str, AttributeValue] | None = None, attach: bool = True
+    ) -> Invocation:
+        """Begin ``operation``; with ``attach`` its span becomes current until :meth:`Invocation.end`.
+
+        Generators pass ``attach=False`` and make :attr:`Invocation.context` current around each step.
+        """
+        span_attributes = operation.span_attributes
+        metric_attributes = operation.metric_attributes
+        if attributes:
+            span_attributes = {**span_attributes, **attributes}
+        if operation.kind == names.KIND_TOOL:
+            agent_name = otel_context.get_value(_AGENT_KEY)
+            if agent_name is not None:
+                metric_attributes = {**metric_attributes, names.GEN_AI_AGENT_NAME: agent_name}  # type: ignore[dict-item]
+                span_attributes = {**span_attributes, names.GEN_AI_AGENT_NAME: agent_name}  # type: ignore[dict-item]
+        span = self.tracer.start_span(operation.span_name, kind=operation.span_kind, attributes=span_attributes)
+        ctx = trace.set_span_in_context(span)
+        if operation.kind == names.KIND_AGENT:
+            ctx = otel_context.set_value(_AGENT_KEY, operation.name, ctx)
+        token = otel_context.attach(ctx) if attach else None
+        self._active.add(operation.kind, 1)
+        snapshot = self._memory.start() if self._memory is not None else None
+        return Invocation(self, operation, span, ctx, token, metric_attributes, snapshot)
+
+
+class Invocation:
+    """One running operation. :meth:`end` is safe to call once; later calls do nothing."""
+
+    __slots__ = ("_metric_attributes", "_operation", "_snapshot", "_started", "_telemetry", "_token", "context",
+                 "span")
+
+    def __init__(
+        self,
+        telemetry: Telemetry,
+        operation: Operation,
+        span: Span,
+        ctx: Context,
+        token: object,
+        metric_attributes: Mapping[str, AttributeValue],
+        snapshot: tuple[int, int] | None,
+    ) -> None:
+        self._telemetry = telemetry
+        self._operation = operation
+        self.span = span
+        self.context = ctx
+        self._token = token
+        self._metric_attributes = metric_attributes
+        self._snapshot = snapshot
+        self._started: float | None = perf_counter()
+
+    def end(self, error: BaseException | None = None) -> None:
+        """Finish: detach the context, record duration (and memory), set error status, end the span."""
+        started = self._started
+        if started is None:
+            return
+        duration = perf_counter() - started
+        self._started = None
+        telemetry = self._telemetry
+        try:
+            if self._token is not None:
+                otel_context.detach(self._token)  # type: ignore[arg-type]
+            attributes = self._metric_attributes
+            if error is not None:
+                kind = telemetry._error_types(error_type(error))
+                attributes = {**attributes, names.ERROR_TYPE: kind}
+                self.span.set_attribute(names.ERROR_TYPE, kind)
+                self.span.set_status(Status(StatusCode.ERROR, kind))
+            telemetry._histograms[self._operation.kind].record(duration, attributes)
+            if self._snapshot is not None and telemetry._memory is not None:
+                for key, delta in telemetry._memory.finish(self._snapshot).items():
+                    self.span.set_attribute(key, delta)
+                    telemetry._histograms[key].record(max(delta, 0), attributes)
+        except Exception as exc:
+            _failures.report(f"recording {self._operation.kind} operation", exc)
+        finally:
+            telemetry._active.add(self._operation.kind, -1)
+            self.span.end()

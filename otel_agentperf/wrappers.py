@@ -1,0 +1,198 @@
+"""Wraps a callable so each call is recorded as an operation, keeping the callable's nature intact.
+
+The wrapper is a ``wrapt.FunctionWrapper``: signature, ``inspect.iscoroutinefunction`` and friends,
+descriptors (methods, static and class methods) behave as on the original. Coroutines are recorded when
+awaited, generators and async generators from their first step until exhausted, closed or collected, and
+their span is current only while their own code runs, never in the consumer's code between items.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
+from typing import Any
+
+import wrapt
+from opentelemetry import context as otel_context
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+from otel_agentperf import _failures, state
+from otel_agentperf.operations import Operation
+from otel_agentperf.telemetry import Invocation
+
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+class AgentPerfWrapper(wrapt.FunctionWrapper):  # type: ignore[misc]
+    """Marks callables wrapped by otel-agentperf, so nothing is wrapped twice and unwrapping is exact."""
+
+
+def start(operation: Operation, attach: bool = True) -> Invocation | None:
+    if not is_instrumentation_enabled():
+        return None
+    try:
+        return state.telemetry().start(operation, attach=attach)
+    except Exception as exc:
+        _failures.report(f"starting {operation.kind} operation", exc)
+        return None
+
+
+def underlying_function(obj: Any) -> Any:
+    """The plain function behind a static/class method or a wrapper, to decide how calls behave."""
+    if isinstance(obj, (staticmethod, classmethod)):
+        obj = obj.__func__
+    return inspect.unwrap(obj) if callable(obj) else obj
+
+
+def wrap(target: Any, operation: Operation) -> AgentPerfWrapper:
+    """Return ``target`` (function, method descriptor) wrapped to record ``operation`` on every call."""
+    function = underlying_function(target)
+    if inspect.isasyncgenfunction(function):
+        wrapper = _async_generator_wrapper(operation)
+    elif inspect.iscoroutinefunction(function):
+        wrapper = _coroutine_wrapper(operation)
+    elif inspect.isgeneratorfunction(function):
+        wrapper = _generator_wrapper(operation)
+    else:
+        wrapper = _sync_wrapper(operation)
+    return AgentPerfWrapper(target, wrapper)
+
+
+def _sync_wrapper(operation: Operation) -> Wrapper:
+    def wrapper(wrapped: Callable[..., Any], _instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        invocation = start(operation)
+        if invocation is None:
+            return wrapped(*args, **kwargs)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            invocation.end(exc)
+            raise
+        invocation.end()
+        return result
+
+    return wrapper
+
+
+def _coroutine_wrapper(operation: Operation) -> Wrapper:
+    def wrapper(wrapped: Callable[..., Any], _instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return _awaited(wrapped(*args, **kwargs), operation)
+
+    return wrapper
+
+
+async def _awaited(coroutine: Coroutine[Any, Any, Any], operation: Operation) -> Any:
+    invocation = start(operation)
+    if invocation is None:
+        return await coroutine
+    try:
+        result = await coroutine
+    except BaseException as exc:
+        invocation.end(exc)
+        raise
+    invocation.end()
+    return result
+
+
+def _generator_wrapper(operation: Operation) -> Wrapper:
+    def wrapper(wrapped: Callable[..., Any], _instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return _stepped(wrapped(*args, **kwargs), operation)
+
+    return wrapper
+
+
+def _stepped(generator: Generator[Any, Any, Any], operation: Operation) -> Generator[Any, Any, Any]:
+    invocation = start(operation, attach=False)
+    if invocation is None:
+        return (yield from generator)
+    ctx = invocation.context
+    sent: Any = None
+    thrown: BaseException | None = None
+    try:
+        while True:
+            token = otel_context.attach(ctx)
+            try:
+                if thrown is not None:
+                    exc, thrown = thrown, None
+                    item = generator.throw(exc)
+                else:
+                    item = generator.send(sent)
+            finally:
+                otel_context.detach(token)
+            try:
+                sent = yield item
+            except GeneratorExit:
+                raise
+            except BaseException as exc:
+                thrown = exc
+    except StopIteration as stop:
+        invocation.end()
+        return stop.value
+    except GeneratorExit:
+        token = otel_context.attach(ctx)
+        try:
+            generator.close()
+        except BaseException as exc:
+            invocation.end(exc)
+            raise
+        finally:
+            otel_context.detach(token)
+        invocation.end()
+        raise
+    except BaseException as exc:
+        invocation.end(exc)
+        raise
+
+
+def _async_generator_wrapper(operation: Operation) -> Wrapper:
+    def wrapper(wrapped: Callable[..., Any], _instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return _async_stepped(wrapped(*args, **kwargs), operation)
+
+    return wrapper
+
+
+async def _async_stepped(generator: AsyncGenerator[Any, Any], operation: Operation) -> AsyncGenerator[Any, Any]:
+    invocation = start(operation, attach=False)
+    ctx = invocation.context if invocation is not None else None
+    sent: Any = None
+    thrown: BaseException | None = None
+    try:
+        while True:
+            token = otel_context.attach(ctx) if ctx is not None else None
+            try:
+                if thrown is not None:
+                    exc, thrown = thrown, None
+                    item = await generator.athrow(exc)
+                else:
+                    item = await generator.asend(sent)
+            finally:
+                if token is not None:
+                    otel_context.detach(token)
+            try:
+                sent = yield item
+            except GeneratorExit:
+                raise
+            except BaseException as exc:
+                thrown = exc
+    except StopAsyncIteration:
+        if invocation is not None:
+            invocation.end()
+        return
+    except GeneratorExit:
+        token = otel_context.attach(ctx) if ctx is not None else None
+        try:
+            await generator.aclose()
+        except BaseException as exc:
+            if invocation is not None:
+                invocation.end(exc)
+            raise
+        finally:
+            if token is not None:
+                otel_context.detach(token)
+        if invocation is not None:
+            invocation.end()
+        raise
+    except BaseException as exc:
+        if invocation is not None:
+            invocation.end(exc)
+        raise
