@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from otel_agentperf import _failures, names, operations, settings
 from otel_agentperf.bounded import BoundedValues
@@ -87,9 +87,7 @@ def workflow(func: F | None = None, *, name: str | None = None) -> Any:
 
 
 @overload
-def llm(
-    func: F, *, model: str | None = None, provider: str | None = None, operation: str = names.OP_CHAT
-) -> F: ...
+def llm(func: F, *, model: str | None = None, provider: str | None = None, operation: str = names.OP_CHAT) -> F: ...
 @overload
 def llm(
     func: None = None, *, model: str | None = None, provider: str | None = None, operation: str = names.OP_CHAT
@@ -113,9 +111,7 @@ def config(func: F | None = None, *, name: str | None = None) -> Any:
 @overload
 def history(func: F, *, store: str | None = None, operation: str | None = None) -> F: ...
 @overload
-def history(
-    func: None = None, *, store: str | None = None, operation: str | None = None
-) -> Callable[[F], F]: ...
+def history(func: None = None, *, store: str | None = None, operation: str | None = None) -> Callable[[F], F]: ...
 def history(func: F | None = None, *, store: str | None = None, operation: str | None = None) -> Any:
     """Record each call as a history-store operation (read, append, write, search or delete).
 
@@ -174,7 +170,7 @@ class _SegmentOperations:
 _segment_operations = _SegmentOperations()
 
 
-class segment:  # noqa: N801 - used like a function: ``with segment("parse"):``
+class segment:
     """Record a block of code, sync or async, as a nested operation; also usable as a decorator.
 
     ``with segment("plan"):``, ``async with segment("fetch"):`` and ``@segment("score")`` all record
@@ -215,4 +211,4 @@ class segment:  # noqa: N801 - used like a function: ``with segment("parse"):``
     def __call__(self, func: F) -> F:
         if self._operation is None or not settings.enabled():
             return func
-        return wrap(func, self._operation)  # type: ignore[no-any-return]
+        return cast(F, wrap(func, self._operation))

@@ -45,6 +45,6 @@ def configure_sdk_if_missing() -> None:
         # The same configurator opentelemetry-distro registers; private in the SDK but its only entry.
         from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 
-        _OTelSDKConfigurator().configure()
+        _OTelSDKConfigurator().configure()  # type: ignore[no-untyped-call]
     except Exception as exc:
         _failures.report("configuring the OpenTelemetry SDK", exc)

@@ -87,15 +87,57 @@ HISTORY_OPERATION_WORDS: Final = (
 
 # Bucket boundaries (seconds unless noted)
 CLIENT_DURATION_BUCKETS: Final = (
-    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+    0.01,
+    0.02,
+    0.04,
+    0.08,
+    0.16,
+    0.32,
+    0.64,
+    1.28,
+    2.56,
+    5.12,
+    10.24,
+    20.48,
+    40.96,
+    81.92,
 )
 AGENT_DURATION_BUCKETS: Final = (
-    0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6,
+    0.1,
+    0.2,
+    0.4,
+    0.8,
+    1.6,
+    3.2,
+    6.4,
+    12.8,
+    25.6,
+    51.2,
+    102.4,
+    204.8,
+    409.6,
 )
 WORKFLOW_DURATION_BUCKETS: Final = (1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0)
 # For in-process work measured in milliseconds: agent construction, config parsing, history scans.
 FAST_DURATION_BUCKETS: Final = (
-    0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 60.0,
+    0.0001,
+    0.0002,
+    0.0005,
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.02,
+    0.05,
+    0.1,
+    0.2,
+    0.5,
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+    20.0,
+    60.0,
 )
 # Bytes: 1 KiB to 4 GiB, quadrupling.
 MEMORY_BUCKETS: Final = tuple(float(1024 * 4**i) for i in range(12))
@@ -160,15 +202,11 @@ def histograms(latest: bool) -> dict[str, Histogram]:
         KIND_WORKFLOW: Histogram(
             WORKFLOW_DURATION, UNIT_SECONDS, WORKFLOW_DURATION_BUCKETS, "Workflow invocation time."
         ),
-        KIND_CONFIG: Histogram(
-            CONFIG_LOAD_DURATION, UNIT_SECONDS, FAST_DURATION_BUCKETS, "Configuration load time."
-        ),
+        KIND_CONFIG: Histogram(CONFIG_LOAD_DURATION, UNIT_SECONDS, FAST_DURATION_BUCKETS, "Configuration load time."),
         KIND_HISTORY: Histogram(
             HISTORY_OPERATION_DURATION, UNIT_SECONDS, FAST_DURATION_BUCKETS, "History store operation time."
         ),
-        KIND_SEGMENT: Histogram(
-            SEGMENT_DURATION, UNIT_SECONDS, FAST_DURATION_BUCKETS, "Ad-hoc code segment time."
-        ),
+        KIND_SEGMENT: Histogram(SEGMENT_DURATION, UNIT_SECONDS, FAST_DURATION_BUCKETS, "Ad-hoc code segment time."),
         MEMORY_RSS_DELTA: Histogram(
             MEMORY_RSS_GROWTH_METRIC, UNIT_BYTES, MEMORY_BUCKETS, "Resident set size growth over an operation."
         ),

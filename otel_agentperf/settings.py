@@ -26,7 +26,7 @@ from otel_agentperf import _failures, memory
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
 
 ENABLED_ENV = "OTEL_AGENTPERF_ENABLED"
 TARGETS_ENV = "OTEL_AGENTPERF_TARGETS"
@@ -43,8 +43,9 @@ def enabled() -> bool:
     """Read on every decoration so the switch works without re-importing anything."""
     value = os.environ.get(ENABLED_ENV, "").strip().lower()
     if value and value not in _FALSE | _TRUE:
-        _failures.warn_once(f"enabled:{value}", "otel-agentperf: %s=%r is not true/false; staying enabled",
-                            ENABLED_ENV, value)
+        _failures.warn_once(
+            f"enabled:{value}", "otel-agentperf: %s=%r is not true/false; staying enabled", ENABLED_ENV, value
+        )
     return value not in _FALSE
 
 
@@ -63,8 +64,13 @@ def _parse_memory(value: str | list[str], source: str) -> frozenset[str]:
         if mode in memory.MODES:
             modes.add(mode)
         else:
-            _failures.warn_once(f"memory:{mode}", "otel-agentperf: unknown memory mode %r in %s (use %s)",
-                                mode, source, ", ".join(memory.MODES))
+            _failures.warn_once(
+                f"memory:{mode}",
+                "otel-agentperf: unknown memory mode %r in %s (use %s)",
+                mode,
+                source,
+                ", ".join(memory.MODES),
+            )
     return frozenset(modes)
 
 
@@ -87,8 +93,7 @@ def load() -> Settings:
         if isinstance(table["enabled"], bool):
             result.enabled = table["enabled"]
         else:
-            _failures.warn_once(f"enabled:{source}", "otel-agentperf: 'enabled' in %s must be true or false",
-                                source)
+            _failures.warn_once(f"enabled:{source}", "otel-agentperf: 'enabled' in %s must be true or false", source)
     if "memory" in table:
         result.memory = _parse_memory(table["memory"], source)
     result.targets = _file_targets(table.get("targets", []), source)
@@ -126,6 +131,7 @@ def _file_targets(value: Any, source: str) -> list[str]:
         return [f"{path}={kind}" for path, kind in value.items()]
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return list(value)
-    _failures.warn_once(f"targets:{source}", "otel-agentperf: 'targets' in %s must be a list of strings or a "
-                        "table; ignored", source)
+    _failures.warn_once(
+        f"targets:{source}", "otel-agentperf: 'targets' in %s must be a list of strings or a table; ignored", source
+    )
     return []

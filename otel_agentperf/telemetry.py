@@ -61,9 +61,7 @@ class Telemetry:
         meter_provider: MeterProvider | None = None,
         memory_modes: frozenset[str] | None = None,
     ) -> None:
-        self.tracer = trace.get_tracer(
-            names.SCOPE_NAME, __version__, tracer_provider, schema_url=names.SCHEMA_URL
-        )
+        self.tracer = trace.get_tracer(names.SCOPE_NAME, __version__, tracer_provider, schema_url=names.SCHEMA_URL)
         meter = metrics.get_meter(names.SCOPE_NAME, __version__, meter_provider, schema_url=names.SCHEMA_URL)
         self._histograms = {
             key: meter.create_histogram(
@@ -114,8 +112,7 @@ class Telemetry:
 class Invocation:
     """One running operation. :meth:`end` is safe to call once; later calls do nothing."""
 
-    __slots__ = ("_metric_attributes", "_operation", "_snapshot", "_started", "_telemetry", "_token", "context",
-                 "span")
+    __slots__ = ("_metric_attributes", "_operation", "_snapshot", "_started", "_telemetry", "_token", "context", "span")
 
     def __init__(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wrapt
 from opentelemetry import context as otel_context
@@ -23,7 +23,13 @@ from otel_agentperf.telemetry import Invocation
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
-class AgentPerfWrapper(wrapt.FunctionWrapper):  # type: ignore[misc]
+if TYPE_CHECKING:
+    _FunctionWrapper = wrapt.FunctionWrapper[..., Any]
+else:  # wrapt 1.x classes are not subscriptable at run time
+    _FunctionWrapper = wrapt.FunctionWrapper
+
+
+class AgentPerfWrapper(_FunctionWrapper):
     """Marks callables wrapped by otel-agentperf, so nothing is wrapped twice and unwrapping is exact."""
 
 

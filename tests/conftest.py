@@ -1,0 +1,105 @@
+"""Fresh in-memory tracer and meter providers per test, bound to otel-agentperf's recording primitive."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader, NumberDataPoint
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import otel_agentperf
+from otel_agentperf import state
+from otel_agentperf.instrumentor import AgentPerfInstrumentor
+
+
+@dataclass
+class Recorded:
+    """What one test recorded: finished spans and collected metric points."""
+
+    exporter: InMemorySpanExporter
+    reader: InMemoryMetricReader
+    tracer_provider: TracerProvider
+    meter_provider: MeterProvider
+
+    def spans(self) -> list[ReadableSpan]:
+        return list(self.exporter.get_finished_spans())
+
+    def span(self, name: str) -> ReadableSpan:
+        matching = [span for span in self.spans() if span.name == name]
+        assert len(matching) == 1, f"expected one span {name!r}, got {[s.name for s in self.spans()]}"
+        return matching[0]
+
+    def metrics(self) -> dict[str, Any]:
+        data = self.reader.get_metrics_data()
+        found: dict[str, Any] = {}
+        if data is None:
+            return found
+        for resource_metrics in data.resource_metrics:
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    found[metric.name] = metric
+        return found
+
+    def histogram_points(self, name: str) -> list[HistogramDataPoint]:
+        metric = self.metrics().get(name)
+        return [] if metric is None else list(metric.data.data_points)
+
+    def histogram_point(self, name: str, **attributes: Any) -> HistogramDataPoint:
+        points = [
+            p for p in self.histogram_points(name) if all(p.attributes.get(k) == v for k, v in attributes.items())
+        ]
+        assert len(points) == 1, f"expected one {name} point with {attributes}, got {self.histogram_points(name)}"
+        return points[0]
+
+    def gauge(self, name: str, **attributes: Any) -> int | float:
+        metric = self.metrics()[name]
+        points: list[NumberDataPoint] = [
+            p for p in metric.data.data_points if all(p.attributes.get(k) == v for k, v in attributes.items())
+        ]
+        assert len(points) == 1
+        return points[0].value
+
+
+def make_recorded(memory: frozenset[str] | None = None) -> Recorded:
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    otel_agentperf.configure(tracer_provider, meter_provider, memory=memory or frozenset())
+    return Recorded(exporter, reader, tracer_provider, meter_provider)
+
+
+@pytest.fixture
+def recorded() -> Iterator[Recorded]:
+    result = make_recorded()
+    yield result
+    state.configure()
+    result.meter_provider.shutdown()
+
+
+@pytest.fixture
+def instrumentor() -> Iterator[AgentPerfInstrumentor]:
+    instance = AgentPerfInstrumentor()
+    yield instance
+    if instance.is_instrumented_by_opentelemetry:
+        instance.uninstrument()
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests start without any otel-agentperf or semconv settings from the outer environment."""
+    for key in (
+        "OTEL_AGENTPERF_ENABLED",
+        "OTEL_AGENTPERF_TARGETS",
+        "OTEL_AGENTPERF_MEMORY",
+        "OTEL_AGENTPERF_CONFIG",
+        "OTEL_SEMCONV_STABILITY_OPT_IN",
+    ):
+        monkeypatch.delenv(key, raising=False)

@@ -1,0 +1,251 @@
+"""Declarative targets through the real instrumentor: good, bad, not-yet-imported, files, uninstrument."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from otel_agentperf import names
+from otel_agentperf.instrumentor import AgentPerfInstrumentor
+from otel_agentperf.targets import parse
+from tests.conftest import Recorded
+
+APP_SOURCE = textwrap.dedent(
+    """
+    class Coach:
+        def __init__(self, tone="calm"):
+            self.tone = tone
+
+        def process_message(self, text):
+            return f"{self.tone}:{text}"
+
+        async def aprocess(self, text):
+            return text[::-1]
+
+        @staticmethod
+        def count(text):
+            return len(text)
+
+        @classmethod
+        def build(cls):
+            return cls("built")
+
+    class SubCoach(Coach):
+        pass
+
+    class HistoryManager:
+        def __init__(self):
+            self.rows = {1: "a", 2: "b"}
+
+        def get_execution_by_id(self, key):
+            return self.rows[key]
+
+    def load_config(path):
+        return {"path": path}
+    """
+)
+
+
+@pytest.fixture
+def app_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh, not yet imported module name for a realistic little app."""
+    name = f"targetapp_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(APP_SOURCE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    sys.modules.pop(name, None)
+
+
+def _targets(module: str, *entries: str) -> str:
+    return ",".join(f"{module}:{entry}" for entry in entries)
+
+
+def _exercise(module: ModuleType) -> None:
+    coach = module.Coach()
+    assert coach.process_message("hi") == "calm:hi"
+    assert asyncio.run(coach.aprocess("abc")) == "cba"
+    assert module.Coach.count("four") == 4
+    assert module.Coach.build().tone == "built"
+    assert module.HistoryManager().get_execution_by_id(2) == "b"
+    assert module.load_config("app.yaml") == {"path": "app.yaml"}
+
+
+ALL = (
+    "Coach.process_message=agent",
+    "Coach.aprocess=agent",
+    "Coach.count=tool",
+    "Coach.build=workflow",
+    "Coach=create_agent",
+    "HistoryManager.get_execution_by_id=history",
+    "load_config=config",
+)
+
+
+def _assert_all_recorded(recorded: Recorded) -> None:
+    spans = [s.name for s in recorded.spans()]
+    assert spans.count("invoke_agent Coach") == 2
+    assert "execute_tool count" in spans
+    assert "invoke_workflow Coach" in spans
+    assert spans.count("create_agent Coach") == 2  # Coach() and cls("built") inside Coach.build()
+    assert "history_read HistoryManager" in spans
+    assert "load_config load_config" in spans
+    assert recorded.histogram_point("gen_ai.invoke_agent.duration").count == 2
+
+
+def test_targets_apply_to_an_already_imported_module(
+    recorded: Recorded, instrumentor: AgentPerfInstrumentor, app_module: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = importlib.import_module(app_module)
+    monkeypatch.setenv("OTEL_AGENTPERF_TARGETS", _targets(app_module, *ALL))
+    instrumentor.instrument()
+    assert instrumentor.applied_targets == len(ALL)
+    _exercise(module)
+    _assert_all_recorded(recorded)
+
+
+def test_targets_wait_for_a_module_imported_later(
+    recorded: Recorded, instrumentor: AgentPerfInstrumentor, app_module: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_AGENTPERF_TARGETS", _targets(app_module, *ALL))
+    instrumentor.instrument()
+    assert app_module not in sys.modules
+    assert instrumentor.applied_targets == 0
+    module = importlib.import_module(app_module)
+    assert instrumentor.applied_targets == len(ALL)
+    _exercise(module)
+    _assert_all_recorded(recorded)
+
+
+def test_bad_entries_each_warn_once_by_name_and_the_rest_still_apply(
+    recorded: Recorded,
+    instrumentor: AgentPerfInstrumentor,
+    app_module: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bad = [
+        "not a target",
+        f"{app_module}:Coach.process_message=robot",
+        f"{app_module}:Coach.missing_method=agent",
+        f"{app_module}:Coach=agent",
+        f"{app_module}.nope:thing=tool",
+    ]
+    good = f"{app_module}:load_config=config"
+    monkeypatch.setenv("OTEL_AGENTPERF_TARGETS", ",".join([*bad, good]))
+    with caplog.at_level(logging.WARNING, logger="otel_agentperf"):
+        instrumentor.instrument()
+        module = importlib.import_module(app_module)
+        assert module.load_config("x") == {"path": "x"}
+        assert module.Coach().process_message("still works") == "calm:still works"
+        instrumentor._patcher._warn_never_imported()
+    messages = [r.getMessage() for r in caplog.records]
+    for entry in bad:
+        assert sum(entry.strip() in message for message in messages) == 1, (entry, messages)
+    assert any("unknown kind 'robot'" in m for m in messages)
+    assert any("only create_agent applies to a class" in m for m in messages)
+    assert any("was never imported" in m for m in messages)
+    assert [s.name for s in recorded.spans()] == ["load_config load_config"]
+
+
+def test_uninstrument_restores_originals_and_instrument_is_idempotent(
+    recorded: Recorded, instrumentor: AgentPerfInstrumentor, app_module: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = importlib.import_module(app_module)
+    originals = {key: vars(module.Coach)[key] for key in ("process_message", "count", "build", "__init__")}
+    original_config = module.load_config
+    monkeypatch.setenv("OTEL_AGENTPERF_TARGETS", _targets(app_module, *ALL, "SubCoach=create_agent"))
+    instrumentor.instrument()
+    instrumentor.instrument()
+    assert instrumentor.applied_targets == len(ALL) + 1
+    module.Coach().process_message("once")
+    assert [s.name for s in recorded.spans()].count("invoke_agent Coach") == 1
+
+    instrumentor.uninstrument()
+    instrumentor.uninstrument()
+    for key, original in originals.items():
+        assert vars(module.Coach)[key] is original
+    assert "__init__" not in vars(module.SubCoach)
+    assert module.load_config is original_config
+    before = len(recorded.spans())
+    _exercise(module)
+    assert len(recorded.spans()) == before
+
+
+def test_targets_from_a_toml_file_and_from_pyproject(
+    recorded: Recorded,
+    instrumentor: AgentPerfInstrumentor,
+    app_module: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings_file = tmp_path / "agentperf.toml"
+    settings_file.write_text(f'targets = ["{app_module}:Coach.process_message=agent"]\nsampling = "all"\n')
+    monkeypatch.setenv("OTEL_AGENTPERF_CONFIG", str(settings_file))
+    with caplog.at_level(logging.WARNING, logger="otel_agentperf"):
+        instrumentor.instrument()
+    assert any("unknown option 'sampling'" in r.getMessage() for r in caplog.records)
+    module = importlib.import_module(app_module)
+    module.Coach().process_message("x")
+    assert recorded.span("invoke_agent Coach")
+    instrumentor.uninstrument()
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(f'[tool.otel-agentperf.targets]\n"{app_module}:load_config" = "config"\n')
+    monkeypatch.delenv("OTEL_AGENTPERF_CONFIG")
+    monkeypatch.chdir(project)
+    instrumentor.instrument()
+    module.load_config("y")
+    assert recorded.span("load_config load_config")
+
+
+def test_disabled_switch_applies_no_target(
+    recorded: Recorded, instrumentor: AgentPerfInstrumentor, app_module: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_AGENTPERF_TARGETS", _targets(app_module, *ALL))
+    monkeypatch.setenv("OTEL_AGENTPERF_ENABLED", "false")
+    instrumentor.instrument()
+    module = importlib.import_module(app_module)
+    _exercise(module)
+    assert instrumentor.applied_targets == 0
+    assert recorded.spans() == []
+
+
+def test_instrument_with_explicit_providers_routes_targets_there(
+    instrumentor: AgentPerfInstrumentor, app_module: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import make_recorded
+
+    other = make_recorded()
+    monkeypatch.setenv("OTEL_AGENTPERF_TARGETS", _targets(app_module, "load_config=config"))
+    instrumentor.instrument(tracer_provider=other.tracer_provider, meter_provider=other.meter_provider)
+    importlib.import_module(app_module).load_config("z")
+    assert other.span("load_config load_config").attributes[names.CONFIG_LOADER] == "load_config"
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ("pkg.mod:Class.method", "expected"),
+        ("pkg.mod=agent", "expected"),
+        ("pkg.mod:f=segment", "unknown kind"),
+        (":f=agent", "expected"),
+    ],
+)
+def test_parse_rejects_malformed_entries(entry: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        parse(entry)
+
+
+def test_parse_reads_module_path_and_kind() -> None:
+    target = parse(" myapp.agents : Coach.process_message = agent ")
+    assert (target.module, target.path, target.kind) == ("myapp.agents", "Coach.process_message", "agent")
