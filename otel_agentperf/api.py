@@ -170,7 +170,7 @@ class _SegmentOperations:
 _segment_operations = _SegmentOperations()
 
 
-class segment:
+class segment:  # noqa: N801 - used like a function: ``with segment("parse"):``
     """Record a block of code, sync or async, as a nested operation; also usable as a decorator.
 
     ``with segment("plan"):``, ``async with segment("fetch"):`` and ``@segment("score")`` all record

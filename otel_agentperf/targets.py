@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -164,9 +165,14 @@ class TargetPatcher:
     def _warn_never_imported(self) -> None:
         with self._lock:
             pending = [target for targets in self._pending.values() for target in targets]
+        main_file = getattr(sys.modules.get("__main__"), "__file__", None) or ""
         for target in pending:
-            if target.module not in sys.modules:
-                _warn_bad(target.entry, f"module {target.module!r} was never imported")
+            if target.module in sys.modules:
+                continue
+            reason = f"module {target.module!r} was never imported"
+            if Path(main_file).stem == target.module:
+                reason += " (it ran as the __main__ script; targets must name a module the script imports)"
+            _warn_bad(target.entry, reason)
 
     @property
     def applied(self) -> int:
