@@ -82,7 +82,7 @@ HISTORY_OPERATION_WORDS: Final = (
     ("delete", ("delete", "remove", "clear", "purge", "trim")),
     ("append", ("append", "add", "push", "insert", "record", "log")),
     ("write", ("write", "save", "store", "put", "update", "set", "flush", "dump")),
-    ("read", ("read", "get", "load", "list", "fetch", "iter", "messages")),
+    ("read", ("read", "get", "load", "list", "fetch", "iter", "messages", "recent", "latest", "last", "tail")),
 )
 
 # Bucket boundaries (seconds unless noted)
@@ -161,6 +161,18 @@ UNIT_SECONDS: Final = "s"
 UNIT_BYTES: Final = "By"
 UNIT_OPERATIONS: Final = "{operation}"
 
+# The attributes that name a row of a report, per duration histogram kind.
+NAMING_ATTRIBUTES: Final = {
+    KIND_AGENT: (GEN_AI_AGENT_NAME,),
+    KIND_CREATE_AGENT: (GEN_AI_AGENT_NAME,),
+    KIND_TOOL: (GEN_AI_TOOL_NAME,),
+    KIND_LLM: (GEN_AI_PROVIDER_NAME, GEN_AI_REQUEST_MODEL, CODE_FUNCTION),
+    KIND_WORKFLOW: (GEN_AI_WORKFLOW_NAME,),
+    KIND_CONFIG: (CONFIG_LOADER,),
+    KIND_HISTORY: (HISTORY_STORE, HISTORY_OPERATION),
+    KIND_SEGMENT: (SEGMENT_NAME,),
+}
+
 OPT_IN_ENV: Final = "OTEL_SEMCONV_STABILITY_OPT_IN"
 LATEST_EXPERIMENTAL: Final = "gen_ai_latest_experimental"
 
@@ -186,6 +198,22 @@ class Histogram:
         self.unit = unit
         self.boundaries = boundaries
         self.description = description
+
+
+def prometheus_name(name: str, unit: str) -> str:
+    """The series name the Prometheus exporter gives an instrument (before ``_bucket``/``_total``)."""
+    from opentelemetry.exporter.prometheus._mapping import map_unit, sanitize_full_name
+
+    base = sanitize_full_name(name)
+    suffix = map_unit(unit)
+    return f"{base}_{suffix}" if suffix and not base.endswith(f"_{suffix}") else base
+
+
+def prometheus_label(attribute: str) -> str:
+    """The label an attribute becomes in Prometheus exposition."""
+    from opentelemetry.exporter.prometheus._mapping import sanitize_attribute
+
+    return str(sanitize_attribute(attribute))
 
 
 def histograms(latest: bool) -> dict[str, Histogram]:

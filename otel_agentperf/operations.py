@@ -80,12 +80,14 @@ def workflow(name: str) -> Operation:
 
 
 def llm(name: str, model: str | None = None, provider: str | None = None, operation: str = names.OP_CHAT) -> Operation:
-    """An LLM call; ``name`` is the wrapping function, recorded on the span only."""
+    """An LLM call; ``name`` is the wrapping function, a metric attribute only when the model is unknown."""
     attributes: dict[str, AttributeValue] = {names.GEN_AI_OPERATION_NAME: operation}
     if provider:
         attributes[names.GEN_AI_PROVIDER_NAME] = provider
     if model:
         attributes[names.GEN_AI_REQUEST_MODEL] = model
+    if not model:
+        attributes[names.CODE_FUNCTION] = name  # without a model, the function is what tells calls apart
     span_name = f"{operation} {model}" if model else operation
     return Operation(
         names.KIND_LLM, name, span_name, attributes, {names.CODE_FUNCTION: name}, span_kind=SpanKind.CLIENT

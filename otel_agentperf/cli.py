@@ -1,0 +1,48 @@
+"""``otel-agentperf``: command-line tools around an instrumented app's metrics."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from otel_agentperf import report
+
+DEFAULT_URL = "http://localhost:9464/metrics"
+_RENDERERS = {"table": report.render_table, "markdown": report.render_markdown, "json": report.render_json}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="otel-agentperf", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    report_cmd = commands.add_parser("report", help="one-shot performance report from a /metrics scrape")
+    source = report_cmd.add_mutually_exclusive_group()
+    source.add_argument("--url", default=None, help=f"metrics endpoint to scrape (default {DEFAULT_URL})")
+    source.add_argument("--file", type=Path, help="a saved scrape (Prometheus text format)")
+    report_cmd.add_argument("--format", choices=sorted(_RENDERERS), default="table")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.file is not None:
+            try:
+                text = args.file.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise report.ReportError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
+        else:
+            text = report.fetch(args.url or DEFAULT_URL)
+        rows = report.parse(text)
+    except report.ReportError as exc:
+        print(f"otel-agentperf: {exc}", file=sys.stderr)
+        return 2
+    if not rows:
+        print("otel-agentperf: the scrape has no otel-agentperf metrics (is the app instrumented?)", file=sys.stderr)
+        return 1
+    print(_RENDERERS[args.format](rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

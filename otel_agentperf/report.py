@@ -1,0 +1,165 @@
+"""Turns a Prometheus scrape of an instrumented app into a per-operation performance report.
+
+Parsing uses prometheus-client's own text parser; quantiles are estimated from the histogram buckets the
+way Prometheus' ``histogram_quantile`` does (linear interpolation inside the bucket).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from otel_agentperf import names
+
+QUANTILES = (0.5, 0.95, 0.99)
+
+
+class ReportError(Exception):
+    """A scrape that cannot be read or used; the message says why, for the user."""
+
+
+@dataclass
+class Row:
+    """One instrumented operation (an agent, a tool, a model, a loader...)."""
+
+    kind: str
+    name: str
+    calls: float = 0.0
+    errors: float = 0.0
+    total_seconds: float = 0.0
+    quantiles: dict[str, float | None] = field(default_factory=dict)
+    buckets: dict[float, float] = field(default_factory=dict, repr=False)
+
+    @property
+    def mean_seconds(self) -> float | None:
+        return self.total_seconds / self.calls if self.calls else None
+
+
+def quantile(q: float, buckets: dict[float, float]) -> float | None:
+    """Estimate the ``q`` quantile from cumulative bucket counts keyed by upper bound (``inf`` included)."""
+    bounds = sorted(buckets)
+    if not bounds or buckets[bounds[-1]] <= 0:
+        return None
+    total = buckets[bounds[-1]]
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for bound in bounds:
+        count = buckets[bound]
+        if count >= rank:
+            if math.isinf(bound):
+                return lower
+            if count == below:
+                return bound
+            return lower + (bound - lower) * (rank - below) / (count - below)
+        lower, below = bound, count
+    return lower
+
+
+def _families() -> dict[str, str]:
+    """Prometheus family name -> operation kind, for both semantic-convention layouts."""
+    found: dict[str, str] = {}
+    for latest in (False, True):
+        for kind, spec in names.histograms(latest).items():
+            if kind in names.NAMING_ATTRIBUTES:
+                found[names.prometheus_name(spec.name, spec.unit)] = kind
+    return found
+
+
+def parse(text: str) -> list[Row]:
+    """Rows for every operation found in exposition ``text``, the most total time first."""
+    families = _families()
+    labels_of = {
+        kind: [names.prometheus_label(attribute) for attribute in attributes]
+        for kind, attributes in names.NAMING_ATTRIBUTES.items()
+    }
+    error_label = names.prometheus_label(names.ERROR_TYPE)
+    rows: dict[tuple[str, str], Row] = {}
+    try:
+        parsed = list(text_string_to_metric_families(text))
+    except Exception as exc:
+        raise ReportError(f"not Prometheus exposition text ({exc})") from exc
+    for family in parsed:
+        kind = families.get(family.name)
+        if kind is None or family.type != "histogram":
+            continue
+        for sample in family.samples:
+            # The exporter gives every series of a metric the same label keys, "" where a point had none.
+            name = "/".join(value for label in labels_of[kind] if (value := sample.labels.get(label))) or "-"
+            row = rows.setdefault((kind, name), Row(kind, name))
+            failed = bool(sample.labels.get(error_label))
+            if sample.name.endswith("_bucket"):
+                bound = float(sample.labels["le"])
+                row.buckets[bound] = row.buckets.get(bound, 0.0) + sample.value
+            elif sample.name.endswith("_count"):
+                row.calls += sample.value
+                if failed:
+                    row.errors += sample.value
+            elif sample.name.endswith("_sum"):
+                row.total_seconds += sample.value
+    for row in rows.values():
+        row.quantiles = {f"p{round(q * 100)}": quantile(q, row.buckets) for q in QUANTILES}
+    return sorted(rows.values(), key=lambda row: row.total_seconds, reverse=True)
+
+
+def fetch(url: str, timeout: float = 10.0) -> str:
+    """GET a metrics endpoint; any failure becomes a :class:`ReportError` naming the URL."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return str(response.read().decode("utf-8", errors="replace"))
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise ReportError(f"cannot read {url}: {getattr(exc, 'reason', exc)}") from exc
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.1f}"
+
+
+_HEADER = ("kind", "operation", "calls", "errors", "total ms", "mean ms", "p50 ms", "p95 ms", "p99 ms")
+
+
+def _cells(row: Row) -> tuple[str, ...]:
+    return (
+        row.kind,
+        row.name,
+        f"{row.calls:g}",
+        f"{row.errors:g}",
+        _ms(row.total_seconds),
+        _ms(row.mean_seconds),
+        *(_ms(row.quantiles.get(f"p{round(q * 100)}")) for q in QUANTILES),
+    )
+
+
+def render_table(rows: list[Row]) -> str:
+    """A fixed-width table for the terminal."""
+    lines = [_HEADER, *(_cells(row) for row in rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(_HEADER))]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(width) if i < 2 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in lines
+    )
+
+
+def render_markdown(rows: list[Row]) -> str:
+    """A GitHub-flavoured Markdown table, for CI logs and issues."""
+    lines = ["| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
+    lines += ["| " + " | ".join(_cells(row)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render_json(rows: list[Row]) -> str:
+    """Machine-readable rows (seconds, not milliseconds)."""
+    payload = []
+    for row in rows:
+        item = asdict(row)
+        item.pop("buckets")
+        item["mean_seconds"] = row.mean_seconds
+        payload.append(item)
+    return json.dumps(payload, indent=2)

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Main job: set up .venv, run the example agent app under opentelemetry-instrument, print what was recorded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e .
+.venv/bin/python examples/run_demo.py

@@ -1,0 +1,39 @@
+"""The README's main job, end to end: the example app under opentelemetry-instrument, scraped and reported."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from otel_agentperf import report
+from tests.test_launcher import _free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_main_job_runs_the_example_and_reports_every_operation_kind(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
+    env["OTEL_EXPORTER_PROMETHEUS_PORT"] = str(_free_port())
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "run_demo.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "app | answered 12 questions" in result.stdout
+    rows = {(row.kind, row.name): row for row in report.parse((tmp_path / "demo-metrics.prom").read_text())}
+    # 3 rounds x 4 questions; each answer makes 2 model calls, appends once and reads history twice.
+    assert rows[("agent", "ResearchAgent")].calls == 12
+    assert rows[("create_agent", "ResearchAgent")].calls == 12
+    assert rows[("workflow", "Orchestrator")].calls == 3
+    assert rows[("llm", "ModelClient.complete")].calls == 24
+    assert rows[("tool", "calculate")].errors == 3  # "1/0" once per round
+    assert rows[("history", "HistoryStore/append")].calls == 12
+    assert rows[("history", "HistoryStore/read")].calls == 24
+    assert rows[("config", "load_settings")].calls == 13  # once per agent, once for the orchestrator
+    assert "ResearchAgent" in result.stdout.split("Recorded by otel-agentperf")[1]

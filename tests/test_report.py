@@ -1,0 +1,122 @@
+"""The report: quantiles from real exporter output checked against the raw values, and the CLI's errors."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk.metrics import MeterProvider
+from prometheus_client import CollectorRegistry, generate_latest
+
+from otel_agentperf import cli, names, report
+
+
+def _exposition(values_by_tool: dict[str, list[float]], errors: dict[str, int] | None = None) -> str:
+    """Record values into the real tool histogram and return the real Prometheus exposition text."""
+    registry = CollectorRegistry()
+    provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
+    spec = names.histograms(False)[names.KIND_TOOL]
+    histogram = provider.get_meter("test").create_histogram(
+        spec.name, unit=spec.unit, explicit_bucket_boundaries_advisory=list(spec.boundaries)
+    )
+    for tool, values in values_by_tool.items():
+        for value in values:
+            histogram.record(value, {names.GEN_AI_TOOL_NAME: tool})
+    for tool, count in (errors or {}).items():
+        for _ in range(count):
+            histogram.record(0.5, {names.GEN_AI_TOOL_NAME: tool, names.ERROR_TYPE: "TimeoutError"})
+    text = generate_latest(registry).decode()
+    provider.shutdown()
+    return text
+
+
+def test_quantiles_from_buckets_match_the_recorded_values() -> None:
+    # Uniform within each bucket, so the linear interpolation Prometheus uses is exact up to one step.
+    values = [0.16 + 0.16 * (i + 0.5) / 1000 for i in range(1000)]  # 0.16 .. 0.32: one bucket
+    values += [0.32 + 0.32 * (i + 0.5) / 1000 for i in range(1000)]  # 0.32 .. 0.64: the next
+    rows = report.parse(_exposition({"search": values}))
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row.kind, row.name, row.calls, row.errors) == ("tool", "search", 2000, 0)
+    assert row.total_seconds == pytest.approx(sum(values))
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    assert row.quantiles["p50"] == pytest.approx(cuts[49], abs=0.001)
+    assert row.quantiles["p95"] == pytest.approx(cuts[94], abs=0.001)
+    assert row.quantiles["p99"] == pytest.approx(cuts[98], abs=0.001)
+
+
+def test_rows_are_sorted_by_total_time_and_count_errors() -> None:
+    text = _exposition({"fast": [0.01] * 10, "slow": [2.0] * 3}, errors={"fast": 2})
+    rows = report.parse(text)
+    assert [row.name for row in rows] == ["slow", "fast"]
+    fast = rows[1]
+    assert (fast.calls, fast.errors) == (12, 2)
+
+
+def test_quantile_in_the_overflow_bucket_is_the_highest_bound() -> None:
+    rows = report.parse(_exposition({"stuck": [500.0] * 4}))
+    assert rows[0].quantiles["p50"] == names.CLIENT_DURATION_BUCKETS[-1]
+
+
+def test_renderers_show_every_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scrape = tmp_path / "scrape.prom"
+    scrape.write_text(_exposition({"alpha": [0.05], "beta": [0.2, 0.3]}))
+    assert cli.main(["report", "--file", str(scrape), "--format", "markdown"]) == 0
+    markdown = capsys.readouterr().out
+    assert markdown.splitlines()[0].startswith("| kind | operation |")
+    assert "| tool | beta | 2 | 0 | 500.0 |" in markdown
+    assert cli.main(["report", "--file", str(scrape), "--format", "json"]) == 0
+    assert '"name": "alpha"' in capsys.readouterr().out
+
+
+@contextmanager
+def _serve(body: bytes, content_type: str) -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/metrics"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_unreachable_url_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with _serve(b"", "text/plain") as url:
+        pass  # the server is gone: its port now refuses connections
+    assert cli.main(["report", "--url", url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"otel-agentperf: cannot read {url}")
+    assert "Traceback" not in err
+
+
+def test_non_prometheus_response_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with _serve(b"<html><body>{not: metrics}</body></html>", "text/html") as url:
+        assert cli.main(["report", "--url", url]) == 2
+    assert "not Prometheus exposition text" in capsys.readouterr().err
+
+
+def test_endpoint_without_our_metrics_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    with _serve(b"# TYPE up gauge\nup 1\n", "text/plain") as url:
+        assert cli.main(["report", "--url", url]) == 1
+    assert "no otel-agentperf metrics" in capsys.readouterr().err
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["report", "--file", str(tmp_path / "absent.prom")]) == 2
+    assert "cannot read" in capsys.readouterr().err
