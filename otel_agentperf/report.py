@@ -135,16 +135,17 @@ def _cells(row: Row) -> tuple[str, ...]:
 
 
 def render_table(rows: list[Row]) -> str:
-    """A fixed-width table for the terminal."""
+    """A fixed-width table for the terminal: names left-aligned, numbers right-aligned."""
     lines = [_HEADER, *(_cells(row) for row in rows)]
     widths = [max(len(line[i]) for line in lines) for i in range(len(_HEADER))]
-    return "\n".join(
-        "  ".join(
+    rendered = []
+    for line in lines:
+        cells = [
             cell.ljust(width) if i < 2 else cell.rjust(width)
             for i, (cell, width) in enumerate(zip(line, widths, strict=True))
-        )
-        for line in lines
-    )
+        ]
+        rendered.append("  ".join(cells).rstrip())
+    return "\n".join(rendered)
 
 
 def render_markdown(rows: list[Row]) -> str:
