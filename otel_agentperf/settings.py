@@ -18,15 +18,9 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from otel_agentperf import _failures, memory
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
 
 ENABLED_ENV = "OTEL_AGENTPERF_ENABLED"
 TARGETS_ENV = "OTEL_AGENTPERF_TARGETS"
@@ -106,6 +100,14 @@ def load() -> Settings:
 
 
 def _read_file() -> tuple[dict[str, Any], str]:
+    # Imported here: decorators only need enabled(), and importing the package must stay cheap.
+    from pathlib import Path
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10
+        import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+
     explicit = os.environ.get(CONFIG_ENV)
     path = Path(explicit) if explicit else Path.cwd() / "pyproject.toml"
     if not explicit and not path.is_file():
