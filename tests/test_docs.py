@@ -1,0 +1,27 @@
+"""docs/metrics.md lists every metric the names module defines, with the Prometheus name it really gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from otel_agentperf import names
+
+METRICS_DOC = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
+ALL_HISTOGRAMS = {spec.name: spec for latest in (False, True) for spec in names.histograms(latest).values()}
+
+
+@pytest.mark.parametrize("metric", sorted(ALL_HISTOGRAMS))
+def test_every_histogram_is_documented_with_its_prometheus_name(metric: str) -> None:
+    spec = ALL_HISTOGRAMS[metric]
+    rows = [line for line in METRICS_DOC.read_text().splitlines() if line.startswith(f"| `{metric}` |")]
+    assert len(rows) == 1, f"{metric} is not in the table of docs/metrics.md"
+    assert f"`{names.prometheus_name(spec.name, spec.unit)}`" in rows[0]
+    assert f"| {spec.unit} |" in rows[0]
+
+
+def test_the_in_flight_counter_is_documented() -> None:
+    prometheus = names.prometheus_name(names.OPERATIONS_ACTIVE, names.UNIT_OPERATIONS)
+    assert f"| `{names.OPERATIONS_ACTIVE}` |" in METRICS_DOC.read_text()
+    assert f"`{prometheus}`" in METRICS_DOC.read_text()
