@@ -120,6 +120,14 @@ def history(func: F | None = None, *, store: str | None = None, operation: str |
 
     def build(f: Any) -> Operation:
         op = operation or operations.history_operation_for(underlying_function(f).__name__)
+        if op not in names.HISTORY_OPERATIONS and op != names.OTHER:
+            _failures.warn_once(
+                f"history-op:{op}",
+                "otel-agentperf: unknown history operation %r (use %s); recorded as _OTHER",
+                op,
+                ", ".join(names.HISTORY_OPERATIONS),
+            )
+            op = names.OTHER
         return operations.history(store or owner_name(f), op)
 
     return _decorator(func, build)

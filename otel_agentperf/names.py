@@ -14,7 +14,6 @@ from typing import Final
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _gen_ai
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics as _gen_ai_metrics
 from opentelemetry.semconv.attributes import error_attributes as _error
-from opentelemetry.semconv.attributes import server_attributes as _server
 
 # Instrumentation scope
 SCOPE_NAME: Final = "otel_agentperf"
@@ -28,8 +27,6 @@ GEN_AI_AGENT_NAME: Final = _gen_ai.GEN_AI_AGENT_NAME
 GEN_AI_TOOL_NAME: Final = _gen_ai.GEN_AI_TOOL_NAME
 GEN_AI_WORKFLOW_NAME: Final = _gen_ai.GEN_AI_WORKFLOW_NAME
 ERROR_TYPE: Final = _error.ERROR_TYPE
-SERVER_ADDRESS: Final = _server.SERVER_ADDRESS
-SERVER_PORT: Final = _server.SERVER_PORT
 
 # GenAI operation names (semconv v1.41 well-known values)
 OP_INVOKE_AGENT: Final = _gen_ai.GenAiOperationNameValues.INVOKE_AGENT.value

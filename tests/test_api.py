@@ -104,6 +104,16 @@ def test_explicit_history_operation_and_store_win(recorded: Recorded) -> None:
     assert point.attributes[names.HISTORY_STORE] == "sqlite"
 
 
+def test_unknown_history_operation_is_bounded_to_other(recorded: Recorded, caplog: pytest.LogCaptureFixture) -> None:
+    @ap.history(store="kv", operation="vacuum")
+    def tidy() -> None:
+        return None
+
+    tidy()
+    assert recorded.span("history__OTHER kv").attributes[names.HISTORY_OPERATION] == "_OTHER"
+    assert any("unknown history operation 'vacuum'" in r.getMessage() for r in caplog.records)
+
+
 def test_create_agent_on_a_class_times_construction(recorded: Recorded) -> None:
     @ap.create_agent
     class Worker:
