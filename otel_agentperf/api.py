@@ -14,6 +14,7 @@ from typing import Any, TypeVar, cast, overload
 
 from otel_agentperf import _failures, names, operations, settings
 from otel_agentperf.bounded import BoundedValues
+from otel_agentperf.files import history_size
 from otel_agentperf.operations import Operation
 from otel_agentperf.telemetry import Invocation
 from otel_agentperf.wrappers import start, underlying_function, wrap
@@ -130,7 +131,10 @@ def history(func: F | None = None, *, store: str | None = None, operation: str |
             op = names.OTHER
         return operations.history(store or owner_name(f), op)
 
-    return _decorator(func, build)
+    def apply(f: Any) -> Any:
+        return wrap(f, build(f), history_size) if settings.enabled() else f
+
+    return apply(func) if func is not None else apply
 
 
 def create_agent(cls_or_func: C | None = None, *, name: str | None = None) -> Any:

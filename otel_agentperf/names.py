@@ -45,9 +45,22 @@ CONFIG_LOADER: Final = "agentperf.config.loader"
 HISTORY_STORE: Final = "agentperf.history.store"
 HISTORY_OPERATION: Final = "agentperf.history.operation"
 CODE_FUNCTION: Final = "code.function.name"
+CONFIG_FORMAT: Final = "agentperf.config.format"
+CONFIG_SOURCE: Final = "agentperf.config.source"
+CONFIG_REDUNDANT: Final = "agentperf.config.redundant"
+BLOCKING_EVENT_LOOP: Final = "agentperf.blocking_event_loop"
+FILE_NAME: Final = "agentperf.file.name"
+FILE_PATH: Final = "agentperf.file.path"
+FILE_SIZE: Final = "agentperf.file.size"
+HISTORY_RECORDS: Final = "agentperf.history.records"
 MEMORY_RSS_DELTA: Final = "agentperf.memory.rss_delta"
 MEMORY_ALLOCATED: Final = "agentperf.memory.allocated"
 MEMORY_PEAK: Final = "agentperf.memory.peak"
+
+# Values of agentperf.config.source
+SOURCE_FILE: Final = "file"
+SOURCE_STREAM: Final = "stream"
+SOURCE_ENV: Final = "env"
 
 # Value used when a bounded attribute has seen too many distinct values, or has none that fits.
 OTHER: Final = "_OTHER"
@@ -61,6 +74,8 @@ KIND_CONFIG: Final = "config"
 KIND_HISTORY: Final = "history"
 KIND_WORKFLOW: Final = "workflow"
 KIND_SEGMENT: Final = "segment"
+# Kinds recorded only at the outermost level: a user loader calling yaml.safe_load is one load.
+EXCLUSIVE_KINDS: Final = frozenset({KIND_CONFIG, KIND_HISTORY})
 KINDS: Final = (
     KIND_AGENT,
     KIND_CREATE_AGENT,
@@ -138,6 +153,8 @@ FAST_DURATION_BUCKETS: Final = (
 )
 # Bytes: 1 KiB to 4 GiB, quadrupling.
 MEMORY_BUCKETS: Final = tuple(float(1024 * 4**i) for i in range(12))
+# History sizes: 1 to 4 Mi records, quadrupling.
+RECORD_BUCKETS: Final = tuple(float(4**i) for i in range(12))
 
 # Metric names
 AGENT_DURATION: Final = "gen_ai.invoke_agent.duration"
@@ -150,6 +167,8 @@ CONFIG_LOAD_DURATION: Final = "agentperf.config.load.duration"
 HISTORY_OPERATION_DURATION: Final = "agentperf.history.operation.duration"
 SEGMENT_DURATION: Final = "agentperf.segment.duration"
 OPERATIONS_ACTIVE: Final = "agentperf.operations.active"
+HISTORY_SIZE_RECORDS: Final = "agentperf.history.size.records"
+HISTORY_SIZE_BYTES: Final = "agentperf.history.size.bytes"
 MEMORY_RSS_GROWTH_METRIC: Final = "agentperf.memory.rss_growth"
 MEMORY_ALLOCATED_METRIC: Final = "agentperf.memory.allocated"
 MEMORY_PEAK_METRIC: Final = "agentperf.memory.peak"
@@ -157,6 +176,7 @@ MEMORY_PEAK_METRIC: Final = "agentperf.memory.peak"
 UNIT_SECONDS: Final = "s"
 UNIT_BYTES: Final = "By"
 UNIT_OPERATIONS: Final = "{operation}"
+UNIT_RECORDS: Final = "{record}"
 
 # The attributes that name a row of a report, per duration histogram kind.
 NAMING_ATTRIBUTES: Final = {
@@ -232,6 +252,12 @@ def histograms(latest: bool) -> dict[str, Histogram]:
             HISTORY_OPERATION_DURATION, UNIT_SECONDS, FAST_DURATION_BUCKETS, "History store operation time."
         ),
         KIND_SEGMENT: Histogram(SEGMENT_DURATION, UNIT_SECONDS, FAST_DURATION_BUCKETS, "Ad-hoc code segment time."),
+        HISTORY_RECORDS: Histogram(
+            HISTORY_SIZE_RECORDS, UNIT_RECORDS, RECORD_BUCKETS, "Records in a history store at an operation."
+        ),
+        FILE_SIZE: Histogram(
+            HISTORY_SIZE_BYTES, UNIT_BYTES, MEMORY_BUCKETS, "Bytes of a history file at an operation."
+        ),
         MEMORY_RSS_DELTA: Histogram(
             MEMORY_RSS_GROWTH_METRIC, UNIT_BYTES, MEMORY_BUCKETS, "Resident set size growth over an operation."
         ),

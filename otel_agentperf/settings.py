@@ -5,12 +5,15 @@ Environment variables (all optional):
 - ``OTEL_AGENTPERF_ENABLED``: ``false`` turns every decorator, segment and target into a pass-through.
 - ``OTEL_AGENTPERF_TARGETS``: comma-separated ``module:Qualified.name=kind`` entries.
 - ``OTEL_AGENTPERF_MEMORY``: ``rss``, ``tracemalloc`` or both (comma-separated); off by default.
+- ``OTEL_AGENTPERF_CONFIG_FILES`` / ``OTEL_AGENTPERF_HISTORY_FILES``: comma-separated file-name patterns
+  that make a ``json.load``/``json.dump`` file a config load or a history operation (defaults below).
 - ``OTEL_AGENTPERF_CONFIG``: path of a TOML file with the same settings; without it,
   ``[tool.otel-agentperf]`` in the working directory's ``pyproject.toml`` is read.
 
 TOML keys: ``enabled`` (bool), ``memory`` (string or list), ``targets`` (list of entries, or a table
-mapping ``"module:Qualified.name"`` to a kind). Environment variables win over the file; target lists
-are merged, the environment deciding the kind of an entry named in both.
+mapping ``"module:Qualified.name"`` to a kind), ``config_files`` and ``history_files`` (lists of
+patterns). Environment variables win over the file; target lists are merged, the environment deciding
+the kind of an entry named in both.
 """
 
 from __future__ import annotations
@@ -26,11 +29,15 @@ ENABLED_ENV = "OTEL_AGENTPERF_ENABLED"
 TARGETS_ENV = "OTEL_AGENTPERF_TARGETS"
 MEMORY_ENV = "OTEL_AGENTPERF_MEMORY"
 CONFIG_ENV = "OTEL_AGENTPERF_CONFIG"
+CONFIG_FILES_ENV = "OTEL_AGENTPERF_CONFIG_FILES"
+HISTORY_FILES_ENV = "OTEL_AGENTPERF_HISTORY_FILES"
+DEFAULT_CONFIG_FILES = ("*config*", "*settings*", "*.conf.json")
+DEFAULT_HISTORY_FILES = ("*history*", "*.jsonl", "*conversation*", "*transcript*", "*messages*", "*checkpoint*")
 PYPROJECT_TABLE = "otel-agentperf"
 
 _FALSE = {"false", "0", "no", "off"}
 _TRUE = {"true", "1", "yes", "on"}
-_KNOWN_KEYS = {"enabled", "memory", "targets"}
+_KNOWN_KEYS = {"enabled", "memory", "targets", "config_files", "history_files"}
 
 
 def enabled() -> bool:
@@ -75,6 +82,8 @@ class Settings:
     enabled: bool = True
     memory: frozenset[str] = frozenset()
     targets: list[str] = field(default_factory=list)
+    config_files: tuple[str, ...] = DEFAULT_CONFIG_FILES
+    history_files: tuple[str, ...] = DEFAULT_HISTORY_FILES
 
 
 def load() -> Settings:
@@ -91,11 +100,23 @@ def load() -> Settings:
     if "memory" in table:
         result.memory = _parse_memory(table["memory"], source)
     result.targets = _file_targets(table.get("targets", []), source)
+    for key in ("config_files", "history_files"):
+        if key in table:
+            value = table[key]
+            if isinstance(value, list) and all(isinstance(item, str) for item in value):
+                setattr(result, key, tuple(value))
+            else:
+                _failures.warn_once(
+                    f"{key}:{source}", "otel-agentperf: %r in %s must be a list of patterns", key, source
+                )
 
     result.enabled = result.enabled and enabled()
     if os.environ.get(MEMORY_ENV):
         result.memory = memory_modes()
     result.targets += [entry.strip() for entry in os.environ.get(TARGETS_ENV, "").split(",") if entry.strip()]
+    for env, key in ((CONFIG_FILES_ENV, "config_files"), (HISTORY_FILES_ENV, "history_files")):
+        if os.environ.get(env) is not None:
+            setattr(result, key, tuple(p.strip() for p in os.environ[env].split(",") if p.strip()))
     return result
 
 
@@ -112,8 +133,10 @@ def _read_file() -> tuple[dict[str, Any], str]:
     path = Path(explicit) if explicit else Path.cwd() / "pyproject.toml"
     if not explicit and not path.is_file():
         return {}, ""
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
     try:
-        with path.open("rb") as handle:
+        with suppress_instrumentation(), path.open("rb") as handle:  # our own read is not the app's load
             data = tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         _failures.warn_once(f"file:{path}", "otel-agentperf: cannot read settings file %s: %s", path, exc)

@@ -21,10 +21,11 @@ import wrapt
 
 from otel_agentperf import _failures, names, operations
 from otel_agentperf.api import constructor_of
+from otel_agentperf.files import history_size
+from otel_agentperf.patching import Patcher
 from otel_agentperf.wrappers import AgentPerfWrapper, wrap
 
 _ENTRY = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*:\s*([A-Za-z_][\w.]*)\s*=\s*([a-z_]+)\s*$")
-_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -66,15 +67,6 @@ def _warn_bad(entry: str, reason: str) -> None:
     _failures.warn_once(f"target:{entry}", "otel-agentperf: ignoring target %r: %s", entry.strip(), reason)
 
 
-@dataclass
-class _Patch:
-    parent: Any
-    attribute: str
-    original: Any
-    wrapper: AgentPerfWrapper
-    owned: bool
-
-
 def _default_name(kind: str, parent: Any, attribute: str) -> str:
     """Agents, workflows and stores take their class's name; tools, loaders and functions their own."""
     in_class = isinstance(parent, type)
@@ -86,42 +78,42 @@ def _default_name(kind: str, parent: Any, attribute: str) -> str:
 
 
 class TargetPatcher:
-    """Applies targets (now or on import) and restores every original on :meth:`remove`."""
+    """Applies targets (now or when their module is imported) and restores every original on remove()."""
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()
-        self._patches: list[_Patch] = []
+        self._patcher = Patcher()
+        self._lock = threading.Lock()
         self._pending: dict[str, list[Target]] = {}
-        self._generation = 0
         self._exit_check = False
 
+    @property
+    def applied(self) -> int:
+        """How many targets are wrapped right now."""
+        return self._patcher.applied
+
     def apply(self, targets: Iterable[Target]) -> None:
+        by_module: dict[str, list[Target]] = {}
+        for target in targets:
+            by_module.setdefault(target.module, []).append(target)
         with self._lock:
-            self._generation += 1
-            generation = self._generation
-            by_module: dict[str, list[Target]] = {}
-            for target in targets:
-                by_module.setdefault(target.module, []).append(target)
             self._pending.update(by_module)
             if not self._exit_check:
                 self._exit_check = True
                 atexit.register(self._warn_never_imported)
         for module_name, module_targets in by_module.items():
-            wrapt.register_post_import_hook(self._hook(generation, module_targets), module_name)
+            self._patcher.when_imported(module_name, self._applier(module_targets))
 
-    def _hook(self, generation: int, targets: list[Target]) -> Any:
-        def on_import(module: ModuleType) -> None:
+    def _applier(self, targets: list[Target]) -> Any:
+        def apply_all(module: ModuleType) -> None:
             with self._lock:
-                if generation != self._generation:
-                    return
                 self._pending.pop(targets[0].module, None)
-                for target in targets:
-                    try:
-                        self._apply_one(module, target)
-                    except Exception as exc:
-                        _warn_bad(target.entry, f"{type(exc).__name__}: {exc}")
+            for target in targets:
+                try:
+                    self._apply_one(module, target)
+                except Exception as exc:
+                    _warn_bad(target.entry, f"{type(exc).__name__}: {exc}")
 
-        return on_import
+        return apply_all
 
     def _apply_one(self, module: ModuleType, target: Target) -> None:
         parent, attribute, original = wrapt.resolve_path(module, target.path)
@@ -131,36 +123,29 @@ class TargetPatcher:
             if target.kind != names.KIND_CREATE_AGENT:
                 raise TypeError(f"{target.path} is a class; only create_agent applies to a class")
             name = original.__name__
-            parent, attribute, original = original, "__init__", constructor_of(original)
+            parent, attribute = original, "__init__"
+            if "__init__" not in vars(original):
+                self._patcher.replace(
+                    original, "__init__", wrap(constructor_of(original), operations.create_agent(name))
+                )
+                return
         elif not callable(original) and not isinstance(original, (staticmethod, classmethod)):
             raise TypeError(f"{target.path} is not callable")
         else:
             name = _default_name(target.kind, parent, attribute)
         operation = operations.for_kind(target.kind, name, attribute)
-        owned = attribute in vars(parent)
-        wrapper = wrap(original, operation)
-        setattr(parent, attribute, wrapper)
-        self._patches.append(_Patch(parent, attribute, original, wrapper, owned))
+        if attribute in vars(parent):
+            self._patcher.wrap(
+                parent, attribute, operation, history_size if target.kind == names.KIND_HISTORY else None
+            )
+        else:  # found on a base class: shadow it on the named class only
+            self._patcher.replace(parent, attribute, wrap(original, operation))
 
     def remove(self) -> None:
         """Restore every original; hooks still waiting for an import are disarmed."""
         with self._lock:
-            self._generation += 1
             self._pending.clear()
-            patches, self._patches = self._patches, []
-        for patch in reversed(patches):
-            current = vars(patch.parent).get(patch.attribute, _MISSING)
-            if current is not patch.wrapper:
-                _failures.warn_once(
-                    f"unwrap:{id(patch.wrapper)}",
-                    "otel-agentperf: %s.%s was replaced after instrumentation; left as it is",
-                    getattr(patch.parent, "__name__", patch.parent),
-                    patch.attribute,
-                )
-            elif patch.owned:
-                setattr(patch.parent, patch.attribute, patch.original)
-            else:
-                delattr(patch.parent, patch.attribute)
+        self._patcher.remove()
 
     def _warn_never_imported(self) -> None:
         with self._lock:
@@ -173,8 +158,3 @@ class TargetPatcher:
             if Path(main_file).stem == target.module:
                 reason += " (it ran as the __main__ script; targets must name a module the script imports)"
             _warn_bad(target.entry, reason)
-
-    @property
-    def applied(self) -> int:
-        """How many targets are wrapped right now."""
-        return len(self._patches)

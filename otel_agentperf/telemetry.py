@@ -6,8 +6,9 @@ Every decorator, segment, target and library instrumentor goes through :meth:`Te
 
 from __future__ import annotations
 
+import sys
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from time import perf_counter
 
 from opentelemetry import context as otel_context
@@ -24,7 +25,12 @@ from otel_agentperf.operations import Operation
 from otel_agentperf.version import __version__
 
 _AGENT_KEY = otel_context.create_key("agentperf-agent-name")
+_EXCLUSIVE_KEY = otel_context.create_key("agentperf-exclusive-operation")
 _ERROR_TYPE_LIMIT = 64
+
+
+# Called with the invocation and the call's return value, to add what only the result tells.
+ResultHook = Callable[["Invocation", object], None]
 
 
 class _ActiveCounts:
@@ -84,35 +90,76 @@ class Telemetry:
         self._error_types = BoundedValues(_ERROR_TYPE_LIMIT)
 
     def start(
-        self, operation: Operation, attributes: Mapping[str, AttributeValue] | None = None, attach: bool = True
+        self,
+        operation: Operation,
+        attributes: Mapping[str, AttributeValue] | None = None,
+        metric_attributes: Mapping[str, AttributeValue] | None = None,
+        attach: bool = True,
+        sync: bool = False,
+        on_result: ResultHook | None = None,
     ) -> Invocation:
         """Begin ``operation``; with ``attach`` its span becomes current until :meth:`Invocation.end`.
 
-        Generators pass ``attach=False`` and make :attr:`Invocation.context` current around each step.
+        ``attributes`` go on the span, ``metric_attributes`` on the span and the metrics. Generators pass
+        ``attach=False`` and make :attr:`Invocation.context` current around each step. A config or
+        history operation inside another of its kind is folded into the outer one: its attributes and
+        result reach the outer operation, and nothing is recorded twice.
         """
+        kind = operation.kind
+        if kind in names.EXCLUSIVE_KINDS:
+            outer = otel_context.get_value(_EXCLUSIVE_KEY)
+            if isinstance(outer, Invocation) and outer._operation.kind == kind and outer._started is not None:
+                outer.add_attributes(attributes, metric_attributes)
+                return Invocation(self, operation, outer.span, outer.context, None, {}, None, on_result, outer)
         span_attributes = operation.span_attributes
-        metric_attributes = operation.metric_attributes
-        if attributes:
-            span_attributes = {**span_attributes, **attributes}
-        if operation.kind == names.KIND_TOOL:
+        metrics_attributes = operation.metric_attributes
+        if metric_attributes or (sync and kind in names.EXCLUSIVE_KINDS):
+            metrics_attributes = {**metrics_attributes, **(metric_attributes or {})}
+            if sync and kind in names.EXCLUSIVE_KINDS:
+                metrics_attributes[names.BLOCKING_EVENT_LOOP] = "true" if _loop_running() else "false"
+        if kind == names.KIND_TOOL:
             agent_name = otel_context.get_value(_AGENT_KEY)
-            if agent_name is not None:
-                metric_attributes = {**metric_attributes, names.GEN_AI_AGENT_NAME: agent_name}  # type: ignore[dict-item]
-                span_attributes = {**span_attributes, names.GEN_AI_AGENT_NAME: agent_name}  # type: ignore[dict-item]
+            if isinstance(agent_name, str):
+                metrics_attributes = {**metrics_attributes, names.GEN_AI_AGENT_NAME: agent_name}
+        if attributes or metrics_attributes is not operation.metric_attributes:
+            span_attributes = {**span_attributes, **metrics_attributes, **(attributes or {})}
         span = self.tracer.start_span(operation.span_name, kind=operation.span_kind, attributes=span_attributes)
         ctx = trace.set_span_in_context(span)
-        if operation.kind == names.KIND_AGENT:
+        if kind == names.KIND_AGENT:
             ctx = otel_context.set_value(_AGENT_KEY, operation.name, ctx)
-        token = otel_context.attach(ctx) if attach else None
-        self._active.add(operation.kind, 1)
         snapshot = self._memory.start() if self._memory is not None else None
-        return Invocation(self, operation, span, ctx, token, metric_attributes, snapshot)
+        invocation = Invocation(self, operation, span, ctx, None, metrics_attributes, snapshot, on_result)
+        invocation._attributes = span_attributes
+        if kind in names.EXCLUSIVE_KINDS:
+            invocation.context = otel_context.set_value(_EXCLUSIVE_KEY, invocation, ctx)
+        if attach:
+            invocation._token = otel_context.attach(invocation.context)
+        self._active.add(kind, 1)
+        return invocation
+
+
+def _loop_running() -> bool:
+    """True when this thread runs an asyncio loop: synchronous I/O here blocks every task on it."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and asyncio._get_running_loop() is not None
 
 
 class Invocation:
-    """One running operation. :meth:`end` is safe to call once; later calls do nothing."""
+    """One running operation. :meth:`end` is safe to call more than once; only the first counts."""
 
-    __slots__ = ("_metric_attributes", "_operation", "_snapshot", "_started", "_telemetry", "_token", "context", "span")
+    __slots__ = (
+        "_attributes",
+        "_metric_attributes",
+        "_on_result",
+        "_operation",
+        "_outer",
+        "_snapshot",
+        "_started",
+        "_telemetry",
+        "_token",
+        "context",
+        "span",
+    )
 
     def __init__(
         self,
@@ -123,6 +170,8 @@ class Invocation:
         token: object,
         metric_attributes: Mapping[str, AttributeValue],
         snapshot: tuple[int, int] | None,
+        on_result: ResultHook | None = None,
+        outer: Invocation | None = None,
     ) -> None:
         self._telemetry = telemetry
         self._operation = operation
@@ -131,15 +180,45 @@ class Invocation:
         self._token = token
         self._metric_attributes = metric_attributes
         self._snapshot = snapshot
+        self._on_result = on_result
+        self._outer = outer
+        self._attributes: Mapping[str, AttributeValue] = {}
         self._started: float | None = perf_counter()
 
-    def end(self, error: BaseException | None = None) -> None:
+    def add_attributes(
+        self,
+        attributes: Mapping[str, AttributeValue] | None,
+        metric_attributes: Mapping[str, AttributeValue] | None = None,
+    ) -> None:
+        """Add what is learnt during the call; an operation's own attributes are never overwritten."""
+        target = self._outer or self
+        new_span = {
+            key: value
+            for key, value in {**(metric_attributes or {}), **(attributes or {})}.items()
+            if key not in target._attributes
+        }
+        if new_span:
+            target._attributes = {**target._attributes, **new_span}
+            target.span.set_attributes(new_span)
+        if metric_attributes:
+            new = {key: value for key, value in metric_attributes.items() if key not in target._metric_attributes}
+            if new:
+                target._metric_attributes = {**target._metric_attributes, **new}
+
+    def end(self, error: BaseException | None = None, result: object = None) -> None:
         """Finish: detach the context, record duration (and memory), set error status, end the span."""
         started = self._started
         if started is None:
             return
         duration = perf_counter() - started
         self._started = None
+        if self._on_result is not None and error is None:
+            try:
+                self._on_result(self, result)
+            except Exception as exc:
+                _failures.report(f"reading the result of a {self._operation.kind} operation", exc)
+        if self._outer is not None:
+            return
         telemetry = self._telemetry
         try:
             if self._token is not None:
@@ -151,6 +230,8 @@ class Invocation:
                 self.span.set_attribute(names.ERROR_TYPE, kind)
                 self.span.set_status(Status(StatusCode.ERROR, kind))
             telemetry._histograms[self._operation.kind].record(duration, attributes)
+            if self._operation.kind == names.KIND_HISTORY:
+                self._record_sizes(attributes)
             if self._snapshot is not None and telemetry._memory is not None:
                 for key, delta in telemetry._memory.finish(self._snapshot).items():
                     self.span.set_attribute(key, delta)
@@ -160,3 +241,10 @@ class Invocation:
         finally:
             telemetry._active.add(self._operation.kind, -1)
             self.span.end()
+
+    def _record_sizes(self, attributes: Mapping[str, AttributeValue]) -> None:
+        """History size (records, bytes) as seen by this operation, when a store or file told us."""
+        for key in (names.HISTORY_RECORDS, names.FILE_SIZE):
+            value = self._attributes.get(key)
+            if isinstance(value, int):
+                self._telemetry._histograms[key].record(value, attributes)

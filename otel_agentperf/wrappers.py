@@ -9,16 +9,18 @@ their span is current only while their own code runs, never in the consumer's co
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf import _failures, state
 from otel_agentperf.operations import Operation
-from otel_agentperf.telemetry import Invocation
+from otel_agentperf.telemetry import Invocation, ResultHook
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
@@ -33,11 +35,47 @@ class AgentPerfWrapper(_FunctionWrapper):
     """Marks callables wrapped by otel-agentperf, so nothing is wrapped twice and unwrapping is exact."""
 
 
-def start(operation: Operation, attach: bool = True) -> Invocation | None:
+@dataclass
+class Call:
+    """What a library instrumentor learnt from one call's arguments, before the call runs."""
+
+    operation: Operation | None = None
+    attributes: Mapping[str, AttributeValue] | None = None
+    metric_attributes: Mapping[str, AttributeValue] | None = None
+    on_result: ResultHook | None = None
+
+
+# Inspects (instance, args, kwargs) of a call; None means: do not record this call at all.
+Prepare = Callable[[Any, tuple[Any, ...], dict[str, Any]], "Call | None"]
+
+
+def start(
+    operation: Operation,
+    prepare: Prepare | None = None,
+    instance: Any = None,
+    args: tuple[Any, ...] = (),
+    kwargs: dict[str, Any] | None = None,
+    *,
+    attach: bool = True,
+    sync: bool = False,
+) -> Invocation | None:
+    """Begin recording one call; None when suppressed, skipped by ``prepare``, or on any internal error."""
     if not is_instrumentation_enabled():
         return None
     try:
-        return state.telemetry().start(operation, attach=attach)
+        if prepare is None:
+            return state.telemetry().start(operation, attach=attach, sync=sync)
+        call = prepare(instance, args, kwargs or {})
+        if call is None:
+            return None
+        return state.telemetry().start(
+            call.operation or operation,
+            call.attributes,
+            call.metric_attributes,
+            attach=attach,
+            sync=sync,
+            on_result=call.on_result,
+        )
     except Exception as exc:
         _failures.report(f"starting {operation.kind} operation", exc)
         return None
@@ -50,23 +88,27 @@ def underlying_function(obj: Any) -> Any:
     return inspect.unwrap(obj) if callable(obj) else obj
 
 
-def wrap(target: Any, operation: Operation) -> AgentPerfWrapper:
-    """Return ``target`` (function, method descriptor) wrapped to record ``operation`` on every call."""
+def wrap(target: Any, operation: Operation, prepare: Prepare | None = None) -> AgentPerfWrapper:
+    """Return ``target`` (function, method descriptor) wrapped to record ``operation`` on every call.
+
+    ``prepare``, when given, sees each call's arguments first: it may add attributes, pick another
+    operation, attach a result hook, or return None to leave that call unrecorded.
+    """
     function = underlying_function(target)
     if inspect.isasyncgenfunction(function):
-        wrapper = _async_generator_wrapper(operation)
+        wrapper = _async_generator_wrapper(operation, prepare)
     elif inspect.iscoroutinefunction(function):
-        wrapper = _coroutine_wrapper(operation)
+        wrapper = _coroutine_wrapper(operation, prepare)
     elif inspect.isgeneratorfunction(function):
-        wrapper = _generator_wrapper(operation)
+        wrapper = _generator_wrapper(operation, prepare)
     else:
-        wrapper = _sync_wrapper(operation)
+        wrapper = _sync_wrapper(operation, prepare)
     return AgentPerfWrapper(target, wrapper)
 
 
-def _sync_wrapper(operation: Operation) -> Wrapper:
-    def wrapper(wrapped: Callable[..., Any], _instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        invocation = start(operation)
+def _sync_wrapper(operation: Operation, prepare: Prepare | None) -> Wrapper:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        invocation = start(operation, prepare, instance, args, kwargs, sync=True)
         if invocation is None:
             return wrapped(*args, **kwargs)
         try:
@@ -74,21 +116,28 @@ def _sync_wrapper(operation: Operation) -> Wrapper:
         except BaseException as exc:
             invocation.end(exc)
             raise
-        invocation.end()
+        invocation.end(result=result)
         return result
 
     return wrapper
 
 
-def _coroutine_wrapper(operation: Operation) -> Wrapper:
-    def wrapper(wrapped: Callable[..., Any], _instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return _awaited(wrapped(*args, **kwargs), operation)
+def _coroutine_wrapper(operation: Operation, prepare: Prepare | None) -> Wrapper:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return _awaited(wrapped(*args, **kwargs), operation, prepare, instance, args, kwargs)
 
     return wrapper
 
 
-async def _awaited(coroutine: Coroutine[Any, Any, Any], operation: Operation) -> Any:
-    invocation = start(operation)
+async def _awaited(
+    coroutine: Coroutine[Any, Any, Any],
+    operation: Operation,
+    prepare: Prepare | None,
+    instance: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    invocation = start(operation, prepare, instance, args, kwargs)
     if invocation is None:
         return await coroutine
     try:
@@ -96,19 +145,19 @@ async def _awaited(coroutine: Coroutine[Any, Any, Any], operation: Operation) ->
     except BaseException as exc:
         invocation.end(exc)
         raise
-    invocation.end()
+    invocation.end(result=result)
     return result
 
 
-def _generator_wrapper(operation: Operation) -> Wrapper:
-    def wrapper(wrapped: Callable[..., Any], _instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return _stepped(wrapped(*args, **kwargs), operation)
+def _generator_wrapper(operation: Operation, prepare: Prepare | None) -> Wrapper:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return _stepped(wrapped(*args, **kwargs), (operation, prepare, instance, args, kwargs))
 
     return wrapper
 
 
-def _stepped(generator: Generator[Any, Any, Any], operation: Operation) -> Generator[Any, Any, Any]:
-    invocation = start(operation, attach=False)
+def _stepped(generator: Generator[Any, Any, Any], how: tuple[Any, ...]) -> Generator[Any, Any, Any]:
+    invocation = start(*how, attach=False, sync=True)
     if invocation is None:
         return (yield from generator)
     ctx = invocation.context
@@ -150,15 +199,15 @@ def _stepped(generator: Generator[Any, Any, Any], operation: Operation) -> Gener
         raise
 
 
-def _async_generator_wrapper(operation: Operation) -> Wrapper:
-    def wrapper(wrapped: Callable[..., Any], _instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return _async_stepped(wrapped(*args, **kwargs), operation)
+def _async_generator_wrapper(operation: Operation, prepare: Prepare | None) -> Wrapper:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return _async_stepped(wrapped(*args, **kwargs), (operation, prepare, instance, args, kwargs))
 
     return wrapper
 
 
-async def _async_stepped(generator: AsyncGenerator[Any, Any], operation: Operation) -> AsyncGenerator[Any, Any]:
-    invocation = start(operation, attach=False)
+async def _async_stepped(generator: AsyncGenerator[Any, Any], how: tuple[Any, ...]) -> AsyncGenerator[Any, Any]:
+    invocation = start(*how, attach=False)
     ctx = invocation.context if invocation is not None else None
     sent: Any = None
     thrown: BaseException | None = None

@@ -1,0 +1,30 @@
+"""What the history-store instrumentors share: operations named after the store's own class."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from otel_agentperf import operations
+from otel_agentperf.files import count_records
+from otel_agentperf.operations import Operation
+from otel_agentperf.patching import MethodSpec
+from otel_agentperf.wrappers import Call, Prepare
+
+
+@functools.lru_cache(maxsize=512)
+def store_operation(store: str, operation: str) -> Operation:
+    return operations.history(store, operation)
+
+
+def method_spec(operation: str, reads: bool) -> MethodSpec:
+    """A wrap_hierarchy spec: the store is the instance's class, reads also record the records returned."""
+
+    def spec(cls: type, _name: str) -> tuple[Operation, Prepare]:
+        def prepare(instance: Any, _args: tuple[Any, ...], _kwargs: dict[str, Any]) -> Call:
+            store = type(instance).__name__ if instance is not None else cls.__name__
+            return Call(store_operation(store, operation), on_result=count_records if reads else None)
+
+        return store_operation(cls.__name__, operation), prepare
+
+    return spec
