@@ -151,7 +151,10 @@ def test_instrumentation_never_opens_a_config_file_again(loaders: Recorded, yaml
     assert _points(loaders) == 2
 
 
-def test_toml_loaders(loaders: Recorded, tmp_path: Path) -> None:
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib is in the standard library from Python 3.11")
+def test_tomllib_and_tomli_loads(loaders: Recorded, tmp_path: Path) -> None:
+    import tomllib
+
     path = tmp_path / "pyproject.toml"
     path.write_text("[tool.x]\nvalue = 3\n")
     with path.open("rb") as handle:
