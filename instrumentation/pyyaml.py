@@ -1,4 +1,8 @@
-"""PyYAML: ``load``, ``safe_load``, ``full_load``, ``unsafe_load`` and their ``*_all`` forms, given a file or stream.
+"""PyYAML: every load of a file or stream, through ``yaml.load`` and ``yaml.load_all``.
+
+``safe_load``, ``full_load``, ``unsafe_load`` and their ``*_all`` forms all call these two, so wrapping
+only them records each load once, without a nested wrapper to pay for; the loader is named ``yaml.load``
+(or ``yaml.load_all``).
 
 A YAML string passed in directly is not a file load and is left unrecorded. The ``*_all`` forms all go
 through ``yaml.load_all``, a generator: it is wrapped (and recorded as ``yaml.load_all``) rather than the
@@ -17,7 +21,7 @@ from otel_agentperf.wrappers import Call
 
 from ._config import loader, stream_facts
 
-FUNCTIONS = ("load", "safe_load", "full_load", "unsafe_load", "load_all")
+FUNCTIONS = ("load", "load_all")
 
 
 def _prepare(name: str) -> Any:

@@ -32,6 +32,8 @@ class Row:
     calls: float = 0.0
     errors: float = 0.0
     total_seconds: float = 0.0
+    redundant: float = 0.0
+    blocking: float = 0.0
     quantiles: dict[str, float | None] = field(default_factory=dict)
     buckets: dict[float, float] = field(default_factory=dict, repr=False)
 
@@ -78,6 +80,8 @@ def parse(text: str) -> list[Row]:
         for kind, attributes in names.NAMING_ATTRIBUTES.items()
     }
     error_label = names.prometheus_label(names.ERROR_TYPE)
+    redundant_label = names.prometheus_label(names.CONFIG_REDUNDANT)
+    blocking_label = names.prometheus_label(names.BLOCKING_EVENT_LOOP)
     rows: dict[tuple[str, str], Row] = {}
     try:
         parsed = list(text_string_to_metric_families(text))
@@ -99,6 +103,10 @@ def parse(text: str) -> list[Row]:
                 row.calls += sample.value
                 if failed:
                     row.errors += sample.value
+                if sample.labels.get(redundant_label) == "true":
+                    row.redundant += sample.value
+                if sample.labels.get(blocking_label) == "true":
+                    row.blocking += sample.value
             elif sample.name.endswith("_sum"):
                 row.total_seconds += sample.value
     for row in rows.values():
@@ -119,7 +127,17 @@ def _ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.1f}"
 
 
-_HEADER = ("kind", "operation", "calls", "errors", "total ms", "mean ms", "p50 ms", "p95 ms", "p99 ms")
+_HEADER = ("kind", "operation", "calls", "errors", "total ms", "mean ms", "p50 ms", "p95 ms", "p99 ms", "notes")
+
+
+def notes(row: Row) -> str:
+    """What a row says beyond timings: redundant config loads, synchronous I/O on the event loop."""
+    said = []
+    if row.redundant:
+        said.append(f"{row.redundant:g} redundant")
+    if row.blocking:
+        said.append(f"{row.blocking:g} blocked the event loop")
+    return ", ".join(said)
 
 
 def _cells(row: Row) -> tuple[str, ...]:
@@ -131,6 +149,7 @@ def _cells(row: Row) -> tuple[str, ...]:
         _ms(row.total_seconds),
         _ms(row.mean_seconds),
         *(_ms(row.quantiles.get(f"p{round(q * 100)}")) for q in QUANTILES),
+        notes(row),
     )
 
 
@@ -141,7 +160,7 @@ def render_table(rows: list[Row]) -> str:
     rendered = []
     for line in lines:
         cells = [
-            cell.ljust(width) if i < 2 else cell.rjust(width)
+            cell.ljust(width) if i < 2 or i == len(widths) - 1 else cell.rjust(width)
             for i, (cell, width) in enumerate(zip(line, widths, strict=True))
         ]
         rendered.append("  ".join(cells).rstrip())

@@ -72,11 +72,11 @@ def test_yaml_file_loads_are_recorded_with_format_source_and_redundancy(loaders:
     for _ in range(4):
         with yaml_file.open() as handle:
             assert yaml.safe_load(handle) == {"model": "small", "tools": ["search", "calc"]}
-    assert _points(loaders, **{names.CONFIG_LOADER: "yaml.safe_load", names.CONFIG_FORMAT: "yaml"}) == 4
+    assert _points(loaders, **{names.CONFIG_LOADER: "yaml.load", names.CONFIG_FORMAT: "yaml"}) == 4
     assert _points(loaders, **{names.CONFIG_REDUNDANT: "false", names.CONFIG_SOURCE: "file"}) == 1
     assert _points(loaders, **{names.CONFIG_REDUNDANT: "true"}) == 3
     span = loaders.spans()[0]
-    assert span.name == "load_config yaml.safe_load"
+    assert span.name == "load_config yaml.load"
     assert span.attributes[names.FILE_NAME] == "agent.yaml"
     assert span.attributes[names.FILE_SIZE] == yaml_file.stat().st_size
     assert names.FILE_PATH not in span.attributes
@@ -257,9 +257,9 @@ def test_sync_loads_inside_a_running_loop_are_flagged_as_blocking(loaders: Recor
 
 
 def test_uninstrument_restores_the_library_functions(recorded: Recorded) -> None:
-    original = vars(yaml)["safe_load"]
+    original = vars(yaml)["load"]
     instrumentor = PyYAMLInstrumentor()
     instrumentor.instrument()
-    assert vars(yaml)["safe_load"] is not original
+    assert vars(yaml)["load"] is not original
     instrumentor.uninstrument()
-    assert vars(yaml)["safe_load"] is original
+    assert vars(yaml)["load"] is original

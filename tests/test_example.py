@@ -35,5 +35,10 @@ def test_main_job_runs_the_example_and_reports_every_operation_kind(tmp_path: Pa
     assert rows[("tool", "calculate")].errors == 3  # "1/0" once per round
     assert rows[("history", "HistoryStore/append")].calls == 12
     assert rows[("history", "HistoryStore/read")].calls == 24
-    assert rows[("config", "load_settings")].calls == 13  # once per agent, once for the orchestrator
+    config = rows[("config", "load_settings")]
+    assert config.calls == 13  # once per agent, once for the orchestrator: tomllib.load folded in
+    assert config.redundant == 12  # the same unchanged settings.toml, again and again
+    assert config.blocking == 12  # agents are built inside the orchestrator's coroutine
+    assert rows[("history", "HistoryStore/append")].blocking == 12
+    assert "12 redundant, 12 blocked the event loop" in result.stdout
     assert "ResearchAgent" in result.stdout.split("Recorded by otel-agentperf")[1]
