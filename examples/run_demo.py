@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from otel_agentperf import report
+from otel_agentperf.insights import bottlenecks
 
 HERE = Path(__file__).resolve().parent
 SCRAPE_FILE = Path("demo-metrics.prom")
@@ -59,7 +60,7 @@ def main() -> int:
     SCRAPE_FILE.write_text(text, encoding="utf-8")
     rows = report.parse(text)
     print(f"\nRecorded by otel-agentperf, scraped from {url} (saved to {SCRAPE_FILE}):\n")
-    print(report.render_table(rows))
+    print(report.render_table(rows, bottlenecks(rows)))
     print(
         f"\nRaw series: grep gen_ai_ {SCRAPE_FILE}   Again as Markdown: "
         f"otel-agentperf report --file {SCRAPE_FILE} --format markdown"

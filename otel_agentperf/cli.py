@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from otel_agentperf import report
+from otel_agentperf.insights import bottlenecks
 
 DEFAULT_URL = "http://localhost:9464/metrics"
 _RENDERERS = {"table": report.render_table, "markdown": report.render_markdown, "json": report.render_json}
@@ -20,11 +21,25 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--url", default=None, help=f"metrics endpoint to scrape (default {DEFAULT_URL})")
     source.add_argument("--file", type=Path, help="a saved scrape (Prometheus text format)")
     report_cmd.add_argument("--format", choices=sorted(_RENDERERS), default="table")
+    top_cmd = commands.add_parser("top", help="live view of an app's operations (keys: s sort, f filter, q quit)")
+    top_cmd.add_argument("--url", default=DEFAULT_URL, help=f"metrics endpoint to scrape (default {DEFAULT_URL})")
+    top_cmd.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes (default 2)")
+    top_cmd.add_argument("--frames", type=int, default=None, help="stop after this many frames")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "top":
+        try:
+            from otel_agentperf import top
+        except ImportError as exc:
+            print(f"otel-agentperf: top needs rich: pip install 'otel-agentperf[top]' ({exc})", file=sys.stderr)
+            return 2
+        try:
+            return top.run(args.url, args.interval, args.frames)
+        except KeyboardInterrupt:
+            return 0
     try:
         if args.file is not None:
             try:
@@ -40,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         print("otel-agentperf: the scrape has no otel-agentperf metrics (is the app instrumented?)", file=sys.stderr)
         return 1
-    print(_RENDERERS[args.format](rows))
+    print(_RENDERERS[args.format](rows, bottlenecks(rows)))
     return 0
 
 

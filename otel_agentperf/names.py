@@ -26,6 +26,7 @@ GEN_AI_REQUEST_MODEL: Final = _gen_ai.GEN_AI_REQUEST_MODEL
 GEN_AI_AGENT_NAME: Final = _gen_ai.GEN_AI_AGENT_NAME
 GEN_AI_TOOL_NAME: Final = _gen_ai.GEN_AI_TOOL_NAME
 GEN_AI_WORKFLOW_NAME: Final = _gen_ai.GEN_AI_WORKFLOW_NAME
+GEN_AI_TOKEN_TYPE: Final = _gen_ai.GEN_AI_TOKEN_TYPE
 ERROR_TYPE: Final = _error.ERROR_TYPE
 
 # GenAI operation names (semconv v1.41 well-known values)
@@ -162,6 +163,8 @@ TOOL_DURATION: Final = "gen_ai.execute_tool.duration"
 WORKFLOW_DURATION: Final = "gen_ai.workflow.duration"
 CLIENT_OPERATION_DURATION: Final = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION
 CLIENT_INFERENCE_DURATION: Final = "gen_ai.client.inference.duration"
+CLIENT_TOKEN_USAGE: Final = _gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE
+LLM_COST: Final = "agentperf.llm.cost"
 CREATE_AGENT_DURATION: Final = "agentperf.create_agent.duration"
 CONFIG_LOAD_DURATION: Final = "agentperf.config.load.duration"
 HISTORY_OPERATION_DURATION: Final = "agentperf.history.operation.duration"
@@ -177,6 +180,8 @@ UNIT_SECONDS: Final = "s"
 UNIT_BYTES: Final = "By"
 UNIT_OPERATIONS: Final = "{operation}"
 UNIT_RECORDS: Final = "{record}"
+UNIT_TOKENS: Final = "{token}"
+UNIT_USD: Final = "{USD}"
 
 # The attributes that name a row of a report, per duration histogram kind.
 NAMING_ATTRIBUTES: Final = {

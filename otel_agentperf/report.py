@@ -1,7 +1,8 @@
-"""Turns a Prometheus scrape of an instrumented app into a per-operation performance report.
+"""Turns a Prometheus scrape of an instrumented app into per-operation performance rows.
 
 Parsing uses prometheus-client's own text parser; quantiles are estimated from the histogram buckets the
-way Prometheus' ``histogram_quantile`` does (linear interpolation inside the bucket).
+way Prometheus' ``histogram_quantile`` does (linear interpolation inside the bucket). Rows hold
+cumulative values, so two scrapes can be subtracted (:func:`window`) for rates over a refresh window.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 import math
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -23,9 +24,13 @@ class ReportError(Exception):
     """A scrape that cannot be read or used; the message says why, for the user."""
 
 
+class CounterReset(ReportError):
+    """A later scrape has smaller cumulative values than an earlier one: the app restarted."""
+
+
 @dataclass
 class Row:
-    """One instrumented operation (an agent, a tool, a model, a loader...)."""
+    """One instrumented operation (an agent, a tool, a model, a loader...), cumulative since start."""
 
     kind: str
     name: str
@@ -34,12 +39,20 @@ class Row:
     total_seconds: float = 0.0
     redundant: float = 0.0
     blocking: float = 0.0
+    tokens: float = 0.0
+    cost_usd: float = 0.0
     quantiles: dict[str, float | None] = field(default_factory=dict)
     buckets: dict[float, float] = field(default_factory=dict, repr=False)
 
     @property
     def mean_seconds(self) -> float | None:
         return self.total_seconds / self.calls if self.calls else None
+
+    def estimate_quantiles(self) -> None:
+        self.quantiles = {f"p{round(q * 100)}": quantile(q, self.buckets) for q in QUANTILES}
+
+
+_COUNTED = tuple(f.name for f in fields(Row) if f.type == "float")
 
 
 def quantile(q: float, buckets: dict[float, float]) -> float | None:
@@ -72,6 +85,10 @@ def _families() -> dict[str, str]:
     return found
 
 
+_TOKENS_FAMILY = names.prometheus_name(names.CLIENT_TOKEN_USAGE, names.UNIT_TOKENS)
+_COST_FAMILY = names.prometheus_name(names.LLM_COST, names.UNIT_USD)
+
+
 def parse(text: str) -> list[Row]:
     """Rows for every operation found in exposition ``text``, the most total time first."""
     families = _families()
@@ -87,21 +104,34 @@ def parse(text: str) -> list[Row]:
         parsed = list(text_string_to_metric_families(text))
     except Exception as exc:
         raise ReportError(f"not Prometheus exposition text ({exc})") from exc
+
+    def row_for(kind: str, labels: dict[str, str]) -> Row:
+        # The exporter gives every series of a metric the same label keys, "" where a point had none.
+        name = "/".join(value for label in labels_of[kind] if (value := labels.get(label))) or "-"
+        return rows.setdefault((kind, name), Row(kind, name))
+
     for family in parsed:
+        if family.name == _TOKENS_FAMILY:
+            for sample in family.samples:
+                if sample.name.endswith("_sum"):
+                    row_for(names.KIND_LLM, sample.labels).tokens += sample.value
+            continue
+        if family.name == _COST_FAMILY:
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    row_for(names.KIND_LLM, sample.labels).cost_usd += sample.value
+            continue
         kind = families.get(family.name)
         if kind is None or family.type != "histogram":
             continue
         for sample in family.samples:
-            # The exporter gives every series of a metric the same label keys, "" where a point had none.
-            name = "/".join(value for label in labels_of[kind] if (value := sample.labels.get(label))) or "-"
-            row = rows.setdefault((kind, name), Row(kind, name))
-            failed = bool(sample.labels.get(error_label))
+            row = row_for(kind, sample.labels)
             if sample.name.endswith("_bucket"):
                 bound = float(sample.labels["le"])
                 row.buckets[bound] = row.buckets.get(bound, 0.0) + sample.value
             elif sample.name.endswith("_count"):
                 row.calls += sample.value
-                if failed:
+                if sample.labels.get(error_label):
                     row.errors += sample.value
                 if sample.labels.get(redundant_label) == "true":
                     row.redundant += sample.value
@@ -110,8 +140,29 @@ def parse(text: str) -> list[Row]:
             elif sample.name.endswith("_sum"):
                 row.total_seconds += sample.value
     for row in rows.values():
-        row.quantiles = {f"p{round(q * 100)}": quantile(q, row.buckets) for q in QUANTILES}
+        row.estimate_quantiles()
     return sorted(rows.values(), key=lambda row: row.total_seconds, reverse=True)
+
+
+def window(before: list[Row], after: list[Row]) -> list[Row]:
+    """What happened between two scrapes; raises :class:`CounterReset` if a value went down."""
+    earlier = {(row.kind, row.name): row for row in before}
+    result = []
+    for row in after:
+        old = earlier.get((row.kind, row.name))
+        delta = Row(row.kind, row.name)
+        for name in _COUNTED:
+            value = getattr(row, name) - (getattr(old, name) if old else 0.0)
+            if value < -1e-9:
+                raise CounterReset(f"{row.kind} {row.name}: {name} went down between scrapes (did the app restart?)")
+            setattr(delta, name, max(value, 0.0))
+        old_buckets = old.buckets if old else {}
+        delta.buckets = {bound: count - old_buckets.get(bound, 0.0) for bound, count in row.buckets.items()}
+        delta.estimate_quantiles()
+        result.append(delta)
+    if any((row.kind, row.name) not in {(r.kind, r.name) for r in after} for row in before):
+        raise CounterReset("series disappeared between scrapes (did the app restart?)")
+    return result
 
 
 def fetch(url: str, timeout: float = 10.0) -> str:
@@ -123,63 +174,72 @@ def fetch(url: str, timeout: float = 10.0) -> str:
         raise ReportError(f"cannot read {url}: {getattr(exc, 'reason', exc)}") from exc
 
 
-def _ms(seconds: float | None) -> str:
+def ms(seconds: float | None) -> str:
+    """Milliseconds with one decimal, or ``-`` when unknown."""
     return "-" if seconds is None else f"{seconds * 1000:.1f}"
 
 
-_HEADER = ("kind", "operation", "calls", "errors", "total ms", "mean ms", "p50 ms", "p95 ms", "p99 ms", "notes")
-
-
 def notes(row: Row) -> str:
-    """What a row says beyond timings: redundant config loads, synchronous I/O on the event loop."""
+    """What a row says beyond timings: redundant loads, event-loop blocking, tokens and cost."""
     said = []
     if row.redundant:
         said.append(f"{row.redundant:g} redundant")
     if row.blocking:
         said.append(f"{row.blocking:g} blocked the event loop")
+    if row.tokens:
+        said.append(f"{row.tokens:g} tokens")
+    if row.cost_usd:
+        said.append(f"${row.cost_usd:.4f}")
     return ", ".join(said)
 
 
-def _cells(row: Row) -> tuple[str, ...]:
+HEADER = ("kind", "operation", "calls", "errors", "total ms", "mean ms", "p50 ms", "p95 ms", "p99 ms", "notes")
+
+
+def cells(row: Row) -> tuple[str, ...]:
     return (
         row.kind,
         row.name,
         f"{row.calls:g}",
         f"{row.errors:g}",
-        _ms(row.total_seconds),
-        _ms(row.mean_seconds),
-        *(_ms(row.quantiles.get(f"p{round(q * 100)}")) for q in QUANTILES),
+        ms(row.total_seconds),
+        ms(row.mean_seconds),
+        *(ms(row.quantiles.get(f"p{round(q * 100)}")) for q in QUANTILES),
         notes(row),
     )
 
 
-def render_table(rows: list[Row]) -> str:
-    """A fixed-width table for the terminal: names left-aligned, numbers right-aligned."""
-    lines = [_HEADER, *(_cells(row) for row in rows)]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(_HEADER))]
+def render_table(rows: list[Row], bottlenecks: list[str]) -> str:
+    """A fixed-width table for the terminal: names and notes left-aligned, numbers right-aligned."""
+    lines = [HEADER, *(cells(row) for row in rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
     rendered = []
     for line in lines:
-        cells = [
+        padded = [
             cell.ljust(width) if i < 2 or i == len(widths) - 1 else cell.rjust(width)
             for i, (cell, width) in enumerate(zip(line, widths, strict=True))
         ]
-        rendered.append("  ".join(cells).rstrip())
+        rendered.append("  ".join(padded).rstrip())
+    if bottlenecks:
+        rendered += ["", "Bottlenecks:", *(f"- {sentence}" for sentence in bottlenecks)]
     return "\n".join(rendered)
 
 
-def render_markdown(rows: list[Row]) -> str:
+def render_markdown(rows: list[Row], bottlenecks: list[str]) -> str:
     """A GitHub-flavoured Markdown table, for CI logs and issues."""
-    lines = ["| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
-    lines += ["| " + " | ".join(_cells(row)) + " |" for row in rows]
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(cells(row)) + " |" for row in rows]
+    if bottlenecks:
+        lines += ["", "**Bottlenecks**", "", *(f"- {sentence}" for sentence in bottlenecks)]
     return "\n".join(lines)
 
 
-def render_json(rows: list[Row]) -> str:
-    """Machine-readable rows (seconds, not milliseconds)."""
-    payload = []
+def render_json(rows: list[Row], bottlenecks: list[str]) -> str:
+    """Machine-readable rows (seconds, not milliseconds) and the bottleneck sentences."""
+    operations = []
     for row in rows:
         item = asdict(row)
         item.pop("buckets")
         item["mean_seconds"] = row.mean_seconds
-        payload.append(item)
-    return json.dumps(payload, indent=2)
+        operations.append(item)
+    return json.dumps({"operations": operations, "bottlenecks": bottlenecks}, indent=2)

@@ -41,4 +41,6 @@ def test_main_job_runs_the_example_and_reports_every_operation_kind(tmp_path: Pa
     assert config.blocking == 12  # agents are built inside the orchestrator's coroutine
     assert rows[("history", "HistoryStore/append")].blocking == 12
     assert "12 redundant, 12 blocked the event loop" in result.stdout
+    assert "config `load_settings` loaded config 13 times; 12 were redundant reloads" in result.stdout
+    assert "llm `ModelClient.complete` takes" in result.stdout.split("Bottlenecks:")[1]
     assert "ResearchAgent" in result.stdout.split("Recorded by otel-agentperf")[1]

@@ -1,0 +1,48 @@
+"""Bottlenecks in words: what a developer should look at first, from report rows."""
+
+from __future__ import annotations
+
+from otel_agentperf import names
+from otel_agentperf.report import Row, ms
+
+# Kinds whose time is their own; agents and workflows contain the time of what they call.
+LEAF_KINDS = (names.KIND_LLM, names.KIND_TOOL, names.KIND_CONFIG, names.KIND_HISTORY, names.KIND_CREATE_AGENT)
+_LONG_TAIL_RATIO = 5.0
+_LONG_TAIL_MIN_CALLS = 20
+
+
+def _label(row: Row) -> str:
+    return f"{row.kind} `{row.name}`"
+
+
+def bottlenecks(rows: list[Row], limit: int = 6) -> list[str]:
+    """Sentences naming the biggest leaf consumer, redundant loads, loop blocking, errors and long tails."""
+    said: list[str] = []
+    leaves = [row for row in rows if row.kind in LEAF_KINDS and row.calls]
+    leaf_time = sum(row.total_seconds for row in leaves)
+    if leaves and leaf_time > 0:
+        top = max(leaves, key=lambda row: row.total_seconds)
+        share = 100 * top.total_seconds / leaf_time
+        said.append(
+            f"{_label(top)} takes {share:.0f}% of the time spent in models, tools, config and history "
+            f"({ms(top.total_seconds)} ms over {top.calls:g} calls, p95 {ms(top.quantiles.get('p95'))} ms)"
+        )
+    for row in sorted(rows, key=lambda r: r.redundant, reverse=True):
+        if row.redundant:
+            said.append(
+                f"{_label(row)} loaded config {row.calls:g} times; {row.redundant:g} were redundant reloads "
+                "of an unchanged file"
+            )
+    for row in sorted(rows, key=lambda r: r.blocking, reverse=True):
+        if row.blocking:
+            said.append(f"{_label(row)} blocked the asyncio event loop {row.blocking:g} times (synchronous I/O)")
+    for row in sorted(rows, key=lambda r: r.errors / r.calls if r.calls else 0.0, reverse=True):
+        if row.errors:
+            said.append(
+                f"{_label(row)} failed {row.errors:g} of {row.calls:g} calls ({100 * row.errors / row.calls:.0f}%)"
+            )
+    for row in rows:
+        p50, p99 = row.quantiles.get("p50"), row.quantiles.get("p99")
+        if row.calls >= _LONG_TAIL_MIN_CALLS and p50 and p99 and p99 > _LONG_TAIL_RATIO * p50:
+            said.append(f"{_label(row)} has a long tail: p99 {ms(p99)} ms against p50 {ms(p50)} ms")
+    return said[:limit]

@@ -1,0 +1,206 @@
+"""The live view and the bottleneck sentences: windows between real scrapes, counter resets, tmux."""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk.metrics import MeterProvider
+from prometheus_client import CollectorRegistry, generate_latest
+
+from otel_agentperf import names, report
+from otel_agentperf.insights import bottlenecks
+from otel_agentperf.top import View
+
+
+class Pipeline:
+    """A real SDK meter with a Prometheus reader on its own registry: record, then scrape."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=self.registry)])
+        meter = self.provider.get_meter("test")
+        specs = names.histograms(False)
+        self.histograms = {
+            kind: meter.create_histogram(
+                spec.name, unit=spec.unit, explicit_bucket_boundaries_advisory=list(spec.boundaries)
+            )
+            for kind, spec in specs.items()
+        }
+        self.tokens = meter.create_histogram(names.CLIENT_TOKEN_USAGE, unit=names.UNIT_TOKENS)
+        self.cost = meter.create_counter(names.LLM_COST, unit=names.UNIT_USD)
+
+    def scrape(self) -> str:
+        return generate_latest(self.registry).decode()
+
+
+LLM = {names.GEN_AI_PROVIDER_NAME: "openai", names.GEN_AI_REQUEST_MODEL: "m1"}
+
+
+def test_window_between_two_scrapes_gives_the_second_batch_only() -> None:
+    pipeline = Pipeline()
+    first = [0.02 + 0.3 * i / 100 for i in range(100)]
+    for value in first:
+        pipeline.histograms[names.KIND_LLM].record(value, LLM)
+    before = report.parse(pipeline.scrape())
+    second = [0.64 + 0.64 * (i + 0.5) / 400 for i in range(400)]  # uniform inside one bucket
+    for value in second:
+        pipeline.histograms[names.KIND_LLM].record(value, LLM)
+    pipeline.tokens.record(120, {**LLM, names.GEN_AI_TOKEN_TYPE: "input"})
+    pipeline.tokens.record(30, {**LLM, names.GEN_AI_TOKEN_TYPE: "output"})
+    pipeline.cost.add(0.0125, LLM)
+    after = report.parse(pipeline.scrape())
+
+    (row,) = report.window(before, after)
+    assert (row.kind, row.name, row.calls) == ("llm", "openai/m1", 400)
+    assert row.total_seconds == pytest.approx(sum(second))
+    assert row.quantiles["p50"] == pytest.approx(statistics.median(second), abs=0.002)
+    assert (row.tokens, row.cost_usd) == (150, pytest.approx(0.0125))
+
+
+def test_a_restarted_app_is_a_counter_reset_not_a_negative_rate() -> None:
+    old, new = Pipeline(), Pipeline()
+    for _ in range(10):
+        old.histograms[names.KIND_TOOL].record(0.1, {names.GEN_AI_TOOL_NAME: "search"})
+    new.histograms[names.KIND_TOOL].record(0.1, {names.GEN_AI_TOOL_NAME: "search"})
+    with pytest.raises(report.CounterReset):
+        report.window(report.parse(old.scrape()), report.parse(new.scrape()))
+    view = View("http://app/metrics")
+    view.refresh(old.scrape(), 0.0, None)
+    view.refresh(new.scrape(), 2.0, 0.0)
+    assert "counters reset" in view.message
+    assert view.seconds is None and view.rows[0].calls == 1
+
+
+def test_bottleneck_sentences() -> None:
+    pipeline = Pipeline()
+    config = {names.CONFIG_LOADER: "load_config", names.CONFIG_FORMAT: "yaml"}
+    pipeline.histograms[names.KIND_CONFIG].record(0.004, {**config, names.CONFIG_REDUNDANT: "false"})
+    for _ in range(3):
+        pipeline.histograms[names.KIND_CONFIG].record(
+            0.004, {**config, names.CONFIG_REDUNDANT: "true", names.BLOCKING_EVENT_LOOP: "true"}
+        )
+    for _ in range(30):
+        pipeline.histograms[names.KIND_LLM].record(0.3, LLM)
+    pipeline.histograms[names.KIND_LLM].record(40.0, {**LLM, names.ERROR_TYPE: "APITimeoutError"})
+    said = bottlenecks(report.parse(pipeline.scrape()))
+    assert said[0].startswith("llm `openai/m1` takes 100% of the time")
+    assert "config `load_config` loaded config 4 times; 3 were redundant reloads of an unchanged file" in said
+    assert "config `load_config` blocked the asyncio event loop 3 times (synchronous I/O)" in said
+    assert "llm `openai/m1` failed 1 of 31 calls (3%)" in said
+
+
+@contextmanager
+def _serving(texts: list[str]) -> Iterator[str]:
+    """Serve ``texts`` one per request, then the last one again and again."""
+    served = iter(texts)
+    last = [texts[0]]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            last[0] = next(served, last[0])
+            body = last[0].encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/metrics"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _tmux() -> str:
+    found = shutil.which("tmux")
+    assert found, "tmux is needed for the live-view test (scripts/test.sh installs it)"
+    return found
+
+
+def _screen(tmux: str, session: str) -> str:
+    return subprocess.run([tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+
+
+def _wait_for(tmux: str, session: str, text: str, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = _screen(tmux, session)
+        if text in screen:
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} never appeared; screen was:\n{screen}")
+
+
+def test_live_view_in_a_real_terminal() -> None:
+    tmux = _tmux()
+    pipeline = Pipeline()
+    for _ in range(5):
+        pipeline.histograms[names.KIND_AGENT].record(1.5, {names.GEN_AI_AGENT_NAME: "Planner"})
+        pipeline.histograms[names.KIND_TOOL].record(0.05, {names.GEN_AI_TOOL_NAME: "search"})
+    first = pipeline.scrape()
+    restarted = Pipeline()
+    restarted.histograms[names.KIND_AGENT].record(1.5, {names.GEN_AI_AGENT_NAME: "Planner"})
+    command = str(Path(sys.executable).parent / "otel-agentperf")
+    session = f"agentperf-{uuid.uuid4().hex[:8]}"
+    with _serving([first, first, restarted.scrape()]) as url:
+        subprocess.run(
+            [
+                tmux,
+                "new-session",
+                "-d",
+                "-s",
+                session,
+                "-x",
+                "200",
+                "-y",
+                "40",
+                f"env -u COLUMNS -u LINES {command} top --url {url} --interval 1; sleep 30",
+            ],
+            check=True,
+        )
+        try:
+            screen = _wait_for(tmux, session, "otel-agentperf top")
+            assert "since start" in screen
+            assert "Planner" in screen and "search" in screen, screen
+            assert "sort: time" in screen
+            _wait_for(tmux, session, "last ")  # the second frame is a window
+            subprocess.run([tmux, "send-keys", "-t", session, "s"], check=True)
+            _wait_for(tmux, session, "sort: rate")
+            subprocess.run([tmux, "send-keys", "-t", session, "f"], check=True)
+            _wait_for(tmux, session, "kind: agent")
+            _wait_for(tmux, session, "counters reset")
+            subprocess.run([tmux, "send-keys", "-t", session, "q"], check=True)
+            time.sleep(1.0)
+            screen = _screen(tmux, session)
+            assert "Traceback" not in screen
+        finally:
+            subprocess.run([tmux, "kill-session", "-t", session], capture_output=True)
+
+
+def test_top_exits_with_a_message_when_the_endpoint_is_unreachable() -> None:
+    command = str(Path(sys.executable).parent / "otel-agentperf")
+    with _serving(["x"]) as url:
+        pass
+    result = subprocess.run([command, "top", "--url", url, "--frames", "1"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.startswith("otel-agentperf: cannot read")
+    assert "Traceback" not in result.stderr
