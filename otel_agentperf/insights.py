@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from otel_agentperf import names
 from otel_agentperf.report import Row, ms
 
@@ -46,3 +48,19 @@ def bottlenecks(rows: list[Row], limit: int = 6) -> list[str]:
         if row.calls >= _LONG_TAIL_MIN_CALLS and p50 and p99 and p99 > _LONG_TAIL_RATIO * p50:
             said.append(f"{_label(row)} has a long tail: p99 {ms(p99)} ms against p50 {ms(p50)} ms")
     return said[:limit]
+
+
+def growth(points: list[tuple[float, float]], minimum: int = 3) -> bool:
+    """True when latency rose with size over the last ``minimum`` (size, latency) windows, size growing."""
+    recent = points[-minimum:]
+    if len(recent) < minimum:
+        return False
+    return all(b[0] > a[0] and b[1] > a[1] for a, b in itertools.pairwise(recent))
+
+
+def growth_sentence(kind: str, name: str, points: list[tuple[float, float]]) -> str:
+    (size_from, p95_from), (size_to, p95_to) = points[-3], points[-1]
+    return (
+        f"{kind} `{name}` p95 grows with history size: {ms(p95_from)} ms at {size_from:.0f} records, "
+        f"{ms(p95_to)} ms at {size_to:.0f} (a linear scan?)"
+    )

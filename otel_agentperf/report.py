@@ -41,12 +41,19 @@ class Row:
     blocking: float = 0.0
     tokens: float = 0.0
     cost_usd: float = 0.0
+    size_records: float = 0.0
+    size_observations: float = 0.0
     quantiles: dict[str, float | None] = field(default_factory=dict)
     buckets: dict[float, float] = field(default_factory=dict, repr=False)
 
     @property
     def mean_seconds(self) -> float | None:
         return self.total_seconds / self.calls if self.calls else None
+
+    @property
+    def mean_size(self) -> float | None:
+        """Mean history size (records) this operation saw, when the store reports one."""
+        return self.size_records / self.size_observations if self.size_observations else None
 
     def estimate_quantiles(self) -> None:
         self.quantiles = {f"p{round(q * 100)}": quantile(q, self.buckets) for q in QUANTILES}
@@ -87,6 +94,7 @@ def _families() -> dict[str, str]:
 
 _TOKENS_FAMILY = names.prometheus_name(names.CLIENT_TOKEN_USAGE, names.UNIT_TOKENS)
 _COST_FAMILY = names.prometheus_name(names.LLM_COST, names.UNIT_USD)
+_SIZE_FAMILY = names.prometheus_name(names.HISTORY_SIZE_RECORDS, names.UNIT_RECORDS)
 
 
 def parse(text: str) -> list[Row]:
@@ -115,6 +123,13 @@ def parse(text: str) -> list[Row]:
             for sample in family.samples:
                 if sample.name.endswith("_sum"):
                     row_for(names.KIND_LLM, sample.labels).tokens += sample.value
+            continue
+        if family.name == _SIZE_FAMILY:
+            for sample in family.samples:
+                if sample.name.endswith("_sum"):
+                    row_for(names.KIND_HISTORY, sample.labels).size_records += sample.value
+                elif sample.name.endswith("_count"):
+                    row_for(names.KIND_HISTORY, sample.labels).size_observations += sample.value
             continue
         if family.name == _COST_FAMILY:
             for sample in family.samples:

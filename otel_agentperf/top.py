@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from otel_agentperf import names
-from otel_agentperf.insights import bottlenecks
+from otel_agentperf.insights import bottlenecks, growth, growth_sentence
 from otel_agentperf.report import CounterReset, ReportError, Row, fetch, ms, parse, window
 
 SORTS = ("time", "rate", "p95", "errors", "name")
@@ -40,6 +40,7 @@ class View:
     totals: list[Row] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
     seconds: float | None = None  # length of the window the rows cover; None: totals since start
+    trends: dict[tuple[str, str], list[tuple[float, float]]] = field(default_factory=dict)
 
     def refresh(self, text: str, now: float, previous_at: float | None) -> None:
         """Take a new scrape; rows become the window since the previous one."""
@@ -54,6 +55,16 @@ class View:
                 self.rows, self.seconds = totals, None
                 self.message = f"counters reset ({exc}); showing totals since the restart"
         self.totals = totals
+        if self.seconds is not None:
+            for row in self.rows:
+                p95, size = row.quantiles.get("p95"), row.mean_size
+                if p95 is not None and size is not None:
+                    self.trends.setdefault((row.kind, row.name), []).append((size, p95))
+                    del self.trends[(row.kind, row.name)][:-10]
+
+    def growing(self) -> list[str]:
+        """Sentences for history operations whose latency climbs with the history's size."""
+        return [growth_sentence(kind, name, points) for (kind, name), points in self.trends.items() if growth(points)]
 
     def visible(self) -> list[Row]:
         rows = [row for row in self.rows if self.kind in ("all", row.kind)]
@@ -123,7 +134,7 @@ def render(view: View) -> Group:
     footer = [Text(f"sort: {view.sort}   kind: {view.kind}   keys: s sort, f filter, q quit")]
     if not view.rows:
         footer.append(Text("no otel-agentperf metrics yet (is the app instrumented?)", style="yellow"))
-    footer += [Text(f"- {sentence}") for sentence in bottlenecks(view.totals, limit=4)]
+    footer += [Text(f"- {sentence}") for sentence in view.growing() + bottlenecks(view.totals, limit=4)]
     if view.message:
         footer.append(Text(view.message, style="bold red"))
     return Group(table, *footer)

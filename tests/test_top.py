@@ -101,6 +101,26 @@ def test_bottleneck_sentences() -> None:
     assert "llm `openai/m1` failed 1 of 31 calls (3%)" in said
 
 
+def test_history_latency_growing_with_size_is_called_out() -> None:
+    pipeline = Pipeline()
+    view = View("http://app/metrics")
+    sizes = pipeline.provider.get_meter("test").create_histogram(
+        names.HISTORY_SIZE_RECORDS,
+        unit=names.UNIT_RECORDS,
+        explicit_bucket_boundaries_advisory=list(names.RECORD_BUCKETS),
+    )
+    store = {names.HISTORY_STORE: "HistoryManager", names.HISTORY_OPERATION: "search"}
+    view.refresh(pipeline.scrape(), 0.0, None)
+    for step, records in enumerate((10, 100, 1000, 10000), start=1):
+        for _ in range(20):
+            pipeline.histograms[names.KIND_HISTORY].record(records * 2e-6, store)
+            sizes.record(records, store)
+        view.refresh(pipeline.scrape(), float(step), float(step - 1))
+    (sentence,) = view.growing()
+    assert sentence.startswith("history `HistoryManager/search` p95 grows with history size")
+    assert "at 100 records" in sentence and "at 10000 (a linear scan?)" in sentence
+
+
 @contextmanager
 def _serving(texts: list[str]) -> Iterator[str]:
     """Serve ``texts`` one per request, then the last one again and again."""
