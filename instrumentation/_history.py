@@ -28,3 +28,13 @@ def method_spec(operation: str, reads: bool) -> MethodSpec:
         return store_operation(cls.__name__, operation), prepare
 
     return spec
+
+
+def methods(reads: dict[str, list[str]], others: dict[str, list[str]]) -> dict[str, MethodSpec]:
+    """Method name -> spec, from operation -> method names; ``reads`` also record the records returned."""
+    found: dict[str, MethodSpec] = {}
+    for counted, table in ((True, reads), (False, others)):
+        for operation, names_ in table.items():
+            for name in names_:
+                found[name] = method_spec(operation, reads=counted)
+    return found

@@ -8,6 +8,7 @@ neither is not recorded, so ordinary JSON handling costs one name check. ``json.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 from types import ModuleType
 from typing import Any
@@ -33,16 +34,17 @@ class JsonFilesInstrumentor(LibraryInstrumentor):
         read_op = operations.history(_STORE, "read")
         write_op = operations.history(_STORE, "write")
 
-        def classify(stream: Any) -> str | None:
-            name = getattr(stream, "name", None)
-            if not isinstance(name, str):
-                return None
-            base = os.path.basename(name)
+        @functools.lru_cache(maxsize=1024)
+        def classify_name(base: str) -> str | None:
             if any(fnmatch.fnmatch(base, pattern) for pattern in config_patterns):
                 return names.KIND_CONFIG
             if any(fnmatch.fnmatch(base, pattern) for pattern in history_patterns):
                 return names.KIND_HISTORY
             return None
+
+        def classify(stream: Any) -> str | None:
+            name = getattr(stream, "name", None)
+            return classify_name(os.path.basename(name)) if isinstance(name, str) else None
 
         def prepare_load(_instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
             stream = args[0] if args else kwargs.get("fp")

@@ -11,19 +11,15 @@ from types import ModuleType
 
 from otel_agentperf.library import LibraryInstrumentor
 
-from ._history import method_spec
+from ._history import methods
 
-METHODS = {
-    "messages": method_spec("read", reads=True),
-    "aget_messages": method_spec("read", reads=True),
-    "add_message": method_spec("append", reads=False),
-    "add_messages": method_spec("append", reads=False),
-    "aadd_messages": method_spec("append", reads=False),
-    "add_user_message": method_spec("append", reads=False),
-    "add_ai_message": method_spec("append", reads=False),
-    "clear": method_spec("delete", reads=False),
-    "aclear": method_spec("delete", reads=False),
-}
+METHODS = methods(
+    reads={"read": ["messages", "aget_messages"]},
+    others={
+        "append": ["add_message", "add_messages", "aadd_messages", "add_user_message", "add_ai_message"],
+        "delete": ["clear", "aclear"],
+    },
+)
 
 
 class LangChainHistoryInstrumentor(LibraryInstrumentor):

@@ -9,20 +9,18 @@ from types import ModuleType
 
 from otel_agentperf.library import LibraryInstrumentor
 
-from ._history import method_spec
+from ._history import methods
 
-METHODS = {
-    "get_tuple": method_spec("read", reads=False),
-    "aget_tuple": method_spec("read", reads=False),
-    "put": method_spec("write", reads=False),
-    "aput": method_spec("write", reads=False),
-    "put_writes": method_spec("append", reads=False),
-    "aput_writes": method_spec("append", reads=False),
-    "list": method_spec("search", reads=False),
-    "alist": method_spec("search", reads=False),
-    "delete_thread": method_spec("delete", reads=False),
-    "adelete_thread": method_spec("delete", reads=False),
-}
+METHODS = methods(
+    reads={},
+    others={
+        "read": ["get_tuple", "aget_tuple"],
+        "write": ["put", "aput"],
+        "append": ["put_writes", "aput_writes"],
+        "search": ["list", "alist"],
+        "delete": ["delete_thread", "adelete_thread"],
+    },
+)
 
 
 class LangGraphCheckpointInstrumentor(LibraryInstrumentor):

@@ -92,9 +92,15 @@ def _families() -> dict[str, str]:
     return found
 
 
-_TOKENS_FAMILY = names.prometheus_name(names.CLIENT_TOKEN_USAGE, names.UNIT_TOKENS)
-_COST_FAMILY = names.prometheus_name(names.LLM_COST, names.UNIT_USD)
-_SIZE_FAMILY = names.prometheus_name(names.HISTORY_SIZE_RECORDS, names.UNIT_RECORDS)
+# Families that add to a row besides its duration histogram: (kind, [(sample suffix, Row field)]).
+_EXTRA = {
+    names.prometheus_name(names.CLIENT_TOKEN_USAGE, names.UNIT_TOKENS): (names.KIND_LLM, [("_sum", "tokens")]),
+    names.prometheus_name(names.LLM_COST, names.UNIT_USD): (names.KIND_LLM, [("_total", "cost_usd")]),
+    names.prometheus_name(names.HISTORY_SIZE_RECORDS, names.UNIT_RECORDS): (
+        names.KIND_HISTORY,
+        [("_sum", "size_records"), ("_count", "size_observations")],
+    ),
+}
 
 
 def parse(text: str) -> list[Row]:
@@ -119,22 +125,14 @@ def parse(text: str) -> list[Row]:
         return rows.setdefault((kind, name), Row(kind, name))
 
     for family in parsed:
-        if family.name == _TOKENS_FAMILY:
+        extra = _EXTRA.get(family.name)
+        if extra is not None:
+            extra_kind, by_suffix = extra
             for sample in family.samples:
-                if sample.name.endswith("_sum"):
-                    row_for(names.KIND_LLM, sample.labels).tokens += sample.value
-            continue
-        if family.name == _SIZE_FAMILY:
-            for sample in family.samples:
-                if sample.name.endswith("_sum"):
-                    row_for(names.KIND_HISTORY, sample.labels).size_records += sample.value
-                elif sample.name.endswith("_count"):
-                    row_for(names.KIND_HISTORY, sample.labels).size_observations += sample.value
-            continue
-        if family.name == _COST_FAMILY:
-            for sample in family.samples:
-                if sample.name.endswith("_total"):
-                    row_for(names.KIND_LLM, sample.labels).cost_usd += sample.value
+                for suffix, attribute in by_suffix:
+                    if sample.name.endswith(suffix):
+                        row = row_for(extra_kind, sample.labels)
+                        setattr(row, attribute, getattr(row, attribute) + sample.value)
             continue
         kind = families.get(family.name)
         if kind is None or family.type != "histogram":

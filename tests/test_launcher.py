@@ -90,6 +90,20 @@ def _samples(text: str, name: str) -> list[tuple[str, dict[str, str], float]]:
     ]
 
 
+def _run_app(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the app to completion under the launcher; it must succeed and do its work."""
+    result = subprocess.run(
+        [_launcher(), sys.executable, str(APP_DIR / "launcher_app.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ready"
+    return result
+
+
 def _bucket_le_strings(boundaries: tuple[float, ...]) -> list[str]:
     return [str(float(b)) for b in boundaries] + ["+Inf"]
 
@@ -145,15 +159,7 @@ def test_otlp_export_reaches_a_real_receiver(protocol: str, receiver: object) ->
             OTEL_EXPORTER_OTLP_PROTOCOL=protocol,
             OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
         )
-        result = subprocess.run(
-            [_launcher(), sys.executable, str(APP_DIR / "launcher_app.py")],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.strip() == "ready"
+        _run_app(env)
         agent_metrics = received.metrics()[names.AGENT_DURATION]
         spans = received.spans()
 
@@ -174,15 +180,7 @@ def test_an_unreachable_exporter_costs_the_app_nothing_but_log_lines() -> None:
         OTEL_EXPORTER_OTLP_TIMEOUT="2",
     )
     started = time.monotonic()
-    result = subprocess.run(
-        [_launcher(), sys.executable, str(APP_DIR / "launcher_app.py")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _run_app(env)
     elapsed = time.monotonic() - started
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ready"
     assert "Traceback" not in result.stderr
     print(f"app with a dead exporter exited in {elapsed:.1f}s")

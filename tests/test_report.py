@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import statistics
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -15,6 +11,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from prometheus_client import CollectorRegistry, generate_latest
 
 from otel_agentperf import cli, names, report
+from tests.http_fixtures import serving
 
 
 def _exposition(values_by_tool: dict[str, list[float]], errors: dict[str, int] | None = None) -> str:
@@ -75,29 +72,8 @@ def test_renderers_show_every_row(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert '"name": "alpha"' in capsys.readouterr().out
 
 
-@contextmanager
-def _serve(body: bytes, content_type: str) -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/metrics"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_unreachable_url_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    with _serve(b"", "text/plain") as url:
+    with serving([b""]) as url:
         pass  # the server is gone: its port now refuses connections
     assert cli.main(["report", "--url", url]) == 2
     err = capsys.readouterr().err
@@ -106,13 +82,13 @@ def test_unreachable_url_is_a_clear_error(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_non_prometheus_response_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    with _serve(b"<html><body>{not: metrics}</body></html>", "text/html") as url:
+    with serving([b"<html><body>{not: metrics}</body></html>"], "text/html") as url:
         assert cli.main(["report", "--url", url]) == 2
     assert "not Prometheus exposition text" in capsys.readouterr().err
 
 
 def test_endpoint_without_our_metrics_says_so(capsys: pytest.CaptureFixture[str]) -> None:
-    with _serve(b"# TYPE up gauge\nup 1\n", "text/plain") as url:
+    with serving([b"# TYPE up gauge\nup 1\n"]) as url:
         assert cli.main(["report", "--url", url]) == 1
     assert "no otel-agentperf metrics" in capsys.readouterr().err
 

@@ -6,12 +6,8 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -22,6 +18,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from otel_agentperf import names, report
 from otel_agentperf.insights import bottlenecks
 from otel_agentperf.top import View
+from tests.http_fixtures import serving
 
 
 class Pipeline:
@@ -121,34 +118,6 @@ def test_history_latency_growing_with_size_is_called_out() -> None:
     assert "at 100 records" in sentence and "at 10000 (a linear scan?)" in sentence
 
 
-@contextmanager
-def _serving(texts: list[str]) -> Iterator[str]:
-    """Serve ``texts`` one per request, then the last one again and again."""
-    served = iter(texts)
-    last = [texts[0]]
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            last[0] = next(served, last[0])
-            body = last[0].encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/metrics"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def _tmux() -> str:
     found = shutil.which("tmux")
     assert found, "tmux is needed for the live-view test (scripts/test.sh installs it)"
@@ -181,7 +150,7 @@ def test_live_view_in_a_real_terminal() -> None:
     restarted.histograms[names.KIND_AGENT].record(1.5, {names.GEN_AI_AGENT_NAME: "Planner"})
     command = str(Path(sys.executable).parent / "otel-agentperf")
     session = f"agentperf-{uuid.uuid4().hex[:8]}"
-    with _serving([first, first, restarted.scrape()]) as url:
+    with serving([first.encode(), first.encode(), restarted.scrape().encode()]) as url:
         subprocess.run(
             [
                 tmux,
@@ -218,7 +187,7 @@ def test_live_view_in_a_real_terminal() -> None:
 
 def test_top_exits_with_a_message_when_the_endpoint_is_unreachable() -> None:
     command = str(Path(sys.executable).parent / "otel-agentperf")
-    with _serving(["x"]) as url:
+    with serving([b"x"]) as url:
         pass
     result = subprocess.run([command, "top", "--url", url, "--frames", "1"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
