@@ -14,6 +14,7 @@ from typing import Final
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _gen_ai
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics as _gen_ai_metrics
 from opentelemetry.semconv.attributes import error_attributes as _error
+from opentelemetry.semconv.attributes import server_attributes as _server
 
 # Instrumentation scope
 SCOPE_NAME: Final = "otel_agentperf"
@@ -27,7 +28,20 @@ GEN_AI_AGENT_NAME: Final = _gen_ai.GEN_AI_AGENT_NAME
 GEN_AI_TOOL_NAME: Final = _gen_ai.GEN_AI_TOOL_NAME
 GEN_AI_WORKFLOW_NAME: Final = _gen_ai.GEN_AI_WORKFLOW_NAME
 GEN_AI_TOKEN_TYPE: Final = _gen_ai.GEN_AI_TOKEN_TYPE
+GEN_AI_REQUEST_STREAM: Final = _gen_ai.GEN_AI_REQUEST_STREAM
+GEN_AI_RESPONSE_MODEL: Final = _gen_ai.GEN_AI_RESPONSE_MODEL
+GEN_AI_RESPONSE_ID: Final = _gen_ai.GEN_AI_RESPONSE_ID
+GEN_AI_RESPONSE_FINISH_REASONS: Final = _gen_ai.GEN_AI_RESPONSE_FINISH_REASONS
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final = _gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK
+GEN_AI_USAGE_INPUT_TOKENS: Final = _gen_ai.GEN_AI_USAGE_INPUT_TOKENS
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = _gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = _gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS
+TOKEN_TYPE_INPUT: Final = "input"
+TOKEN_TYPE_OUTPUT: Final = "output"
+PROVIDER_OPENAI: Final = "openai"
 ERROR_TYPE: Final = _error.ERROR_TYPE
+SERVER_ADDRESS: Final = _server.SERVER_ADDRESS
+SERVER_PORT: Final = _server.SERVER_PORT
 
 # GenAI operation names (semconv v1.41 well-known values)
 OP_INVOKE_AGENT: Final = _gen_ai.GenAiOperationNameValues.INVOKE_AGENT.value
@@ -152,6 +166,7 @@ FAST_DURATION_BUCKETS: Final = (
     20.0,
     60.0,
 )
+TOKEN_BUCKETS: Final = tuple(float(4**i) for i in range(14))
 # Bytes: 1 KiB to 4 GiB, quadrupling.
 MEMORY_BUCKETS: Final = tuple(float(1024 * 4**i) for i in range(12))
 # History sizes: 1 to 4 Mi records, quadrupling.
@@ -164,6 +179,8 @@ WORKFLOW_DURATION: Final = "gen_ai.workflow.duration"
 CLIENT_OPERATION_DURATION: Final = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION
 CLIENT_INFERENCE_DURATION: Final = "gen_ai.client.inference.duration"
 CLIENT_TOKEN_USAGE: Final = _gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE
+CLIENT_TIME_TO_FIRST_CHUNK: Final = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK
+CLIENT_TIME_PER_OUTPUT_CHUNK: Final = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK
 LLM_COST: Final = "agentperf.llm.cost"
 CREATE_AGENT_DURATION: Final = "agentperf.create_agent.duration"
 CONFIG_LOAD_DURATION: Final = "agentperf.config.load.duration"
@@ -257,6 +274,21 @@ def histograms(latest: bool) -> dict[str, Histogram]:
             HISTORY_OPERATION_DURATION, UNIT_SECONDS, FAST_DURATION_BUCKETS, "History store operation time."
         ),
         KIND_SEGMENT: Histogram(SEGMENT_DURATION, UNIT_SECONDS, FAST_DURATION_BUCKETS, "Ad-hoc code segment time."),
+        GEN_AI_TOKEN_TYPE: Histogram(
+            CLIENT_TOKEN_USAGE, UNIT_TOKENS, TOKEN_BUCKETS, "Tokens per GenAI client operation, by token type."
+        ),
+        GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Histogram(
+            "gen_ai.client.inference.time_to_first_chunk" if latest else CLIENT_TIME_TO_FIRST_CHUNK,
+            UNIT_SECONDS,
+            CLIENT_DURATION_BUCKETS,
+            "Time from request to the first streamed chunk.",
+        ),
+        CLIENT_TIME_PER_OUTPUT_CHUNK: Histogram(
+            "gen_ai.client.inference.time_per_output_chunk" if latest else CLIENT_TIME_PER_OUTPUT_CHUNK,
+            UNIT_SECONDS,
+            CLIENT_DURATION_BUCKETS,
+            "Time between streamed chunks after the first.",
+        ),
         HISTORY_RECORDS: Histogram(
             HISTORY_SIZE_RECORDS, UNIT_RECORDS, RECORD_BUCKETS, "Records in a history store at an operation."
         ),

@@ -149,6 +149,8 @@ class Invocation:
 
     __slots__ = (
         "_attributes",
+        "_deferred",
+        "_last_chunk",
         "_metric_attributes",
         "_on_result",
         "_operation",
@@ -157,6 +159,7 @@ class Invocation:
         "_started",
         "_telemetry",
         "_token",
+        "_usage",
         "context",
         "span",
     )
@@ -183,6 +186,9 @@ class Invocation:
         self._on_result = on_result
         self._outer = outer
         self._attributes: Mapping[str, AttributeValue] = {}
+        self._deferred = False
+        self._last_chunk: float | None = None
+        self._usage: tuple[int | None, int | None] = (None, None)
         self._started: float | None = perf_counter()
 
     def add_attributes(
@@ -205,24 +211,67 @@ class Invocation:
             if new:
                 target._metric_attributes = {**target._metric_attributes, **new}
 
+    def defer(self) -> None:
+        """Called by a result hook: the call returned but the operation goes on (a stream being read).
+
+        The span stops being current now; :meth:`finish` records the operation later.
+        """
+        self._deferred = True
+
     def end(self, error: BaseException | None = None, result: object = None) -> None:
-        """Finish: detach the context, record duration (and memory), set error status, end the span."""
-        started = self._started
-        if started is None:
+        """The call returned or raised: run the result hook, then record (unless it deferred)."""
+        if self._started is None:
             return
-        duration = perf_counter() - started
-        self._started = None
         if self._on_result is not None and error is None:
             try:
                 self._on_result(self, result)
             except Exception as exc:
                 _failures.report(f"reading the result of a {self._operation.kind} operation", exc)
+        if self._token is not None:
+            token, self._token = self._token, None
+            try:
+                otel_context.detach(token)  # type: ignore[arg-type]
+            except Exception as exc:
+                _failures.report("detaching the context", exc)
+        if self._deferred and error is None:
+            return
+        self.finish(error)
+
+    def set_usage(self, input_tokens: int | None, output_tokens: int | None, cached_input: int | None = None) -> None:
+        """Token usage reported by the provider; recorded once, when the operation finishes."""
+        self._usage = (input_tokens, output_tokens)
+        usage = (
+            (names.GEN_AI_USAGE_INPUT_TOKENS, input_tokens),
+            (names.GEN_AI_USAGE_OUTPUT_TOKENS, output_tokens),
+            (names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, cached_input),
+        )
+        self.add_attributes({key: value for key, value in usage if value is not None})
+
+    def chunk(self) -> None:
+        """A streamed chunk arrived: time to first chunk, then time per output chunk."""
+        started = self._started
+        if started is None:
+            return
+        now = perf_counter()
+        histograms = self._telemetry._histograms
+        if self._last_chunk is None:
+            histograms[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK].record(now - started, self._metric_attributes)
+            self.span.set_attribute(names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, now - started)
+        else:
+            histograms[names.CLIENT_TIME_PER_OUTPUT_CHUNK].record(now - self._last_chunk, self._metric_attributes)
+        self._last_chunk = now
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """Record duration (usage, memory), set the error status and end the span; once only."""
+        started = self._started
+        if started is None:
+            return
+        duration = perf_counter() - started
+        self._started = None
         if self._outer is not None:
             return
         telemetry = self._telemetry
         try:
-            if self._token is not None:
-                otel_context.detach(self._token)  # type: ignore[arg-type]
             attributes = self._metric_attributes
             if error is not None:
                 kind = telemetry._error_types(error_type(error))
@@ -232,6 +281,11 @@ class Invocation:
             telemetry._histograms[self._operation.kind].record(duration, attributes)
             if self._operation.kind == names.KIND_HISTORY:
                 self._record_sizes(attributes)
+            for token_type, tokens in zip((names.TOKEN_TYPE_INPUT, names.TOKEN_TYPE_OUTPUT), self._usage, strict=True):
+                if tokens is not None:
+                    telemetry._histograms[names.GEN_AI_TOKEN_TYPE].record(
+                        tokens, {**self._metric_attributes, names.GEN_AI_TOKEN_TYPE: token_type}
+                    )
             if self._snapshot is not None and telemetry._memory is not None:
                 for key, delta in telemetry._memory.finish(self._snapshot).items():
                     self.span.set_attribute(key, delta)
