@@ -2,7 +2,9 @@
 
 The app runs with the Prometheus exporter (``OTEL_METRICS_EXPORTER=prometheus``, endpoint on
 localhost:9464 unless ``OTEL_EXPORTER_PROMETHEUS_PORT`` says otherwise) and is instrumented only by the
-targets in ``research_assistant/agentperf.toml``. Once it has done its work, this script scrapes the
+targets in ``research_assistant/agentperf.toml`` plus the library instrumentors (the OpenAI SDK, talking
+to the local OpenAI-compatible server started here, and the settings file's TOML loads). Once it has
+done its work, this script scrapes the
 endpoint like Prometheus would, saves the scrape to ``demo-metrics.prom`` and prints the report.
 """
 
@@ -14,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from local_llm import running
+
 from otel_agentperf import report
 from otel_agentperf.insights import bottlenecks
 
@@ -22,6 +26,11 @@ SCRAPE_FILE = Path("demo-metrics.prom")
 
 
 def main() -> int:
+    with running() as llm_server:
+        return demo(llm_server.base_url)
+
+
+def demo(llm_base_url: str) -> int:
     port = os.environ.get("OTEL_EXPORTER_PROMETHEUS_PORT", "9464")
     launcher = shutil.which("opentelemetry-instrument", path=str(Path(sys.executable).parent))
     if launcher is None:
@@ -36,6 +45,8 @@ def main() -> int:
         "OTEL_LOGS_EXPORTER": "none",
         "OTEL_AGENTPERF_CONFIG": str(HERE / "research_assistant" / "agentperf.toml"),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+        "OPENAI_BASE_URL": llm_base_url,
+        "OPENAI_API_KEY": "local",
     }
     command = [launcher, sys.executable, "-m", "research_assistant", "--linger"]
     print("$ " + " ".join(["opentelemetry-instrument", "python", "-m", "research_assistant"]), flush=True)

@@ -31,7 +31,11 @@ def test_main_job_runs_the_example_and_reports_every_operation_kind(tmp_path: Pa
     assert rows[("agent", "ResearchAgent")].calls == 12
     assert rows[("create_agent", "ResearchAgent")].calls == 12
     assert rows[("workflow", "Orchestrator")].calls == 3
-    assert rows[("llm", "ModelClient.complete")].calls == 24
+    model = rows[("llm", "openai/slow-20-assistant-small")]  # real OpenAI SDK calls to the local server
+    assert model.calls == 24
+    # The server counts words. Per round: plan prompts "plan: <q>" = 4 + 17 words, answer prompts
+    # "answer: <q> with 5 notes" = 17 + 4 * 4 words, and 8 answers of 9 words: 126 tokens, 3 rounds.
+    assert model.tokens == 3 * (21 + 33 + 8 * 9)
     assert rows[("tool", "calculate")].errors == 3  # "1/0" once per round
     assert rows[("history", "HistoryStore/append")].calls == 12
     assert rows[("history", "HistoryStore/read")].calls == 24
@@ -42,5 +46,5 @@ def test_main_job_runs_the_example_and_reports_every_operation_kind(tmp_path: Pa
     assert rows[("history", "HistoryStore/append")].blocking == 12
     assert "12 redundant, 12 blocked the event loop" in result.stdout
     assert "config `load_settings` loaded config 13 times; 12 were redundant reloads" in result.stdout
-    assert "llm `ModelClient.complete` takes" in result.stdout.split("Bottlenecks:")[1]
+    assert "llm `openai/slow-20-assistant-small` takes" in result.stdout.split("Bottlenecks:")[1]
     assert "ResearchAgent" in result.stdout.split("Recorded by otel-agentperf")[1]

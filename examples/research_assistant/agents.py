@@ -34,7 +34,7 @@ class ResearchAgent:
         self.history.append(record)
         context = self.history.recent(5)
         self.history.get_by_id(context[0]["id"])
-        final = await self.client.complete(f"answer: {question} with {len(context)} notes")
+        final = await self.client.stream(f"answer: {question} with {len(context)} notes")
         return {**record, "answer": final}
 
 

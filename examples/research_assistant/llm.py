@@ -1,19 +1,31 @@
-"""A stand-in model client with realistic, repeatable latency (no network, no SDK).
+"""The model client: the real OpenAI SDK, talking to whatever ``OPENAI_BASE_URL`` points at.
 
-The LLM instrumentation issue replaces this with real SDK calls to a local OpenAI-compatible server.
+``run_demo.py`` starts the local OpenAI-compatible server (``examples/local_llm.py``) and points the app
+at it, so the demo runs offline; the model name in ``settings.toml`` picks the server's latency.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
+import openai
 
 
 class ModelClient:
     def __init__(self, model: str) -> None:
         self.model = model
+        self.client = openai.AsyncOpenAI()
 
     async def complete(self, prompt: str) -> str:
-        digest = hashlib.sha256(prompt.encode()).digest()
-        await asyncio.sleep(0.02 + digest[0] / 255 * 0.18)  # 20-200 ms, fixed per prompt
-        return f"[{self.model}] notes on: {prompt[:40]}"
+        response = await self.client.chat.completions.create(
+            model=self.model, messages=[{"role": "user", "content": prompt}]
+        )
+        return str(response.choices[0].message.content)
+
+    async def stream(self, prompt: str) -> str:
+        stream = await self.client.chat.completions.create(
+            model=self.model,
+            messages=[{"role": "user", "content": prompt}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        parts = [chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices]
+        return "".join(parts)
