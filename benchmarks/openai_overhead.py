@@ -1,0 +1,166 @@
+"""Per-call overhead of the OpenAI instrumentation, with the SDK on an in-process transport.
+
+    python benchmarks/openai_overhead.py [--calls 300] [--rounds 15]
+
+``httpx.MockTransport`` answers inside the process, so the figures are the SDK's own cost plus ours,
+with no network. Compared in one run: the uninstrumented SDK, the SDK plus the floor (one span and the
+duration and token histogram records around the call), and the instrumented SDK; non-streaming and
+streaming (10 chunks, usage included). Also RSS after 100,000 instrumented calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+from collections.abc import Callable, Sequence
+from time import perf_counter
+
+import httpx
+import openai
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+import otel_agentperf
+from otel_agentperf import memory, names
+from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
+
+COMPLETION = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "m1",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 5, "completion_tokens": 9, "total_tokens": 14},
+}
+CHUNK = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": "m1"}
+SSE = "".join(
+    [f"data: {json.dumps({**CHUNK, 'choices': [{'index': 0, 'delta': {'content': 'w'}}]})}\n\n" for _ in range(10)]
+    + [f"data: {json.dumps({**CHUNK, 'choices': [], 'usage': COMPLETION['usage']})}\n\n", "data: [DONE]\n\n"]
+).encode()
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+class DropExporter(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def handler(request: httpx.Request) -> httpx.Response:
+    if json.loads(request.content).get("stream"):
+        return httpx.Response(200, content=SSE, headers={"content-type": "text/event-stream"})
+    return httpx.Response(200, json=COMPLETION)
+
+
+def compare(variants: dict[str, tuple[bool, Callable[[], object]]], calls: int, rounds: int) -> dict[str, float]:
+    """Best seconds per call of each variant, run in rotation round after round so drift hits all alike.
+
+    Each variant says whether the instrumentation is on while it runs.
+    """
+    instrumentor = OpenAIInstrumentor()
+    best = dict.fromkeys(variants, float("inf"))
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            for name, (instrumented, function) in variants.items():
+                if instrumented:
+                    instrumentor.instrument()
+                for _ in range(min(calls, 50)):
+                    function()
+                started = perf_counter()
+                for _ in range(calls):
+                    function()
+                best[name] = min(best[name], (perf_counter() - started) / calls)
+                if instrumented:
+                    instrumentor.uninstrument()
+                gc.collect()
+    finally:
+        gc.enable()
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(DropExporter(), max_queue_size=8192))
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    otel_agentperf.configure(tracer_provider, meter_provider)
+    client = openai.OpenAI(
+        api_key="x", base_url="http://llm.local/v1", http_client=httpx.Client(transport=httpx.MockTransport(handler))
+    )
+    tracer = tracer_provider.get_tracer("bench")
+    meter = meter_provider.get_meter("bench")
+    duration = meter.create_histogram("floor.duration", unit="s")
+    tokens = meter.create_histogram("floor.tokens", unit="{token}")
+    attributes = {
+        names.GEN_AI_OPERATION_NAME: "chat",
+        names.GEN_AI_PROVIDER_NAME: "openai",
+        names.GEN_AI_REQUEST_MODEL: "m1",
+    }
+
+    def plain() -> object:
+        return client.chat.completions.create(model="m1", messages=MESSAGES)
+
+    def streamed() -> object:
+        return sum(
+            1
+            for _ in client.chat.completions.create(
+                model="m1", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+            )
+        )
+
+    chunk_timing = meter.create_histogram("floor.chunks", unit="s")
+
+    def with_floor(call: Callable[[], object], chunks: int = 0) -> Callable[[], object]:
+        """The records the conventions ask for: a span, the duration, two token records and, for a
+        stream, one timing per chunk (time to first chunk, then time per output chunk)."""
+
+        def run() -> object:
+            started = perf_counter()
+            span = tracer.start_span("chat m1", attributes=attributes)
+            result = call()
+            for _ in range(chunks):
+                chunk_timing.record(perf_counter() - started, attributes)
+            span.end()
+            duration.record(perf_counter() - started, attributes)
+            tokens.record(5, {**attributes, names.GEN_AI_TOKEN_TYPE: "input"})
+            tokens.record(9, {**attributes, names.GEN_AI_TOKEN_TYPE: "output"})
+            return result
+
+        return run
+
+    results = compare(
+        {
+            "sdk": (False, plain),
+            "sdk + floor": (False, with_floor(plain)),
+            "instrumented": (True, plain),
+            "sdk stream": (False, streamed),
+            "sdk stream + floor": (False, with_floor(streamed, chunks=10)),
+            "instrumented stream": (True, streamed),
+        },
+        args.calls,
+        args.rounds,
+    )
+    print(f"best of {args.rounds} rounds x {args.calls} calls, in-process transport")
+    for name, seconds in results.items():
+        print(f"  {name:<22} {seconds * 1e6:8.1f} us")
+    for kind, base in (("", "sdk"), (" stream", "sdk stream")):
+        ours = results[f"instrumented{kind}"] - results[base]
+        floor = results[f"{base} + floor"] - results[base]
+        print(f"  overhead{kind:<8} +{ours * 1e6:.1f} us; floor +{floor * 1e6:.1f} us; {ours / floor:.2f}x the floor")
+    OpenAIInstrumentor().instrument()
+    before = memory.rss_bytes()
+    for _ in range(100_000):
+        plain()
+    tracer_provider.force_flush()
+    print(f"RSS growth over 100,000 instrumented calls: {(memory.rss_bytes() - before) / 1024:.0f} KiB")
+
+
+if __name__ == "__main__":
+    main()
