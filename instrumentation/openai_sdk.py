@@ -30,22 +30,23 @@ from otel_agentperf.telemetry import Invocation
 from otel_agentperf.wrappers import Call
 
 _STATE = "_otel_agentperf_stream"
+_CREATE = "openai.chat.completions.create"
 _MODEL_LIMIT = 100
 _REQUEST_ATTRIBUTES = {
-    "max_tokens": "gen_ai.request.max_tokens",
-    "max_completion_tokens": "gen_ai.request.max_tokens",
-    "temperature": "gen_ai.request.temperature",
-    "top_p": "gen_ai.request.top_p",
-    "frequency_penalty": "gen_ai.request.frequency_penalty",
-    "presence_penalty": "gen_ai.request.presence_penalty",
-    "seed": "gen_ai.request.seed",
+    "max_tokens": names.GEN_AI_REQUEST_MAX_TOKENS,
+    "max_completion_tokens": names.GEN_AI_REQUEST_MAX_TOKENS,
+    "temperature": names.GEN_AI_REQUEST_TEMPERATURE,
+    "top_p": names.GEN_AI_REQUEST_TOP_P,
+    "frequency_penalty": names.GEN_AI_REQUEST_FREQUENCY_PENALTY,
+    "presence_penalty": names.GEN_AI_REQUEST_PRESENCE_PENALTY,
+    "seed": names.GEN_AI_REQUEST_SEED,
 }
 _models = BoundedValues(_MODEL_LIMIT)
 
 
 @functools.lru_cache(maxsize=_MODEL_LIMIT + 1)
 def _chat(model: str) -> Operation:
-    return operations.llm("openai.chat.completions.create", model, names.PROVIDER_OPENAI, names.OP_CHAT)
+    return operations.llm(_CREATE, model, names.PROVIDER_OPENAI, names.OP_CHAT)
 
 
 def _server(instance: Any) -> dict[str, AttributeValue]:

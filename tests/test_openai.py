@@ -69,7 +69,7 @@ def test_chat_completion_span_metrics_and_exact_tokens(llm: Recorded, server: An
     assert attributes[names.GEN_AI_RESPONSE_MODEL] == "m1"
     assert attributes[names.GEN_AI_RESPONSE_ID] == "chatcmpl-local"
     assert attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
-    assert attributes["gen_ai.request.temperature"] == 0.2
+    assert attributes[names.GEN_AI_REQUEST_TEMPERATURE] == 0.2
     assert attributes[names.SERVER_ADDRESS] == "127.0.0.1"
     assert attributes[names.SERVER_PORT] == server.server_address[1]
     assert (attributes[names.GEN_AI_USAGE_INPUT_TOKENS], attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS]) == (5, 9)
