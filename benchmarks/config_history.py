@@ -12,25 +12,17 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from time import perf_counter
 
 import yaml
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from pipeline import providers
 
 import otel_agentperf
 from otel_agentperf.instrumentation.pyyaml import PyYAMLInstrumentor
 
 SETTINGS = "model: small\nmax_steps: 8\ntools: [search, calculate, summarize]\nretry: {attempts: 3, backoff: 0.5}\n"
-
-
-class DropExporter(SpanExporter):
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return SpanExportResult.SUCCESS
 
 
 def best(function: Callable[[], object], calls: int, rounds: int) -> float:
@@ -51,9 +43,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(BatchSpanProcessor(DropExporter(), max_queue_size=8192))
-    otel_agentperf.configure(tracer_provider, MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    providers()
 
     with tempfile.TemporaryDirectory() as workdir:
         settings_file = Path(workdir) / "settings.yaml"

@@ -13,17 +13,13 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from time import perf_counter
 
 import httpx
 import openai
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from pipeline import providers
 
-import otel_agentperf
 from otel_agentperf import memory, names
 from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
 
@@ -41,11 +37,6 @@ SSE = "".join(
     + [f"data: {json.dumps({**CHUNK, 'choices': [], 'usage': COMPLETION['usage']})}\n\n", "data: [DONE]\n\n"]
 ).encode()
 MESSAGES = [{"role": "user", "content": "hi"}]
-
-
-class DropExporter(SpanExporter):
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return SpanExportResult.SUCCESS
 
 
 def handler(request: httpx.Request) -> httpx.Response:
@@ -87,10 +78,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
 
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(BatchSpanProcessor(DropExporter(), max_queue_size=8192))
-    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
-    otel_agentperf.configure(tracer_provider, meter_provider)
+    tracer_provider, meter_provider = providers()
     client = openai.OpenAI(
         api_key="x", base_url="http://llm.local/v1", http_client=httpx.Client(transport=httpx.MockTransport(handler))
     )

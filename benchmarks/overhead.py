@@ -17,23 +17,14 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from time import perf_counter
 
 from opentelemetry import context, trace
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-
-
-class DropExporter(SpanExporter):
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return SpanExportResult.SUCCESS
 
 
 def best_per_call(function: Callable[[int], int], calls: int, rounds: int) -> float:
@@ -75,15 +66,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
 
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(BatchSpanProcessor(DropExporter(), max_queue_size=8192))
-    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    from pipeline import providers
 
     import otel_agentperf
     from otel_agentperf import memory, names
     from otel_agentperf.instrumentor import AgentPerfInstrumentor
 
-    otel_agentperf.configure(tracer_provider, meter_provider)
+    tracer_provider, meter_provider = providers()
     tracer = tracer_provider.get_tracer("bench")
     spec = names.histograms(False)[names.KIND_AGENT]
     histogram = meter_provider.get_meter("bench").create_histogram(

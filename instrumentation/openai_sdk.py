@@ -138,6 +138,14 @@ def _prepare(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> C
     return Call(_chat(model), attributes, _server(instance), _on_result)
 
 
+def _ended(state: _StreamState | None, exc: BaseException | None) -> None:
+    """A stream stopped: exhausted, closed or abandoned by its reader is success, anything else an error."""
+    if state is None:
+        return
+    normal = exc is None or isinstance(exc, (StopIteration, StopAsyncIteration, GeneratorExit))
+    state.done(None if normal else exc)
+
+
 def _stream_hooks(stream_module: ModuleType) -> dict[tuple[type, str], Any]:
     """Replacements for the SDK stream classes' iteration and close, keyed by (class, method)."""
     sync_class, async_class = stream_module.Stream, stream_module.AsyncStream
@@ -155,11 +163,8 @@ def _stream_hooks(stream_module: ModuleType) -> dict[tuple[type, str], Any]:
             return original_next(self)
         try:
             item = original_next(self)
-        except StopIteration:
-            state.done()
-            raise
         except BaseException as exc:
-            state.done(exc)
+            _ended(state, exc)
             raise
         state.chunk(item)
         return item
@@ -171,21 +176,13 @@ def _stream_hooks(stream_module: ModuleType) -> dict[tuple[type, str], Any]:
                 if state is not None:
                     state.chunk(item)
                 yield item
-        except GeneratorExit:
-            if state is not None:
-                state.done()
-            raise
         except BaseException as exc:
-            if state is not None:
-                state.done(exc)
+            _ended(state, exc)
             raise
-        if state is not None:
-            state.done()
+        _ended(state, None)
 
     def close(self: Any) -> None:
-        state = state_of(self)
-        if state is not None:
-            state.done()
+        _ended(state_of(self), None)
         original_close(self)
 
     async def anext_chunk(self: Any) -> Any:
@@ -194,11 +191,8 @@ def _stream_hooks(stream_module: ModuleType) -> dict[tuple[type, str], Any]:
             return await original_anext(self)
         try:
             item = await original_anext(self)
-        except StopAsyncIteration:
-            state.done()
-            raise
         except BaseException as exc:
-            state.done(exc)
+            _ended(state, exc)
             raise
         state.chunk(item)
         return item
@@ -210,21 +204,13 @@ def _stream_hooks(stream_module: ModuleType) -> dict[tuple[type, str], Any]:
                 if state is not None:
                     state.chunk(item)
                 yield item
-        except GeneratorExit:
-            if state is not None:
-                state.done()
-            raise
         except BaseException as exc:
-            if state is not None:
-                state.done(exc)
+            _ended(state, exc)
             raise
-        if state is not None:
-            state.done()
+        _ended(state, None)
 
     async def aclose(self: Any) -> None:
-        state = state_of(self)
-        if state is not None:
-            state.done()
+        _ended(state_of(self), None)
         await original_aclose(self)
 
     return {
