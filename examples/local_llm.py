@@ -1,15 +1,18 @@
-"""A local OpenAI-compatible chat-completions server on loopback, for the example app and the tests.
+"""A local OpenAI- and Anthropic-compatible LLM server on loopback, for the example app and the tests.
 
-No model runs: answers are short canned text, with usage counted in words. The requested model name
-selects a behaviour, so real SDK clients exercise real failure paths:
+No model runs: answers are canned text, with usage counted in words. Routes: OpenAI
+``/v1/chat/completions``, ``/v1/responses`` and ``/v1/embeddings``; Anthropic ``/v1/messages``.
+The requested model name selects a behaviour, so real SDK clients exercise real failure paths:
 
-- ``<name>``: a normal answer (streamed as SSE when ``stream`` is true; usage in a final chunk when
-  ``stream_options.include_usage`` is set);
+- ``<name>``: a normal answer (streamed as SSE when ``stream`` is true; on chat completions, usage in
+  a final chunk only when ``stream_options.include_usage`` is set, as the OpenAI API does);
 - ``ratelimit-<n>-<name>``: the first ``n`` requests for that model get HTTP 429 (``retry-after-ms: 1``),
   so the SDK's own retries happen;
 - ``error-<name>``: HTTP 500 every time;
 - ``slow-<ms>-<name>``: waits before answering (or between streamed chunks);
+- ``hang-<name>``: waits 5 s before answering, for client timeouts;
 - ``cut-<name>``: a stream whose connection drops after two chunks;
+- ``cached-<n>-<name>``: reports ``n`` of the input tokens as read from the prompt cache;
 - ``nousage-<name>``: no usage anywhere.
 
 Run it alone with ``python examples/local_llm.py`` (prints its base URL).
@@ -17,8 +20,11 @@ Run it alone with ``python examples/local_llm.py`` (prints its base URL).
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import struct
+import sys
 import threading
 import time
 from collections import Counter
@@ -28,10 +34,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 ANSWER = "Latency comes from slow model calls and repeated work."
+WORDS = ANSWER.split()
+EMBEDDING_SIZE = 8
+HANG_SECONDS = 5.0
 
 
-def _words(messages: list[dict[str, Any]]) -> int:
-    return sum(len(str(message.get("content", "")).split()) for message in messages)
+def _text(content: Any) -> str:
+    if isinstance(content, list):
+        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return str(content or "")
+
+
+def _input_words(request: dict[str, Any]) -> int:
+    """Words in the prompt: messages (chat, Anthropic), input (responses, embeddings), instructions."""
+    items = request.get("messages") or request.get("input") or []
+    if isinstance(items, str):
+        items = [{"content": items}]
+    texts = [_text(item.get("content") if isinstance(item, dict) else item) for item in items]
+    texts += [_text(request.get(key)) for key in ("system", "instructions")]
+    return max(sum(len(text.split()) for text in texts), 1)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -51,66 +72,247 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _error(self, status: int, kind: str, headers: dict[str, str] | None = None) -> None:
+        if self.path.startswith("/v1/messages"):
+            self._json(status, {"type": "error", "error": {"type": kind, "message": kind}}, headers)
+        else:
+            self._json(status, {"error": {"message": kind, "type": kind}}, headers)
+
+    def _begin_stream(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")  # so a cut connection is an incomplete body
+        self.send_header("Connection", "close")
+        self.end_headers()
+
+    def _send_chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def _end_stream(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _event(self, payload: dict[str, Any], name: str | None = None) -> None:
+        prefix = f"event: {name}\n" if name else ""
+        self._send_chunk(f"{prefix}data: {json.dumps(payload)}\n\n".encode())
+
+    def _cut(self, model: str, index: int) -> bool:
+        if model.startswith("cut-") and index == 2:
+            self.wfile.flush()
+            self.connection.shutdown(2)
+            return True
+        return False
+
     def do_POST(self) -> None:
         request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
-        if self.path.rstrip("/") != "/v1/chat/completions":
-            self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+        routes = {
+            "/v1/chat/completions": self._chat,
+            "/v1/responses": self._responses,
+            "/v1/embeddings": self._embeddings,
+            "/v1/messages": self._messages,
+        }
+        route = routes.get(self.path.split("?")[0].rstrip("/"))
+        if route is None:
+            self._error(404, "not_found")
             return
         model = str(request.get("model", ""))
         self.server.requests[model] += 1
         limited = re.match(r"ratelimit-(\d+)-", model)
         if limited and self.server.requests[model] <= int(limited.group(1)):
-            self._json(429, {"error": {"message": "rate limited", "type": "rate_limit"}}, {"retry-after-ms": "1"})
+            self._error(429, "rate_limit_error", {"retry-after-ms": "1", "retry-after": "0"})
             return
         if model.startswith("error-"):
-            self._json(500, {"error": {"message": "internal error", "type": "server_error"}})
+            self._error(500, "api_error")
             return
+        if model.startswith("hang-"):
+            time.sleep(HANG_SECONDS)
         slow = re.match(r"slow-(\d+)-", model)
-        delay = int(slow.group(1)) / 1000 if slow else 0.0
+        cached = re.match(r"cached-(\d+)-", model)
         usage = None
         if not model.startswith("nousage-"):
-            prompt = _words(request.get("messages", []))
-            completion = len(ANSWER.split())
-            usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-        if request.get("stream"):
-            self._stream(request, model, usage, delay)
-            return
-        time.sleep(delay)
-        self._json(
-            200,
-            {
-                "id": "chatcmpl-local",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": ANSWER}, "finish_reason": "stop"}],
-                **({"usage": usage} if usage else {}),
-            },
-        )
+            usage = {
+                "input": _input_words(request),
+                "output": len(WORDS),
+                "cached": int(cached.group(1)) if cached else 0,
+            }
+        route(request, model, usage, int(slow.group(1)) / 1000 if slow else 0.0)
 
-    def _stream(self, request: dict[str, Any], model: str, usage: dict[str, int] | None, delay: float) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        base = {"id": "chatcmpl-local", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
-        words = ANSWER.split()
-        for index, word in enumerate(words):
-            if model.startswith("cut-") and index == 2:
-                self.wfile.flush()
-                self.connection.shutdown(2)
+    def _chat(self, request: dict[str, Any], model: str, usage: dict[str, int] | None, delay: float) -> None:
+        chat_usage = None
+        if usage:
+            chat_usage = {
+                "prompt_tokens": usage["input"],
+                "completion_tokens": usage["output"],
+                "total_tokens": usage["input"] + usage["output"],
+                "prompt_tokens_details": {"cached_tokens": usage["cached"]},
+            }
+        base = {"id": "chatcmpl-local", "created": int(time.time()), "model": model}
+        if not request.get("stream"):
+            time.sleep(delay)
+            message = {"role": "assistant", "content": ANSWER}
+            choice = {"index": 0, "message": message, "finish_reason": "stop"}
+            self._json(
+                200,
+                {
+                    **base,
+                    "object": "chat.completion",
+                    "choices": [choice],
+                    **({"usage": chat_usage} if chat_usage else {}),
+                },
+            )
+            return
+        self._begin_stream()
+        base["object"] = "chat.completion.chunk"
+        for index, word in enumerate(WORDS):
+            if self._cut(model, index):
                 return
             time.sleep(delay)
             delta = {"role": "assistant", "content": word} if index == 0 else {"content": " " + word}
-            chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            self.wfile.flush()
-        final = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
-        self.wfile.write(f"data: {json.dumps(final)}\n\n".encode())
-        if usage and (request.get("stream_options") or {}).get("include_usage"):
-            self.wfile.write(f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n".encode())
-        self.wfile.write(b"data: [DONE]\n\n")
-        self.wfile.flush()
+            self._event({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+        self._event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        if chat_usage and (request.get("stream_options") or {}).get("include_usage"):
+            self._event({**base, "choices": [], "usage": chat_usage})
+        self._send_chunk(b"data: [DONE]\n\n")
+        self._end_stream()
+
+    def _responses(self, request: dict[str, Any], model: str, usage: dict[str, int] | None, delay: float) -> None:
+        text_part = {"type": "output_text", "text": ANSWER, "annotations": []}
+        message = {
+            "type": "message",
+            "id": "msg_local",
+            "status": "completed",
+            "role": "assistant",
+            "content": [text_part],
+        }
+        response: dict[str, Any] = {
+            "id": "resp_local",
+            "object": "response",
+            "created_at": int(time.time()),
+            "model": model,
+            "status": "completed",
+            "output": [message],
+            "parallel_tool_calls": True,
+            "tool_choice": "auto",
+            "tools": [],
+            "error": None,
+            "incomplete_details": None,
+            "instructions": request.get("instructions"),
+            "metadata": {},
+            "usage": None,
+        }
+        if usage:
+            response["usage"] = {
+                "input_tokens": usage["input"],
+                "output_tokens": usage["output"],
+                "total_tokens": usage["input"] + usage["output"],
+                "input_tokens_details": {"cached_tokens": usage["cached"]},
+                "output_tokens_details": {"reasoning_tokens": 0},
+            }
+        if not request.get("stream"):
+            time.sleep(delay)
+            self._json(200, response)
+            return
+        self._begin_stream()
+        sequence = iter(range(1_000))
+        item = {"item_id": "msg_local", "output_index": 0, "content_index": 0}
+        started = {**response, "status": "in_progress", "output": [], "usage": None}
+        self._event({"type": "response.created", "sequence_number": next(sequence), "response": started})
+        self._event(
+            {
+                "type": "response.output_item.added",
+                "sequence_number": next(sequence),
+                "output_index": 0,
+                "item": {**message, "status": "in_progress", "content": []},
+            }
+        )
+        part = {**text_part, "text": ""}
+        self._event({"type": "response.content_part.added", "sequence_number": next(sequence), **item, "part": part})
+        for index, word in enumerate(WORDS):
+            if self._cut(model, index):
+                return
+            time.sleep(delay)
+            delta = word if index == 0 else " " + word
+            self._event(
+                {
+                    "type": "response.output_text.delta",
+                    "sequence_number": next(sequence),
+                    **item,
+                    "delta": delta,
+                    "logprobs": [],
+                }
+            )
+        self._event(
+            {
+                "type": "response.output_text.done",
+                "sequence_number": next(sequence),
+                **item,
+                "text": ANSWER,
+                "logprobs": [],
+            }
+        )
+        self._event(
+            {"type": "response.content_part.done", "sequence_number": next(sequence), **item, "part": text_part}
+        )
+        self._event(
+            {"type": "response.output_item.done", "sequence_number": next(sequence), "output_index": 0, "item": message}
+        )
+        self._event({"type": "response.completed", "sequence_number": next(sequence), "response": response})
+        self._end_stream()
+
+    def _embeddings(self, request: dict[str, Any], model: str, usage: dict[str, int] | None, delay: float) -> None:
+        time.sleep(delay)
+        inputs = request.get("input")
+        count = len(inputs) if isinstance(inputs, list) and not all(isinstance(i, int) for i in inputs) else 1
+        vector = [0.125 * (i + 1) for i in range(EMBEDDING_SIZE)]
+        encoded: Any = vector
+        if request.get("encoding_format") == "base64":
+            encoded = base64.b64encode(struct.pack(f"<{EMBEDDING_SIZE}f", *vector)).decode()
+        data = [{"object": "embedding", "index": i, "embedding": encoded} for i in range(count)]
+        payload: dict[str, Any] = {"object": "list", "data": data, "model": model}
+        if usage:
+            payload["usage"] = {"prompt_tokens": usage["input"], "total_tokens": usage["input"]}
+        self._json(200, payload)
+
+    def _messages(self, request: dict[str, Any], model: str, usage: dict[str, int] | None, delay: float) -> None:
+        anthropic_usage: dict[str, Any] = {"input_tokens": 0, "output_tokens": 0}
+        if usage:
+            anthropic_usage = {
+                "input_tokens": usage["input"] - usage["cached"],
+                "output_tokens": usage["output"],
+                "cache_read_input_tokens": usage["cached"],
+                "cache_creation_input_tokens": 0,
+            }
+        message: dict[str, Any] = {
+            "id": "msg_local",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{"type": "text", "text": ANSWER}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": anthropic_usage,
+        }
+        if not request.get("stream"):
+            time.sleep(delay)
+            self._json(200, message)
+            return
+        self._begin_stream()
+        start = {**message, "content": [], "stop_reason": None, "usage": {**anthropic_usage, "output_tokens": 1}}
+        self._event({"type": "message_start", "message": start}, "message_start")
+        block = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+        self._event(block, "content_block_start")
+        for index, word in enumerate(WORDS):
+            if self._cut(model, index):
+                return
+            time.sleep(delay)
+            delta = {"type": "text_delta", "text": word if index == 0 else " " + word}
+            self._event({"type": "content_block_delta", "index": 0, "delta": delta}, "content_block_delta")
+        self._event({"type": "content_block_stop", "index": 0}, "content_block_stop")
+        final = {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}}
+        self._event({**final, "usage": {"output_tokens": anthropic_usage["output_tokens"]}}, "message_delta")
+        self._event({"type": "message_stop"}, "message_stop")
+        self._end_stream()
 
 
 class LocalLLMServer(ThreadingHTTPServer):
@@ -122,9 +324,19 @@ class LocalLLMServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
         self.requests: Counter[str] = Counter()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that stops reading a stream early closes its connection: not an error here."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+        """The OpenAI SDK's base URL; the Anthropic SDK takes :attr:`root_url`."""
+        return f"{self.root_url}/v1"
+
+    @property
+    def root_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
 
 
 @contextmanager

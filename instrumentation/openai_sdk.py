@@ -1,240 +1,188 @@
-"""OpenAI SDK (v1 to v3): ``chat.completions.create``, sync and async, streaming or not.
+"""OpenAI SDK (v1 to v3): chat completions, responses and embeddings, sync and async, streaming or not.
 
-The SDK's return value is never replaced: a stream is the SDK's own ``Stream``/``AsyncStream`` object
-(so ``with_raw_response``, context managers and ``close()`` behave as without instrumentation). Its
-operation goes on after ``create`` returns and ends when the stream is exhausted, closed, fails
-mid-way, or is garbage-collected unread; the SDK's stream classes are hooked once, and a stream that
-was not started by an instrumented call passes straight through.
+Wrapped: ``chat.completions.create`` and ``parse``, ``responses.create`` and ``parse``,
+``embeddings.create``. The ``.stream()`` helpers call ``create`` themselves, so they are recorded
+through it; their helper streams' ``close`` is hooked because it closes the HTTP response rather
+than the raw stream. Return values are never replaced (see ``_llm``).
 
-Token usage on streams is what the user asked the API for: ``stream_options`` is never added to a
-request (a usage chunk has no ``choices``, which code indexing ``chunk.choices[0]`` would trip on).
-No prompt or completion content is recorded.
+Token usage on chat streams is what the user asked the API for: ``stream_options`` is never added to
+a request (a usage chunk has no ``choices``, which code indexing ``chunk.choices[0]`` would trip on).
+No prompt or completion content is recorded unless the GenAI capture switch is on.
 """
 
 from __future__ import annotations
 
-import functools
-import weakref
-from collections.abc import AsyncIterator, Iterator
+import importlib
 from types import ModuleType
 from typing import Any
-from urllib.parse import urlsplit
 
 from opentelemetry.util.types import AttributeValue
 
-from otel_agentperf import names, operations
-from otel_agentperf.bounded import BoundedValues
-from otel_agentperf.library import LibraryInstrumentor
-from otel_agentperf.operations import Operation
+from otel_agentperf import content, names
 from otel_agentperf.telemetry import Invocation
 from otel_agentperf.wrappers import Call
 
-_STATE = "_otel_agentperf_stream"
-_CREATE = "openai.chat.completions.create"
-_MODEL_LIMIT = 100
-_REQUEST_ATTRIBUTES = {
-    "max_tokens": names.GEN_AI_REQUEST_MAX_TOKENS,
-    "max_completion_tokens": names.GEN_AI_REQUEST_MAX_TOKENS,
-    "temperature": names.GEN_AI_REQUEST_TEMPERATURE,
-    "top_p": names.GEN_AI_REQUEST_TOP_P,
-    "frequency_penalty": names.GEN_AI_REQUEST_FREQUENCY_PENALTY,
-    "presence_penalty": names.GEN_AI_REQUEST_PRESENCE_PENALTY,
-    "seed": names.GEN_AI_REQUEST_SEED,
-}
-_models = BoundedValues(_MODEL_LIMIT)
+from . import _llm
+
+_stream_types: tuple[type, ...] = ()
 
 
-@functools.lru_cache(maxsize=_MODEL_LIMIT + 1)
-def _chat(model: str) -> Operation:
-    return operations.llm(_CREATE, model, names.PROVIDER_OPENAI, names.OP_CHAT)
-
-
-def _server(instance: Any) -> dict[str, AttributeValue]:
-    base_url = getattr(getattr(instance, "_client", None), "base_url", None)
-    if base_url is None:
-        return {}
-    parts = urlsplit(str(base_url))
-    found: dict[str, AttributeValue] = {}
-    if parts.hostname:
-        found[names.SERVER_ADDRESS] = parts.hostname
-    port = parts.port or (443 if parts.scheme == "https" else 80 if parts.scheme == "http" else None)
-    if port:
-        found[names.SERVER_PORT] = port
-    return found
-
-
-class _StreamState:
-    """Follows one stream for its invocation; holds no reference to the stream itself."""
-
-    __slots__ = ("finish_reasons", "invocation", "response_id", "response_model")
-
-    def __init__(self, invocation: Invocation) -> None:
-        self.invocation = invocation
-        self.finish_reasons: list[str] = []
-        self.response_id: str | None = None
-        self.response_model: str | None = None
-
-    def chunk(self, chunk: Any) -> None:
-        if getattr(chunk, "choices", None):
-            self.invocation.chunk()
-            for choice in chunk.choices:
-                if getattr(choice, "finish_reason", None):
-                    self.finish_reasons.append(str(choice.finish_reason))
-        self.response_id = self.response_id or getattr(chunk, "id", None)
-        self.response_model = self.response_model or getattr(chunk, "model", None)
-        usage = getattr(chunk, "usage", None)
-        if usage is not None:
-            _set_usage(self.invocation, usage)
-
-    def done(self, error: BaseException | None = None) -> None:
-        _set_response(self.invocation, self.response_id, self.response_model, self.finish_reasons)
-        self.invocation.finish(error)
-
-
-def _set_usage(invocation: Invocation, usage: Any) -> None:
-    details = getattr(usage, "prompt_tokens_details", None)
+def _usage(invocation: Invocation, usage: Any, input_key: str, output_key: str, details_key: str) -> None:
+    if usage is None:
+        return
+    details = getattr(usage, details_key, None)
     invocation.set_usage(
-        getattr(usage, "prompt_tokens", None),
-        getattr(usage, "completion_tokens", None),
+        getattr(usage, input_key, None),
+        getattr(usage, output_key, None),
         getattr(details, "cached_tokens", None) if details is not None else None,
     )
 
 
-def _set_response(invocation: Invocation, response_id: Any, model: Any, finish_reasons: list[str]) -> None:
-    attributes: dict[str, AttributeValue] = {}
-    if response_id:
-        attributes[names.GEN_AI_RESPONSE_ID] = str(response_id)
-    if finish_reasons:
-        attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] = finish_reasons
-    metric_attributes = {names.GEN_AI_RESPONSE_MODEL: _models(str(model))} if model else None
-    invocation.add_attributes(attributes, metric_attributes)
-
-
-def _on_result(invocation: Invocation, result: object) -> None:
-    stream_class = type(result).__name__
-    if stream_class in ("Stream", "AsyncStream") and hasattr(result, "_iterator"):
-        state = _StreamState(invocation)
-        result.__dict__[_STATE] = state
-        weakref.finalize(result, state.done)
-        invocation.defer()
-        return
-    usage = getattr(result, "usage", None)
+def _read_chat_chunk(state: _llm.StreamState, chunk: Any) -> None:
+    choices = getattr(chunk, "choices", None)
+    if choices:
+        state.invocation.chunk()
+        for choice in choices:
+            if getattr(choice, "finish_reason", None):
+                state.finish_reasons.append(str(choice.finish_reason))
+            if state.texts is not None:
+                state.text(getattr(getattr(choice, "delta", None), "content", None))
+    state.response_id = state.response_id or getattr(chunk, "id", None)
+    state.response_model = state.response_model or getattr(chunk, "model", None)
+    usage = getattr(chunk, "usage", None)
     if usage is not None:
-        _set_usage(invocation, usage)
+        details = getattr(usage, "prompt_tokens_details", None)
+        state.usage[:3] = [usage.prompt_tokens, usage.completion_tokens, getattr(details, "cached_tokens", None)]
+
+
+def _read_response_event(state: _llm.StreamState, event: Any) -> None:
+    event_type = str(getattr(event, "type", ""))
+    if event_type.endswith(".delta"):
+        state.invocation.chunk()
+        if event_type == "response.output_text.delta":
+            state.text(getattr(event, "delta", None))
+    response = getattr(event, "response", None)
+    if response is None:
+        return
+    state.response_id = getattr(response, "id", None) or state.response_id
+    state.response_model = getattr(response, "model", None) or state.response_model
+    usage = getattr(response, "usage", None)
+    if usage is not None:
+        details = getattr(usage, "input_tokens_details", None)
+        state.usage[:3] = [usage.input_tokens, usage.output_tokens, getattr(details, "cached_tokens", None)]
+    reason = getattr(getattr(response, "incomplete_details", None), "reason", None)
+    if reason:
+        state.finish_reasons.append(str(reason))
+
+
+def _chat_result(invocation: Invocation, result: object) -> None:
+    if isinstance(result, _stream_types):
+        _llm.follow_stream(invocation, result, _read_chat_chunk)
+        return
+    _usage(invocation, getattr(result, "usage", None), "prompt_tokens", "completion_tokens", "prompt_tokens_details")
     choices = getattr(result, "choices", None) or []
     reasons = [str(choice.finish_reason) for choice in choices if getattr(choice, "finish_reason", None)]
-    _set_response(invocation, getattr(result, "id", None), getattr(result, "model", None), reasons)
+    output = None
+    if choices and content.enabled():
+        texts = [getattr(choice.message, "content", None) or "" for choice in choices]
+        output = content.output(texts, next(iter(reasons), None), content.max_length())
+    _llm.set_response(invocation, getattr(result, "id", None), getattr(result, "model", None), reasons, output)
 
 
-def _prepare(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
-    model = _models(str(kwargs.get("model", ""))) if kwargs.get("model") else ""
-    attributes: dict[str, AttributeValue] = {
-        key: value
-        for parameter, key in _REQUEST_ATTRIBUTES.items()
-        if isinstance(value := kwargs.get(parameter), (int, float)) and not isinstance(value, bool)
-    }
-    if kwargs.get("stream"):
-        attributes[names.GEN_AI_REQUEST_STREAM] = True
-    return Call(_chat(model), attributes, _server(instance), _on_result)
-
-
-def _ended(state: _StreamState | None, exc: BaseException | None) -> None:
-    """A stream stopped: exhausted, closed or abandoned by its reader is success, anything else an error."""
-    if state is None:
+def _response_result(invocation: Invocation, result: object) -> None:
+    if isinstance(result, _stream_types):
+        _llm.follow_stream(invocation, result, _read_response_event)
         return
-    normal = exc is None or isinstance(exc, (StopIteration, StopAsyncIteration, GeneratorExit))
-    state.done(None if normal else exc)
+    _usage(invocation, getattr(result, "usage", None), "input_tokens", "output_tokens", "input_tokens_details")
+    reason = getattr(getattr(result, "incomplete_details", None), "reason", None)
+    output = None
+    if content.enabled() and isinstance(text := getattr(result, "output_text", None), str):
+        output = content.output([text], reason, content.max_length())
+    _llm.set_response(invocation, getattr(result, "id", None), getattr(result, "model", None), [reason or ""], output)
 
 
-def _stream_hooks(stream_module: ModuleType) -> dict[tuple[type, str], Any]:
-    """Replacements for the SDK stream classes' iteration and close, keyed by (class, method)."""
-    sync_class, async_class = stream_module.Stream, stream_module.AsyncStream
-    original_next, original_iter = sync_class.__next__, sync_class.__iter__
-    original_close = sync_class.close
-    original_anext, original_aiter = async_class.__anext__, async_class.__aiter__
-    original_aclose = async_class.close
-
-    def state_of(stream: Any) -> _StreamState | None:
-        return stream.__dict__.get(_STATE)  # type: ignore[no-any-return]
-
-    def next_chunk(self: Any) -> Any:
-        state = state_of(self)
-        if state is None:
-            return original_next(self)
-        try:
-            item = original_next(self)
-        except BaseException as exc:
-            _ended(state, exc)
-            raise
-        state.chunk(item)
-        return item
-
-    def iterate(self: Any) -> Iterator[Any]:
-        state = state_of(self)
-        try:
-            for item in original_iter(self):
-                if state is not None:
-                    state.chunk(item)
-                yield item
-        except BaseException as exc:
-            _ended(state, exc)
-            raise
-        _ended(state, None)
-
-    def close(self: Any) -> None:
-        _ended(state_of(self), None)
-        original_close(self)
-
-    async def anext_chunk(self: Any) -> Any:
-        state = state_of(self)
-        if state is None:
-            return await original_anext(self)
-        try:
-            item = await original_anext(self)
-        except BaseException as exc:
-            _ended(state, exc)
-            raise
-        state.chunk(item)
-        return item
-
-    async def aiterate(self: Any) -> AsyncIterator[Any]:
-        state = state_of(self)
-        try:
-            async for item in original_aiter(self):
-                if state is not None:
-                    state.chunk(item)
-                yield item
-        except BaseException as exc:
-            _ended(state, exc)
-            raise
-        _ended(state, None)
-
-    async def aclose(self: Any) -> None:
-        _ended(state_of(self), None)
-        await original_aclose(self)
-
-    return {
-        (sync_class, "__next__"): next_chunk,
-        (sync_class, "__iter__"): iterate,
-        (sync_class, "close"): close,
-        (async_class, "__anext__"): anext_chunk,
-        (async_class, "__aiter__"): aiterate,
-        (async_class, "close"): aclose,
-    }
+def _embeddings_result(invocation: Invocation, result: object) -> None:
+    usage = getattr(result, "usage", None)
+    if usage is not None:
+        invocation.set_usage(getattr(usage, "prompt_tokens", None), None)
+    _llm.set_response(invocation, None, getattr(result, "model", None), ())
 
 
-class OpenAIInstrumentor(LibraryInstrumentor):
+def _prepare(function: str, operation_name: str, on_result: Any) -> Any:
+    def prepare(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
+        if _llm.recorded_elsewhere():
+            return None
+        attributes: dict[str, AttributeValue] = _llm.request_attributes(kwargs)
+        if isinstance(formats := kwargs.get("encoding_format"), str):
+            attributes[names.GEN_AI_REQUEST_ENCODING_FORMATS] = [formats]
+        if operation_name == names.OP_CHAT and content.enabled():
+            attributes.update(_input_content(kwargs))
+        operation = _llm.operation(function, names.PROVIDER_OPENAI, operation_name, _llm.model_of(kwargs))
+        return Call(operation, attributes, _llm.server_attributes(instance), on_result)
+
+    return prepare
+
+
+def _input_content(kwargs: dict[str, Any]) -> dict[str, AttributeValue]:
+    limit = content.max_length()
+    found: dict[str, AttributeValue] = {}
+    messages = kwargs.get("messages", kwargs.get("input"))
+    if isinstance(messages, str):
+        messages = [{"role": "user", "content": messages}]
+    if isinstance(messages, list):
+        found[names.GEN_AI_INPUT_MESSAGES] = content.messages(messages, limit)
+    if isinstance(instructions := kwargs.get("instructions"), str):
+        found[names.GEN_AI_SYSTEM_INSTRUCTIONS] = content.messages([{"role": "system", "content": instructions}], limit)
+    return found
+
+
+# (module, sync class, async class, method, function name, operation name, result hook)
+_METHODS = (
+    ("openai.resources.chat.completions", "Completions", "AsyncCompletions", "create", names.OP_CHAT, _chat_result),
+    ("openai.resources.chat.completions", "Completions", "AsyncCompletions", "parse", names.OP_CHAT, _chat_result),
+    ("openai.resources.responses", "Responses", "AsyncResponses", "create", names.OP_CHAT, _response_result),
+    ("openai.resources.responses", "Responses", "AsyncResponses", "parse", names.OP_CHAT, _response_result),
+    ("openai.resources.embeddings", "Embeddings", "AsyncEmbeddings", "create", names.OP_EMBEDDINGS, _embeddings_result),
+)
+# Helper streams opened by the ``.stream()`` managers, whose close is hooked.
+_HELPER_STREAMS = (
+    ("openai.lib.streaming.chat", ("ChatCompletionStream", "AsyncChatCompletionStream")),
+    ("openai.lib.streaming.responses", ("ResponseStream", "AsyncResponseStream")),
+)
+
+
+def _module(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+class OpenAIInstrumentor(_llm.LLMInstrumentor):
     module = "openai"
     requirement = "openai >= 1.0"
 
     def patch(self, module: ModuleType) -> None:
+        global _stream_types
         from openai import _streaming
-        from openai.resources.chat import completions
 
-        for owner in (completions.Completions, completions.AsyncCompletions):
-            self.wrap(owner, "create", _chat(""), _prepare)
-        for (stream_class, name), replacement in _stream_hooks(_streaming).items():
-            if name not in vars(stream_class):
-                self.missing(stream_class, name)
-                continue
-            self._patcher.replace(stream_class, name, replacement)
+        _stream_types = (_streaming.Stream, _streaming.AsyncStream)
+        for module_name, sync_name, async_name, method, operation_name, on_result in _METHODS:
+            resources = _module(module_name)
+            function = f"{module_name.replace('.resources', '')}.{method}"
+            prepare = _prepare(function, operation_name, on_result)
+            for class_name in (sync_name, async_name):
+                owner = getattr(resources, class_name, None)
+                if owner is None:
+                    self.missing(resources or module, f"{class_name} ({module_name})")
+                    continue
+                self.wrap_call(owner, method, prepare, function, names.PROVIDER_OPENAI, operation_name)
+        self.hook(_llm.stream_hooks(_streaming))
+        for module_name, class_names in _HELPER_STREAMS:
+            helpers = _module(module_name)
+            for class_name in class_names:
+                helper = getattr(helpers, class_name, None)
+                if helper is None:
+                    self.missing(helpers or module, f"{class_name} ({module_name})")
+                    continue
+                self.hook({(helper, "close"): _llm.close_hook})

@@ -42,9 +42,19 @@ GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final = _gen_ai.GEN_AI_RESPONSE_TIME_TO_FIR
 GEN_AI_USAGE_INPUT_TOKENS: Final = _gen_ai.GEN_AI_USAGE_INPUT_TOKENS
 GEN_AI_USAGE_OUTPUT_TOKENS: Final = _gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS
 GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = _gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: Final = _gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
+GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: Final = "gen_ai.usage.cache_write.input_tokens"  # the unreleased name
+GEN_AI_REQUEST_TOP_K: Final = _gen_ai.GEN_AI_REQUEST_TOP_K
+GEN_AI_REQUEST_STOP_SEQUENCES: Final = _gen_ai.GEN_AI_REQUEST_STOP_SEQUENCES
+GEN_AI_REQUEST_ENCODING_FORMATS: Final = _gen_ai.GEN_AI_REQUEST_ENCODING_FORMATS
+GEN_AI_EMBEDDINGS_DIMENSION_COUNT: Final = _gen_ai.GEN_AI_EMBEDDINGS_DIMENSION_COUNT
+GEN_AI_INPUT_MESSAGES: Final = _gen_ai.GEN_AI_INPUT_MESSAGES
+GEN_AI_OUTPUT_MESSAGES: Final = _gen_ai.GEN_AI_OUTPUT_MESSAGES
+GEN_AI_SYSTEM_INSTRUCTIONS: Final = _gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS
 TOKEN_TYPE_INPUT: Final = "input"
 TOKEN_TYPE_OUTPUT: Final = "output"
-PROVIDER_OPENAI: Final = "openai"
+PROVIDER_OPENAI: Final = _gen_ai.GenAiProviderNameValues.OPENAI.value
+PROVIDER_ANTHROPIC: Final = _gen_ai.GenAiProviderNameValues.ANTHROPIC.value
 ERROR_TYPE: Final = _error.ERROR_TYPE
 SERVER_ADDRESS: Final = _server.SERVER_ADDRESS
 SERVER_PORT: Final = _server.SERVER_PORT
@@ -55,6 +65,7 @@ OP_CREATE_AGENT: Final = _gen_ai.GenAiOperationNameValues.CREATE_AGENT.value
 OP_EXECUTE_TOOL: Final = _gen_ai.GenAiOperationNameValues.EXECUTE_TOOL.value
 OP_INVOKE_WORKFLOW: Final = _gen_ai.GenAiOperationNameValues.INVOKE_WORKFLOW.value
 OP_CHAT: Final = _gen_ai.GenAiOperationNameValues.CHAT.value
+OP_EMBEDDINGS: Final = _gen_ai.GenAiOperationNameValues.EMBEDDINGS.value
 # Custom operation names (the conventions allow them where no well-known value applies)
 OP_LOAD_CONFIG: Final = "load_config"
 OP_HISTORY_PREFIX: Final = "history_"
@@ -187,7 +198,9 @@ CLIENT_INFERENCE_DURATION: Final = "gen_ai.client.inference.duration"
 CLIENT_TOKEN_USAGE: Final = _gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE
 CLIENT_TIME_TO_FIRST_CHUNK: Final = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK
 CLIENT_TIME_PER_OUTPUT_CHUNK: Final = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK
+CLIENT_EMBEDDINGS_DURATION: Final = "gen_ai.client.embeddings.duration"
 LLM_COST: Final = "agentperf.llm.cost"
+LLM_UNPRICED: Final = "agentperf.llm.unpriced"
 CREATE_AGENT_DURATION: Final = "agentperf.create_agent.duration"
 CONFIG_LOAD_DURATION: Final = "agentperf.config.load.duration"
 HISTORY_OPERATION_DURATION: Final = "agentperf.history.operation.duration"
@@ -205,6 +218,10 @@ UNIT_OPERATIONS: Final = "{operation}"
 UNIT_RECORDS: Final = "{record}"
 UNIT_TOKENS: Final = "{token}"
 UNIT_USD: Final = "{USD}"
+UNIT_CALLS: Final = "{call}"
+
+# The histogram an embeddings operation records to (its own metric in the unreleased conventions).
+EMBEDDINGS: Final = "embeddings"
 
 # The attributes that name a row of a report, per duration histogram kind.
 NAMING_ATTRIBUTES: Final = {
@@ -231,6 +248,11 @@ def latest_experimental() -> bool:
 def llm_duration_metric(latest: bool) -> str:
     """Inference duration moved to its own metric in the unreleased conventions."""
     return CLIENT_INFERENCE_DURATION if latest else CLIENT_OPERATION_DURATION
+
+
+def cache_write_attribute(latest: bool) -> str:
+    """Tokens written to a prompt cache: renamed in the unreleased conventions."""
+    return GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS if latest else GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
 
 
 class Histogram:
@@ -272,6 +294,12 @@ def histograms(latest: bool) -> dict[str, Histogram]:
         KIND_LLM: Histogram(
             llm_duration_metric(latest), UNIT_SECONDS, CLIENT_DURATION_BUCKETS, "GenAI client operation time."
         ),
+        EMBEDDINGS: Histogram(
+            CLIENT_EMBEDDINGS_DURATION if latest else CLIENT_OPERATION_DURATION,
+            UNIT_SECONDS,
+            CLIENT_DURATION_BUCKETS,
+            "GenAI embeddings operation time." if latest else "GenAI client operation time.",
+        ),
         KIND_WORKFLOW: Histogram(
             WORKFLOW_DURATION, UNIT_SECONDS, WORKFLOW_DURATION_BUCKETS, "Workflow invocation time."
         ),
@@ -309,5 +337,28 @@ def histograms(latest: bool) -> dict[str, Histogram]:
         ),
         MEMORY_PEAK: Histogram(
             MEMORY_PEAK_METRIC, UNIT_BYTES, MEMORY_BUCKETS, "Peak Python memory above the start of an operation."
+        ),
+    }
+
+
+class Counter:
+    """The fixed description of one monotonic counter."""
+
+    __slots__ = ("description", "name", "unit")
+
+    def __init__(self, name: str, unit: str, description: str) -> None:
+        self.name = name
+        self.unit = unit
+        self.description = description
+
+
+def counters() -> dict[str, Counter]:
+    """Every monotonic counter, keyed by what it counts."""
+    return {
+        LLM_COST: Counter(
+            LLM_COST, UNIT_USD, "Estimated LLM spend from reported token usage and the price table, in US dollars."
+        ),
+        LLM_UNPRICED: Counter(
+            LLM_UNPRICED, UNIT_CALLS, "LLM calls with token usage but no price for their model (no cost recorded)."
         ),
     }

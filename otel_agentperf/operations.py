@@ -20,7 +20,7 @@ Attributes = Mapping[str, AttributeValue]
 class Operation:
     """What to record for one instrumented callable or segment: span name, kind and attributes."""
 
-    __slots__ = ("kind", "metric_attributes", "name", "span_attributes", "span_kind", "span_name")
+    __slots__ = ("histogram", "kind", "metric_attributes", "name", "span_attributes", "span_kind", "span_name")
 
     def __init__(
         self,
@@ -30,8 +30,10 @@ class Operation:
         metric_attributes: Attributes,
         span_attributes: Attributes | None = None,
         span_kind: SpanKind = SpanKind.INTERNAL,
+        histogram: str | None = None,
     ) -> None:
         self.kind = kind
+        self.histogram = histogram or kind  # the key in names.histograms() its duration goes to
         self.name = name
         self.span_name = span_name
         self.span_kind = span_kind
@@ -90,7 +92,13 @@ def llm(name: str, model: str | None = None, provider: str | None = None, operat
         attributes[names.CODE_FUNCTION] = name  # without a model, the function is what tells calls apart
     span_name = f"{operation} {model}" if model else operation
     return Operation(
-        names.KIND_LLM, name, span_name, attributes, {names.CODE_FUNCTION: name}, span_kind=SpanKind.CLIENT
+        names.KIND_LLM,
+        name,
+        span_name,
+        attributes,
+        {names.CODE_FUNCTION: name},
+        span_kind=SpanKind.CLIENT,
+        histogram=names.EMBEDDINGS if operation == names.OP_EMBEDDINGS else None,
     )
 
 

@@ -12,8 +12,9 @@ Environment variables (all optional):
 
 TOML keys: ``enabled`` (bool), ``memory`` (string or list), ``targets`` (list of entries, or a table
 mapping ``"module:Qualified.name"`` to a kind), ``config_files`` and ``history_files`` (lists of
-patterns). Environment variables win over the file; target lists are merged, the environment deciding
-the kind of an entry named in both.
+patterns), ``prices`` (a table of model prices, or the path of a price file; see ``prices``).
+Environment variables win over the file; target lists are merged, the environment deciding the kind
+of an entry named in both.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from otel_agentperf import _failures, memory
@@ -37,7 +39,7 @@ PYPROJECT_TABLE = "otel-agentperf"
 
 _FALSE = {"false", "0", "no", "off"}
 _TRUE = {"true", "1", "yes", "on"}
-_KNOWN_KEYS = {"enabled", "memory", "targets", "config_files", "history_files"}
+_KNOWN_KEYS = {"enabled", "memory", "targets", "config_files", "history_files", "prices"}
 
 
 def enabled() -> bool:
@@ -120,26 +122,40 @@ def load() -> Settings:
     return result
 
 
-def _read_file() -> tuple[dict[str, Any], str]:
-    # Imported here: decorators only need enabled(), and importing the package must stay cheap.
-    from pathlib import Path
+def price_overrides() -> tuple[Any, str]:
+    """The settings file's ``prices``: its models table (read from the file it names), or None."""
+    table, source = _read_file()
+    value = table.get("prices")
+    if not isinstance(value, str):
+        return value, source
+    path = Path(source).parent / value
+    data = read_toml(path)
+    return (data.get("models", data) if data is not None else None), str(path)
 
+
+def read_toml(path: Path) -> dict[str, Any] | None:
+    """A TOML file read with our own instrumentation suppressed; None (and one warning) if unreadable."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # Python 3.10
         import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
-
-    explicit = os.environ.get(CONFIG_ENV)
-    path = Path(explicit) if explicit else Path.cwd() / "pyproject.toml"
-    if not explicit and not path.is_file():
-        return {}, ""
     from opentelemetry.instrumentation.utils import suppress_instrumentation
 
     try:
         with suppress_instrumentation(), path.open("rb") as handle:  # our own read is not the app's load
-            data = tomllib.load(handle)
+            return tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        _failures.warn_once(f"file:{path}", "otel-agentperf: cannot read settings file %s: %s", path, exc)
+        _failures.warn_once(f"file:{path}", "otel-agentperf: cannot read %s: %s", path, exc)
+        return None
+
+
+def _read_file() -> tuple[dict[str, Any], str]:
+    explicit = os.environ.get(CONFIG_ENV)
+    path = Path(explicit) if explicit else Path.cwd() / "pyproject.toml"
+    if not explicit and not path.is_file():
+        return {}, ""
+    data = read_toml(path)
+    if data is None:
         return {}, str(path)
     if explicit:
         table = data.get("tool", {}).get(PYPROJECT_TABLE, data) if "tool" in data else data

@@ -14,11 +14,11 @@ from time import perf_counter
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
-from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
+from opentelemetry.metrics import CallbackOptions, Histogram, MeterProvider, Observation
 from opentelemetry.trace import Span, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
-from otel_agentperf import _failures, names, settings
+from otel_agentperf import _failures, names, prices, settings
 from otel_agentperf.bounded import BoundedValues
 from otel_agentperf.memory import MemoryProbe
 from otel_agentperf.operations import Operation
@@ -69,15 +69,22 @@ class Telemetry:
     ) -> None:
         self.tracer = trace.get_tracer(names.SCOPE_NAME, __version__, tracer_provider, schema_url=names.SCHEMA_URL)
         meter = metrics.get_meter(names.SCOPE_NAME, __version__, meter_provider, schema_url=names.SCHEMA_URL)
-        self._histograms = {
-            key: meter.create_histogram(
-                spec.name,
-                unit=spec.unit,
-                description=spec.description,
-                explicit_bucket_boundaries_advisory=list(spec.boundaries),
-            )
-            for key, spec in names.histograms(names.latest_experimental()).items()
+        latest = names.latest_experimental()
+        by_name: dict[str, Histogram] = {}
+        for spec in names.histograms(latest).values():
+            if spec.name not in by_name:  # embeddings share the inference histogram in semconv v1.41
+                by_name[spec.name] = meter.create_histogram(
+                    spec.name,
+                    unit=spec.unit,
+                    description=spec.description,
+                    explicit_bucket_boundaries_advisory=list(spec.boundaries),
+                )
+        self._histograms = {key: by_name[spec.name] for key, spec in names.histograms(latest).items()}
+        self._counters = {
+            key: meter.create_counter(spec.name, unit=spec.unit, description=spec.description)
+            for key, spec in names.counters().items()
         }
+        self._cache_write_attribute = names.cache_write_attribute(latest)
         self._active = _ActiveCounts()
         meter.create_observable_up_down_counter(
             names.OPERATIONS_ACTIVE,
@@ -188,7 +195,7 @@ class Invocation:
         self._attributes: Mapping[str, AttributeValue] = {}
         self._deferred = False
         self._last_chunk: float | None = None
-        self._usage: tuple[int | None, int | None] = (None, None)
+        self._usage: tuple[int | None, int | None, int | None, int | None] | None = None
         self._started: float | None = perf_counter()
 
     def add_attributes(
@@ -237,13 +244,23 @@ class Invocation:
             return
         self.finish(error)
 
-    def set_usage(self, input_tokens: int | None, output_tokens: int | None, cached_input: int | None = None) -> None:
-        """Token usage reported by the provider; recorded once, when the operation finishes."""
-        self._usage = (input_tokens, output_tokens)
+    def set_usage(
+        self,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        cache_read: int | None = None,
+        cache_write: int | None = None,
+    ) -> None:
+        """Token usage reported by the provider; recorded once, when the operation finishes.
+
+        ``input_tokens`` counts every input token, cache reads and writes included, as the conventions ask.
+        """
+        self._usage = (input_tokens, output_tokens, cache_read, cache_write)
         usage = (
             (names.GEN_AI_USAGE_INPUT_TOKENS, input_tokens),
             (names.GEN_AI_USAGE_OUTPUT_TOKENS, output_tokens),
-            (names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, cached_input),
+            (names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, cache_read),
+            (self._telemetry._cache_write_attribute, cache_write),
         )
         self.add_attributes({key: value for key, value in usage if value is not None})
 
@@ -278,14 +295,11 @@ class Invocation:
                 attributes = {**attributes, names.ERROR_TYPE: kind}
                 self.span.set_attribute(names.ERROR_TYPE, kind)
                 self.span.set_status(Status(StatusCode.ERROR, kind))
-            telemetry._histograms[self._operation.kind].record(duration, attributes)
+            telemetry._histograms[self._operation.histogram].record(duration, attributes)
             if self._operation.kind == names.KIND_HISTORY:
                 self._record_sizes(attributes)
-            for token_type, tokens in zip((names.TOKEN_TYPE_INPUT, names.TOKEN_TYPE_OUTPUT), self._usage, strict=True):
-                if tokens is not None:
-                    telemetry._histograms[names.GEN_AI_TOKEN_TYPE].record(
-                        tokens, {**self._metric_attributes, names.GEN_AI_TOKEN_TYPE: token_type}
-                    )
+            if self._usage is not None:
+                self._record_usage()
             if self._snapshot is not None and telemetry._memory is not None:
                 for key, delta in telemetry._memory.finish(self._snapshot).items():
                     self.span.set_attribute(key, delta)
@@ -302,3 +316,22 @@ class Invocation:
             value = self._attributes.get(key)
             if isinstance(value, int):
                 self._telemetry._histograms[key].record(value, attributes)
+
+    def _record_usage(self) -> None:
+        """Token histograms, then the cost of those tokens when the model has a price (counted when not)."""
+        assert self._usage is not None
+        input_tokens, output_tokens, cache_read, cache_write = self._usage
+        telemetry, attributes = self._telemetry, self._metric_attributes
+        for token_type, tokens in ((names.TOKEN_TYPE_INPUT, input_tokens), (names.TOKEN_TYPE_OUTPUT, output_tokens)):
+            if tokens is not None:
+                telemetry._histograms[names.GEN_AI_TOKEN_TYPE].record(
+                    tokens, {**attributes, names.GEN_AI_TOKEN_TYPE: token_type}
+                )
+        model = self._attributes.get(names.GEN_AI_RESPONSE_MODEL) or self._attributes.get(names.GEN_AI_REQUEST_MODEL)
+        price = prices.table().price(str(model)) if model else None
+        if price is None:
+            telemetry._counters[names.LLM_UNPRICED].add(1, attributes)
+            return
+        cost = price.cost(input_tokens or 0, output_tokens or 0, cache_read or 0, cache_write or 0)
+        self.span.set_attribute(names.LLM_COST, cost)
+        telemetry._counters[names.LLM_COST].add(cost, attributes)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -14,7 +18,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import otel_agentperf
-from otel_agentperf import state
+from otel_agentperf import prices, state
 from otel_agentperf.instrumentor import AgentPerfInstrumentor
 
 
@@ -56,6 +60,12 @@ class Recorded:
         ]
         assert len(points) == 1, f"expected one {name} point with {attributes}, got {self.histogram_points(name)}"
         return points[0]
+
+    def counter(self, name: str, **attributes: Any) -> float:
+        """The sum of a counter's points matching ``attributes`` (0 when it recorded nothing)."""
+        metric = self.metrics().get(name)
+        points = [] if metric is None else metric.data.data_points
+        return sum(p.value for p in points if all(p.attributes.get(k) == v for k, v in attributes.items()))
 
     def gauge(self, name: str, **attributes: Any) -> int | float:
         metric = self.metrics()[name]
@@ -101,5 +111,26 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "OTEL_AGENTPERF_MEMORY",
         "OTEL_AGENTPERF_CONFIG",
         "OTEL_SEMCONV_STABILITY_OPT_IN",
+        "OTEL_AGENTPERF_PRICES",
+        "OTEL_AGENTPERF_CONTENT_MAX_LENGTH",
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
     ):
         monkeypatch.delenv(key, raising=False)
+    prices.table.cache_clear()
+
+
+def _local_llm() -> ModuleType:
+    path = Path(__file__).resolve().parent.parent / "examples" / "local_llm.py"
+    spec = importlib.util.spec_from_file_location("local_llm", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("local_llm", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[Any]:
+    """The local OpenAI- and Anthropic-compatible server from examples/, on loopback."""
+    with _local_llm().running() as local:
+        yield local

@@ -25,3 +25,12 @@ def test_the_in_flight_counter_is_documented() -> None:
     prometheus = names.prometheus_name(names.OPERATIONS_ACTIVE, names.UNIT_OPERATIONS)
     assert f"| `{names.OPERATIONS_ACTIVE}` |" in METRICS_DOC.read_text()
     assert f"`{prometheus}`" in METRICS_DOC.read_text()
+
+
+@pytest.mark.parametrize("key", sorted(names.counters()))
+def test_every_counter_is_documented_with_its_prometheus_name(key: str) -> None:
+    spec = names.counters()[key]
+    rows = [line for line in METRICS_DOC.read_text().splitlines() if line.startswith(f"| `{spec.name}` |")]
+    assert len(rows) == 1, f"{spec.name} is not in the table of docs/metrics.md"
+    assert f"`{names.prometheus_name(spec.name, spec.unit)}_total`" in rows[0]
+    assert f"| {spec.unit} |" in rows[0]

@@ -4,38 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib.util
-import sys
+import json
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import openai
+import pydantic
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
-from otel_agentperf import names
+from otel_agentperf import names, state
 from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
-from tests.conftest import Recorded
+from tests.conftest import Recorded, make_recorded
 
 MESSAGES = [{"role": "user", "content": "why is my agent slow"}]
-
-
-def _local_llm() -> ModuleType:
-    path = Path(__file__).resolve().parent.parent / "examples" / "local_llm.py"
-    spec = importlib.util.spec_from_file_location("local_llm", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("local_llm", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Any]:
-    with _local_llm().running() as local:
-        yield local
 
 
 @pytest.fixture
@@ -161,3 +144,171 @@ def test_uninstrument_restores_the_sdk(recorded: Recorded) -> None:
     instrumentor.uninstrument()
     assert {name: vars(openai.Stream)[name] for name in originals} == originals
     assert vars(openai.resources.chat.completions.Completions)["create"] is create
+
+
+class Answer(pydantic.BaseModel):
+    text: str
+
+
+def test_parse_is_one_chat_operation(llm: Recorded, server: Any) -> None:
+    client = _client(server)
+    with pytest.raises(pydantic.ValidationError):  # the canned answer is not JSON: the SDK's own error passes through
+        client.chat.completions.parse(model="m1", messages=MESSAGES, response_format=Answer)
+    span = llm.span("chat m1")
+    assert span.attributes[names.ERROR_TYPE] == "ValidationError"
+    assert span.attributes[names.CODE_FUNCTION] == "openai.chat.completions.parse"
+
+
+def test_stream_helper_records_once_and_ends_with_its_block(llm: Recorded, server: Any) -> None:
+    client = _client(server)
+    with client.chat.completions.stream(model="m1", messages=MESSAGES) as stream:
+        deltas = [event.delta for event in stream if event.type == "content.delta"]
+        final = stream.get_final_completion()
+    assert "".join(deltas) == final.choices[0].message.content
+    assert llm.span("chat m1").attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+    with client.chat.completions.stream(model="m9", messages=MESSAGES) as early:
+        next(iter(early))
+        assert llm.spans()[-1].name == "chat m1"  # still open inside the block
+    assert llm.spans()[-1].name == "chat m9"  # ended by the block's exit, while `early` is still referenced
+    assert early is not None
+    assert llm.histogram_point("gen_ai.client.operation.duration", **{names.GEN_AI_REQUEST_MODEL: "m9"}).count == 1
+
+
+def test_responses_create_plain_and_streamed(llm: Recorded, server: Any) -> None:
+    client = _client(server)
+    response = client.responses.create(model="cached-2-m4", input="why is my agent slow", max_output_tokens=50)
+    assert type(response) is openai.types.responses.Response
+    assert response.output_text == "Latency comes from slow model calls and repeated work."
+    span = llm.span("chat cached-2-m4")
+    assert span.attributes[names.GEN_AI_REQUEST_MAX_TOKENS] == 50
+    assert span.attributes[names.GEN_AI_RESPONSE_ID] == "resp_local"
+    assert span.attributes[names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 2
+    assert (span.attributes[names.GEN_AI_USAGE_INPUT_TOKENS], span.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS]) == (
+        5,
+        9,
+    )
+    stream = client.responses.create(model="m5", input="why is my agent slow", stream=True)
+    assert type(stream) is openai.Stream
+    kinds = [event.type for event in stream]
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+    streamed = llm.span("chat m5")
+    assert streamed.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 9
+    point = llm.histogram_point("gen_ai.client.operation.time_per_output_chunk", **{names.GEN_AI_REQUEST_MODEL: "m5"})
+    assert point.count == 8  # nine text deltas
+    with client.responses.stream(model="m6", input="why is my agent slow") as helper:
+        assert helper.get_final_response().output_text.startswith("Latency")
+    assert llm.span("chat m6").attributes[names.GEN_AI_USAGE_INPUT_TOKENS] == 5
+    assert (_tokens(llm, "input"), _tokens(llm, "output")) == (15, 27)
+
+
+def test_async_responses_and_embeddings(llm: Recorded, server: Any) -> None:
+    async def main() -> int:
+        client = openai.AsyncOpenAI(base_url=server.base_url, api_key="local")
+        stream = await client.responses.create(model="m7", input="hello there", stream=True)
+        assert type(stream) is openai.AsyncStream
+        events = [event async for event in stream]
+        async with client.responses.stream(model="m7", input="hello there") as helper:
+            await helper.get_final_response()
+        embedded = await client.embeddings.create(model="emb", input=["one two three", "four"], dimensions=8)
+        return len(events) + len(embedded.data)
+
+    assert asyncio.run(main()) > 2
+    assert llm.histogram_point("gen_ai.client.operation.duration", **{names.GEN_AI_REQUEST_MODEL: "m7"}).count == 2
+    embeddings = llm.span("embeddings emb")
+    assert embeddings.attributes[names.GEN_AI_OPERATION_NAME] == "embeddings"
+    assert embeddings.attributes[names.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] == 8
+    assert embeddings.attributes[names.GEN_AI_USAGE_INPUT_TOKENS] == 4
+    assert names.GEN_AI_USAGE_OUTPUT_TOKENS not in embeddings.attributes
+    point = llm.histogram_point("gen_ai.client.operation.duration", **{names.GEN_AI_OPERATION_NAME: "embeddings"})
+    assert point.count == 1
+
+
+def test_embeddings_have_their_own_histogram_in_the_latest_conventions(
+    monkeypatch: pytest.MonkeyPatch, server: Any
+) -> None:
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
+    recorded = make_recorded()
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument()
+    try:
+        client = _client(server)
+        client.embeddings.create(model="emb", input="one two")
+        client.chat.completions.create(model="m1", messages=MESSAGES)
+    finally:
+        instrumentor.uninstrument()
+        state.configure()
+    assert recorded.histogram_point("gen_ai.client.embeddings.duration").count == 1
+    assert recorded.histogram_point("gen_ai.client.inference.duration").count == 1
+
+
+def test_cost_from_the_price_table_and_unpriced_models_counted(
+    llm: Recorded, server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prices_file = tmp_path / "prices.toml"
+    prices_file.write_text('[models."cached-2-m8"]\ninput = 3.0\ncached_input = 0.5\noutput = 20.0\n')
+    monkeypatch.setenv("OTEL_AGENTPERF_PRICES", str(prices_file))
+    client = _client(server)
+    client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    client.chat.completions.create(model="cached-2-m8", messages=MESSAGES)
+    client.chat.completions.create(model="unknown-model", messages=MESSAGES)
+    client.chat.completions.create(model="nousage-model", messages=MESSAGES)
+    packaged = (5 * 0.15 + 9 * 0.60) / 1e6  # packaged gpt-4o-mini prices per million tokens
+    override = (3 * 3.0 + 2 * 0.5 + 9 * 20.0) / 1e6  # 5 input tokens, 2 of them cached
+    assert llm.counter("agentperf.llm.cost", **{names.GEN_AI_REQUEST_MODEL: "gpt-4o-mini"}) == pytest.approx(packaged)
+    assert llm.counter("agentperf.llm.cost", **{names.GEN_AI_REQUEST_MODEL: "cached-2-m8"}) == pytest.approx(override)
+    assert llm.span("chat cached-2-m8").attributes["agentperf.llm.cost"] == pytest.approx(override)
+    assert llm.counter("agentperf.llm.cost", **{names.GEN_AI_REQUEST_MODEL: "unknown-model"}) == 0
+    assert llm.counter("agentperf.llm.unpriced") == 1  # the call without usage is neither priced nor counted
+    assert llm.metrics()["agentperf.llm.cost"].data.is_monotonic
+
+
+def test_content_is_captured_only_when_asked_and_capped(
+    llm: Recorded, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = _client(server)
+    client.chat.completions.create(model="quiet", messages=MESSAGES)
+    quiet = llm.span("chat quiet").attributes
+    assert names.GEN_AI_INPUT_MESSAGES not in quiet and names.GEN_AI_OUTPUT_MESSAGES not in quiet
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    monkeypatch.setenv("OTEL_AGENTPERF_CONTENT_MAX_LENGTH", "12")
+    client.chat.completions.create(model="loud", messages=MESSAGES)
+    stream = client.chat.completions.create(model="loud-stream", messages=MESSAGES, stream=True)
+    for _ in stream:
+        pass
+    loud = llm.span("chat loud").attributes
+    assert json.loads(str(loud[names.GEN_AI_INPUT_MESSAGES])) == [
+        {"role": "user", "parts": [{"type": "text", "content": "why is my ag"}]}
+    ]
+    output = json.loads(str(loud[names.GEN_AI_OUTPUT_MESSAGES]))
+    assert output == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "Latency come"}], "finish_reason": "stop"}
+    ]
+    streamed = json.loads(str(llm.span("chat loud-stream").attributes[names.GEN_AI_OUTPUT_MESSAGES]))
+    assert streamed[0]["parts"][0]["content"] == "Latency come"
+    assert all("sk-local-secret" not in str(span.attributes) for span in llm.spans())
+
+
+def test_timeouts_and_cut_streams_are_errors_with_their_type(llm: Recorded, server: Any) -> None:
+    client = openai.OpenAI(base_url=server.base_url, api_key="local", max_retries=0, timeout=0.3)
+    with pytest.raises(openai.APITimeoutError):
+        client.chat.completions.create(model="hang-m", messages=MESSAGES)
+    assert llm.span("chat hang-m").attributes[names.ERROR_TYPE] == "APITimeoutError"
+    stream = client.chat.completions.create(model="cut-m", messages=MESSAGES, stream=True)
+    with pytest.raises(Exception) as caught:
+        for _ in stream:
+            pass
+    cut = llm.span("chat cut-m")
+    assert cut.attributes[names.ERROR_TYPE] == type(caught.value).__name__
+    assert cut.status.status_code is StatusCode.ERROR
+    assert llm.histogram_point("gen_ai.client.operation.time_to_first_chunk", **{names.GEN_AI_REQUEST_MODEL: "cut-m"})
+
+
+def test_a_method_missing_from_the_sdk_is_named_in_one_warning(
+    recorded: Recorded, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delattr(openai.resources.embeddings.Embeddings, "create")
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument()
+    instrumentor.uninstrument()
+    warnings = [r.getMessage() for r in caplog.records if "Embeddings.create not found" in r.getMessage()]
+    assert len(warnings) == 1 and "openai >= 1.0" in warnings[0]

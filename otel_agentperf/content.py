@@ -1,0 +1,79 @@
+"""Opt-in capture of prompt and completion content, in the GenAI conventions' message shape.
+
+Off unless ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` is ``true``, ``span_only`` or
+``span_and_event`` (content then goes on the span; no events are emitted). Each text part is cut to
+``OTEL_AGENTPERF_CONTENT_MAX_LENGTH`` characters (default 4096) before serialising, so the JSON
+stays valid. Only message text and roles are read: never headers, keys or client settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from otel_agentperf import _failures
+
+CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+MAX_LENGTH_ENV = "OTEL_AGENTPERF_CONTENT_MAX_LENGTH"
+DEFAULT_MAX_LENGTH = 4096
+_ON = {"true", "span_only", "span_and_event"}
+_OFF = {"", "false", "no_content", "event_only"}
+
+
+def enabled() -> bool:
+    """Read per call, so switching it needs no restart of the instrumentation."""
+    value = os.environ.get(CAPTURE_ENV, "").strip().lower()
+    if value in _ON:
+        return True
+    if value not in _OFF:
+        _failures.warn_once(
+            f"capture:{value}", "otel-agentperf: %s=%r is not recognised; content is not captured", CAPTURE_ENV, value
+        )
+    elif value == "event_only":
+        _failures.warn_once("capture:event_only", "otel-agentperf: content events are not emitted; nothing captured")
+    return False
+
+
+def max_length() -> int:
+    value = os.environ.get(MAX_LENGTH_ENV, "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    if value:
+        _failures.warn_once(
+            f"max-length:{value}", "otel-agentperf: %s=%r is not a positive integer", MAX_LENGTH_ENV, value
+        )
+    return DEFAULT_MAX_LENGTH
+
+
+def _parts(content: Any, limit: int) -> list[dict[str, str]]:
+    if isinstance(content, str):
+        return [{"type": "text", "content": content[:limit]}]
+    parts = []
+    for part in content if isinstance(content, list) else []:
+        get = part.get if isinstance(part, dict) else lambda key, p=part: getattr(p, key, None)
+        text = get("text")
+        part_type = str(get("type") or "text")
+        if isinstance(text, str):
+            parts.append({"type": "text", "content": text[:limit]})
+        else:
+            parts.append({"type": part_type})
+    return parts
+
+
+def messages(items: Iterable[Any], limit: int) -> str:
+    """Chat messages (dicts or SDK objects with ``role`` and ``content``) as the conventions' JSON."""
+    shaped = []
+    for item in items:
+        get = item.get if isinstance(item, dict) else lambda key, i=item: getattr(i, key, None)
+        shaped.append({"role": str(get("role") or "user"), "parts": _parts(get("content"), limit)})
+    return json.dumps(shaped, ensure_ascii=False, separators=(",", ":"))
+
+
+def output(texts: Iterable[str], finish_reason: str | None, limit: int) -> str:
+    """One assistant message made of the response's text parts."""
+    message: dict[str, Any] = {"role": "assistant", "parts": [{"type": "text", "content": t[:limit]} for t in texts]}
+    if finish_reason:
+        message["finish_reason"] = finish_reason
+    return json.dumps([message], ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,146 @@
+"""Anthropic SDK instrumentation: the real SDK against the local Anthropic-compatible server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import pytest
+from opentelemetry.trace import SpanKind, StatusCode
+
+from otel_agentperf import names
+from otel_agentperf.instrumentation.anthropic_sdk import AnthropicInstrumentor
+from tests.conftest import Recorded
+
+MESSAGES = [{"role": "user", "content": "why is my agent slow"}]
+
+
+@pytest.fixture
+def llm(recorded: Recorded) -> Iterator[Recorded]:
+    instrumentor = AnthropicInstrumentor()
+    instrumentor.instrument()
+    yield recorded
+    instrumentor.uninstrument()
+
+
+def _client(server: Any, recorded: Recorded, **options: Any) -> anthropic.Anthropic:
+    # The SDK's own API-call spans go to the test's provider, to check how they nest under ours.
+    telemetry = {"tracer_provider": recorded.tracer_provider}
+    return anthropic.Anthropic(base_url=server.root_url, api_key="sk-ant-secret", open_telemetry=telemetry, **options)
+
+
+def _tokens(recorded: Recorded, token_type: str) -> float:
+    return sum(
+        p.sum
+        for p in recorded.histogram_points("gen_ai.client.token.usage")
+        if p.attributes.get(names.GEN_AI_TOKEN_TYPE) == token_type
+    )
+
+
+def test_message_span_tokens_with_cache_reads_and_the_sdk_span_nested(llm: Recorded, server: Any) -> None:
+    message = _client(server, llm).messages.create(
+        model="cached-3-claude", max_tokens=64, messages=MESSAGES, stop_sequences=["END"]
+    )
+    assert type(message) is anthropic.types.Message
+    span = llm.span("chat cached-3-claude")
+    assert span.kind is SpanKind.CLIENT
+    attributes = dict(span.attributes)
+    assert attributes[names.GEN_AI_PROVIDER_NAME] == "anthropic"
+    assert attributes[names.GEN_AI_REQUEST_MAX_TOKENS] == 64
+    assert attributes[names.GEN_AI_REQUEST_STOP_SEQUENCES] == ("END",)
+    assert attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("end_turn",)
+    assert attributes[names.GEN_AI_RESPONSE_ID] == "msg_local"
+    # The server reports 2 uncached + 3 cache-read input tokens; the conventions want their sum.
+    assert attributes[names.GEN_AI_USAGE_INPUT_TOKENS] == 5
+    assert attributes[names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 3
+    assert attributes[names.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] == 0
+    assert "sk-ant-secret" not in str([s.attributes for s in llm.spans()])
+    sdk_spans = [s for s in llm.spans() if s.instrumentation_scope.name == "com.anthropic.sdk.python"]
+    assert len(sdk_spans) == 1 and sdk_spans[0].parent.span_id == span.context.span_id
+    assert (_tokens(llm, "input"), _tokens(llm, "output")) == (5, 9)
+
+
+def test_streaming_create_keeps_the_sdk_stream(llm: Recorded, server: Any) -> None:
+    stream = _client(server, llm).messages.create(model="claude-s", max_tokens=64, messages=MESSAGES, stream=True)
+    assert type(stream) is anthropic.Stream
+    text = "".join(event.delta.text for event in stream if event.type == "content_block_delta")
+    assert text.startswith("Latency comes from")
+    span = llm.span("chat claude-s")
+    assert span.attributes[names.GEN_AI_REQUEST_STREAM] is True
+    assert (span.attributes[names.GEN_AI_USAGE_INPUT_TOKENS], span.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS]) == (
+        5,
+        9,
+    )
+    assert llm.histogram_point("gen_ai.client.operation.time_per_output_chunk").count == 8
+
+
+def test_stream_helper_from_call_to_block_exit(llm: Recorded, server: Any) -> None:
+    client = _client(server, llm)
+    with client.messages.stream(model="claude-h", max_tokens=64, messages=MESSAGES) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert type(stream) is anthropic.lib.streaming.MessageStream
+    assert final.content[0].text == text
+    span = llm.span("chat claude-h")
+    assert span.attributes[names.GEN_AI_REQUEST_STREAM] is True
+    assert span.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 9
+    with client.messages.stream(model="claude-e", max_tokens=64, messages=MESSAGES) as early:
+        next(iter(early))
+    assert llm.span("chat claude-e").status.status_code is StatusCode.UNSET  # ended at the block's exit
+    manager = client.messages.stream(model="claude-never", max_tokens=64, messages=MESSAGES)
+    del manager
+    gc.collect()
+    assert llm.span("chat claude-never").end_time is not None  # never entered, collected: still ended
+
+
+def test_async_create_and_async_stream_helper(llm: Recorded, server: Any) -> None:
+    async def main() -> str:
+        client = anthropic.AsyncAnthropic(base_url=server.root_url, api_key="local")
+        message = await client.messages.create(model="claude-a", max_tokens=64, messages=MESSAGES)
+        async with client.messages.stream(model="claude-a", max_tokens=64, messages=MESSAGES) as stream:
+            parts = [text async for text in stream.text_stream]
+        return str(message.content[0].text) + "|" + "".join(parts)
+
+    first, second = asyncio.run(main()).split("|")
+    assert first == second
+    assert llm.histogram_point("gen_ai.client.operation.duration").count == 2
+    assert (_tokens(llm, "input"), _tokens(llm, "output")) == (10, 18)
+
+
+def test_retries_inside_one_operation_and_errors_keep_their_type(llm: Recorded, server: Any) -> None:
+    client = _client(server, llm, max_retries=3)
+    client.messages.create(model="ratelimit-2-claude", max_tokens=64, messages=MESSAGES)
+    assert server.requests["ratelimit-2-claude"] == 3
+    with pytest.raises(anthropic.RateLimitError):
+        _client(server, llm, max_retries=0).messages.create(
+            model="ratelimit-9-claude", max_tokens=64, messages=MESSAGES
+        )
+    with pytest.raises(anthropic.InternalServerError):
+        _client(server, llm, max_retries=0).messages.create(model="error-claude", max_tokens=64, messages=MESSAGES)
+    assert llm.span("chat ratelimit-2-claude").status.status_code is StatusCode.UNSET
+    assert llm.span("chat ratelimit-9-claude").attributes[names.ERROR_TYPE] == "RateLimitError"
+    assert llm.span("chat error-claude").attributes[names.ERROR_TYPE] == "InternalServerError"
+
+
+def test_cost_uses_cache_prices(llm: Recorded, server: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    prices_file = tmp_path / "prices.toml"
+    prices_file.write_text('[models."cached-3-claude-p"]\ninput = 3.0\ncached_input = 0.3\noutput = 15.0\n')
+    monkeypatch.setenv("OTEL_AGENTPERF_PRICES", str(prices_file))
+    _client(server, llm).messages.create(model="cached-3-claude-p", max_tokens=64, messages=MESSAGES)
+    expected = (2 * 3.0 + 3 * 0.3 + 9 * 15.0) / 1e6
+    assert llm.counter("agentperf.llm.cost") == pytest.approx(expected)
+
+
+def test_uninstrument_restores_the_sdk(recorded: Recorded) -> None:
+    messages = anthropic.resources.messages.Messages
+    originals = {name: vars(messages)[name] for name in ("create", "stream")}
+    iterate = vars(anthropic.Stream)["__iter__"]
+    instrumentor = AnthropicInstrumentor()
+    instrumentor.instrument()
+    assert vars(messages)["create"] is not originals["create"]
+    instrumentor.uninstrument()
+    assert {name: vars(messages)[name] for name in originals} == originals
+    assert vars(anthropic.Stream)["__iter__"] is iterate
