@@ -31,7 +31,8 @@ STATE = "_otel_agentperf_stream"
 MODEL_LIMIT = 100
 # Other GenAI instrumentations of these SDKs, by the module their wrappers and tracers are named after.
 OTHER_INSTRUMENTATIONS = (
-    "opentelemetry.instrumentation.openai_v2",  # OpenTelemetry contrib
+    "opentelemetry.instrumentation.openai_v2",  # OpenTelemetry contrib (wrappers)
+    "opentelemetry.util.genai",  # OpenTelemetry contrib (the shared handler that starts their spans)
     "opentelemetry.instrumentation.openai",  # OpenLLMetry
     "openinference.instrumentation.openai",  # OpenInference (Arize)
     "opentelemetry.instrumentation.anthropic",  # OpenLLMetry

@@ -9,6 +9,12 @@ if ! command -v tmux >/dev/null 2>&1; then
 fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# OpenTelemetry contrib's OpenAI instrumentation, for the duplicate-span test: kept outside site-packages
+# so its entry point does not switch it on in the launcher tests.
+if [ ! -d .venv/contrib/opentelemetry/instrumentation/openai_v2 ]; then
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --target .venv/contrib \
+        'opentelemetry-instrumentation-openai-v2==2.4b0' 'opentelemetry-util-genai==1.0b0'
+fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy

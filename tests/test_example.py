@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from otel_agentperf import report
 from tests.test_launcher import _free_port
 
@@ -36,6 +38,8 @@ def test_main_job_runs_the_example_and_reports_every_operation_kind(tmp_path: Pa
     # The server counts words. Per round: plan prompts "plan: <q>" = 4 + 17 words, answer prompts
     # "answer: <q> with 5 notes" = 17 + 4 * 4 words, and 8 answers of 9 words: 126 tokens, 3 rounds.
     assert model.tokens == 3 * (21 + 33 + 8 * 9)
+    # Priced by the example's own price table (agentperf.toml): $0.15 / $0.60 per million tokens.
+    assert model.cost_usd == pytest.approx(3 * ((21 + 33) * 0.15 + 8 * 9 * 0.60) / 1e6)
     assert rows[("tool", "calculate")].errors == 3  # "1/0" once per round
     assert rows[("history", "HistoryStore/append")].calls == 12
     assert rows[("history", "HistoryStore/read")].calls == 24
