@@ -34,6 +34,16 @@ class _Patch:
     owned: bool
 
 
+def _unbound(obj: Any) -> Any:
+    """What a wrapt bound wrapper was bound from.
+
+    Another instrumentation's unwrap that reads the attribute through the class (``getattr``) and sets
+    ``__wrapped__`` back leaves our wrapper bound to the class in place; it is still ours.
+    """
+    parent = getattr(obj, "_self_parent", None) if isinstance(obj, wrapt.BoundFunctionWrapper) else None
+    return obj if parent is None else parent
+
+
 class Patcher:
     """Keeps the list of what it replaced; thread-safe; ``remove`` disarms pending hooks too."""
 
@@ -72,7 +82,7 @@ class Patcher:
     def wrap(self, owner: Any, attribute: str, operation: Operation, prepare: Prepare | None = None) -> bool:
         """Wrap ``owner.attribute`` (looked up without binding); False if it is absent or already ours."""
         original = vars(owner).get(attribute, _MISSING)
-        if original is _MISSING or isinstance(original, AgentPerfWrapper):
+        if original is _MISSING or isinstance(_unbound(original), AgentPerfWrapper):
             return False
         target = original.fget if isinstance(original, property) else original
         wrapper = wrap(target, operation, prepare)
@@ -117,7 +127,7 @@ class Patcher:
             self._generation += 1
             patches, self._patches = self._patches, []
         for patch in reversed(patches):
-            current = vars(patch.owner).get(patch.attribute, _MISSING)
+            current = _unbound(vars(patch.owner).get(patch.attribute, _MISSING))
             if current is not patch.replacement:
                 _failures.warn_once(
                     f"unwrap:{id(patch.replacement)}",

@@ -58,6 +58,7 @@ def test_one_genai_span_per_call_whichever_instruments_first(
     contrib: Any, recorded: Recorded, server: Any, contrib_first: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     ours = OpenAIInstrumentor()
+    create = vars(openai.resources.chat.completions.Completions)["create"]
     steps = [
         lambda: contrib.instrument(tracer_provider=recorded.tracer_provider, meter_provider=recorded.meter_provider),
         ours.instrument,
@@ -70,6 +71,8 @@ def test_one_genai_span_per_call_whichever_instruments_first(
     finally:
         for instrumentor in (ours, contrib) if contrib_first else (contrib, ours):
             instrumentor.uninstrument()
+    # Both orders undo cleanly, although contrib's unwrap leaves our wrapper bound to the class.
+    assert vars(openai.resources.chat.completions.Completions)["create"] is create
     spans = _genai_client_spans(recorded)
     assert len(spans) == 2, spans
     assert all(span.startswith("opentelemetry.util.genai.handler:") for span in spans), spans  # contrib's
