@@ -5,12 +5,14 @@
 ``httpx.MockTransport`` answers inside the process, so the figures are the SDK's own cost plus ours,
 with no network. Compared in one run: the uninstrumented SDK, the SDK plus the floor (one span and the
 duration and token histogram records around the call), and the instrumented SDK; non-streaming and
-streaming (10 chunks, usage included). Also RSS after 100,000 instrumented calls.
+streaming (10 chunks, usage included), sync and async. Then RSS every 25,000 calls over 100,000
+instrumented calls, to show it levels off (the span processor's queue fills to its bound first).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import json
 from collections.abc import Callable
@@ -95,6 +97,16 @@ def main() -> None:
     def plain() -> object:
         return client.chat.completions.create(model="m1", messages=MESSAGES)
 
+    async_client = openai.AsyncOpenAI(
+        api_key="x",
+        base_url="http://llm.local/v1",
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+    )
+    loop = asyncio.new_event_loop()
+
+    def awaited() -> object:
+        return loop.run_until_complete(async_client.chat.completions.create(model="m1", messages=MESSAGES))
+
     def streamed() -> object:
         return sum(
             1
@@ -128,6 +140,9 @@ def main() -> None:
             "sdk": (False, plain),
             "sdk + floor": (False, with_floor(plain)),
             "instrumented": (True, plain),
+            "sdk async": (False, awaited),
+            "sdk async + floor": (False, with_floor(awaited)),
+            "instrumented async": (True, awaited),
             "sdk stream": (False, streamed),
             "sdk stream + floor": (False, with_floor(streamed, chunks=10)),
             "instrumented stream": (True, streamed),
@@ -138,16 +153,18 @@ def main() -> None:
     print(f"best of {args.rounds} rounds x {args.calls} calls, in-process transport")
     for name, seconds in results.items():
         print(f"  {name:<22} {seconds * 1e6:8.1f} us")
-    for kind, base in (("", "sdk"), (" stream", "sdk stream")):
+    for kind, base in (("", "sdk"), (" async", "sdk async"), (" stream", "sdk stream")):
         ours = results[f"instrumented{kind}"] - results[base]
         floor = results[f"{base} + floor"] - results[base]
         print(f"  overhead{kind:<8} +{ours * 1e6:.1f} us; floor +{floor * 1e6:.1f} us; {ours / floor:.2f}x the floor")
     OpenAIInstrumentor().instrument()
     before = memory.rss_bytes()
-    for _ in range(100_000):
-        plain()
-    tracer_provider.force_flush()
-    print(f"RSS growth over 100,000 instrumented calls: {(memory.rss_bytes() - before) / 1024:.0f} KiB")
+    growth = []
+    for _ in range(4):
+        for _ in range(25_000):
+            plain()
+        growth.append(f"{(memory.rss_bytes() - before) / 1024:.0f}")
+    print(f"RSS growth after 25k/50k/75k/100k instrumented calls: {' / '.join(growth)} KiB")
 
 
 if __name__ == "__main__":

@@ -90,16 +90,19 @@ def request_attributes(kwargs: Mapping[str, Any]) -> dict[str, AttributeValue]:
 def server_attributes(resource: Any) -> dict[str, AttributeValue]:
     """``server.address``/``server.port`` from the client's base URL (never its headers or key)."""
     base_url = getattr(getattr(resource, "_client", None), "base_url", None)
-    if base_url is None:
-        return {}
-    parts = urlsplit(str(base_url))
-    found: dict[str, AttributeValue] = {}
+    return {} if base_url is None else dict(_server(str(base_url)))
+
+
+@functools.lru_cache(maxsize=64)
+def _server(base_url: str) -> tuple[tuple[str, AttributeValue], ...]:
+    parts = urlsplit(base_url)
+    found: list[tuple[str, AttributeValue]] = []
     if parts.hostname:
-        found[names.SERVER_ADDRESS] = parts.hostname
+        found.append((names.SERVER_ADDRESS, parts.hostname))
     port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
     if port:
-        found[names.SERVER_PORT] = port
-    return found
+        found.append((names.SERVER_PORT, port))
+    return tuple(found)
 
 
 def recorded_elsewhere() -> bool:

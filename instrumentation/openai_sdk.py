@@ -1,4 +1,4 @@
-"""OpenAI SDK (v1 to v3): chat completions, responses and embeddings, sync and async, streaming or not.
+"""OpenAI SDK (1.40 to 3.x): chat completions, responses and embeddings, sync and async, streaming or not.
 
 Wrapped: ``chat.completions.create`` and ``parse``, ``responses.create`` and ``parse``,
 ``embeddings.create``. The ``.stream()`` helpers call ``create`` themselves, so they are recorded
@@ -27,15 +27,15 @@ from . import _llm
 _stream_types: tuple[type, ...] = ()
 
 
+def _field(obj: Any, name: str) -> Any:
+    """A response field; SDK versions that predate a field keep it as a plain dict."""
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
 def _usage(invocation: Invocation, usage: Any, input_key: str, output_key: str, details_key: str) -> None:
-    if usage is None:
-        return
-    details = getattr(usage, details_key, None)
-    invocation.set_usage(
-        getattr(usage, input_key, None),
-        getattr(usage, output_key, None),
-        getattr(details, "cached_tokens", None) if details is not None else None,
-    )
+    if usage is not None:
+        cached = _field(_field(usage, details_key), "cached_tokens")
+        invocation.set_usage(_field(usage, input_key), _field(usage, output_key), cached)
 
 
 def _read_chat_chunk(state: _llm.StreamState, chunk: Any) -> None:
@@ -51,8 +51,8 @@ def _read_chat_chunk(state: _llm.StreamState, chunk: Any) -> None:
     state.response_model = state.response_model or getattr(chunk, "model", None)
     usage = getattr(chunk, "usage", None)
     if usage is not None:
-        details = getattr(usage, "prompt_tokens_details", None)
-        state.usage[:3] = [usage.prompt_tokens, usage.completion_tokens, getattr(details, "cached_tokens", None)]
+        cached = _field(_field(usage, "prompt_tokens_details"), "cached_tokens")
+        state.usage[:3] = [_field(usage, "prompt_tokens"), _field(usage, "completion_tokens"), cached]
 
 
 def _read_response_event(state: _llm.StreamState, event: Any) -> None:
@@ -68,8 +68,8 @@ def _read_response_event(state: _llm.StreamState, event: Any) -> None:
     state.response_model = getattr(response, "model", None) or state.response_model
     usage = getattr(response, "usage", None)
     if usage is not None:
-        details = getattr(usage, "input_tokens_details", None)
-        state.usage[:3] = [usage.input_tokens, usage.output_tokens, getattr(details, "cached_tokens", None)]
+        cached = _field(_field(usage, "input_tokens_details"), "cached_tokens")
+        state.usage[:3] = [_field(usage, "input_tokens"), _field(usage, "output_tokens"), cached]
     reason = getattr(getattr(response, "incomplete_details", None), "reason", None)
     if reason:
         state.finish_reasons.append(str(reason))
@@ -160,7 +160,7 @@ def _module(name: str) -> ModuleType | None:
 
 class OpenAIInstrumentor(_llm.LLMInstrumentor):
     module = "openai"
-    requirement = "openai >= 1.0"
+    requirement = "openai >= 1.40"
 
     def patch(self, module: ModuleType) -> None:
         global _stream_types

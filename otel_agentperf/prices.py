@@ -23,6 +23,7 @@ PRICES_ENV = "OTEL_AGENTPERF_PRICES"
 _PER_TOKENS = 1_000_000
 _DATE_STAMP = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
 _KEYS = ("input", "output", "cached_input", "cache_write")
+_MEMO_LIMIT = 1024  # model names looked up, remembered
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,19 @@ class PriceTable:
 
     def __init__(self, prices: Mapping[str, Price]) -> None:
         self._prices = dict(prices)
+        self._found: dict[str, Price | None] = {}
 
     def __len__(self) -> int:
         return len(self._prices)
 
     def price(self, model: str) -> Price | None:
+        if model in self._found:
+            return self._found[model]
         found = self._prices.get(model)
         if found is None:
             found = self._prices.get(_DATE_STAMP.sub("", model))
+        if len(self._found) < _MEMO_LIMIT:
+            self._found[model] = found
         return found
 
 

@@ -15,7 +15,13 @@ if [ ! -d .venv/contrib/opentelemetry/instrumentation/openai_v2 ]; then
     .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --target .venv/contrib \
         'opentelemetry-instrumentation-openai-v2==2.4b0' 'opentelemetry-util-genai==1.0b0'
 fi
+# The oldest supported OpenAI SDK (with the httpx it was released against), for a second run of its tests.
+if [ ! -d .venv/openai-oldest/openai ]; then
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --target .venv/openai-oldest \
+        'openai==1.40.0' 'httpx==0.27.2'
+fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"
+PYTHONPATH=.venv/openai-oldest .venv/bin/python -m pytest -q -m "not newer_openai" tests/test_openai.py

@@ -19,6 +19,9 @@ from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
 from tests.conftest import Recorded, make_recorded
 
 MESSAGES = [{"role": "user", "content": "why is my agent slow"}]
+# APIs newer than the oldest supported SDK (openai 1.40: no parse, .stream() helpers or responses).
+# scripts/test.sh runs this module again against openai 1.40 without them.
+NEWER_SDK = pytest.mark.newer_openai
 
 
 @pytest.fixture
@@ -150,6 +153,7 @@ class Answer(pydantic.BaseModel):
     text: str
 
 
+@NEWER_SDK
 def test_parse_is_one_chat_operation(llm: Recorded, server: Any) -> None:
     client = _client(server)
     with pytest.raises(pydantic.ValidationError):  # the canned answer is not JSON: the SDK's own error passes through
@@ -159,6 +163,7 @@ def test_parse_is_one_chat_operation(llm: Recorded, server: Any) -> None:
     assert span.attributes[names.CODE_FUNCTION] == "openai.chat.completions.parse"
 
 
+@NEWER_SDK
 def test_stream_helper_records_once_and_ends_with_its_block(llm: Recorded, server: Any) -> None:
     client = _client(server)
     with client.chat.completions.stream(model="m1", messages=MESSAGES) as stream:
@@ -174,6 +179,7 @@ def test_stream_helper_records_once_and_ends_with_its_block(llm: Recorded, serve
     assert llm.histogram_point("gen_ai.client.operation.duration", **{names.GEN_AI_REQUEST_MODEL: "m9"}).count == 1
 
 
+@NEWER_SDK
 def test_responses_create_plain_and_streamed(llm: Recorded, server: Any) -> None:
     client = _client(server)
     response = client.responses.create(model="cached-2-m4", input="why is my agent slow", max_output_tokens=50)
@@ -201,6 +207,7 @@ def test_responses_create_plain_and_streamed(llm: Recorded, server: Any) -> None
     assert (_tokens(llm, "input"), _tokens(llm, "output")) == (15, 27)
 
 
+@NEWER_SDK
 def test_async_responses_and_embeddings(llm: Recorded, server: Any) -> None:
     async def main() -> int:
         client = openai.AsyncOpenAI(base_url=server.base_url, api_key="local")
@@ -311,4 +318,4 @@ def test_a_method_missing_from_the_sdk_is_named_in_one_warning(
     instrumentor.instrument()
     instrumentor.uninstrument()
     warnings = [r.getMessage() for r in caplog.records if "Embeddings.create not found" in r.getMessage()]
-    assert len(warnings) == 1 and "openai >= 1.0" in warnings[0]
+    assert len(warnings) == 1 and "openai >= 1.40" in warnings[0]
