@@ -12,7 +12,7 @@ The requested model name selects a behaviour, so real SDK clients exercise real 
 - ``slow-<ms>-<name>``: waits before answering (or between streamed chunks);
 - ``hang-<name>``: waits 5 s before answering, for client timeouts;
 - ``cut-<name>``: a stream whose connection drops after two chunks;
-- ``cached-<n>-<name>``: reports ``n`` of the input tokens as read from the prompt cache;
+- ``cached-<n>-<name>`` (also after another prefix): reports ``n`` of the input tokens as read from the prompt cache;
 - ``nousage-<name>``: no usage anywhere.
 
 Run it alone with ``python examples/local_llm.py`` (prints its base URL).
@@ -128,7 +128,7 @@ class _Handler(BaseHTTPRequestHandler):
         if model.startswith("hang-"):
             time.sleep(HANG_SECONDS)
         slow = re.match(r"slow-(\d+)-", model)
-        cached = re.match(r"cached-(\d+)-", model)
+        cached = re.search(r"(?:^|-)cached-(\d+)-", model)
         usage = None
         if not model.startswith("nousage-"):
             usage = {

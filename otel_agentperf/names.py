@@ -201,6 +201,7 @@ CLIENT_TIME_PER_OUTPUT_CHUNK: Final = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TI
 CLIENT_EMBEDDINGS_DURATION: Final = "gen_ai.client.embeddings.duration"
 LLM_COST: Final = "agentperf.llm.cost"
 LLM_UNPRICED: Final = "agentperf.llm.unpriced"
+LLM_CACHED_INPUT_TOKENS: Final = "agentperf.llm.cached_input_tokens"
 CREATE_AGENT_DURATION: Final = "agentperf.create_agent.duration"
 CONFIG_LOAD_DURATION: Final = "agentperf.config.load.duration"
 HISTORY_OPERATION_DURATION: Final = "agentperf.history.operation.duration"
@@ -357,6 +358,9 @@ def counters() -> dict[str, Counter]:
     return {
         LLM_COST: Counter(
             LLM_COST, UNIT_USD, "Estimated LLM spend from reported token usage and the price table, in US dollars."
+        ),
+        LLM_CACHED_INPUT_TOKENS: Counter(
+            LLM_CACHED_INPUT_TOKENS, UNIT_TOKENS, "Input tokens the provider read from its prompt cache."
         ),
         LLM_UNPRICED: Counter(
             LLM_UNPRICED, UNIT_CALLS, "LLM calls with token usage but no price for their model (no cost recorded)."

@@ -327,6 +327,8 @@ class Invocation:
                 telemetry._histograms[names.GEN_AI_TOKEN_TYPE].record(
                     tokens, {**attributes, names.GEN_AI_TOKEN_TYPE: token_type}
                 )
+        if cache_read:
+            telemetry._counters[names.LLM_CACHED_INPUT_TOKENS].add(cache_read, attributes)
         model = self._attributes.get(names.GEN_AI_RESPONSE_MODEL) or self._attributes.get(names.GEN_AI_REQUEST_MODEL)
         price = prices.table().price(str(model)) if model else None
         if price is None:

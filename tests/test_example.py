@@ -40,6 +40,8 @@ def test_main_job_runs_the_example_and_reports_every_operation_kind(tmp_path: Pa
     assert model.tokens == 3 * (21 + 33 + 8 * 9)
     # Priced by the example's own price table (agentperf.toml): $0.15 / $0.60 per million tokens.
     assert model.cost_usd == pytest.approx(3 * ((21 + 33) * 0.15 + 8 * 9 * 0.60) / 1e6)
+    triage = rows[("llm", "openai/ratelimit-1-cached-4-triage-mini")]  # no retries: the first call fails
+    assert (triage.calls, triage.errors) == (3, 1)
     assert rows[("tool", "calculate")].errors == 3  # "1/0" once per round
     assert rows[("history", "HistoryStore/append")].calls == 12
     assert rows[("history", "HistoryStore/read")].calls == 24

@@ -189,6 +189,7 @@ def test_responses_create_plain_and_streamed(llm: Recorded, server: Any) -> None
     assert span.attributes[names.GEN_AI_REQUEST_MAX_TOKENS] == 50
     assert span.attributes[names.GEN_AI_RESPONSE_ID] == "resp_local"
     assert span.attributes[names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 2
+    assert llm.counter("agentperf.llm.cached_input_tokens") == 2
     assert (span.attributes[names.GEN_AI_USAGE_INPUT_TOKENS], span.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS]) == (
         5,
         9,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from pathlib import Path
 from typing import Any
+
+import openai
 
 from research_assistant import tools
 from research_assistant.config import load_settings
@@ -44,8 +47,15 @@ class Orchestrator:
     def __init__(self, workdir: Path) -> None:
         settings = load_settings()
         self.history = HistoryStore(workdir / settings["history_file"])
+        self.triage_model = settings["triage_model"]
 
     async def run(self, questions: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        # Triage is an optimisation: when it is unavailable, answer everything. A client per run: each
+        # run has its own event loop.
+        with contextlib.suppress(openai.RateLimitError):
+            await ModelClient(self.triage_model, max_retries=0).complete(
+                "triage: " + "; ".join(question for question, _ in questions)
+            )
         agents = [ResearchAgent(self.history) for _ in questions]
         return await asyncio.gather(
             *(agent.answer(question, ratio) for agent, (question, ratio) in zip(agents, questions, strict=True))

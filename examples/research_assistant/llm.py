@@ -10,9 +10,9 @@ import openai
 
 
 class ModelClient:
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, max_retries: int = 2) -> None:
         self.model = model
-        self.client = openai.AsyncOpenAI()
+        self.client = openai.AsyncOpenAI(max_retries=max_retries)
 
     async def complete(self, prompt: str) -> str:
         response = await self.client.chat.completions.create(
