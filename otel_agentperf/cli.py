@@ -25,11 +25,21 @@ def _parser() -> argparse.ArgumentParser:
     top_cmd.add_argument("--url", default=DEFAULT_URL, help=f"metrics endpoint to scrape (default {DEFAULT_URL})")
     top_cmd.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes (default 2)")
     top_cmd.add_argument("--frames", type=int, default=None, help="stop after this many frames")
+    grafana_cmd = commands.add_parser(
+        "grafana", help="write the Grafana dashboards, provisioning and Prometheus alert rules into a folder"
+    )
+    grafana_cmd.add_argument("folder", type=Path, help="where to write (created if missing)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "grafana":
+        from otel_agentperf import stack
+
+        for path in stack.write(args.folder):
+            print(path)
+        return 0
     if args.command == "top":
         try:
             from otel_agentperf import top

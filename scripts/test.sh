@@ -2,10 +2,14 @@
 # Set up .venv with the test dependencies, then lint, type-check and run the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# System tools the tests drive for real: tmux (the live view's terminal test).
-if ! command -v tmux >/dev/null 2>&1; then
+# System tools the tests drive for real: tmux (the live view's terminal test), Prometheus and promtool
+# (dashboards and alert rules, from Debian's prometheus package).
+missing=""
+command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
+command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
+if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-    $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q tmux >/dev/null
+    $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q $missing >/dev/null
 fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
