@@ -15,7 +15,7 @@ The requested model name selects a behaviour, so real SDK clients exercise real 
 - ``cached-<n>-<name>`` (also after another prefix): reports ``n`` of the input tokens as read from the prompt cache;
 - ``nousage-<name>``: no usage anywhere.
 
-Run it alone with ``python examples/local_llm.py`` (prints its base URL).
+Run it alone with ``python examples/local_llm.py [PORT]`` (prints its base URL).
 """
 
 from __future__ import annotations
@@ -353,6 +353,6 @@ def running(port: int = 0) -> Iterator[LocalLLMServer]:
 
 
 if __name__ == "__main__":
-    with running() as local:
+    with running(int(sys.argv[1]) if len(sys.argv) > 1 else 0) as local:
         print(local.base_url, flush=True)
         threading.Event().wait()
