@@ -61,6 +61,11 @@ class Recorded:
         assert len(points) == 1, f"expected one {name} point with {attributes}, got {self.histogram_points(name)}"
         return points[0]
 
+    def tokens(self, token_type: str) -> float:
+        """Tokens of one type (``input``/``output``) recorded in ``gen_ai.client.token.usage``."""
+        points = self.histogram_points("gen_ai.client.token.usage")
+        return sum(p.sum for p in points if p.attributes.get("gen_ai.token.type") == token_type)
+
     def counter(self, name: str, **attributes: Any) -> float:
         """The sum of a counter's points matching ``attributes`` (0 when it recorded nothing)."""
         metric = self.metrics().get(name)

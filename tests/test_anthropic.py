@@ -32,14 +32,6 @@ def _client(server: Any, recorded: Recorded, **options: Any) -> anthropic.Anthro
     return anthropic.Anthropic(base_url=server.root_url, api_key="sk-ant-secret", open_telemetry=telemetry, **options)
 
 
-def _tokens(recorded: Recorded, token_type: str) -> float:
-    return sum(
-        p.sum
-        for p in recorded.histogram_points("gen_ai.client.token.usage")
-        if p.attributes.get(names.GEN_AI_TOKEN_TYPE) == token_type
-    )
-
-
 def test_message_span_tokens_with_cache_reads_and_the_sdk_span_nested(llm: Recorded, server: Any) -> None:
     message = _client(server, llm).messages.create(
         model="cached-3-claude", max_tokens=64, messages=MESSAGES, stop_sequences=["END"]
@@ -60,7 +52,7 @@ def test_message_span_tokens_with_cache_reads_and_the_sdk_span_nested(llm: Recor
     assert "sk-ant-secret" not in str([s.attributes for s in llm.spans()])
     sdk_spans = [s for s in llm.spans() if s.instrumentation_scope.name == "com.anthropic.sdk.python"]
     assert len(sdk_spans) == 1 and sdk_spans[0].parent.span_id == span.context.span_id
-    assert (_tokens(llm, "input"), _tokens(llm, "output")) == (5, 9)
+    assert (llm.tokens("input"), llm.tokens("output")) == (5, 9)
 
 
 def test_streaming_create_keeps_the_sdk_stream(llm: Recorded, server: Any) -> None:
@@ -107,7 +99,7 @@ def test_async_create_and_async_stream_helper(llm: Recorded, server: Any) -> Non
     first, second = asyncio.run(main()).split("|")
     assert first == second
     assert llm.histogram_point("gen_ai.client.operation.duration").count == 2
-    assert (_tokens(llm, "input"), _tokens(llm, "output")) == (10, 18)
+    assert (llm.tokens("input"), llm.tokens("output")) == (10, 18)
 
 
 def test_retries_inside_one_operation_and_errors_keep_their_type(llm: Recorded, server: Any) -> None:

@@ -36,14 +36,6 @@ def _client(server: Any) -> openai.OpenAI:
     return openai.OpenAI(base_url=server.base_url, api_key="sk-local-secret", max_retries=3)
 
 
-def _tokens(recorded: Recorded, token_type: str) -> float:
-    return sum(
-        p.sum
-        for p in recorded.histogram_points("gen_ai.client.token.usage")
-        if p.attributes.get(names.GEN_AI_TOKEN_TYPE) == token_type
-    )
-
-
 def test_chat_completion_span_metrics_and_exact_tokens(llm: Recorded, server: Any) -> None:
     result = _client(server).chat.completions.create(model="m1", messages=MESSAGES, temperature=0.2)
     assert type(result) is openai.types.chat.ChatCompletion
@@ -62,7 +54,7 @@ def test_chat_completion_span_metrics_and_exact_tokens(llm: Recorded, server: An
     assert "why is my agent slow" not in str(attributes) and "sk-local-secret" not in str(attributes)
     point = llm.histogram_point("gen_ai.client.operation.duration")
     assert point.attributes[names.GEN_AI_RESPONSE_MODEL] == "m1"
-    assert (_tokens(llm, "input"), _tokens(llm, "output")) == (5, 9)
+    assert (llm.tokens("input"), llm.tokens("output")) == (5, 9)
     token_point = llm.histogram_points("gen_ai.client.token.usage")[0]
     assert list(token_point.explicit_bounds) == list(names.TOKEN_BUCKETS)
 
@@ -78,7 +70,7 @@ def test_stream_keeps_its_type_and_ends_when_consumed(llm: Recorded, server: Any
     span = llm.span("chat m1")
     assert span.attributes[names.GEN_AI_REQUEST_STREAM] is True
     assert span.attributes[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
-    assert (_tokens(llm, "input"), _tokens(llm, "output")) == (5, 9)
+    assert (llm.tokens("input"), llm.tokens("output")) == (5, 9)
     assert llm.histogram_point("gen_ai.client.operation.time_to_first_chunk").count == 1
     assert llm.histogram_point("gen_ai.client.operation.time_per_output_chunk").count == 9  # 10 chunks with choices
 
@@ -112,7 +104,7 @@ def test_async_calls_and_async_streams(llm: Recorded, server: Any) -> None:
     answer = asyncio.run(main())
     assert answer.split("|")[0] == answer.split("|")[1]
     assert llm.histogram_point("gen_ai.client.operation.duration").count == 2
-    assert (_tokens(llm, "input"), _tokens(llm, "output")) == (10, 18)
+    assert (llm.tokens("input"), llm.tokens("output")) == (10, 18)
 
 
 def test_retries_are_inside_one_operation_and_errors_keep_their_type(llm: Recorded, server: Any) -> None:
@@ -205,7 +197,7 @@ def test_responses_create_plain_and_streamed(llm: Recorded, server: Any) -> None
     with client.responses.stream(model="m6", input="why is my agent slow") as helper:
         assert helper.get_final_response().output_text.startswith("Latency")
     assert llm.span("chat m6").attributes[names.GEN_AI_USAGE_INPUT_TOKENS] == 5
-    assert (_tokens(llm, "input"), _tokens(llm, "output")) == (15, 27)
+    assert (llm.tokens("input"), llm.tokens("output")) == (15, 27)
 
 
 @NEWER_SDK
