@@ -52,8 +52,8 @@ def rules(thresholds: Thresholds = Thresholds()) -> str:
         label(names.GEN_AI_TOOL_NAME),
     )
     window = t.window
-    agent_p95 = quantile(0.95, names.KIND_AGENT, "", f"job, {agent}").replace("$__rate_interval", window)
-    llm_p95 = quantile(0.95, names.KIND_LLM, "", f"job, {model}").replace("$__rate_interval", window)
+    agent_p95 = quantile(0.95, names.KIND_AGENT, "", f"job, {agent}", window)
+    llm_p95 = quantile(0.95, names.KIND_LLM, "", f"job, {model}", window)
     cost = f"sum by (job) (rate({series(names.LLM_COST)}[1h])) * 3600"
     memory = names.prometheus_name("process.memory.usage", "By")
     active = names.prometheus_name(names.OPERATIONS_ACTIVE, names.UNIT_OPERATIONS)

@@ -39,15 +39,15 @@ MODEL = f'{SERVICE},{label(names.GEN_AI_REQUEST_MODEL)}=~"$model"'
 ERROR = label(names.ERROR_TYPE)
 
 
-def rate(metric: str, selector: str, by: str = "") -> str:
+def rate(metric: str, selector: str, by: str = "", window: str = WINDOW) -> str:
     grouping = f" by ({by})" if by else ""
     matchers = f"{{{selector}}}" if selector else ""
-    return f"sum{grouping} (rate({metric}{matchers}[{WINDOW}]))"
+    return f"sum{grouping} (rate({metric}{matchers}[{window}]))"
 
 
-def quantile(q: float, key: str, selector: str, by: str = "") -> str:
+def quantile(q: float, key: str, selector: str, by: str = "", window: str = WINDOW) -> str:
     grouping = ", ".join(filter(None, ["le", by]))
-    return f"histogram_quantile({q}, {rate(series(key) + '_bucket', selector, grouping)})"
+    return f"histogram_quantile({q}, {rate(series(key) + '_bucket', selector, grouping, window)})"
 
 
 def error_ratio(key: str, selector: str, by: str = "") -> str:

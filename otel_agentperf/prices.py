@@ -53,9 +53,6 @@ class PriceTable:
         self._prices = dict(prices)
         self._found: dict[str, Price | None] = {}
 
-    def __len__(self) -> int:
-        return len(self._prices)
-
     def price(self, model: str) -> Price | None:
         if model in self._found:
             return self._found[model]

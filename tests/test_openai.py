@@ -312,3 +312,16 @@ def test_a_method_missing_from_the_sdk_is_named_in_one_warning(
     instrumentor.uninstrument()
     warnings = [r.getMessage() for r in caplog.records if "Embeddings.create not found" in r.getMessage()]
     assert len(warnings) == 1 and "openai >= 1.40" in warnings[0]
+
+
+@pytest.mark.parametrize("value", ["event_only", "everything"])
+def test_capture_values_that_record_nothing_are_warned_about_once(
+    llm: Recorded, server: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, value: str
+) -> None:
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", value)
+    client = _client(server)
+    for _ in range(2):
+        client.chat.completions.create(model=f"quiet-{value}", messages=MESSAGES)
+    assert all(names.GEN_AI_INPUT_MESSAGES not in span.attributes for span in llm.spans())
+    warnings = [r for r in caplog.records if r.name == "otel_agentperf" and "captur" in r.getMessage()]
+    assert len(warnings) == 1
