@@ -13,7 +13,9 @@ The requested model name selects a behaviour, so real SDK clients exercise real 
 - ``hang-<name>``: waits 5 s before answering, for client timeouts;
 - ``cut-<name>``: a stream whose connection drops after two chunks;
 - ``cached-<n>-<name>`` (also after another prefix): reports ``n`` of the input tokens as read from the prompt cache;
-- ``nousage-<name>``: no usage anywhere.
+- ``nousage-<name>``: no usage anywhere;
+- ``tools-<n>-<name>`` (also after another prefix): when the request offers tools, calls them, one per
+  answer in turn, until the conversation holds ``n`` tool results (1 without the prefix), then answers.
 
 Run it alone with ``python examples/local_llm.py [PORT]`` (prints its base URL).
 """
@@ -53,6 +55,38 @@ def _input_words(request: dict[str, Any]) -> int:
     texts = [_text(item.get("content") if isinstance(item, dict) else item) for item in items]
     texts += [_text(request.get(key)) for key in ("system", "instructions")]
     return max(sum(len(text.split()) for text in texts), 1)
+
+
+def _tool_results(request: dict[str, Any]) -> int:
+    """Tool results already in the conversation: chat ``tool`` messages or responses ``function_call_output``."""
+    items = request.get("messages") or request.get("input") or []
+    if not isinstance(items, list):
+        return 0
+    return sum(
+        1
+        for item in items
+        if isinstance(item, dict) and (item.get("role") == "tool" or item.get("type") == "function_call_output")
+    )
+
+
+def _arguments(schema: Any) -> str:
+    """Arguments that satisfy a tool's JSON schema: strings, numbers and flags get plain values."""
+    samples = {"string": "latency", "integer": 2, "number": 2, "boolean": True}
+    properties = schema.get("properties", {}) if isinstance(schema, dict) else {}
+    return json.dumps({key: samples.get(spec.get("type")) for key, spec in properties.items()})
+
+
+def _tool_call(request: dict[str, Any], model: str) -> tuple[str, str] | None:
+    """(tool name, JSON arguments) when this answer should call a tool, else None."""
+    tools = [tool.get("function", tool) for tool in request.get("tools") or [] if isinstance(tool, dict)]
+    if not tools:
+        return None
+    wanted = re.search(r"(?:^|-)tools-(\d+)-", model)
+    done = _tool_results(request)
+    if done >= (int(wanted.group(1)) if wanted else 1):
+        return None
+    tool = tools[done % len(tools)]
+    return str(tool.get("name")), _arguments(tool.get("parameters"))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -148,10 +182,17 @@ class _Handler(BaseHTTPRequestHandler):
                 "prompt_tokens_details": {"cached_tokens": usage["cached"]},
             }
         base = {"id": "chatcmpl-local", "created": int(time.time()), "model": model}
+        call = _tool_call(request, model)
+        if call is not None:
+            call_id = f"call_{_tool_results(request)}"
+            tool_call = {"id": call_id, "type": "function", "function": {"name": call[0], "arguments": call[1]}}
         if not request.get("stream"):
             time.sleep(delay)
-            message = {"role": "assistant", "content": ANSWER}
-            choice = {"index": 0, "message": message, "finish_reason": "stop"}
+            message: dict[str, Any] = {"role": "assistant", "content": ANSWER}
+            finish = "stop"
+            if call is not None:
+                message, finish = {"role": "assistant", "content": None, "tool_calls": [tool_call]}, "tool_calls"
+            choice = {"index": 0, "message": message, "finish_reason": finish}
             self._json(
                 200,
                 {
@@ -164,6 +205,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._begin_stream()
         base["object"] = "chat.completion.chunk"
+        if call is not None:
+            time.sleep(delay)
+            delta = {"role": "assistant", "tool_calls": [{"index": 0, **tool_call}]}
+            self._event({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+            self._event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+            if chat_usage and (request.get("stream_options") or {}).get("include_usage"):
+                self._event({**base, "choices": [], "usage": chat_usage})
+            self._send_chunk(b"data: [DONE]\n\n")
+            self._end_stream()
+            return
         for index, word in enumerate(WORDS):
             if self._cut(model, index):
                 return
@@ -185,13 +236,25 @@ class _Handler(BaseHTTPRequestHandler):
             "role": "assistant",
             "content": [text_part],
         }
+        call = _tool_call(request, model)
+        output: dict[str, Any] = message
+        if call is not None:
+            call_id = f"call_{_tool_results(request)}"
+            output = {
+                "type": "function_call",
+                "id": f"fc_{call_id}",
+                "call_id": call_id,
+                "name": call[0],
+                "arguments": call[1],
+                "status": "completed",
+            }
         response: dict[str, Any] = {
             "id": "resp_local",
             "object": "response",
             "created_at": int(time.time()),
             "model": model,
             "status": "completed",
-            "output": [message],
+            "output": [output],
             "parallel_tool_calls": True,
             "tool_choice": "auto",
             "tools": [],
@@ -215,6 +278,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._begin_stream()
         sequence = iter(range(1_000))
+        if call is not None:
+            started = {**response, "status": "in_progress", "output": [], "usage": None}
+            self._event({"type": "response.created", "sequence_number": next(sequence), "response": started})
+            for kind in ("response.output_item.added", "response.output_item.done"):
+                self._event({"type": kind, "sequence_number": next(sequence), "output_index": 0, "item": output})
+            self._event({"type": "response.completed", "sequence_number": next(sequence), "response": response})
+            self._end_stream()
+            return
         item = {"item_id": "msg_local", "output_index": 0, "content_index": 0}
         started = {**response, "status": "in_progress", "output": [], "usage": None}
         self._event({"type": "response.created", "sequence_number": next(sequence), "response": started})

@@ -25,6 +25,7 @@ from otel_agentperf.wrappers import Call
 from . import _llm
 
 _stream_types: tuple[type, ...] = ()
+_raw_types: tuple[type, ...] = ()
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -108,6 +109,19 @@ def _embeddings_result(invocation: Invocation, result: object) -> None:
     _llm.set_response(invocation, None, getattr(result, "model", None), ())
 
 
+def _parsed(on_result: Any) -> Any:
+    """``with_raw_response`` (LangChain's ChatOpenAI uses it) returns the HTTP response around the result.
+
+    Its body is already read; ``parse()`` caches what it returns, so the caller's own ``parse()`` gets the
+    very object (or stream) read here. ``with_streaming_response`` is left alone: its body is not read yet.
+    """
+
+    def hook(invocation: Invocation, result: object) -> None:
+        on_result(invocation, result.parse() if isinstance(result, _raw_types) else result)  # type: ignore[attr-defined]
+
+    return hook
+
+
 def _prepare(function: str, operation_name: str, on_result: Any) -> Any:
     def prepare(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
         if _llm.recorded_elsewhere():
@@ -118,7 +132,7 @@ def _prepare(function: str, operation_name: str, on_result: Any) -> Any:
         if operation_name == names.OP_CHAT and content.enabled():
             attributes.update(_input_content(kwargs))
         operation = _llm.operation(function, names.PROVIDER_OPENAI, operation_name, _llm.model_of(kwargs))
-        return Call(operation, attributes, _llm.server_attributes(instance), on_result)
+        return Call(operation, attributes, _llm.server_attributes(instance), _parsed(on_result))
 
     return prepare
 
@@ -163,10 +177,11 @@ class OpenAIInstrumentor(_llm.LLMInstrumentor):
     requirement = "openai >= 1.40"
 
     def patch(self, module: ModuleType) -> None:
-        global _stream_types
-        from openai import _streaming
+        global _stream_types, _raw_types
+        from openai import _legacy_response, _streaming
 
         _stream_types = (_streaming.Stream, _streaming.AsyncStream)
+        _raw_types = (_legacy_response.LegacyAPIResponse,)
         for module_name, sync_name, async_name, method, operation_name, on_result in _METHODS:
             resources = _module(module_name)
             function = f"{module_name.replace('.resources', '')}.{method}"

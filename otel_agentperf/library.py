@@ -8,7 +8,7 @@ warned about once, by name, so a dependency upgrade cannot silently switch instr
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -40,7 +40,8 @@ class LibraryInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         tracer_provider, meter_provider = kwargs.get("tracer_provider"), kwargs.get("meter_provider")
         if tracer_provider is not None or meter_provider is not None:
             state.configure(tracer_provider, meter_provider)
-        self._patcher.when_imported(self.module, self.patch)
+        for module_name, callback in self.hooks():
+            self._patcher.when_imported(module_name, callback)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         self._patcher.remove()
@@ -48,6 +49,14 @@ class LibraryInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def patch(self, module: ModuleType) -> None:
         """Wrap what this library needs; called once the library is imported."""
         raise NotImplementedError
+
+    def hooks(self) -> list[tuple[str, Callable[[ModuleType], None]]]:
+        """(module, callback) pairs, each run once its module is imported; :meth:`patch` on ``module`` by default.
+
+        Each module gets its own hook, registered up front: a hook registered while a package is still
+        being imported would run on its half-initialised submodules.
+        """
+        return [(self.module, self.patch)]
 
     def wrap(self, owner: Any, name: str, operation: Operation, prepare: Prepare | None = None) -> None:
         """Wrap ``owner.name``, warning once if this version of the library has no such attribute."""

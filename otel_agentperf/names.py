@@ -27,6 +27,9 @@ GEN_AI_REQUEST_MODEL: Final = _gen_ai.GEN_AI_REQUEST_MODEL
 GEN_AI_AGENT_NAME: Final = _gen_ai.GEN_AI_AGENT_NAME
 GEN_AI_TOOL_NAME: Final = _gen_ai.GEN_AI_TOOL_NAME
 GEN_AI_WORKFLOW_NAME: Final = _gen_ai.GEN_AI_WORKFLOW_NAME
+GEN_AI_TOOL_TYPE: Final = _gen_ai.GEN_AI_TOOL_TYPE
+GEN_AI_TOOL_CALL_ID: Final = _gen_ai.GEN_AI_TOOL_CALL_ID
+GEN_AI_AGENT_ID: Final = _gen_ai.GEN_AI_AGENT_ID
 GEN_AI_TOKEN_TYPE: Final = _gen_ai.GEN_AI_TOKEN_TYPE
 GEN_AI_REQUEST_STREAM: Final = _gen_ai.GEN_AI_REQUEST_STREAM
 GEN_AI_REQUEST_MAX_TOKENS: Final = _gen_ai.GEN_AI_REQUEST_MAX_TOKENS
@@ -53,6 +56,7 @@ GEN_AI_OUTPUT_MESSAGES: Final = _gen_ai.GEN_AI_OUTPUT_MESSAGES
 GEN_AI_SYSTEM_INSTRUCTIONS: Final = _gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS
 TOKEN_TYPE_INPUT: Final = "input"
 TOKEN_TYPE_OUTPUT: Final = "output"
+TOOL_TYPE_FUNCTION: Final = "function"
 PROVIDER_OPENAI: Final = _gen_ai.GenAiProviderNameValues.OPENAI.value
 PROVIDER_ANTHROPIC: Final = _gen_ai.GenAiProviderNameValues.ANTHROPIC.value
 ERROR_TYPE: Final = _error.ERROR_TYPE
@@ -186,6 +190,8 @@ FAST_DURATION_BUCKETS: Final = (
 TOKEN_BUCKETS: Final = tuple(float(4**i) for i in range(14))
 # Bytes: 1 KiB to 4 GiB, quadrupling.
 MEMORY_BUCKETS: Final = tuple(float(1024 * 4**i) for i in range(12))
+# Calls made by one agent invocation: an agent loop rarely runs past a few dozen steps.
+CALL_COUNT_BUCKETS: Final = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 64.0, 128.0)
 # History sizes: 1 to 4 Mi records, quadrupling.
 RECORD_BUCKETS: Final = tuple(float(4**i) for i in range(12))
 
@@ -199,6 +205,8 @@ CLIENT_TOKEN_USAGE: Final = _gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE
 CLIENT_TIME_TO_FIRST_CHUNK: Final = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK
 CLIENT_TIME_PER_OUTPUT_CHUNK: Final = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK
 CLIENT_EMBEDDINGS_DURATION: Final = "gen_ai.client.embeddings.duration"
+AGENT_LLM_CALLS: Final = "agentperf.agent.llm_calls"
+AGENT_TOOL_CALLS: Final = "agentperf.agent.tool_calls"
 LLM_COST: Final = "agentperf.llm.cost"
 LLM_UNPRICED: Final = "agentperf.llm.unpriced"
 LLM_CACHED_INPUT_TOKENS: Final = "agentperf.llm.cached_input_tokens"
@@ -323,6 +331,18 @@ def histograms(latest: bool) -> dict[str, Histogram]:
             UNIT_SECONDS,
             CLIENT_DURATION_BUCKETS,
             "Time between streamed chunks after the first.",
+        ),
+        AGENT_LLM_CALLS: Histogram(
+            AGENT_LLM_CALLS,
+            UNIT_CALLS,
+            CALL_COUNT_BUCKETS,
+            "LLM calls made by one agent invocation (not by sub-agents).",
+        ),
+        AGENT_TOOL_CALLS: Histogram(
+            AGENT_TOOL_CALLS,
+            UNIT_CALLS,
+            CALL_COUNT_BUCKETS,
+            "Tool calls made by one agent invocation (not by sub-agents).",
         ),
         HISTORY_RECORDS: Histogram(
             HISTORY_SIZE_RECORDS, UNIT_RECORDS, RECORD_BUCKETS, "Records in a history store at an operation."

@@ -24,12 +24,13 @@ from otel_agentperf.memory import MemoryProbe
 from otel_agentperf.operations import Operation
 from otel_agentperf.version import __version__
 
-_AGENT_KEY = otel_context.create_key("agentperf-agent-name")
+_AGENT_KEY = otel_context.create_key("agentperf-agent")
+_LLM_KEY = otel_context.create_key("agentperf-llm")
 _EXCLUSIVE_KEY = otel_context.create_key("agentperf-exclusive-operation")
 _ERROR_TYPE_LIMIT = 64
 
 
-# Called with the invocation and the call's return value, to add what only the result tells.
+# Called with the invocation and the call's return value (or a yielded item), to add what only it tells.
 ResultHook = Callable[["Invocation", object], None]
 
 
@@ -51,6 +52,30 @@ class _ActiveCounts:
         with self._lock:
             counts = list(self._counts.items())
         return [Observation(count, {names.OPERATION_KIND: kind}) for kind, count in counts]
+
+
+class AgentCalls:
+    """The LLM and tool calls one agent invocation makes, counted from every thread and task it spawns."""
+
+    __slots__ = ("_lock", "llm", "name", "tool")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.llm = 0
+        self.tool = 0
+        self._lock = threading.Lock()
+
+    def count(self, kind: str) -> None:
+        with self._lock:
+            if kind == names.KIND_LLM:
+                self.llm += 1
+            else:
+                self.tool += 1
+
+
+def in_llm_operation() -> bool:
+    """True while an LLM operation is current: a framework's model call made inside another is not a second one."""
+    return otel_context.get_value(_LLM_KEY) is not None
 
 
 def error_type(exc: BaseException) -> str:
@@ -104,6 +129,7 @@ class Telemetry:
         attach: bool = True,
         sync: bool = False,
         on_result: ResultHook | None = None,
+        on_item: ResultHook | None = None,
     ) -> Invocation:
         """Begin ``operation``; with ``attach`` its span becomes current until :meth:`Invocation.end`.
 
@@ -124,18 +150,26 @@ class Telemetry:
             metrics_attributes = {**metrics_attributes, **(metric_attributes or {})}
             if sync and kind in names.EXCLUSIVE_KINDS:
                 metrics_attributes[names.BLOCKING_EVENT_LOOP] = "true" if _loop_running() else "false"
-        if kind == names.KIND_TOOL:
-            agent_name = otel_context.get_value(_AGENT_KEY)
-            if isinstance(agent_name, str):
-                metrics_attributes = {**metrics_attributes, names.GEN_AI_AGENT_NAME: agent_name}
+        if kind == names.KIND_TOOL or kind == names.KIND_LLM:
+            agent = otel_context.get_value(_AGENT_KEY)
+            if isinstance(agent, AgentCalls):
+                agent.count(kind)
+                if kind == names.KIND_TOOL:
+                    metrics_attributes = {**metrics_attributes, names.GEN_AI_AGENT_NAME: agent.name}
         if attributes or metrics_attributes is not operation.metric_attributes:
             span_attributes = {**span_attributes, **metrics_attributes, **(attributes or {})}
         span = self.tracer.start_span(operation.span_name, kind=operation.span_kind, attributes=span_attributes)
         ctx = trace.set_span_in_context(span)
+        calls = None
         if kind == names.KIND_AGENT:
-            ctx = otel_context.set_value(_AGENT_KEY, operation.name, ctx)
+            calls = AgentCalls(operation.name)
+            ctx = otel_context.set_value(_AGENT_KEY, calls, ctx)
+        elif kind == names.KIND_LLM:
+            ctx = otel_context.set_value(_LLM_KEY, True, ctx)
         snapshot = self._memory.start() if self._memory is not None else None
         invocation = Invocation(self, operation, span, ctx, None, metrics_attributes, snapshot, on_result)
+        invocation._calls = calls
+        invocation._on_item = on_item
         invocation._attributes = span_attributes
         if kind in names.EXCLUSIVE_KINDS:
             invocation.context = otel_context.set_value(_EXCLUSIVE_KEY, invocation, ctx)
@@ -156,9 +190,11 @@ class Invocation:
 
     __slots__ = (
         "_attributes",
+        "_calls",
         "_deferred",
         "_last_chunk",
         "_metric_attributes",
+        "_on_item",
         "_on_result",
         "_operation",
         "_outer",
@@ -193,6 +229,8 @@ class Invocation:
         self._on_result = on_result
         self._outer = outer
         self._attributes: Mapping[str, AttributeValue] = {}
+        self._calls: AgentCalls | None = None
+        self._on_item: ResultHook | None = None
         self._deferred = False
         self._last_chunk: float | None = None
         self._usage: tuple[int | None, int | None, int | None, int | None] | None = None
@@ -243,6 +281,15 @@ class Invocation:
         if self._deferred and error is None:
             return
         self.finish(error)
+
+    def item(self, item: object) -> None:
+        """A generator this operation wraps yielded ``item``: let the item hook read it."""
+        hook = self._on_item
+        if hook is not None and self._started is not None:
+            try:
+                hook(self, item)
+            except Exception as exc:
+                _failures.report(f"reading an item of a {self._operation.kind} operation", exc)
 
     def set_usage(
         self,
@@ -300,6 +347,8 @@ class Invocation:
                 self._record_sizes(attributes)
             if self._usage is not None:
                 self._record_usage()
+            if self._calls is not None:
+                self._record_calls(self._calls, attributes)
             if self._snapshot is not None and telemetry._memory is not None:
                 for key, delta in telemetry._memory.finish(self._snapshot).items():
                     self.span.set_attribute(key, delta)
@@ -316,6 +365,13 @@ class Invocation:
             value = self._attributes.get(key)
             if isinstance(value, int):
                 self._telemetry._histograms[key].record(value, attributes)
+
+    def _record_calls(self, calls: AgentCalls, attributes: Mapping[str, AttributeValue]) -> None:
+        """How many LLM and tool calls this agent invocation made itself (a sub-agent's are its own)."""
+        histograms = self._telemetry._histograms
+        for key, count in ((names.AGENT_LLM_CALLS, calls.llm), (names.AGENT_TOOL_CALLS, calls.tool)):
+            histograms[key].record(count, attributes)
+            self.span.set_attribute(key, count)
 
     def _record_usage(self) -> None:
         """Token histograms, then the cost of those tokens when the model has a price (counted when not)."""

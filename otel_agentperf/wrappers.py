@@ -43,6 +43,7 @@ class Call:
     attributes: Mapping[str, AttributeValue] | None = None
     metric_attributes: Mapping[str, AttributeValue] | None = None
     on_result: ResultHook | None = None
+    on_item: ResultHook | None = None  # generators only: sees each item before the consumer does
 
 
 # Inspects (instance, args, kwargs) of a call; None means: do not record this call at all.
@@ -75,6 +76,7 @@ def start(
             attach=attach,
             sync=sync,
             on_result=call.on_result,
+            on_item=call.on_item,
         )
     except Exception as exc:
         _failures.report(f"starting {operation.kind} operation", exc)
@@ -174,6 +176,7 @@ def _stepped(generator: Generator[Any, Any, Any], how: tuple[Any, ...]) -> Gener
                     item = generator.send(sent)
             finally:
                 otel_context.detach(token)
+            invocation.item(item)
             try:
                 sent = yield item
             except GeneratorExit:
@@ -223,6 +226,8 @@ async def _async_stepped(generator: AsyncGenerator[Any, Any], how: tuple[Any, ..
             finally:
                 if token is not None:
                     otel_context.detach(token)
+            if invocation is not None:
+                invocation.item(item)
             try:
                 sent = yield item
             except GeneratorExit:
