@@ -390,6 +390,7 @@ class LocalLLMServer(ThreadingHTTPServer):
     """The server; ``requests`` counts requests per model (retries included)."""
 
     daemon_threads = True
+    request_queue_size = 256  # dozens of concurrent agent runs connect at once
 
     def __init__(self, port: int = 0) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
