@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from types import ModuleType
@@ -49,6 +50,13 @@ _NUMERIC_PARAMETERS = {
     "presence_penalty": names.GEN_AI_REQUEST_PRESENCE_PENALTY,
     "seed": names.GEN_AI_REQUEST_SEED,
     "dimensions": names.GEN_AI_EMBEDDINGS_DIMENSION_COUNT,
+}
+
+# The SDK class whose ``create`` a LangChain provider calls, by LangChain's ``ls_provider``.
+SDK_CALLS = {
+    "openai": ("openai.resources.chat.completions", "Completions"),
+    "azure": ("openai.resources.chat.completions", "Completions"),
+    "anthropic": ("anthropic.resources.messages", "Messages"),
 }
 
 models = BoundedValues(MODEL_LIMIT)
@@ -103,6 +111,16 @@ def _server(base_url: str) -> tuple[tuple[str, AttributeValue], ...]:
     if port:
         found.append((names.SERVER_PORT, port))
     return tuple(found)
+
+
+def sdk_recording(provider: str) -> bool:
+    """True when the provider's SDK method carries a wrapt wrapper (ours or another GenAI instrumentation's).
+
+    ``__wrapped__`` would not do: the SDKs' own decorators set it with ``functools.wraps``.
+    """
+    where = SDK_CALLS.get(provider)
+    owner = getattr(sys.modules.get(where[0]), where[1], None) if where else None
+    return owner is not None and getattr(vars(owner).get("create"), "_self_wrapper", None) is not None
 
 
 def recorded_elsewhere() -> bool:

@@ -13,7 +13,6 @@ No callback handler is registered: nothing is kept per run.
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -31,12 +30,6 @@ from . import _llm
 
 TOOL_LIMIT = 200
 PROVIDER_LIMIT = 20
-# The SDK class whose ``create`` a LangChain provider calls, by LangChain's ``ls_provider``.
-SDK_CALLS = {
-    "openai": ("openai.resources.chat.completions", "Completions"),
-    "azure": ("openai.resources.chat.completions", "Completions"),
-    "anthropic": ("anthropic.resources.messages", "Messages"),
-}
 _PARAMETERS = {
     "ls_temperature": names.GEN_AI_REQUEST_TEMPERATURE,
     "ls_max_tokens": names.GEN_AI_REQUEST_MAX_TOKENS,
@@ -49,16 +42,6 @@ providers = BoundedValues(PROVIDER_LIMIT)
 @functools.lru_cache(maxsize=TOOL_LIMIT + 1)
 def tool_operation(name: str) -> Operation:
     return operations.tool(name)
-
-
-def sdk_recording(provider: str) -> bool:
-    """True when the provider's SDK method carries a wrapt wrapper (ours or another GenAI instrumentation's).
-
-    ``__wrapped__`` would not do: the SDKs' own decorators set it with ``functools.wraps``.
-    """
-    where = SDK_CALLS.get(provider)
-    owner = getattr(sys.modules.get(where[0]), where[1], None) if where else None
-    return owner is not None and getattr(vars(owner).get("create"), "_self_wrapper", None) is not None
 
 
 def _prepare_tool(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
@@ -125,7 +108,7 @@ def _prepare_model(method: str, streaming: bool) -> Prepare:
             return None
         params = instance._get_ls_params()
         provider = str(params.get("ls_provider") or "")
-        if sdk_recording(provider):
+        if _llm.sdk_recording(provider):
             return None
         model = params.get("ls_model_name")
         function = f"{type(instance).__name__}.{method}"

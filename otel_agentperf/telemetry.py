@@ -130,17 +130,19 @@ class Telemetry:
         sync: bool = False,
         on_result: ResultHook | None = None,
         on_item: ResultHook | None = None,
+        parent: Context | None = None,
     ) -> Invocation:
         """Begin ``operation``; with ``attach`` its span becomes current until :meth:`Invocation.end`.
 
         ``attributes`` go on the span, ``metric_attributes`` on the span and the metrics. Generators pass
-        ``attach=False`` and make :attr:`Invocation.context` current around each step. A config or
+        ``attach=False`` and make :attr:`Invocation.context` current around each step; ``parent`` (default:
+        the current context) is for frameworks that report their own span tree. A config or
         history operation inside another of its kind is folded into the outer one: its attributes and
         result reach the outer operation, and nothing is recorded twice.
         """
         kind = operation.kind
         if kind in names.EXCLUSIVE_KINDS:
-            outer = otel_context.get_value(_EXCLUSIVE_KEY)
+            outer = otel_context.get_value(_EXCLUSIVE_KEY, parent)
             if isinstance(outer, Invocation) and outer._operation.kind == kind and outer._started is not None:
                 outer.add_attributes(attributes, metric_attributes)
                 return Invocation(self, operation, outer.span, outer.context, None, {}, None, on_result, outer)
@@ -151,15 +153,15 @@ class Telemetry:
             if sync and kind in names.EXCLUSIVE_KINDS:
                 metrics_attributes[names.BLOCKING_EVENT_LOOP] = "true" if _loop_running() else "false"
         if kind == names.KIND_TOOL or kind == names.KIND_LLM:
-            agent = otel_context.get_value(_AGENT_KEY)
+            agent = otel_context.get_value(_AGENT_KEY, parent)
             if isinstance(agent, AgentCalls):
                 agent.count(kind)
                 if kind == names.KIND_TOOL:
                     metrics_attributes = {**metrics_attributes, names.GEN_AI_AGENT_NAME: agent.name}
         if attributes or metrics_attributes is not operation.metric_attributes:
             span_attributes = {**span_attributes, **metrics_attributes, **(attributes or {})}
-        span = self.tracer.start_span(operation.span_name, kind=operation.span_kind, attributes=span_attributes)
-        ctx = trace.set_span_in_context(span)
+        span = self.tracer.start_span(operation.span_name, parent, kind=operation.span_kind, attributes=span_attributes)
+        ctx = trace.set_span_in_context(span, parent)
         calls = None
         if kind == names.KIND_AGENT:
             calls = AgentCalls(operation.name)

@@ -27,7 +27,7 @@ from opentelemetry.trace import StatusCode
 
 import otel_agentperf
 from otel_agentperf import _failures, names
-from otel_agentperf.instrumentation import langchain_runnables, langgraph_runs
+from otel_agentperf.instrumentation import _llm, langgraph_runs
 from otel_agentperf.instrumentation.langchain_runnables import LangChainInstrumentor
 from otel_agentperf.instrumentation.langgraph_runs import LangGraphInstrumentor
 from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
@@ -309,7 +309,7 @@ def test_a_failure_inside_the_instrumentation_does_not_break_the_call(
     def fail(_provider: str) -> bool:
         raise RuntimeError("instrumentation bug")
 
-    monkeypatch.setattr(langchain_runnables, "sdk_recording", fail)
+    monkeypatch.setattr(_llm, "sdk_recording", fail)
     monkeypatch.setattr(_failures, "_seen", set())
     model = FakeListChatModel(responses=["fine"])
     assert [model.invoke("hi").content, model.invoke("hi").content] == ["fine", "fine"]
