@@ -43,6 +43,12 @@ def test_main_job_runs_the_example_and_reports_every_operation_kind(tmp_path: Pa
     triage = rows[("llm", "openai/ratelimit-1-cached-4-triage-mini")]  # no retries: the first call fails
     assert (triage.calls, triage.errors) == (3, 1)
     assert rows[("tool", "calculate")].errors == 3  # "1/0" once per round
+    # The LangGraph review step, recorded by the framework instrumentors: one graph run per round, the
+    # ReAct agent inside it, its two tool calls and three model calls through ChatOpenAI (one span each).
+    assert rows[("workflow", "review")].calls == 3
+    assert rows[("agent", "fact_checker")].calls == 3
+    assert rows[("tool", "check_claim")].calls == rows[("tool", "count_sources")].calls == 3
+    assert rows[("llm", "openai/tools-2-reviewer")].calls == 9
     assert rows[("history", "HistoryStore/append")].calls == 12
     assert rows[("history", "HistoryStore/read")].calls == 24
     config = rows[("config", "load_settings")]

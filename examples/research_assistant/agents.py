@@ -14,6 +14,7 @@ from research_assistant import tools
 from research_assistant.config import load_settings
 from research_assistant.history import HistoryStore
 from research_assistant.llm import ModelClient
+from research_assistant.reviewer import review
 
 
 class ResearchAgent:
@@ -48,6 +49,7 @@ class Orchestrator:
         settings = load_settings()
         self.history = HistoryStore(workdir / settings["history_file"])
         self.triage_model = settings["triage_model"]
+        self.review_model = settings["review_model"]
 
     async def run(self, questions: list[tuple[str, str]]) -> list[dict[str, Any]]:
         # Triage is an optimisation: when it is unavailable, answer everything. A client per run: each
@@ -57,6 +59,8 @@ class Orchestrator:
                 "triage: " + "; ".join(question for question, _ in questions)
             )
         agents = [ResearchAgent(self.history) for _ in questions]
-        return await asyncio.gather(
+        answers = await asyncio.gather(
             *(agent.answer(question, ratio) for agent, (question, ratio) in zip(agents, questions, strict=True))
         )
+        await review(self.review_model, answers)
+        return answers
