@@ -294,14 +294,26 @@ def agents_and_tools() -> dict[str, Any]:
         [(error_ratio(names.KIND_TOOL, AGENT, tool), "{{" + tool + "}}")],
         "Share of tool calls that raised.",
     )
-    tool_calls = rate(series(names.KIND_TOOL) + "_count", AGENT, agent)
-    tools_per_call = f"{tool_calls} / {rate(series(names.KIND_AGENT) + '_count', AGENT, agent)}"
+    per_invocation = [
+        (f"{rate(series(key) + '_sum', AGENT, agent)} / {rate(series(key) + '_count', AGENT, agent)}", legend)
+        for key, legend in (
+            (names.AGENT_LLM_CALLS, "LLM {{" + agent + "}}"),
+            (names.AGENT_TOOL_CALLS, "tools {{" + agent + "}}"),
+        )
+    ]
     layout.add(
-        "Tool calls per agent invocation",
+        "LLM and tool calls per agent invocation",
         "timeseries",
         "short",
-        [(tools_per_call, "{{" + agent + "}}")],
-        "How many tool calls each invocation makes on average: loops show up here.",
+        per_invocation,
+        "Mean LLM and tool calls each invocation makes itself (sub-agents count their own): loops show up here.",
+    )
+    layout.add(
+        "LLM calls per agent invocation (p95)",
+        "timeseries",
+        "short",
+        [(quantile(0.95, names.AGENT_LLM_CALLS, AGENT, agent), "{{" + agent + "}}")],
+        "p95 of the LLM calls one invocation makes: the long tail of agent loops.",
     )
     layout.add(
         "Agent spawn time (p95)",
