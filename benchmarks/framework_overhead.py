@@ -51,7 +51,7 @@ def lookup(topic: str) -> str:
     return f"notes on {topic}"
 
 
-def langgraph_agent(loop: asyncio.AbstractEventLoop) -> Callable[[], object]:
+def langgraph_agent() -> Callable[[], object]:
     from langchain_core.tools import tool
     from langchain_openai import ChatOpenAI
     from langgraph.prebuilt import create_react_agent
@@ -113,7 +113,7 @@ def main() -> None:
     cases = {
         # name: (one invocation, instrumentors, operations recorded per invocation)
         "LangGraph ReAct agent (ChatOpenAI)": (
-            langgraph_agent(loop),
+            langgraph_agent(),
             [LangChainInstrumentor(), LangGraphInstrumentor(), OpenAIInstrumentor()],
             4,  # agent, 2 LLM, 1 tool
         ),

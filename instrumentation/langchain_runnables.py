@@ -5,43 +5,36 @@ LangGraph's ``ToolNode``, agents); the span carries the tool call id, the metric
 Chat models: ``_generate_with_cache``/``_agenerate_with_cache`` (``invoke``, ``batch``, ``generate``)
 and ``stream``/``astream``. A model is recorded here only when the SDK it calls is not instrumented
 already (by otel-agentperf's OpenAI/Anthropic instrumentors or another GenAI instrumentation): then the
-SDK call is the one LLM operation, with the provider's own usage, and LangChain adds nothing. A model
-call made inside another (``stream`` falling back to ``invoke``) is the same operation, recorded once.
+SDK call is the one LLM operation, with the provider's own usage, and LangChain adds nothing. Otherwise
+an LLM operation made inside this one (``stream`` falling back to ``invoke``; an instrumented SDK under
+a provider this module does not know) folds into it: one operation per model call.
 No callback handler is registered: nothing is kept per run.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 from opentelemetry.util.types import AttributeValue
 
-from otel_agentperf import names, operations
+from otel_agentperf import names
 from otel_agentperf.bounded import BoundedValues
 from otel_agentperf.library import LibraryInstrumentor
-from otel_agentperf.operations import Operation
-from otel_agentperf.telemetry import Invocation, in_llm_operation
+from otel_agentperf.telemetry import Invocation
 from otel_agentperf.wrappers import Call, Prepare
 
 from . import _llm
+from ._named import named
 
-TOOL_LIMIT = 200
 PROVIDER_LIMIT = 20
 _PARAMETERS = {
     "ls_temperature": names.GEN_AI_REQUEST_TEMPERATURE,
     "ls_max_tokens": names.GEN_AI_REQUEST_MAX_TOKENS,
 }
 
-tool_names = BoundedValues(TOOL_LIMIT)
 providers = BoundedValues(PROVIDER_LIMIT)
-
-
-@functools.lru_cache(maxsize=TOOL_LIMIT + 1)
-def tool_operation(name: str) -> Operation:
-    return operations.tool(name)
 
 
 def _prepare_tool(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
@@ -49,7 +42,7 @@ def _prepare_tool(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any])
     call_id = kwargs.get("tool_call_id")
     if isinstance(call_id, str):
         attributes[names.GEN_AI_TOOL_CALL_ID] = call_id
-    return Call(tool_operation(tool_names(str(getattr(instance, "name", None) or type(instance).__name__))), attributes)
+    return Call(named(names.KIND_TOOL, str(getattr(instance, "name", None) or type(instance).__name__)), attributes)
 
 
 def _read_message(invocation: Invocation, message: Any, reasons: list[str]) -> None:
@@ -104,8 +97,6 @@ class _StreamReader:
 
 def _prepare_model(method: str, streaming: bool) -> Prepare:
     def prepare(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
-        if in_llm_operation():
-            return None
         params = instance._get_ls_params()
         provider = str(params.get("ls_provider") or "")
         if _llm.sdk_recording(provider):
@@ -140,7 +131,7 @@ class LangChainInstrumentor(LibraryInstrumentor):
         ]
 
     def _patch_tools(self, module: ModuleType) -> None:
-        spec = lambda cls, _name: (tool_operation(cls.__name__), _prepare_tool)  # noqa: E731
+        spec = lambda cls, _name: (named(names.KIND_TOOL, cls.__name__), _prepare_tool)  # noqa: E731
         self.wrap_hierarchy(module.BaseTool, {"run": spec, "arun": spec})
 
     def _patch_models(self, module: ModuleType) -> None:

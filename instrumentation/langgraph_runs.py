@@ -19,13 +19,12 @@ from typing import Any
 
 import wrapt
 
-from otel_agentperf import _failures, operations
-from otel_agentperf.bounded import BoundedValues
+from otel_agentperf import _failures, names
 from otel_agentperf.library import LibraryInstrumentor
-from otel_agentperf.operations import Operation
 from otel_agentperf.wrappers import Call
 
-GRAPH_LIMIT = 200
+from ._named import named
+
 DEFAULT_NAME = "LangGraph"
 # Agent factories: (module, function); the builders of the graphs they return are agents.
 AGENT_FACTORIES = (
@@ -35,13 +34,7 @@ AGENT_FACTORIES = (
     ("langchain.agents", "create_agent"),
 )
 
-graph_names = BoundedValues(GRAPH_LIMIT)
 agent_builders: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
-@functools.lru_cache(maxsize=2 * (GRAPH_LIMIT + 1))
-def graph_operation(name: str, agent: bool) -> Operation:
-    return operations.agent(name) if agent else operations.workflow(name)
 
 
 class _AgentFactory(wrapt.FunctionWrapper):  # type: ignore[type-arg]
@@ -61,8 +54,8 @@ def _remember_agent(wrapped: Any, _instance: Any, args: tuple[Any, ...], kwargs:
 
 def _prepare(instance: Any, _args: tuple[Any, ...], _kwargs: dict[str, Any]) -> Call:
     builder = getattr(instance, "builder", None)
-    agent = builder is not None and builder in agent_builders
-    return Call(graph_operation(graph_names(str(getattr(instance, "name", None) or DEFAULT_NAME)), agent))
+    kind = names.KIND_AGENT if builder is not None and builder in agent_builders else names.KIND_WORKFLOW
+    return Call(named(kind, str(getattr(instance, "name", None) or DEFAULT_NAME)))
 
 
 class LangGraphInstrumentor(LibraryInstrumentor):
@@ -70,7 +63,7 @@ class LangGraphInstrumentor(LibraryInstrumentor):
     requirement = "langgraph >= 0.3"
 
     def patch(self, module: ModuleType) -> None:
-        spec = lambda _cls, _name: (graph_operation(DEFAULT_NAME, False), _prepare)  # noqa: E731
+        spec = lambda _cls, _name: (named(names.KIND_WORKFLOW, DEFAULT_NAME), _prepare)  # noqa: E731
         self.wrap_hierarchy(module.Pregel, {"stream": spec, "astream": spec})
 
     def hooks(self) -> list[tuple[str, Callable[[ModuleType], None]]]:

@@ -14,7 +14,6 @@ kept for a span after it finishes. With the SDK's tracing disabled, only the Ope
 
 from __future__ import annotations
 
-import functools
 import threading
 from types import ModuleType
 from typing import Any
@@ -23,29 +22,17 @@ import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 
-from otel_agentperf import _failures, names, operations, state
-from otel_agentperf.bounded import BoundedValues
+from otel_agentperf import _failures, names, state
 from otel_agentperf.library import LibraryInstrumentor
 from otel_agentperf.operations import Operation
 from otel_agentperf.telemetry import Invocation
 
 from . import _llm
-
-NAME_LIMIT = 200
-
-agent_names = BoundedValues(NAME_LIMIT)
-tool_names = BoundedValues(NAME_LIMIT)
-step_names = BoundedValues(NAME_LIMIT)
-workflow_names = BoundedValues(NAME_LIMIT)
+from ._named import named
 
 
 class AgentsSpanError(Exception):
     """An error the Agents SDK reported on one of its spans (a failed tool, a tripped guardrail)."""
-
-
-@functools.lru_cache(maxsize=4 * (NAME_LIMIT + 1))
-def _operation(kind: str, name: str) -> Operation:
-    return operations.for_kind(kind, name, name)
 
 
 class _Entry:
@@ -82,8 +69,8 @@ class AgentPerfProcessor:
             self._guard("trace start", self._trace_start, trace)
 
     def _trace_start(self, trace: Any) -> None:
-        name = workflow_names(str(getattr(trace, "name", "") or "Agent workflow"))
-        self._start(trace.trace_id, _operation(names.KIND_WORKFLOW, name), otel_context.get_current())
+        name = str(getattr(trace, "name", "") or "Agent workflow")
+        self._start(trace.trace_id, named(names.KIND_WORKFLOW, name), otel_context.get_current())
 
     def on_span_start(self, span: Any) -> None:
         if self.active:
@@ -146,13 +133,13 @@ class AgentPerfProcessor:
 def _span_operation(data: Any) -> Operation | None:
     kind = type(data).__name__
     if kind == "AgentSpanData":
-        return _operation(names.KIND_AGENT, agent_names(str(data.name)))
+        return named(names.KIND_AGENT, str(data.name))
     if kind == "FunctionSpanData":
-        return _operation(names.KIND_TOOL, tool_names(str(data.name)))
+        return named(names.KIND_TOOL, str(data.name))
     if kind == "HandoffSpanData":
-        return _operation(names.KIND_SEGMENT, "handoff")  # the target is known only at the end
+        return named(names.KIND_SEGMENT, "handoff")  # the target is known only at the end
     if kind == "GuardrailSpanData":
-        return _operation(names.KIND_SEGMENT, step_names(f"guardrail {data.name}"))
+        return named(names.KIND_SEGMENT, f"guardrail {data.name}")
     if kind in ("GenerationSpanData", "ResponseSpanData") and not _llm.sdk_recording(names.PROVIDER_OPENAI):
         model = getattr(data, "model", None)
         return _llm.operation(

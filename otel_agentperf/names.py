@@ -29,7 +29,6 @@ GEN_AI_TOOL_NAME: Final = _gen_ai.GEN_AI_TOOL_NAME
 GEN_AI_WORKFLOW_NAME: Final = _gen_ai.GEN_AI_WORKFLOW_NAME
 GEN_AI_TOOL_TYPE: Final = _gen_ai.GEN_AI_TOOL_TYPE
 GEN_AI_TOOL_CALL_ID: Final = _gen_ai.GEN_AI_TOOL_CALL_ID
-GEN_AI_AGENT_ID: Final = _gen_ai.GEN_AI_AGENT_ID
 GEN_AI_TOKEN_TYPE: Final = _gen_ai.GEN_AI_TOKEN_TYPE
 GEN_AI_REQUEST_STREAM: Final = _gen_ai.GEN_AI_REQUEST_STREAM
 GEN_AI_REQUEST_MAX_TOKENS: Final = _gen_ai.GEN_AI_REQUEST_MAX_TOKENS
@@ -113,7 +112,8 @@ KIND_CONFIG: Final = "config"
 KIND_HISTORY: Final = "history"
 KIND_WORKFLOW: Final = "workflow"
 KIND_SEGMENT: Final = "segment"
-# Kinds recorded only at the outermost level: a user loader calling yaml.safe_load is one load.
+# Blocking I/O kinds: recorded only at the outermost level (a user loader calling yaml.safe_load is one
+# load), and flagged when a synchronous call blocks a running event loop. LLM operations fold too.
 EXCLUSIVE_KINDS: Final = frozenset({KIND_CONFIG, KIND_HISTORY})
 KINDS: Final = (
     KIND_AGENT,

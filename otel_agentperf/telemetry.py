@@ -25,8 +25,10 @@ from otel_agentperf.operations import Operation
 from otel_agentperf.version import __version__
 
 _AGENT_KEY = otel_context.create_key("agentperf-agent")
-_LLM_KEY = otel_context.create_key("agentperf-llm")
 _EXCLUSIVE_KEY = otel_context.create_key("agentperf-exclusive-operation")
+_LLM_KEY = otel_context.create_key("agentperf-llm-operation")
+# Kinds recorded at the outermost level only, and the context key holding the running one of each.
+_FOLDED = {names.KIND_CONFIG: _EXCLUSIVE_KEY, names.KIND_HISTORY: _EXCLUSIVE_KEY, names.KIND_LLM: _LLM_KEY}
 _ERROR_TYPE_LIMIT = 64
 
 
@@ -71,11 +73,6 @@ class AgentCalls:
                 self.llm += 1
             else:
                 self.tool += 1
-
-
-def in_llm_operation() -> bool:
-    """True while an LLM operation is current: a framework's model call made inside another is not a second one."""
-    return otel_context.get_value(_LLM_KEY) is not None
 
 
 def error_type(exc: BaseException) -> str:
@@ -136,15 +133,17 @@ class Telemetry:
 
         ``attributes`` go on the span, ``metric_attributes`` on the span and the metrics. Generators pass
         ``attach=False`` and make :attr:`Invocation.context` current around each step; ``parent`` (default:
-        the current context) is for frameworks that report their own span tree. A config or
-        history operation inside another of its kind is folded into the outer one: its attributes and
-        result reach the outer operation, and nothing is recorded twice.
+        the current context) is for frameworks that report their own span tree. A config, history or LLM
+        operation inside another of its kind is folded into the outer one: its attributes, usage and
+        result reach the outer operation, and nothing is recorded twice (a user loader calling
+        ``yaml.safe_load`` is one load; a framework's model call through an instrumented SDK is one call).
         """
         kind = operation.kind
-        if kind in names.EXCLUSIVE_KINDS:
-            outer = otel_context.get_value(_EXCLUSIVE_KEY, parent)
+        fold_key = _FOLDED.get(kind)
+        if fold_key is not None:
+            outer = otel_context.get_value(fold_key, parent)
             if isinstance(outer, Invocation) and outer._operation.kind == kind and outer._started is not None:
-                outer.add_attributes(attributes, metric_attributes)
+                outer.add_attributes(attributes, {**operation.metric_attributes, **(metric_attributes or {})})
                 return Invocation(self, operation, outer.span, outer.context, None, {}, None, on_result, outer)
         span_attributes = operation.span_attributes
         metrics_attributes = operation.metric_attributes
@@ -166,15 +165,13 @@ class Telemetry:
         if kind == names.KIND_AGENT:
             calls = AgentCalls(operation.name)
             ctx = otel_context.set_value(_AGENT_KEY, calls, ctx)
-        elif kind == names.KIND_LLM:
-            ctx = otel_context.set_value(_LLM_KEY, True, ctx)
         snapshot = self._memory.start() if self._memory is not None else None
         invocation = Invocation(self, operation, span, ctx, None, metrics_attributes, snapshot, on_result)
         invocation._calls = calls
         invocation._on_item = on_item
         invocation._attributes = span_attributes
-        if kind in names.EXCLUSIVE_KINDS:
-            invocation.context = otel_context.set_value(_EXCLUSIVE_KEY, invocation, ctx)
+        if fold_key is not None:
+            invocation.context = otel_context.set_value(fold_key, invocation, ctx)
         if attach:
             invocation._token = otel_context.attach(invocation.context)
         self._active.add(kind, 1)
@@ -303,8 +300,9 @@ class Invocation:
         """Token usage reported by the provider; recorded once, when the operation finishes.
 
         ``input_tokens`` counts every input token, cache reads and writes included, as the conventions ask.
+        A folded operation's usage is the outer operation's.
         """
-        self._usage = (input_tokens, output_tokens, cache_read, cache_write)
+        (self._outer or self)._usage = (input_tokens, output_tokens, cache_read, cache_write)
         usage = (
             (names.GEN_AI_USAGE_INPUT_TOKENS, input_tokens),
             (names.GEN_AI_USAGE_OUTPUT_TOKENS, output_tokens),
@@ -314,9 +312,12 @@ class Invocation:
         self.add_attributes({key: value for key, value in usage if value is not None})
 
     def chunk(self) -> None:
-        """A streamed chunk arrived: time to first chunk, then time per output chunk."""
+        """A streamed chunk arrived: time to first chunk, then time per output chunk.
+
+        A folded operation's chunks are not timed: the outer operation times the chunks it hands on.
+        """
         started = self._started
-        if started is None:
+        if started is None or self._outer is not None:
             return
         now = perf_counter()
         histograms = self._telemetry._histograms

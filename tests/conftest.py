@@ -139,3 +139,16 @@ def server() -> Iterator[Any]:
     """The local OpenAI- and Anthropic-compatible server from examples/, on loopback."""
     with _local_llm().running() as local:
         yield local
+
+
+def trees(spans: list[ReadableSpan]) -> dict[int, tuple[Any, ...]]:
+    """Each trace as nested (span name, children...) tuples, children in start order: a tree's shape."""
+    children: dict[int | None, list[ReadableSpan]] = {}
+    for span in spans:
+        children.setdefault(span.parent.span_id if span.parent else None, []).append(span)
+
+    def shape(span: ReadableSpan) -> tuple[Any, ...]:
+        kids = sorted(children.get(span.context.span_id, []), key=lambda s: s.start_time or 0)
+        return (span.name, *[shape(kid) for kid in kids])
+
+    return {root.context.trace_id: shape(root) for root in children.get(None, [])}

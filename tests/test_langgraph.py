@@ -22,7 +22,7 @@ from langchain_core.tools import BaseTool, tool
 from langchain_openai import ChatOpenAI
 from langgraph.graph import END, START, StateGraph
 from langgraph.pregel import Pregel
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import StatusCode
 
 import otel_agentperf
@@ -32,7 +32,7 @@ from otel_agentperf.instrumentation.langchain_runnables import LangChainInstrume
 from otel_agentperf.instrumentation.langgraph_runs import LangGraphInstrumentor
 from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
 from otel_agentperf.telemetry import AgentCalls, Invocation
-from tests.conftest import Recorded
+from tests.conftest import Recorded, trees
 
 AGENT_MODEL = "tools-2-researcher"
 # The spans under one ReAct agent run, in start order: model, tool, model, tool, model.
@@ -67,22 +67,23 @@ def _instrument(openai_too: bool) -> list[Any]:
     return instrumentors
 
 
-@pytest.fixture
-def frameworks(recorded: Recorded) -> Iterator[Recorded]:
-    """LangChain, LangGraph and the OpenAI SDK instrumented, as under ``opentelemetry-instrument``."""
-    instrumentors = _instrument(openai_too=True)
+def _instrumented(recorded: Recorded, openai_too: bool) -> Iterator[Recorded]:
+    instrumentors = _instrument(openai_too)
     yield recorded
     for instrumentor in instrumentors:
         instrumentor.uninstrument()
+
+
+@pytest.fixture
+def frameworks(recorded: Recorded) -> Iterator[Recorded]:
+    """LangChain, LangGraph and the OpenAI SDK instrumented, as under ``opentelemetry-instrument``."""
+    yield from _instrumented(recorded, openai_too=True)
 
 
 @pytest.fixture
 def frameworks_only(recorded: Recorded) -> Iterator[Recorded]:
     """LangChain and LangGraph instrumented, the OpenAI SDK not: LangChain records the model calls."""
-    instrumentors = _instrument(openai_too=False)
-    yield recorded
-    for instrumentor in instrumentors:
-        instrumentor.uninstrument()
+    yield from _instrumented(recorded, openai_too=False)
 
 
 def _model(server: Any, model: str = AGENT_MODEL) -> ChatOpenAI:
@@ -129,19 +130,6 @@ def _question() -> dict[str, Any]:
     return {"messages": [HumanMessage("why is my agent slow")]}
 
 
-def _trees(spans: list[ReadableSpan]) -> dict[int, tuple[Any, ...]]:
-    """Each trace as nested (span name, children...) tuples, children in start order."""
-    children: dict[int | None, list[ReadableSpan]] = {}
-    for span in spans:
-        children.setdefault(span.parent.span_id if span.parent else None, []).append(span)
-
-    def shape(span: ReadableSpan) -> tuple[Any, ...]:
-        kids = sorted(children.get(span.context.span_id, []), key=lambda s: s.start_time or 0)
-        return (span.name, *[shape(kid) for kid in kids])
-
-    return {root.context.trace_id: shape(root) for root in children.get(None, [])}
-
-
 def _agent_tree(name: str = "researcher") -> tuple[Any, ...]:
     return (f"invoke_agent {name}", *[(child,) for child in AGENT_CHILDREN])
 
@@ -180,7 +168,7 @@ MODES = ["invoke", "stream", "stream_messages", "batch", "ainvoke", "astream", "
 def test_react_agent_is_one_trace_of_agent_model_and_tool_spans(frameworks: Recorded, server: Any, mode: str) -> None:
     _run(_agent(server), mode)
     spans = frameworks.spans()
-    assert list(_trees(spans).values()) == [_agent_tree()]
+    assert list(trees(spans).values()) == [_agent_tree()]
     llm_spans = [span for span in spans if span.attributes[names.OPERATION_KIND] == names.KIND_LLM]
     # The OpenAI SDK's instrumentor records each model call; LangChain adds no second LLM span.
     assert {span.attributes[names.CODE_FUNCTION] for span in llm_spans} == {"openai.chat.completions.create"}
@@ -219,7 +207,7 @@ def test_agent_duration_matches_its_span(frameworks: Recorded, server: Any) -> N
 
 def test_workflow_with_agent_subgraph(frameworks: Recorded, server: Any) -> None:
     _run(_workflow(server), "invoke")
-    assert list(_trees(frameworks.spans()).values()) == [("invoke_workflow triage", _agent_tree())]
+    assert list(trees(frameworks.spans()).values()) == [("invoke_workflow triage", _agent_tree())]
     point = frameworks.histogram_point(names.WORKFLOW_DURATION, **{names.GEN_AI_WORKFLOW_NAME: "triage"})
     assert list(point.explicit_bounds) == list(names.WORKFLOW_DURATION_BUCKETS)
 
@@ -231,23 +219,23 @@ def test_fifty_concurrent_async_runs_each_form_one_correct_trace(frameworks: Rec
         await asyncio.gather(*(graph.ainvoke(_question()) for _ in range(50)))
 
     asyncio.run(main())
-    trees = _trees(frameworks.spans())
-    assert len(trees) == 50
-    assert all(tree == ("invoke_workflow triage", _agent_tree()) for tree in trees.values())
+    found = trees(frameworks.spans())
+    assert len(found) == 50
+    assert all(tree == ("invoke_workflow triage", _agent_tree()) for tree in found.values())
 
 
 def test_concurrent_runs_on_threads_each_form_one_correct_trace(frameworks: Recorded, server: Any) -> None:
     graph = _workflow(server)
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda _: graph.invoke(_question()), range(24)))
-    trees = _trees(frameworks.spans())
-    assert len(trees) == 24
-    assert all(tree == ("invoke_workflow triage", _agent_tree()) for tree in trees.values())
+    found = trees(frameworks.spans())
+    assert len(found) == 24
+    assert all(tree == ("invoke_workflow triage", _agent_tree()) for tree in found.values())
 
 
 def test_agent_copied_by_with_config_is_still_an_agent(frameworks: Recorded, server: Any) -> None:
     _run(_agent(server).with_config(tags=["copy"]), "invoke")
-    assert list(_trees(frameworks.spans()).values()) == [_agent_tree()]
+    assert list(trees(frameworks.spans()).values()) == [_agent_tree()]
 
 
 def test_failing_tool_is_an_error_and_the_agent_goes_on(frameworks: Recorded, server: Any) -> None:
@@ -295,10 +283,29 @@ def test_langchain_records_the_model_when_the_sdk_is_not_instrumented(frameworks
     assert frameworks_only.tokens("output") == 18
 
 
+def test_provider_unknown_to_langchain_over_the_instrumented_sdk_is_one_operation(
+    frameworks: Recorded, server: Any
+) -> None:
+    class ChatProxy(ChatOpenAI):
+        """As provider packages built on ChatOpenAI do (langchain-deepseek, langchain-xai): own provider name."""
+
+        def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
+            return {**super()._get_ls_params(stop=stop, **kwargs), "ls_provider": "proxy"}
+
+    model = ChatProxy(model="plain", base_url=server.base_url, api_key="sk-local", max_retries=0)
+    assert model.invoke("why is my agent slow").content
+    (span,) = frameworks.spans()  # LangChain's operation; the OpenAI SDK call inside it folded in
+    assert span.attributes[names.CODE_FUNCTION] == "ChatProxy.invoke"
+    assert span.attributes[names.GEN_AI_PROVIDER_NAME] == "proxy"
+    assert span.attributes[names.SERVER_ADDRESS] == "127.0.0.1"  # learnt by the SDK instrumentor
+    assert span.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 9
+    assert frameworks.tokens("output") == 9
+
+
 def test_agent_without_sdk_instrumentation_has_langchain_model_spans(frameworks_only: Recorded, server: Any) -> None:
     _run(_agent(server), "ainvoke")
     spans = frameworks_only.spans()
-    assert list(_trees(spans).values()) == [_agent_tree()]
+    assert list(trees(spans).values()) == [_agent_tree()]
     llm_spans = [span for span in spans if span.name.startswith("chat")]
     assert {span.attributes[names.CODE_FUNCTION] for span in llm_spans} == {"ChatOpenAI.ainvoke"}
 

@@ -14,6 +14,7 @@ import pydantic
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
+import otel_agentperf
 from otel_agentperf import names, state
 from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
 from tests.conftest import Recorded, make_recorded
@@ -57,6 +58,31 @@ def test_chat_completion_span_metrics_and_exact_tokens(llm: Recorded, server: An
     assert (llm.tokens("input"), llm.tokens("output")) == (5, 9)
     token_point = llm.histogram_points("gen_ai.client.token.usage")[0]
     assert list(token_point.explicit_bounds) == list(names.TOKEN_BUCKETS)
+
+
+def test_raw_response_is_read_and_the_caller_parses_the_same_result(llm: Recorded, server: Any) -> None:
+    raw = _client(server).chat.completions.with_raw_response.create(model="m1", messages=MESSAGES)
+    assert raw.http_response.status_code == 200
+    parsed = raw.parse()
+    assert parsed is raw.parse() and parsed.usage is not None
+    attributes = dict(llm.span("chat m1").attributes)
+    assert (attributes[names.GEN_AI_USAGE_INPUT_TOKENS], attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS]) == (5, 9)
+    assert attributes[names.GEN_AI_RESPONSE_ID] == "chatcmpl-local"
+
+
+def test_sdk_call_inside_a_decorated_llm_function_is_one_operation(llm: Recorded, server: Any) -> None:
+    @otel_agentperf.llm
+    def ask() -> str:
+        result = _client(server).chat.completions.create(model="m1", messages=MESSAGES)
+        return str(result.choices[0].message.content)
+
+    assert ask()
+    (span,) = llm.spans()  # the decorated function's operation, with what the SDK call learnt
+    assert span.attributes[names.CODE_FUNCTION].endswith("ask")
+    assert span.attributes[names.GEN_AI_REQUEST_MODEL] == "m1"
+    assert span.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 9
+    assert llm.tokens("output") == 9
+    assert sum(point.count for point in llm.histogram_points("gen_ai.client.operation.duration")) == 1
 
 
 def test_stream_keeps_its_type_and_ends_when_consumed(llm: Recorded, server: Any) -> None:

@@ -25,8 +25,7 @@ from opentelemetry.trace import StatusCode
 from otel_agentperf import names
 from otel_agentperf.instrumentation.openai_agents import OpenAIAgentsInstrumentor, processor
 from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
-from tests.conftest import Recorded
-from tests.test_langgraph import _trees
+from tests.conftest import Recorded, trees
 
 # The SDK's default processor uploads traces to OpenAI: not from tests.
 agents.set_trace_processors([])
@@ -94,7 +93,7 @@ def test_tool_loop_is_one_trace_with_counts_and_metrics(agents_sdk: Recorded, se
     result = asyncio.run(Runner.run(_researcher(server), "why is my agent slow"))
     assert result.final_output == "Latency comes from slow model calls and repeated work."
     spans = agents_sdk.spans()
-    assert list(_trees(spans).values()) == [RESEARCH]
+    assert list(trees(spans).values()) == [RESEARCH]
     llm = [span for span in spans if span.name.startswith("chat")]
     assert {span.attributes[names.CODE_FUNCTION] for span in llm} == {"openai.chat.completions.create"}
     agent = agents_sdk.span("invoke_agent researcher")
@@ -117,7 +116,7 @@ def test_run_sync_and_streamed_runs_have_the_same_tree(agents_sdk: Recorded, ser
             pass
 
     asyncio.run(streamed())
-    assert sorted(_trees(agents_sdk.spans()).values()) == [RESEARCH, RESEARCH]
+    assert sorted(trees(agents_sdk.spans()).values()) == [RESEARCH, RESEARCH]
     assert processor.entries == {}
 
 
@@ -133,7 +132,7 @@ def test_handoff_nests_both_agents_in_one_workflow(agents_sdk: Recorded, server:
         ("invoke_agent triage", ("chat tools-1-triage",), ("handoff",)),
         ("invoke_agent billing", ("chat billing",)),
     )
-    assert list(_trees(agents_sdk.spans()).values()) == [tree]
+    assert list(trees(agents_sdk.spans()).values()) == [tree]
     handoff = agents_sdk.span("handoff")
     assert handoff.attributes[names.HANDOFF_FROM] == "triage" and handoff.attributes[names.HANDOFF_TO] == "billing"
 
@@ -168,8 +167,8 @@ def test_fifty_concurrent_runs_each_form_one_correct_trace(agents_sdk: Recorded,
         await asyncio.gather(*(Runner.run(agent, "why is my agent slow") for _ in range(50)))
 
     asyncio.run(main())
-    trees = _trees(agents_sdk.spans())
-    assert len(trees) == 50 and all(tree == RESEARCH for tree in trees.values())
+    found = trees(agents_sdk.spans())
+    assert len(found) == 50 and all(tree == RESEARCH for tree in found.values())
     assert processor.entries == {}
 
 
@@ -178,11 +177,24 @@ def test_model_calls_come_from_the_agents_sdk_when_openai_is_not_instrumented(
 ) -> None:
     asyncio.run(Runner.run(_researcher(server), "why is my agent slow"))
     spans = agents_only.spans()
-    assert list(_trees(spans).values()) == [RESEARCH]
+    assert list(trees(spans).values()) == [RESEARCH]
     llm = [span for span in spans if span.name.startswith("chat")]
     assert {span.attributes[names.CODE_FUNCTION] for span in llm} == {"agents.GenerationSpanData"}
     assert [span.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] for span in llm] == [9, 9, 9]
     assert agents_only.tokens("output") == 27
+
+
+def test_streamed_model_calls_without_usage_record_no_tokens(agents_only: Recorded, server: Any) -> None:
+    async def streamed() -> None:
+        run = Runner.run_streamed(_researcher(server), "why is my agent slow")
+        async for _ in run.stream_events():
+            pass
+
+    asyncio.run(streamed())
+    llm = [span for span in agents_only.spans() if span.name.startswith("chat")]
+    assert len(llm) == 3  # the SDK reports zeros for a stream without usage: not zero tokens
+    assert not any(names.GEN_AI_USAGE_INPUT_TOKENS in span.attributes for span in llm)
+    assert agents_only.tokens("input") == 0
 
 
 def test_uninstrument_stops_recording_and_restores_the_sdk(recorded: Recorded, server: Any) -> None:
