@@ -17,11 +17,16 @@ The requested model name selects a behaviour, so real SDK clients exercise real 
 - ``tools-<n>-<name>`` (also after another prefix): when the request offers tools, calls them, one per
   answer in turn, until the conversation holds ``n`` tool results (1 without the prefix), then answers.
 
+A chat request in DSPy's ``[[ ## field ## ]]`` format gets every output field it asks for, so DSPy
+programs parse the answers; a ReAct agent is told to call its tools the same way (``n`` observations in
+its trajectory, then ``finish``).
+
 Run it alone with ``python examples/local_llm.py [PORT]`` (prints its base URL).
 """
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
 import re
@@ -87,6 +92,31 @@ def _tool_call(request: dict[str, Any], model: str) -> tuple[str, str] | None:
         return None
     tool = tools[done % len(tools)]
     return str(tool.get("name")), _arguments(tool.get("parameters"))
+
+
+_SAMPLES = {"int": "2", "float": "0.5", "bool": "True"}
+
+
+def _dspy_answer(request: dict[str, Any], model: str) -> str | None:
+    """The answer to a DSPy ChatAdapter prompt: each output field it asks for, then the completion marker."""
+    messages = request.get("messages") or []
+    system = _text(messages[0].get("content")) if messages and isinstance(messages[0], dict) else ""
+    if "[[ ## completed ## ]]" not in system or "Your output fields are:" not in system:
+        return None
+    outputs = system.split("Your output fields are:", 1)[1].split("All interactions", 1)[0]
+    fields = re.findall(r"`(\w+)` \(([^)]*\)?)\)", outputs)
+    tools = re.findall(r"\(\d+\) (\w+), whose description is .*?It takes arguments (\{.*?\})\.\n", system)
+    observations = _text(messages[-1].get("content")).count("[[ ## observation_")
+    wanted = re.search(r"(?:^|-)tools-(\d+)-", model)
+    callable_tools = [(name, schema) for name, schema in tools if name != "finish"]
+    tool, schema = "finish", "{}"
+    if callable_tools and observations < (int(wanted.group(1)) if wanted else 1):
+        tool, schema = callable_tools[observations % len(callable_tools)]
+    values = {"next_tool_name": tool, "next_tool_args": _arguments({"properties": ast.literal_eval(schema)})}
+    parts = [
+        f"[[ ## {name} ## ]]\n{values.get(name, _SAMPLES.get(kind.split('[')[0], ANSWER))}" for name, kind in fields
+    ]
+    return "\n\n".join([*parts, "[[ ## completed ## ]]"])
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -182,13 +212,14 @@ class _Handler(BaseHTTPRequestHandler):
                 "prompt_tokens_details": {"cached_tokens": usage["cached"]},
             }
         base = {"id": "chatcmpl-local", "created": int(time.time()), "model": model}
+        answer = _dspy_answer(request, model) or ANSWER
         call = _tool_call(request, model)
         if call is not None:
             call_id = f"call_{_tool_results(request)}"
             tool_call = {"id": call_id, "type": "function", "function": {"name": call[0], "arguments": call[1]}}
         if not request.get("stream"):
             time.sleep(delay)
-            message: dict[str, Any] = {"role": "assistant", "content": ANSWER}
+            message: dict[str, Any] = {"role": "assistant", "content": answer}
             finish = "stop"
             if call is not None:
                 message, finish = {"role": "assistant", "content": None, "tool_calls": [tool_call]}, "tool_calls"
@@ -215,11 +246,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_chunk(b"data: [DONE]\n\n")
             self._end_stream()
             return
-        for index, word in enumerate(WORDS):
+        for index, piece in enumerate(re.findall(r"\s*\S+", answer)):
             if self._cut(model, index):
                 return
             time.sleep(delay)
-            delta = {"role": "assistant", "content": word} if index == 0 else {"content": " " + word}
+            delta = {"role": "assistant", "content": piece} if index == 0 else {"content": piece}
             self._event({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
         self._event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         if chat_usage and (request.get("stream_options") or {}).get("include_usage"):

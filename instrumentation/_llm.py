@@ -98,11 +98,12 @@ def request_attributes(kwargs: Mapping[str, Any]) -> dict[str, AttributeValue]:
 def server_attributes(resource: Any) -> dict[str, AttributeValue]:
     """``server.address``/``server.port`` from the client's base URL (never its headers or key)."""
     base_url = getattr(getattr(resource, "_client", None), "base_url", None)
-    return {} if base_url is None else dict(_server(str(base_url)))
+    return {} if base_url is None else dict(url_attributes(str(base_url)))
 
 
 @functools.lru_cache(maxsize=64)
-def _server(base_url: str) -> tuple[tuple[str, AttributeValue], ...]:
+def url_attributes(base_url: str) -> tuple[tuple[str, AttributeValue], ...]:
+    """``server.address``/``server.port`` pairs of an API base URL."""
     parts = urlsplit(base_url)
     found: list[tuple[str, AttributeValue]] = []
     if parts.hostname:

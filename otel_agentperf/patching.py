@@ -122,11 +122,17 @@ class Patcher:
         self.replace(base, "__init_subclass__", classmethod(init_subclass))
 
     def remove(self) -> None:
-        """Undo every replacement, newest first; leave alone anything someone replaced after us."""
+        """Undo every replacement, newest first; leave alone anything someone replaced after us.
+
+        Every wrapper is switched off as well, so a reference to it kept elsewhere stops recording too.
+        """
         with self._lock:
             self._generation += 1
             patches, self._patches = self._patches, []
         for patch in reversed(patches):
+            replacement = patch.replacement.fget if isinstance(patch.replacement, property) else patch.replacement
+            if isinstance(replacement, AgentPerfWrapper):
+                replacement.disable()
             current = _unbound(vars(patch.owner).get(patch.attribute, _MISSING))
             if current is not patch.replacement:
                 _failures.warn_once(

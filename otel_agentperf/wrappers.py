@@ -31,8 +31,26 @@ else:  # wrapt 1.x classes are not subscriptable at run time
     _FunctionWrapper = wrapt.FunctionWrapper
 
 
+class _Switch:
+    __slots__ = ("on",)
+
+    def __init__(self) -> None:
+        self.on = True
+
+
 class AgentPerfWrapper(_FunctionWrapper):
     """Marks callables wrapped by otel-agentperf, so nothing is wrapped twice and unwrapping is exact."""
+
+    _self_switch: _Switch
+
+    def disable(self) -> None:
+        """Pass every later call straight through: for references to the wrapper kept after unwrapping.
+
+        A library may hold on to a wrapped method (the OpenAI SDK's ``with_raw_response`` keeps the bound
+        ``create`` it was made from, and LiteLLM caches those clients), so restoring the attribute alone
+        would leave such callers recorded after ``uninstrument()``.
+        """
+        self._self_switch.on = False
 
 
 @dataclass
@@ -105,7 +123,16 @@ def wrap(target: Any, operation: Operation, prepare: Prepare | None = None) -> A
         wrapper = _generator_wrapper(operation, prepare)
     else:
         wrapper = _sync_wrapper(operation, prepare)
-    return AgentPerfWrapper(target, wrapper)
+    switch = _Switch()
+
+    def switched(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if switch.on:
+            return wrapper(wrapped, instance, args, kwargs)
+        return wrapped(*args, **kwargs)
+
+    result = AgentPerfWrapper(target, switched)
+    result._self_switch = switch
+    return result
 
 
 def _sync_wrapper(operation: Operation, prepare: Prepare | None) -> Wrapper:

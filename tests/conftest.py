@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import otel_agentperf
 from otel_agentperf import prices, state
 from otel_agentperf.instrumentor import AgentPerfInstrumentor
+from otel_agentperf.telemetry import AgentCalls, Invocation
 
 
 @dataclass
@@ -152,3 +154,14 @@ def trees(spans: list[ReadableSpan]) -> dict[int, tuple[Any, ...]]:
         return (span.name, *[shape(kid) for kid in kids])
 
     return {root.context.trace_id: shape(root) for root in children.get(None, [])}
+
+
+def live_operations() -> tuple[int, int]:
+    """Operations and per-agent call counters still in memory, after a full collection.
+
+    A test compares before and after its runs: an earlier test's finished operation may still be
+    referenced (a traceback a library kept), but runs must not add any.
+    """
+    gc.collect()
+    objects = gc.get_objects()
+    return sum(type(obj) is Invocation for obj in objects), sum(type(obj) is AgentCalls for obj in objects)

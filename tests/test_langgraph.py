@@ -7,7 +7,6 @@ really loops: model, tool, model, tool, model.
 from __future__ import annotations
 
 import asyncio
-import gc
 import operator
 import warnings
 from collections.abc import Callable, Iterator
@@ -31,8 +30,7 @@ from otel_agentperf.instrumentation import _llm, langgraph_runs
 from otel_agentperf.instrumentation.langchain_runnables import LangChainInstrumentor
 from otel_agentperf.instrumentation.langgraph_runs import LangGraphInstrumentor
 from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
-from otel_agentperf.telemetry import AgentCalls, Invocation
-from tests.conftest import Recorded, trees
+from tests.conftest import Recorded, live_operations, trees
 
 AGENT_MODEL = "tools-2-researcher"
 # The spans under one ReAct agent run, in start order: model, tool, model, tool, model.
@@ -340,17 +338,14 @@ def _small_graph() -> Callable[[], Any]:
     return lambda: graph.invoke({"messages": [], "steps": []})
 
 
-def _live(kind: type) -> int:
-    return sum(1 for obj in gc.get_objects() if type(obj) is kind)
-
-
 def test_ten_thousand_runs_leave_no_instrumentation_state(frameworks: Recorded) -> None:
     run = _small_graph()
     otel_agentperf.configure(TracerProvider(), frameworks.meter_provider)  # spans go nowhere: none are kept
+    before = live_operations()
     for _ in range(10_000):
         run()
-    gc.collect()
-    assert _live(Invocation) == 0 and _live(AgentCalls) == 0
+    after = live_operations()
+    assert after[0] <= before[0] and after[1] <= before[1]
     assert frameworks.gauge(names.OPERATIONS_ACTIVE, **{names.OPERATION_KIND: "workflow"}) == 0
     assert frameworks.gauge(names.OPERATIONS_ACTIVE, **{names.OPERATION_KIND: "llm"}) == 0
     assert frameworks.histogram_point(names.WORKFLOW_DURATION).count == 10_000

@@ -167,6 +167,19 @@ def test_uninstrument_restores_the_sdk(recorded: Recorded) -> None:
     assert vars(openai.resources.chat.completions.Completions)["create"] is create
 
 
+def test_a_wrapped_method_kept_by_the_application_stops_recording_on_uninstrument(
+    recorded: Recorded, server: Any
+) -> None:
+    """``with_raw_response`` keeps the bound ``create`` it was made from (LiteLLM caches such clients)."""
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument()
+    raw = _client(server).chat.completions.with_raw_response
+    raw.create(model="m1", messages=MESSAGES)
+    instrumentor.uninstrument()
+    assert raw.create(model="m1", messages=MESSAGES).parse().choices[0].message.content
+    assert [span.name for span in recorded.spans()] == ["chat m1"]
+
+
 class Answer(pydantic.BaseModel):
     text: str
 

@@ -1,0 +1,289 @@
+"""DSPy: a real program with a real ReAct agent, over DSPy's own engine and over LiteLLM's OpenAI SDK.
+
+The local server answers DSPy's ``[[ ## field ## ]]`` prompts field by field and tells a ReAct agent on a
+``tools-2-*`` model to call its tools twice before ``finish``, so the agent really loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import dspy
+import pytest
+from dspy.utils.dummies import DummyLM
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import StatusCode
+
+import otel_agentperf
+from otel_agentperf import names
+from otel_agentperf.instrumentation.dspy_programs import DSPyInstrumentor
+from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
+from tests.conftest import Recorded, live_operations, trees
+
+MODEL = "tools-2-analyst"
+CHAT = f"chat {MODEL}"
+# Under the agent: the ReAct step model calls and the two tool calls, then the extraction call.
+AGENT_TREE = ("invoke_agent Research", (CHAT,), ("execute_tool count_sources",), (CHAT,))
+AGENT_TREE += (("execute_tool rate",), (CHAT,), (CHAT,))
+PROGRAM_TREE = ("invoke_workflow Analysis", AGENT_TREE, (CHAT,))
+
+
+def count_sources(topic: str) -> int:
+    """Count the sources on a topic."""
+    return len(topic)
+
+
+def rate(points: int) -> int:
+    """Rate an answer."""
+    return points * 2
+
+
+def broken(topic: str) -> str:
+    """A tool that fails."""
+    raise ValueError(f"no sources on {topic}")
+
+
+class Research(dspy.Signature):
+    """Answer a question from the sources."""
+
+    question: str = dspy.InputField()
+    answer: str = dspy.OutputField()
+
+
+class Analysis(dspy.Module):
+    """An application program: a ReAct agent, then a summary step."""
+
+    def __init__(self, tools: list[Any] | None = None) -> None:
+        super().__init__()
+        self.agent = dspy.ReAct(Research, tools=tools or [count_sources, rate], max_iters=4)
+        self.summary = dspy.ChainOfThought("answer -> summary")
+
+    def forward(self, question: str) -> dspy.Prediction:
+        return self.summary(answer=self.agent(question=question).answer)
+
+    async def aforward(self, question: str) -> dspy.Prediction:
+        answer = (await self.agent.acall(question=question)).answer
+        return await self.summary.acall(answer=answer)
+
+
+@pytest.fixture(autouse=True)
+def _offline_and_fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offline model metadata (DSPy and LiteLLM would fetch it), and no OpenAI client LiteLLM cached earlier.
+
+    A cached client keeps the ``create`` it was built with: one built while another test had the SDK
+    instrumented would keep calling that test's (switched off) wrapper.
+    """
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "true")
+    litellm = sys.modules.get("litellm")
+    if litellm is not None:
+        litellm.in_memory_llm_clients_cache.flush_cache()
+
+
+def _instrument(recorded: Recorded, openai_too: bool) -> Iterator[Recorded]:
+    instrumentors: list[Any] = [DSPyInstrumentor(), *([OpenAIInstrumentor()] if openai_too else [])]
+    for instrumentor in instrumentors:
+        instrumentor.instrument()
+    yield recorded
+    for instrumentor in instrumentors:
+        instrumentor.uninstrument()
+
+
+@pytest.fixture
+def instrumented(recorded: Recorded) -> Iterator[Recorded]:
+    """DSPy and the OpenAI SDK instrumented, as under ``opentelemetry-instrument``."""
+    yield from _instrument(recorded, openai_too=True)
+
+
+def _lm(server: Any, model: str = MODEL, engine: str = "auto", cache: bool = False) -> dspy.LM:
+    return dspy.LM(
+        f"openai/{model}", api_base=server.base_url, api_key="sk-local", cache=cache, engine=engine, num_retries=0
+    )
+
+
+def _question() -> dspy.Example:
+    return dspy.Example(question="why is my agent slow").with_inputs("question")
+
+
+def _run(program: Analysis, mode: str, count: int = 1) -> None:
+    if mode == "call":
+        program(question="why is my agent slow")
+    elif mode == "acall":
+        asyncio.run(program.acall(question="why is my agent slow"))
+    elif mode == "batch":
+        program.batch([_question()] * count, num_threads=4, disable_progress_bar=True)
+    else:
+        asyncio.run(dspy.asyncify(program)(question="why is my agent slow"))
+
+
+@pytest.mark.parametrize("engine", ["auto", "litellm"])
+@pytest.mark.parametrize("mode", ["call", "acall", "batch", "asyncify"])
+def test_program_is_one_trace_of_workflow_agent_model_and_tool_spans(
+    instrumented: Recorded, server: Any, mode: str, engine: str
+) -> None:
+    with dspy.context(lm=_lm(server, engine=engine)):
+        _run(Analysis(), mode)
+    spans = instrumented.spans()
+    assert list(trees(spans).values()) == [PROGRAM_TREE]
+    llm_spans = [span for span in spans if span.name == CHAT]
+    # One LLM operation per model call, whichever engine: through LiteLLM the OpenAI SDK's call folds into it.
+    assert {span.attributes[names.CODE_FUNCTION] for span in llm_spans} == {"LM.__call__"}
+    assert {span.attributes[names.GEN_AI_PROVIDER_NAME] for span in llm_spans} == {"openai"}
+    assert all(span.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] > 0 for span in llm_spans)
+    assert instrumented.tokens("output") == sum(span.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] for span in llm_spans)
+    agent = instrumented.span("invoke_agent Research")
+    assert agent.attributes[names.AGENT_LLM_CALLS] == 4 and agent.attributes[names.AGENT_TOOL_CALLS] == 2
+    assert names.GEN_AI_USAGE_INPUT_TOKENS not in agent.attributes
+
+
+def test_without_dspy_instrumentation_the_openai_sdk_records_litellm_calls(recorded: Recorded, server: Any) -> None:
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument()
+    try:
+        with dspy.context(lm=_lm(server, engine="litellm")):
+            _run(Analysis(), "call")
+    finally:
+        instrumentor.uninstrument()
+    spans = recorded.spans()
+    assert [span.name for span in spans] == [CHAT] * 5
+    assert {span.attributes[names.CODE_FUNCTION] for span in spans} == {"openai.chat.completions.create"}
+
+
+def test_metrics_for_workflow_agent_tools_and_call_counts(instrumented: Recorded, server: Any) -> None:
+    with dspy.context(lm=_lm(server)):
+        _run(Analysis(), "call")
+    workflow = instrumented.histogram_point(names.WORKFLOW_DURATION, **{names.GEN_AI_WORKFLOW_NAME: "Analysis"})
+    assert workflow.count == 1
+    agent = instrumented.histogram_point(names.AGENT_DURATION, **{names.GEN_AI_AGENT_NAME: "Research"})
+    assert agent.count == 1 and list(agent.explicit_bounds) == list(names.AGENT_DURATION_BUCKETS)
+    rated = instrumented.histogram_point(
+        names.TOOL_DURATION, **{names.GEN_AI_TOOL_NAME: "rate", names.GEN_AI_AGENT_NAME: "Research"}
+    )
+    assert rated.count == 1
+    llm_calls = instrumented.histogram_point(names.AGENT_LLM_CALLS, **{names.GEN_AI_AGENT_NAME: "Research"})
+    tool_calls = instrumented.histogram_point(names.AGENT_TOOL_CALLS, **{names.GEN_AI_AGENT_NAME: "Research"})
+    assert (llm_calls.sum, tool_calls.sum) == (4, 2)
+    span = instrumented.spans()[0]
+    assert span.attributes[names.SERVER_ADDRESS] == "127.0.0.1"
+    assert span.attributes[names.GEN_AI_RESPONSE_MODEL] == MODEL
+    assert span.attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+
+
+def test_fifty_concurrent_async_runs_each_get_their_own_tree(instrumented: Recorded, server: Any) -> None:
+    program = Analysis()
+
+    async def main() -> None:
+        with dspy.context(lm=_lm(server)):
+            await asyncio.gather(*(program.acall(question=f"question {index}") for index in range(50)))
+
+    asyncio.run(main())
+    assert list(trees(instrumented.spans()).values()) == [PROGRAM_TREE] * 50
+
+
+def test_batch_threads_stay_under_the_callers_span(instrumented: Recorded, server: Any) -> None:
+    @otel_agentperf.workflow(name="evaluation")
+    def evaluate(program: Analysis) -> None:
+        _run(program, "batch", count=24)
+
+    with dspy.context(lm=_lm(server)):
+        evaluate(Analysis())
+    assert list(trees(instrumented.spans()).values()) == [("invoke_workflow evaluation", *[PROGRAM_TREE] * 24)]
+
+
+def test_failing_tool_is_an_error_span_and_the_agent_goes_on(instrumented: Recorded, server: Any) -> None:
+    with dspy.context(lm=_lm(server)):
+        result = Analysis(tools=[broken])(question="why")
+    assert result.summary
+    failed = [span for span in instrumented.spans() if span.name == "execute_tool broken"]
+    assert len(failed) == 2
+    assert all(span.status.status_code is StatusCode.ERROR for span in failed)
+    assert {span.attributes[names.ERROR_TYPE] for span in failed} == {"ValueError"}
+    assert instrumented.span("invoke_agent Research").status.status_code is StatusCode.UNSET
+
+
+@pytest.mark.parametrize("engine", ["auto", "litellm"])
+def test_failing_model_call_raises_what_it_raises_without_instrumentation(
+    recorded: Recorded, server: Any, engine: str
+) -> None:
+    def failure() -> BaseException:
+        lm = _lm(server, model="error-analyst", engine=engine)
+        with dspy.context(lm=lm), pytest.raises(Exception) as raised:
+            dspy.Predict("question -> answer")(question="why")
+        return raised.value
+
+    plain = failure()
+    instrumentors = [DSPyInstrumentor(), OpenAIInstrumentor()]
+    for instrumentor in instrumentors:
+        instrumentor.instrument()
+    try:
+        instrumented = failure()
+    finally:
+        for instrumentor in instrumentors:
+            instrumentor.uninstrument()
+    assert type(instrumented) is type(plain) and str(instrumented) == str(plain)
+    (span,) = recorded.spans()
+    assert span.name == "chat error-analyst" and span.status.status_code is StatusCode.ERROR
+    assert span.attributes[names.ERROR_TYPE] == type(plain).__qualname__
+
+
+def test_cache_hit_is_a_call_without_tokens(instrumented: Recorded, server: Any) -> None:
+    question = f"cached {uuid.uuid4()}"  # unique per run: DSPy's cache is on disk
+    with dspy.context(lm=_lm(server, model="analyst", cache=True)):
+        first = dspy.Predict("question -> answer")(question=question)
+        second = dspy.Predict("question -> answer")(question=question)
+    assert first.answer == second.answer
+    miss, hit = instrumented.spans()
+    assert miss.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
+    assert names.GEN_AI_USAGE_OUTPUT_TOKENS not in hit.attributes
+    assert instrumented.tokens("output") == miss.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS]
+
+
+def _small_program() -> Analysis:
+    """A program whose step calls a tool and a predictor over an in-process LM: 10,000 runs stay fast."""
+
+    class Small(dspy.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tool = dspy.Tool(count_sources)
+            self.answer = dspy.Predict("question -> answer")
+
+        def forward(self, question: str) -> dspy.Prediction:
+            self.tool(topic=question)
+            return self.answer(question=question)
+
+    return Small()  # type: ignore[return-value]
+
+
+def test_ten_thousand_runs_leave_no_instrumentation_state(instrumented: Recorded) -> None:
+    program = _small_program()
+    otel_agentperf.configure(TracerProvider(), instrumented.meter_provider)  # spans go nowhere: none are kept
+    callbacks = list(dspy.settings.callbacks)
+    before = live_operations()
+    with dspy.context(lm=DummyLM({"why": {"answer": "ok"}}), disable_history=True):
+        for _ in range(10_000):
+            program(question="why")
+    after = live_operations()
+    assert after[0] <= before[0] and after[1] <= before[1]
+    assert dspy.settings.callbacks == callbacks  # no callback handler registered
+    assert instrumented.gauge(names.OPERATIONS_ACTIVE, **{names.OPERATION_KIND: "workflow"}) == 0
+    assert instrumented.gauge(names.OPERATIONS_ACTIVE, **{names.OPERATION_KIND: "llm"}) == 0
+    assert instrumented.histogram_point(names.WORKFLOW_DURATION).count == 10_000
+    assert instrumented.histogram_point(names.TOOL_DURATION).count == 10_000
+
+
+def test_uninstrument_restores_dspy(recorded: Recorded, server: Any) -> None:
+    from dspy.clients import execution
+    from dspy.primitives.module import Module
+
+    originals = (vars(Module)["__call__"], execution.execute, vars(dspy.Tool)["acall"])
+    instrumentor = DSPyInstrumentor()
+    instrumentor.instrument()
+    assert vars(Module)["__call__"] is not originals[0]
+    instrumentor.uninstrument()
+    assert (vars(Module)["__call__"], execution.execute, vars(dspy.Tool)["acall"]) == originals
+    with dspy.context(lm=_lm(server)):
+        _run(Analysis(), "call")
+    assert recorded.spans() == []
