@@ -1,4 +1,4 @@
-"""Per-invocation overhead of the framework instrumentors: a LangGraph ReAct agent and an Agents SDK agent.
+"""Per-invocation overhead of the framework instrumentors: LangGraph, Agents SDK and DSPy ReAct agents.
 
     python benchmarks/framework_overhead.py [--runs 100] [--rounds 10]
 
@@ -6,7 +6,9 @@ Each agent makes two model calls (the first asks for one tool call) and one tool
 through the real OpenAI SDK on ``httpx.MockTransport`` (in-process, no network). Compared in one run,
 in rotation: uninstrumented, and instrumented with the framework's instrumentor plus the OpenAI SDK's
 (as ``opentelemetry-instrument`` would), so each invocation records an agent operation (and, for the
-Agents SDK, its workflow), two LLM operations and one tool operation.
+Agents SDK, its workflow), two LLM operations and one tool operation. DSPy's ReAct agent runs over an
+in-process ``dspy.BaseLM`` (DSPy's own engine has no mock transport) and makes three model calls (step,
+step, extraction) and one tool call.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import httpx
 import openai
 from pipeline import providers
 
+from otel_agentperf.instrumentation.dspy_programs import DSPyInstrumentor
 from otel_agentperf.instrumentation.langchain_runnables import LangChainInstrumentor
 from otel_agentperf.instrumentation.langgraph_runs import LangGraphInstrumentor
 from otel_agentperf.instrumentation.openai_agents import OpenAIAgentsInstrumentor
@@ -78,6 +81,40 @@ def agents_sdk_agent(loop: asyncio.AbstractEventLoop) -> Callable[[], object]:
     return lambda: loop.run_until_complete(agents.Runner.run(agent, "hi"))
 
 
+def _fields(**values: str) -> str:
+    """An answer in DSPy's chat-adapter format."""
+    blocks = [f"[[ ## {name} ## ]]\n{value}" for name, value in values.items()]
+    return "\n\n".join([*blocks, "[[ ## completed ## ]]"])
+
+
+def dspy_agent() -> Callable[[], object]:
+    import dspy
+
+    class Scripted(dspy.BaseLM):
+        """Answers DSPy's field prompts: one ``lookup`` step, then ``finish``, then the extraction."""
+
+        def forward(self, prompt: Any = None, messages: Any = None, **kwargs: Any) -> dict[str, Any]:
+            last = str(messages[-1]["content"])
+            if "next_tool_name" not in last:
+                text = _fields(reasoning="ok", answer="done")
+            elif "observation_0" in last:
+                text = _fields(next_thought="ok", next_tool_name="finish", next_tool_args="{}")
+            else:
+                text = _fields(next_thought="ok", next_tool_name="lookup", next_tool_args='{"topic": "x"}')
+            message = {"role": "assistant", "content": text}
+            return {**BASE, "choices": [{"index": 0, "message": message, "finish_reason": "stop"}], "usage": USAGE}
+
+    warnings.filterwarnings("ignore")  # the legacy BaseLM.forward contract is deprecated in DSPy 3.4
+    agent = dspy.ReAct("question -> answer", tools=[lookup], max_iters=3)
+    lm = Scripted("m1", cache=False)
+
+    def run() -> object:
+        with dspy.context(lm=lm, disable_history=True):
+            return agent(question="hi")
+
+    return run
+
+
 def measure(run: Callable[[], object], instrumentors: list[Any], runs: int, rounds: int) -> tuple[float, float]:
     """Best seconds per invocation (uninstrumented, instrumented), alternating round by round."""
     best = [float("inf"), float("inf")]
@@ -122,8 +159,9 @@ def main() -> None:
             [OpenAIAgentsInstrumentor(), OpenAIInstrumentor()],
             5,  # workflow, agent, 2 LLM, 1 tool
         ),
+        "DSPy ReAct agent (in-process LM)": (dspy_agent(), [DSPyInstrumentor()], 5),  # agent, 3 LLM, 1 tool
     }
-    print(f"best of {args.rounds} rounds x {args.runs} invocations; 2 model calls and 1 tool call each")
+    print(f"best of {args.rounds} rounds x {args.runs} invocations; 2 (DSPy: 3) model calls and 1 tool call each")
     for name, (run, instrumentors, operations) in cases.items():
         plain, instrumented = measure(run, instrumentors, args.runs, args.rounds)
         overhead = instrumented - plain

@@ -7,6 +7,7 @@ The local server answers DSPy's ``[[ ## field ## ]]`` prompts field by field and
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -19,7 +20,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import StatusCode
 
 import otel_agentperf
-from otel_agentperf import names
+from otel_agentperf import _failures, names
+from otel_agentperf.instrumentation import dspy_programs
 from otel_agentperf.instrumentation.dspy_programs import DSPyInstrumentor
 from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
 from tests.conftest import Recorded, live_operations, trees
@@ -272,6 +274,31 @@ def test_ten_thousand_runs_leave_no_instrumentation_state(instrumented: Recorded
     assert instrumented.gauge(names.OPERATIONS_ACTIVE, **{names.OPERATION_KIND: "llm"}) == 0
     assert instrumented.histogram_point(names.WORKFLOW_DURATION).count == 10_000
     assert instrumented.histogram_point(names.TOOL_DURATION).count == 10_000
+
+
+def test_a_failure_inside_the_instrumentation_does_not_break_the_program(
+    instrumented: Recorded, server: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def fail(_cls: type) -> str:
+        raise RuntimeError("instrumentation bug")
+
+    monkeypatch.setattr(dspy_programs, "_module_kind", fail)
+    monkeypatch.setattr(_failures, "_seen", set())
+    with dspy.context(lm=_lm(server)):
+        results = [Analysis()(question="why").summary for _ in range(2)]
+    assert results == [sys.modules["local_llm"].ANSWER] * 2  # the local server's canned answer
+    # Modules go unrecorded; their tools and LM calls are still recorded, under no workflow or agent.
+    assert {span.name for span in instrumented.spans()} == {CHAT, "execute_tool count_sources", "execute_tool rate"}
+    assert sum("instrumentation bug" in record.getMessage() for record in caplog.records) == 1
+
+
+def test_instrumenting_imports_nothing_until_the_application_imports_dspy() -> None:
+    code = (
+        "import sys; from otel_agentperf.instrumentation.dspy_programs import DSPyInstrumentor; "
+        "DSPyInstrumentor().instrument(); print(any(m == 'dspy' or m.startswith('dspy.') for m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False" and result.stderr == ""
 
 
 def test_uninstrument_restores_dspy(recorded: Recorded, server: Any) -> None:
