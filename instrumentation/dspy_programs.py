@@ -22,13 +22,12 @@ from typing import Any
 
 import wrapt
 from opentelemetry import context as otel_context
-from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf import names
 from otel_agentperf.bounded import BoundedValues
 from otel_agentperf.library import LibraryInstrumentor
 from otel_agentperf.telemetry import Invocation
-from otel_agentperf.wrappers import Call
+from otel_agentperf.wrappers import Call, Prepare
 
 from . import _llm
 from ._named import named
@@ -130,19 +129,26 @@ def _lm_result(invocation: Invocation, result: Any) -> None:
     _llm.set_response(invocation, response_id, getattr(result, "response_model", None), reasons)
 
 
-def _prepare_lm(_instance: Any, args: tuple[Any, ...], _kwargs: dict[str, Any]) -> Call | None:
-    lm, call = args[0], args[1]
-    model = getattr(lm, "model", None)
-    if not isinstance(model, str):
-        return None
-    provider, model_name = _model(model)
-    function = f"{type(lm).__name__}.__call__"
-    lm_kwargs = getattr(lm, "kwargs", None) or {}
-    attributes: dict[str, AttributeValue] = _llm.request_attributes({**lm_kwargs, **(getattr(call, "kwargs", {}))})
-    base_url = lm_kwargs.get("api_base") or lm_kwargs.get("base_url")
-    if isinstance(base_url, str):
-        attributes.update(_llm.url_attributes(base_url))
-    return Call(_llm.operation(function, provider, names.OP_CHAT, model_name), attributes, on_result=_lm_result)
+def _lm_preparer(settings: Any) -> Prepare:
+    """Reads an LM call's model, request parameters and server; ``settings`` is DSPy's (streaming is set there)."""
+
+    def prepare(_instance: Any, args: tuple[Any, ...], _kwargs: dict[str, Any]) -> Call | None:
+        lm, call = args[0], args[1]
+        model = getattr(lm, "model", None)
+        if not isinstance(model, str):
+            return None
+        provider, model_name = _model(model)
+        lm_kwargs = getattr(lm, "kwargs", None) or {}
+        attributes = _llm.request_attributes({**lm_kwargs, **(getattr(call, "kwargs", None) or {})})
+        base_url = lm_kwargs.get("api_base") or lm_kwargs.get("base_url")
+        if isinstance(base_url, str):
+            attributes.update(_llm.url_attributes(base_url))
+        if getattr(settings, "send_stream", None) is not None:
+            attributes[names.GEN_AI_REQUEST_STREAM] = True
+        operation = _llm.operation(f"{type(lm).__name__}.__call__", provider, names.OP_CHAT, model_name)
+        return Call(operation, attributes, on_result=_lm_result)
+
+    return prepare
 
 
 def _in_context(function: Callable[[Any], Any], caller: otel_context.Context) -> Callable[[Any], Any]:
@@ -190,8 +196,9 @@ class DSPyInstrumentor(LibraryInstrumentor):
 
     def _patch_lm(self, module: ModuleType) -> None:
         default = _llm.operation("LM.__call__", "", names.OP_CHAT, "")
+        prepare = _lm_preparer(getattr(module, "settings", None))
         for function in ("execute", "aexecute"):
-            self.wrap(module, function, default, _prepare_lm)
+            self.wrap(module, function, default, prepare)
 
     def _patch_parallel(self, module: ModuleType) -> None:
         executor = module.ParallelExecutor

@@ -117,12 +117,21 @@ def _run(program: Analysis, mode: str, count: int = 1) -> None:
         asyncio.run(program.acall(question="why is my agent slow"))
     elif mode == "batch":
         program.batch([_question()] * count, num_threads=4, disable_progress_bar=True)
-    else:
+    elif mode == "asyncify":
         asyncio.run(dspy.asyncify(program)(question="why is my agent slow"))
+    else:
+        listener = dspy.streaming.StreamListener(signature_field_name="summary")
+        streamed = dspy.streamify(program, stream_listeners=[listener])
+
+        async def consume() -> list[Any]:
+            return [chunk async for chunk in streamed(question="why is my agent slow")]
+
+        chunks = asyncio.run(consume())
+        assert any(isinstance(chunk, dspy.streaming.StreamResponse) for chunk in chunks)
 
 
 @pytest.mark.parametrize("engine", ["auto", "litellm"])
-@pytest.mark.parametrize("mode", ["call", "acall", "batch", "asyncify"])
+@pytest.mark.parametrize("mode", ["call", "acall", "batch", "asyncify", "streamify"])
 def test_program_is_one_trace_of_workflow_agent_model_and_tool_spans(
     instrumented: Recorded, server: Any, mode: str, engine: str
 ) -> None:
@@ -139,6 +148,8 @@ def test_program_is_one_trace_of_workflow_agent_model_and_tool_spans(
     agent = instrumented.span("invoke_agent Research")
     assert agent.attributes[names.AGENT_LLM_CALLS] == 4 and agent.attributes[names.AGENT_TOOL_CALLS] == 2
     assert names.GEN_AI_USAGE_INPUT_TOKENS not in agent.attributes
+    streamed = [span.attributes.get(names.GEN_AI_REQUEST_STREAM, False) for span in llm_spans]
+    assert streamed == [False] * 4 + [mode == "streamify"]  # DSPy streams only the call a listener listens to
 
 
 def test_without_dspy_instrumentation_the_openai_sdk_records_litellm_calls(recorded: Recorded, server: Any) -> None:
