@@ -6,6 +6,7 @@ import gc
 import importlib.util
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -165,3 +166,15 @@ def live_operations() -> tuple[int, int]:
     gc.collect()
     objects = gc.get_objects()
     return sum(type(obj) is Invocation for obj in objects), sum(type(obj) is AgentCalls for obj in objects)
+
+
+@contextmanager
+def instrumented_by(*instrumentors: Any) -> Iterator[None]:
+    """Instrument, then uninstrument even when the body fails: no test leaves a wrapper behind."""
+    for instrumentor in instrumentors:
+        instrumentor.instrument()
+    try:
+        yield
+    finally:
+        for instrumentor in instrumentors:
+            instrumentor.uninstrument()

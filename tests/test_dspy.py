@@ -24,7 +24,7 @@ from otel_agentperf import _failures, names
 from otel_agentperf.instrumentation import dspy_programs
 from otel_agentperf.instrumentation.dspy_programs import DSPyInstrumentor
 from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
-from tests.conftest import Recorded, live_operations, trees
+from tests.conftest import Recorded, instrumented_by, live_operations, trees
 
 MODEL = "tools-2-analyst"
 CHAT = f"chat {MODEL}"
@@ -85,19 +85,11 @@ def _offline_and_fresh(monkeypatch: pytest.MonkeyPatch) -> None:
         litellm.in_memory_llm_clients_cache.flush_cache()
 
 
-def _instrument(recorded: Recorded, openai_too: bool) -> Iterator[Recorded]:
-    instrumentors: list[Any] = [DSPyInstrumentor(), *([OpenAIInstrumentor()] if openai_too else [])]
-    for instrumentor in instrumentors:
-        instrumentor.instrument()
-    yield recorded
-    for instrumentor in instrumentors:
-        instrumentor.uninstrument()
-
-
 @pytest.fixture
 def instrumented(recorded: Recorded) -> Iterator[Recorded]:
     """DSPy and the OpenAI SDK instrumented, as under ``opentelemetry-instrument``."""
-    yield from _instrument(recorded, openai_too=True)
+    with instrumented_by(DSPyInstrumentor(), OpenAIInstrumentor()):
+        yield recorded
 
 
 def _lm(server: Any, model: str = MODEL, engine: str = "auto", cache: bool = False) -> dspy.LM:
@@ -153,13 +145,8 @@ def test_program_is_one_trace_of_workflow_agent_model_and_tool_spans(
 
 
 def test_without_dspy_instrumentation_the_openai_sdk_records_litellm_calls(recorded: Recorded, server: Any) -> None:
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument()
-    try:
-        with dspy.context(lm=_lm(server, engine="litellm")):
-            _run(Analysis(), "call")
-    finally:
-        instrumentor.uninstrument()
+    with instrumented_by(OpenAIInstrumentor()), dspy.context(lm=_lm(server, engine="litellm")):
+        _run(Analysis(), "call")
     spans = recorded.spans()
     assert [span.name for span in spans] == [CHAT] * 5
     assert {span.attributes[names.CODE_FUNCTION] for span in spans} == {"openai.chat.completions.create"}
@@ -228,14 +215,8 @@ def test_failing_model_call_raises_what_it_raises_without_instrumentation(
         return raised.value
 
     plain = failure()
-    instrumentors = [DSPyInstrumentor(), OpenAIInstrumentor()]
-    for instrumentor in instrumentors:
-        instrumentor.instrument()
-    try:
+    with instrumented_by(DSPyInstrumentor(), OpenAIInstrumentor()):
         instrumented = failure()
-    finally:
-        for instrumentor in instrumentors:
-            instrumentor.uninstrument()
     assert type(instrumented) is type(plain) and str(instrumented) == str(plain)
     (span,) = recorded.spans()
     assert span.name == "chat error-analyst" and span.status.status_code is StatusCode.ERROR

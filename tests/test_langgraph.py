@@ -30,7 +30,7 @@ from otel_agentperf.instrumentation import _llm, langgraph_runs
 from otel_agentperf.instrumentation.langchain_runnables import LangChainInstrumentor
 from otel_agentperf.instrumentation.langgraph_runs import LangGraphInstrumentor
 from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
-from tests.conftest import Recorded, live_operations, trees
+from tests.conftest import Recorded, instrumented_by, live_operations, trees
 
 AGENT_MODEL = "tools-2-researcher"
 # The spans under one ReAct agent run, in start order: model, tool, model, tool, model.
@@ -56,20 +56,10 @@ def broken(topic: str) -> str:
     raise ValueError(f"no notes on {topic}")
 
 
-def _instrument(openai_too: bool) -> list[Any]:
-    instrumentors: list[Any] = [LangChainInstrumentor(), LangGraphInstrumentor()]
-    if openai_too:
-        instrumentors.append(OpenAIInstrumentor())
-    for instrumentor in instrumentors:
-        instrumentor.instrument()
-    return instrumentors
-
-
 def _instrumented(recorded: Recorded, openai_too: bool) -> Iterator[Recorded]:
-    instrumentors = _instrument(openai_too)
-    yield recorded
-    for instrumentor in instrumentors:
-        instrumentor.uninstrument()
+    instrumentors: list[Any] = [LangChainInstrumentor(), LangGraphInstrumentor()]
+    with instrumented_by(*instrumentors, *([OpenAIInstrumentor()] if openai_too else [])):
+        yield recorded
 
 
 @pytest.fixture
@@ -355,10 +345,8 @@ def test_ten_thousand_runs_leave_no_instrumentation_state(frameworks: Recorded) 
 
 def test_uninstrument_restores_langchain_and_langgraph(recorded: Recorded, server: Any) -> None:
     originals = (vars(Pregel)["stream"], vars(Pregel)["astream"], vars(BaseTool)["run"])
-    instrumentors = _instrument(openai_too=False)
-    assert vars(Pregel)["stream"] is not originals[0]
-    for instrumentor in instrumentors:
-        instrumentor.uninstrument()
+    with instrumented_by(LangChainInstrumentor(), LangGraphInstrumentor()):
+        assert vars(Pregel)["stream"] is not originals[0]
     assert (vars(Pregel)["stream"], vars(Pregel)["astream"], vars(BaseTool)["run"]) == originals
     _run(_agent(server), "invoke")
     assert recorded.spans() == []

@@ -25,7 +25,7 @@ from opentelemetry.trace import StatusCode
 from otel_agentperf import names
 from otel_agentperf.instrumentation.openai_agents import OpenAIAgentsInstrumentor, processor
 from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
-from tests.conftest import Recorded, trees
+from tests.conftest import Recorded, instrumented_by, trees
 
 # The SDK's default processor uploads traces to OpenAI: not from tests.
 agents.set_trace_processors([])
@@ -46,12 +46,8 @@ def broken(topic: str) -> str:
 @pytest.fixture
 def agents_sdk(recorded: Recorded) -> Iterator[Recorded]:
     """The Agents SDK and the OpenAI SDK instrumented, as under ``opentelemetry-instrument``."""
-    instrumentors = [OpenAIAgentsInstrumentor(), OpenAIInstrumentor()]
-    for instrumentor in instrumentors:
-        instrumentor.instrument()
-    yield recorded
-    for instrumentor in instrumentors:
-        instrumentor.uninstrument()
+    with instrumented_by(OpenAIAgentsInstrumentor(), OpenAIInstrumentor()):
+        yield recorded
 
 
 @pytest.fixture
