@@ -17,9 +17,9 @@ The requested model name selects a behaviour, so real SDK clients exercise real 
 - ``tools-<n>-<name>`` (also after another prefix): when the request offers tools, calls them, one per
   answer in turn, until the conversation holds ``n`` tool results (1 without the prefix), then answers.
 
-A chat request in DSPy's ``[[ ## field ## ]]`` format gets every output field it asks for, so DSPy
-programs parse the answers; a ReAct agent is told to call its tools the same way (``n`` observations in
-its trajectory, then ``finish``).
+A chat or (unstreamed) Anthropic request in DSPy's ``[[ ## field ## ]]`` format gets every output field
+it asks for, so DSPy programs parse the answers; a ReAct agent is told to call its tools the same way
+(``n`` observations in its trajectory, then ``finish``).
 
 Run it alone with ``python examples/local_llm.py [PORT]`` (prints its base URL).
 """
@@ -100,7 +100,9 @@ _SAMPLES = {"int": "2", "float": "0.5", "bool": "True"}
 def _dspy_answer(request: dict[str, Any], model: str) -> str | None:
     """The answer to a DSPy ChatAdapter prompt: each output field it asks for, then the completion marker."""
     messages = request.get("messages") or []
-    system = _text(messages[0].get("content")) if messages and isinstance(messages[0], dict) else ""
+    system = _text(request.get("system"))  # Anthropic's, beside the messages; OpenAI's is the first message
+    if not system and messages and isinstance(messages[0], dict):
+        system = _text(messages[0].get("content"))
     if "[[ ## completed ## ]]" not in system or "Your output fields are:" not in system:
         return None
     outputs = system.split("Your output fields are:", 1)[1].split("All interactions", 1)[0]
@@ -390,7 +392,7 @@ class _Handler(BaseHTTPRequestHandler):
             "type": "message",
             "role": "assistant",
             "model": model,
-            "content": [{"type": "text", "text": ANSWER}],
+            "content": [{"type": "text", "text": _dspy_answer(request, model) or ANSWER}],
             "stop_reason": "end_turn",
             "stop_sequence": None,
             "usage": anthropic_usage,

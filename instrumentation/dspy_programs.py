@@ -43,20 +43,23 @@ AGENT_CLASSES = frozenset(
 )
 # LiteLLM model prefixes (what DSPy model names start with) whose provider has a semconv name.
 PROVIDERS = {
-    "openai": "openai",
-    "anthropic": "anthropic",
-    "azure": "azure.ai.openai",
-    "azure_ai": "azure.ai.inference",
-    "bedrock": "aws.bedrock",
-    "gemini": "gcp.gemini",
-    "vertex_ai": "gcp.vertex_ai",
-    "cohere": "cohere",
-    "deepseek": "deepseek",
-    "groq": "groq",
-    "mistral": "mistral_ai",
-    "perplexity": "perplexity",
-    "watsonx": "ibm.watsonx.ai",
-    "xai": "x_ai",
+    prefix: value.value
+    for prefix, value in {
+        "openai": names.PROVIDER.OPENAI,
+        "anthropic": names.PROVIDER.ANTHROPIC,
+        "azure": names.PROVIDER.AZURE_AI_OPENAI,
+        "azure_ai": names.PROVIDER.AZURE_AI_INFERENCE,
+        "bedrock": names.PROVIDER.AWS_BEDROCK,
+        "gemini": names.PROVIDER.GCP_GEMINI,
+        "vertex_ai": names.PROVIDER.GCP_VERTEX_AI,
+        "cohere": names.PROVIDER.COHERE,
+        "deepseek": names.PROVIDER.DEEPSEEK,
+        "groq": names.PROVIDER.GROQ,
+        "mistral": names.PROVIDER.MISTRAL_AI,
+        "perplexity": names.PROVIDER.PERPLEXITY,
+        "watsonx": names.PROVIDER.IBM_WATSONX_AI,
+        "xai": names.PROVIDER.X_AI,
+    }.items()
 }
 _FINISH_MARKER = ("dspy.predict.react", "finish")
 

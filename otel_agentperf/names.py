@@ -56,8 +56,10 @@ GEN_AI_SYSTEM_INSTRUCTIONS: Final = _gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS
 TOKEN_TYPE_INPUT: Final = "input"
 TOKEN_TYPE_OUTPUT: Final = "output"
 TOOL_TYPE_FUNCTION: Final = "function"
-PROVIDER_OPENAI: Final = _gen_ai.GenAiProviderNameValues.OPENAI.value
-PROVIDER_ANTHROPIC: Final = _gen_ai.GenAiProviderNameValues.ANTHROPIC.value
+# The conventions' well-known ``gen_ai.provider.name`` values.
+PROVIDER: Final = _gen_ai.GenAiProviderNameValues
+PROVIDER_OPENAI: Final = PROVIDER.OPENAI.value
+PROVIDER_ANTHROPIC: Final = PROVIDER.ANTHROPIC.value
 ERROR_TYPE: Final = _error.ERROR_TYPE
 SERVER_ADDRESS: Final = _server.SERVER_ADDRESS
 SERVER_PORT: Final = _server.SERVER_PORT

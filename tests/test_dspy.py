@@ -172,6 +172,17 @@ def test_metrics_for_workflow_agent_tools_and_call_counts(instrumented: Recorded
     assert span.attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
 
 
+def test_provider_comes_from_the_model_prefix(instrumented: Recorded, server: Any) -> None:
+    """``anthropic/...`` goes to the Anthropic Messages API through DSPy's own engine."""
+    lm = dspy.LM("anthropic/claude-local", api_base=server.base_url, api_key="sk-local", cache=False, num_retries=0)
+    with dspy.context(lm=lm):
+        assert dspy.Predict("question -> answer")(question="why").answer
+    (span,) = instrumented.spans()
+    assert span.name == "chat claude-local"
+    assert span.attributes[names.GEN_AI_PROVIDER_NAME] == names.PROVIDER_ANTHROPIC
+    assert span.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
+
+
 def test_fifty_concurrent_async_runs_each_get_their_own_tree(instrumented: Recorded, server: Any) -> None:
     program = Analysis()
 

@@ -17,7 +17,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 import otel_agentperf
 from otel_agentperf import names, state
 from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
-from tests.conftest import Recorded, make_recorded
+from tests.conftest import Recorded, instrumented_by, make_recorded
 
 MESSAGES = [{"role": "user", "content": "why is my agent slow"}]
 # APIs newer than the oldest supported SDK (openai 1.40: no parse, .stream() helpers or responses).
@@ -27,10 +27,8 @@ NEWER_SDK = pytest.mark.newer_openai
 
 @pytest.fixture
 def llm(recorded: Recorded) -> Iterator[Recorded]:
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument()
-    yield recorded
-    instrumentor.uninstrument()
+    with instrumented_by(OpenAIInstrumentor()):
+        yield recorded
 
 
 def _client(server: Any) -> openai.OpenAI:

@@ -52,10 +52,8 @@ def agents_sdk(recorded: Recorded) -> Iterator[Recorded]:
 
 @pytest.fixture
 def agents_only(recorded: Recorded) -> Iterator[Recorded]:
-    instrumentor = OpenAIAgentsInstrumentor()
-    instrumentor.instrument()
-    yield recorded
-    instrumentor.uninstrument()
+    with instrumented_by(OpenAIAgentsInstrumentor()):
+        yield recorded
 
 
 def _client(server: Any) -> openai.AsyncOpenAI:
