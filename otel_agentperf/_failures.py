@@ -29,3 +29,9 @@ def warn_once(key: str, message: str, *args: object) -> None:
             return
         _seen.add(key)
     logger.warning(message, *args)
+
+
+def forget() -> None:
+    """Forget every place already reported, so the next failure anywhere warns again (tests, re-set-up)."""
+    with _lock:
+        _seen.clear()

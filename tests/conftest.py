@@ -5,7 +5,8 @@ from __future__ import annotations
 import gc
 import importlib.util
 import sys
-from collections.abc import Iterator
+import tracemalloc
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import otel_agentperf
-from otel_agentperf import prices, state
+from otel_agentperf import _failures, prices, state
 from otel_agentperf.instrumentor import AgentPerfInstrumentor
 from otel_agentperf.telemetry import AgentCalls, Invocation
 
@@ -84,22 +85,44 @@ class Recorded:
         return points[0].value
 
 
-def make_recorded(memory: frozenset[str] | None = None) -> Recorded:
+def _new_recorded(memory: frozenset[str]) -> Recorded:
     exporter = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
-    otel_agentperf.configure(tracer_provider, meter_provider, memory=memory or frozenset())
+    otel_agentperf.configure(tracer_provider, meter_provider, memory=memory)
     return Recorded(exporter, reader, tracer_provider, meter_provider)
 
 
+MakeRecorded = Callable[..., Recorded]
+
+
 @pytest.fixture
-def recorded() -> Iterator[Recorded]:
-    result = make_recorded()
-    yield result
+def make_recorded() -> Iterator[MakeRecorded]:
+    """Bind the primitive to new in-memory providers (as often as a test likes); all undone after the test.
+
+    Undone: the package's telemetry state, the providers, and tracemalloc when memory tracking started it.
+    """
+    made: list[Recorded] = []
+    tracing_before = tracemalloc.is_tracing()
+
+    def make(memory: frozenset[str] = frozenset()) -> Recorded:
+        made.append(_new_recorded(memory))
+        return made[-1]
+
+    yield make
     state.configure()
-    result.meter_provider.shutdown()
+    for each in made:
+        each.meter_provider.shutdown()
+        each.tracer_provider.shutdown()
+    if tracemalloc.is_tracing() and not tracing_before:
+        tracemalloc.stop()
+
+
+@pytest.fixture
+def recorded(make_recorded: MakeRecorded) -> Recorded:
+    return make_recorded()
 
 
 @pytest.fixture
@@ -125,6 +148,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     ):
         monkeypatch.delenv(key, raising=False)
     prices.table.cache_clear()
+    _failures.forget()
 
 
 def _local_llm() -> ModuleType:

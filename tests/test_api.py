@@ -10,7 +10,7 @@ from opentelemetry.trace import SpanKind
 
 import otel_agentperf as ap
 from otel_agentperf import names
-from tests.conftest import Recorded, make_recorded
+from tests.conftest import MakeRecorded, Recorded
 
 
 def test_methods_static_and_class_methods_keep_binding_and_name_the_class(recorded: Recorded) -> None:
@@ -130,7 +130,7 @@ def test_create_agent_on_a_class_times_construction(recorded: Recorded) -> None:
     assert list(point.explicit_bounds) == list(names.FAST_DURATION_BUCKETS)
 
 
-def test_create_agent_records_memory_the_new_agent_took_when_tracking_is_on() -> None:
+def test_create_agent_records_memory_the_new_agent_took_when_tracking_is_on(make_recorded: MakeRecorded) -> None:
     recorded = make_recorded(memory=frozenset({"tracemalloc", "rss"}))
 
     @ap.create_agent(name="Hoarder")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 import otel_agentperf
 from otel_agentperf import names, state
 from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
-from tests.conftest import Recorded, instrumented_by, make_recorded
+from tests.conftest import MakeRecorded, Recorded, instrumented_by
 
 MESSAGES = [{"role": "user", "content": "why is my agent slow"}]
 # APIs newer than the oldest supported SDK (openai 1.40: no parse, .stream() helpers or responses).
@@ -133,12 +134,13 @@ def test_async_calls_and_async_streams(llm: Recorded, server: Any) -> None:
 
 def test_retries_are_inside_one_operation_and_errors_keep_their_type(llm: Recorded, server: Any) -> None:
     client = _client(server)
-    client.chat.completions.create(model="ratelimit-2-m3", messages=MESSAGES)
-    assert server.requests["ratelimit-2-m3"] == 3
+    limited = f"ratelimit-2-m3-{uuid.uuid4().hex}"  # the server counts requests per model for the process
+    client.chat.completions.create(model=limited, messages=MESSAGES)
+    assert server.requests[limited] == 3
     with pytest.raises(openai.InternalServerError) as caught:
         client.chat.completions.create(model="error-m3", messages=MESSAGES)
     assert caught.value.status_code == 500
-    ok = llm.span("chat ratelimit-2-m3")
+    ok = llm.span(f"chat {limited}")
     assert ok.status.status_code is StatusCode.UNSET
     failed = llm.span("chat error-m3")
     assert failed.attributes[names.ERROR_TYPE] == "InternalServerError"
@@ -261,7 +263,7 @@ def test_async_responses_and_embeddings(llm: Recorded, server: Any) -> None:
 
 
 def test_embeddings_have_their_own_histogram_in_the_latest_conventions(
-    monkeypatch: pytest.MonkeyPatch, server: Any
+    monkeypatch: pytest.MonkeyPatch, server: Any, make_recorded: MakeRecorded
 ) -> None:
     monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
     recorded = make_recorded()

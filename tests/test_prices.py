@@ -12,9 +12,13 @@ from otel_agentperf import prices
 
 def test_packaged_prices_match_dated_snapshots_but_never_guess() -> None:
     table = prices.table()
-    assert table.price("gpt-4o-mini-2024-07-18") == table.price("gpt-4o-mini")
-    assert table.price("claude-sonnet-4-5-20250929") == table.price("claude-sonnet-4-5")
-    assert table.price("gpt-4o-mini") is not None
+    for model, snapshot in (
+        ("gpt-4o-mini", "gpt-4o-mini-2024-07-18"),
+        ("claude-sonnet-4-5", "claude-sonnet-4-5-20250929"),
+    ):
+        price = table.price(model)
+        assert price is not None and price.input > 0 and price.output > 0, model
+        assert table.price(snapshot) == price
     assert table.price("gpt-4o-mini-turbo") is None  # a prefix is not a match
     assert table.price("my-finetune") is None
 

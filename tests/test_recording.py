@@ -15,7 +15,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import otel_agentperf as ap
 from otel_agentperf import names, state
-from tests.conftest import Recorded
+from tests.conftest import MakeRecorded, Recorded
 
 
 class QuotaExceeded(Exception):
@@ -313,7 +313,7 @@ def test_a_failing_start_calls_the_function_exactly_once(recorded: Recorded, cap
 
 
 def test_latest_experimental_semconv_renames_the_llm_duration(
-    recorded: Recorded, monkeypatch: pytest.MonkeyPatch
+    recorded: Recorded, monkeypatch: pytest.MonkeyPatch, make_recorded: MakeRecorded
 ) -> None:
     @ap.llm(model="m1", provider="openai")
     def complete() -> str:
@@ -323,8 +323,6 @@ def test_latest_experimental_semconv_renames_the_llm_duration(
     assert recorded.histogram_point("gen_ai.client.operation.duration").count == 1
 
     monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "http, gen_ai_latest_experimental")
-    from tests.conftest import make_recorded
-
     latest = make_recorded()
     complete()
     assert latest.histogram_point("gen_ai.client.inference.duration").count == 1

@@ -16,7 +16,7 @@ import pytest
 from otel_agentperf import names
 from otel_agentperf.instrumentor import AgentPerfInstrumentor
 from otel_agentperf.targets import parse
-from tests.conftest import Recorded
+from tests.conftest import MakeRecorded, Recorded
 
 APP_SOURCE = textwrap.dedent(
     """
@@ -221,10 +221,8 @@ def test_disabled_switch_applies_no_target(
 
 
 def test_instrument_with_explicit_providers_routes_targets_there(
-    instrumentor: AgentPerfInstrumentor, app_module: str, monkeypatch: pytest.MonkeyPatch
+    instrumentor: AgentPerfInstrumentor, app_module: str, monkeypatch: pytest.MonkeyPatch, make_recorded: MakeRecorded
 ) -> None:
-    from tests.conftest import make_recorded
-
     other = make_recorded()
     monkeypatch.setenv("OTEL_AGENTPERF_TARGETS", _targets(app_module, "load_config=config"))
     instrumentor.instrument(tracer_provider=other.tracer_provider, meter_provider=other.meter_provider)
