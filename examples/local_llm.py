@@ -12,6 +12,9 @@ The requested model name selects a behaviour, so real SDK clients exercise real 
 - ``slow-<ms>-<name>``: waits before answering (or between streamed chunks);
 - ``hang-<name>``: waits 5 s before answering, for client timeouts;
 - ``cut-<name>``: a stream whose connection drops after two chunks;
+- ``malformed-<name>``: HTTP 200 with a body that is not JSON;
+- ``garbled-<name>``: HTTP 200 with JSON of the wrong shape (fields of the wrong types, usage in the
+  billions of billions);
 - ``cached-<n>-<name>`` (also after another prefix): reports ``n`` of the input tokens as read from the prompt cache;
 - ``nousage-<name>``: no usage anywhere;
 - ``tools-<n>-<name>`` (also after another prefix): when the request offers tools, calls them, one per
@@ -44,6 +47,24 @@ ANSWER = "Latency comes from slow model calls and repeated work."
 WORDS = ANSWER.split()
 EMBEDDING_SIZE = 8
 HANG_SECONDS = 5.0
+# One body for every route: each SDK reads what it can of it, and the instrumentation must not choke on it.
+GARBLED: dict[str, Any] = {
+    "id": 7,
+    "type": "message",
+    "model": ["not", "a", "name"],
+    "choices": "none",
+    "content": {"text": 3},
+    "output": None,
+    "data": "none",
+    "stop_reason": 5,
+    "usage": {
+        "prompt_tokens": 10**20,
+        "completion_tokens": "many",
+        "total_tokens": -1,
+        "input_tokens": 10**20,
+        "output_tokens": -3,
+    },
+}
 
 
 def _text(content: Any) -> str:
@@ -138,6 +159,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _raw(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def _error(self, status: int, kind: str, headers: dict[str, str] | None = None) -> None:
         if self.path.startswith("/v1/messages"):
             self._json(status, {"type": "error", "error": {"type": kind, "message": kind}}, headers)
@@ -190,6 +218,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if model.startswith("error-"):
             self._error(500, "api_error")
+            return
+        if model.startswith("malformed-"):
+            self._raw(200, b'{"id": "cut off', "application/json")
+            return
+        if model.startswith("garbled-"):
+            self._json(200, GARBLED)
             return
         if model.startswith("hang-"):
             time.sleep(HANG_SECONDS)

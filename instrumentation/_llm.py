@@ -22,14 +22,13 @@ from opentelemetry import trace
 from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf import _failures, content, names, operations
-from otel_agentperf.bounded import BoundedValues
+from otel_agentperf.bounded import MODEL_LIMIT, BoundedValues
 from otel_agentperf.library import LibraryInstrumentor
 from otel_agentperf.operations import Operation
 from otel_agentperf.telemetry import Invocation
 from otel_agentperf.wrappers import Prepare
 
 STATE = "_otel_agentperf_stream"
-MODEL_LIMIT = 100
 # Other GenAI instrumentations of these SDKs, by the module their wrappers and tracers are named after.
 OTHER_INSTRUMENTATIONS = (
     "opentelemetry.instrumentation.openai_v2",  # OpenTelemetry contrib (wrappers)

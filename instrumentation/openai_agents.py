@@ -14,7 +14,6 @@ kept for a span after it finishes. With the SDK's tracing disabled, only the Ope
 
 from __future__ import annotations
 
-import threading
 from types import ModuleType
 from typing import Any
 
@@ -22,7 +21,7 @@ import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 
-from otel_agentperf import _failures, names, state
+from otel_agentperf import _failures, forksafe, names, state
 from otel_agentperf.library import LibraryInstrumentor
 from otel_agentperf.operations import Operation
 from otel_agentperf.telemetry import Invocation
@@ -53,7 +52,7 @@ class AgentPerfProcessor:
         self.active = False
         self.registered = False
         self.entries: dict[str, _Entry] = {}
-        self._lock = threading.Lock()
+        self._lock = forksafe.lock()
 
     def _start(self, key: str, operation: Operation | None, parent: Context) -> None:
         invocation = state.telemetry().start(operation, attach=False, parent=parent) if operation else None

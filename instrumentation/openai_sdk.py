@@ -114,10 +114,17 @@ def _parsed(on_result: Any) -> Any:
 
     Its body is already read; ``parse()`` caches what it returns, so the caller's own ``parse()`` gets the
     very object (or stream) read here. ``with_streaming_response`` is left alone: its body is not read yet.
+    A body that does not parse fails the caller's own ``parse()`` the same way: the operation is an error.
     """
 
     def hook(invocation: Invocation, result: object) -> None:
-        on_result(invocation, result.parse() if isinstance(result, _raw_types) else result)  # type: ignore[attr-defined]
+        if isinstance(result, _raw_types):
+            try:
+                result = result.parse()  # type: ignore[attr-defined]
+            except Exception as exc:
+                invocation.fail(exc)
+                return
+        on_result(invocation, result)
 
     return hook
 

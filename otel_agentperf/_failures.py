@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-import threading
+
+from otel_agentperf import forksafe
 
 logger = logging.getLogger("otel_agentperf")
 
 _seen: set[str] = set()
-_lock = threading.Lock()
+_lock = forksafe.lock()
 
 
 def report(where: str, exc: BaseException) -> None:

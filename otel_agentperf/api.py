@@ -7,12 +7,12 @@ static and class methods, coroutines, generators and async generators. With
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, TypeVar, cast, overload
 
-from otel_agentperf import _failures, names, operations, settings
+from otel_agentperf import _failures, forksafe, names, operations, settings
 from otel_agentperf.bounded import BoundedValues
 from otel_agentperf.files import history_size
 from otel_agentperf.operations import Operation
@@ -144,27 +144,50 @@ def create_agent(cls_or_func: C | None = None, *, name: str | None = None) -> An
         if not settings.enabled():
             return target
         if isinstance(target, type):
-            operation = operations.create_agent(name or target.__name__)
-            target.__init__ = wrap(constructor_of(target), operation)  # type: ignore[misc]
+            attribute, wrapper = construction(target, operations.create_agent(name or target.__name__))
+            setattr(target, attribute, wrapper)
             return target
         return wrap(target, operations.create_agent(name or owner_name(target)))
 
     return apply(cls_or_func) if cls_or_func is not None else apply
 
 
-def constructor_of(cls: type) -> Any:
-    """The ``__init__`` a class really uses, found without binding it."""
-    for klass in cls.__mro__:
-        if "__init__" in vars(klass):
-            return vars(klass)["__init__"]
-    return object.__init__
+def _inherited(cls: type, attribute: str) -> Any:
+    """``attribute`` as the class's MRO defines it short of ``object``, unbound; None if only object does."""
+    for klass in cls.__mro__[:-1]:
+        if attribute in vars(klass):
+            return vars(klass)[attribute]
+    return None
+
+
+def _takes_no_arguments(self: Any, *args: Any, **kwargs: Any) -> None:
+    """``object.__init__`` as seen by a class with neither ``__init__`` nor ``__new__`` of its own."""
+    if args or kwargs:
+        raise TypeError(f"{type(self).__name__}() takes no arguments")
+
+
+def construction(cls: type, operation: Operation) -> tuple[str, Any]:
+    """The attribute to set on ``cls`` and its wrapper, so constructing ``cls`` records ``operation``.
+
+    Construction behaves exactly as without the wrapper, whatever the class defines: the ``__init__`` it
+    uses is wrapped; a class with only a ``__new__`` gets that wrapped (a new ``__init__`` would make
+    ``object.__init__`` reject its arguments); a class with neither gets an ``__init__`` that refuses
+    arguments with the interpreter's own message.
+    """
+    init = _inherited(cls, "__init__")
+    if init is not None:
+        return "__init__", wrap(init, operation)
+    new = _inherited(cls, "__new__")
+    if new is not None:
+        return "__new__", wrap(new if isinstance(new, staticmethod) else staticmethod(new), operation)
+    return "__init__", wrap(_takes_no_arguments, operation)
 
 
 class _SegmentOperations:
     """One :class:`Operation` per distinct segment name, bounded so metric labels stay few."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = forksafe.lock()
         self._operations: dict[str, Operation] = {}
         self._bounded = BoundedValues(_SEGMENT_NAME_LIMIT)
 
@@ -182,18 +205,25 @@ class _SegmentOperations:
 _segment_operations = _SegmentOperations()
 
 
+# The segments entered and not yet left in this context, innermost last, each with its invocation. A
+# context, not the segment, holds them: one segment object may be entered by many tasks and threads at once.
+_open_segments: ContextVar[tuple[tuple[segment, Invocation | None], ...]] = ContextVar(
+    "agentperf_open_segments", default=()
+)
+
+
 class segment:  # noqa: N801 - used like a function: ``with segment("parse"):``
     """Record a block of code, sync or async, as a nested operation; also usable as a decorator.
 
     ``with segment("plan"):``, ``async with segment("fetch"):`` and ``@segment("score")`` all record
-    a span named after the segment and the ``agentperf.segment.duration`` histogram.
+    a span named after the segment and the ``agentperf.segment.duration`` histogram. One segment object
+    can be shared: each entry (in any task or thread) is its own operation.
     """
 
-    __slots__ = ("_invocations", "_operation")
+    __slots__ = ("_operation",)
 
     def __init__(self, name: str) -> None:
         self._operation: Operation | None = None
-        self._invocations: list[Invocation | None] = []
         try:
             self._operation = _segment_operations(str(name))
         except Exception as exc:
@@ -201,16 +231,21 @@ class segment:  # noqa: N801 - used like a function: ``with segment("parse"):``
 
     def __enter__(self) -> segment:
         operation = self._operation
-        active = settings.enabled() and operation is not None
-        self._invocations.append(start(operation) if active and operation is not None else None)
+        invocation = start(operation) if operation is not None and settings.enabled() else None
+        _open_segments.set((*_open_segments.get(), (self, invocation)))
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        invocation = self._invocations.pop() if self._invocations else None
-        if invocation is not None:
-            invocation.end(exc)
+        entries = _open_segments.get()
+        for index in range(len(entries) - 1, -1, -1):
+            if entries[index][0] is self:
+                invocation = entries[index][1]
+                _open_segments.set(entries[:index] + entries[index + 1 :])
+                if invocation is not None:
+                    invocation.end(exc)
+                return
 
     async def __aenter__(self) -> segment:
         return self.__enter__()

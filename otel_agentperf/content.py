@@ -3,7 +3,9 @@
 Off unless ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` is ``true``, ``span_only`` or
 ``span_and_event`` (content then goes on the span; no events are emitted). Each text part is cut to
 ``OTEL_AGENTPERF_CONTENT_MAX_LENGTH`` characters (default 4096) before serialising, so the JSON
-stays valid. Only message text and roles are read: never headers, keys or client settings.
+stays valid, and one attribute holds at most ``TOTAL_PARTS`` times that many characters of text: past
+it, later parts are cut to nothing and later messages left out. Only message text and roles are read:
+never headers, keys or client settings.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from otel_agentperf import _failures
 CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 MAX_LENGTH_ENV = "OTEL_AGENTPERF_CONTENT_MAX_LENGTH"
 DEFAULT_MAX_LENGTH = 4096
+TOTAL_PARTS = 16  # an attribute's text, at most this many times the per-part limit
 _ON = {"true", "span_only", "span_and_event"}
 _OFF = {"", "false", "no_content", "event_only"}
 
@@ -47,16 +50,31 @@ def max_length() -> int:
     return DEFAULT_MAX_LENGTH
 
 
-def _parts(content: Any, limit: int) -> list[dict[str, str]]:
+class _Budget:
+    """Characters of text one attribute may still take: each part up to ``limit``, all of them up to the total."""
+
+    __slots__ = ("left", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.left = limit * TOTAL_PARTS
+
+    def cut(self, text: str) -> str:
+        kept = text[: min(self.limit, self.left)]
+        self.left -= len(kept)
+        return kept
+
+
+def _parts(content: Any, budget: _Budget) -> list[dict[str, str]]:
     if isinstance(content, str):
-        return [{"type": "text", "content": content[:limit]}]
+        return [{"type": "text", "content": budget.cut(content)}]
     parts = []
     for part in content if isinstance(content, list) else []:
         get = part.get if isinstance(part, dict) else lambda key, p=part: getattr(p, key, None)
         text = get("text")
         part_type = str(get("type") or "text")
         if isinstance(text, str):
-            parts.append({"type": "text", "content": text[:limit]})
+            parts.append({"type": "text", "content": budget.cut(text)})
         else:
             parts.append({"type": part_type})
     return parts
@@ -65,15 +83,20 @@ def _parts(content: Any, limit: int) -> list[dict[str, str]]:
 def messages(items: Iterable[Any], limit: int) -> str:
     """Chat messages (dicts or SDK objects with ``role`` and ``content``) as the conventions' JSON."""
     shaped = []
+    budget = _Budget(limit)
     for item in items:
+        if budget.left <= 0:
+            break
         get = item.get if isinstance(item, dict) else lambda key, i=item: getattr(i, key, None)
-        shaped.append({"role": str(get("role") or "user"), "parts": _parts(get("content"), limit)})
+        shaped.append({"role": str(get("role") or "user"), "parts": _parts(get("content"), budget)})
     return json.dumps(shaped, ensure_ascii=False, separators=(",", ":"))
 
 
 def output(texts: Iterable[str], finish_reason: str | None, limit: int) -> str:
     """One assistant message made of the response's text parts."""
-    message: dict[str, Any] = {"role": "assistant", "parts": [{"type": "text", "content": t[:limit]} for t in texts]}
+    budget = _Budget(limit)
+    parts = [{"type": "text", "content": budget.cut(text)} for text in texts]
+    message: dict[str, Any] = {"role": "assistant", "parts": parts}
     if finish_reason:
         message["finish_reason"] = finish_reason
     return json.dumps([message], ensure_ascii=False, separators=(",", ":"))

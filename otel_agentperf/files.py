@@ -8,14 +8,13 @@ time), was already loaded in this process.
 from __future__ import annotations
 
 import os
-import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.util.types import AttributeValue
 
-from otel_agentperf import names
+from otel_agentperf import forksafe, names
 from otel_agentperf.operations import Operation
 from otel_agentperf.wrappers import Call
 
@@ -61,7 +60,7 @@ class _LoadedFiles:
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
-        self._lock = threading.Lock()
+        self._lock = forksafe.lock()
         self._seen: OrderedDict[tuple[str, int, int], None] = OrderedDict()
 
     def already_loaded(self, facts: FileFacts) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from otel_agentperf import settings, state
+from otel_agentperf import _failures, reentry, settings, shutdown, state
 from otel_agentperf.targets import TargetPatcher, parse_all
 
 ENTRY_POINT_NAME = "otel_agentperf"
@@ -31,14 +31,20 @@ class AgentPerfInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return ()
 
     def _instrument(self, **kwargs: Any) -> None:
-        loaded = settings.load()
-        if not loaded.enabled:
-            return
-        tracer_provider = kwargs.get("tracer_provider")
-        meter_provider = kwargs.get("meter_provider")
-        if tracer_provider is not None or meter_provider is not None or loaded.memory:
-            state.configure(tracer_provider, meter_provider, loaded.memory)
-        self._patcher.apply(parse_all(loaded.targets))
+        # Nothing raises out of here: the launcher would stop loading every later instrumentor.
+        try:
+            with reentry.ours():
+                loaded = settings.load()
+                if not loaded.enabled:
+                    return
+                tracer_provider = kwargs.get("tracer_provider")
+                meter_provider = kwargs.get("meter_provider")
+                if tracer_provider is not None or meter_provider is not None or loaded.memory:
+                    state.configure(tracer_provider, meter_provider, loaded.memory)
+                shutdown.install()
+                self._patcher.apply(parse_all(loaded.targets))
+        except Exception as exc:
+            _failures.report("applying otel-agentperf targets", exc)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         self._patcher.remove()

@@ -14,14 +14,8 @@ import os
 from opentelemetry import metrics, trace
 
 from otel_agentperf import _failures, settings
-from otel_agentperf.instrumentor import ENTRY_POINT_NAME
 
 CONFIGURE_SDK_ENV = "OTEL_AGENTPERF_CONFIGURE_SDK"
-
-
-def _disabled_by_launcher() -> bool:
-    disabled = {name.strip() for name in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
-    return ENTRY_POINT_NAME in disabled or "*" in disabled
 
 
 def _sdk_configured() -> bool:
@@ -37,7 +31,7 @@ def configure_sdk_if_missing() -> None:
     """Configure the SDK from ``OTEL_*`` variables unless a configurator (or the user) already did."""
     if os.environ.get(CONFIGURE_SDK_ENV, "").strip().lower() in {"false", "0", "no", "off"}:
         return
-    if _disabled_by_launcher() or not settings.enabled():
+    if not settings.enabled():
         return
     try:
         if _sdk_configured():

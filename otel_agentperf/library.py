@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from otel_agentperf import _failures, settings, state
+from otel_agentperf import _failures, reentry, settings, state
 from otel_agentperf.operations import Operation
 from otel_agentperf.patching import MethodSpec, Patcher
 from otel_agentperf.wrappers import Prepare
@@ -35,13 +35,18 @@ class LibraryInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return () if self.requirement is None else (self.requirement,)
 
     def _instrument(self, **kwargs: Any) -> None:
-        if not settings.enabled():
-            return
-        tracer_provider, meter_provider = kwargs.get("tracer_provider"), kwargs.get("meter_provider")
-        if tracer_provider is not None or meter_provider is not None:
-            state.configure(tracer_provider, meter_provider)
-        for module_name, callback in self.hooks():
-            self._patcher.when_imported(module_name, callback)
+        # Nothing raises out of here: the launcher would stop loading every later instrumentor.
+        try:
+            with reentry.ours():
+                if not settings.enabled():
+                    return
+                tracer_provider, meter_provider = kwargs.get("tracer_provider"), kwargs.get("meter_provider")
+                if tracer_provider is not None or meter_provider is not None:
+                    state.configure(tracer_provider, meter_provider)
+                for module_name, callback in self.hooks():
+                    self._patcher.when_imported(module_name, callback)
+        except Exception as exc:
+            _failures.report(f"instrumenting {self.module}", exc)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         self._patcher.remove()

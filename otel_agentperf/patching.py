@@ -7,7 +7,6 @@ including subclasses defined later, and :meth:`Patcher.remove` restores exactly 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
@@ -15,9 +14,9 @@ from typing import Any
 
 import wrapt
 
-from otel_agentperf import _failures
+from otel_agentperf import _failures, forksafe, reentry
 from otel_agentperf.operations import Operation
-from otel_agentperf.wrappers import AgentPerfWrapper, Prepare, wrap
+from otel_agentperf.wrappers import AgentPerfWrapper, Prepare, unbound, wrap
 
 _MISSING = object()
 
@@ -34,21 +33,11 @@ class _Patch:
     owned: bool
 
 
-def _unbound(obj: Any) -> Any:
-    """What a wrapt bound wrapper was bound from.
-
-    Another instrumentation's unwrap that reads the attribute through the class (``getattr``) and sets
-    ``__wrapped__`` back leaves our wrapper bound to the class in place; it is still ours.
-    """
-    parent = getattr(obj, "_self_parent", None) if isinstance(obj, wrapt.BoundFunctionWrapper) else None
-    return obj if parent is None else parent
-
-
 class Patcher:
     """Keeps the list of what it replaced; thread-safe; ``remove`` disarms pending hooks too."""
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()
+        self._lock = forksafe.rlock()
         self._patches: list[_Patch] = []
         self._generation = 0
 
@@ -61,7 +50,7 @@ class Patcher:
         generation = self._generation
 
         def on_import(module: ModuleType) -> None:
-            with self._lock:
+            with self._lock, reentry.ours():
                 if generation != self._generation:
                     return
                 try:
@@ -82,7 +71,7 @@ class Patcher:
     def wrap(self, owner: Any, attribute: str, operation: Operation, prepare: Prepare | None = None) -> bool:
         """Wrap ``owner.attribute`` (looked up without binding); False if it is absent or already ours."""
         original = vars(owner).get(attribute, _MISSING)
-        if original is _MISSING or isinstance(_unbound(original), AgentPerfWrapper):
+        if original is _MISSING or isinstance(unbound(original), AgentPerfWrapper):
             return False
         target = original.fget if isinstance(original, property) else original
         wrapper = wrap(target, operation, prepare)
@@ -133,7 +122,7 @@ class Patcher:
             replacement = patch.replacement.fget if isinstance(patch.replacement, property) else patch.replacement
             if isinstance(replacement, AgentPerfWrapper):
                 replacement.disable()
-            current = _unbound(vars(patch.owner).get(patch.attribute, _MISSING))
+            current = unbound(vars(patch.owner).get(patch.attribute, _MISSING))
             if current is not patch.replacement:
                 _failures.warn_once(
                     f"unwrap:{id(patch.replacement)}",

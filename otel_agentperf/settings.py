@@ -36,10 +36,22 @@ HISTORY_FILES_ENV = "OTEL_AGENTPERF_HISTORY_FILES"
 DEFAULT_CONFIG_FILES = ("*config*", "*settings*", "*.conf.json")
 DEFAULT_HISTORY_FILES = ("*history*", "*.jsonl", "*conversation*", "*transcript*", "*messages*", "*checkpoint*")
 PYPROJECT_TABLE = "otel-agentperf"
+DISABLE_NAME = "otel_agentperf"  # the core instrumentor's entry point name
 
 _FALSE = {"false", "0", "no", "off"}
 _TRUE = {"true", "1", "yes", "on"}
 _KNOWN_KEYS = {"enabled", "memory", "targets", "config_files", "history_files", "prices"}
+
+
+def disabled_by_opentelemetry() -> bool:
+    """``OTEL_SDK_DISABLED=true``, or ``otel_agentperf`` (or ``*``) in ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``.
+
+    Either turns the whole package off: no decorator, target or library instrumentor installs a wrapper.
+    """
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return True
+    disabled = {name.strip() for name in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
+    return DISABLE_NAME in disabled or "*" in disabled
 
 
 def enabled() -> bool:
@@ -49,7 +61,7 @@ def enabled() -> bool:
         _failures.warn_once(
             f"enabled:{value}", "otel-agentperf: %s=%r is not true/false; staying enabled", ENABLED_ENV, value
         )
-    return value not in _FALSE
+    return value not in _FALSE and not disabled_by_opentelemetry()
 
 
 def memory_modes() -> frozenset[str]:
@@ -57,8 +69,16 @@ def memory_modes() -> frozenset[str]:
     return _parse_memory(os.environ.get(MEMORY_ENV, ""), MEMORY_ENV)
 
 
-def _parse_memory(value: str | list[str], source: str) -> frozenset[str]:
-    items = value.split(",") if isinstance(value, str) else value
+def _parse_memory(value: object, source: str) -> frozenset[str]:
+    if isinstance(value, str):
+        items: list[object] = list(value.split(","))
+    elif isinstance(value, list):
+        items = value
+    else:
+        _failures.warn_once(
+            f"memory-type:{source}", "otel-agentperf: 'memory' in %s must be a string or a list; ignored", source
+        )
+        return frozenset()
     modes: set[str] = set()
     for item in items:
         mode = str(item).strip().lower()
@@ -91,6 +111,22 @@ class Settings:
 def load() -> Settings:
     """Merge the TOML file (if any) with the environment; bad entries are warned about and skipped."""
     result = Settings()
+    try:
+        _apply_file(result)
+    except Exception as exc:  # never let a settings mistake stop the launcher loading instrumentors
+        _failures.report("reading the otel-agentperf settings file", exc)
+    result.enabled = result.enabled and enabled()
+    if os.environ.get(MEMORY_ENV):
+        result.memory = memory_modes()
+    result.targets += [entry.strip() for entry in os.environ.get(TARGETS_ENV, "").split(",") if entry.strip()]
+    for env, key in ((CONFIG_FILES_ENV, "config_files"), (HISTORY_FILES_ENV, "history_files")):
+        if os.environ.get(env) is not None:
+            setattr(result, key, tuple(p.strip() for p in os.environ[env].split(",") if p.strip()))
+    return result
+
+
+def _apply_file(result: Settings) -> None:
+    """The settings file's options onto ``result``: each bad one is warned about, by file and key, and skipped."""
     table, source = _read_file()
     for key in sorted(set(table) - _KNOWN_KEYS):
         _failures.warn_once(f"key:{source}:{key}", "otel-agentperf: unknown option %r in %s; ignored", key, source)
@@ -112,22 +148,13 @@ def load() -> Settings:
                     f"{key}:{source}", "otel-agentperf: %r in %s must be a list of patterns", key, source
                 )
 
-    result.enabled = result.enabled and enabled()
-    if os.environ.get(MEMORY_ENV):
-        result.memory = memory_modes()
-    result.targets += [entry.strip() for entry in os.environ.get(TARGETS_ENV, "").split(",") if entry.strip()]
-    for env, key in ((CONFIG_FILES_ENV, "config_files"), (HISTORY_FILES_ENV, "history_files")):
-        if os.environ.get(env) is not None:
-            setattr(result, key, tuple(p.strip() for p in os.environ[env].split(",") if p.strip()))
-    return result
-
 
 def price_overrides() -> tuple[Any, str]:
     """The settings file's ``prices``: its models table (read from the file it names), or None."""
     table, source = _read_file()
     value = table.get("prices")
     if not isinstance(value, str):
-        return value, source
+        return value, f"{source} (prices)"
     path = Path(source).parent / value
     data = read_toml(path)
     return (data.get("models", data) if data is not None else None), str(path)
@@ -144,7 +171,7 @@ def read_toml(path: Path) -> dict[str, Any] | None:
     try:
         with suppress_instrumentation(), path.open("rb") as handle:  # our own read is not the app's load
             return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: not TOML, or not UTF-8
         _failures.warn_once(f"file:{path}", "otel-agentperf: cannot read %s: %s", path, exc)
         return None
 
@@ -157,10 +184,11 @@ def _read_file() -> tuple[dict[str, Any], str]:
     data = read_toml(path)
     if data is None:
         return {}, str(path)
+    tool = data.get("tool")
     if explicit:
-        table = data.get("tool", {}).get(PYPROJECT_TABLE, data) if "tool" in data else data
+        table = tool.get(PYPROJECT_TABLE, data) if isinstance(tool, dict) else data
     else:
-        table = data.get("tool", {}).get(PYPROJECT_TABLE, {})
+        table = tool.get(PYPROJECT_TABLE, {}) if isinstance(tool, dict) else {}
     if not isinstance(table, dict):
         _failures.warn_once(f"table:{path}", "otel-agentperf: settings in %s are not a table", path)
         return {}, str(path)

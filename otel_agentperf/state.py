@@ -6,15 +6,14 @@ Decorators and targets look it up on every call, so :func:`configure` (tests, or
 
 from __future__ import annotations
 
-import threading
-
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
 
+from otel_agentperf import forksafe
 from otel_agentperf.telemetry import Telemetry
 
 _telemetry: Telemetry | None = None
-_lock = threading.Lock()
+_lock = forksafe.lock()
 
 
 def telemetry() -> Telemetry:
@@ -38,8 +37,14 @@ def configure(
     meter_provider: MeterProvider | None = None,
     memory: frozenset[str] | None = None,
 ) -> Telemetry:
-    """Record through these providers (the global ones when ``None``) from now on."""
+    """Record through these providers (the global ones when ``None``) from now on.
+
+    Asked again for the providers and memory modes in use (several instrumentors given the same explicit
+    providers), the current state is kept: new instruments on the same meter would not be observed.
+    """
     global _telemetry
     with _lock:
-        _telemetry = Telemetry(tracer_provider, meter_provider, memory)
-        return _telemetry
+        current = _telemetry
+        if current is None or not current.uses(tracer_provider, meter_provider, memory):
+            current = _telemetry = Telemetry(tracer_provider, meter_provider, memory)
+        return current

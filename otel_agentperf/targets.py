@@ -10,7 +10,6 @@ from __future__ import annotations
 import atexit
 import re
 import sys
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +18,8 @@ from typing import Any
 
 import wrapt
 
-from otel_agentperf import _failures, names, operations
-from otel_agentperf.api import constructor_of
+from otel_agentperf import _failures, forksafe, names, operations
+from otel_agentperf.api import construction
 from otel_agentperf.files import history_size
 from otel_agentperf.patching import Patcher
 from otel_agentperf.wrappers import AgentPerfWrapper, wrap
@@ -59,6 +58,17 @@ def parse_all(entries: Iterable[str]) -> list[Target]:
         except ValueError as exc:
             _warn_bad(entry, str(exc))
             continue
+        earlier = targets.get((target.module, target.path))
+        if earlier is not None and earlier.kind != target.kind:
+            _failures.warn_once(
+                f"target-kinds:{target.module}:{target.path}",
+                "otel-agentperf: %s:%s is named as %s and as %s; recorded as %s (the later entry)",
+                target.module,
+                target.path,
+                earlier.kind,
+                target.kind,
+                target.kind,
+            )
         targets[(target.module, target.path)] = target
     return list(targets.values())
 
@@ -82,7 +92,7 @@ class TargetPatcher:
 
     def __init__(self) -> None:
         self._patcher = Patcher()
-        self._lock = threading.Lock()
+        self._lock = forksafe.lock()
         self._pending: dict[str, list[Target]] = {}
         self._exit_check = False
 
@@ -122,13 +132,9 @@ class TargetPatcher:
         if isinstance(original, type):
             if target.kind != names.KIND_CREATE_AGENT:
                 raise TypeError(f"{target.path} is a class; only create_agent applies to a class")
-            name = original.__name__
-            parent, attribute = original, "__init__"
-            if "__init__" not in vars(original):
-                self._patcher.replace(
-                    original, "__init__", wrap(constructor_of(original), operations.create_agent(name))
-                )
-                return
+            attribute, wrapper = construction(original, operations.create_agent(original.__name__))
+            self._patcher.replace(original, attribute, wrapper)
+            return
         elif not callable(original) and not isinstance(original, (staticmethod, classmethod)):
             raise TypeError(f"{target.path} is not callable")
         else:
@@ -148,6 +154,9 @@ class TargetPatcher:
         self._patcher.remove()
 
     def _warn_never_imported(self) -> None:
+        multiprocessing = sys.modules.get("multiprocessing")
+        if multiprocessing is not None and multiprocessing.parent_process() is not None:
+            return  # a pool worker imports what its tasks need, often nothing the targets name
         with self._lock:
             pending = [target for targets in self._pending.values() for target in targets]
         main_file = getattr(sys.modules.get("__main__"), "__file__", None) or ""

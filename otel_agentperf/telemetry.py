@@ -7,7 +7,6 @@ Every decorator, segment, target and library instrumentor goes through :meth:`Te
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from time import perf_counter
 
@@ -18,10 +17,10 @@ from opentelemetry.metrics import CallbackOptions, Histogram, MeterProvider, Obs
 from opentelemetry.trace import Span, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
-from otel_agentperf import _failures, names, prices, settings
-from otel_agentperf.bounded import BoundedValues
+from otel_agentperf import _failures, bounded, forksafe, names, prices, settings
 from otel_agentperf.memory import MemoryProbe
 from otel_agentperf.operations import Operation
+from otel_agentperf.reentry import inside
 from otel_agentperf.version import __version__
 
 _AGENT_KEY = otel_context.create_key("agentperf-agent")
@@ -43,7 +42,7 @@ class _ActiveCounts:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = forksafe.lock()
         self._counts = dict.fromkeys(names.KINDS, 0)
 
     def add(self, kind: str, delta: int) -> None:
@@ -65,7 +64,7 @@ class AgentCalls:
         self.name = name
         self.llm = 0
         self.tool = 0
-        self._lock = threading.Lock()
+        self._lock = forksafe.lock()
 
     def count(self, kind: str) -> None:
         with self._lock:
@@ -116,7 +115,21 @@ class Telemetry:
         )
         modes = settings.memory_modes() if memory_modes is None else memory_modes
         self._memory = MemoryProbe(modes) if modes else None
-        self._error_types = BoundedValues(_ERROR_TYPE_LIMIT)
+        self._made_from = (tracer_provider, meter_provider, memory_modes)
+        self._error_types = bounded.BoundedValues(_ERROR_TYPE_LIMIT)
+        self._bounds = bounded.Bounds()
+
+    def uses(
+        self,
+        tracer_provider: TracerProvider | None,
+        meter_provider: MeterProvider | None,
+        memory: frozenset[str] | None,
+    ) -> bool:
+        """Whether this state was made for these explicit providers (and these memory modes, when given)."""
+        made_tracer, made_meter, made_memory = self._made_from
+        explicit = tracer_provider is not None or meter_provider is not None
+        same_memory = memory is None or made_memory == memory
+        return explicit and made_tracer is tracer_provider and made_meter is meter_provider and same_memory
 
     def start(
         self,
@@ -146,19 +159,23 @@ class Telemetry:
                 outer.add_attributes(attributes, {**operation.metric_attributes, **(metric_attributes or {})})
                 return Invocation(self, operation, outer.span, outer.context, None, {}, None, on_result, outer)
         span_attributes = operation.span_attributes
-        metrics_attributes = operation.metric_attributes
+        metrics_attributes = self._bounds.of_operation(operation, operation.metric_attributes)
+        # What this call adds to the operation's own attributes: real values on the span, bounded on metrics.
+        extra: dict[str, AttributeValue] | None = None
         if metric_attributes or (sync and kind in names.EXCLUSIVE_KINDS):
-            metrics_attributes = {**metrics_attributes, **(metric_attributes or {})}
+            extra = dict(metric_attributes or {})
             if sync and kind in names.EXCLUSIVE_KINDS:
-                metrics_attributes[names.BLOCKING_EVENT_LOOP] = "true" if _loop_running() else "false"
+                extra[names.BLOCKING_EVENT_LOOP] = "true" if _loop_running() else "false"
         if kind == names.KIND_TOOL or kind == names.KIND_LLM:
             agent = otel_context.get_value(_AGENT_KEY, parent)
             if isinstance(agent, AgentCalls):
                 agent.count(kind)
                 if kind == names.KIND_TOOL:
-                    metrics_attributes = {**metrics_attributes, names.GEN_AI_AGENT_NAME: agent.name}
-        if attributes or metrics_attributes is not operation.metric_attributes:
-            span_attributes = {**span_attributes, **metrics_attributes, **(attributes or {})}
+                    extra = {**(extra or {}), names.GEN_AI_AGENT_NAME: agent.name}
+        if extra:
+            metrics_attributes = {**metrics_attributes, **self._bounds.metric_attributes(extra)}
+        if attributes or extra:
+            span_attributes = {**span_attributes, **(extra or {}), **(attributes or {})}
         span = self.tracer.start_span(operation.span_name, parent, kind=operation.span_kind, attributes=span_attributes)
         ctx = trace.set_span_in_context(span, parent)
         calls = None
@@ -178,6 +195,22 @@ class Telemetry:
         return invocation
 
 
+# OTLP carries integers as int64: a usage count outside it (or not a whole number) is not a token count.
+_MAX_TOKENS = 2**63 - 1
+
+
+def _token_count(value: object) -> int | None:
+    """A provider-reported token count, or None (and one warning) when it cannot be one."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_TOKENS:
+        return value
+    _failures.warn_once("usage", "otel-agentperf: ignoring a token count that is not a count in range: %r", value)
+    return None
+
+
 def _loop_running() -> bool:
     """True when this thread runs an asyncio loop: synchronous I/O here blocks every task on it."""
     asyncio = sys.modules.get("asyncio")
@@ -191,6 +224,7 @@ class Invocation:
         "_attributes",
         "_calls",
         "_deferred",
+        "_failure",
         "_last_chunk",
         "_metric_attributes",
         "_on_item",
@@ -231,6 +265,7 @@ class Invocation:
         self._calls: AgentCalls | None = None
         self._on_item: ResultHook | None = None
         self._deferred = False
+        self._failure: BaseException | None = None
         self._last_chunk: float | None = None
         self._usage: tuple[int | None, int | None, int | None, int | None] | None = None
         self._started: float | None = perf_counter()
@@ -251,9 +286,20 @@ class Invocation:
             target._attributes = {**target._attributes, **new_span}
             target.span.set_attributes(new_span)
         if metric_attributes:
-            new = {key: value for key, value in metric_attributes.items() if key not in target._metric_attributes}
+            new = {
+                key: value
+                for key, value in target._telemetry._bounds.metric_attributes(metric_attributes).items()
+                if key not in target._metric_attributes
+            }
             if new:
                 target._metric_attributes = {**target._metric_attributes, **new}
+
+    def fail(self, error: BaseException) -> None:
+        """Called by a result hook: the call returned, but what it returned is the caller's failure.
+
+        (An HTTP response whose body will not parse.) The operation ends as an error of that type.
+        """
+        self._failure = error
 
     def defer(self) -> None:
         """Called by a result hook: the call returned but the operation goes on (a stream being read).
@@ -266,6 +312,13 @@ class Invocation:
         """The call returned or raised: run the result hook, then record (unless it deferred)."""
         if self._started is None:
             return
+        was, inside.on = inside.on, True
+        try:
+            self._end(error, result)
+        finally:
+            inside.on = was
+
+    def _end(self, error: BaseException | None, result: object) -> None:
         if self._on_result is not None and error is None:
             try:
                 self._on_result(self, result)
@@ -279,16 +332,19 @@ class Invocation:
                 _failures.report("detaching the context", exc)
         if self._deferred and error is None:
             return
-        self.finish(error)
+        self._finish(error or self._failure)
 
     def item(self, item: object) -> None:
         """A generator this operation wraps yielded ``item``: let the item hook read it."""
         hook = self._on_item
         if hook is not None and self._started is not None:
+            was, inside.on = inside.on, True
             try:
                 hook(self, item)
             except Exception as exc:
                 _failures.report(f"reading an item of a {self._operation.kind} operation", exc)
+            finally:
+                inside.on = was
 
     def set_usage(
         self,
@@ -302,6 +358,8 @@ class Invocation:
         ``input_tokens`` counts every input token, cache reads and writes included, as the conventions ask.
         A folded operation's usage is the outer operation's.
         """
+        input_tokens, output_tokens = _token_count(input_tokens), _token_count(output_tokens)
+        cache_read, cache_write = _token_count(cache_read), _token_count(cache_write)
         (self._outer or self)._usage = (input_tokens, output_tokens, cache_read, cache_write)
         usage = (
             (names.GEN_AI_USAGE_INPUT_TOKENS, input_tokens),
@@ -321,15 +379,26 @@ class Invocation:
             return
         now = perf_counter()
         histograms = self._telemetry._histograms
-        if self._last_chunk is None:
-            histograms[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK].record(now - started, self._metric_attributes)
-            self.span.set_attribute(names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, now - started)
-        else:
-            histograms[names.CLIENT_TIME_PER_OUTPUT_CHUNK].record(now - self._last_chunk, self._metric_attributes)
+        was, inside.on = inside.on, True
+        try:
+            if self._last_chunk is None:
+                histograms[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK].record(now - started, self._metric_attributes)
+                self.span.set_attribute(names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, now - started)
+            else:
+                histograms[names.CLIENT_TIME_PER_OUTPUT_CHUNK].record(now - self._last_chunk, self._metric_attributes)
+        finally:
+            inside.on = was
         self._last_chunk = now
 
     def finish(self, error: BaseException | None = None) -> None:
         """Record duration (usage, memory), set the error status and end the span; once only."""
+        was, inside.on = inside.on, True
+        try:
+            self._finish(error)
+        finally:
+            inside.on = was
+
+    def _finish(self, error: BaseException | None) -> None:
         started = self._started
         if started is None:
             return
@@ -360,7 +429,10 @@ class Invocation:
             _failures.report(f"recording {self._operation.kind} operation", exc)
         finally:
             telemetry._active.add(self._operation.kind, -1)
-            self.span.end()
+            try:
+                self.span.end()
+            except Exception as exc:  # a span processor's on_end (the user's own, say) raised
+                _failures.report("ending a span", exc)
 
     def _record_sizes(self, attributes: Mapping[str, AttributeValue]) -> None:
         """History size (records, bytes) as seen by this operation, when a store or file told us."""

@@ -8,7 +8,9 @@ their span is current only while their own code runs, never in the consumer's co
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pickle
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,6 +22,7 @@ from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf import _failures, state
 from otel_agentperf.operations import Operation
+from otel_agentperf.reentry import inside
 from otel_agentperf.telemetry import Invocation, ResultHook
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
@@ -27,8 +30,10 @@ Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], A
 
 if TYPE_CHECKING:
     _FunctionWrapper = wrapt.FunctionWrapper[..., Any]
+    _BoundFunctionWrapper = wrapt.BoundFunctionWrapper[..., Any]
 else:  # wrapt 1.x classes are not subscriptable at run time
     _FunctionWrapper = wrapt.FunctionWrapper
+    _BoundFunctionWrapper = wrapt.BoundFunctionWrapper
 
 
 class _Switch:
@@ -38,10 +43,70 @@ class _Switch:
         self.on = True
 
 
-class AgentPerfWrapper(_FunctionWrapper):
-    """Marks callables wrapped by otel-agentperf, so nothing is wrapped twice and unwrapping is exact."""
+def resolve(module: str, qualname: str) -> Any:
+    """The object named ``qualname`` in ``module``, as pickle finds a function: what unpickling returns."""
+    found: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found
 
+
+def unbound(obj: Any) -> Any:
+    """What a wrapt bound wrapper was bound from (the wrapper itself otherwise).
+
+    Another instrumentation's unwrap that reads the attribute through the class (``getattr``) and sets
+    ``__wrapped__`` back leaves our wrapper bound to the class in place; it is still ours.
+    """
+    parent = getattr(obj, "_self_parent", None) if isinstance(obj, wrapt.BoundFunctionWrapper) else None
+    return obj if parent is None else parent
+
+
+def _by_reference(wrapper: Any) -> tuple[Any, ...]:
+    """Pickle ``wrapper`` as pickle does its function: by name, and only if that name finds it again."""
+    module, qualname = wrapper.__module__, wrapper.__qualname__
+    try:
+        found = resolve(module, qualname)
+    except Exception:
+        found = None
+    if found is None or unbound(found) is not unbound(wrapper):
+        raise pickle.PicklingError(f"Can't pickle {wrapper.__wrapped__!r}: it's not found as {module}.{qualname}")
+    return resolve, (module, qualname)
+
+
+class _AgentPerfBoundWrapper(_BoundFunctionWrapper):
+    """A wrapped method bound to an instance or looked up on a class; pickles and copies as the original."""
+
+    def __reduce_ex__(self, protocol: object) -> tuple[Any, ...]:
+        instance = self._self_instance
+        if instance is None:
+            return _by_reference(self)
+        return getattr, (instance, self.__name__)
+
+    def __copy__(self) -> Any:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return self
+
+
+class AgentPerfWrapper(_FunctionWrapper):
+    """Marks callables wrapped by otel-agentperf, so nothing is wrapped twice and unwrapping is exact.
+
+    Like a function, it pickles by reference (module and qualified name) and copies as itself, so
+    ``pickle``, process pools and ``copy`` see what they would see without the wrapper.
+    """
+
+    __bound_function_wrapper__ = _AgentPerfBoundWrapper
     _self_switch: _Switch
+
+    def __reduce_ex__(self, protocol: object) -> tuple[Any, ...]:
+        return _by_reference(self)
+
+    def __copy__(self) -> Any:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return self
 
     def disable(self) -> None:
         """Pass every later call straight through: for references to the wrapper kept after unwrapping.
@@ -78,9 +143,13 @@ def start(
     attach: bool = True,
     sync: bool = False,
 ) -> Invocation | None:
-    """Begin recording one call; None when suppressed, skipped by ``prepare``, or on any internal error."""
-    if not is_instrumentation_enabled():
+    """Begin recording one call; None when suppressed, skipped by ``prepare``, or on any internal error.
+
+    None too when the call comes from otel-agentperf's own work on this thread (see ``reentry``).
+    """
+    if inside.on or not is_instrumentation_enabled():
         return None
+    inside.on = True
     try:
         if prepare is None:
             return state.telemetry().start(operation, attach=attach, sync=sync)
@@ -99,6 +168,8 @@ def start(
     except Exception as exc:
         _failures.report(f"starting {operation.kind} operation", exc)
         return None
+    finally:
+        inside.on = False
 
 
 def underlying_function(obj: Any) -> Any:
@@ -115,29 +186,24 @@ def wrap(target: Any, operation: Operation, prepare: Prepare | None = None) -> A
     operation, attach a result hook, or return None to leave that call unrecorded.
     """
     function = underlying_function(target)
-    if inspect.isasyncgenfunction(function):
-        wrapper = _async_generator_wrapper(operation, prepare)
-    elif inspect.iscoroutinefunction(function):
-        wrapper = _coroutine_wrapper(operation, prepare)
-    elif inspect.isgeneratorfunction(function):
-        wrapper = _generator_wrapper(operation, prepare)
-    else:
-        wrapper = _sync_wrapper(operation, prepare)
     switch = _Switch()
-
-    def switched(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if switch.on:
-            return wrapper(wrapped, instance, args, kwargs)
-        return wrapped(*args, **kwargs)
-
-    result = AgentPerfWrapper(target, switched)
+    if inspect.isasyncgenfunction(function):
+        wrapper = _async_generator_wrapper(operation, prepare, switch)
+    elif inspect.iscoroutinefunction(function):
+        wrapper = _coroutine_wrapper(operation, prepare, switch)
+    elif inspect.isgeneratorfunction(function):
+        wrapper = _generator_wrapper(operation, prepare, switch)
+    else:
+        wrapper = _sync_wrapper(operation, prepare, switch)
+    result = AgentPerfWrapper(target, wrapper)
     result._self_switch = switch
     return result
 
 
-def _sync_wrapper(operation: Operation, prepare: Prepare | None) -> Wrapper:
+# Each wrapper reads its switch itself (no extra frame per call: a recursive wrapped function keeps its depth).
+def _sync_wrapper(operation: Operation, prepare: Prepare | None, switch: _Switch) -> Wrapper:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        invocation = start(operation, prepare, instance, args, kwargs, sync=True)
+        invocation = start(operation, prepare, instance, args, kwargs, sync=True) if switch.on else None
         if invocation is None:
             return wrapped(*args, **kwargs)
         try:
@@ -151,9 +217,16 @@ def _sync_wrapper(operation: Operation, prepare: Prepare | None) -> Wrapper:
     return wrapper
 
 
-def _coroutine_wrapper(operation: Operation, prepare: Prepare | None) -> Wrapper:
+def _coroutine_wrapper(operation: Operation, prepare: Prepare | None, switch: _Switch) -> Wrapper:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return _awaited(wrapped(*args, **kwargs), operation, prepare, instance, args, kwargs)
+        coroutine = wrapped(*args, **kwargs)
+        if not switch.on:
+            return coroutine
+        recorded: Any = _awaited(coroutine, operation, prepare, instance, args, kwargs)
+        qualname = getattr(coroutine, "__qualname__", None)
+        if qualname is not None:  # task reprs and "never awaited" warnings name the coroutine
+            recorded.__name__, recorded.__qualname__ = coroutine.__name__, qualname
+        return recorded
 
     return wrapper
 
@@ -178,8 +251,10 @@ async def _awaited(
     return result
 
 
-def _generator_wrapper(operation: Operation, prepare: Prepare | None) -> Wrapper:
+def _generator_wrapper(operation: Operation, prepare: Prepare | None, switch: _Switch) -> Wrapper:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not switch.on:
+            return wrapped(*args, **kwargs)
         return _stepped(wrapped(*args, **kwargs), (operation, prepare, instance, args, kwargs))
 
     return wrapper
@@ -229,8 +304,10 @@ def _stepped(generator: Generator[Any, Any, Any], how: tuple[Any, ...]) -> Gener
         raise
 
 
-def _async_generator_wrapper(operation: Operation, prepare: Prepare | None) -> Wrapper:
+def _async_generator_wrapper(operation: Operation, prepare: Prepare | None, switch: _Switch) -> Wrapper:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not switch.on:
+            return wrapped(*args, **kwargs)
         return _async_stepped(wrapped(*args, **kwargs), (operation, prepare, instance, args, kwargs))
 
     return wrapper

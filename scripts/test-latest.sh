@@ -29,7 +29,7 @@ through=(langchain-openai langgraph-checkpoint-sqlite litellm)
 "${uv[@]}" install -q --python "$venv/bin/python" --upgrade "${instrumented[@]}" "${through[@]}"
 echo "Moved past the lock:"
 "${uv[@]}" freeze --python "$venv/bin/python" | grep -vxFf <(grep -o '^[^ ;]*==[^ ;]*' requirements/test.lock) \
-    | grep -v '^-e ' | sed 's/^/  /'
+    | grep -vE "^(-e |pip==|setuptools==)" | sed "s/^/  /"
 # Contrib's OpenAI instrumentation beside the venv, as in scripts/test.sh (a peer, not a library we instrument).
 extra=$(mktemp)
 grep -vxFf <(grep '==' requirements/test.lock) <(grep '==' requirements/contrib-openai-v2.lock) >"$extra" || true

@@ -1,0 +1,129 @@
+"""LangGraph, the OpenAI Agents SDK and DSPy agents whose model fails: the app sees what it sees uninstrumented.
+
+The model is the local server under a fault (500, an exhausted 429, a hang past the client's timeout, a
+cut stream, a body that is not JSON); each agent runs once uninstrumented and once with the framework's
+and the OpenAI SDK's instrumentors, as under the launcher: same exception (type and message), the
+agent's span and the model's span are errors of that type, nothing is left in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import dspy
+import openai
+import pytest
+from agents import Agent, OpenAIChatCompletionsModel, Runner
+from langchain_openai import ChatOpenAI
+from opentelemetry.trace import StatusCode
+
+from otel_agentperf import names
+from otel_agentperf.instrumentation.dspy_programs import DSPyInstrumentor
+from otel_agentperf.instrumentation.langchain_runnables import LangChainInstrumentor
+from otel_agentperf.instrumentation.langgraph_runs import LangGraphInstrumentor
+from otel_agentperf.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
+from tests.conftest import Recorded, instrumented_by
+
+QUESTION = "why is my agent slow"
+
+
+def lookup(topic: str) -> str:
+    """Look a topic up."""
+    return f"notes on {topic}"
+
+
+def _langgraph(server: Any, model: str) -> Callable[[], Any]:
+    from langgraph.prebuilt import create_react_agent
+
+    chat = ChatOpenAI(
+        model=model,
+        base_url=server.base_url,
+        api_key="sk-local",
+        max_retries=0,
+        timeout=0.5,
+        streaming=model.startswith("cut-"),
+        http_async_client=openai.DefaultAsyncHttpxClient(),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecated for langchain.agents.create_agent, which we do not install
+        agent = create_react_agent(chat, [lookup], name="researcher")
+    return lambda: agent.invoke({"messages": [("user", QUESTION)]})
+
+
+def _agents_sdk(server: Any, model: str) -> Callable[[], Any]:
+    def run() -> Any:
+        client = openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-local", max_retries=0, timeout=0.5)
+        agent = Agent(name="researcher", instructions="Research.", model=OpenAIChatCompletionsModel(model, client))
+        if model.startswith("cut-"):
+
+            async def streamed() -> Any:
+                result = Runner.run_streamed(agent, QUESTION)
+                async for _ in result.stream_events():
+                    pass
+                return result.final_output
+
+            return asyncio.run(streamed())
+        return asyncio.run(Runner.run(agent, QUESTION)).final_output
+
+    return run
+
+
+class Research(dspy.Signature):
+    """Answer a question from the sources."""
+
+    question: str = dspy.InputField()
+    answer: str = dspy.OutputField()
+
+
+def _dspy(server: Any, model: str) -> Callable[[], Any]:
+    def run() -> Any:
+        lm = dspy.LM(f"openai/{model}", api_base=server.base_url, api_key="sk-local", cache=False, num_retries=0)
+        with dspy.context(lm=lm):
+            return dspy.ReAct(Research, tools=[lookup], max_iters=2)(question=QUESTION)
+
+    return run
+
+
+FRAMEWORKS: dict[str, tuple[Callable[[Any, str], Callable[[], Any]], Callable[[], list[Any]]]] = {
+    "langgraph": (_langgraph, lambda: [LangChainInstrumentor(), LangGraphInstrumentor(), OpenAIInstrumentor()]),
+    "agents-sdk": (_agents_sdk, lambda: [OpenAIAgentsInstrumentor(), OpenAIInstrumentor()]),
+    "dspy": (_dspy, lambda: [DSPyInstrumentor(), OpenAIInstrumentor()]),
+}
+# DSPy's native engine sets no client timeout of its own and does not stream a ReAct step: no hang or cut.
+CASES = [
+    (framework, fault)
+    for framework in FRAMEWORKS
+    for fault in ("error", "ratelimit-9", "hang", "cut", "malformed")
+    if not (framework == "dspy" and fault in ("hang", "cut"))
+]
+
+
+def _failure(run: Callable[[], Any]) -> BaseException:
+    with pytest.raises(Exception) as raised:
+        run()
+    return raised.value
+
+
+@pytest.mark.parametrize(("framework", "fault"), CASES, ids=[f"{f}-{fault}" for f, fault in CASES])
+def test_a_failing_model_fails_the_agent_exactly_as_uninstrumented(
+    recorded: Recorded, server: Any, framework: str, fault: str
+) -> None:
+    make, instrumentors = FRAMEWORKS[framework]
+    model = f"{fault}-researcher-{uuid.uuid4().hex}"  # the server counts rate-limited requests per model
+    bare = _failure(make(server, model))
+    with instrumented_by(*instrumentors()):
+        instrumented = _failure(make(server, model))
+    assert (type(instrumented), str(instrumented)) == (type(bare), str(bare))
+    spans = recorded.spans()
+    agent = [span for span in spans if span.name.startswith("invoke_agent ")]
+    chats = [span for span in spans if span.attributes.get(names.GEN_AI_OPERATION_NAME) == "chat"]
+    assert len(agent) == 1 and agent[0].status.status_code is StatusCode.ERROR
+    last = max(chats, key=lambda span: span.start_time or 0)  # earlier turns may have answered
+    assert last.status.status_code is StatusCode.ERROR
+    active = recorded.metrics()[names.OPERATIONS_ACTIVE].data.data_points
+    assert all(point.value == 0 for point in active), [(p.attributes, p.value) for p in active]
