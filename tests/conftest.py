@@ -147,6 +147,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
     ):
         monkeypatch.delenv(key, raising=False)
+    # LiteLLM (DSPy's engine) would fetch its model cost map from the internet; this machine has none.
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "true")
     prices.table.cache_clear()
     _failures.forget()
 

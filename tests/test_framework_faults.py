@@ -80,9 +80,17 @@ class Research(dspy.Signature):
     answer: str = dspy.OutputField()
 
 
-def _dspy(server: Any, model: str) -> Callable[[], Any]:
+def _dspy(server: Any, model: str, engine: str = "auto") -> Callable[[], Any]:
     def run() -> Any:
-        lm = dspy.LM(f"openai/{model}", api_base=server.base_url, api_key="sk-local", cache=False, num_retries=0)
+        lm = dspy.LM(
+            f"openai/{model}",
+            api_base=server.base_url,
+            api_key="sk-local",
+            cache=False,
+            num_retries=0,
+            timeout=0.5,
+            engine=engine,
+        )
         with dspy.context(lm=lm):
             return dspy.ReAct(Research, tools=[lookup], max_iters=2)(question=QUESTION)
 
@@ -93,13 +101,17 @@ FRAMEWORKS: dict[str, tuple[Callable[[Any, str], Callable[[], Any]], Callable[[]
     "langgraph": (_langgraph, lambda: [LangChainInstrumentor(), LangGraphInstrumentor(), OpenAIInstrumentor()]),
     "agents-sdk": (_agents_sdk, lambda: [OpenAIAgentsInstrumentor(), OpenAIInstrumentor()]),
     "dspy": (_dspy, lambda: [DSPyInstrumentor(), OpenAIInstrumentor()]),
+    "dspy-litellm": (
+        lambda server, model: _dspy(server, model, engine="litellm"),
+        lambda: [DSPyInstrumentor(), OpenAIInstrumentor()],
+    ),
 }
-# DSPy's native engine sets no client timeout of its own and does not stream a ReAct step: no hang or cut.
+# DSPy does not stream a ReAct step (no cut stream); its native engine ignores the timeout (no hang there).
 CASES = [
     (framework, fault)
     for framework in FRAMEWORKS
     for fault in ("error", "ratelimit-9", "hang", "cut", "malformed")
-    if not (framework == "dspy" and fault in ("hang", "cut"))
+    if not (framework.startswith("dspy") and fault == "cut") and (framework, fault) != ("dspy", "hang")
 ]
 
 
@@ -125,5 +137,66 @@ def test_a_failing_model_fails_the_agent_exactly_as_uninstrumented(
     assert len(agent) == 1 and agent[0].status.status_code is StatusCode.ERROR
     last = max(chats, key=lambda span: span.start_time or 0)  # earlier turns may have answered
     assert last.status.status_code is StatusCode.ERROR
+    active = recorded.metrics()[names.OPERATIONS_ACTIVE].data.data_points
+    assert all(point.value == 0 for point in active), [(p.attributes, p.value) for p in active]
+
+
+async def _cancelled_mid_run(events: Any) -> bool:
+    """Consume ``events`` on a task, cancel it after the first event: True when it ended cancelled."""
+    seen = asyncio.Event()
+
+    async def consume() -> None:
+        async for _ in events:
+            seen.set()
+
+    task = asyncio.ensure_future(consume())
+    await asyncio.wait_for(seen.wait(), 10)
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        return True
+    return False
+
+
+def _langgraph_events(server: Any) -> Any:
+    from langgraph.prebuilt import create_react_agent
+
+    chat = ChatOpenAI(
+        model="slow-30-researcher",
+        base_url=server.base_url,
+        api_key="sk-local",
+        max_retries=0,
+        streaming=True,
+        http_async_client=openai.DefaultAsyncHttpxClient(),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        agent = create_react_agent(chat, [lookup], name="researcher")
+    return agent.astream({"messages": [("user", QUESTION)]}, stream_mode="messages")
+
+
+def _agents_sdk_events(server: Any) -> Any:
+    client = openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-local", max_retries=0)
+    agent = Agent(name="researcher", instructions="Research.", model=OpenAIChatCompletionsModel("slow-30-r", client))
+    return Runner.run_streamed(agent, QUESTION).stream_events()
+
+
+@pytest.mark.parametrize("framework", ["langgraph", "agents-sdk"])
+def test_a_run_cancelled_mid_stream_is_cancelled_and_leaves_nothing_in_flight(
+    recorded: Recorded, server: Any, framework: str
+) -> None:
+    events = _langgraph_events if framework == "langgraph" else _agents_sdk_events
+
+    async def run() -> bool:
+        cancelled = await _cancelled_mid_run(events(server))
+        await asyncio.sleep(0.3)  # what the framework finishes on its own after the cancellation
+        return cancelled
+
+    bare = asyncio.run(run())
+    with instrumented_by(*FRAMEWORKS[framework][1]()):
+        instrumented = asyncio.run(run())
+    assert instrumented is bare is True
+    assert [span for span in recorded.spans() if span.name.startswith("invoke_agent ")]
     active = recorded.metrics()[names.OPERATIONS_ACTIVE].data.data_points
     assert all(point.value == 0 for point in active), [(p.attributes, p.value) for p in active]
