@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 from otel_agentperf import names
 from otel_agentperf.report import Row, ms
@@ -27,7 +28,7 @@ def bottlenecks(rows: list[Row], limit: int = 6) -> list[str]:
         share = 100 * top.total_seconds / leaf_time
         said.append(
             f"{_label(top)} takes {share:.0f}% of the time spent in models, tools, config and history "
-            f"({ms(top.total_seconds)} ms over {top.calls:g} calls, p95 {ms(top.quantiles.get('p95'))} ms)"
+            f"({ms(top.total_seconds)} ms over {top.calls:g} calls, p95 {top.quantile_text('p95')} ms)"
         )
     for row in sorted(rows, key=lambda r: r.redundant, reverse=True):
         if row.redundant:
@@ -44,9 +45,15 @@ def bottlenecks(rows: list[Row], limit: int = 6) -> list[str]:
                 f"{_label(row)} failed {row.errors:g} of {row.calls:g} calls ({100 * row.errors / row.calls:.0f}%)"
             )
     for row in rows:
-        p50, p99 = row.quantiles.get("p50"), row.quantiles.get("p99")
-        if row.calls >= _LONG_TAIL_MIN_CALLS and p50 and p99 and p99 > _LONG_TAIL_RATIO * p50:
-            said.append(f"{_label(row)} has a long tail: p99 {ms(p99)} ms against p50 {ms(p50)} ms")
+        # Certain, not interpolated: the least p99 can be against the most p50 can be (bucket edges and
+        # the mean), so coarse buckets cannot make a tail up.
+        p50_high = row.bounds.get("p50", (0.0, math.inf))[1]
+        p99_low = row.bounds.get("p99", (0.0, 0.0))[0]
+        if row.calls >= _LONG_TAIL_MIN_CALLS and 0 < p50_high < math.inf and p99_low > _LONG_TAIL_RATIO * p50_high:
+            said.append(
+                f"{_label(row)} has a long tail: p99 {row.quantile_text('p99')} ms against p50 "
+                f"{row.quantile_text('p50')} ms"
+            )
     return said[:limit]
 
 

@@ -44,6 +44,10 @@ class Row:
     size_records: float = 0.0
     size_observations: float = 0.0
     quantiles: dict[str, float | None] = field(default_factory=dict)
+    # The interval each quantile certainly lies in: its bucket, narrowed by the mean; (v, v) when exact.
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # "<" when only an upper bound is known (the first bucket), ">" only a lower one (the +Inf bucket).
+    relations: dict[str, str] = field(default_factory=dict)
     buckets: dict[float, float] = field(default_factory=dict, repr=False)
 
     @property
@@ -56,7 +60,27 @@ class Row:
         return self.size_records / self.size_observations if self.size_observations else None
 
     def estimate_quantiles(self) -> None:
-        self.quantiles = {f"p{round(q * 100)}": quantile(q, self.buckets) for q in QUANTILES}
+        self.quantiles, self.bounds, self.relations = {}, {}, {}
+        for q in QUANTILES:
+            key = f"p{round(q * 100)}"
+            found = bounded_quantile(q, self.buckets, self.mean_seconds)
+            self.quantiles[key] = None if found is None else found.value
+            if found is not None:
+                self.bounds[key] = (found.low, found.high)
+                self.relations[key] = found.relation
+
+    def quantile_text(self, key: str) -> str:
+        """A quantile in milliseconds as far as it is known: ``< 0.2`` when only a bound is, ``> 81920.0``."""
+        value = self.quantiles.get(key)
+        if value is None:
+            return "-"
+        low, high = self.bounds[key]
+        relation = self.relations.get(key, "")
+        if relation == "<":
+            return f"< {ms(high)}"
+        if relation == ">":
+            return f"> {ms(low)}"
+        return ms(value)
 
 
 _COUNTED = tuple(f.name for f in fields(Row) if f.type == "float")
@@ -80,6 +104,45 @@ def quantile(q: float, buckets: dict[float, float]) -> float | None:
             return lower + (bound - lower) * (rank - below) / (count - below)
         lower, below = bound, count
     return lower
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A quantile: the estimate, the interval it certainly lies in, and whether only a bound is known."""
+
+    value: float
+    low: float
+    high: float
+    relation: str = ""  # "<": at most ``high``; ">": at least ``low``; "": ``value``
+
+
+def bounded_quantile(q: float, buckets: dict[float, float], mean: float | None) -> Estimate | None:
+    """The ``q`` quantile from bucket counts and the mean, never outside what they allow.
+
+    The quantile lies in its bucket; it is also at most ``mean / (1 - q)`` (Markov's inequality: values are
+    durations, never negative), which narrows a coarse bucket; one observation is the mean itself. The
+    estimate is the interpolated value kept inside those limits, so it never contradicts the mean; a
+    quantile in the first bucket or in the +Inf bucket is known only by a bound.
+    """
+    value = quantile(q, buckets)
+    if value is None:
+        return None
+    bounds = sorted(buckets)
+    total = buckets[bounds[-1]]
+    if total == 1 and mean is not None:
+        return Estimate(mean, mean, mean)
+    low, high = 0.0, math.inf
+    for bound in bounds:
+        if buckets[bound] >= q * total:
+            high = bound
+            break
+        low = bound
+    relation = "<" if low == 0.0 else ">" if math.isinf(high) else ""
+    if mean is not None and q < 1:
+        cap = mean / (1 - q)
+        if cap >= low:
+            high = min(high, cap)
+    return Estimate(min(max(value, low), high), low, high, relation)
 
 
 def _families() -> dict[str, str]:
@@ -217,7 +280,7 @@ def cells(row: Row) -> tuple[str, ...]:
         f"{row.errors:g}",
         ms(row.total_seconds),
         ms(row.mean_seconds),
-        *(ms(row.quantiles.get(f"p{round(q * 100)}")) for q in QUANTILES),
+        *(row.quantile_text(f"p{round(q * 100)}") for q in QUANTILES),
         notes(row),
     )
 
@@ -253,6 +316,7 @@ def render_json(rows: list[Row], bottlenecks: list[str]) -> str:
     for row in rows:
         item = asdict(row)
         item.pop("buckets")
+        item["bounds"] = {key: [low, None if math.isinf(high) else high] for key, (low, high) in row.bounds.items()}
         item["mean_seconds"] = row.mean_seconds
         operations.append(item)
     return json.dumps({"operations": operations, "bottlenecks": bottlenecks}, indent=2)

@@ -23,7 +23,7 @@ from rich.text import Text
 
 from otel_agentperf import names
 from otel_agentperf.insights import bottlenecks, growth, growth_sentence
-from otel_agentperf.report import CounterReset, ReportError, Row, fetch, ms, parse, window
+from otel_agentperf.report import CounterReset, ReportError, Row, fetch, parse, window
 
 SORTS = ("time", "rate", "p95", "errors", "name")
 FILTERS = ("all", *(kind for kind in names.KINDS))
@@ -123,9 +123,9 @@ def render(view: View) -> Group:
             f"{row.calls:g}",
             _per(row.calls, view.seconds),
             f"{100 * row.errors / row.calls:.0f}" if row.calls else "-",
-            ms(row.quantiles.get("p50")),
-            ms(row.quantiles.get("p95")),
-            ms(row.quantiles.get("p99")),
+            row.quantile_text("p50"),
+            row.quantile_text("p95"),
+            row.quantile_text("p99"),
             _per(row.total_seconds, view.seconds, digits=3),
             _per(row.tokens, view.seconds) if row.tokens else "",
             _per(row.cost_usd, view.seconds, scale=60, digits=4) if row.cost_usd else "",

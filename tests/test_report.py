@@ -61,6 +61,34 @@ def test_quantile_in_the_overflow_bucket_is_the_highest_bound() -> None:
     assert rows[0].quantiles["p50"] == names.CLIENT_DURATION_BUCKETS[-1]
 
 
+def test_quantiles_never_contradict_the_mean_or_the_buckets() -> None:
+    """Tool buckets start at 10 ms: a 0.1 ms tool is "< 0.2 ms", not an interpolated 5 ms."""
+    rows = {row.name: row for row in report.parse(_exposition({"fast": [0.0001] * 50, "spawn": [0.234]}))}
+    fast = rows["fast"]
+    assert fast.quantile_text("p50") == "< 0.2"  # at most twice the mean, whatever the buckets say
+    for key, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+        low, high = fast.bounds[key]
+        assert low <= fast.quantiles[key] <= high <= 0.0001 / (1 - q) + 1e-12  # type: ignore[operator]
+    spawn = rows["spawn"]  # one observation: every quantile is that value
+    assert [spawn.quantile_text(key) for key in ("p50", "p95", "p99")] == ["234.0"] * 3
+
+
+@pytest.mark.parametrize(
+    ("values", "tail"),
+    [
+        # p99 4x p50 (not a tail), but at the top and the bottom of their buckets: interpolated, 9.7x.
+        ([0.0199] * 90 + [0.0801] * 10, False),
+        ([0.005] * 90 + [2.0] * 10, True),  # a real one
+    ],
+    ids=["bucket-edge", "real-tail"],
+)
+def test_the_long_tail_rule_is_not_fooled_by_bucket_edges(values: list[float], tail: bool) -> None:
+    from otel_agentperf.insights import bottlenecks
+
+    said = bottlenecks(report.parse(_exposition({"search": values})))
+    assert any("long tail" in sentence for sentence in said) is tail
+
+
 def test_renderers_show_every_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     scrape = tmp_path / "scrape.prom"
     scrape.write_text(_exposition({"alpha": [0.05], "beta": [0.2, 0.3]}))
