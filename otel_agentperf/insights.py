@@ -21,9 +21,18 @@ def _label(row: Row) -> str:
 def bottlenecks(rows: list[Row], limit: int = 6) -> list[str]:
     """Sentences naming the biggest leaf consumer, redundant loads, loop blocking, errors and long tails."""
     said: list[str] = []
+    own_time = sum(row.self_seconds for row in rows)
     leaves = [row for row in rows if row.kind in LEAF_KINDS and row.calls]
     leaf_time = sum(row.total_seconds for row in leaves)
-    if leaves and leaf_time > 0:
+    if own_time > 0:
+        # Self time: an operation's own time, never its callees', so an agent is not charged for its model.
+        top = max(rows, key=lambda row: row.self_seconds)
+        said.append(
+            f"{_label(top)} takes {100 * top.self_seconds / own_time:.0f}% of the time operations spent "
+            f"themselves ({ms(top.self_seconds)} ms of {ms(own_time)} ms, over {top.calls:g} calls, "
+            f"p95 {top.quantile_text('p95')} ms)"
+        )
+    elif leaves and leaf_time > 0:
         top = max(leaves, key=lambda row: row.total_seconds)
         share = 100 * top.total_seconds / leaf_time
         said.append(

@@ -220,6 +220,7 @@ CONFIG_LOAD_DURATION: Final = "agentperf.config.load.duration"
 HISTORY_OPERATION_DURATION: Final = "agentperf.history.operation.duration"
 SEGMENT_DURATION: Final = "agentperf.segment.duration"
 OPERATIONS_ACTIVE: Final = "agentperf.operations.active"
+SELF_TIME: Final = "agentperf.operation.self_time"  # the counter, and the span attribute (seconds)
 HISTORY_SIZE_RECORDS: Final = "agentperf.history.size.records"
 HISTORY_SIZE_BYTES: Final = "agentperf.history.size.bytes"
 MEMORY_RSS_GROWTH_METRIC: Final = "agentperf.memory.rss_growth"

@@ -37,6 +37,8 @@ class Row:
     calls: float = 0.0
     errors: float = 0.0
     total_seconds: float = 0.0
+    self_seconds: float = 0.0  # exclusive time: less what the operations it called took
+    self_known: bool = False  # the app exported self time (older versions did not)
     redundant: float = 0.0
     blocking: float = 0.0
     tokens: float = 0.0
@@ -173,6 +175,8 @@ def parse(text: str) -> list[Row]:
         kind: [names.prometheus_label(attribute) for attribute in attributes]
         for kind, attributes in names.NAMING_ATTRIBUTES.items()
     }
+    self_family = names.prometheus_name(names.SELF_TIME, names.UNIT_SECONDS)
+    kind_label = names.prometheus_label(names.OPERATION_KIND)
     error_label = names.prometheus_label(names.ERROR_TYPE)
     redundant_label = names.prometheus_label(names.CONFIG_REDUNDANT)
     blocking_label = names.prometheus_label(names.BLOCKING_EVENT_LOOP)
@@ -188,6 +192,13 @@ def parse(text: str) -> list[Row]:
         return rows.setdefault((kind, name), Row(kind, name))
 
     for family in parsed:
+        if family.name == self_family:
+            for sample in family.samples:
+                if sample.name.endswith("_total") and sample.labels.get(kind_label) in labels_of:
+                    row = row_for(sample.labels[kind_label], sample.labels)
+                    row.self_seconds += sample.value
+                    row.self_known = True
+            continue
         extra = _EXTRA.get(family.name)
         if extra is not None:
             extra_kind, by_suffix = extra
@@ -217,7 +228,14 @@ def parse(text: str) -> list[Row]:
                 row.total_seconds += sample.value
     for row in rows.values():
         row.estimate_quantiles()
-    return sorted(rows.values(), key=lambda row: row.total_seconds, reverse=True)
+    return ranked(list(rows.values()))
+
+
+def ranked(rows: list[Row]) -> list[Row]:
+    """Most self time first (where the time really goes); by total time for data without self time."""
+    if any(row.self_seconds for row in rows):
+        return sorted(rows, key=lambda row: (row.self_seconds, row.total_seconds), reverse=True)
+    return sorted(rows, key=lambda row: row.total_seconds, reverse=True)
 
 
 def window(before: list[Row], after: list[Row]) -> list[Row]:
@@ -226,7 +244,7 @@ def window(before: list[Row], after: list[Row]) -> list[Row]:
     result = []
     for row in after:
         old = earlier.get((row.kind, row.name))
-        delta = Row(row.kind, row.name)
+        delta = Row(row.kind, row.name, self_known=row.self_known)
         for name in _COUNTED:
             value = getattr(row, name) - (getattr(old, name) if old else 0.0)
             if value < -1e-9:
@@ -269,7 +287,19 @@ def notes(row: Row) -> str:
     return ", ".join(said)
 
 
-HEADER = ("kind", "operation", "calls", "errors", "total ms", "mean ms", "p50 ms", "p95 ms", "p99 ms", "notes")
+HEADER = (
+    "kind",
+    "operation",
+    "calls",
+    "errors",
+    "self ms",
+    "total ms",
+    "mean ms",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "notes",
+)
 
 
 def cells(row: Row) -> tuple[str, ...]:
@@ -278,6 +308,7 @@ def cells(row: Row) -> tuple[str, ...]:
         row.name,
         f"{row.calls:g}",
         f"{row.errors:g}",
+        ms(row.self_seconds) if row.self_known else "-",
         ms(row.total_seconds),
         ms(row.mean_seconds),
         *(row.quantile_text(f"p{round(q * 100)}") for q in QUANTILES),

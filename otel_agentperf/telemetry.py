@@ -26,6 +26,8 @@ from otel_agentperf.version import __version__
 _AGENT_KEY = otel_context.create_key("agentperf-agent")
 _EXCLUSIVE_KEY = otel_context.create_key("agentperf-exclusive-operation")
 _LLM_KEY = otel_context.create_key("agentperf-llm-operation")
+# The innermost running operation: a finishing operation adds its duration to it, for self time.
+_CURRENT_KEY = otel_context.create_key("agentperf-operation")
 # Kinds recorded at the outermost level only, and the context key holding the running one of each.
 _FOLDED = {names.KIND_CONFIG: _EXCLUSIVE_KEY, names.KIND_HISTORY: _EXCLUSIVE_KEY, names.KIND_LLM: _LLM_KEY}
 _ERROR_TYPE_LIMIT = 64
@@ -53,6 +55,30 @@ class _ActiveCounts:
         with self._lock:
             counts = list(self._counts.items())
         return [Observation(count, {names.OPERATION_KIND: kind}) for kind, count in counts]
+
+
+class _SelfTimes:
+    """Self time summed per operation series, read by an asynchronous counter at collection time.
+
+    One float addition under a lock per operation: a synchronous counter ``add`` (its attributes hashed
+    every time) would cost a quarter of the whole operation.
+    """
+
+    def __init__(self) -> None:
+        self._lock = forksafe.lock()
+        self._totals: dict[tuple[str, tuple[tuple[str, AttributeValue], ...]], float] = {}
+
+    def add(self, kind: str, attributes: Mapping[str, AttributeValue], seconds: float) -> None:
+        key = (kind, tuple(attributes.items()))
+        with self._lock:
+            self._totals[key] = self._totals.get(key, 0.0) + seconds
+
+    def observe(self, _options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            totals = list(self._totals.items())
+        return [
+            Observation(total, {**dict(attributes), names.OPERATION_KIND: kind}) for (kind, attributes), total in totals
+        ]
 
 
 class AgentCalls:
@@ -112,6 +138,13 @@ class Telemetry:
             callbacks=[self._active.observe],
             unit=names.UNIT_OPERATIONS,
             description="Operations in progress, per operation kind.",
+        )
+        self._self_times = _SelfTimes()
+        meter.create_observable_counter(
+            names.SELF_TIME,
+            callbacks=[self._self_times.observe],
+            unit=names.UNIT_SECONDS,
+            description="Time operations spent themselves, not in the operations they called (exclusive time).",
         )
         modes = settings.memory_modes() if memory_modes is None else memory_modes
         self._memory = MemoryProbe(modes) if modes else None
@@ -183,7 +216,10 @@ class Telemetry:
             calls = AgentCalls(operation.name)
             ctx = otel_context.set_value(_AGENT_KEY, calls, ctx)
         snapshot = self._memory.start() if self._memory is not None else None
+        enclosing = otel_context.get_value(_CURRENT_KEY, parent)
         invocation = Invocation(self, operation, span, ctx, None, metrics_attributes, snapshot, on_result)
+        invocation._enclosing = enclosing if isinstance(enclosing, Invocation) else None
+        invocation.context = ctx = otel_context.set_value(_CURRENT_KEY, invocation, ctx)
         invocation._calls = calls
         invocation._on_item = on_item
         invocation._attributes = span_attributes
@@ -223,7 +259,9 @@ class Invocation:
     __slots__ = (
         "_attributes",
         "_calls",
+        "_children",
         "_deferred",
+        "_enclosing",
         "_failure",
         "_last_chunk",
         "_metric_attributes",
@@ -266,6 +304,8 @@ class Invocation:
         self._on_item: ResultHook | None = None
         self._deferred = False
         self._failure: BaseException | None = None
+        self._enclosing: Invocation | None = None
+        self._children: list[float] = []  # durations of the operations it called (append is thread-safe)
         self._last_chunk: float | None = None
         self._usage: tuple[int | None, int | None, int | None, int | None] | None = None
         self._started: float | None = perf_counter()
@@ -415,6 +455,11 @@ class Invocation:
                 self.span.set_attribute(names.ERROR_TYPE, kind)
                 self.span.set_status(Status(StatusCode.ERROR, kind))
             telemetry._histograms[self._operation.histogram].record(duration, attributes)
+            own = max(duration - sum(self._children), 0.0) if self._children else duration
+            self.span.set_attribute(names.SELF_TIME, own)
+            telemetry._self_times.add(self._operation.kind, attributes, own)
+            if self._enclosing is not None:
+                self._enclosing._children.append(duration)
             if self._operation.kind == names.KIND_HISTORY:
                 self._record_sizes(attributes)
             if self._usage is not None:

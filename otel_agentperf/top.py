@@ -69,7 +69,7 @@ class View:
     def visible(self) -> list[Row]:
         rows = [row for row in self.rows if self.kind in ("all", row.kind)]
         keys = {
-            "time": lambda row: -row.total_seconds,
+            "time": lambda row: (-row.self_seconds, -row.total_seconds),  # where the time goes: own time first
             "rate": lambda row: -row.calls,
             "p95": lambda row: -(row.quantiles.get("p95") or 0.0),
             "errors": lambda row: -(row.errors / row.calls if row.calls else 0.0),
@@ -105,6 +105,7 @@ def render(view: View) -> Group:
         "p50 ms",
         "p95 ms",
         "p99 ms",
+        "self/s",
         "time/s",
         "tokens/s",
         "$/min",
@@ -126,6 +127,7 @@ def render(view: View) -> Group:
             row.quantile_text("p50"),
             row.quantile_text("p95"),
             row.quantile_text("p99"),
+            _per(row.self_seconds, view.seconds, digits=3) if row.self_known else "-",
             _per(row.total_seconds, view.seconds, digits=3),
             _per(row.tokens, view.seconds) if row.tokens else "",
             _per(row.cost_usd, view.seconds, scale=60, digits=4) if row.cost_usd else "",
@@ -134,7 +136,8 @@ def render(view: View) -> Group:
     footer = [Text(f"sort: {view.sort}   kind: {view.kind}   keys: s sort, f filter, q quit")]
     if not view.rows:
         footer.append(Text("no otel-agentperf metrics yet (is the app instrumented?)", style="yellow"))
-    footer += [Text(f"- {sentence}") for sentence in view.growing() + bottlenecks(view.totals, limit=4)]
+    # The sentences speak of what the table shows: the current window (the totals before a second scrape).
+    footer += [Text(f"- {sentence}") for sentence in view.growing() + bottlenecks(view.rows, limit=4)]
     if view.message:
         footer.append(Text(view.message, style="bold red"))
     return Group(table, *footer)

@@ -27,6 +27,12 @@ def test_the_in_flight_counter_is_documented() -> None:
     assert f"`{prometheus}`" in METRICS_DOC.read_text()
 
 
+def test_the_self_time_counter_is_documented() -> None:
+    rows = [line for line in METRICS_DOC.read_text().splitlines() if line.startswith(f"| `{names.SELF_TIME}` |")]
+    assert len(rows) == 1
+    assert f"`{names.prometheus_name(names.SELF_TIME, names.UNIT_SECONDS)}_total`" in rows[0]
+
+
 @pytest.mark.parametrize("key", sorted(names.counters()))
 def test_every_counter_is_documented_with_its_prometheus_name(key: str) -> None:
     spec = names.counters()[key]

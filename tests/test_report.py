@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import statistics
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
@@ -95,7 +97,7 @@ def test_renderers_show_every_row(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert cli.main(["report", "--file", str(scrape), "--format", "markdown"]) == 0
     markdown = capsys.readouterr().out
     assert markdown.splitlines()[0].startswith("| kind | operation |")
-    assert "| tool | beta | 2 | 0 | 500.0 |" in markdown
+    assert "| tool | beta | 2 | 0 | - | 500.0 |" in markdown  # no self time in this scrape: not shown as 0
     assert cli.main(["report", "--file", str(scrape), "--format", "json"]) == 0
     assert '"name": "alpha"' in capsys.readouterr().out
 
@@ -124,3 +126,59 @@ def test_endpoint_without_our_metrics_says_so(capsys: pytest.CaptureFixture[str]
 def test_missing_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["report", "--file", str(tmp_path / "absent.prom")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_self_time_puts_the_culprit_first_not_the_agent_that_waited_for_it(make_recorded: Any) -> None:
+    """The agent's total includes its slow tool; by self time the report and its first sentence name the tool."""
+    import otel_agentperf as ap
+    from otel_agentperf import state
+    from otel_agentperf.insights import bottlenecks
+
+    registry = CollectorRegistry()
+    recorded = make_recorded()  # spans in memory; metrics through the real Prometheus reader below
+    meter_provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
+    state.configure(recorded.tracer_provider, meter_provider)
+
+    @ap.tool
+    def fetch_page() -> None:
+        time.sleep(0.05)
+
+    @ap.agent(name="planner")
+    def plan() -> None:
+        time.sleep(0.01)
+        fetch_page()
+        fetch_page()
+
+    for _ in range(3):
+        plan()
+    rows = report.parse(generate_latest(registry).decode())
+    meter_provider.shutdown()
+    assert [(row.kind, row.name) for row in rows][:2] == [("tool", "fetch_page"), ("agent", "planner")]
+    tool, agent = rows[0], rows[1]
+    assert agent.total_seconds > tool.total_seconds  # by total time the agent would come first
+    assert agent.self_seconds == pytest.approx(agent.total_seconds - tool.total_seconds, abs=1e-6)
+    assert bottlenecks(rows)[0].startswith("tool `fetch_page` takes")
+    # Every second of the agents' time is someone's own time, once: the span attributes add up to it.
+    own = sum(span.attributes[names.SELF_TIME] for span in recorded.spans())
+    assert own == pytest.approx(agent.total_seconds, abs=1e-6)
+
+
+def test_children_awaited_together_leave_the_parent_no_negative_self_time(recorded: Any) -> None:
+    import asyncio
+
+    import otel_agentperf as ap
+
+    @ap.tool
+    async def lookup() -> None:
+        await asyncio.sleep(0.03)
+
+    @ap.agent(name="fan_out")
+    async def fan_out() -> None:
+        await asyncio.gather(lookup(), lookup(), lookup())
+
+    asyncio.run(fan_out())
+    agent = recorded.span("invoke_agent fan_out")
+    assert agent.attributes[names.SELF_TIME] == 0.0  # 3 x 30 ms of children in about 30 ms: none of its own
+    assert recorded.counter(names.SELF_TIME, **{names.OPERATION_KIND: "tool"}) == pytest.approx(
+        sum(span.attributes[names.SELF_TIME] for span in recorded.spans() if span.name == "execute_tool lookup")
+    )
