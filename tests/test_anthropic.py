@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -105,17 +104,18 @@ def test_async_create_and_async_stream_helper(llm: Recorded, server: Any) -> Non
 
 def test_retries_inside_one_operation_and_errors_keep_their_type(llm: Recorded, server: Any) -> None:
     client = _client(server, llm, max_retries=3)
-    run = uuid.uuid4().hex  # the server counts requests per model for the whole process
-    client.messages.create(model=f"ratelimit-2-claude-{run}", max_tokens=64, messages=MESSAGES)
-    assert server.requests[f"ratelimit-2-claude-{run}"] == 3
+    for model in ("ratelimit-2-claude", "ratelimit-9-claude"):
+        server.requests.pop(model, None)  # the server counts requests per model for the whole session
+    client.messages.create(model="ratelimit-2-claude", max_tokens=64, messages=MESSAGES)
+    assert server.requests["ratelimit-2-claude"] == 3
     with pytest.raises(anthropic.RateLimitError):
         _client(server, llm, max_retries=0).messages.create(
-            model=f"ratelimit-9-claude-{run}", max_tokens=64, messages=MESSAGES
+            model="ratelimit-9-claude", max_tokens=64, messages=MESSAGES
         )
     with pytest.raises(anthropic.InternalServerError):
         _client(server, llm, max_retries=0).messages.create(model="error-claude", max_tokens=64, messages=MESSAGES)
-    assert llm.span(f"chat ratelimit-2-claude-{run}").status.status_code is StatusCode.UNSET
-    assert llm.span(f"chat ratelimit-9-claude-{run}").attributes[names.ERROR_TYPE] == "RateLimitError"
+    assert llm.span("chat ratelimit-2-claude").status.status_code is StatusCode.UNSET
+    assert llm.span("chat ratelimit-9-claude").attributes[names.ERROR_TYPE] == "RateLimitError"
     assert llm.span("chat error-claude").attributes[names.ERROR_TYPE] == "InternalServerError"
 
 
