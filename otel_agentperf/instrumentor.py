@@ -18,8 +18,6 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from otel_agentperf import _failures, reentry, settings, shutdown, state
 from otel_agentperf.targets import TargetPatcher, parse_all
 
-ENTRY_POINT_NAME = "otel_agentperf"
-
 
 class AgentPerfInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Wraps the configured targets; ``uninstrument`` restores the originals."""

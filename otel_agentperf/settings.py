@@ -36,7 +36,7 @@ HISTORY_FILES_ENV = "OTEL_AGENTPERF_HISTORY_FILES"
 DEFAULT_CONFIG_FILES = ("*config*", "*settings*", "*.conf.json")
 DEFAULT_HISTORY_FILES = ("*history*", "*.jsonl", "*conversation*", "*transcript*", "*messages*", "*checkpoint*")
 PYPROJECT_TABLE = "otel-agentperf"
-DISABLE_NAME = "otel_agentperf"  # the core instrumentor's entry point name
+ENTRY_POINT_NAME = "otel_agentperf"  # the core instrumentor's entry point: also the package's off switch
 
 _FALSE = {"false", "0", "no", "off"}
 _TRUE = {"true", "1", "yes", "on"}
@@ -51,7 +51,7 @@ def disabled_by_opentelemetry() -> bool:
     if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return True
     disabled = {name.strip() for name in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
-    return DISABLE_NAME in disabled or "*" in disabled
+    return ENTRY_POINT_NAME in disabled or "*" in disabled
 
 
 def enabled() -> bool:
