@@ -50,11 +50,9 @@ def _timeout_s() -> float:
 def flush(timeout_s: float | None = None) -> None:
     """Export what the global tracer, meter and logger providers hold, within ``timeout_s`` in all."""
     deadline = monotonic() + (_timeout_s() if timeout_s is None else timeout_s)
-    from opentelemetry import _logs
-
     _begin_export()
     try:
-        for provider in (trace.get_tracer_provider(), metrics.get_meter_provider(), _logs.get_logger_provider()):
+        for provider in _providers():
             force_flush = getattr(provider, "force_flush", None)
             left_ms = int((deadline - monotonic()) * 1000)
             if force_flush is None or left_ms <= 0:
@@ -84,11 +82,11 @@ def _end_export() -> None:
             os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _providers() -> list[Any]:
+def _providers() -> tuple[Any, ...]:
+    """The global tracer, meter and logger providers (no-op proxies until the SDK is set up)."""
     from opentelemetry import _logs
 
-    found = (trace.get_tracer_provider(), metrics.get_meter_provider(), _logs.get_logger_provider())
-    return [provider for provider in found if callable(getattr(provider, "shutdown", None))]
+    return trace.get_tracer_provider(), metrics.get_meter_provider(), _logs.get_logger_provider()
 
 
 def _shut_down(providers: list[Any]) -> None:
@@ -104,7 +102,7 @@ def _shut_down(providers: list[Any]) -> None:
 
 def _bounded_exit() -> None:
     """At exit: shut every provider down within the exporter timeout in all (registered after the SDK's, so first)."""
-    providers = _providers()
+    providers = [provider for provider in _providers() if callable(getattr(provider, "shutdown", None))]
     for provider in providers:
         atexit.unregister(provider.shutdown)  # the SDK's own exit handler for it: not run a second time
     worker = threading.Thread(target=_shut_down, args=(providers,), name="otel-agentperf-exit", daemon=True)
