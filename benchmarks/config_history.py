@@ -20,7 +20,7 @@ import yaml
 from pipeline import providers
 
 import otel_agentperf
-from otel_agentperf.instrumentation.pyyaml import PyYAMLInstrumentor
+from otel_agentperf.instrumentation.config.pyyaml import PyYAMLInstrumentor
 
 SETTINGS = "model: small\nmax_steps: 8\ntools: [search, calculate, summarize]\nretry: {attempts: 3, backoff: 0.5}\n"
 

@@ -26,11 +26,11 @@ import httpx
 import openai
 from pipeline import providers
 
-from otel_agentperf.instrumentation.dspy_programs import DSPyInstrumentor
-from otel_agentperf.instrumentation.langchain_runnables import LangChainInstrumentor
-from otel_agentperf.instrumentation.langgraph_runs import LangGraphInstrumentor
-from otel_agentperf.instrumentation.openai_agents import OpenAIAgentsInstrumentor
-from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
+from otel_agentperf.instrumentation.frameworks.dspy_programs import DSPyInstrumentor
+from otel_agentperf.instrumentation.frameworks.langchain_runnables import LangChainInstrumentor
+from otel_agentperf.instrumentation.frameworks.langgraph_runs import LangGraphInstrumentor
+from otel_agentperf.instrumentation.frameworks.openai_agents import OpenAIAgentsInstrumentor
+from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
 
 BASE = {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "m1"}
 USAGE = {"prompt_tokens": 5, "completion_tokens": 9, "total_tokens": 14}

@@ -22,8 +22,9 @@ import httpx
 import openai
 from pipeline import providers
 
-from otel_agentperf import memory, names
-from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
+from otel_agentperf.conventions import names
+from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
+from otel_agentperf.recording import memory
 
 COMPLETION = {
     "id": "chatcmpl-1",

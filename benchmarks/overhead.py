@@ -69,8 +69,9 @@ def main() -> None:
     from pipeline import providers
 
     import otel_agentperf
-    from otel_agentperf import memory, names
-    from otel_agentperf.instrumentor import AgentPerfInstrumentor
+    from otel_agentperf.api.instrumentor import AgentPerfInstrumentor
+    from otel_agentperf.conventions import names
+    from otel_agentperf.recording import memory
 
     tracer_provider, meter_provider = providers()
     tracer = tracer_provider.get_tracer("bench")

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from local_llm import running
 
-from otel_agentperf import report
-from otel_agentperf.insights import bottlenecks
+from otel_agentperf.views import report
+from otel_agentperf.views.insights import bottlenecks
 
 HERE = Path(__file__).resolve().parent
 SCRAPE_FILE = Path("demo-metrics.prom")

@@ -4,8 +4,8 @@ Importing this package imports only the OpenTelemetry API, wrapt and the semanti
 never an instrumented library.
 """
 
-from otel_agentperf.api import agent, config, create_agent, history, llm, segment, tool, workflow
-from otel_agentperf.state import configure
+from otel_agentperf.api.decorators import agent, config, create_agent, history, llm, segment, tool, workflow
+from otel_agentperf.recording.state import configure
 from otel_agentperf.version import __version__
 
 __all__ = [

@@ -21,9 +21,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import otel_agentperf
-from otel_agentperf import _failures, prices, state
-from otel_agentperf.instrumentor import AgentPerfInstrumentor
-from otel_agentperf.telemetry import AgentCalls, Invocation
+from otel_agentperf.api.instrumentor import AgentPerfInstrumentor
+from otel_agentperf.recording import prices, state
+from otel_agentperf.recording.telemetry import AgentCalls, Invocation
+from otel_agentperf.runtime import failures
 
 
 @dataclass
@@ -150,7 +151,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # LiteLLM (DSPy's engine) would fetch its model cost map from the internet; this machine has none.
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "true")
     prices.table.cache_clear()
-    _failures.forget()
+    failures.forget()
 
 
 def _local_llm() -> ModuleType:

@@ -11,8 +11,8 @@ import anthropic
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
-from otel_agentperf import names
-from otel_agentperf.instrumentation.anthropic_sdk import AnthropicInstrumentor
+from otel_agentperf.conventions import names
+from otel_agentperf.instrumentation.llm.anthropic_sdk import AnthropicInstrumentor
 from tests.conftest import Recorded
 
 MESSAGES = [{"role": "user", "content": "why is my agent slow"}]

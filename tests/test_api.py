@@ -9,7 +9,7 @@ import pytest
 from opentelemetry.trace import SpanKind
 
 import otel_agentperf as ap
-from otel_agentperf import names
+from otel_agentperf.conventions import names
 from tests.conftest import MakeRecorded, Recorded
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from otel_agentperf import stack
+from otel_agentperf.stack import bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -74,7 +74,7 @@ def test_prometheus_scrapes_the_collector_and_loads_the_shipped_rules() -> None:
     targets = [t for job in config["scrape_configs"] for group in job["static_configs"] for t in group["targets"]]
     assert f"otel-collector:{exporter_port}" in targets
     rule_file = config["rule_files"][0]
-    assert _mounted("prometheus", rule_file) == (ROOT / "grafana" / stack.RULES_FILE).resolve()
+    assert _mounted("prometheus", rule_file) == (ROOT / "grafana" / bundle.RULES_FILE).resolve()
     assert "--enable-feature=exemplar-storage" in SERVICES["prometheus"]["command"]
 
 
@@ -88,5 +88,5 @@ def test_grafana_provisioning_points_at_the_compose_services() -> None:
     provider = yaml.safe_load((provisioning / "dashboards" / "dashboards.yml").read_text())["providers"][0]
     dashboards_dir = _mounted("grafana", provider["options"]["path"])
     assert sorted(p.name for p in dashboards_dir.glob("*.json")) == sorted(
-        name.split("/")[1] for name in stack.files() if name.startswith("dashboards/")
+        name.split("/")[1] for name in bundle.files() if name.startswith("dashboards/")
     )

@@ -19,15 +19,15 @@ from omegaconf import OmegaConf
 from pydantic_settings import BaseSettings
 
 import otel_agentperf as ap
-from otel_agentperf import names
-from otel_agentperf.instrumentation.configparser_files import ConfigParserInstrumentor
-from otel_agentperf.instrumentation.json_files import JsonFilesInstrumentor
-from otel_agentperf.instrumentation.omegaconf_loader import OmegaConfInstrumentor
-from otel_agentperf.instrumentation.pydantic_settings import PydanticSettingsInstrumentor
-from otel_agentperf.instrumentation.python_dotenv import DotenvInstrumentor
-from otel_agentperf.instrumentation.pyyaml import PyYAMLInstrumentor
-from otel_agentperf.instrumentation.toml_loaders import TomliInstrumentor, TomllibInstrumentor
-from otel_agentperf.library import LibraryInstrumentor
+from otel_agentperf.conventions import names
+from otel_agentperf.instrumentation.config.configparser_files import ConfigParserInstrumentor
+from otel_agentperf.instrumentation.config.json_files import JsonFilesInstrumentor
+from otel_agentperf.instrumentation.config.omegaconf_loader import OmegaConfInstrumentor
+from otel_agentperf.instrumentation.config.pydantic_settings import PydanticSettingsInstrumentor
+from otel_agentperf.instrumentation.config.python_dotenv import DotenvInstrumentor
+from otel_agentperf.instrumentation.config.pyyaml import PyYAMLInstrumentor
+from otel_agentperf.instrumentation.config.toml_loaders import TomliInstrumentor, TomllibInstrumentor
+from otel_agentperf.wrapping.library import LibraryInstrumentor
 from tests.conftest import Recorded
 
 CONFIG_METRIC = "agentperf.config.load.duration"

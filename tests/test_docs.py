@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_agentperf import names
+from otel_agentperf.conventions import names
 
 METRICS_DOC = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
 ALL_HISTOGRAMS = {spec.name: spec for latest in (False, True) for spec in names.histograms(latest).values()}

@@ -22,10 +22,11 @@ from opentelemetry.trace import StatusCode
 from packaging.version import Version
 
 import otel_agentperf
-from otel_agentperf import _failures, names
-from otel_agentperf.instrumentation import dspy_programs
-from otel_agentperf.instrumentation.dspy_programs import DSPyInstrumentor
-from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
+from otel_agentperf.conventions import names
+from otel_agentperf.instrumentation.frameworks import dspy_programs
+from otel_agentperf.instrumentation.frameworks.dspy_programs import DSPyInstrumentor
+from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
+from otel_agentperf.runtime import failures
 from tests.conftest import Recorded, instrumented_by, live_operations, trees
 
 MODEL = "tools-2-analyst"
@@ -303,7 +304,7 @@ def test_a_failure_inside_the_instrumentation_does_not_break_the_program(
         raise RuntimeError("instrumentation bug")
 
     monkeypatch.setattr(dspy_programs, "_module_kind", fail)
-    monkeypatch.setattr(_failures, "_seen", set())
+    monkeypatch.setattr(failures, "_seen", set())
     with dspy.context(lm=_lm(server)):
         results = [Analysis()(question="why").summary for _ in range(2)]
     assert results == [sys.modules["local_llm"].ANSWER] * 2  # the local server's canned answer
@@ -314,7 +315,7 @@ def test_a_failure_inside_the_instrumentation_does_not_break_the_program(
 
 def test_instrumenting_imports_nothing_until_the_application_imports_dspy() -> None:
     code = (
-        "import sys; from otel_agentperf.instrumentation.dspy_programs import DSPyInstrumentor; "
+        "import sys; from otel_agentperf.instrumentation.frameworks.dspy_programs import DSPyInstrumentor; "
         "DSPyInstrumentor().instrument(); print(any(m == 'dspy' or m.startswith('dspy.') for m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

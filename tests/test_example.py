@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_agentperf import report
+from otel_agentperf.views import report
 from tests.test_launcher import _free_port
 
 ROOT = Path(__file__).resolve().parent.parent

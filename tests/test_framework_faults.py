@@ -20,12 +20,12 @@ from agents import Agent, OpenAIChatCompletionsModel, Runner
 from langchain_openai import ChatOpenAI
 from opentelemetry.trace import StatusCode
 
-from otel_agentperf import names
-from otel_agentperf.instrumentation.dspy_programs import DSPyInstrumentor
-from otel_agentperf.instrumentation.langchain_runnables import LangChainInstrumentor
-from otel_agentperf.instrumentation.langgraph_runs import LangGraphInstrumentor
-from otel_agentperf.instrumentation.openai_agents import OpenAIAgentsInstrumentor
-from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
+from otel_agentperf.conventions import names
+from otel_agentperf.instrumentation.frameworks.dspy_programs import DSPyInstrumentor
+from otel_agentperf.instrumentation.frameworks.langchain_runnables import LangChainInstrumentor
+from otel_agentperf.instrumentation.frameworks.langgraph_runs import LangGraphInstrumentor
+from otel_agentperf.instrumentation.frameworks.openai_agents import OpenAIAgentsInstrumentor
+from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
 from tests.conftest import Recorded, instrumented_by
 
 QUESTION = "why is my agent slow"

@@ -19,10 +19,10 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 
 import otel_agentperf as ap
-from otel_agentperf import names
-from otel_agentperf.instrumentation.json_files import JsonFilesInstrumentor
-from otel_agentperf.instrumentation.langchain_history import LangChainHistoryInstrumentor
-from otel_agentperf.instrumentation.langgraph_checkpoints import LangGraphCheckpointInstrumentor
+from otel_agentperf.conventions import names
+from otel_agentperf.instrumentation.config.json_files import JsonFilesInstrumentor
+from otel_agentperf.instrumentation.history.langchain_history import LangChainHistoryInstrumentor
+from otel_agentperf.instrumentation.history.langgraph_checkpoints import LangGraphCheckpointInstrumentor
 from tests.conftest import Recorded
 
 HISTORY_METRIC = "agentperf.history.operation.duration"

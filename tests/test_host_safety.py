@@ -26,10 +26,12 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 import otel_agentperf as ap
-from otel_agentperf import names, operations, settings, state
-from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
-from otel_agentperf.instrumentation.pyyaml import PyYAMLInstrumentor
-from otel_agentperf.instrumentor import AgentPerfInstrumentor
+from otel_agentperf.api.instrumentor import AgentPerfInstrumentor
+from otel_agentperf.conventions import names
+from otel_agentperf.instrumentation.config.pyyaml import PyYAMLInstrumentor
+from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
+from otel_agentperf.recording import operations, state
+from otel_agentperf.runtime import settings
 from tests.conftest import MakeRecorded, Recorded
 from tests.otlp_receiver import http_receiver
 
@@ -141,7 +143,7 @@ def test_a_settings_file_that_is_not_utf8_is_one_warning_and_instrumentation_goe
 def test_a_bad_prices_file_keeps_the_packaged_prices_and_is_read_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from otel_agentperf import prices
+    from otel_agentperf.recording import prices
 
     bad = tmp_path / "prices.toml"
     bad.write_bytes(b'[models."m"]\ninput = 1\n# \xff\xfe\n')
@@ -392,7 +394,7 @@ def test_disable_switches_install_no_wrapper(
 
 
 def test_conflicting_kinds_for_one_target_are_warned_about(caplog: pytest.LogCaptureFixture) -> None:
-    from otel_agentperf.targets import parse_all
+    from otel_agentperf.api.targets import parse_all
 
     with caplog.at_level(logging.WARNING, logger="otel_agentperf"):
         parsed = parse_all(["m:f=tool", "m:f=agent", "m:g=tool", "m:g=tool"])
@@ -460,7 +462,7 @@ class OpenAIInstrumentorActive:
 def test_captured_content_is_capped_in_total(recorded: Recorded, server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import openai
 
-    from otel_agentperf import content
+    from otel_agentperf.instrumentation.llm import content
 
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
     messages = [{"role": "user", "content": "x" * 5_000} for _ in range(1_000)]
@@ -555,10 +557,10 @@ def test_exit_with_a_dead_collector_takes_at_most_the_exporter_timeout(fault: st
 
 
 def test_a_fork_while_another_thread_holds_the_packages_locks_leaves_the_child_recording(recorded: Recorded) -> None:
-    from otel_agentperf import _failures
+    from otel_agentperf.runtime import failures
 
     telemetry = state.telemetry()
-    held = [_failures._lock, state._lock, telemetry._active._lock]
+    held = [failures._lock, state._lock, telemetry._active._lock]
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:  # as threads that are recording at the moment of the fork would
@@ -576,7 +578,7 @@ def test_a_fork_while_another_thread_holds_the_packages_locks_leaves_the_child_r
     if child == 0:  # the child: every lock it needs was held by a thread that does not exist here
         code = 1
         try:
-            _failures.warn_once("forked-child", "otel-agentperf: a forked child warns")
+            failures.warn_once("forked-child", "otel-agentperf: a forked child warns")
             ap.tool(lambda: None)()
             state.configure()
             code = 0

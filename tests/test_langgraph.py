@@ -25,11 +25,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import StatusCode
 
 import otel_agentperf
-from otel_agentperf import _failures, names
-from otel_agentperf.instrumentation import _llm, langgraph_runs
-from otel_agentperf.instrumentation.langchain_runnables import LangChainInstrumentor
-from otel_agentperf.instrumentation.langgraph_runs import LangGraphInstrumentor
-from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
+from otel_agentperf.conventions import names
+from otel_agentperf.instrumentation.frameworks import langgraph_runs
+from otel_agentperf.instrumentation.frameworks.langchain_runnables import LangChainInstrumentor
+from otel_agentperf.instrumentation.frameworks.langgraph_runs import LangGraphInstrumentor
+from otel_agentperf.instrumentation.llm import shared
+from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
+from otel_agentperf.runtime import failures
 from tests.conftest import Recorded, instrumented_by, live_operations, trees
 
 AGENT_MODEL = "tools-2-researcher"
@@ -304,8 +306,8 @@ def test_a_failure_inside_the_instrumentation_does_not_break_the_call(
     def fail(_provider: str) -> bool:
         raise RuntimeError("instrumentation bug")
 
-    monkeypatch.setattr(_llm, "sdk_recording", fail)
-    monkeypatch.setattr(_failures, "_seen", set())
+    monkeypatch.setattr(shared, "sdk_recording", fail)
+    monkeypatch.setattr(failures, "_seen", set())
     model = FakeListChatModel(responses=["fine"])
     assert [model.invoke("hi").content, model.invoke("hi").content] == ["fine", "fine"]
     assert frameworks_only.spans() == []

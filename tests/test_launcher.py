@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from otel_agentperf import names
+from otel_agentperf.conventions import names
 from tests.otlp_receiver import grpc_receiver, http_receiver
 
 APP_DIR = Path(__file__).parent / "apps"

@@ -16,7 +16,7 @@ import openai
 import pytest
 from opentelemetry.trace import SpanKind
 
-from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
+from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
 from tests.conftest import Recorded
 
 CONTRIB = Path(sys.prefix) / "contrib"

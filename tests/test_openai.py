@@ -15,8 +15,9 @@ import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
 import otel_agentperf
-from otel_agentperf import names, state
-from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
+from otel_agentperf.conventions import names
+from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
+from otel_agentperf.recording import state
 from tests.conftest import MakeRecorded, Recorded, instrumented_by
 
 MESSAGES = [{"role": "user", "content": "why is my agent slow"}]

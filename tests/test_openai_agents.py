@@ -22,9 +22,9 @@ from agents import (
 from agents.tracing import spans as agent_spans
 from opentelemetry.trace import StatusCode
 
-from otel_agentperf import names
-from otel_agentperf.instrumentation.openai_agents import OpenAIAgentsInstrumentor, processor
-from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
+from otel_agentperf.conventions import names
+from otel_agentperf.instrumentation.frameworks.openai_agents import OpenAIAgentsInstrumentor, processor
+from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
 from tests.conftest import Recorded, instrumented_by, trees
 
 # The SDK's default processor uploads traces to OpenAI: not from tests.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_agentperf import prices
+from otel_agentperf.recording import prices
 
 
 def test_packaged_prices_match_dated_snapshots_but_never_guess() -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from otel_agentperf import dashboards, stack
+from otel_agentperf.stack import bundle, dashboards
 from tests.test_launcher import _free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,11 +64,11 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, server: Any) -> Iterato
     """A real Prometheus scraping the example app (running under opentelemetry-instrument) on loopback."""
     workdir = tmp_path_factory.mktemp("prometheus")
     app_port, prometheus_port = _free_port(), _free_port()
-    stack.write(workdir / "stack")
+    bundle.write(workdir / "stack")
     config = workdir / "prometheus.yml"
     config.write_text(
         f"global:\n  scrape_interval: {SCRAPE_INTERVAL}\n  evaluation_interval: 1s\n"
-        f"rule_files:\n  - {workdir / 'stack' / stack.RULES_FILE}\n"
+        f"rule_files:\n  - {workdir / 'stack' / bundle.RULES_FILE}\n"
         f"scrape_configs:\n  - job_name: research-assistant\n    static_configs:\n"
         f"      - targets: ['127.0.0.1:{app_port}']\n"
     )

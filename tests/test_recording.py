@@ -14,7 +14,8 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import SpanKind, StatusCode
 
 import otel_agentperf as ap
-from otel_agentperf import names, state
+from otel_agentperf.conventions import names
+from otel_agentperf.recording import state
 from tests.conftest import MakeRecorded, Recorded
 
 

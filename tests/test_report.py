@@ -12,7 +12,8 @@ from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
 from prometheus_client import CollectorRegistry, generate_latest
 
-from otel_agentperf import cli, names, report
+from otel_agentperf.conventions import names
+from otel_agentperf.views import cli, report
 from tests.http_fixtures import serving
 
 
@@ -85,7 +86,7 @@ def test_quantiles_never_contradict_the_mean_or_the_buckets() -> None:
     ids=["bucket-edge", "real-tail"],
 )
 def test_the_long_tail_rule_is_not_fooled_by_bucket_edges(values: list[float], tail: bool) -> None:
-    from otel_agentperf.insights import bottlenecks
+    from otel_agentperf.views.insights import bottlenecks
 
     said = bottlenecks(report.parse(_exposition({"search": values})))
     assert any("long tail" in sentence for sentence in said) is tail
@@ -131,8 +132,8 @@ def test_missing_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFix
 def test_self_time_puts_the_culprit_first_not_the_agent_that_waited_for_it(make_recorded: Any) -> None:
     """The agent's total includes its slow tool; by self time the report and its first sentence name the tool."""
     import otel_agentperf as ap
-    from otel_agentperf import state
-    from otel_agentperf.insights import bottlenecks
+    from otel_agentperf.recording import state
+    from otel_agentperf.views.insights import bottlenecks
 
     registry = CollectorRegistry()
     recorded = make_recorded()  # spans in memory; metrics through the real Prometheus reader below

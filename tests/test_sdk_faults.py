@@ -17,9 +17,9 @@ import anthropic
 import openai
 import pytest
 
-from otel_agentperf import names
-from otel_agentperf.instrumentation.anthropic_sdk import AnthropicInstrumentor
-from otel_agentperf.instrumentation.openai_sdk import OpenAIInstrumentor
+from otel_agentperf.conventions import names
+from otel_agentperf.instrumentation.llm.anthropic_sdk import AnthropicInstrumentor
+from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
 from tests.conftest import Recorded, instrumented_by
 
 MESSAGES = [{"role": "user", "content": "why is my agent slow"}]

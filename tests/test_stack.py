@@ -7,7 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from otel_agentperf import cli, dashboards, stack
+from otel_agentperf.stack import bundle, dashboards
+from otel_agentperf.views import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAFANA = ROOT / "grafana"
@@ -20,7 +21,7 @@ def _promtool() -> str:
 
 
 def test_committed_files_are_current() -> None:
-    for relative, text in stack.files().items():
+    for relative, text in bundle.files().items():
         committed = GRAFANA / relative
         assert committed.is_file(), f"{committed} is missing: run otel-agentperf grafana grafana"
         assert committed.read_text() == text, f"{committed} is stale: run otel-agentperf grafana grafana"
@@ -42,12 +43,12 @@ def test_dashboards_have_stable_unique_uids_and_the_template_variables() -> None
 def test_cli_writes_the_packaged_files(tmp_path: Path) -> None:
     assert cli.main(["grafana", str(tmp_path / "out")]) == 0
     written = {str(path.relative_to(tmp_path / "out")) for path in (tmp_path / "out").rglob("*") if path.is_file()}
-    assert written == set(stack.files())
+    assert written == set(bundle.files())
     json.loads((tmp_path / "out" / "dashboards" / "llm.json").read_text())
 
 
 def test_promtool_accepts_the_rules_and_their_unit_tests_fire_and_clear_every_alert() -> None:
-    rules = GRAFANA / stack.RULES_FILE
+    rules = GRAFANA / bundle.RULES_FILE
     check = subprocess.run([_promtool(), "check", "rules", str(rules)], capture_output=True, text=True)
     assert check.returncode == 0 and "SUCCESS: 8 rules found" in check.stdout, check.stdout + check.stderr
     unit_tests = ROOT / "tests" / "prometheus" / "alerts_test.yml"

@@ -13,9 +13,9 @@ from types import ModuleType
 
 import pytest
 
-from otel_agentperf import names
-from otel_agentperf.instrumentor import AgentPerfInstrumentor
-from otel_agentperf.targets import parse
+from otel_agentperf.api.instrumentor import AgentPerfInstrumentor
+from otel_agentperf.api.targets import parse
+from otel_agentperf.conventions import names
 from tests.conftest import MakeRecorded, Recorded
 
 APP_SOURCE = textwrap.dedent(

@@ -15,9 +15,10 @@ from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
 from prometheus_client import CollectorRegistry, generate_latest
 
-from otel_agentperf import names, report
-from otel_agentperf.insights import bottlenecks
-from otel_agentperf.top import View
+from otel_agentperf.conventions import names
+from otel_agentperf.views import report
+from otel_agentperf.views.insights import bottlenecks
+from otel_agentperf.views.top import View
 from tests.http_fixtures import serving
 
 

@@ -1,0 +1,1 @@
+"""History stores (LangChain chat histories, LangGraph checkpointers): reads, writes and their size."""

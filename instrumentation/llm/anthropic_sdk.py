@@ -1,0 +1,127 @@
+"""Anthropic SDK: ``messages.create`` sync and async, streaming or not, and the ``messages.stream()`` helper.
+
+``messages.stream()`` returns a manager that makes its request on ``with``: its operation starts at
+the call, moves to the raw stream the manager opens, and ends when that stream ends, is closed (the
+``with`` block's exit), or is collected. Return values are never replaced (see ``shared``).
+
+Anthropic reports input tokens without the cached ones; ``gen_ai.usage.input_tokens`` gets the sum
+(uncached + cache reads + cache writes) as the conventions ask, with reads and writes also reported
+on their own. The SDK's own API-call span (scope ``com.anthropic.sdk.python``) is an HTTP-level span
+without GenAI attributes; it nests under ours.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from opentelemetry.util.types import AttributeValue
+
+from otel_agentperf.conventions import names
+from otel_agentperf.recording.telemetry import Invocation
+from otel_agentperf.wrapping.wrappers import Call
+
+from . import content, shared
+
+_stream_types: tuple[type, ...] = ()
+_manager_types: tuple[type, ...] = ()
+
+
+def _tokens(usage: Any) -> list[int | None]:
+    """Anthropic usage as (all input, output, cache read, cache write)."""
+    uncached = getattr(usage, "input_tokens", None)
+    read = getattr(usage, "cache_read_input_tokens", None)
+    write = getattr(usage, "cache_creation_input_tokens", None)
+    total = None if uncached is None else uncached + (read or 0) + (write or 0)
+    return [total, getattr(usage, "output_tokens", None), read, write]
+
+
+def _read_event(state: shared.StreamState, event: Any) -> None:
+    event_type = getattr(event, "type", None)
+    if event_type == "content_block_delta":
+        state.invocation.chunk()
+        state.text(getattr(getattr(event, "delta", None), "text", None))
+    elif event_type == "message_start":
+        message = event.message
+        state.response_id, state.response_model = getattr(message, "id", None), getattr(message, "model", None)
+        if getattr(message, "usage", None) is not None:
+            state.usage = _tokens(message.usage)
+    elif event_type == "message_delta":
+        reason = getattr(getattr(event, "delta", None), "stop_reason", None)
+        if reason:
+            state.finish_reasons.append(str(reason))
+        output = getattr(getattr(event, "usage", None), "output_tokens", None)
+        if output is not None:
+            state.usage[1] = output  # cumulative: the last one is the total
+
+
+def _result(invocation: Invocation, result: object) -> None:
+    if isinstance(result, _stream_types):
+        shared.follow_stream(invocation, result, _read_event)
+        return
+    if isinstance(result, _manager_types):
+        shared.follow_stream(invocation, result, _read_event)  # handed to the raw stream on ``with``
+        return
+    usage = getattr(result, "usage", None)
+    if usage is not None:
+        invocation.set_usage(*_tokens(usage))
+    reason = getattr(result, "stop_reason", None)
+    output = None
+    if content.enabled():
+        texts = [
+            t for block in getattr(result, "content", None) or [] if isinstance(t := getattr(block, "text", None), str)
+        ]
+        output = content.output(texts, reason, content.max_length())
+    shared.set_response(invocation, getattr(result, "id", None), getattr(result, "model", None), [reason or ""], output)
+
+
+def _input_content(kwargs: dict[str, Any]) -> dict[str, AttributeValue]:
+    limit = content.max_length()
+    found: dict[str, AttributeValue] = {}
+    if isinstance(messages := kwargs.get("messages"), list):
+        found[names.GEN_AI_INPUT_MESSAGES] = content.messages(messages, limit)
+    if isinstance(system := kwargs.get("system"), (str, list)):
+        found[names.GEN_AI_SYSTEM_INSTRUCTIONS] = content.messages([{"role": "system", "content": system}], limit)
+    return found
+
+
+def _prepare(function: str, streaming: bool) -> Any:
+    def prepare(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
+        if shared.recorded_elsewhere():
+            return None
+        attributes = shared.request_attributes({**kwargs, "stream": True} if streaming else kwargs)
+        if content.enabled():
+            attributes.update(_input_content(kwargs))
+        operation = shared.operation(function, names.PROVIDER_ANTHROPIC, names.OP_CHAT, shared.model_of(kwargs))
+        return Call(operation, attributes, shared.server_attributes(instance), _result)
+
+    return prepare
+
+
+class AnthropicInstrumentor(shared.LLMInstrumentor):
+    module = "anthropic"
+    requirement = "anthropic >= 0.40"
+
+    def patch(self, module: ModuleType) -> None:
+        global _stream_types, _manager_types
+        from anthropic import _streaming
+        from anthropic.lib import streaming as helpers
+        from anthropic.resources import messages
+
+        _stream_types = (_streaming.Stream, _streaming.AsyncStream)
+        _manager_types = (helpers.MessageStreamManager, helpers.AsyncMessageStreamManager)
+        for method, streaming in (("create", False), ("stream", True)):
+            function = f"anthropic.messages.{method}"
+            for owner in (messages.Messages, messages.AsyncMessages):
+                self.wrap_call(
+                    owner, method, _prepare(function, streaming), function, names.PROVIDER_ANTHROPIC, names.OP_CHAT
+                )
+        self.hook(shared.stream_hooks(_streaming))
+        self.hook(
+            {
+                (helpers.MessageStreamManager, "__enter__"): shared.enter_hook,
+                (helpers.AsyncMessageStreamManager, "__aenter__"): shared.enter_hook,
+                (helpers.MessageStream, "close"): shared.close_hook,
+                (helpers.AsyncMessageStream, "close"): shared.close_hook,
+            }
+        )

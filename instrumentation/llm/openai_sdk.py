@@ -1,0 +1,210 @@
+"""OpenAI SDK (1.40 to 3.x): chat completions, responses and embeddings, sync and async, streaming or not.
+
+Wrapped: ``chat.completions.create`` and ``parse``, ``responses.create`` and ``parse``,
+``embeddings.create``. The ``.stream()`` helpers call ``create`` themselves, so they are recorded
+through it; their helper streams' ``close`` is hooked because it closes the HTTP response rather
+than the raw stream. Return values are never replaced (see ``shared``).
+
+Token usage on chat streams is what the user asked the API for: ``stream_options`` is never added to
+a request (a usage chunk has no ``choices``, which code indexing ``chunk.choices[0]`` would trip on).
+No prompt or completion content is recorded unless the GenAI capture switch is on.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+from opentelemetry.util.types import AttributeValue
+
+from otel_agentperf.conventions import names
+from otel_agentperf.recording.telemetry import Invocation
+from otel_agentperf.wrapping.wrappers import Call
+
+from . import content, shared
+
+_stream_types: tuple[type, ...] = ()
+_raw_types: tuple[type, ...] = ()
+
+
+def _field(obj: Any, name: str) -> Any:
+    """A response field; SDK versions that predate a field keep it as a plain dict."""
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _usage(invocation: Invocation, usage: Any, input_key: str, output_key: str, details_key: str) -> None:
+    if usage is not None:
+        cached = _field(_field(usage, details_key), "cached_tokens")
+        invocation.set_usage(_field(usage, input_key), _field(usage, output_key), cached)
+
+
+def _read_chat_chunk(state: shared.StreamState, chunk: Any) -> None:
+    choices = getattr(chunk, "choices", None)
+    if choices:
+        state.invocation.chunk()
+        for choice in choices:
+            if getattr(choice, "finish_reason", None):
+                state.finish_reasons.append(str(choice.finish_reason))
+            if state.texts is not None:
+                state.text(getattr(getattr(choice, "delta", None), "content", None))
+    state.response_id = state.response_id or getattr(chunk, "id", None)
+    state.response_model = state.response_model or getattr(chunk, "model", None)
+    usage = getattr(chunk, "usage", None)
+    if usage is not None:
+        cached = _field(_field(usage, "prompt_tokens_details"), "cached_tokens")
+        state.usage[:3] = [_field(usage, "prompt_tokens"), _field(usage, "completion_tokens"), cached]
+
+
+def _read_response_event(state: shared.StreamState, event: Any) -> None:
+    event_type = str(getattr(event, "type", ""))
+    if event_type.endswith(".delta"):
+        state.invocation.chunk()
+        if event_type == "response.output_text.delta":
+            state.text(getattr(event, "delta", None))
+    response = getattr(event, "response", None)
+    if response is None:
+        return
+    state.response_id = getattr(response, "id", None) or state.response_id
+    state.response_model = getattr(response, "model", None) or state.response_model
+    usage = getattr(response, "usage", None)
+    if usage is not None:
+        cached = _field(_field(usage, "input_tokens_details"), "cached_tokens")
+        state.usage[:3] = [_field(usage, "input_tokens"), _field(usage, "output_tokens"), cached]
+    reason = getattr(getattr(response, "incomplete_details", None), "reason", None)
+    if reason:
+        state.finish_reasons.append(str(reason))
+
+
+def _chat_result(invocation: Invocation, result: object) -> None:
+    if isinstance(result, _stream_types):
+        shared.follow_stream(invocation, result, _read_chat_chunk)
+        return
+    _usage(invocation, getattr(result, "usage", None), "prompt_tokens", "completion_tokens", "prompt_tokens_details")
+    choices = getattr(result, "choices", None) or []
+    reasons = [str(choice.finish_reason) for choice in choices if getattr(choice, "finish_reason", None)]
+    output = None
+    if choices and content.enabled():
+        texts = [getattr(choice.message, "content", None) or "" for choice in choices]
+        output = content.output(texts, next(iter(reasons), None), content.max_length())
+    shared.set_response(invocation, getattr(result, "id", None), getattr(result, "model", None), reasons, output)
+
+
+def _response_result(invocation: Invocation, result: object) -> None:
+    if isinstance(result, _stream_types):
+        shared.follow_stream(invocation, result, _read_response_event)
+        return
+    _usage(invocation, getattr(result, "usage", None), "input_tokens", "output_tokens", "input_tokens_details")
+    reason = getattr(getattr(result, "incomplete_details", None), "reason", None)
+    output = None
+    if content.enabled() and isinstance(text := getattr(result, "output_text", None), str):
+        output = content.output([text], reason, content.max_length())
+    shared.set_response(invocation, getattr(result, "id", None), getattr(result, "model", None), [reason or ""], output)
+
+
+def _embeddings_result(invocation: Invocation, result: object) -> None:
+    usage = getattr(result, "usage", None)
+    if usage is not None:
+        invocation.set_usage(getattr(usage, "prompt_tokens", None), None)
+    shared.set_response(invocation, None, getattr(result, "model", None), ())
+
+
+def _parsed(on_result: Any) -> Any:
+    """``with_raw_response`` (LangChain's ChatOpenAI uses it) returns the HTTP response around the result.
+
+    Its body is already read; ``parse()`` caches what it returns, so the caller's own ``parse()`` gets the
+    very object (or stream) read here. ``with_streaming_response`` is left alone: its body is not read yet.
+    A body that does not parse fails the caller's own ``parse()`` the same way: the operation is an error.
+    """
+
+    def hook(invocation: Invocation, result: object) -> None:
+        if isinstance(result, _raw_types):
+            try:
+                result = result.parse()  # type: ignore[attr-defined]
+            except Exception as exc:
+                invocation.fail(exc)
+                return
+        on_result(invocation, result)
+
+    return hook
+
+
+def _prepare(function: str, operation_name: str, on_result: Any) -> Any:
+    def prepare(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
+        if shared.recorded_elsewhere():
+            return None
+        attributes: dict[str, AttributeValue] = shared.request_attributes(kwargs)
+        if isinstance(formats := kwargs.get("encoding_format"), str):
+            attributes[names.GEN_AI_REQUEST_ENCODING_FORMATS] = [formats]
+        if operation_name == names.OP_CHAT and content.enabled():
+            attributes.update(_input_content(kwargs))
+        operation = shared.operation(function, names.PROVIDER_OPENAI, operation_name, shared.model_of(kwargs))
+        return Call(operation, attributes, shared.server_attributes(instance), _parsed(on_result))
+
+    return prepare
+
+
+def _input_content(kwargs: dict[str, Any]) -> dict[str, AttributeValue]:
+    limit = content.max_length()
+    found: dict[str, AttributeValue] = {}
+    messages = kwargs.get("messages", kwargs.get("input"))
+    if isinstance(messages, str):
+        messages = [{"role": "user", "content": messages}]
+    if isinstance(messages, list):
+        found[names.GEN_AI_INPUT_MESSAGES] = content.messages(messages, limit)
+    if isinstance(instructions := kwargs.get("instructions"), str):
+        found[names.GEN_AI_SYSTEM_INSTRUCTIONS] = content.messages([{"role": "system", "content": instructions}], limit)
+    return found
+
+
+# (module, sync class, async class, method, function name, operation name, result hook)
+_METHODS = (
+    ("openai.resources.chat.completions", "Completions", "AsyncCompletions", "create", names.OP_CHAT, _chat_result),
+    ("openai.resources.chat.completions", "Completions", "AsyncCompletions", "parse", names.OP_CHAT, _chat_result),
+    ("openai.resources.responses", "Responses", "AsyncResponses", "create", names.OP_CHAT, _response_result),
+    ("openai.resources.responses", "Responses", "AsyncResponses", "parse", names.OP_CHAT, _response_result),
+    ("openai.resources.embeddings", "Embeddings", "AsyncEmbeddings", "create", names.OP_EMBEDDINGS, _embeddings_result),
+)
+# Helper streams opened by the ``.stream()`` managers, whose close is hooked.
+_HELPER_STREAMS = (
+    ("openai.lib.streaming.chat", ("ChatCompletionStream", "AsyncChatCompletionStream")),
+    ("openai.lib.streaming.responses", ("ResponseStream", "AsyncResponseStream")),
+)
+
+
+def _module(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+class OpenAIInstrumentor(shared.LLMInstrumentor):
+    module = "openai"
+    requirement = "openai >= 1.40"
+
+    def patch(self, module: ModuleType) -> None:
+        global _stream_types, _raw_types
+        from openai import _legacy_response, _streaming
+
+        _stream_types = (_streaming.Stream, _streaming.AsyncStream)
+        _raw_types = (_legacy_response.LegacyAPIResponse,)
+        for module_name, sync_name, async_name, method, operation_name, on_result in _METHODS:
+            resources = _module(module_name)
+            function = f"{module_name.replace('.resources', '')}.{method}"
+            prepare = _prepare(function, operation_name, on_result)
+            for class_name in (sync_name, async_name):
+                owner = getattr(resources, class_name, None)
+                if owner is None:
+                    self.missing(resources or module, f"{class_name} ({module_name})")
+                    continue
+                self.wrap_call(owner, method, prepare, function, names.PROVIDER_OPENAI, operation_name)
+        self.hook(shared.stream_hooks(_streaming))
+        for module_name, class_names in _HELPER_STREAMS:
+            helpers = _module(module_name)
+            for class_name in class_names:
+                helper = getattr(helpers, class_name, None)
+                if helper is None:
+                    self.missing(helpers or module, f"{class_name} ({module_name})")
+                    continue
+                self.hook({(helper, "close"): shared.close_hook})

@@ -1,0 +1,54 @@
+"""``AgentPerfInstrumentor``: applies declarative targets; loaded by ``opentelemetry-instrument``.
+
+Registered under the ``opentelemetry_instrumentor`` entry point group as ``otel_agentperf`` (a name no
+library instrumentation uses), so ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=otel_agentperf`` turns it off.
+Programmatic use::
+
+    from otel_agentperf.api.instrumentor import AgentPerfInstrumentor
+    AgentPerfInstrumentor().instrument(tracer_provider=tp, meter_provider=mp)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+
+from otel_agentperf.api.targets import TargetPatcher, parse_all
+from otel_agentperf.recording import state
+from otel_agentperf.runtime import failures, reentry, settings, shutdown
+
+
+class AgentPerfInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Wraps the configured targets; ``uninstrument`` restores the originals."""
+
+    # BaseInstrumentor is a singleton whose __init__ runs on every call: keep state on the class.
+    _patcher = TargetPatcher()
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ()
+
+    def _instrument(self, **kwargs: Any) -> None:
+        # Nothing raises out of here: the launcher would stop loading every later instrumentor.
+        try:
+            with reentry.ours():
+                loaded = settings.load()
+                if not loaded.enabled:
+                    return
+                tracer_provider = kwargs.get("tracer_provider")
+                meter_provider = kwargs.get("meter_provider")
+                if tracer_provider is not None or meter_provider is not None or loaded.memory:
+                    state.configure(tracer_provider, meter_provider, loaded.memory)
+                shutdown.install()
+                self._patcher.apply(parse_all(loaded.targets))
+        except Exception as exc:
+            failures.report("applying otel-agentperf targets", exc)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        self._patcher.remove()
+
+    @property
+    def applied_targets(self) -> int:
+        """How many targets are wrapped right now (for diagnostics and tests)."""
+        return self._patcher.applied

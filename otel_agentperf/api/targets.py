@@ -1,0 +1,168 @@
+"""Declarative targets: wrap a user's own functions, methods and classes by name, without code changes.
+
+An entry reads ``module:Qualified.name=kind``, for example ``myapp.agents:Coach.process_message=agent``.
+Targets in modules that are not imported yet are applied when the module is first imported (a wrapt
+post-import hook). A malformed or unresolvable entry is warned about once, by name; the rest still apply.
+"""
+
+from __future__ import annotations
+
+import atexit
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import wrapt
+
+from otel_agentperf.api.decorators import construction
+from otel_agentperf.conventions import names
+from otel_agentperf.recording import operations
+from otel_agentperf.runtime import failures, forksafe
+from otel_agentperf.wrapping.patching import Patcher
+from otel_agentperf.wrapping.wrappers import AgentPerfWrapper, wrap
+
+_ENTRY = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*:\s*([A-Za-z_][\w.]*)\s*=\s*([a-z_]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One parsed entry."""
+
+    module: str
+    path: str
+    kind: str
+    entry: str
+
+
+def parse(entry: str) -> Target:
+    """Parse ``module:Qualified.name=kind``; raises ``ValueError`` saying what is wrong."""
+    match = _ENTRY.match(entry)
+    if match is None:
+        raise ValueError("expected module:Qualified.name=kind")
+    module, path, kind = match.groups()
+    if kind not in names.KINDS or kind == names.KIND_SEGMENT:
+        allowed = ", ".join(k for k in names.KINDS if k != names.KIND_SEGMENT)
+        raise ValueError(f"unknown kind {kind!r} (use one of {allowed})")
+    return Target(module, path, kind, entry.strip())
+
+
+def parse_all(entries: Iterable[str]) -> list[Target]:
+    """Parse every entry, warning once about each bad one and keeping the good ones."""
+    targets: dict[tuple[str, str], Target] = {}
+    for entry in entries:
+        try:
+            target = parse(entry)
+        except ValueError as exc:
+            _warn_bad(entry, str(exc))
+            continue
+        earlier = targets.get((target.module, target.path))
+        if earlier is not None and earlier.kind != target.kind:
+            failures.warn_once(
+                f"target-kinds:{target.module}:{target.path}",
+                "otel-agentperf: %s:%s is named as %s and as %s; recorded as %s (the later entry)",
+                target.module,
+                target.path,
+                earlier.kind,
+                target.kind,
+                target.kind,
+            )
+        targets[(target.module, target.path)] = target
+    return list(targets.values())
+
+
+def _warn_bad(entry: str, reason: str) -> None:
+    failures.warn_once(f"target:{entry}", "otel-agentperf: ignoring target %r: %s", entry.strip(), reason)
+
+
+def _default_name(kind: str, parent: Any, attribute: str) -> str:
+    """Agents, workflows and stores take their class's name; tools, loaders and functions their own."""
+    in_class = isinstance(parent, type)
+    if kind in (names.KIND_AGENT, names.KIND_CREATE_AGENT, names.KIND_WORKFLOW, names.KIND_HISTORY):
+        return parent.__name__ if in_class else attribute
+    if kind == names.KIND_TOOL:
+        return attribute
+    return f"{parent.__name__}.{attribute}" if in_class else attribute
+
+
+class TargetPatcher:
+    """Applies targets (now or when their module is imported) and restores every original on remove()."""
+
+    def __init__(self) -> None:
+        self._patcher = Patcher()
+        self._lock = forksafe.lock()
+        self._pending: dict[str, list[Target]] = {}
+        self._exit_check = False
+
+    @property
+    def applied(self) -> int:
+        """How many targets are wrapped right now."""
+        return self._patcher.applied
+
+    def apply(self, targets: Iterable[Target]) -> None:
+        by_module: dict[str, list[Target]] = {}
+        for target in targets:
+            by_module.setdefault(target.module, []).append(target)
+        with self._lock:
+            self._pending.update(by_module)
+            if not self._exit_check:
+                self._exit_check = True
+                atexit.register(self._warn_never_imported)
+        for module_name, module_targets in by_module.items():
+            self._patcher.when_imported(module_name, self._applier(module_targets))
+
+    def _applier(self, targets: list[Target]) -> Any:
+        def apply_all(module: ModuleType) -> None:
+            with self._lock:
+                self._pending.pop(targets[0].module, None)
+            for target in targets:
+                try:
+                    self._apply_one(module, target)
+                except Exception as exc:
+                    _warn_bad(target.entry, f"{type(exc).__name__}: {exc}")
+
+        return apply_all
+
+    def _apply_one(self, module: ModuleType, target: Target) -> None:
+        parent, attribute, original = wrapt.resolve_path(module, target.path)
+        if isinstance(original, AgentPerfWrapper):
+            return
+        if isinstance(original, type):
+            if target.kind != names.KIND_CREATE_AGENT:
+                raise TypeError(f"{target.path} is a class; only create_agent applies to a class")
+            attribute, wrapper = construction(original, operations.create_agent(original.__name__))
+            self._patcher.replace(original, attribute, wrapper)
+            return
+        elif not callable(original) and not isinstance(original, (staticmethod, classmethod)):
+            raise TypeError(f"{target.path} is not callable")
+        else:
+            name = _default_name(target.kind, parent, attribute)
+        operation = operations.for_kind(target.kind, name, attribute)
+        if attribute in vars(parent):
+            self._patcher.wrap(parent, attribute, operation)
+        else:  # found on a base class: shadow it on the named class only
+            self._patcher.replace(parent, attribute, wrap(original, operation))
+
+    def remove(self) -> None:
+        """Restore every original; hooks still waiting for an import are disarmed."""
+        with self._lock:
+            self._pending.clear()
+        self._patcher.remove()
+
+    def _warn_never_imported(self) -> None:
+        multiprocessing = sys.modules.get("multiprocessing")
+        if multiprocessing is not None and multiprocessing.parent_process() is not None:
+            return  # a pool worker imports what its tasks need, often nothing the targets name
+        with self._lock:
+            pending = [target for targets in self._pending.values() for target in targets]
+        main_file = getattr(sys.modules.get("__main__"), "__file__", None) or ""
+        for target in pending:
+            if target.module in sys.modules:
+                continue
+            reason = f"module {target.module!r} was never imported"
+            if Path(main_file).stem == target.module:
+                reason += " (it ran as the __main__ script; targets must name a module the script imports)"
+            _warn_bad(target.entry, reason)

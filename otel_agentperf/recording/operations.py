@@ -1,0 +1,173 @@
+"""Descriptions of the operations otel-agentperf records, one builder per kind.
+
+An :class:`Operation` is built once, when a callable is decorated or a target applied, so the hot path
+only reads precomputed span names and attribute dictionaries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from opentelemetry.trace import SpanKind
+from opentelemetry.util.types import AttributeValue
+
+from otel_agentperf.conventions import names
+
+Attributes = Mapping[str, AttributeValue]
+
+
+class Operation:
+    """What to record for one instrumented callable or segment: span name, kind and attributes."""
+
+    __slots__ = (
+        "histogram",
+        "kind",
+        "metric_attributes",
+        "name",
+        "records_from_result",
+        "span_attributes",
+        "span_kind",
+        "span_name",
+    )
+
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        span_name: str,
+        metric_attributes: Attributes,
+        span_attributes: Attributes | None = None,
+        span_kind: SpanKind = SpanKind.INTERNAL,
+        histogram: str | None = None,
+        records_from_result: bool = False,
+    ) -> None:
+        self.kind = kind
+        # A history read: a list or tuple it returns is the history's records, recorded as its size.
+        self.records_from_result = records_from_result
+        self.histogram = histogram or kind  # the key in names.histograms() its duration goes to
+        self.name = name
+        self.span_name = span_name
+        self.span_kind = span_kind
+        self.metric_attributes: Attributes = MappingProxyType(dict(metric_attributes))
+        merged = {names.OPERATION_KIND: kind, **metric_attributes, **(span_attributes or {})}
+        self.span_attributes: Attributes = MappingProxyType(merged)
+
+    def __repr__(self) -> str:
+        return f"Operation({self.kind!r}, {self.span_name!r})"
+
+
+def agent(name: str) -> Operation:
+    return Operation(
+        names.KIND_AGENT,
+        name,
+        f"{names.OP_INVOKE_AGENT} {name}",
+        {names.GEN_AI_OPERATION_NAME: names.OP_INVOKE_AGENT, names.GEN_AI_AGENT_NAME: name},
+    )
+
+
+def create_agent(name: str) -> Operation:
+    return Operation(
+        names.KIND_CREATE_AGENT,
+        name,
+        f"{names.OP_CREATE_AGENT} {name}",
+        {names.GEN_AI_OPERATION_NAME: names.OP_CREATE_AGENT, names.GEN_AI_AGENT_NAME: name},
+    )
+
+
+def tool(name: str) -> Operation:
+    return Operation(
+        names.KIND_TOOL,
+        name,
+        f"{names.OP_EXECUTE_TOOL} {name}",
+        {names.GEN_AI_OPERATION_NAME: names.OP_EXECUTE_TOOL, names.GEN_AI_TOOL_NAME: name},
+    )
+
+
+def workflow(name: str) -> Operation:
+    return Operation(
+        names.KIND_WORKFLOW,
+        name,
+        f"{names.OP_INVOKE_WORKFLOW} {name}",
+        {names.GEN_AI_OPERATION_NAME: names.OP_INVOKE_WORKFLOW, names.GEN_AI_WORKFLOW_NAME: name},
+    )
+
+
+def llm(name: str, model: str | None = None, provider: str | None = None, operation: str = names.OP_CHAT) -> Operation:
+    """An LLM call; ``name`` is the wrapping function, a metric attribute only when the model is unknown."""
+    attributes: dict[str, AttributeValue] = {names.GEN_AI_OPERATION_NAME: operation}
+    if provider:
+        attributes[names.GEN_AI_PROVIDER_NAME] = provider
+    if model:
+        attributes[names.GEN_AI_REQUEST_MODEL] = model
+    if not model:
+        attributes[names.CODE_FUNCTION] = name  # without a model, the function is what tells calls apart
+    span_name = f"{operation} {model}" if model else operation
+    return Operation(
+        names.KIND_LLM,
+        name,
+        span_name,
+        attributes,
+        {names.CODE_FUNCTION: name},
+        span_kind=SpanKind.CLIENT,
+        histogram=names.EMBEDDINGS if operation == names.OP_EMBEDDINGS else None,
+    )
+
+
+def config(loader: str) -> Operation:
+    return Operation(
+        names.KIND_CONFIG,
+        loader,
+        f"{names.OP_LOAD_CONFIG} {loader}",
+        {names.GEN_AI_OPERATION_NAME: names.OP_LOAD_CONFIG, names.CONFIG_LOADER: loader},
+    )
+
+
+def history_operation_for(function_name: str) -> str:
+    """Guess read/append/write/search/delete from a function name (``get_execution_by_id`` is a read)."""
+    words = function_name.lower().replace("-", "_").split("_")
+    for operation, markers in names.HISTORY_OPERATION_WORDS:
+        if any(word.startswith(marker) for word in words for marker in markers):
+            return operation
+    return names.OTHER
+
+
+def history(store: str, operation: str, records_from_result: bool = True) -> Operation:
+    """A history-store operation; ``records_from_result``: a list or tuple it returns counts as the records."""
+    op_name = f"{names.OP_HISTORY_PREFIX}{operation}"
+    return Operation(
+        names.KIND_HISTORY,
+        store,
+        f"{op_name} {store}",
+        {
+            names.GEN_AI_OPERATION_NAME: op_name,
+            names.HISTORY_STORE: store,
+            names.HISTORY_OPERATION: operation,
+        },
+        records_from_result=records_from_result,
+    )
+
+
+def segment(name: str) -> Operation:
+    return Operation(names.KIND_SEGMENT, name, name, {names.SEGMENT_NAME: name})
+
+
+def for_kind(kind: str, name: str, function_name: str) -> Operation:
+    """The operation for a target or bare decorator: ``name`` is the agent/tool/store/loader name."""
+    if kind == names.KIND_AGENT:
+        return agent(name)
+    if kind == names.KIND_CREATE_AGENT:
+        return create_agent(name)
+    if kind == names.KIND_TOOL:
+        return tool(name)
+    if kind == names.KIND_WORKFLOW:
+        return workflow(name)
+    if kind == names.KIND_LLM:
+        return llm(name)
+    if kind == names.KIND_CONFIG:
+        return config(name)
+    if kind == names.KIND_HISTORY:
+        return history(name, history_operation_for(function_name))
+    if kind == names.KIND_SEGMENT:
+        return segment(name)
+    raise ValueError(f"unknown operation kind {kind!r}; use one of {', '.join(names.KINDS)}")

@@ -1,0 +1,105 @@
+"""Offline cost estimates: token usage times a price table, never a guess.
+
+The table ships with the package (``data/prices.toml``, US dollars per million tokens) and is
+extended or overridden by the user's file (``OTEL_AGENTPERF_PRICES``) and by a ``prices`` table in
+the settings file. It is read once, on the first priced call, with instrumentation suppressed so our
+own config-loading telemetry does not see it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from otel_agentperf.runtime import failures
+
+PRICES_ENV = "OTEL_AGENTPERF_PRICES"
+_PER_TOKENS = 1_000_000
+_DATE_STAMP = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
+_KEYS = ("input", "output", "cached_input", "cache_write")
+_MEMO_LIMIT = 1024  # model names looked up, remembered
+
+
+@dataclass(frozen=True)
+class Price:
+    """US dollars per million tokens; cache prices default to the input price."""
+
+    input: float
+    output: float
+    cached_input: float | None = None
+    cache_write: float | None = None
+
+    def cost(self, input_tokens: int, output_tokens: int, cache_read: int = 0, cache_write: int = 0) -> float:
+        """``input_tokens`` counts every input token, cached ones included (the semconv convention)."""
+        uncached = max(input_tokens - cache_read - cache_write, 0)
+        cached_price = self.input if self.cached_input is None else self.cached_input
+        write_price = self.input if self.cache_write is None else self.cache_write
+        total = (
+            uncached * self.input + cache_read * cached_price + cache_write * write_price + output_tokens * self.output
+        )
+        return total / _PER_TOKENS
+
+
+class PriceTable:
+    """Model name to :class:`Price`, matched exactly or without a trailing date stamp."""
+
+    def __init__(self, prices: Mapping[str, Price]) -> None:
+        self._prices = dict(prices)
+        self._found: dict[str, Price | None] = {}
+
+    def price(self, model: str) -> Price | None:
+        if model in self._found:
+            return self._found[model]
+        found = self._prices.get(model)
+        if found is None:
+            found = self._prices.get(_DATE_STAMP.sub("", model))
+        if len(self._found) < _MEMO_LIMIT:
+            self._found[model] = found
+        return found
+
+
+def parse(models: Any, source: str) -> dict[str, Price]:
+    """The ``models`` table of a price file; bad entries are warned about, by name, and skipped."""
+    if not isinstance(models, dict):
+        failures.warn_once(f"prices:{source}", "otel-agentperf: prices in %s must be a table of models", source)
+        return {}
+    found: dict[str, Price] = {}
+    for model, entry in models.items():
+        values = entry if isinstance(entry, dict) else {}
+        unknown = set(values) - set(_KEYS)
+        numbers = {key: values[key] for key in _KEYS if key in values}
+        valid = all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in numbers.values())
+        if not values or unknown or not valid or "input" not in numbers or "output" not in numbers:
+            failures.warn_once(
+                f"price:{source}:{model}",
+                "otel-agentperf: price for %r in %s needs non-negative 'input' and 'output' (and only %s); ignored",
+                model,
+                source,
+                ", ".join(_KEYS),
+            )
+            continue
+        found[str(model)] = Price(**{key: float(value) for key, value in numbers.items()})
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def table() -> PriceTable:
+    """The packaged prices, then the settings file's ``prices``, then the file named by the environment."""
+    from otel_agentperf.runtime import settings
+
+    with resources.as_file(resources.files("otel_agentperf").joinpath("data/prices.toml")) as packaged:
+        prices = parse((settings.read_toml(packaged) or {}).get("models"), "the packaged price table")
+    inline, source = settings.price_overrides()
+    if inline is not None:
+        prices.update(parse(inline, source))
+    path = os.environ.get(PRICES_ENV)
+    data = settings.read_toml(Path(path)) if path else None
+    if path and data is not None:
+        prices.update(parse(data.get("models", data), path))
+    return PriceTable(prices)

@@ -1,0 +1,3 @@
+"""Process plumbing every layer shares: the settings snapshot, failure logging, re-entry and fork safety, exit
+flush, the launcher hook.
+"""

@@ -1,0 +1,44 @@
+"""Makes ``opentelemetry-instrument`` work without opentelemetry-distro.
+
+The launcher only sets up the SDK through an ``opentelemetry_configurator`` entry point, which the SDK
+alone does not register; without opentelemetry-distro, ``OTEL_METRICS_EXPORTER=prometheus`` would then
+export nothing. This ``opentelemetry_pre_instrument`` hook runs after configurators, and configures the
+SDK from the standard ``OTEL_*`` variables only when nobody did. Set ``OTEL_AGENTPERF_CONFIGURE_SDK=false``
+to leave an unconfigured SDK alone.
+"""
+
+from __future__ import annotations
+
+import os
+
+from opentelemetry import metrics, trace
+
+from otel_agentperf.runtime import failures, settings
+
+CONFIGURE_SDK_ENV = "OTEL_AGENTPERF_CONFIGURE_SDK"
+
+
+def _sdk_configured() -> bool:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.trace import TracerProvider
+
+    return isinstance(trace.get_tracer_provider(), TracerProvider) or isinstance(
+        metrics.get_meter_provider(), MeterProvider
+    )
+
+
+def configure_sdk_if_missing() -> None:
+    """Configure the SDK from ``OTEL_*`` variables unless a configurator (or the user) already did."""
+    if os.environ.get(CONFIGURE_SDK_ENV, "").strip().lower() in {"false", "0", "no", "off"}:
+        return
+    if not settings.enabled():
+        return
+    try:
+        if _sdk_configured():
+            return
+        # The same configurator opentelemetry-distro registers; private in the SDK but its only entry.
+        from opentelemetry.sdk._configuration import _OTelSDKConfigurator
+
+        _OTelSDKConfigurator().configure()  # type: ignore[no-untyped-call]
+    except Exception as exc:
+        failures.report("configuring the OpenTelemetry SDK", exc)

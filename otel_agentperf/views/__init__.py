@@ -1,0 +1,3 @@
+"""What users read without a stack: the parsed scrape, the report, bottleneck sentences, ``top`` and the command
+line.
+"""

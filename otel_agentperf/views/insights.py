@@ -1,0 +1,82 @@
+"""Bottlenecks in words: what a developer should look at first, from report rows."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from otel_agentperf.conventions import names
+from otel_agentperf.views.report import Row, ms
+
+# Kinds whose time is their own; agents and workflows contain the time of what they call.
+LEAF_KINDS = (names.KIND_LLM, names.KIND_TOOL, names.KIND_CONFIG, names.KIND_HISTORY, names.KIND_CREATE_AGENT)
+_LONG_TAIL_RATIO = 5.0
+_LONG_TAIL_MIN_CALLS = 20
+
+
+def _label(row: Row) -> str:
+    return f"{row.kind} `{row.name}`"
+
+
+def bottlenecks(rows: list[Row], limit: int = 6) -> list[str]:
+    """Sentences naming the biggest leaf consumer, redundant loads, loop blocking, errors and long tails."""
+    said: list[str] = []
+    own_time = sum(row.self_seconds for row in rows)
+    leaves = [row for row in rows if row.kind in LEAF_KINDS and row.calls]
+    leaf_time = sum(row.total_seconds for row in leaves)
+    if own_time > 0:
+        # Self time: an operation's own time, never its callees', so an agent is not charged for its model.
+        top = max(rows, key=lambda row: row.self_seconds)
+        said.append(
+            f"{_label(top)} takes {100 * top.self_seconds / own_time:.0f}% of the time operations spent "
+            f"themselves ({ms(top.self_seconds)} ms of {ms(own_time)} ms, over {top.calls:g} calls, "
+            f"p95 {top.quantile_text('p95')} ms)"
+        )
+    elif leaves and leaf_time > 0:
+        top = max(leaves, key=lambda row: row.total_seconds)
+        share = 100 * top.total_seconds / leaf_time
+        said.append(
+            f"{_label(top)} takes {share:.0f}% of the time spent in models, tools, config and history "
+            f"({ms(top.total_seconds)} ms over {top.calls:g} calls, p95 {top.quantile_text('p95')} ms)"
+        )
+    for row in sorted(rows, key=lambda r: r.redundant, reverse=True):
+        if row.redundant:
+            said.append(
+                f"{_label(row)} loaded config {row.calls:g} times; {row.redundant:g} were redundant reloads "
+                "of an unchanged file"
+            )
+    for row in sorted(rows, key=lambda r: r.blocking, reverse=True):
+        if row.blocking:
+            said.append(f"{_label(row)} blocked the asyncio event loop {row.blocking:g} times (synchronous I/O)")
+    for row in sorted(rows, key=lambda r: r.errors / r.calls if r.calls else 0.0, reverse=True):
+        if row.errors:
+            said.append(
+                f"{_label(row)} failed {row.errors:g} of {row.calls:g} calls ({100 * row.errors / row.calls:.0f}%)"
+            )
+    for row in rows:
+        # Certain, not interpolated: the least p99 can be against the most p50 can be (bucket edges and
+        # the mean), so coarse buckets cannot make a tail up.
+        p50_high = row.bounds.get("p50", (0.0, math.inf))[1]
+        p99_low = row.bounds.get("p99", (0.0, 0.0))[0]
+        if row.calls >= _LONG_TAIL_MIN_CALLS and 0 < p50_high < math.inf and p99_low > _LONG_TAIL_RATIO * p50_high:
+            said.append(
+                f"{_label(row)} has a long tail: p99 {row.quantile_text('p99')} ms against p50 "
+                f"{row.quantile_text('p50')} ms"
+            )
+    return said[:limit]
+
+
+def growth(points: list[tuple[float, float]], minimum: int = 3) -> bool:
+    """True when latency rose with size over the last ``minimum`` (size, latency) windows, size growing."""
+    recent = points[-minimum:]
+    if len(recent) < minimum:
+        return False
+    return all(b[0] > a[0] and b[1] > a[1] for a, b in itertools.pairwise(recent))
+
+
+def growth_sentence(kind: str, name: str, points: list[tuple[float, float]]) -> str:
+    (size_from, p95_from), (size_to, p95_to) = points[-3], points[-1]
+    return (
+        f"{kind} `{name}` p95 grows with history size: {ms(p95_from)} ms at {size_from:.0f} records, "
+        f"{ms(p95_to)} ms at {size_to:.0f} (a linear scan?)"
+    )

@@ -1,0 +1,200 @@
+"""``otel-agentperf top``: a live terminal view of an app's operations, refreshed from its /metrics.
+
+Each refresh scrapes the endpoint and shows what happened since the previous scrape: calls per second,
+error ratio, p50/p95/p99 estimated from the bucket deltas, time spent per second, tokens per second and
+cost per minute. The first frame shows totals since the app started. Keys: ``s`` next sort order,
+``f`` next kind filter, ``q`` quit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from otel_agentperf.conventions import names
+from otel_agentperf.views.insights import bottlenecks, growth, growth_sentence
+from otel_agentperf.views.report import CounterReset, ReportError, Row, fetch, parse, window
+
+SORTS = ("time", "rate", "p95", "errors", "name")
+FILTERS = ("all", *(kind for kind in names.KINDS))
+
+
+@dataclass
+class View:
+    """What the screen shows and how: sort order, kind filter, and the last message."""
+
+    url: str
+    sort: str = "time"
+    kind: str = "all"
+    message: str = ""
+    totals: list[Row] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    seconds: float | None = None  # length of the window the rows cover; None: totals since start
+    trends: dict[tuple[str, str], list[tuple[float, float]]] = field(default_factory=dict)
+
+    def refresh(self, text: str, now: float, previous_at: float | None) -> None:
+        """Take a new scrape; rows become the window since the previous one."""
+        totals = parse(text)
+        if previous_at is None or not self.totals:
+            self.rows, self.seconds = totals, None
+        else:
+            try:
+                self.rows, self.seconds = window(self.totals, totals), now - previous_at
+                self.message = ""
+            except CounterReset as exc:
+                self.rows, self.seconds = totals, None
+                self.message = f"counters reset ({exc}); showing totals since the restart"
+        self.totals = totals
+        if self.seconds is not None:
+            for row in self.rows:
+                p95, size = row.quantiles.get("p95"), row.mean_size
+                if p95 is not None and size is not None:
+                    self.trends.setdefault((row.kind, row.name), []).append((size, p95))
+                    del self.trends[(row.kind, row.name)][:-10]
+
+    def growing(self) -> list[str]:
+        """Sentences for history operations whose latency climbs with the history's size."""
+        return [growth_sentence(kind, name, points) for (kind, name), points in self.trends.items() if growth(points)]
+
+    def visible(self) -> list[Row]:
+        rows = [row for row in self.rows if self.kind in ("all", row.kind)]
+        keys = {
+            "time": lambda row: (-row.self_seconds, -row.total_seconds),  # where the time goes: own time first
+            "rate": lambda row: -row.calls,
+            "p95": lambda row: -(row.quantiles.get("p95") or 0.0),
+            "errors": lambda row: -(row.errors / row.calls if row.calls else 0.0),
+            "name": lambda row: (row.kind, row.name),
+        }
+        return sorted(rows, key=keys[self.sort])
+
+    def key(self, pressed: str) -> bool:
+        """Apply a key; False when the user asked to quit."""
+        if pressed == "q":
+            return False
+        if pressed == "s":
+            self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        elif pressed == "f":
+            self.kind = FILTERS[(FILTERS.index(self.kind) + 1) % len(FILTERS)]
+        return True
+
+
+def _per(value: float, seconds: float | None, scale: float = 1.0, digits: int = 1) -> str:
+    return "-" if seconds is None or seconds <= 0 else f"{value * scale / seconds:.{digits}f}"
+
+
+def render(view: View) -> Group:
+    """The rich renderable for one frame."""
+    span = "since start" if view.seconds is None else f"last {view.seconds:.1f}s"
+    table = Table(title=f"otel-agentperf top  {view.url}  ({span})", title_justify="left", expand=False)
+    for column in (
+        "kind",
+        "operation",
+        "calls",
+        "calls/s",
+        "err %",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "self/s",
+        "time/s",
+        "tokens/s",
+        "$/min",
+        "notes",
+    ):
+        table.add_column(column, justify="left" if column in ("kind", "operation", "notes") else "right")
+    for row in view.visible():
+        notes = []
+        if row.redundant:
+            notes.append(f"{row.redundant:g} redundant")
+        if row.blocking:
+            notes.append(f"{row.blocking:g} blocked loop")
+        table.add_row(
+            row.kind,
+            row.name,
+            f"{row.calls:g}",
+            _per(row.calls, view.seconds),
+            f"{100 * row.errors / row.calls:.0f}" if row.calls else "-",
+            row.quantile_text("p50"),
+            row.quantile_text("p95"),
+            row.quantile_text("p99"),
+            _per(row.self_seconds, view.seconds, digits=3) if row.self_known else "-",
+            _per(row.total_seconds, view.seconds, digits=3),
+            _per(row.tokens, view.seconds) if row.tokens else "",
+            _per(row.cost_usd, view.seconds, scale=60, digits=4) if row.cost_usd else "",
+            ", ".join(notes),
+        )
+    footer = [Text(f"sort: {view.sort}   kind: {view.kind}   keys: s sort, f filter, q quit")]
+    if not view.rows:
+        footer.append(Text("no otel-agentperf metrics yet (is the app instrumented?)", style="yellow"))
+    # The sentences speak of what the table shows: the current window (the totals before a second scrape).
+    footer += [Text(f"- {sentence}") for sentence in view.growing() + bottlenecks(view.rows, limit=4)]
+    if view.message:
+        footer.append(Text(view.message, style="bold red"))
+    return Group(table, *footer)
+
+
+@contextlib.contextmanager
+def _keys() -> Iterator[bool]:
+    """Single-key input without echo while the view runs, when stdin is a terminal."""
+    if not sys.stdin.isatty():
+        yield False
+        return
+    import termios
+    import tty
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd)
+        yield True
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _wait_for_key(seconds: float, interactive: bool) -> str | None:
+    if not interactive:
+        time.sleep(seconds)
+        return None
+    ready, _, _ = select.select([sys.stdin], [], [], seconds)
+    return os.read(sys.stdin.fileno(), 1).decode(errors="ignore") if ready else None
+
+
+def run(url: str, interval: float, frames: int | None = None) -> int:
+    """Refresh until ``q`` (or ``frames`` frames); exit 2 if the very first scrape fails."""
+    view = View(url)
+    try:
+        view.refresh(fetch(url), time.monotonic(), None)
+    except ReportError as exc:
+        print(f"otel-agentperf: {exc}", file=sys.stderr)
+        return 2
+    previous_at = time.monotonic()
+    shown = 1
+    with _keys() as interactive, Live(render(view), console=Console(), auto_refresh=False) as live:
+        live.refresh()
+        while frames is None or shown < frames:
+            deadline = previous_at + interval
+            while (remaining := deadline - time.monotonic()) > 0:
+                pressed = _wait_for_key(remaining, interactive)
+                if pressed and not view.key(pressed):
+                    return 0
+                if pressed:
+                    live.update(render(view), refresh=True)
+            now = time.monotonic()
+            try:
+                view.refresh(fetch(url), now, previous_at)
+            except ReportError as exc:
+                view.message = str(exc)
+            previous_at = now
+            shown += 1
+            live.update(render(view), refresh=True)
+    return 0
