@@ -71,11 +71,12 @@ def main() -> None:
     import otel_agentperf
     from otel_agentperf.api.instrumentor import AgentPerfInstrumentor
     from otel_agentperf.conventions import names
+    from otel_agentperf.conventions.instruments import catalogue
     from otel_agentperf.recording import memory
 
     tracer_provider, meter_provider = providers()
     tracer = tracer_provider.get_tracer("bench")
-    spec = names.histograms(False)[names.KIND_AGENT]
+    spec = catalogue(False).durations[names.KIND_AGENT]
     histogram = meter_provider.get_meter("bench").create_histogram(
         spec.name + ".floor", unit=spec.unit, explicit_bucket_boundaries_advisory=list(spec.boundaries)
     )

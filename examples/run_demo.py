@@ -18,8 +18,9 @@ from pathlib import Path
 
 from local_llm import running
 
-from otel_agentperf.views import report
+from otel_agentperf.views import report, scrape
 from otel_agentperf.views.insights import bottlenecks
+from otel_agentperf.views.rows import ReportError
 
 HERE = Path(__file__).resolve().parent
 SCRAPE_FILE = Path("demo-metrics.prom")
@@ -61,15 +62,15 @@ def demo(llm_base_url: str) -> int:
             print("the example app stopped before it was ready", file=sys.stderr)
             return 1
         url = f"http://localhost:{port}/metrics"
-        text = report.fetch(url)
-    except report.ReportError as exc:
+        text = scrape.fetch(url)
+    except ReportError as exc:
         print(f"otel-agentperf: {exc}", file=sys.stderr)
         return 1
     finally:
         app.stdin.close()
         app.wait(timeout=30)
     SCRAPE_FILE.write_text(text, encoding="utf-8")
-    rows = report.parse(text)
+    rows = scrape.parse(text)
     print(f"\nRecorded by otel-agentperf, scraped from {url} (saved to {SCRAPE_FILE}):\n")
     print(report.render_table(rows, bottlenecks(rows)))
     print(

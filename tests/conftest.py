@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import otel_agentperf
 from otel_agentperf.api.instrumentor import AgentPerfInstrumentor
 from otel_agentperf.recording import prices, state
-from otel_agentperf.recording.telemetry import AgentCalls, Invocation
+from otel_agentperf.recording.invocations import AgentInvocation, Invocation
 from otel_agentperf.runtime import failures
 
 
@@ -185,14 +185,15 @@ def trees(spans: list[ReadableSpan]) -> dict[int, tuple[Any, ...]]:
 
 
 def live_operations() -> tuple[int, int]:
-    """Operations and per-agent call counters still in memory, after a full collection.
+    """Operations, and agent runs among them, still in memory after a full collection.
 
     A test compares before and after its runs: an earlier test's finished operation may still be
     referenced (a traceback a library kept), but runs must not add any.
     """
     gc.collect()
     objects = gc.get_objects()
-    return sum(type(obj) is Invocation for obj in objects), sum(type(obj) is AgentCalls for obj in objects)
+    operations = [obj for obj in objects if isinstance(obj, Invocation)]
+    return len(operations), sum(isinstance(obj, AgentInvocation) for obj in operations)
 
 
 @contextmanager

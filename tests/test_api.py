@@ -9,7 +9,7 @@ import pytest
 from opentelemetry.trace import SpanKind
 
 import otel_agentperf as ap
-from otel_agentperf.conventions import names
+from otel_agentperf.conventions import buckets, names
 from tests.conftest import MakeRecorded, Recorded
 
 
@@ -64,7 +64,7 @@ def test_llm_decorator_records_a_client_span_and_the_genai_client_metric(recorde
         "gen_ai.provider.name": "openai",
         "gen_ai.request.model": "gpt-4o-mini",
     }
-    assert list(point.explicit_bounds) == list(names.CLIENT_DURATION_BUCKETS)
+    assert list(point.explicit_bounds) == list(buckets.CLIENT_DURATION)
 
 
 @pytest.mark.parametrize(
@@ -127,7 +127,7 @@ def test_create_agent_on_a_class_times_construction(recorded: Recorded) -> None:
     span = recorded.span("create_agent Worker")
     assert span.attributes[names.GEN_AI_OPERATION_NAME] == "create_agent"
     point = recorded.histogram_point("agentperf.create_agent.duration", **{names.GEN_AI_AGENT_NAME: "Worker"})
-    assert list(point.explicit_bounds) == list(names.FAST_DURATION_BUCKETS)
+    assert list(point.explicit_bounds) == list(buckets.FAST_DURATION)
 
 
 def test_create_agent_records_memory_the_new_agent_took_when_tracking_is_on(make_recorded: MakeRecorded) -> None:

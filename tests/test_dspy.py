@@ -22,7 +22,7 @@ from opentelemetry.trace import StatusCode
 from packaging.version import Version
 
 import otel_agentperf
-from otel_agentperf.conventions import names
+from otel_agentperf.conventions import buckets, names
 from otel_agentperf.instrumentation.frameworks import dspy_programs
 from otel_agentperf.instrumentation.frameworks.dspy_programs import DSPyInstrumentor
 from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
@@ -174,7 +174,7 @@ def test_metrics_for_workflow_agent_tools_and_call_counts(instrumented: Recorded
     workflow = instrumented.histogram_point(names.WORKFLOW_DURATION, **{names.GEN_AI_WORKFLOW_NAME: "Analysis"})
     assert workflow.count == 1
     agent = instrumented.histogram_point(names.AGENT_DURATION, **{names.GEN_AI_AGENT_NAME: "Research"})
-    assert agent.count == 1 and list(agent.explicit_bounds) == list(names.AGENT_DURATION_BUCKETS)
+    assert agent.count == 1 and list(agent.explicit_bounds) == list(buckets.AGENT_DURATION)
     rated = instrumented.histogram_point(
         names.TOOL_DURATION, **{names.GEN_AI_TOOL_NAME: "rate", names.GEN_AI_AGENT_NAME: "Research"}
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_agentperf.views import report
+from otel_agentperf.views import scrape
 from tests.test_launcher import _free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +28,7 @@ def test_main_job_runs_the_example_and_reports_every_operation_kind(tmp_path: Pa
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "app | answered 12 questions" in result.stdout
-    rows = {(row.kind, row.name): row for row in report.parse((tmp_path / "demo-metrics.prom").read_text())}
+    rows = {(row.kind, row.name): row for row in scrape.parse((tmp_path / "demo-metrics.prom").read_text())}
     # 3 rounds x 4 questions; each answer makes 2 model calls, appends once and reads history twice.
     assert rows[("agent", "ResearchAgent")].calls == 12
     assert rows[("create_agent", "ResearchAgent")].calls == 12

@@ -560,7 +560,7 @@ def test_a_fork_while_another_thread_holds_the_packages_locks_leaves_the_child_r
     from otel_agentperf.runtime import failures
 
     telemetry = state.telemetry()
-    held = [failures._lock, state._lock, telemetry._active._lock]
+    held = [failures._lock, state._lock, telemetry.recorder._active._lock]
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:  # as threads that are recording at the moment of the fork would

@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import StatusCode
 
 import otel_agentperf
-from otel_agentperf.conventions import names
+from otel_agentperf.conventions import buckets, names
 from otel_agentperf.instrumentation.frameworks import langgraph_runs
 from otel_agentperf.instrumentation.frameworks.langchain_runnables import LangChainInstrumentor
 from otel_agentperf.instrumentation.frameworks.langgraph_runs import LangGraphInstrumentor
@@ -172,11 +172,11 @@ def test_react_agent_is_one_trace_of_agent_model_and_tool_spans(frameworks: Reco
 def test_agent_tool_and_call_count_metrics(frameworks: Recorded, server: Any) -> None:
     _run(_agent(server), "invoke")
     agent = frameworks.histogram_point(names.AGENT_DURATION, **{names.GEN_AI_AGENT_NAME: "researcher"})
-    assert agent.count == 1 and list(agent.explicit_bounds) == list(names.AGENT_DURATION_BUCKETS)
+    assert agent.count == 1 and list(agent.explicit_bounds) == list(buckets.AGENT_DURATION)
     tool_point = frameworks.histogram_point(
         names.TOOL_DURATION, **{names.GEN_AI_TOOL_NAME: "lookup", names.GEN_AI_AGENT_NAME: "researcher"}
     )
-    assert tool_point.count == 1 and list(tool_point.explicit_bounds) == list(names.CLIENT_DURATION_BUCKETS)
+    assert tool_point.count == 1 and list(tool_point.explicit_bounds) == list(buckets.CLIENT_DURATION)
     llm_calls = frameworks.histogram_point(names.AGENT_LLM_CALLS, **{names.GEN_AI_AGENT_NAME: "researcher"})
     tool_calls = frameworks.histogram_point(names.AGENT_TOOL_CALLS, **{names.GEN_AI_AGENT_NAME: "researcher"})
     assert (llm_calls.count, llm_calls.sum, tool_calls.count, tool_calls.sum) == (1, 3, 1, 2)
@@ -199,7 +199,7 @@ def test_workflow_with_agent_subgraph(frameworks: Recorded, server: Any) -> None
     _run(_workflow(server), "invoke")
     assert list(trees(frameworks.spans()).values()) == [("invoke_workflow triage", _agent_tree())]
     point = frameworks.histogram_point(names.WORKFLOW_DURATION, **{names.GEN_AI_WORKFLOW_NAME: "triage"})
-    assert list(point.explicit_bounds) == list(names.WORKFLOW_DURATION_BUCKETS)
+    assert list(point.explicit_bounds) == list(buckets.WORKFLOW_DURATION)
 
 
 def test_fifty_concurrent_async_runs_each_form_one_correct_trace(frameworks: Recorded, server: Any) -> None:

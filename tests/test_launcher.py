@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from otel_agentperf.conventions import names
+from otel_agentperf.conventions import buckets, names
 from tests.otlp_receiver import grpc_receiver, http_receiver
 
 APP_DIR = Path(__file__).parent / "apps"
@@ -122,9 +122,9 @@ def test_prometheus_endpoint_serves_agent_histogram_with_semconv_buckets(launche
     with _lingering_app(env):
         text = _scrape(port)
 
-    buckets = [s for s in _samples(text, "gen_ai_invoke_agent_duration_seconds_bucket")]
-    coach = [(labels["le"], value) for _, labels, value in buckets if labels.get("gen_ai_agent_name") == "Coach"]
-    assert [le for le, _ in coach] == _bucket_le_strings(names.AGENT_DURATION_BUCKETS)
+    samples = [s for s in _samples(text, "gen_ai_invoke_agent_duration_seconds_bucket")]
+    coach = [(labels["le"], value) for _, labels, value in samples if labels.get("gen_ai_agent_name") == "Coach"]
+    assert [le for le, _ in coach] == _bucket_le_strings(buckets.AGENT_DURATION)
     counts = dict(coach)
     assert counts["0.1"] == 3  # three 10 ms reflections
     assert counts["0.2"] == 6  # plus three 150 ms messages
@@ -164,7 +164,7 @@ def test_otlp_export_reaches_a_real_receiver(protocol: str, receiver: object) ->
         spans = received.spans()
 
     points = [p for metric in agent_metrics for p in metric.histogram.data_points]
-    assert list(points[-1].explicit_bounds) == list(names.AGENT_DURATION_BUCKETS)
+    assert list(points[-1].explicit_bounds) == list(buckets.AGENT_DURATION)
     assert sum(p.count for p in points) == 6
     span_names = sorted(span.name for span in spans)
     assert span_names.count("invoke_agent Coach") == 6

@@ -15,7 +15,7 @@ import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
 import otel_agentperf
-from otel_agentperf.conventions import names
+from otel_agentperf.conventions import buckets, names
 from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
 from otel_agentperf.recording import state
 from tests.conftest import MakeRecorded, Recorded, instrumented_by
@@ -56,7 +56,7 @@ def test_chat_completion_span_metrics_and_exact_tokens(llm: Recorded, server: An
     assert point.attributes[names.GEN_AI_RESPONSE_MODEL] == "m1"
     assert (llm.tokens("input"), llm.tokens("output")) == (5, 9)
     token_point = llm.histogram_points("gen_ai.client.token.usage")[0]
-    assert list(token_point.explicit_bounds) == list(names.TOKEN_BUCKETS)
+    assert list(token_point.explicit_bounds) == list(buckets.TOKENS)
 
 
 def test_raw_response_is_read_and_the_caller_parses_the_same_result(llm: Recorded, server: Any) -> None:

@@ -14,7 +14,7 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import SpanKind, StatusCode
 
 import otel_agentperf as ap
-from otel_agentperf.conventions import names
+from otel_agentperf.conventions import buckets, names
 from otel_agentperf.recording import state
 from tests.conftest import MakeRecorded, Recorded
 
@@ -63,7 +63,7 @@ def test_tool_metric_uses_client_buckets_and_names_the_enclosing_agent(recorded:
     assert nested[0].context.trace_id == agent_span.context.trace_id
     inside = recorded.histogram_point("gen_ai.execute_tool.duration", **{"gen_ai.agent.name": "researcher"})
     assert inside.count == 1
-    assert list(inside.explicit_bounds) == list(names.CLIENT_DURATION_BUCKETS)
+    assert list(inside.explicit_bounds) == list(buckets.CLIENT_DURATION)
     alone = [
         p for p in recorded.histogram_points("gen_ai.execute_tool.duration") if "gen_ai.agent.name" not in p.attributes
     ]
@@ -277,7 +277,7 @@ def test_a_failing_recorder_never_reaches_the_app(recorded: Recorded, caplog: py
         def record(self, *args: object, **kwargs: object) -> None:
             raise RuntimeError("exporter bug")
 
-    state.telemetry()._histograms[names.KIND_TOOL] = BrokenHistogram()  # type: ignore[assignment]
+    state.telemetry().recorder._durations[names.KIND_TOOL] = BrokenHistogram()  # type: ignore[assignment]
     calls = []
 
     @ap.tool

@@ -12,8 +12,9 @@ from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
 from prometheus_client import CollectorRegistry, generate_latest
 
-from otel_agentperf.conventions import names
-from otel_agentperf.views import cli, report
+from otel_agentperf.conventions import buckets, names
+from otel_agentperf.conventions.instruments import catalogue
+from otel_agentperf.views import cli, scrape
 from tests.http_fixtures import serving
 
 
@@ -21,7 +22,7 @@ def _exposition(values_by_tool: dict[str, list[float]], errors: dict[str, int] |
     """Record values into the real tool histogram and return the real Prometheus exposition text."""
     registry = CollectorRegistry()
     provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
-    spec = names.histograms(False)[names.KIND_TOOL]
+    spec = catalogue(False).durations[names.KIND_TOOL]
     histogram = provider.get_meter("test").create_histogram(
         spec.name, unit=spec.unit, explicit_bucket_boundaries_advisory=list(spec.boundaries)
     )
@@ -40,7 +41,7 @@ def test_quantiles_from_buckets_match_the_recorded_values() -> None:
     # Uniform within each bucket, so the linear interpolation Prometheus uses is exact up to one step.
     values = [0.16 + 0.16 * (i + 0.5) / 1000 for i in range(1000)]  # 0.16 .. 0.32: one bucket
     values += [0.32 + 0.32 * (i + 0.5) / 1000 for i in range(1000)]  # 0.32 .. 0.64: the next
-    rows = report.parse(_exposition({"search": values}))
+    rows = scrape.parse(_exposition({"search": values}))
     assert len(rows) == 1
     row = rows[0]
     assert (row.kind, row.name, row.calls, row.errors) == ("tool", "search", 2000, 0)
@@ -53,20 +54,20 @@ def test_quantiles_from_buckets_match_the_recorded_values() -> None:
 
 def test_rows_are_sorted_by_total_time_and_count_errors() -> None:
     text = _exposition({"fast": [0.01] * 10, "slow": [2.0] * 3}, errors={"fast": 2})
-    rows = report.parse(text)
+    rows = scrape.parse(text)
     assert [row.name for row in rows] == ["slow", "fast"]
     fast = rows[1]
     assert (fast.calls, fast.errors) == (12, 2)
 
 
 def test_quantile_in_the_overflow_bucket_is_the_highest_bound() -> None:
-    rows = report.parse(_exposition({"stuck": [500.0] * 4}))
-    assert rows[0].quantiles["p50"] == names.CLIENT_DURATION_BUCKETS[-1]
+    rows = scrape.parse(_exposition({"stuck": [500.0] * 4}))
+    assert rows[0].quantiles["p50"] == buckets.CLIENT_DURATION[-1]
 
 
 def test_quantiles_never_contradict_the_mean_or_the_buckets() -> None:
     """Tool buckets start at 10 ms: a 0.1 ms tool is "< 0.2 ms", not an interpolated 5 ms."""
-    rows = {row.name: row for row in report.parse(_exposition({"fast": [0.0001] * 50, "spawn": [0.234]}))}
+    rows = {row.name: row for row in scrape.parse(_exposition({"fast": [0.0001] * 50, "spawn": [0.234]}))}
     fast = rows["fast"]
     assert fast.quantile_text("p50") == "< 0.2"  # at most twice the mean, whatever the buckets say
     for key, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
@@ -88,7 +89,7 @@ def test_quantiles_never_contradict_the_mean_or_the_buckets() -> None:
 def test_the_long_tail_rule_is_not_fooled_by_bucket_edges(values: list[float], tail: bool) -> None:
     from otel_agentperf.views.insights import bottlenecks
 
-    said = bottlenecks(report.parse(_exposition({"search": values})))
+    said = bottlenecks(scrape.parse(_exposition({"search": values})))
     assert any("long tail" in sentence for sentence in said) is tail
 
 
@@ -152,7 +153,7 @@ def test_self_time_puts_the_culprit_first_not_the_agent_that_waited_for_it(make_
 
     for _ in range(3):
         plan()
-    rows = report.parse(generate_latest(registry).decode())
+    rows = scrape.parse(generate_latest(registry).decode())
     meter_provider.shutdown()
     assert [(row.kind, row.name) for row in rows][:2] == [("tool", "fetch_page"), ("agent", "planner")]
     tool, agent = rows[0], rows[1]

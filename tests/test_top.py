@@ -15,9 +15,11 @@ from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
 from prometheus_client import CollectorRegistry, generate_latest
 
-from otel_agentperf.conventions import names
-from otel_agentperf.views import report
+from otel_agentperf.conventions import buckets, names
+from otel_agentperf.conventions.instruments import catalogue
+from otel_agentperf.views import scrape
 from otel_agentperf.views.insights import bottlenecks
+from otel_agentperf.views.rows import CounterReset, window
 from otel_agentperf.views.top import View
 from tests.http_fixtures import serving
 
@@ -29,7 +31,7 @@ class Pipeline:
         self.registry = CollectorRegistry()
         self.provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=self.registry)])
         meter = self.provider.get_meter("test")
-        specs = names.histograms(False)
+        specs = catalogue(False).durations
         self.histograms = {
             kind: meter.create_histogram(
                 spec.name, unit=spec.unit, explicit_bucket_boundaries_advisory=list(spec.boundaries)
@@ -51,16 +53,16 @@ def test_window_between_two_scrapes_gives_the_second_batch_only() -> None:
     first = [0.02 + 0.3 * i / 100 for i in range(100)]
     for value in first:
         pipeline.histograms[names.KIND_LLM].record(value, LLM)
-    before = report.parse(pipeline.scrape())
+    before = scrape.parse(pipeline.scrape())
     second = [0.64 + 0.64 * (i + 0.5) / 400 for i in range(400)]  # uniform inside one bucket
     for value in second:
         pipeline.histograms[names.KIND_LLM].record(value, LLM)
     pipeline.tokens.record(120, {**LLM, names.GEN_AI_TOKEN_TYPE: "input"})
     pipeline.tokens.record(30, {**LLM, names.GEN_AI_TOKEN_TYPE: "output"})
     pipeline.cost.add(0.0125, LLM)
-    after = report.parse(pipeline.scrape())
+    after = scrape.parse(pipeline.scrape())
 
-    (row,) = report.window(before, after)
+    (row,) = window(before, after)
     assert (row.kind, row.name, row.calls) == ("llm", "openai/m1", 400)
     assert row.total_seconds == pytest.approx(sum(second))
     assert row.quantiles["p50"] == pytest.approx(statistics.median(second), abs=0.002)
@@ -72,8 +74,8 @@ def test_a_restarted_app_is_a_counter_reset_not_a_negative_rate() -> None:
     for _ in range(10):
         old.histograms[names.KIND_TOOL].record(0.1, {names.GEN_AI_TOOL_NAME: "search"})
     new.histograms[names.KIND_TOOL].record(0.1, {names.GEN_AI_TOOL_NAME: "search"})
-    with pytest.raises(report.CounterReset):
-        report.window(report.parse(old.scrape()), report.parse(new.scrape()))
+    with pytest.raises(CounterReset):
+        window(scrape.parse(old.scrape()), scrape.parse(new.scrape()))
     view = View("http://app/metrics")
     view.refresh(old.scrape(), 0.0, None)
     view.refresh(new.scrape(), 2.0, 0.0)
@@ -92,7 +94,7 @@ def test_bottleneck_sentences() -> None:
     for _ in range(30):
         pipeline.histograms[names.KIND_LLM].record(0.3, LLM)
     pipeline.histograms[names.KIND_LLM].record(40.0, {**LLM, names.ERROR_TYPE: "APITimeoutError"})
-    said = bottlenecks(report.parse(pipeline.scrape()))
+    said = bottlenecks(scrape.parse(pipeline.scrape()))
     assert said[0].startswith("llm `openai/m1` takes 100% of the time")
     assert "config `load_config` loaded config 4 times; 3 were redundant reloads of an unchanged file" in said
     assert "config `load_config` blocked the asyncio event loop 3 times (synchronous I/O)" in said
@@ -105,7 +107,7 @@ def test_history_latency_growing_with_size_is_called_out() -> None:
     sizes = pipeline.provider.get_meter("test").create_histogram(
         names.HISTORY_SIZE_RECORDS,
         unit=names.UNIT_RECORDS,
-        explicit_bucket_boundaries_advisory=list(names.RECORD_BUCKETS),
+        explicit_bucket_boundaries_advisory=list(buckets.RECORDS),
     )
     store = {names.HISTORY_STORE: "HistoryManager", names.HISTORY_OPERATION: "search"}
     view.refresh(pipeline.scrape(), 0.0, None)

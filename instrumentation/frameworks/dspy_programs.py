@@ -25,7 +25,7 @@ from opentelemetry import context as otel_context
 
 from otel_agentperf.conventions import names
 from otel_agentperf.recording.bounded import BoundedValues
-from otel_agentperf.recording.telemetry import Invocation
+from otel_agentperf.recording.invocations import LLMInvocation
 from otel_agentperf.wrapping.library import LibraryInstrumentor
 from otel_agentperf.wrapping.wrappers import Call, Prepare
 
@@ -110,7 +110,7 @@ def _field(obj: Any, key: str) -> Any:
     return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
 
 
-def _lm_result(invocation: Invocation, result: Any) -> None:
+def _lm_result(invocation: LLMInvocation, result: Any) -> None:
     """Usage, response id, model and finish reasons from DSPy's call result (native or LiteLLM response)."""
     usage = getattr(result, "usage", None)
     if usage:

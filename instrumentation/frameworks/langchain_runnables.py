@@ -21,7 +21,7 @@ from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
 from otel_agentperf.recording.bounded import BoundedValues
-from otel_agentperf.recording.telemetry import Invocation
+from otel_agentperf.recording.invocations import LLMInvocation
 from otel_agentperf.wrapping.library import LibraryInstrumentor
 from otel_agentperf.wrapping.wrappers import Call, Prepare
 
@@ -45,7 +45,7 @@ def _prepare_tool(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any])
     return Call(named(names.KIND_TOOL, str(getattr(instance, "name", None) or type(instance).__name__)), attributes)
 
 
-def _read_message(invocation: Invocation, message: Any, reasons: list[str]) -> None:
+def _read_message(invocation: LLMInvocation, message: Any, reasons: list[str]) -> None:
     """Usage, model and finish reason from an ``AIMessage`` (LangChain's provider-neutral fields)."""
     usage = getattr(message, "usage_metadata", None)
     if usage:
@@ -63,7 +63,7 @@ def _read_message(invocation: Invocation, message: Any, reasons: list[str]) -> N
     shared.set_response(invocation, getattr(message, "id", None), metadata.get("model_name"), reasons)
 
 
-def _generation_result(invocation: Invocation, result: Any) -> None:
+def _generation_result(invocation: LLMInvocation, result: Any) -> None:
     generations = getattr(result, "generations", None)
     if generations:
         _read_message(invocation, getattr(generations[0], "message", None), [])
@@ -79,7 +79,7 @@ class _StreamReader:
         self.output = 0
         self.reasons: list[str] = []
 
-    def __call__(self, invocation: Invocation, chunk: Any) -> None:
+    def __call__(self, invocation: LLMInvocation, chunk: Any) -> None:
         if getattr(chunk, "content", None) or getattr(chunk, "tool_call_chunks", None):
             invocation.chunk()
         usage = getattr(chunk, "usage_metadata", None)

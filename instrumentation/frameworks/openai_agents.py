@@ -23,8 +23,8 @@ from opentelemetry.context import Context
 
 from otel_agentperf.conventions import names
 from otel_agentperf.recording import state
+from otel_agentperf.recording.invocations import Invocation, LLMInvocation
 from otel_agentperf.recording.operations import Operation
-from otel_agentperf.recording.telemetry import Invocation
 from otel_agentperf.runtime import failures, forksafe
 from otel_agentperf.wrapping.library import LibraryInstrumentor
 
@@ -157,6 +157,8 @@ def _read_span(invocation: Invocation, data: Any) -> None:
     elif kind == "HandoffSpanData":
         agents = ((names.HANDOFF_FROM, data.from_agent), (names.HANDOFF_TO, data.to_agent))
         invocation.add_attributes({key: str(value) for key, value in agents if value})
+    elif not isinstance(invocation, LLMInvocation):  # the rest are model calls
+        return
     elif kind == "ResponseSpanData" and data.response is not None:
         response = data.response
         usage = getattr(response, "usage", None)

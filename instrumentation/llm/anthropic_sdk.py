@@ -18,7 +18,7 @@ from typing import Any
 from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
-from otel_agentperf.recording.telemetry import Invocation
+from otel_agentperf.recording.invocations import LLMInvocation
 from otel_agentperf.wrapping.wrappers import Call
 
 from . import content, shared
@@ -55,7 +55,7 @@ def _read_event(state: shared.StreamState, event: Any) -> None:
             state.usage[1] = output  # cumulative: the last one is the total
 
 
-def _result(invocation: Invocation, result: object) -> None:
+def _result(invocation: LLMInvocation, result: object) -> None:
     if isinstance(result, _stream_types):
         shared.follow_stream(invocation, result, _read_event)
         return

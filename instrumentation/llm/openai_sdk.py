@@ -19,7 +19,7 @@ from typing import Any
 from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
-from otel_agentperf.recording.telemetry import Invocation
+from otel_agentperf.recording.invocations import LLMInvocation
 from otel_agentperf.wrapping.wrappers import Call
 
 from . import content, shared
@@ -33,7 +33,7 @@ def _field(obj: Any, name: str) -> Any:
     return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
-def _usage(invocation: Invocation, usage: Any, input_key: str, output_key: str, details_key: str) -> None:
+def _usage(invocation: LLMInvocation, usage: Any, input_key: str, output_key: str, details_key: str) -> None:
     if usage is not None:
         cached = _field(_field(usage, details_key), "cached_tokens")
         invocation.set_usage(_field(usage, input_key), _field(usage, output_key), cached)
@@ -76,7 +76,7 @@ def _read_response_event(state: shared.StreamState, event: Any) -> None:
         state.finish_reasons.append(str(reason))
 
 
-def _chat_result(invocation: Invocation, result: object) -> None:
+def _chat_result(invocation: LLMInvocation, result: object) -> None:
     if isinstance(result, _stream_types):
         shared.follow_stream(invocation, result, _read_chat_chunk)
         return
@@ -90,7 +90,7 @@ def _chat_result(invocation: Invocation, result: object) -> None:
     shared.set_response(invocation, getattr(result, "id", None), getattr(result, "model", None), reasons, output)
 
 
-def _response_result(invocation: Invocation, result: object) -> None:
+def _response_result(invocation: LLMInvocation, result: object) -> None:
     if isinstance(result, _stream_types):
         shared.follow_stream(invocation, result, _read_response_event)
         return
@@ -102,7 +102,7 @@ def _response_result(invocation: Invocation, result: object) -> None:
     shared.set_response(invocation, getattr(result, "id", None), getattr(result, "model", None), [reason or ""], output)
 
 
-def _embeddings_result(invocation: Invocation, result: object) -> None:
+def _embeddings_result(invocation: LLMInvocation, result: object) -> None:
     usage = getattr(result, "usage", None)
     if usage is not None:
         invocation.set_usage(getattr(usage, "prompt_tokens", None), None)
@@ -117,7 +117,7 @@ def _parsed(on_result: Any) -> Any:
     A body that does not parse fails the caller's own ``parse()`` the same way: the operation is an error.
     """
 
-    def hook(invocation: Invocation, result: object) -> None:
+    def hook(invocation: LLMInvocation, result: object) -> None:
         if isinstance(result, _raw_types):
             try:
                 result = result.parse()  # type: ignore[attr-defined]

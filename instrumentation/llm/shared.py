@@ -24,8 +24,8 @@ from opentelemetry.util.types import AttributeValue
 from otel_agentperf.conventions import names
 from otel_agentperf.recording import operations
 from otel_agentperf.recording.bounded import MODEL_LIMIT, BoundedValues
+from otel_agentperf.recording.invocations import LLMInvocation
 from otel_agentperf.recording.operations import Operation
-from otel_agentperf.recording.telemetry import Invocation
 from otel_agentperf.runtime import failures
 from otel_agentperf.wrapping.library import LibraryInstrumentor
 from otel_agentperf.wrapping.wrappers import Prepare
@@ -135,7 +135,7 @@ def recorded_elsewhere() -> bool:
 
 
 def set_response(
-    invocation: Invocation, response_id: Any, model: Any, finish_reasons: Iterable[str], output: str | None = None
+    invocation: LLMInvocation, response_id: Any, model: Any, finish_reasons: Iterable[str], output: str | None = None
 ) -> None:
     """Response attributes; the model goes on metrics bounded and on the span as reported."""
     attributes: dict[str, AttributeValue] = {}
@@ -168,7 +168,7 @@ class StreamState:
         "usage",
     )
 
-    def __init__(self, invocation: Invocation, read: Reader) -> None:
+    def __init__(self, invocation: LLMInvocation, read: Reader) -> None:
         self.invocation = invocation
         self.read = read
         self.finish_reasons: list[str] = []
@@ -207,7 +207,7 @@ class StreamState:
         invocation.finish(error)
 
 
-def follow_stream(invocation: Invocation, stream: Any, read: Reader) -> None:
+def follow_stream(invocation: LLMInvocation, stream: Any, read: Reader) -> None:
     """The call returned a stream: its operation goes on until the stream ends."""
     StreamState(invocation, read).follow(stream)
     invocation.defer()

@@ -15,8 +15,8 @@ from typing import Any, TypeVar, cast, overload
 from otel_agentperf.conventions import names
 from otel_agentperf.recording import operations
 from otel_agentperf.recording.bounded import BoundedValues
+from otel_agentperf.recording.invocations import Invocation
 from otel_agentperf.recording.operations import Operation
-from otel_agentperf.recording.telemetry import Invocation
 from otel_agentperf.runtime import failures, forksafe, settings
 from otel_agentperf.wrapping.wrappers import start, underlying_function, wrap
 

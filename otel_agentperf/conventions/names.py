@@ -1,14 +1,13 @@
 """Every telemetry name otel-agentperf emits, in one place.
 
-Span names, attribute keys, metric names, units and bucket boundaries live here and nowhere else, so a
-semantic-convention rename is a one-file change. GenAI names come from ``opentelemetry-semantic-conventions``
+Span names, attribute keys, metric names, units and values live here and nowhere else (bucket
+boundaries in ``buckets``, instrument descriptions in ``instruments``), so a rename is a one-file change.
 (the layout released in semconv v1.41); what the conventions lack lives under ``agentperf.*``.
-Setting ``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`` selects the newer, unreleased names.
+Setting ``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`` selects the newer names (``instruments``).
 """
 
 from __future__ import annotations
 
-import os
 from typing import Final
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _gen_ai
@@ -128,77 +127,7 @@ KINDS: Final = (
     KIND_SEGMENT,
 )
 
-# History operations, and the words in a function name that imply them (checked in this order).
 HISTORY_OPERATIONS: Final = ("read", "append", "write", "search", "delete")
-HISTORY_OPERATION_WORDS: Final = (
-    ("search", ("search", "find", "query", "lookup", "filter")),
-    ("delete", ("delete", "remove", "clear", "purge", "trim")),
-    ("append", ("append", "add", "push", "insert", "record", "log")),
-    ("write", ("write", "save", "store", "put", "update", "set", "flush", "dump")),
-    ("read", ("read", "get", "load", "list", "fetch", "iter", "messages", "recent", "latest", "last", "tail")),
-)
-
-# Bucket boundaries (seconds unless noted)
-CLIENT_DURATION_BUCKETS: Final = (
-    0.01,
-    0.02,
-    0.04,
-    0.08,
-    0.16,
-    0.32,
-    0.64,
-    1.28,
-    2.56,
-    5.12,
-    10.24,
-    20.48,
-    40.96,
-    81.92,
-)
-AGENT_DURATION_BUCKETS: Final = (
-    0.1,
-    0.2,
-    0.4,
-    0.8,
-    1.6,
-    3.2,
-    6.4,
-    12.8,
-    25.6,
-    51.2,
-    102.4,
-    204.8,
-    409.6,
-)
-WORKFLOW_DURATION_BUCKETS: Final = (1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0)
-# For in-process work measured in milliseconds: agent construction, config parsing, history scans.
-FAST_DURATION_BUCKETS: Final = (
-    0.0001,
-    0.0002,
-    0.0005,
-    0.001,
-    0.002,
-    0.005,
-    0.01,
-    0.02,
-    0.05,
-    0.1,
-    0.2,
-    0.5,
-    1.0,
-    2.0,
-    5.0,
-    10.0,
-    20.0,
-    60.0,
-)
-TOKEN_BUCKETS: Final = tuple(float(4**i) for i in range(14))
-# Bytes: 1 KiB to 4 GiB, quadrupling.
-MEMORY_BUCKETS: Final = tuple(float(1024 * 4**i) for i in range(12))
-# Calls made by one agent invocation: an agent loop rarely runs past a few dozen steps.
-CALL_COUNT_BUCKETS: Final = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 64.0, 128.0)
-# History sizes: 1 to 4 Mi records, quadrupling.
-RECORD_BUCKETS: Final = tuple(float(4**i) for i in range(12))
 
 # Metric names
 AGENT_DURATION: Final = "gen_ai.invoke_agent.duration"
@@ -210,6 +139,8 @@ CLIENT_TOKEN_USAGE: Final = _gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE
 CLIENT_TIME_TO_FIRST_CHUNK: Final = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK
 CLIENT_TIME_PER_OUTPUT_CHUNK: Final = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK
 CLIENT_EMBEDDINGS_DURATION: Final = "gen_ai.client.embeddings.duration"
+CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.inference.time_to_first_chunk"
+CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK: Final = "gen_ai.client.inference.time_per_output_chunk"
 AGENT_LLM_CALLS: Final = "agentperf.agent.llm_calls"
 AGENT_TOOL_CALLS: Final = "agentperf.agent.tool_calls"
 LLM_COST: Final = "agentperf.llm.cost"
@@ -235,9 +166,6 @@ UNIT_TOKENS: Final = "{token}"
 UNIT_USD: Final = "{USD}"
 UNIT_CALLS: Final = "{call}"
 
-# The histogram an embeddings operation records to (its own metric in the unreleased conventions).
-EMBEDDINGS: Final = "embeddings"
-
 # The attributes that name a row of a report, per duration histogram kind.
 NAMING_ATTRIBUTES: Final = {
     KIND_AGENT: (GEN_AI_AGENT_NAME,),
@@ -249,146 +177,3 @@ NAMING_ATTRIBUTES: Final = {
     KIND_HISTORY: (HISTORY_STORE, HISTORY_OPERATION),
     KIND_SEGMENT: (SEGMENT_NAME,),
 }
-
-OPT_IN_ENV: Final = "OTEL_SEMCONV_STABILITY_OPT_IN"
-LATEST_EXPERIMENTAL: Final = "gen_ai_latest_experimental"
-
-
-def latest_experimental() -> bool:
-    """True when the user opted in to the unreleased GenAI conventions."""
-    tokens = os.environ.get(OPT_IN_ENV, "")
-    return LATEST_EXPERIMENTAL in {token.strip() for token in tokens.split(",")}
-
-
-def llm_duration_metric(latest: bool) -> str:
-    """Inference duration moved to its own metric in the unreleased conventions."""
-    return CLIENT_INFERENCE_DURATION if latest else CLIENT_OPERATION_DURATION
-
-
-def cache_write_attribute(latest: bool) -> str:
-    """Tokens written to a prompt cache: renamed in the unreleased conventions."""
-    return GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS if latest else GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
-
-
-class Histogram:
-    """The fixed description of one duration or size histogram."""
-
-    __slots__ = ("boundaries", "description", "name", "unit")
-
-    def __init__(self, name: str, unit: str, boundaries: tuple[float, ...], description: str) -> None:
-        self.name = name
-        self.unit = unit
-        self.boundaries = boundaries
-        self.description = description
-
-
-def prometheus_name(name: str, unit: str) -> str:
-    """The series name the Prometheus exporter gives an instrument (before ``_bucket``/``_total``)."""
-    from opentelemetry.exporter.prometheus._mapping import map_unit, sanitize_full_name
-
-    base = sanitize_full_name(name)
-    suffix = map_unit(unit)
-    return f"{base}_{suffix}" if suffix and not base.endswith(f"_{suffix}") else base
-
-
-def prometheus_label(attribute: str) -> str:
-    """The label an attribute becomes in Prometheus exposition."""
-    from opentelemetry.exporter.prometheus._mapping import sanitize_attribute
-
-    return str(sanitize_attribute(attribute))
-
-
-def histograms(latest: bool) -> dict[str, Histogram]:
-    """Every histogram, keyed by the operation kind (or memory measure) that records it."""
-    return {
-        KIND_AGENT: Histogram(AGENT_DURATION, UNIT_SECONDS, AGENT_DURATION_BUCKETS, "Agent invocation time."),
-        KIND_CREATE_AGENT: Histogram(
-            CREATE_AGENT_DURATION, UNIT_SECONDS, FAST_DURATION_BUCKETS, "Agent construction (spawn) time."
-        ),
-        KIND_TOOL: Histogram(TOOL_DURATION, UNIT_SECONDS, CLIENT_DURATION_BUCKETS, "Tool execution time."),
-        KIND_LLM: Histogram(
-            llm_duration_metric(latest), UNIT_SECONDS, CLIENT_DURATION_BUCKETS, "GenAI client operation time."
-        ),
-        EMBEDDINGS: Histogram(
-            CLIENT_EMBEDDINGS_DURATION if latest else CLIENT_OPERATION_DURATION,
-            UNIT_SECONDS,
-            CLIENT_DURATION_BUCKETS,
-            "GenAI embeddings operation time." if latest else "GenAI client operation time.",
-        ),
-        KIND_WORKFLOW: Histogram(
-            WORKFLOW_DURATION, UNIT_SECONDS, WORKFLOW_DURATION_BUCKETS, "Workflow invocation time."
-        ),
-        KIND_CONFIG: Histogram(CONFIG_LOAD_DURATION, UNIT_SECONDS, FAST_DURATION_BUCKETS, "Configuration load time."),
-        KIND_HISTORY: Histogram(
-            HISTORY_OPERATION_DURATION, UNIT_SECONDS, FAST_DURATION_BUCKETS, "History store operation time."
-        ),
-        KIND_SEGMENT: Histogram(SEGMENT_DURATION, UNIT_SECONDS, FAST_DURATION_BUCKETS, "Ad-hoc code segment time."),
-        GEN_AI_TOKEN_TYPE: Histogram(
-            CLIENT_TOKEN_USAGE, UNIT_TOKENS, TOKEN_BUCKETS, "Tokens per GenAI client operation, by token type."
-        ),
-        GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Histogram(
-            "gen_ai.client.inference.time_to_first_chunk" if latest else CLIENT_TIME_TO_FIRST_CHUNK,
-            UNIT_SECONDS,
-            CLIENT_DURATION_BUCKETS,
-            "Time from request to the first streamed chunk.",
-        ),
-        CLIENT_TIME_PER_OUTPUT_CHUNK: Histogram(
-            "gen_ai.client.inference.time_per_output_chunk" if latest else CLIENT_TIME_PER_OUTPUT_CHUNK,
-            UNIT_SECONDS,
-            CLIENT_DURATION_BUCKETS,
-            "Time between streamed chunks after the first.",
-        ),
-        AGENT_LLM_CALLS: Histogram(
-            AGENT_LLM_CALLS,
-            UNIT_CALLS,
-            CALL_COUNT_BUCKETS,
-            "LLM calls made by one agent invocation (not by sub-agents).",
-        ),
-        AGENT_TOOL_CALLS: Histogram(
-            AGENT_TOOL_CALLS,
-            UNIT_CALLS,
-            CALL_COUNT_BUCKETS,
-            "Tool calls made by one agent invocation (not by sub-agents).",
-        ),
-        HISTORY_RECORDS: Histogram(
-            HISTORY_SIZE_RECORDS, UNIT_RECORDS, RECORD_BUCKETS, "Records in a history store at an operation."
-        ),
-        FILE_SIZE: Histogram(
-            HISTORY_SIZE_BYTES, UNIT_BYTES, MEMORY_BUCKETS, "Bytes of a history file at an operation."
-        ),
-        MEMORY_RSS_DELTA: Histogram(
-            MEMORY_RSS_GROWTH_METRIC, UNIT_BYTES, MEMORY_BUCKETS, "Resident set size growth over an operation."
-        ),
-        MEMORY_ALLOCATED: Histogram(
-            MEMORY_ALLOCATED_METRIC, UNIT_BYTES, MEMORY_BUCKETS, "Python memory still allocated after an operation."
-        ),
-        MEMORY_PEAK: Histogram(
-            MEMORY_PEAK_METRIC, UNIT_BYTES, MEMORY_BUCKETS, "Peak Python memory above the start of an operation."
-        ),
-    }
-
-
-class Counter:
-    """The fixed description of one monotonic counter."""
-
-    __slots__ = ("description", "name", "unit")
-
-    def __init__(self, name: str, unit: str, description: str) -> None:
-        self.name = name
-        self.unit = unit
-        self.description = description
-
-
-def counters() -> dict[str, Counter]:
-    """Every monotonic counter, keyed by what it counts."""
-    return {
-        LLM_COST: Counter(
-            LLM_COST, UNIT_USD, "Estimated LLM spend from reported token usage and the price table, in US dollars."
-        ),
-        LLM_CACHED_INPUT_TOKENS: Counter(
-            LLM_CACHED_INPUT_TOKENS, UNIT_TOKENS, "Input tokens the provider read from its prompt cache."
-        ),
-        LLM_UNPRICED: Counter(
-            LLM_UNPRICED, UNIT_CALLS, "LLM calls with token usage but no price for their model (no cost recorded)."
-        ),
-    }

@@ -13,8 +13,18 @@ from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
+from otel_agentperf.conventions.instruments import EMBEDDINGS
 
 Attributes = Mapping[str, AttributeValue]
+
+# The words in a function name that imply a history operation, checked in this order.
+HISTORY_OPERATION_WORDS = (
+    ("search", ("search", "find", "query", "lookup", "filter")),
+    ("delete", ("delete", "remove", "clear", "purge", "trim")),
+    ("append", ("append", "add", "push", "insert", "record", "log")),
+    ("write", ("write", "save", "store", "put", "update", "set", "flush", "dump")),
+    ("read", ("read", "get", "load", "list", "fetch", "iter", "messages", "recent", "latest", "last", "tail")),
+)
 
 
 class Operation:
@@ -45,7 +55,7 @@ class Operation:
         self.kind = kind
         # A history read: a list or tuple it returns is the history's records, recorded as its size.
         self.records_from_result = records_from_result
-        self.histogram = histogram or kind  # the key in names.histograms() its duration goes to
+        self.histogram = histogram or kind  # its key in Instruments.durations
         self.name = name
         self.span_name = span_name
         self.span_kind = span_kind
@@ -110,7 +120,7 @@ def llm(name: str, model: str | None = None, provider: str | None = None, operat
         attributes,
         {names.CODE_FUNCTION: name},
         span_kind=SpanKind.CLIENT,
-        histogram=names.EMBEDDINGS if operation == names.OP_EMBEDDINGS else None,
+        histogram=EMBEDDINGS if operation == names.OP_EMBEDDINGS else None,
     )
 
 
@@ -126,7 +136,7 @@ def config(loader: str) -> Operation:
 def history_operation_for(function_name: str) -> str:
     """Guess read/append/write/search/delete from a function name (``get_execution_by_id`` is a read)."""
     words = function_name.lower().replace("-", "_").split("_")
-    for operation, markers in names.HISTORY_OPERATION_WORDS:
+    for operation, markers in HISTORY_OPERATION_WORDS:
         if any(word.startswith(marker) for word in words for marker in markers):
             return operation
     return names.OTHER

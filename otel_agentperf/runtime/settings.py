@@ -37,6 +37,8 @@ HISTORY_FILES_ENV = "OTEL_AGENTPERF_HISTORY_FILES"
 DEFAULT_CONFIG_FILES = ("*config*", "*settings*", "*.conf.json")
 DEFAULT_HISTORY_FILES = ("*history*", "*.jsonl", "*conversation*", "*transcript*", "*messages*", "*checkpoint*")
 PYPROJECT_TABLE = "otel-agentperf"
+OPT_IN_ENV = "OTEL_SEMCONV_STABILITY_OPT_IN"
+LATEST_EXPERIMENTAL = "gen_ai_latest_experimental"
 ENTRY_POINT_NAME = "otel_agentperf"  # the core instrumentor's entry point: also the package's off switch
 
 _FALSE = {"false", "0", "no", "off"}
@@ -53,6 +55,12 @@ def disabled_by_opentelemetry() -> bool:
         return True
     disabled = {name.strip() for name in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
     return ENTRY_POINT_NAME in disabled or "*" in disabled
+
+
+def latest_experimental() -> bool:
+    """True when the user opted in to the newest GenAI conventions (``OTEL_SEMCONV_STABILITY_OPT_IN``)."""
+    tokens = os.environ.get(OPT_IN_ENV, "")
+    return LATEST_EXPERIMENTAL in {token.strip() for token in tokens.split(",")}
 
 
 def enabled() -> bool:

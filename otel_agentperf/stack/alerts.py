@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from otel_agentperf.conventions import names
-from otel_agentperf.stack.dashboards import label, quantile, series
+from otel_agentperf.conventions import names, prometheus
+from otel_agentperf.conventions.instruments import Instrument
+from otel_agentperf.stack.promql import DURATIONS, INSTRUMENTS, label, quantile, series
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,8 @@ def _rule(name: str, expr: str, hold: str, severity: str, summary: str, descript
 """
 
 
-def _error_ratio(key: str, by: str, window: str) -> str:
-    count = series(key) + "_count"
+def _error_ratio(instrument: Instrument, by: str, window: str) -> str:
+    count = series(instrument) + "_count"
     error = label(names.ERROR_TYPE)
     failed = f'sum by (job, {by}) (rate({count}{{{error}!=""}}[{window}]))'
     return f"{failed} / sum by (job, {by}) (rate({count}[{window}]))"
@@ -52,11 +53,11 @@ def rules(thresholds: Thresholds = Thresholds()) -> str:
         label(names.GEN_AI_TOOL_NAME),
     )
     window = t.window
-    agent_p95 = quantile(0.95, names.KIND_AGENT, "", f"job, {agent}", window)
-    llm_p95 = quantile(0.95, names.KIND_LLM, "", f"job, {model}", window)
-    cost = f"sum by (job) (rate({series(names.LLM_COST)}[1h])) * 3600"
-    memory = names.prometheus_name("process.memory.usage", "By")
-    active = names.prometheus_name(names.OPERATIONS_ACTIVE, names.UNIT_OPERATIONS)
+    agent_p95 = quantile(0.95, DURATIONS[names.KIND_AGENT], "", f"job, {agent}", window)
+    llm_p95 = quantile(0.95, DURATIONS[names.KIND_LLM], "", f"job, {model}", window)
+    cost = f"sum by (job) (rate({series(INSTRUMENTS.cost)}[1h])) * 3600"
+    memory = prometheus.metric_name("process.memory.usage", "By")
+    active = prometheus.family(INSTRUMENTS.operations_active)
     body = "".join(
         [
             _rule(
@@ -79,7 +80,7 @@ def rules(thresholds: Thresholds = Thresholds()) -> str:
             ),
             _rule(
                 "AgentErrorRatioHigh",
-                f"{_error_ratio(names.KIND_AGENT, agent, window)} > {t.error_ratio}",
+                f"{_error_ratio(DURATIONS[names.KIND_AGENT], agent, window)} > {t.error_ratio}",
                 t.hold,
                 "critical",
                 '"Agent {{ $labels.gen_ai_agent_name }} failing"',
@@ -87,7 +88,7 @@ def rules(thresholds: Thresholds = Thresholds()) -> str:
             ),
             _rule(
                 "LLMErrorRatioHigh",
-                f"{_error_ratio(names.KIND_LLM, model, window)} > {t.error_ratio}",
+                f"{_error_ratio(DURATIONS[names.KIND_LLM], model, window)} > {t.error_ratio}",
                 t.hold,
                 "critical",
                 '"Model {{ $labels.gen_ai_request_model }} calls failing"',
@@ -95,7 +96,7 @@ def rules(thresholds: Thresholds = Thresholds()) -> str:
             ),
             _rule(
                 "ToolErrorRatioHigh",
-                f"{_error_ratio(names.KIND_TOOL, tool, window)} > {t.error_ratio}",
+                f"{_error_ratio(DURATIONS[names.KIND_TOOL], tool, window)} > {t.error_ratio}",
                 t.hold,
                 "warning",
                 '"Tool {{ $labels.gen_ai_tool_name }} failing"',

@@ -1,10 +1,10 @@
-"""The Grafana dashboards, built from the names module so their queries match what is emitted.
+"""The Grafana dashboards, built from the instrument catalogue so their queries match what is emitted.
 
 ``grafana/dashboards/*.json`` is this module's output, committed (a test checks it is current), and
 ``otel-agentperf grafana DIR`` writes the same files for a ``pip install`` user. Series names and
-labels come from :func:`names.prometheus_name` / :func:`names.prometheus_label`: the Prometheus
-exporter's own translation. The service variable is the ``job`` label: the scrape job when Prometheus
-scrapes an app, ``service.name`` when the Collector's Prometheus exporter sits in between.
+labels come from ``promql``: the Prometheus exporter's own translation. The service variable is the
+``job`` label: the scrape job when Prometheus scrapes an app, ``service.name`` when the Collector's
+Prometheus exporter sits in between.
 """
 
 from __future__ import annotations
@@ -12,49 +12,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from otel_agentperf.conventions import names
+from otel_agentperf.conventions import names, prometheus
+from otel_agentperf.conventions.instruments import Instrument
+from otel_agentperf.stack.promql import DURATIONS, INSTRUMENTS, error_ratio, label, quantile, rate, series
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
-WINDOW = "$__rate_interval"
 SCHEMA_VERSION = 41
 QUANTILES = (0.5, 0.95, 0.99)
-
-
-def series(key: str) -> str:
-    """The Prometheus name of a histogram (by its ``names.histograms`` key) or counter."""
-    histograms = names.histograms(False)
-    if key in histograms:
-        return names.prometheus_name(histograms[key].name, histograms[key].unit)
-    counter = names.counters()[key]
-    return names.prometheus_name(counter.name, counter.unit) + "_total"
-
-
-def label(attribute: str) -> str:
-    return names.prometheus_label(attribute)
 
 
 SERVICE = 'job=~"$service"'
 AGENT = f'{SERVICE},{label(names.GEN_AI_AGENT_NAME)}=~"$agent"'
 MODEL = f'{SERVICE},{label(names.GEN_AI_REQUEST_MODEL)}=~"$model"'
 ERROR = label(names.ERROR_TYPE)
-
-
-def rate(metric: str, selector: str, by: str = "", window: str = WINDOW) -> str:
-    grouping = f" by ({by})" if by else ""
-    matchers = f"{{{selector}}}" if selector else ""
-    return f"sum{grouping} (rate({metric}{matchers}[{window}]))"
-
-
-def quantile(q: float, key: str, selector: str, by: str = "", window: str = WINDOW) -> str:
-    grouping = ", ".join(filter(None, ["le", by]))
-    return f"histogram_quantile({q}, {rate(series(key) + '_bucket', selector, grouping, window)})"
-
-
-def error_ratio(key: str, selector: str, by: str = "") -> str:
-    """1 - successes/all: defined (0) when nothing failed, unlike failures/all."""
-    count = series(key) + "_count"
-    succeeded = selector + "," + ERROR + '=""'
-    return f"1 - {rate(count, succeeded, by)} / {rate(count, selector, by)}"
 
 
 def target(expr: str, legend: str, ref: int) -> dict[str, Any]:
@@ -105,9 +75,13 @@ def _variable(name: str, metric: str, label_name: str, selector: str) -> dict[st
 
 def _dashboard(uid: str, title: str, description: str, layout: Layout, variables: list[str]) -> dict[str, Any]:
     available = {
-        "service": _variable("service", names.prometheus_name(names.OPERATIONS_ACTIVE, ""), "job", ""),
-        "agent": _variable("agent", series(names.KIND_AGENT) + "_count", label(names.GEN_AI_AGENT_NAME), SERVICE),
-        "model": _variable("model", series(names.KIND_LLM) + "_count", label(names.GEN_AI_REQUEST_MODEL), SERVICE),
+        "service": _variable("service", prometheus.metric_name(INSTRUMENTS.operations_active.name, ""), "job", ""),
+        "agent": _variable(
+            "agent", series(DURATIONS[names.KIND_AGENT]) + "_count", label(names.GEN_AI_AGENT_NAME), SERVICE
+        ),
+        "model": _variable(
+            "model", series(DURATIONS[names.KIND_LLM]) + "_count", label(names.GEN_AI_REQUEST_MODEL), SERVICE
+        ),
     }
     datasource = {"name": "datasource", "label": "Prometheus", "type": "datasource", "query": "prometheus"}
     return {
@@ -130,13 +104,17 @@ def _dashboard(uid: str, title: str, description: str, layout: Layout, variables
     }
 
 
-def _percentiles(key: str, selector: str, by: str = "", legend: str = "") -> list[tuple[str, str]]:
-    return [(quantile(q, key, selector, by), f"{legend}p{round(q * 100)}") for q in QUANTILES]
+def _percentiles(instrument: Instrument, selector: str, by: str = "", legend: str = "") -> list[tuple[str, str]]:
+    return [(quantile(q, instrument, selector, by), f"{legend}p{round(q * 100)}") for q in QUANTILES]
 
 
 def overview() -> dict[str, Any]:
     layout = Layout()
-    kinds = ((names.KIND_AGENT, "agents"), (names.KIND_TOOL, "tools"), (names.KIND_LLM, "LLM calls"))
+    kinds = (
+        (DURATIONS[names.KIND_AGENT], "agents"),
+        (DURATIONS[names.KIND_TOOL], "tools"),
+        (DURATIONS[names.KIND_LLM], "LLM calls"),
+    )
     layout.add(
         "Request rate",
         "timeseries",
@@ -159,7 +137,7 @@ def overview() -> dict[str, Any]:
             _percentiles(key, SERVICE),
             f"p50, p95 and p99 duration of {title}, from the histogram buckets.",
         )
-    tokens = series(names.GEN_AI_TOKEN_TYPE) + "_sum"
+    tokens = series(INSTRUMENTS.token_usage) + "_sum"
     layout.add(
         "Tokens per second",
         "timeseries",
@@ -171,7 +149,7 @@ def overview() -> dict[str, Any]:
         "Cost per hour",
         "stat",
         "currencyUSD",
-        [(f"{rate(series(names.LLM_COST), SERVICE)} * 3600", "USD/h")],
+        [(f"{rate(series(INSTRUMENTS.cost), SERVICE)} * 3600", "USD/h")],
         "Estimated spend rate from the price table (unpriced models excluded).",
     )
     return _dashboard(
@@ -192,21 +170,21 @@ def llm() -> dict[str, Any]:
         "Latency by model (p95)",
         "timeseries",
         "s",
-        [(quantile(0.95, names.KIND_LLM, MODEL, model), legend + "p95")],
+        [(quantile(0.95, DURATIONS[names.KIND_LLM], MODEL, model), legend + "p95")],
         "p95 duration of LLM calls per requested model.",
     )
     layout.add(
         "Latency percentiles",
         "timeseries",
         "s",
-        _percentiles(names.KIND_LLM, MODEL),
+        _percentiles(DURATIONS[names.KIND_LLM], MODEL),
         "p50, p95 and p99 of the selected models together.",
     )
     layout.add(
         "Time to first chunk by model (p95)",
         "timeseries",
         "s",
-        [(quantile(0.95, names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, MODEL, model), legend + "p95")],
+        [(quantile(0.95, INSTRUMENTS.time_to_first_chunk, MODEL, model), legend + "p95")],
         "Streams only: how long until the first chunk arrives.",
     )
     layout.add(
@@ -215,7 +193,7 @@ def llm() -> dict[str, Any]:
         "short",
         [
             (
-                rate(series(names.GEN_AI_TOKEN_TYPE) + "_sum", MODEL, f"{model}, {token_type}"),
+                rate(series(INSTRUMENTS.token_usage) + "_sum", MODEL, f"{model}, {token_type}"),
                 legend + "{{" + token_type + "}}",
             )
         ],
@@ -225,21 +203,21 @@ def llm() -> dict[str, Any]:
         "Cached input tokens per second",
         "timeseries",
         "short",
-        [(rate(series(names.LLM_CACHED_INPUT_TOKENS), MODEL, model), legend)],
+        [(rate(series(INSTRUMENTS.cached_input_tokens), MODEL, model), legend)],
         "Input tokens the provider served from its prompt cache.",
     )
     layout.add(
         "Cost per hour by model",
         "timeseries",
         "currencyUSD",
-        [(f"{rate(series(names.LLM_COST), MODEL, model)} * 3600", legend)],
+        [(f"{rate(series(INSTRUMENTS.cost), MODEL, model)} * 3600", legend)],
         "Estimated spend rate per model from the price table.",
     )
     layout.add(
         "Calls without a price",
         "timeseries",
         "reqps",
-        [(rate(series(names.LLM_UNPRICED), MODEL, model), legend)],
+        [(rate(series(INSTRUMENTS.unpriced), MODEL, model), legend)],
         "Calls with usage whose model is not in the price table: their cost is not counted.",
     )
     layout.add(
@@ -248,7 +226,7 @@ def llm() -> dict[str, Any]:
         "reqps",
         [
             (
-                rate(series(names.KIND_LLM) + "_count", f'{MODEL},{ERROR}!=""', f"{model}, {ERROR}"),
+                rate(series(DURATIONS[names.KIND_LLM]) + "_count", f'{MODEL},{ERROR}!=""', f"{model}, {ERROR}"),
                 legend + "{{" + ERROR + "}}",
             )
         ],
@@ -270,35 +248,35 @@ def agents_and_tools() -> dict[str, Any]:
         "Agent latency (p95)",
         "timeseries",
         "s",
-        [(quantile(0.95, names.KIND_AGENT, AGENT, agent), "{{" + agent + "}}")],
+        [(quantile(0.95, DURATIONS[names.KIND_AGENT], AGENT, agent), "{{" + agent + "}}")],
         "p95 duration of each agent's invocations.",
     )
     layout.add(
         "Tool latency (p95)",
         "timeseries",
         "s",
-        [(quantile(0.95, names.KIND_TOOL, AGENT, tool), "{{" + tool + "}}")],
+        [(quantile(0.95, DURATIONS[names.KIND_TOOL], AGENT, tool), "{{" + tool + "}}")],
         "p95 duration of each tool, for tools called inside the selected agents.",
     )
     layout.add(
         "Agent error ratio",
         "timeseries",
         "percentunit",
-        [(error_ratio(names.KIND_AGENT, AGENT, agent), "{{" + agent + "}}")],
+        [(error_ratio(DURATIONS[names.KIND_AGENT], AGENT, agent), "{{" + agent + "}}")],
         "Share of agent invocations that raised.",
     )
     layout.add(
         "Tool error ratio",
         "timeseries",
         "percentunit",
-        [(error_ratio(names.KIND_TOOL, AGENT, tool), "{{" + tool + "}}")],
+        [(error_ratio(DURATIONS[names.KIND_TOOL], AGENT, tool), "{{" + tool + "}}")],
         "Share of tool calls that raised.",
     )
     per_invocation = [
         (f"{rate(series(key) + '_sum', AGENT, agent)} / {rate(series(key) + '_count', AGENT, agent)}", legend)
         for key, legend in (
-            (names.AGENT_LLM_CALLS, "LLM {{" + agent + "}}"),
-            (names.AGENT_TOOL_CALLS, "tools {{" + agent + "}}"),
+            (INSTRUMENTS.agent_llm_calls, "LLM {{" + agent + "}}"),
+            (INSTRUMENTS.agent_tool_calls, "tools {{" + agent + "}}"),
         )
     ]
     layout.add(
@@ -312,14 +290,14 @@ def agents_and_tools() -> dict[str, Any]:
         "LLM calls per agent invocation (p95)",
         "timeseries",
         "short",
-        [(quantile(0.95, names.AGENT_LLM_CALLS, AGENT, agent), "{{" + agent + "}}")],
+        [(quantile(0.95, INSTRUMENTS.agent_llm_calls, AGENT, agent), "{{" + agent + "}}")],
         "p95 of the LLM calls one invocation makes: the long tail of agent loops.",
     )
     layout.add(
         "Agent spawn time (p95)",
         "timeseries",
         "s",
-        [(quantile(0.95, names.KIND_CREATE_AGENT, AGENT, agent), "{{" + agent + "}}")],
+        [(quantile(0.95, DURATIONS[names.KIND_CREATE_AGENT], AGENT, agent), "{{" + agent + "}}")],
         "p95 time to construct each agent (create_agent).",
     )
     return _dashboard(
@@ -335,13 +313,13 @@ def config_and_history() -> dict[str, Any]:
     layout = Layout()
     loader, store = label(names.CONFIG_LOADER), label(names.HISTORY_STORE)
     operation, blocking = label(names.HISTORY_OPERATION), label(names.BLOCKING_EVENT_LOOP)
-    config_count = series(names.KIND_CONFIG) + "_count"
-    history_count = series(names.KIND_HISTORY) + "_count"
+    config_count = series(DURATIONS[names.KIND_CONFIG]) + "_count"
+    history_count = series(DURATIONS[names.KIND_HISTORY]) + "_count"
     layout.add(
         "Config load time (p95)",
         "timeseries",
         "s",
-        [(quantile(0.95, names.KIND_CONFIG, SERVICE, loader), "{{" + loader + "}}")],
+        [(quantile(0.95, DURATIONS[names.KIND_CONFIG], SERVICE, loader), "{{" + loader + "}}")],
         "p95 time to load configuration, per loader.",
     )
     layout.add(
@@ -356,14 +334,14 @@ def config_and_history() -> dict[str, Any]:
         "History operation time (p95)",
         "timeseries",
         "s",
-        [(quantile(0.95, names.KIND_HISTORY, SERVICE, f"{store}, {operation}"), legend)],
+        [(quantile(0.95, DURATIONS[names.KIND_HISTORY], SERVICE, f"{store}, {operation}"), legend)],
         "p95 time of history reads, appends, writes and searches.",
     )
     layout.add(
         "History size at each operation (p95 records)",
         "timeseries",
         "short",
-        [(quantile(0.95, names.HISTORY_RECORDS, SERVICE, f"{store}, {operation}"), legend)],
+        [(quantile(0.95, INSTRUMENTS.history_records, SERVICE, f"{store}, {operation}"), legend)],
         "Read beside the time panel: time rising with size means a linear scan.",
     )
     layout.add(
@@ -387,8 +365,8 @@ def config_and_history() -> dict[str, Any]:
 
 def runtime() -> dict[str, Any]:
     layout = Layout()
-    cpu = names.prometheus_name("process.cpu.time", "s") + "_total"
-    memory = names.prometheus_name("process.memory.usage", "By")
+    cpu = prometheus.metric_name("process.cpu.time", "s") + "_total"
+    memory = prometheus.metric_name("process.memory.usage", "By")
     layout.add(
         "Process CPU",
         "timeseries",
@@ -403,7 +381,7 @@ def runtime() -> dict[str, Any]:
         [(f"sum by (job) ({memory}{{{SERVICE}}})", "{{job}}")],
         "Resident memory, from opentelemetry-instrumentation-system-metrics.",
     )
-    active = names.prometheus_name(names.OPERATIONS_ACTIVE, names.UNIT_OPERATIONS)
+    active = prometheus.family(INSTRUMENTS.operations_active)
     kind = label(names.OPERATION_KIND)
     layout.add(
         "Operations in flight",

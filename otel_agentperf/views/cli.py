@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from otel_agentperf.views import report
+from otel_agentperf.views import report, scrape
 from otel_agentperf.views.insights import bottlenecks
+from otel_agentperf.views.rows import ReportError
 
 DEFAULT_URL = "http://localhost:9464/metrics"
 _RENDERERS = {"table": report.render_table, "markdown": report.render_markdown, "json": report.render_json}
@@ -55,11 +56,11 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 text = args.file.read_text(encoding="utf-8")
             except OSError as exc:
-                raise report.ReportError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
+                raise ReportError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
         else:
-            text = report.fetch(args.url or DEFAULT_URL)
-        rows = report.parse(text)
-    except report.ReportError as exc:
+            text = scrape.fetch(args.url or DEFAULT_URL)
+        rows = scrape.parse(text)
+    except ReportError as exc:
         print(f"otel-agentperf: {exc}", file=sys.stderr)
         return 2
     if not rows:

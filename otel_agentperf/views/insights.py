@@ -6,7 +6,7 @@ import itertools
 import math
 
 from otel_agentperf.conventions import names
-from otel_agentperf.views.report import Row, ms
+from otel_agentperf.views.rows import Row, ms
 
 # Kinds whose time is their own; agents and workflows contain the time of what they call.
 LEAF_KINDS = (names.KIND_LLM, names.KIND_TOOL, names.KIND_CONFIG, names.KIND_HISTORY, names.KIND_CREATE_AGENT)

@@ -23,7 +23,8 @@ from rich.text import Text
 
 from otel_agentperf.conventions import names
 from otel_agentperf.views.insights import bottlenecks, growth, growth_sentence
-from otel_agentperf.views.report import CounterReset, ReportError, Row, fetch, parse, window
+from otel_agentperf.views.rows import CounterReset, ReportError, Row, window
+from otel_agentperf.views.scrape import fetch, parse
 
 SORTS = ("time", "rate", "p95", "errors", "name")
 FILTERS = ("all", *(kind for kind in names.KINDS))

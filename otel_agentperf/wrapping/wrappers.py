@@ -21,8 +21,8 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.recording import state
+from otel_agentperf.recording.invocations import Invocation, ResultHook
 from otel_agentperf.recording.operations import Operation
-from otel_agentperf.recording.telemetry import Invocation, ResultHook
 from otel_agentperf.runtime import failures
 from otel_agentperf.runtime.reentry import inside
 

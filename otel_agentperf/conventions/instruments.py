@@ -1,0 +1,189 @@
+"""The catalogue of instruments: each metric's name, unit, description and advised buckets.
+
+One :class:`Instruments` per semantic-convention layout: v1.41 by default, the newest GenAI conventions
+under ``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental``. The recorder creates exactly these;
+the report, dashboards, alert rules and docs read them, so a rename here reaches every one of them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from otel_agentperf.conventions import buckets, names
+
+# The key of the embeddings duration in :attr:`Instruments.durations` (its own metric in the newest layout).
+EMBEDDINGS: Final = "embeddings"
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """The fixed description of one metric."""
+
+    name: str
+    unit: str
+    description: str
+    boundaries: tuple[float, ...] = ()  # histograms only: the advised explicit bucket boundaries
+
+
+class Instruments:
+    """Every instrument of one layout, by what it measures."""
+
+    def __init__(self, latest: bool) -> None:
+        self.latest = latest
+        llm_duration = names.CLIENT_INFERENCE_DURATION if latest else names.CLIENT_OPERATION_DURATION
+        self.durations: Mapping[str, Instrument] = MappingProxyType(
+            {
+                names.KIND_AGENT: Instrument(
+                    names.AGENT_DURATION, names.UNIT_SECONDS, "Agent invocation time.", buckets.AGENT_DURATION
+                ),
+                names.KIND_CREATE_AGENT: Instrument(
+                    names.CREATE_AGENT_DURATION,
+                    names.UNIT_SECONDS,
+                    "Agent construction (spawn) time.",
+                    buckets.FAST_DURATION,
+                ),
+                names.KIND_TOOL: Instrument(
+                    names.TOOL_DURATION, names.UNIT_SECONDS, "Tool execution time.", buckets.CLIENT_DURATION
+                ),
+                names.KIND_LLM: Instrument(
+                    llm_duration, names.UNIT_SECONDS, "GenAI client operation time.", buckets.CLIENT_DURATION
+                ),
+                EMBEDDINGS: Instrument(
+                    names.CLIENT_EMBEDDINGS_DURATION if latest else names.CLIENT_OPERATION_DURATION,
+                    names.UNIT_SECONDS,
+                    "GenAI embeddings operation time." if latest else "GenAI client operation time.",
+                    buckets.CLIENT_DURATION,
+                ),
+                names.KIND_WORKFLOW: Instrument(
+                    names.WORKFLOW_DURATION, names.UNIT_SECONDS, "Workflow invocation time.", buckets.WORKFLOW_DURATION
+                ),
+                names.KIND_CONFIG: Instrument(
+                    names.CONFIG_LOAD_DURATION, names.UNIT_SECONDS, "Configuration load time.", buckets.FAST_DURATION
+                ),
+                names.KIND_HISTORY: Instrument(
+                    names.HISTORY_OPERATION_DURATION,
+                    names.UNIT_SECONDS,
+                    "History store operation time.",
+                    buckets.FAST_DURATION,
+                ),
+                names.KIND_SEGMENT: Instrument(
+                    names.SEGMENT_DURATION, names.UNIT_SECONDS, "Ad-hoc code segment time.", buckets.FAST_DURATION
+                ),
+            }
+        )
+        self.token_usage = Instrument(
+            names.CLIENT_TOKEN_USAGE,
+            names.UNIT_TOKENS,
+            "Tokens per GenAI client operation, by token type.",
+            buckets.TOKENS,
+        )
+        self.time_to_first_chunk = Instrument(
+            names.CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK if latest else names.CLIENT_TIME_TO_FIRST_CHUNK,
+            names.UNIT_SECONDS,
+            "Time from request to the first streamed chunk.",
+            buckets.CLIENT_DURATION,
+        )
+        self.time_per_output_chunk = Instrument(
+            names.CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK if latest else names.CLIENT_TIME_PER_OUTPUT_CHUNK,
+            names.UNIT_SECONDS,
+            "Time between streamed chunks after the first.",
+            buckets.CLIENT_DURATION,
+        )
+        self.agent_llm_calls = Instrument(
+            names.AGENT_LLM_CALLS,
+            names.UNIT_CALLS,
+            "LLM calls made by one agent invocation (not by sub-agents).",
+            buckets.CALL_COUNTS,
+        )
+        self.agent_tool_calls = Instrument(
+            names.AGENT_TOOL_CALLS,
+            names.UNIT_CALLS,
+            "Tool calls made by one agent invocation (not by sub-agents).",
+            buckets.CALL_COUNTS,
+        )
+        self.history_records = Instrument(
+            names.HISTORY_SIZE_RECORDS,
+            names.UNIT_RECORDS,
+            "Records in a history store at an operation.",
+            buckets.RECORDS,
+        )
+        self.history_bytes = Instrument(
+            names.HISTORY_SIZE_BYTES, names.UNIT_BYTES, "Bytes of a history file at an operation.", buckets.BYTES
+        )
+        # By the measurement (the span attribute) a memory probe reports.
+        self.memory: Mapping[str, Instrument] = MappingProxyType(
+            {
+                names.MEMORY_RSS_DELTA: Instrument(
+                    names.MEMORY_RSS_GROWTH_METRIC,
+                    names.UNIT_BYTES,
+                    "Resident set size growth over an operation.",
+                    buckets.BYTES,
+                ),
+                names.MEMORY_ALLOCATED: Instrument(
+                    names.MEMORY_ALLOCATED_METRIC,
+                    names.UNIT_BYTES,
+                    "Python memory still allocated after an operation.",
+                    buckets.BYTES,
+                ),
+                names.MEMORY_PEAK: Instrument(
+                    names.MEMORY_PEAK_METRIC,
+                    names.UNIT_BYTES,
+                    "Peak Python memory above the start of an operation.",
+                    buckets.BYTES,
+                ),
+            }
+        )
+        self.cost = Instrument(
+            names.LLM_COST,
+            names.UNIT_USD,
+            "Estimated LLM spend from reported token usage and the price table, in US dollars.",
+        )
+        self.cached_input_tokens = Instrument(
+            names.LLM_CACHED_INPUT_TOKENS, names.UNIT_TOKENS, "Input tokens the provider read from its prompt cache."
+        )
+        self.unpriced = Instrument(
+            names.LLM_UNPRICED,
+            names.UNIT_CALLS,
+            "LLM calls with token usage but no price for their model (no cost recorded).",
+        )
+        # Asynchronous instruments, read from the recorder's running totals at collection time.
+        self.operations_active = Instrument(
+            names.OPERATIONS_ACTIVE, names.UNIT_OPERATIONS, "Operations in progress, per operation kind."
+        )
+        self.self_time = Instrument(
+            names.SELF_TIME,
+            names.UNIT_SECONDS,
+            "Time operations spent themselves, not in the operations they called (exclusive time).",
+        )
+        self.cache_write_attribute = (
+            names.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS if latest else names.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
+        )
+
+    def histograms(self) -> list[Instrument]:
+        """Every histogram, each metric once (embeddings share the inference histogram in v1.41)."""
+        found = [
+            *self.durations.values(),
+            self.token_usage,
+            self.time_to_first_chunk,
+            self.time_per_output_chunk,
+            self.agent_llm_calls,
+            self.agent_tool_calls,
+            self.history_records,
+            self.history_bytes,
+            *self.memory.values(),
+        ]
+        return list({instrument.name: instrument for instrument in found}.values())
+
+    def counters(self) -> list[Instrument]:
+        """Every synchronous monotonic counter."""
+        return [self.cost, self.cached_input_tokens, self.unpriced]
+
+
+@functools.cache
+def catalogue(latest: bool) -> Instruments:
+    """The instruments of the newest GenAI layout (``latest``) or of semconv v1.41."""
+    return Instruments(latest)

@@ -1,0 +1,372 @@
+"""One running operation, one type per kind that measures something of its own.
+
+:class:`Invocation` is what every operation has: its span, its duration and self time, its error and
+its memory. :class:`LLMInvocation` adds usage, cost and chunk timing; :class:`AgentInvocation` counts the
+LLM and tool calls made inside it; :class:`HistoryInvocation` the store's size. They measure; the
+:class:`~otel_agentperf.recording.recorder.Recorder` records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from otel_agentperf.conventions import names
+from otel_agentperf.recording import prices
+from otel_agentperf.recording.operations import Operation
+from otel_agentperf.runtime import failures, forksafe
+from otel_agentperf.runtime.reentry import inside
+
+if TYPE_CHECKING:
+    from otel_agentperf.recording.telemetry import Telemetry
+
+Attributes = Mapping[str, AttributeValue]
+# Called with the invocation (of its operation's kind) and the call's return value or a yielded item.
+ResultHook = Callable[[Any, object], None]
+
+# OTLP carries integers as int64: a usage count outside it (or not a whole number) is not a token count.
+_MAX_TOKENS = 2**63 - 1
+
+
+def token_count(value: object) -> int | None:
+    """A provider-reported token count, or None (and one warning) when it cannot be one."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_TOKENS:
+        return value
+    failures.warn_once("usage", "otel-agentperf: ignoring a token count that is not a count in range: %r", value)
+    return None
+
+
+def error_type(exc: BaseException) -> str:
+    """The exception's class name, as the conventions ask for ``error.type``."""
+    return type(exc).__qualname__
+
+
+class Invocation:
+    """One running operation. :meth:`end` is safe to call more than once; only the first counts.
+
+    An operation folded into an outer one of its kind (``outer``) records nothing itself: what it learns
+    goes to the outer operation.
+    """
+
+    __slots__ = (
+        "_attributes",
+        "_children",
+        "_deferred",
+        "_enclosing",
+        "_failure",
+        "_metric_attributes",
+        "_on_item",
+        "_on_result",
+        "_operation",
+        "_outer",
+        "_snapshot",
+        "_started",
+        "_telemetry",
+        "_token",
+        "context",
+        "span",
+    )
+
+    def __init__(
+        self,
+        telemetry: Telemetry,
+        operation: Operation,
+        span: Span,
+        *,
+        span_attributes: Attributes,
+        metric_attributes: Attributes,
+        on_result: ResultHook | None = None,
+        on_item: ResultHook | None = None,
+        enclosing: Invocation | None = None,
+        snapshot: tuple[int, int] | None = None,
+        outer: Invocation | None = None,
+    ) -> None:
+        self._telemetry = telemetry
+        self._operation = operation
+        self.span = span
+        self.context: Context = outer.context if outer is not None else Context()
+        self._token: object = None
+        self._attributes = span_attributes
+        self._metric_attributes = metric_attributes
+        self._on_result = on_result
+        self._on_item = on_item
+        self._enclosing = enclosing
+        self._snapshot = snapshot
+        self._outer = outer
+        self._deferred = False
+        self._failure: BaseException | None = None
+        self._children: list[float] = []  # durations of the operations it called (append is thread-safe)
+        self._started: float | None = perf_counter()
+
+    @property
+    def kind(self) -> str:
+        return self._operation.kind
+
+    def running(self) -> bool:
+        """Started, not finished, and not folded into another: it can take what an inner one learns."""
+        return self._started is not None
+
+    def attach(self) -> None:
+        """Make this operation's context current until it ends."""
+        self._token = otel_context.attach(self.context)
+
+    def add_attributes(self, attributes: Attributes | None, metric_attributes: Attributes | None = None) -> None:
+        """Add what is learnt during the call; an operation's own attributes are never overwritten."""
+        target = self._outer or self
+        new_span = {
+            key: value
+            for key, value in {**(metric_attributes or {}), **(attributes or {})}.items()
+            if key not in target._attributes
+        }
+        if new_span:
+            target._attributes = {**target._attributes, **new_span}
+            target.span.set_attributes(new_span)
+        if metric_attributes:
+            new = {
+                key: value
+                for key, value in target._telemetry.bounds.metric_attributes(metric_attributes).items()
+                if key not in target._metric_attributes
+            }
+            if new:
+                target._metric_attributes = {**target._metric_attributes, **new}
+
+    def fail(self, error: BaseException) -> None:
+        """Called by a result hook: the call returned, but what it returned is the caller's failure.
+
+        (An HTTP response whose body will not parse.) The operation ends as an error of that type.
+        """
+        self._failure = error
+
+    def defer(self) -> None:
+        """Called by a result hook: the call returned but the operation goes on (a stream being read).
+
+        The span stops being current now; :meth:`finish` records the operation later.
+        """
+        self._deferred = True
+
+    def end(self, error: BaseException | None = None, result: object = None) -> None:
+        """The call returned or raised: run the result hook, then record (unless it deferred)."""
+        if self._started is None:
+            return
+        was, inside.on = inside.on, True
+        try:
+            self._end(error, result)
+        finally:
+            inside.on = was
+
+    def _end(self, error: BaseException | None, result: object) -> None:
+        if error is None:
+            if self._on_result is not None:
+                try:
+                    self._on_result(self, result)
+                except Exception as exc:
+                    failures.report(f"reading the result of a {self._operation.kind} operation", exc)
+            self._read_result(result)
+        if self._token is not None:
+            token, self._token = self._token, None
+            try:
+                otel_context.detach(token)  # type: ignore[arg-type]
+            except Exception as exc:
+                failures.report("detaching the context", exc)
+        if self._deferred and error is None:
+            return
+        self._finish(error or self._failure)
+
+    def _read_result(self, result: object) -> None:
+        """What a kind learns from the value the call returned by itself (no hook needed)."""
+
+    def item(self, item: object) -> None:
+        """A generator this operation wraps yielded ``item``: let the item hook read it."""
+        hook = self._on_item
+        if hook is not None and self._started is not None:
+            was, inside.on = inside.on, True
+            try:
+                hook(self, item)
+            except Exception as exc:
+                failures.report(f"reading an item of a {self._operation.kind} operation", exc)
+            finally:
+                inside.on = was
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """Record duration (usage, memory), set the error status and end the span; once only."""
+        was, inside.on = inside.on, True
+        try:
+            self._finish(error)
+        finally:
+            inside.on = was
+
+    def _finish(self, error: BaseException | None) -> None:
+        started = self._started
+        if started is None:
+            return
+        duration = perf_counter() - started
+        self._started = None
+        if self._outer is not None:
+            return
+        telemetry = self._telemetry
+        recorder = telemetry.recorder
+        try:
+            attributes = self._metric_attributes
+            if error is not None:
+                kind = telemetry.error_types(error_type(error))
+                attributes = {**attributes, names.ERROR_TYPE: kind}
+                self.span.set_attribute(names.ERROR_TYPE, kind)
+                self.span.set_status(Status(StatusCode.ERROR, kind))
+            recorder.duration(self._operation.histogram, duration, attributes)
+            own = max(duration - sum(self._children), 0.0) if self._children else duration
+            self.span.set_attribute(names.SELF_TIME, own)
+            recorder.self_time(self._operation.kind, own, attributes)
+            if self._enclosing is not None:
+                self._enclosing._children.append(duration)
+            self._record(attributes)
+            if self._snapshot is not None and telemetry.memory is not None:
+                deltas = telemetry.memory.finish(self._snapshot)
+                self.span.set_attributes(deltas)
+                recorder.memory(deltas, attributes)
+        except Exception as exc:
+            failures.report(f"recording {self._operation.kind} operation", exc)
+        finally:
+            recorder.ended(self._operation.kind)
+            try:
+                self.span.end()
+            except Exception as exc:  # a span processor's on_end (the user's own, say) raised
+                failures.report("ending a span", exc)
+
+    def _record(self, attributes: Attributes) -> None:
+        """What only this kind measures, recorded as the operation finishes (nothing for most kinds)."""
+
+
+class AgentInvocation(Invocation):
+    """An agent run: counts the LLM and tool calls made inside it, from every thread and task it spawns."""
+
+    __slots__ = ("_lock", "llm_calls", "tool_calls")
+
+    def __init__(self, telemetry: Telemetry, operation: Operation, span: Span, **kwargs: Any) -> None:
+        super().__init__(telemetry, operation, span, **kwargs)
+        self.llm_calls = 0
+        self.tool_calls = 0
+        self._lock = forksafe.lock()
+
+    @property
+    def name(self) -> str:
+        return self._operation.name
+
+    def count(self, kind: str) -> None:
+        """An LLM or tool operation started inside this agent (not inside a sub-agent)."""
+        with self._lock:
+            if kind == names.KIND_LLM:
+                self.llm_calls += 1
+            else:
+                self.tool_calls += 1
+
+    def _record(self, attributes: Attributes) -> None:
+        self._telemetry.recorder.agent_calls(self.llm_calls, self.tool_calls, attributes)
+        self.span.set_attributes({names.AGENT_LLM_CALLS: self.llm_calls, names.AGENT_TOOL_CALLS: self.tool_calls})
+
+
+class LLMInvocation(Invocation):
+    """A model call: token usage and its cost, time to first chunk and between chunks of a stream."""
+
+    __slots__ = ("_last_chunk", "_usage")
+
+    def __init__(self, telemetry: Telemetry, operation: Operation, span: Span, **kwargs: Any) -> None:
+        super().__init__(telemetry, operation, span, **kwargs)
+        self._last_chunk: float | None = None
+        self._usage: tuple[int | None, int | None, int | None, int | None] | None = None
+
+    def set_usage(
+        self,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        cache_read: int | None = None,
+        cache_write: int | None = None,
+    ) -> None:
+        """Token usage reported by the provider; recorded once, when the operation finishes.
+
+        ``input_tokens`` counts every input token, cache reads and writes included, as the conventions ask.
+        A folded operation's usage is the outer operation's.
+        """
+        input_tokens, output_tokens = token_count(input_tokens), token_count(output_tokens)
+        cache_read, cache_write = token_count(cache_read), token_count(cache_write)
+        target = self._outer if isinstance(self._outer, LLMInvocation) else self
+        target._usage = (input_tokens, output_tokens, cache_read, cache_write)
+        usage = (
+            (names.GEN_AI_USAGE_INPUT_TOKENS, input_tokens),
+            (names.GEN_AI_USAGE_OUTPUT_TOKENS, output_tokens),
+            (names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, cache_read),
+            (self._telemetry.instruments.cache_write_attribute, cache_write),
+        )
+        self.add_attributes({key: value for key, value in usage if value is not None})
+
+    def chunk(self) -> None:
+        """A streamed chunk arrived: time to first chunk, then time per output chunk.
+
+        A folded operation's chunks are not timed: the outer operation times the chunks it hands on.
+        """
+        started = self._started
+        if started is None or self._outer is not None:
+            return
+        now = perf_counter()
+        recorder = self._telemetry.recorder
+        was, inside.on = inside.on, True
+        try:
+            if self._last_chunk is None:
+                recorder.time_to_first_chunk(now - started, self._metric_attributes)
+                self.span.set_attribute(names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, now - started)
+            else:
+                recorder.time_per_output_chunk(now - self._last_chunk, self._metric_attributes)
+        finally:
+            inside.on = was
+        self._last_chunk = now
+
+    def _record(self, attributes: Attributes) -> None:
+        """Token usage, then the cost of those tokens when the model has a price (counted when not)."""
+        if self._usage is None:
+            return
+        input_tokens, output_tokens, cache_read, cache_write = self._usage
+        recorder, usage_attributes = self._telemetry.recorder, self._metric_attributes
+        recorder.tokens(input_tokens, output_tokens, usage_attributes)
+        if cache_read:
+            recorder.cached_input_tokens(cache_read, usage_attributes)
+        model = self._attributes.get(names.GEN_AI_RESPONSE_MODEL) or self._attributes.get(names.GEN_AI_REQUEST_MODEL)
+        price = prices.table().price(str(model)) if model else None
+        if price is None:
+            recorder.unpriced(usage_attributes)
+            return
+        cost = price.cost(input_tokens or 0, output_tokens or 0, cache_read or 0, cache_write or 0)
+        self.span.set_attribute(names.LLM_COST, cost)
+        recorder.cost(cost, usage_attributes)
+
+
+class HistoryInvocation(Invocation):
+    """A history-store operation: the store's size (records, bytes) as this operation saw it."""
+
+    __slots__ = ()
+
+    def _read_result(self, result: object) -> None:
+        if self._operation.records_from_result and isinstance(result, (list, tuple)):
+            self.add_attributes({names.HISTORY_RECORDS: len(result)})
+
+    def _record(self, attributes: Attributes) -> None:
+        records, size = self._attributes.get(names.HISTORY_RECORDS), self._attributes.get(names.FILE_SIZE)
+        self._telemetry.recorder.history_size(
+            records if isinstance(records, int) else None, size if isinstance(size, int) else None, attributes
+        )
+
+
+# The invocation type of each kind that measures something of its own; the others use Invocation.
+TYPES: Mapping[str, type[Invocation]] = {
+    names.KIND_AGENT: AgentInvocation,
+    names.KIND_LLM: LLMInvocation,
+    names.KIND_HISTORY: HistoryInvocation,
+}

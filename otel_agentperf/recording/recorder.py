@@ -1,0 +1,159 @@
+"""The one module that records: every instrument is created here, and every ``record``/``add`` is made here.
+
+Invocations decide *what* an operation measured; the :class:`Recorder` turns those measurements into
+points on the catalogue's instruments (``conventions.instruments``), so where a metric is born is one
+method of one class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Meter, Observation
+from opentelemetry.util.types import AttributeValue
+
+from otel_agentperf.conventions import names
+from otel_agentperf.conventions.instruments import Instrument, Instruments
+from otel_agentperf.runtime import forksafe
+
+Attributes = Mapping[str, AttributeValue]
+
+
+class _ActiveCounts:
+    """In-flight operations per kind, read by an asynchronous UpDownCounter at collection time.
+
+    A lock-protected integer per kind costs far less on the hot path than two synchronous ``add`` calls.
+    """
+
+    def __init__(self) -> None:
+        self._lock = forksafe.lock()
+        self._counts = dict.fromkeys(names.KINDS, 0)
+
+    def add(self, kind: str, delta: int) -> None:
+        with self._lock:
+            self._counts[kind] += delta
+
+    def observe(self, _options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            counts = list(self._counts.items())
+        return [Observation(count, {names.OPERATION_KIND: kind}) for kind, count in counts]
+
+
+class _SelfTimes:
+    """Self time summed per operation series, read by an asynchronous counter at collection time.
+
+    One float addition under a lock per operation: a synchronous counter ``add`` (its attributes hashed
+    every time) would cost a quarter of the whole operation.
+    """
+
+    def __init__(self) -> None:
+        self._lock = forksafe.lock()
+        self._totals: dict[tuple[str, tuple[tuple[str, AttributeValue], ...]], float] = {}
+
+    def add(self, kind: str, attributes: Attributes, seconds: float) -> None:
+        key = (kind, tuple(attributes.items()))
+        with self._lock:
+            self._totals[key] = self._totals.get(key, 0.0) + seconds
+
+    def observe(self, _options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            totals = list(self._totals.items())
+        return [
+            Observation(total, {**dict(attributes), names.OPERATION_KIND: kind}) for (kind, attributes), total in totals
+        ]
+
+
+class Recorder:
+    """The instruments of one meter, made from one layout's catalogue, and the only code that records."""
+
+    def __init__(self, meter: Meter, instruments: Instruments) -> None:
+        made: dict[str, Histogram] = {}
+
+        def histogram(spec: Instrument) -> Histogram:
+            if spec.name not in made:  # embeddings share the inference histogram in semconv v1.41
+                made[spec.name] = meter.create_histogram(
+                    spec.name,
+                    unit=spec.unit,
+                    description=spec.description,
+                    explicit_bucket_boundaries_advisory=list(spec.boundaries),
+                )
+            return made[spec.name]
+
+        def counter(spec: Instrument) -> Counter:
+            return meter.create_counter(spec.name, unit=spec.unit, description=spec.description)
+
+        self._durations = {key: histogram(spec) for key, spec in instruments.durations.items()}
+        self._token_usage = histogram(instruments.token_usage)
+        self._time_to_first_chunk = histogram(instruments.time_to_first_chunk)
+        self._time_per_output_chunk = histogram(instruments.time_per_output_chunk)
+        self._agent_llm_calls = histogram(instruments.agent_llm_calls)
+        self._agent_tool_calls = histogram(instruments.agent_tool_calls)
+        self._history_records = histogram(instruments.history_records)
+        self._history_bytes = histogram(instruments.history_bytes)
+        self._memory = {key: histogram(spec) for key, spec in instruments.memory.items()}
+        self._cost = counter(instruments.cost)
+        self._cached_input_tokens = counter(instruments.cached_input_tokens)
+        self._unpriced = counter(instruments.unpriced)
+        self._active = _ActiveCounts()
+        active = instruments.operations_active
+        meter.create_observable_up_down_counter(
+            active.name, callbacks=[self._active.observe], unit=active.unit, description=active.description
+        )
+        self._self_times = _SelfTimes()
+        own = instruments.self_time
+        meter.create_observable_counter(
+            own.name, callbacks=[self._self_times.observe], unit=own.unit, description=own.description
+        )
+
+    def started(self, kind: str) -> None:
+        """An operation of ``kind`` began (``agentperf.operations.active``)."""
+        self._active.add(kind, 1)
+
+    def ended(self, kind: str) -> None:
+        self._active.add(kind, -1)
+
+    def duration(self, histogram: str, seconds: float, attributes: Attributes) -> None:
+        """An operation's duration, on the histogram its operation names (its kind, or embeddings)."""
+        self._durations[histogram].record(seconds, attributes)
+
+    def self_time(self, kind: str, seconds: float, attributes: Attributes) -> None:
+        """Time the operation spent itself (``agentperf.operation.self_time``)."""
+        self._self_times.add(kind, attributes, seconds)
+
+    def time_to_first_chunk(self, seconds: float, attributes: Attributes) -> None:
+        self._time_to_first_chunk.record(seconds, attributes)
+
+    def time_per_output_chunk(self, seconds: float, attributes: Attributes) -> None:
+        self._time_per_output_chunk.record(seconds, attributes)
+
+    def tokens(self, input_tokens: int | None, output_tokens: int | None, attributes: Attributes) -> None:
+        """Token usage, one point per token type the provider reported."""
+        for token_type, tokens in ((names.TOKEN_TYPE_INPUT, input_tokens), (names.TOKEN_TYPE_OUTPUT, output_tokens)):
+            if tokens is not None:
+                self._token_usage.record(tokens, {**attributes, names.GEN_AI_TOKEN_TYPE: token_type})
+
+    def cached_input_tokens(self, tokens: int, attributes: Attributes) -> None:
+        self._cached_input_tokens.add(tokens, attributes)
+
+    def cost(self, usd: float, attributes: Attributes) -> None:
+        self._cost.add(usd, attributes)
+
+    def unpriced(self, attributes: Attributes) -> None:
+        """A call with usage but no price for its model: counted, never shown as a cost of zero."""
+        self._unpriced.add(1, attributes)
+
+    def agent_calls(self, llm_calls: int, tool_calls: int, attributes: Attributes) -> None:
+        self._agent_llm_calls.record(llm_calls, attributes)
+        self._agent_tool_calls.record(tool_calls, attributes)
+
+    def history_size(self, records: int | None, size_bytes: int | None, attributes: Attributes) -> None:
+        """The size of a history store as one operation saw it, in records and in bytes."""
+        if records is not None:
+            self._history_records.record(records, attributes)
+        if size_bytes is not None:
+            self._history_bytes.record(size_bytes, attributes)
+
+    def memory(self, deltas: Mapping[str, int], attributes: Attributes) -> None:
+        """Memory measured over an operation, by the probe's measurement."""
+        for key, delta in deltas.items():
+            self._memory[key].record(max(delta, 0), attributes)

@@ -1,0 +1,173 @@
+"""Per-operation performance rows: cumulative counts, times and buckets, and the quantiles they allow.
+
+Rows hold cumulative values, so two scrapes can be subtracted (:func:`window`) for rates over a refresh
+window. Quantiles are estimated from the buckets the way Prometheus' ``histogram_quantile`` does (linear
+interpolation inside the bucket), and never outside what the buckets and the mean allow.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+
+QUANTILES = (0.5, 0.95, 0.99)
+
+
+def ms(seconds: float | None) -> str:
+    """Milliseconds with one decimal, or ``-`` when unknown."""
+    return "-" if seconds is None else f"{seconds * 1000:.1f}"
+
+
+class ReportError(Exception):
+    """A scrape that cannot be read or used; the message says why, for the user."""
+
+
+class CounterReset(ReportError):
+    """A later scrape has smaller cumulative values than an earlier one: the app restarted."""
+
+
+@dataclass
+class Row:
+    """One instrumented operation (an agent, a tool, a model, a loader...), cumulative since start."""
+
+    kind: str
+    name: str
+    calls: float = 0.0
+    errors: float = 0.0
+    total_seconds: float = 0.0
+    self_seconds: float = 0.0  # exclusive time: less what the operations it called took
+    self_known: bool = False  # the app exported self time (older versions did not)
+    redundant: float = 0.0
+    blocking: float = 0.0
+    tokens: float = 0.0
+    cost_usd: float = 0.0
+    size_records: float = 0.0
+    size_observations: float = 0.0
+    quantiles: dict[str, float | None] = field(default_factory=dict)
+    # The interval each quantile certainly lies in: its bucket, narrowed by the mean; (v, v) when exact.
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # "<" when only an upper bound is known (the first bucket), ">" only a lower one (the +Inf bucket).
+    relations: dict[str, str] = field(default_factory=dict)
+    buckets: dict[float, float] = field(default_factory=dict, repr=False)
+
+    @property
+    def mean_seconds(self) -> float | None:
+        return self.total_seconds / self.calls if self.calls else None
+
+    @property
+    def mean_size(self) -> float | None:
+        """Mean history size (records) this operation saw, when the store reports one."""
+        return self.size_records / self.size_observations if self.size_observations else None
+
+    def estimate_quantiles(self) -> None:
+        self.quantiles, self.bounds, self.relations = {}, {}, {}
+        for q in QUANTILES:
+            key = f"p{round(q * 100)}"
+            found = bounded_quantile(q, self.buckets, self.mean_seconds)
+            self.quantiles[key] = None if found is None else found.value
+            if found is not None:
+                self.bounds[key] = (found.low, found.high)
+                self.relations[key] = found.relation
+
+    def quantile_text(self, key: str) -> str:
+        """A quantile in milliseconds as far as it is known: ``< 0.2`` when only a bound is, ``> 81920.0``."""
+        value = self.quantiles.get(key)
+        if value is None:
+            return "-"
+        low, high = self.bounds[key]
+        relation = self.relations.get(key, "")
+        if relation == "<":
+            return f"< {ms(high)}"
+        if relation == ">":
+            return f"> {ms(low)}"
+        return ms(value)
+
+
+_COUNTED = tuple(f.name for f in fields(Row) if f.type == "float")
+
+
+def quantile(q: float, buckets: dict[float, float]) -> float | None:
+    """Estimate the ``q`` quantile from cumulative bucket counts keyed by upper bound (``inf`` included)."""
+    bounds = sorted(buckets)
+    if not bounds or buckets[bounds[-1]] <= 0:
+        return None
+    total = buckets[bounds[-1]]
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for bound in bounds:
+        count = buckets[bound]
+        if count >= rank:
+            if math.isinf(bound):
+                return lower
+            if count == below:
+                return bound
+            return lower + (bound - lower) * (rank - below) / (count - below)
+        lower, below = bound, count
+    return lower
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A quantile: the estimate, the interval it certainly lies in, and whether only a bound is known."""
+
+    value: float
+    low: float
+    high: float
+    relation: str = ""  # "<": at most ``high``; ">": at least ``low``; "": ``value``
+
+
+def bounded_quantile(q: float, buckets: dict[float, float], mean: float | None) -> Estimate | None:
+    """The ``q`` quantile from bucket counts and the mean, never outside what they allow.
+
+    The quantile lies in its bucket; it is also at most ``mean / (1 - q)`` (Markov's inequality: values are
+    durations, never negative), which narrows a coarse bucket; one observation is the mean itself. The
+    estimate is the interpolated value kept inside those limits, so it never contradicts the mean; a
+    quantile in the first bucket or in the +Inf bucket is known only by a bound.
+    """
+    value = quantile(q, buckets)
+    if value is None:
+        return None
+    bounds = sorted(buckets)
+    total = buckets[bounds[-1]]
+    if total == 1 and mean is not None:
+        return Estimate(mean, mean, mean)
+    low, high = 0.0, math.inf
+    for bound in bounds:
+        if buckets[bound] >= q * total:
+            high = bound
+            break
+        low = bound
+    relation = "<" if low == 0.0 else ">" if math.isinf(high) else ""
+    if mean is not None and q < 1:
+        cap = mean / (1 - q)
+        if cap >= low:
+            high = min(high, cap)
+    return Estimate(min(max(value, low), high), low, high, relation)
+
+
+def ranked(rows: list[Row]) -> list[Row]:
+    """Most self time first (where the time really goes); by total time for data without self time."""
+    if any(row.self_seconds for row in rows):
+        return sorted(rows, key=lambda row: (row.self_seconds, row.total_seconds), reverse=True)
+    return sorted(rows, key=lambda row: row.total_seconds, reverse=True)
+
+
+def window(before: list[Row], after: list[Row]) -> list[Row]:
+    """What happened between two scrapes; raises :class:`CounterReset` if a value went down."""
+    earlier = {(row.kind, row.name): row for row in before}
+    result = []
+    for row in after:
+        old = earlier.get((row.kind, row.name))
+        delta = Row(row.kind, row.name, self_known=row.self_known)
+        for name in _COUNTED:
+            value = getattr(row, name) - (getattr(old, name) if old else 0.0)
+            if value < -1e-9:
+                raise CounterReset(f"{row.kind} {row.name}: {name} went down between scrapes (did the app restart?)")
+            setattr(delta, name, max(value, 0.0))
+        old_buckets = old.buckets if old else {}
+        delta.buckets = {bound: count - old_buckets.get(bound, 0.0) for bound, count in row.buckets.items()}
+        delta.estimate_quantiles()
+        result.append(delta)
+    if any((row.kind, row.name) not in {(r.kind, r.name) for r in after} for row in before):
+        raise CounterReset("series disappeared between scrapes (did the app restart?)")
+    return result

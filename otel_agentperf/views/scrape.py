@@ -1,0 +1,105 @@
+"""Reads a Prometheus scrape of an instrumented app into rows, with prometheus-client's own text parser."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from otel_agentperf.conventions import names, prometheus
+from otel_agentperf.conventions.instruments import catalogue
+from otel_agentperf.views.rows import ReportError, Row, ranked
+
+
+def _families() -> dict[str, str]:
+    """Prometheus family name -> operation kind, for both semantic-convention layouts."""
+    found: dict[str, str] = {}
+    for latest in (False, True):
+        for kind, spec in catalogue(latest).durations.items():
+            if kind in names.NAMING_ATTRIBUTES:
+                found[prometheus.family(spec)] = kind
+    return found
+
+
+# Families that add to a row besides its duration histogram: (kind, [(sample suffix, Row field)]).
+_EXTRA = {
+    prometheus.family(catalogue(False).token_usage): (names.KIND_LLM, [("_sum", "tokens")]),
+    prometheus.family(catalogue(False).cost): (names.KIND_LLM, [("_total", "cost_usd")]),
+    prometheus.family(catalogue(False).history_records): (
+        names.KIND_HISTORY,
+        [("_sum", "size_records"), ("_count", "size_observations")],
+    ),
+}
+
+
+def parse(text: str) -> list[Row]:
+    """Rows for every operation found in exposition ``text``, the most total time first."""
+    families = _families()
+    labels_of = {
+        kind: [prometheus.label(attribute) for attribute in attributes]
+        for kind, attributes in names.NAMING_ATTRIBUTES.items()
+    }
+    self_family = prometheus.family(catalogue(False).self_time)
+    kind_label = prometheus.label(names.OPERATION_KIND)
+    error_label = prometheus.label(names.ERROR_TYPE)
+    redundant_label = prometheus.label(names.CONFIG_REDUNDANT)
+    blocking_label = prometheus.label(names.BLOCKING_EVENT_LOOP)
+    rows: dict[tuple[str, str], Row] = {}
+    try:
+        parsed = list(text_string_to_metric_families(text))
+    except Exception as exc:
+        raise ReportError(f"not Prometheus exposition text ({exc})") from exc
+
+    def row_for(kind: str, labels: dict[str, str]) -> Row:
+        # The exporter gives every series of a metric the same label keys, "" where a point had none.
+        name = "/".join(value for label in labels_of[kind] if (value := labels.get(label))) or "-"
+        return rows.setdefault((kind, name), Row(kind, name))
+
+    for family in parsed:
+        if family.name == self_family:
+            for sample in family.samples:
+                if sample.name.endswith("_total") and sample.labels.get(kind_label) in labels_of:
+                    row = row_for(sample.labels[kind_label], sample.labels)
+                    row.self_seconds += sample.value
+                    row.self_known = True
+            continue
+        extra = _EXTRA.get(family.name)
+        if extra is not None:
+            extra_kind, by_suffix = extra
+            for sample in family.samples:
+                for suffix, attribute in by_suffix:
+                    if sample.name.endswith(suffix):
+                        row = row_for(extra_kind, sample.labels)
+                        setattr(row, attribute, getattr(row, attribute) + sample.value)
+            continue
+        kind = families.get(family.name)
+        if kind is None or family.type != "histogram":
+            continue
+        for sample in family.samples:
+            row = row_for(kind, sample.labels)
+            if sample.name.endswith("_bucket"):
+                bound = float(sample.labels["le"])
+                row.buckets[bound] = row.buckets.get(bound, 0.0) + sample.value
+            elif sample.name.endswith("_count"):
+                row.calls += sample.value
+                if sample.labels.get(error_label):
+                    row.errors += sample.value
+                if sample.labels.get(redundant_label) == "true":
+                    row.redundant += sample.value
+                if sample.labels.get(blocking_label) == "true":
+                    row.blocking += sample.value
+            elif sample.name.endswith("_sum"):
+                row.total_seconds += sample.value
+    for row in rows.values():
+        row.estimate_quantiles()
+    return ranked(list(rows.values()))
+
+
+def fetch(url: str, timeout: float = 10.0) -> str:
+    """GET a metrics endpoint; any failure becomes a :class:`ReportError` naming the URL."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return str(response.read().decode("utf-8", errors="replace"))
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise ReportError(f"cannot read {url}: {getattr(exc, 'reason', exc)}") from exc
