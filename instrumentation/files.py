@@ -16,10 +16,9 @@ from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
 from otel_agentperf.recording.operations import Operation
-from otel_agentperf.runtime import forksafe
+from otel_agentperf.runtime import forksafe, settings
 from otel_agentperf.wrapping.wrappers import Call
 
-CAPTURE_PATHS_ENV = "OTEL_AGENTPERF_CAPTURE_FILE_PATHS"
 _REMEMBERED_FILES = 4096
 
 
@@ -88,7 +87,7 @@ def file_attributes(facts: FileFacts | None) -> dict[str, AttributeValue]:
     attributes: dict[str, AttributeValue] = {names.FILE_NAME: os.path.basename(facts.path)}
     if facts.size is not None:
         attributes[names.FILE_SIZE] = facts.size
-    if os.environ.get(CAPTURE_PATHS_ENV, "").strip().lower() in {"true", "1", "yes"}:
+    if settings.current().capture_file_paths:
         attributes[names.FILE_PATH] = os.path.abspath(facts.path)
     return attributes
 

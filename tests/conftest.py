@@ -24,7 +24,7 @@ import otel_agentperf
 from otel_agentperf.api.instrumentor import AgentPerfInstrumentor
 from otel_agentperf.recording import prices, state
 from otel_agentperf.recording.invocations import AgentInvocation, Invocation
-from otel_agentperf.runtime import failures
+from otel_agentperf.runtime import failures, settings
 
 
 @dataclass
@@ -152,6 +152,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "true")
     prices.table.cache_clear()
     failures.forget()
+    settings.reload()  # the snapshot of this test's environment (a test that changes it reloads again)
 
 
 def _local_llm() -> ModuleType:

@@ -13,6 +13,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_agentperf.conventions import names
 from otel_agentperf.instrumentation.llm.anthropic_sdk import AnthropicInstrumentor
+from otel_agentperf.runtime import settings
 from tests.conftest import Recorded
 
 MESSAGES = [{"role": "user", "content": "why is my agent slow"}]
@@ -123,6 +124,7 @@ def test_cost_uses_cache_prices(llm: Recorded, server: Any, tmp_path: Any, monke
     prices_file = tmp_path / "prices.toml"
     prices_file.write_text('[models."cached-3-claude-p"]\ninput = 3.0\ncached_input = 0.3\noutput = 15.0\n')
     monkeypatch.setenv("OTEL_AGENTPERF_PRICES", str(prices_file))
+    settings.reload()
     _client(server, llm).messages.create(model="cached-3-claude-p", max_tokens=64, messages=MESSAGES)
     expected = (2 * 3.0 + 3 * 0.3 + 9 * 15.0) / 1e6
     assert llm.counter("agentperf.llm.cost") == pytest.approx(expected)

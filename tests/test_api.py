@@ -10,6 +10,7 @@ from opentelemetry.trace import SpanKind
 
 import otel_agentperf as ap
 from otel_agentperf.conventions import buckets, names
+from otel_agentperf.runtime import settings
 from tests.conftest import MakeRecorded, Recorded
 
 
@@ -186,6 +187,7 @@ def test_a_segment_records_the_error_and_lets_it_through(recorded: Recorded) -> 
 
 def test_disabled_switch_makes_everything_a_pass_through(recorded: Recorded, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_AGENTPERF_ENABLED", "false")
+    settings.reload()
 
     def plain() -> int:
         return 1

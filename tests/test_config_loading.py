@@ -27,6 +27,7 @@ from otel_agentperf.instrumentation.config.pydantic_settings import PydanticSett
 from otel_agentperf.instrumentation.config.python_dotenv import DotenvInstrumentor
 from otel_agentperf.instrumentation.config.pyyaml import PyYAMLInstrumentor
 from otel_agentperf.instrumentation.config.toml_loaders import TomliInstrumentor, TomllibInstrumentor
+from otel_agentperf.runtime import settings
 from otel_agentperf.wrapping.library import LibraryInstrumentor
 from tests.conftest import Recorded
 
@@ -194,6 +195,7 @@ def test_json_files_are_classified_by_name(loaders: Recorded, tmp_path: Path) ->
 def test_json_patterns_come_from_settings(recorded: Recorded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_AGENTPERF_CONFIG_FILES", "*.agent.json")
     monkeypatch.setenv("OTEL_AGENTPERF_HISTORY_FILES", "")
+    settings.reload()
     instrumentor = JsonFilesInstrumentor()
     instrumentor.instrument()
     try:

@@ -109,9 +109,10 @@ def test_a_settings_mistake_is_one_warning_and_the_rest_applies(
     (tmp_path / "pyproject.toml").write_text(text)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OTEL_AGENTPERF_TARGETS", "hostile_tasks:square=tool")
+    settings.reload()
     with caplog.at_level(logging.WARNING, logger="otel_agentperf"):
-        loaded = settings.load()
-    assert loaded.targets == ["hostile_tasks:square=tool"]
+        loaded = settings.current()
+    assert loaded.targets == ("hostile_tasks:square=tool",)
     warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
     if key is None:
         assert warnings == []  # a pyproject.toml without our table is not ours to judge
@@ -131,6 +132,7 @@ def test_a_settings_file_that_is_not_utf8_is_one_warning_and_instrumentation_goe
     bad.write_bytes('memory = "rss"\n# caf\xe9\n'.encode("latin-1"))
     monkeypatch.setenv("OTEL_AGENTPERF_CONFIG", str(bad))
     monkeypatch.setenv("OTEL_AGENTPERF_TARGETS", "hostile_tasks:square=tool")
+    settings.reload()
     with caplog.at_level(logging.WARNING, logger="otel_agentperf"):
         instrumentor.instrument()
         assert hostile_tasks.square(3) == 9
@@ -148,6 +150,7 @@ def test_a_bad_prices_file_keeps_the_packaged_prices_and_is_read_once(
     bad = tmp_path / "prices.toml"
     bad.write_bytes(b'[models."m"]\ninput = 1\n# \xff\xfe\n')
     monkeypatch.setenv("OTEL_AGENTPERF_PRICES", str(bad))
+    settings.reload()
     prices.table.cache_clear()
     with caplog.at_level(logging.WARNING, logger="otel_agentperf"):
         first = prices.table()
@@ -165,9 +168,11 @@ def test_wrapped_functions_pickle_and_copy_as_the_originals(instrumentor: AgentP
 
     os.environ["OTEL_AGENTPERF_TARGETS"] = "hostile_tasks:square=tool"
     try:
+        settings.reload()
         instrumentor.instrument()
     finally:
         del os.environ["OTEL_AGENTPERF_TARGETS"]
+        settings.reload()
     wrapped = hostile_tasks.square
     assert type(wrapped).__name__ == "AgentPerfWrapper"
     assert pickle.loads(pickle.dumps(wrapped)) is wrapped
@@ -257,9 +262,12 @@ def test_a_recursive_target_keeps_at_least_a_third_of_its_depth(instrumentor: Ag
     bare = hostile_tasks.depth()
     os.environ["OTEL_AGENTPERF_TARGETS"] = "hostile_tasks:depth=tool"
     try:
+        settings.reload()
         instrumentor.instrument()
     finally:
         del os.environ["OTEL_AGENTPERF_TARGETS"]
+        settings.reload()
+    assert type(hostile_tasks.depth).__name__ == "AgentPerfWrapper"
     wrapped = hostile_tasks.depth()
     frames = 2 if sys.version_info >= (3, 12) else 3
     assert wrapped >= bare // frames - 5, (bare, wrapped)
@@ -374,6 +382,7 @@ def test_disable_switches_install_no_wrapper(
 
     monkeypatch.setenv(variable, value)
     monkeypatch.setenv("OTEL_AGENTPERF_TARGETS", "hostile_tasks:square=tool")
+    settings.reload()
 
     def plain() -> None: ...
 
@@ -465,12 +474,13 @@ def test_captured_content_is_capped_in_total(recorded: Recorded, server: Any, mo
     from otel_agentperf.instrumentation.llm import content
 
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    settings.reload()
     messages = [{"role": "user", "content": "x" * 5_000} for _ in range(1_000)]
     with OpenAIInstrumentorActive():
         client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
         client.chat.completions.create(model="m1", messages=messages)  # type: ignore[arg-type]
     captured = str(recorded.spans()[0].attributes[names.GEN_AI_INPUT_MESSAGES])
-    assert len(captured) <= content.DEFAULT_MAX_LENGTH * content.TOTAL_PARTS + 64 * content.TOTAL_PARTS
+    assert len(captured) <= settings.DEFAULT_MAX_LENGTH * content.TOTAL_PARTS + 64 * content.TOTAL_PARTS
     assert captured.count('"role":"user"') == content.TOTAL_PARTS
 
 

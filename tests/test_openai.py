@@ -18,6 +18,7 @@ import otel_agentperf
 from otel_agentperf.conventions import buckets, names
 from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
 from otel_agentperf.recording import state
+from otel_agentperf.runtime import settings
 from tests.conftest import MakeRecorded, Recorded, instrumented_by
 
 MESSAGES = [{"role": "user", "content": "why is my agent slow"}]
@@ -267,6 +268,7 @@ def test_embeddings_have_their_own_histogram_in_the_latest_conventions(
     monkeypatch: pytest.MonkeyPatch, server: Any, make_recorded: MakeRecorded
 ) -> None:
     monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
+    settings.reload()
     recorded = make_recorded()
     instrumentor = OpenAIInstrumentor()
     instrumentor.instrument()
@@ -287,6 +289,7 @@ def test_cost_from_the_price_table_and_unpriced_models_counted(
     prices_file = tmp_path / "prices.toml"
     prices_file.write_text('[models."cached-2-m8"]\ninput = 3.0\ncached_input = 0.5\noutput = 20.0\n')
     monkeypatch.setenv("OTEL_AGENTPERF_PRICES", str(prices_file))
+    settings.reload()
     client = _client(server)
     client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     client.chat.completions.create(model="cached-2-m8", messages=MESSAGES)
@@ -311,6 +314,7 @@ def test_content_is_captured_only_when_asked_and_capped(
     assert names.GEN_AI_INPUT_MESSAGES not in quiet and names.GEN_AI_OUTPUT_MESSAGES not in quiet
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
     monkeypatch.setenv("OTEL_AGENTPERF_CONTENT_MAX_LENGTH", "12")
+    settings.reload()
     client.chat.completions.create(model="loud", messages=MESSAGES)
     stream = client.chat.completions.create(model="loud-stream", messages=MESSAGES, stream=True)
     for _ in stream:
@@ -359,6 +363,7 @@ def test_capture_values_that_record_nothing_are_warned_about_once(
     llm: Recorded, server: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, value: str
 ) -> None:
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", value)
+    settings.reload()
     client = _client(server)
     for _ in range(2):
         client.chat.completions.create(model=f"quiet-{value}", messages=MESSAGES)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from otel_agentperf.recording import prices
+from otel_agentperf.runtime import settings
 
 
 def test_packaged_prices_match_dated_snapshots_but_never_guess() -> None:
@@ -43,6 +44,7 @@ def test_user_file_and_settings_table_override_and_bad_entries_are_named(
     user_file.write_text('[models."house-model"]\ninput = 0.5\noutput = 0.5\n[models."no-output"]\ninput = 1.0\n')
     monkeypatch.setenv("OTEL_AGENTPERF_CONFIG", str(settings_file))
     monkeypatch.setenv("OTEL_AGENTPERF_PRICES", str(user_file))
+    settings.reload()
     with caplog.at_level(logging.WARNING, logger="otel_agentperf"):
         table = prices.table()
     assert table.price("gpt-4o") == prices.Price(input=1.0, output=2.0)
@@ -57,6 +59,7 @@ def test_an_unreadable_price_file_is_one_warning_and_the_packaged_table_still_wo
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("OTEL_AGENTPERF_PRICES", str(tmp_path / "missing.toml"))
+    settings.reload()
     with caplog.at_level(logging.WARNING, logger="otel_agentperf"):
         table = prices.table()
     assert table.price("gpt-4o") is not None

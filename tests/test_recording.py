@@ -16,6 +16,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 import otel_agentperf as ap
 from otel_agentperf.conventions import buckets, names
 from otel_agentperf.recording import state
+from otel_agentperf.runtime import settings
 from tests.conftest import MakeRecorded, Recorded
 
 
@@ -324,6 +325,7 @@ def test_latest_experimental_semconv_renames_the_llm_duration(
     assert recorded.histogram_point("gen_ai.client.operation.duration").count == 1
 
     monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "http, gen_ai_latest_experimental")
+    settings.reload()
     latest = make_recorded()
     complete()
     assert latest.histogram_point("gen_ai.client.inference.duration").count == 1

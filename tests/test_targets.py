@@ -16,6 +16,7 @@ import pytest
 from otel_agentperf.api.instrumentor import AgentPerfInstrumentor
 from otel_agentperf.api.targets import parse
 from otel_agentperf.conventions import names
+from otel_agentperf.runtime import settings
 from tests.conftest import MakeRecorded, Recorded
 
 APP_SOURCE = textwrap.dedent(
@@ -105,6 +106,7 @@ def test_targets_apply_to_an_already_imported_module(
 ) -> None:
     module = importlib.import_module(app_module)
     monkeypatch.setenv("OTEL_AGENTPERF_TARGETS", _targets(app_module, *ALL))
+    settings.reload()
     instrumentor.instrument()
     assert instrumentor.applied_targets == len(ALL)
     _exercise(module)
@@ -115,6 +117,7 @@ def test_targets_wait_for_a_module_imported_later(
     recorded: Recorded, instrumentor: AgentPerfInstrumentor, app_module: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OTEL_AGENTPERF_TARGETS", _targets(app_module, *ALL))
+    settings.reload()
     instrumentor.instrument()
     assert app_module not in sys.modules
     assert instrumentor.applied_targets == 0
@@ -140,6 +143,7 @@ def test_bad_entries_each_warn_once_by_name_and_the_rest_still_apply(
     ]
     good = f"{app_module}:load_config=config"
     monkeypatch.setenv("OTEL_AGENTPERF_TARGETS", ",".join([*bad, good]))
+    settings.reload()
     with caplog.at_level(logging.WARNING, logger="otel_agentperf"):
         instrumentor.instrument()
         module = importlib.import_module(app_module)
@@ -162,6 +166,7 @@ def test_uninstrument_restores_originals_and_instrument_is_idempotent(
     originals = {key: vars(module.Coach)[key] for key in ("process_message", "count", "build", "__init__")}
     original_config = module.load_config
     monkeypatch.setenv("OTEL_AGENTPERF_TARGETS", _targets(app_module, *ALL, "SubCoach=create_agent"))
+    settings.reload()
     instrumentor.instrument()
     instrumentor.instrument()
     assert instrumentor.applied_targets == len(ALL) + 1
@@ -190,6 +195,7 @@ def test_targets_from_a_toml_file_and_from_pyproject(
     settings_file = tmp_path / "agentperf.toml"
     settings_file.write_text(f'targets = ["{app_module}:Coach.process_message=agent"]\nsampling = "all"\n')
     monkeypatch.setenv("OTEL_AGENTPERF_CONFIG", str(settings_file))
+    settings.reload()
     with caplog.at_level(logging.WARNING, logger="otel_agentperf"):
         instrumentor.instrument()
     assert any("unknown option 'sampling'" in r.getMessage() for r in caplog.records)
@@ -203,6 +209,7 @@ def test_targets_from_a_toml_file_and_from_pyproject(
     (project / "pyproject.toml").write_text(f'[tool.otel-agentperf.targets]\n"{app_module}:load_config" = "config"\n')
     monkeypatch.delenv("OTEL_AGENTPERF_CONFIG")
     monkeypatch.chdir(project)
+    settings.reload()
     instrumentor.instrument()
     module.load_config("y")
     assert recorded.span("load_config load_config")
@@ -213,6 +220,7 @@ def test_disabled_switch_applies_no_target(
 ) -> None:
     monkeypatch.setenv("OTEL_AGENTPERF_TARGETS", _targets(app_module, *ALL))
     monkeypatch.setenv("OTEL_AGENTPERF_ENABLED", "false")
+    settings.reload()
     instrumentor.instrument()
     module = importlib.import_module(app_module)
     _exercise(module)
@@ -225,6 +233,7 @@ def test_instrument_with_explicit_providers_routes_targets_there(
 ) -> None:
     other = make_recorded()
     monkeypatch.setenv("OTEL_AGENTPERF_TARGETS", _targets(app_module, "load_config=config"))
+    settings.reload()
     instrumentor.instrument(tracer_provider=other.tracer_provider, meter_provider=other.meter_provider)
     importlib.import_module(app_module).load_config("z")
     assert other.span("load_config load_config").attributes[names.CONFIG_LOADER] == "load_config"

@@ -30,7 +30,7 @@ class JsonFilesInstrumentor(LibraryInstrumentor):
     requirement = None  # standard library
 
     def patch(self, module: ModuleType) -> None:
-        loaded = settings.load()
+        loaded = settings.current()
         config_patterns, history_patterns = loaded.config_files, loaded.history_files
         load_op = loader("json.load")
         read_op = operations.history(_STORE, "read")

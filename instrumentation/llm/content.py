@@ -11,43 +11,22 @@ never headers, keys or client settings.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from typing import Any
 
-from otel_agentperf.runtime import failures
+from otel_agentperf.runtime import settings
 
-CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
-MAX_LENGTH_ENV = "OTEL_AGENTPERF_CONTENT_MAX_LENGTH"
-DEFAULT_MAX_LENGTH = 4096
 TOTAL_PARTS = 16  # an attribute's text, at most this many times the per-part limit
-_ON = {"true", "span_only", "span_and_event"}
-_OFF = {"", "false", "no_content", "event_only"}
 
 
 def enabled() -> bool:
-    """Read per call, so switching it needs no restart of the instrumentation."""
-    value = os.environ.get(CAPTURE_ENV, "").strip().lower()
-    if value in _ON:
-        return True
-    if value not in _OFF:
-        failures.warn_once(
-            f"capture:{value}", "otel-agentperf: %s=%r is not recognised; content is not captured", CAPTURE_ENV, value
-        )
-    elif value == "event_only":
-        failures.warn_once("capture:event_only", "otel-agentperf: content events are not emitted; nothing captured")
-    return False
+    """Whether the user opted in to content capture (the settings snapshot's GenAI capture switch)."""
+    return settings.current().capture_content
 
 
 def max_length() -> int:
-    value = os.environ.get(MAX_LENGTH_ENV, "").strip()
-    if value.isdigit() and int(value) > 0:
-        return int(value)
-    if value:
-        failures.warn_once(
-            f"max-length:{value}", "otel-agentperf: %s=%r is not a positive integer", MAX_LENGTH_ENV, value
-        )
-    return DEFAULT_MAX_LENGTH
+    """Characters kept of each text part."""
+    return settings.current().content_max_length
 
 
 class _Budget:

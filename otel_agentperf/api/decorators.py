@@ -50,7 +50,7 @@ def function_name(func: Any) -> str:
 
 
 def _decorate(func: Any, build: Callable[[Any], Operation]) -> Any:
-    if not settings.enabled():
+    if not settings.current().enabled:
         return func
     return wrap(func, build(func))
 
@@ -133,7 +133,7 @@ def history(func: F | None = None, *, store: str | None = None, operation: str |
         return operations.history(store or owner_name(f), op)
 
     def apply(f: Any) -> Any:
-        return wrap(f, build(f)) if settings.enabled() else f
+        return wrap(f, build(f)) if settings.current().enabled else f
 
     return apply(func) if func is not None else apply
 
@@ -142,7 +142,7 @@ def create_agent(cls_or_func: C | None = None, *, name: str | None = None) -> An
     """Time agent construction (spawn): on a class, its ``__init__``; on a factory function, each call."""
 
     def apply(target: Any) -> Any:
-        if not settings.enabled():
+        if not settings.current().enabled:
             return target
         if isinstance(target, type):
             attribute, wrapper = construction(target, operations.create_agent(name or target.__name__))
@@ -232,7 +232,7 @@ class segment:  # noqa: N801 - used like a function: ``with segment("parse"):``
 
     def __enter__(self) -> segment:
         operation = self._operation
-        invocation = start(operation) if operation is not None and settings.enabled() else None
+        invocation = start(operation) if operation is not None and settings.current().enabled else None
         _open_segments.set((*_open_segments.get(), (self, invocation)))
         return self
 
@@ -257,6 +257,6 @@ class segment:  # noqa: N801 - used like a function: ``with segment("parse"):``
         self.__exit__(exc_type, exc, tb)
 
     def __call__(self, func: F) -> F:
-        if self._operation is None or not settings.enabled():
+        if self._operation is None or not settings.current().enabled:
             return func
         return cast(F, wrap(func, self._operation))

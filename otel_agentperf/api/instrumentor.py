@@ -33,7 +33,7 @@ class AgentPerfInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         # Nothing raises out of here: the launcher would stop loading every later instrumentor.
         try:
             with reentry.ours():
-                loaded = settings.load()
+                loaded = settings.current()
                 if not loaded.enabled:
                     return
                 tracer_provider = kwargs.get("tracer_provider")

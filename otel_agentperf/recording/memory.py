@@ -14,7 +14,6 @@ from otel_agentperf.conventions.names import MEMORY_ALLOCATED, MEMORY_PEAK, MEMO
 
 RSS: str = "rss"
 TRACEMALLOC: str = "tracemalloc"
-MODES: tuple[str, ...] = (RSS, TRACEMALLOC)
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 

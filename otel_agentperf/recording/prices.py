@@ -9,7 +9,6 @@ own config-loading telemetry does not see it.
 from __future__ import annotations
 
 import functools
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from typing import Any
 
 from otel_agentperf.runtime import failures
 
-PRICES_ENV = "OTEL_AGENTPERF_PRICES"
 _PER_TOKENS = 1_000_000
 _DATE_STAMP = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
 _KEYS = ("input", "output", "cached_input", "cache_write")
@@ -95,10 +93,10 @@ def table() -> PriceTable:
 
     with resources.as_file(resources.files("otel_agentperf").joinpath("data/prices.toml")) as packaged:
         prices = parse((settings.read_toml(packaged) or {}).get("models"), "the packaged price table")
-    inline, source = settings.price_overrides()
-    if inline is not None:
-        prices.update(parse(inline, source))
-    path = os.environ.get(PRICES_ENV)
+    loaded = settings.current()
+    if loaded.prices is not None:
+        prices.update(parse(loaded.prices, loaded.prices_source))
+    path = loaded.prices_file
     data = settings.read_toml(Path(path)) if path else None
     if path and data is not None:
         prices.update(parse(data.get("models", data), path))

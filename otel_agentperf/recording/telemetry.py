@@ -54,9 +54,10 @@ class Telemetry:
     ) -> None:
         self.tracer = trace.get_tracer(names.SCOPE_NAME, __version__, tracer_provider, schema_url=names.SCHEMA_URL)
         meter = metrics.get_meter(names.SCOPE_NAME, __version__, meter_provider, schema_url=names.SCHEMA_URL)
-        self.instruments = instruments.catalogue(settings.latest_experimental())
+        loaded = settings.current()
+        self.instruments = instruments.catalogue(loaded.latest_experimental)
         self.recorder = Recorder(meter, self.instruments)
-        modes = settings.memory_modes() if memory_modes is None else memory_modes
+        modes = loaded.memory if memory_modes is None else memory_modes
         self.memory = MemoryProbe(modes) if modes else None
         self.error_types = bounded.BoundedValues(_ERROR_TYPE_LIMIT)
         self.bounds = bounded.Bounds()

@@ -9,13 +9,9 @@ to leave an unconfigured SDK alone.
 
 from __future__ import annotations
 
-import os
-
 from opentelemetry import metrics, trace
 
 from otel_agentperf.runtime import failures, settings
-
-CONFIGURE_SDK_ENV = "OTEL_AGENTPERF_CONFIGURE_SDK"
 
 
 def _sdk_configured() -> bool:
@@ -29,9 +25,8 @@ def _sdk_configured() -> bool:
 
 def configure_sdk_if_missing() -> None:
     """Configure the SDK from ``OTEL_*`` variables unless a configurator (or the user) already did."""
-    if os.environ.get(CONFIGURE_SDK_ENV, "").strip().lower() in {"false", "0", "no", "off"}:
-        return
-    if not settings.enabled():
+    loaded = settings.current()  # the launcher's first call into the package: the snapshot is made here
+    if not loaded.configure_sdk or not loaded.enabled:
         return
     try:
         if _sdk_configured():

@@ -1,4 +1,9 @@
-"""User settings: environment variables and an optional TOML file.
+"""User settings, read once into a frozen :class:`Settings` snapshot: environment variables and a TOML file.
+
+Every layer reads :func:`current`; nothing else in the package reads the environment. The snapshot is made
+on first use (under the launcher, by its pre-instrument hook, before any instrumentor runs) and kept for
+the life of the process; :func:`reload` makes a new one (tests, or an application that changes its
+environment on purpose).
 
 Environment variables (all optional):
 
@@ -9,6 +14,15 @@ Environment variables (all optional):
   that make a ``json.load``/``json.dump`` file a config load or a history operation (defaults below).
 - ``OTEL_AGENTPERF_CONFIG``: path of a TOML file with the same settings; without it,
   ``[tool.otel-agentperf]`` in the working directory's ``pyproject.toml`` is read.
+- ``OTEL_AGENTPERF_PRICES``: a TOML price file (see ``recording.prices``).
+- ``OTEL_AGENTPERF_CAPTURE_FILE_PATHS``: ``true`` puts a config or history file's full path on its span.
+- ``OTEL_AGENTPERF_CONTENT_MAX_LENGTH``: characters kept of each captured message part (default 4096).
+- ``OTEL_AGENTPERF_CONFIGURE_SDK``, ``OTEL_AGENTPERF_FLUSH_ON_SIGTERM``: ``false`` leaves the SDK set-up,
+  or SIGTERM, alone (see ``launcher`` and ``shutdown``).
+
+Read from the standard variables too: ``OTEL_SDK_DISABLED``, ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``,
+``OTEL_SEMCONV_STABILITY_OPT_IN``, ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` and
+``OTEL_EXPORTER_OTLP_TIMEOUT``.
 
 TOML keys: ``enabled`` (bool), ``memory`` (string or list), ``targets`` (list of entries, or a table
 mapping ``"module:Qualified.name"`` to a kind), ``config_files`` and ``history_files`` (lists of
@@ -21,12 +35,11 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from otel_agentperf.recording import memory
-from otel_agentperf.runtime import failures
+from otel_agentperf.runtime import failures, forksafe
 
 ENABLED_ENV = "OTEL_AGENTPERF_ENABLED"
 TARGETS_ENV = "OTEL_AGENTPERF_TARGETS"
@@ -34,48 +47,132 @@ MEMORY_ENV = "OTEL_AGENTPERF_MEMORY"
 CONFIG_ENV = "OTEL_AGENTPERF_CONFIG"
 CONFIG_FILES_ENV = "OTEL_AGENTPERF_CONFIG_FILES"
 HISTORY_FILES_ENV = "OTEL_AGENTPERF_HISTORY_FILES"
-DEFAULT_CONFIG_FILES = ("*config*", "*settings*", "*.conf.json")
-DEFAULT_HISTORY_FILES = ("*history*", "*.jsonl", "*conversation*", "*transcript*", "*messages*", "*checkpoint*")
-PYPROJECT_TABLE = "otel-agentperf"
+PRICES_ENV = "OTEL_AGENTPERF_PRICES"
+CAPTURE_PATHS_ENV = "OTEL_AGENTPERF_CAPTURE_FILE_PATHS"
+MAX_LENGTH_ENV = "OTEL_AGENTPERF_CONTENT_MAX_LENGTH"
+CONFIGURE_SDK_ENV = "OTEL_AGENTPERF_CONFIGURE_SDK"
+FLUSH_ON_SIGTERM_ENV = "OTEL_AGENTPERF_FLUSH_ON_SIGTERM"
+CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 OPT_IN_ENV = "OTEL_SEMCONV_STABILITY_OPT_IN"
 LATEST_EXPERIMENTAL = "gen_ai_latest_experimental"
+TIMEOUT_ENV = "OTEL_EXPORTER_OTLP_TIMEOUT"
+DEFAULT_CONFIG_FILES = ("*config*", "*settings*", "*.conf.json")
+DEFAULT_HISTORY_FILES = ("*history*", "*.jsonl", "*conversation*", "*transcript*", "*messages*", "*checkpoint*")
+DEFAULT_MAX_LENGTH = 4096
+DEFAULT_TIMEOUT_S = 10.0  # the OTLP exporters' default timeout
+MEMORY_MODES = ("rss", "tracemalloc")
+PYPROJECT_TABLE = "otel-agentperf"
 ENTRY_POINT_NAME = "otel_agentperf"  # the core instrumentor's entry point: also the package's off switch
 
-_FALSE = {"false", "0", "no", "off"}
-_TRUE = {"true", "1", "yes", "on"}
+_FALSE = frozenset({"false", "0", "no", "off"})
+_TRUE = frozenset({"true", "1", "yes", "on"})
+# The GenAI capture switch's own values: content goes on spans (no events are emitted).
+_CAPTURE_ON = frozenset({"true", "span_only", "span_and_event"})
+_CAPTURE_OFF = frozenset({"", "false", "no_content", "event_only"})
 _KNOWN_KEYS = {"enabled", "memory", "targets", "config_files", "history_files", "prices"}
 
 
-def disabled_by_opentelemetry() -> bool:
+@dataclass(frozen=True)
+class Settings:
+    """Everything every layer needs to know from the user, merged from the file and the environment."""
+
+    enabled: bool = True
+    memory: frozenset[str] = frozenset()
+    targets: tuple[str, ...] = ()
+    config_files: tuple[str, ...] = DEFAULT_CONFIG_FILES
+    history_files: tuple[str, ...] = DEFAULT_HISTORY_FILES
+    latest_experimental: bool = False
+    capture_content: bool = False
+    content_max_length: int = DEFAULT_MAX_LENGTH
+    capture_file_paths: bool = False
+    configure_sdk: bool = True
+    flush_on_sigterm: bool = True
+    exporter_timeout_s: float = DEFAULT_TIMEOUT_S
+    prices: Any = None  # the settings file's ``prices`` models table, or None
+    prices_source: str = ""  # where that table came from, for warnings
+    prices_file: str | None = None  # OTEL_AGENTPERF_PRICES
+    file: str = ""  # the settings file read, "" when none
+
+
+_current: Settings | None = None
+_lock = forksafe.lock()
+
+
+def current() -> Settings:
+    """The snapshot; made from the environment and the settings file on first use."""
+    found = _current
+    return found if found is not None else reload(only_if_missing=True)
+
+
+def reload(only_if_missing: bool = False) -> Settings:
+    """Read the environment and the settings file again into a new snapshot, and use it from now on."""
+    global _current
+    with _lock:
+        if only_if_missing and _current is not None:
+            return _current
+        _current = _load(os.environ)
+        return _current
+
+
+def _flag(environ: os._Environ[str] | dict[str, str], name: str, default: bool) -> bool:
+    """A boolean variable: true/1/yes/on or false/0/no/off; anything else keeps the default, with a warning."""
+    value = environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in _TRUE or value in _FALSE:
+        return value in _TRUE
+    failures.warn_once(
+        f"flag:{name}:{value}",
+        "otel-agentperf: %s=%r is not true/false; using %s",
+        name,
+        value,
+        "true" if default else "false",
+    )
+    return default
+
+
+def _disabled_by_opentelemetry(environ: os._Environ[str] | dict[str, str]) -> bool:
     """``OTEL_SDK_DISABLED=true``, or ``otel_agentperf`` (or ``*``) in ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``.
 
     Either turns the whole package off: no decorator, target or library instrumentor installs a wrapper.
     """
-    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return True
-    disabled = {name.strip() for name in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
+    disabled = {name.strip() for name in environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
     return ENTRY_POINT_NAME in disabled or "*" in disabled
 
 
-def latest_experimental() -> bool:
-    """True when the user opted in to the newest GenAI conventions (``OTEL_SEMCONV_STABILITY_OPT_IN``)."""
-    tokens = os.environ.get(OPT_IN_ENV, "")
-    return LATEST_EXPERIMENTAL in {token.strip() for token in tokens.split(",")}
-
-
-def enabled() -> bool:
-    """Read on every decoration so the switch works without re-importing anything."""
-    value = os.environ.get(ENABLED_ENV, "").strip().lower()
-    if value and value not in _FALSE | _TRUE:
+def _capture(environ: os._Environ[str] | dict[str, str]) -> bool:
+    value = environ.get(CAPTURE_ENV, "").strip().lower()
+    if value in _CAPTURE_ON:
+        return True
+    if value not in _CAPTURE_OFF:
         failures.warn_once(
-            f"enabled:{value}", "otel-agentperf: %s=%r is not true/false; staying enabled", ENABLED_ENV, value
+            f"capture:{value}", "otel-agentperf: %s=%r is not recognised; content is not captured", CAPTURE_ENV, value
         )
-    return value not in _FALSE and not disabled_by_opentelemetry()
+    elif value == "event_only":
+        failures.warn_once("capture:event_only", "otel-agentperf: content events are not emitted; nothing captured")
+    return False
 
 
-def memory_modes() -> frozenset[str]:
-    """The memory measurements switched on by ``OTEL_AGENTPERF_MEMORY`` (none by default)."""
-    return _parse_memory(os.environ.get(MEMORY_ENV, ""), MEMORY_ENV)
+def _max_length(environ: os._Environ[str] | dict[str, str]) -> int:
+    value = environ.get(MAX_LENGTH_ENV, "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    if value:
+        failures.warn_once(
+            f"max-length:{value}", "otel-agentperf: %s=%r is not a positive integer", MAX_LENGTH_ENV, value
+        )
+    return DEFAULT_MAX_LENGTH
+
+
+def _timeout(environ: os._Environ[str] | dict[str, str]) -> float:
+    """The exporter timeout the user configured for the SDK (seconds), which bounds our exit flush too."""
+    value = environ.get(TIMEOUT_ENV, "")
+    try:
+        return float(value) if value else DEFAULT_TIMEOUT_S
+    except ValueError:
+        return DEFAULT_TIMEOUT_S
 
 
 def _parse_memory(value: object, source: str) -> frozenset[str]:
@@ -93,7 +190,7 @@ def _parse_memory(value: object, source: str) -> frozenset[str]:
         mode = str(item).strip().lower()
         if not mode or mode in {"off", "false", "none"}:
             continue
-        if mode in memory.MODES:
+        if mode in MEMORY_MODES:
             modes.add(mode)
         else:
             failures.warn_once(
@@ -101,72 +198,78 @@ def _parse_memory(value: object, source: str) -> frozenset[str]:
                 "otel-agentperf: unknown memory mode %r in %s (use %s)",
                 mode,
                 source,
-                ", ".join(memory.MODES),
+                ", ".join(MEMORY_MODES),
             )
     return frozenset(modes)
 
 
-@dataclass
-class Settings:
-    """Everything the instrumentor needs, merged from the file and the environment."""
-
-    enabled: bool = True
-    memory: frozenset[str] = frozenset()
-    targets: list[str] = field(default_factory=list)
-    config_files: tuple[str, ...] = DEFAULT_CONFIG_FILES
-    history_files: tuple[str, ...] = DEFAULT_HISTORY_FILES
+def _patterns(environ: os._Environ[str] | dict[str, str], name: str) -> tuple[str, ...] | None:
+    value = environ.get(name)
+    return None if value is None else tuple(p.strip() for p in value.split(",") if p.strip())
 
 
-def load() -> Settings:
+def _load(environ: os._Environ[str] | dict[str, str]) -> Settings:
     """Merge the TOML file (if any) with the environment; bad entries are warned about and skipped."""
-    result = Settings()
+    found: dict[str, Any] = {}
     try:
-        _apply_file(result)
+        found = _from_file(environ)
     except Exception as exc:  # never let a settings mistake stop the launcher loading instrumentors
         failures.report("reading the otel-agentperf settings file", exc)
-    result.enabled = result.enabled and enabled()
-    if os.environ.get(MEMORY_ENV):
-        result.memory = memory_modes()
-    result.targets += [entry.strip() for entry in os.environ.get(TARGETS_ENV, "").split(",") if entry.strip()]
-    for env, key in ((CONFIG_FILES_ENV, "config_files"), (HISTORY_FILES_ENV, "history_files")):
-        if os.environ.get(env) is not None:
-            setattr(result, key, tuple(p.strip() for p in os.environ[env].split(",") if p.strip()))
-    return result
+    enabled = _flag(environ, ENABLED_ENV, True)
+    found["enabled"] = found.get("enabled", True) and enabled and not _disabled_by_opentelemetry(environ)
+    if environ.get(MEMORY_ENV):
+        found["memory"] = _parse_memory(environ[MEMORY_ENV], MEMORY_ENV)
+    env_targets = tuple(entry.strip() for entry in environ.get(TARGETS_ENV, "").split(",") if entry.strip())
+    found["targets"] = (*found.get("targets", ()), *env_targets)
+    for name, key in ((CONFIG_FILES_ENV, "config_files"), (HISTORY_FILES_ENV, "history_files")):
+        patterns = _patterns(environ, name)
+        if patterns is not None:
+            found[key] = patterns
+    tokens = {token.strip() for token in environ.get(OPT_IN_ENV, "").split(",")}
+    return Settings(
+        **found,
+        latest_experimental=LATEST_EXPERIMENTAL in tokens,
+        capture_content=_capture(environ),
+        content_max_length=_max_length(environ),
+        capture_file_paths=_flag(environ, CAPTURE_PATHS_ENV, False),
+        configure_sdk=_flag(environ, CONFIGURE_SDK_ENV, True),
+        flush_on_sigterm=_flag(environ, FLUSH_ON_SIGTERM_ENV, True),
+        exporter_timeout_s=_timeout(environ),
+        prices_file=environ.get(PRICES_ENV) or None,
+    )
 
 
-def _apply_file(result: Settings) -> None:
-    """The settings file's options onto ``result``: each bad one is warned about, by file and key, and skipped."""
-    table, source = _read_file()
+def _from_file(environ: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
+    """The settings file's options: each bad one is warned about, by file and key, and skipped."""
+    table, source = _read_file(environ)
+    found: dict[str, Any] = {"file": source}
     for key in sorted(set(table) - _KNOWN_KEYS):
         failures.warn_once(f"key:{source}:{key}", "otel-agentperf: unknown option %r in %s; ignored", key, source)
     if "enabled" in table:
         if isinstance(table["enabled"], bool):
-            result.enabled = table["enabled"]
+            found["enabled"] = table["enabled"]
         else:
             failures.warn_once(f"enabled:{source}", "otel-agentperf: 'enabled' in %s must be true or false", source)
     if "memory" in table:
-        result.memory = _parse_memory(table["memory"], source)
-    result.targets = _file_targets(table.get("targets", []), source)
+        found["memory"] = _parse_memory(table["memory"], source)
+    found["targets"] = tuple(_file_targets(table.get("targets", []), source))
     for key in ("config_files", "history_files"):
         if key in table:
             value = table[key]
             if isinstance(value, list) and all(isinstance(item, str) for item in value):
-                setattr(result, key, tuple(value))
+                found[key] = tuple(value)
             else:
                 failures.warn_once(
                     f"{key}:{source}", "otel-agentperf: %r in %s must be a list of patterns", key, source
                 )
-
-
-def price_overrides() -> tuple[Any, str]:
-    """The settings file's ``prices``: its models table (read from the file it names), or None."""
-    table, source = _read_file()
     value = table.get("prices")
-    if not isinstance(value, str):
-        return value, f"{source} (prices)"
-    path = Path(source).parent / value
-    data = read_toml(path)
-    return (data.get("models", data) if data is not None else None), str(path)
+    if isinstance(value, str):  # the path of a price file, relative to the settings file
+        path = Path(source).parent / value
+        data = read_toml(path)
+        found["prices"], found["prices_source"] = (data.get("models", data) if data is not None else None), str(path)
+    elif value is not None:
+        found["prices"], found["prices_source"] = value, f"{source} (prices)"
+    return found
 
 
 def read_toml(path: Path) -> dict[str, Any] | None:
@@ -185,8 +288,8 @@ def read_toml(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _read_file() -> tuple[dict[str, Any], str]:
-    explicit = os.environ.get(CONFIG_ENV)
+def _read_file(environ: os._Environ[str] | dict[str, str]) -> tuple[dict[str, Any], str]:
+    explicit = environ.get(CONFIG_ENV)
     path = Path(explicit) if explicit else Path.cwd() / "pyproject.toml"
     if not explicit and not path.is_file():
         return {}, ""

@@ -29,27 +29,16 @@ from typing import Any
 import wrapt
 from opentelemetry import metrics, trace
 
-from otel_agentperf.runtime import failures
+from otel_agentperf.runtime import failures, settings
 
-FLUSH_ON_SIGTERM_ENV = "OTEL_AGENTPERF_FLUSH_ON_SIGTERM"
-_DEFAULT_TIMEOUT_S = 10.0  # the OTLP exporters' default timeout
 _installed = False
 _flushing = 0  # flushes under way in this process
 _terminate_after_flush = False
 
 
-def _timeout_s() -> float:
-    """The exporter timeout the user configured (``OTEL_EXPORTER_OTLP_TIMEOUT``, seconds)."""
-    value = os.environ.get("OTEL_EXPORTER_OTLP_TIMEOUT", "")
-    try:
-        return float(value) if value else _DEFAULT_TIMEOUT_S
-    except ValueError:
-        return _DEFAULT_TIMEOUT_S
-
-
 def flush(timeout_s: float | None = None) -> None:
     """Export what the global tracer, meter and logger providers hold, within ``timeout_s`` in all."""
-    deadline = monotonic() + (_timeout_s() if timeout_s is None else timeout_s)
+    deadline = monotonic() + (settings.current().exporter_timeout_s if timeout_s is None else timeout_s)
     _begin_export()
     try:
         for provider in _providers():
@@ -108,7 +97,7 @@ def _bounded_exit() -> None:
     worker = threading.Thread(target=_shut_down, args=(providers,), name="otel-agentperf-exit", daemon=True)
     _begin_export()
     worker.start()
-    worker.join(_timeout_s())
+    worker.join(settings.current().exporter_timeout_s)
 
 
 def _terminate() -> None:
@@ -129,7 +118,7 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
         # the SDK holding a lock the flush needs, and the process must end all the same.
         flusher = threading.Thread(target=flush, name="otel-agentperf-sigterm-flush", daemon=True)
         flusher.start()
-        flusher.join(_timeout_s())
+        flusher.join(settings.current().exporter_timeout_s)
     _terminate()
 
 
@@ -155,7 +144,7 @@ def install() -> None:
     _installed = True
     atexit.register(_bounded_exit)
     wrapt.register_post_import_hook(_watch_forks, "multiprocessing.util")
-    if os.environ.get(FLUSH_ON_SIGTERM_ENV, "").strip().lower() in {"false", "0", "no", "off"}:
+    if not settings.current().flush_on_sigterm:
         return
     if threading.current_thread() is not threading.main_thread():
         return

@@ -39,7 +39,7 @@ class LibraryInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         # Nothing raises out of here: the launcher would stop loading every later instrumentor.
         try:
             with reentry.ours():
-                if not settings.enabled():
+                if not settings.current().enabled:
                     return
                 tracer_provider, meter_provider = kwargs.get("tracer_provider"), kwargs.get("meter_provider")
                 if tracer_provider is not None or meter_provider is not None:
