@@ -20,19 +20,16 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-import wrapt
 from opentelemetry import context as otel_context
 
 from otel_agentperf.conventions import names
-from otel_agentperf.recording.bounded import BoundedValues
 from otel_agentperf.recording.invocations import LLMInvocation
+from otel_agentperf.recording.operations import named
 from otel_agentperf.wrapping.library import LibraryInstrumentor
 from otel_agentperf.wrapping.wrappers import Call, Prepare
 
 from ..llm import shared
-from .named import named
 
-PROVIDER_LIMIT = 20
 # DSPy's agent modules, by (module, class); their subclasses are agents too.
 AGENT_CLASSES = frozenset(
     {
@@ -41,29 +38,7 @@ AGENT_CLASSES = frozenset(
         ("dspy.predict.rlm", "RLM"),
     }
 )
-# LiteLLM model prefixes (what DSPy model names start with) whose provider has a semconv name.
-PROVIDERS = {
-    prefix: value.value
-    for prefix, value in {
-        "openai": names.PROVIDER.OPENAI,
-        "anthropic": names.PROVIDER.ANTHROPIC,
-        "azure": names.PROVIDER.AZURE_AI_OPENAI,
-        "azure_ai": names.PROVIDER.AZURE_AI_INFERENCE,
-        "bedrock": names.PROVIDER.AWS_BEDROCK,
-        "gemini": names.PROVIDER.GCP_GEMINI,
-        "vertex_ai": names.PROVIDER.GCP_VERTEX_AI,
-        "cohere": names.PROVIDER.COHERE,
-        "deepseek": names.PROVIDER.DEEPSEEK,
-        "groq": names.PROVIDER.GROQ,
-        "mistral": names.PROVIDER.MISTRAL_AI,
-        "perplexity": names.PROVIDER.PERPLEXITY,
-        "watsonx": names.PROVIDER.IBM_WATSONX_AI,
-        "xai": names.PROVIDER.X_AI,
-    }.items()
-}
 _FINISH_MARKER = ("dspy.predict.react", "finish")
-
-providers = BoundedValues(PROVIDER_LIMIT)
 
 
 @functools.lru_cache(maxsize=512)
@@ -102,12 +77,8 @@ def _model(model: str) -> tuple[str, str]:
     """(provider, model) from a LiteLLM-style model name: ``openai/gpt-4o`` is (``openai``, ``gpt-4o``)."""
     prefix, _, rest = model.partition("/")
     if not rest:
-        return "", shared.models(model)
-    return providers(PROVIDERS.get(prefix, prefix)), shared.models(rest)
-
-
-def _field(obj: Any, key: str) -> Any:
-    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
+        return "", model
+    return shared.provider(prefix), rest
 
 
 def _lm_result(invocation: LLMInvocation, result: Any) -> None:
@@ -127,8 +98,8 @@ def _lm_result(invocation: LLMInvocation, result: Any) -> None:
         reasons = [str(response.finish_reason) for response in responses]
     else:
         raw = getattr(result, "raw", None)
-        response_id = _field(raw, "id")
-        reasons = [str(_field(choice, "finish_reason")) for choice in _field(raw, "choices") or ()]
+        response_id = shared.field(raw, "id")
+        reasons = [str(shared.field(choice, "finish_reason")) for choice in shared.field(raw, "choices") or ()]
     shared.set_response(invocation, response_id, getattr(result, "response_model", None), reasons)
 
 
@@ -204,8 +175,4 @@ class DSPyInstrumentor(LibraryInstrumentor):
             self.wrap(module, function, default, prepare)
 
     def _patch_parallel(self, module: ModuleType) -> None:
-        executor = module.ParallelExecutor
-        if "execute" not in vars(executor):
-            self.missing(executor, "execute")
-            return
-        self._patcher.replace(executor, "execute", wrapt.FunctionWrapper(vars(executor)["execute"], _in_caller_context))
+        self.hook(module.ParallelExecutor, "execute", _in_caller_context)

@@ -20,21 +20,17 @@ from typing import Any
 from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
-from otel_agentperf.recording.bounded import BoundedValues
 from otel_agentperf.recording.invocations import LLMInvocation
+from otel_agentperf.recording.operations import named
 from otel_agentperf.wrapping.library import LibraryInstrumentor
 from otel_agentperf.wrapping.wrappers import Call, Prepare
 
 from ..llm import shared
-from .named import named
 
-PROVIDER_LIMIT = 20
 _PARAMETERS = {
     "ls_temperature": names.GEN_AI_REQUEST_TEMPERATURE,
     "ls_max_tokens": names.GEN_AI_REQUEST_MAX_TOKENS,
 }
-
-providers = BoundedValues(PROVIDER_LIMIT)
 
 
 def _prepare_tool(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
@@ -104,7 +100,7 @@ def _prepare_model(method: str, streaming: bool) -> Prepare:
         model = params.get("ls_model_name")
         function = f"{type(instance).__name__}.{method}"
         operation = shared.operation(
-            function, providers(provider) if provider else "", names.OP_CHAT, shared.models(str(model)) if model else ""
+            function, shared.provider(provider) if provider else "", names.OP_CHAT, str(model) if model else ""
         )
         attributes: dict[str, AttributeValue] = {
             key: value for param, key in _PARAMETERS.items() if isinstance(value := params.get(param), (int, float))

@@ -20,11 +20,10 @@ from typing import Any
 import wrapt
 
 from otel_agentperf.conventions import names
+from otel_agentperf.recording.operations import named
 from otel_agentperf.runtime import failures
 from otel_agentperf.wrapping.library import LibraryInstrumentor
 from otel_agentperf.wrapping.wrappers import Call
-
-from .named import named
 
 DEFAULT_NAME = "LangGraph"
 # Agent factories: (module, function); the builders of the graphs they return are agents.
@@ -72,7 +71,5 @@ class LangGraphInstrumentor(LibraryInstrumentor):
         return [*super().hooks(), *factories]
 
     def _mark_agents(self, function: str, module: ModuleType) -> None:
-        original = vars(module).get(function)
-        if original is None or isinstance(original, _AgentFactory):
-            return
-        self._patcher.replace(module, function, _AgentFactory(original, _remember_agent))
+        if not isinstance(vars(module).get(function), _AgentFactory):
+            self.replace(module, function, lambda original: _AgentFactory(original, _remember_agent), optional=True)

@@ -17,19 +17,17 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 
 from otel_agentperf.conventions import names
 from otel_agentperf.recording import state
 from otel_agentperf.recording.invocations import Invocation, LLMInvocation
-from otel_agentperf.recording.operations import Operation
+from otel_agentperf.recording.operations import Operation, named
 from otel_agentperf.runtime import failures, forksafe
 from otel_agentperf.wrapping.library import LibraryInstrumentor
 
 from ..llm import shared
-from .named import named
 
 
 class AgentsSpanError(Exception):
@@ -143,9 +141,7 @@ def _span_operation(data: Any) -> Operation | None:
         return named(names.KIND_SEGMENT, f"guardrail {data.name}")
     if kind in ("GenerationSpanData", "ResponseSpanData") and not shared.sdk_recording(names.PROVIDER_OPENAI):
         model = getattr(data, "model", None)
-        return shared.operation(
-            "agents." + kind, names.PROVIDER_OPENAI, names.OP_CHAT, shared.models(str(model)) if model else ""
-        )
+        return shared.operation("agents." + kind, names.PROVIDER_OPENAI, names.OP_CHAT, str(model) if model else "")
     return None
 
 
@@ -202,11 +198,8 @@ class OpenAIAgentsInstrumentor(LibraryInstrumentor):
         from agents.tracing import spans, traces
 
         for owner in (spans.SpanImpl, traces.TraceImpl):
-            for name, hook in (("start", _started), ("finish", _finished)):
-                if name not in vars(owner):
-                    self.missing(owner, name)
-                    continue
-                self._patcher.replace(owner, name, wrapt.FunctionWrapper(vars(owner)[name], hook))
+            self.hook(owner, "start", _started)
+            self.hook(owner, "finish", _finished)
         if not processor.registered:
             module.add_trace_processor(processor)
             processor.registered = True

@@ -12,6 +12,7 @@ without GenAI attributes; it nests under ours.
 
 from __future__ import annotations
 
+import functools
 from types import ModuleType
 from typing import Any
 
@@ -21,10 +22,17 @@ from otel_agentperf.conventions import names
 from otel_agentperf.recording.invocations import LLMInvocation
 from otel_agentperf.wrapping.wrappers import Call
 
-from . import content, shared
+from . import content, shared, streams
 
-_stream_types: tuple[type, ...] = ()
-_manager_types: tuple[type, ...] = ()
+
+@functools.cache
+def _followed_types() -> tuple[type, ...]:
+    """What a call returns that goes on until it ends: the SDK's streams, and stream managers (the
+    request is made on ``with``, then their state is handed to the raw stream)."""
+    from anthropic import _streaming
+    from anthropic.lib import streaming as helpers
+
+    return (_streaming.Stream, _streaming.AsyncStream, helpers.MessageStreamManager, helpers.AsyncMessageStreamManager)
 
 
 def _tokens(usage: Any) -> list[int | None]:
@@ -36,7 +44,7 @@ def _tokens(usage: Any) -> list[int | None]:
     return [total, getattr(usage, "output_tokens", None), read, write]
 
 
-def _read_event(state: shared.StreamState, event: Any) -> None:
+def _read_event(state: streams.StreamState, event: Any) -> None:
     event_type = getattr(event, "type", None)
     if event_type == "content_block_delta":
         state.invocation.chunk()
@@ -56,11 +64,8 @@ def _read_event(state: shared.StreamState, event: Any) -> None:
 
 
 def _result(invocation: LLMInvocation, result: object) -> None:
-    if isinstance(result, _stream_types):
-        shared.follow_stream(invocation, result, _read_event)
-        return
-    if isinstance(result, _manager_types):
-        shared.follow_stream(invocation, result, _read_event)  # handed to the raw stream on ``with``
+    if isinstance(result, _followed_types()):
+        streams.follow_stream(invocation, result, _read_event)
         return
     usage = getattr(result, "usage", None)
     if usage is not None:
@@ -103,25 +108,22 @@ class AnthropicInstrumentor(shared.LLMInstrumentor):
     requirement = "anthropic >= 0.40"
 
     def patch(self, module: ModuleType) -> None:
-        global _stream_types, _manager_types
         from anthropic import _streaming
         from anthropic.lib import streaming as helpers
         from anthropic.resources import messages
 
-        _stream_types = (_streaming.Stream, _streaming.AsyncStream)
-        _manager_types = (helpers.MessageStreamManager, helpers.AsyncMessageStreamManager)
         for method, streaming in (("create", False), ("stream", True)):
             function = f"anthropic.messages.{method}"
             for owner in (messages.Messages, messages.AsyncMessages):
                 self.wrap_call(
                     owner, method, _prepare(function, streaming), function, names.PROVIDER_ANTHROPIC, names.OP_CHAT
                 )
-        self.hook(shared.stream_hooks(_streaming))
-        self.hook(
+        self.replace_all(streams.stream_hooks(_streaming))
+        self.replace_all(
             {
-                (helpers.MessageStreamManager, "__enter__"): shared.enter_hook,
-                (helpers.AsyncMessageStreamManager, "__aenter__"): shared.enter_hook,
-                (helpers.MessageStream, "close"): shared.close_hook,
-                (helpers.AsyncMessageStream, "close"): shared.close_hook,
+                (helpers.MessageStreamManager, "__enter__"): streams.enter_hook,
+                (helpers.AsyncMessageStreamManager, "__aenter__"): streams.enter_hook,
+                (helpers.MessageStream, "close"): streams.close_hook,
+                (helpers.AsyncMessageStream, "close"): streams.close_hook,
             }
         )

@@ -12,6 +12,7 @@ No prompt or completion content is recorded unless the GenAI capture switch is o
 
 from __future__ import annotations
 
+import functools
 import importlib
 from types import ModuleType
 from typing import Any
@@ -22,24 +23,30 @@ from otel_agentperf.conventions import names
 from otel_agentperf.recording.invocations import LLMInvocation
 from otel_agentperf.wrapping.wrappers import Call
 
-from . import content, shared
-
-_stream_types: tuple[type, ...] = ()
-_raw_types: tuple[type, ...] = ()
+from . import content, shared, streams
 
 
-def _field(obj: Any, name: str) -> Any:
-    """A response field; SDK versions that predate a field keep it as a plain dict."""
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+@functools.cache
+def _stream_types() -> tuple[type, ...]:
+    from openai import _streaming
+
+    return (_streaming.Stream, _streaming.AsyncStream)
+
+
+@functools.cache
+def _raw_types() -> tuple[type, ...]:
+    from openai import _legacy_response
+
+    return (_legacy_response.LegacyAPIResponse,)
 
 
 def _usage(invocation: LLMInvocation, usage: Any, input_key: str, output_key: str, details_key: str) -> None:
     if usage is not None:
-        cached = _field(_field(usage, details_key), "cached_tokens")
-        invocation.set_usage(_field(usage, input_key), _field(usage, output_key), cached)
+        cached = shared.field(shared.field(usage, details_key), "cached_tokens")
+        invocation.set_usage(shared.field(usage, input_key), shared.field(usage, output_key), cached)
 
 
-def _read_chat_chunk(state: shared.StreamState, chunk: Any) -> None:
+def _read_chat_chunk(state: streams.StreamState, chunk: Any) -> None:
     choices = getattr(chunk, "choices", None)
     if choices:
         state.invocation.chunk()
@@ -52,11 +59,11 @@ def _read_chat_chunk(state: shared.StreamState, chunk: Any) -> None:
     state.response_model = state.response_model or getattr(chunk, "model", None)
     usage = getattr(chunk, "usage", None)
     if usage is not None:
-        cached = _field(_field(usage, "prompt_tokens_details"), "cached_tokens")
-        state.usage[:3] = [_field(usage, "prompt_tokens"), _field(usage, "completion_tokens"), cached]
+        cached = shared.field(shared.field(usage, "prompt_tokens_details"), "cached_tokens")
+        state.usage[:3] = [shared.field(usage, "prompt_tokens"), shared.field(usage, "completion_tokens"), cached]
 
 
-def _read_response_event(state: shared.StreamState, event: Any) -> None:
+def _read_response_event(state: streams.StreamState, event: Any) -> None:
     event_type = str(getattr(event, "type", ""))
     if event_type.endswith(".delta"):
         state.invocation.chunk()
@@ -69,16 +76,16 @@ def _read_response_event(state: shared.StreamState, event: Any) -> None:
     state.response_model = getattr(response, "model", None) or state.response_model
     usage = getattr(response, "usage", None)
     if usage is not None:
-        cached = _field(_field(usage, "input_tokens_details"), "cached_tokens")
-        state.usage[:3] = [_field(usage, "input_tokens"), _field(usage, "output_tokens"), cached]
+        cached = shared.field(shared.field(usage, "input_tokens_details"), "cached_tokens")
+        state.usage[:3] = [shared.field(usage, "input_tokens"), shared.field(usage, "output_tokens"), cached]
     reason = getattr(getattr(response, "incomplete_details", None), "reason", None)
     if reason:
         state.finish_reasons.append(str(reason))
 
 
 def _chat_result(invocation: LLMInvocation, result: object) -> None:
-    if isinstance(result, _stream_types):
-        shared.follow_stream(invocation, result, _read_chat_chunk)
+    if isinstance(result, _stream_types()):
+        streams.follow_stream(invocation, result, _read_chat_chunk)
         return
     _usage(invocation, getattr(result, "usage", None), "prompt_tokens", "completion_tokens", "prompt_tokens_details")
     choices = getattr(result, "choices", None) or []
@@ -91,8 +98,8 @@ def _chat_result(invocation: LLMInvocation, result: object) -> None:
 
 
 def _response_result(invocation: LLMInvocation, result: object) -> None:
-    if isinstance(result, _stream_types):
-        shared.follow_stream(invocation, result, _read_response_event)
+    if isinstance(result, _stream_types()):
+        streams.follow_stream(invocation, result, _read_response_event)
         return
     _usage(invocation, getattr(result, "usage", None), "input_tokens", "output_tokens", "input_tokens_details")
     reason = getattr(getattr(result, "incomplete_details", None), "reason", None)
@@ -118,7 +125,7 @@ def _parsed(on_result: Any) -> Any:
     """
 
     def hook(invocation: LLMInvocation, result: object) -> None:
-        if isinstance(result, _raw_types):
+        if isinstance(result, _raw_types()):
             try:
                 result = result.parse()  # type: ignore[attr-defined]
             except Exception as exc:
@@ -184,11 +191,8 @@ class OpenAIInstrumentor(shared.LLMInstrumentor):
     requirement = "openai >= 1.40"
 
     def patch(self, module: ModuleType) -> None:
-        global _stream_types, _raw_types
-        from openai import _legacy_response, _streaming
+        from openai import _streaming
 
-        _stream_types = (_streaming.Stream, _streaming.AsyncStream)
-        _raw_types = (_legacy_response.LegacyAPIResponse,)
         for module_name, sync_name, async_name, method, operation_name, on_result in _METHODS:
             resources = _module(module_name)
             function = f"{module_name.replace('.resources', '')}.{method}"
@@ -199,7 +203,7 @@ class OpenAIInstrumentor(shared.LLMInstrumentor):
                     self.missing(resources or module, f"{class_name} ({module_name})")
                     continue
                 self.wrap_call(owner, method, prepare, function, names.PROVIDER_OPENAI, operation_name)
-        self.hook(shared.stream_hooks(_streaming))
+        self.replace_all(streams.stream_hooks(_streaming))
         for module_name, class_names in _HELPER_STREAMS:
             helpers = _module(module_name)
             for class_name in class_names:
@@ -207,4 +211,4 @@ class OpenAIInstrumentor(shared.LLMInstrumentor):
                 if helper is None:
                     self.missing(helpers or module, f"{class_name} ({module_name})")
                     continue
-                self.hook({(helper, "close"): shared.close_hook})
+                self.replace_all({(helper, "close"): streams.close_hook})

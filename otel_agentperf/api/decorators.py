@@ -14,16 +14,13 @@ from typing import Any, TypeVar, cast, overload
 
 from otel_agentperf.conventions import names
 from otel_agentperf.recording import operations
-from otel_agentperf.recording.bounded import BoundedValues
 from otel_agentperf.recording.invocations import Invocation
 from otel_agentperf.recording.operations import Operation
-from otel_agentperf.runtime import failures, forksafe, settings
+from otel_agentperf.runtime import failures, settings
 from otel_agentperf.wrapping.wrappers import start, underlying_function, wrap
 
 F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C")
-
-_SEGMENT_NAME_LIMIT = 200
 
 
 def _qualname_parts(func: Any) -> list[str]:
@@ -184,28 +181,6 @@ def construction(cls: type, operation: Operation) -> tuple[str, Any]:
     return "__init__", wrap(_takes_no_arguments, operation)
 
 
-class _SegmentOperations:
-    """One :class:`Operation` per distinct segment name, bounded so metric labels stay few."""
-
-    def __init__(self) -> None:
-        self._lock = forksafe.lock()
-        self._operations: dict[str, Operation] = {}
-        self._bounded = BoundedValues(_SEGMENT_NAME_LIMIT)
-
-    def __call__(self, name: str) -> Operation:
-        operation = self._operations.get(name)
-        if operation is not None:
-            return operation
-        with self._lock:
-            if self._bounded(name) == names.OTHER:
-                return Operation(names.KIND_SEGMENT, name, name, {names.SEGMENT_NAME: names.OTHER})
-            operation = self._operations[name] = operations.segment(name)
-            return operation
-
-
-_segment_operations = _SegmentOperations()
-
-
 # The segments entered and not yet left in this context, innermost last, each with its invocation. A
 # context, not the segment, holds them: one segment object may be entered by many tasks and threads at once.
 _open_segments: ContextVar[tuple[tuple[segment, Invocation | None], ...]] = ContextVar(
@@ -226,7 +201,7 @@ class segment:  # noqa: N801 - used like a function: ``with segment("parse"):``
     def __init__(self, name: str) -> None:
         self._operation: Operation | None = None
         try:
-            self._operation = _segment_operations(str(name))
+            self._operation = operations.named(names.KIND_SEGMENT, str(name))
         except Exception as exc:
             failures.report("creating a segment", exc)
 

@@ -16,6 +16,7 @@ from otel_agentperf.conventions import names
 NAME_LIMIT = 200  # distinct names per attribute: agents, tools, workflows, segments, loaders, stores
 MODEL_LIMIT = 100  # distinct model names
 SERVER_LIMIT = 100  # distinct server addresses
+PROVIDER_LIMIT = 20  # distinct provider names
 
 
 class BoundedValues:
@@ -48,6 +49,7 @@ LIMITS: Mapping[str, int] = {
     names.GEN_AI_REQUEST_MODEL: MODEL_LIMIT,
     names.GEN_AI_RESPONSE_MODEL: MODEL_LIMIT,
     names.SERVER_ADDRESS: SERVER_LIMIT,
+    names.GEN_AI_PROVIDER_NAME: PROVIDER_LIMIT,
 }
 _CACHED_OPERATIONS = 10_000
 

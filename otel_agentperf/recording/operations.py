@@ -67,40 +67,39 @@ class Operation:
         return f"Operation({self.kind!r}, {self.span_name!r})"
 
 
+# Kinds whose operation is named by one attribute: (GenAI operation name, the attribute naming it).
+_BY_NAME = {
+    names.KIND_AGENT: (names.OP_INVOKE_AGENT, names.GEN_AI_AGENT_NAME),
+    names.KIND_CREATE_AGENT: (names.OP_CREATE_AGENT, names.GEN_AI_AGENT_NAME),
+    names.KIND_TOOL: (names.OP_EXECUTE_TOOL, names.GEN_AI_TOOL_NAME),
+    names.KIND_WORKFLOW: (names.OP_INVOKE_WORKFLOW, names.GEN_AI_WORKFLOW_NAME),
+    names.KIND_CONFIG: (names.OP_LOAD_CONFIG, names.CONFIG_LOADER),
+}
+
+
+def _named(kind: str, name: str) -> Operation:
+    operation, attribute = _BY_NAME[kind]
+    return Operation(kind, name, f"{operation} {name}", {names.GEN_AI_OPERATION_NAME: operation, attribute: name})
+
+
 def agent(name: str) -> Operation:
-    return Operation(
-        names.KIND_AGENT,
-        name,
-        f"{names.OP_INVOKE_AGENT} {name}",
-        {names.GEN_AI_OPERATION_NAME: names.OP_INVOKE_AGENT, names.GEN_AI_AGENT_NAME: name},
-    )
+    return _named(names.KIND_AGENT, name)
 
 
 def create_agent(name: str) -> Operation:
-    return Operation(
-        names.KIND_CREATE_AGENT,
-        name,
-        f"{names.OP_CREATE_AGENT} {name}",
-        {names.GEN_AI_OPERATION_NAME: names.OP_CREATE_AGENT, names.GEN_AI_AGENT_NAME: name},
-    )
+    return _named(names.KIND_CREATE_AGENT, name)
 
 
 def tool(name: str) -> Operation:
-    return Operation(
-        names.KIND_TOOL,
-        name,
-        f"{names.OP_EXECUTE_TOOL} {name}",
-        {names.GEN_AI_OPERATION_NAME: names.OP_EXECUTE_TOOL, names.GEN_AI_TOOL_NAME: name},
-    )
+    return _named(names.KIND_TOOL, name)
 
 
 def workflow(name: str) -> Operation:
-    return Operation(
-        names.KIND_WORKFLOW,
-        name,
-        f"{names.OP_INVOKE_WORKFLOW} {name}",
-        {names.GEN_AI_OPERATION_NAME: names.OP_INVOKE_WORKFLOW, names.GEN_AI_WORKFLOW_NAME: name},
-    )
+    return _named(names.KIND_WORKFLOW, name)
+
+
+def config(loader: str) -> Operation:
+    return _named(names.KIND_CONFIG, loader)
 
 
 def llm(name: str, model: str | None = None, provider: str | None = None, operation: str = names.OP_CHAT) -> Operation:
@@ -121,15 +120,6 @@ def llm(name: str, model: str | None = None, provider: str | None = None, operat
         {names.CODE_FUNCTION: name},
         span_kind=SpanKind.CLIENT,
         histogram=EMBEDDINGS if operation == names.OP_EMBEDDINGS else None,
-    )
-
-
-def config(loader: str) -> Operation:
-    return Operation(
-        names.KIND_CONFIG,
-        loader,
-        f"{names.OP_LOAD_CONFIG} {loader}",
-        {names.GEN_AI_OPERATION_NAME: names.OP_LOAD_CONFIG, names.CONFIG_LOADER: loader},
     )
 
 
@@ -164,20 +154,29 @@ def segment(name: str) -> Operation:
 
 def for_kind(kind: str, name: str, function_name: str) -> Operation:
     """The operation for a target or bare decorator: ``name`` is the agent/tool/store/loader name."""
-    if kind == names.KIND_AGENT:
-        return agent(name)
-    if kind == names.KIND_CREATE_AGENT:
-        return create_agent(name)
-    if kind == names.KIND_TOOL:
-        return tool(name)
-    if kind == names.KIND_WORKFLOW:
-        return workflow(name)
+    if kind in _BY_NAME:
+        return _named(kind, name)
     if kind == names.KIND_LLM:
         return llm(name)
-    if kind == names.KIND_CONFIG:
-        return config(name)
     if kind == names.KIND_HISTORY:
         return history(name, history_operation_for(function_name))
     if kind == names.KIND_SEGMENT:
         return segment(name)
     raise ValueError(f"unknown operation kind {kind!r}; use one of {', '.join(names.KINDS)}")
+
+
+# Operations kept for names seen so far, so a framework's or a segment's name builds its operation once.
+# Only memory is bounded here: metric values are bounded per meter by ``bounded.Bounds``, spans keep the name.
+_CACHED_NAMES = 10_000
+_cache: dict[tuple[str, str], Operation] = {}
+
+
+def named(kind: str, name: str) -> Operation:
+    """The operation of ``kind`` for ``name`` (``agent``, ``researcher``: ``invoke_agent researcher``), built once."""
+    key = (kind, name)
+    found = _cache.get(key)
+    if found is None:
+        found = for_kind(kind, name, name)
+        if len(_cache) < _CACHED_NAMES:
+            _cache[key] = found
+    return found

@@ -12,13 +12,14 @@ from collections.abc import Callable, Collection, Mapping
 from types import ModuleType
 from typing import Any, ClassVar
 
+import wrapt
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
 from otel_agentperf.recording import state
 from otel_agentperf.recording.operations import Operation
 from otel_agentperf.runtime import failures, reentry, settings
 from otel_agentperf.wrapping.patching import MethodSpec, Patcher
-from otel_agentperf.wrapping.wrappers import Prepare
+from otel_agentperf.wrapping.wrappers import Prepare, Wrapper
 
 
 class LibraryInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -70,6 +71,22 @@ class LibraryInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             self.missing(owner, name)
             return
         self._patcher.wrap(owner, name, operation, prepare)
+
+    def replace(self, owner: Any, name: str, make: Callable[[Any], Any], optional: bool = False) -> None:
+        """Replace ``owner.name`` with ``make(original)``, undone on uninstrument.
+
+        A name this version of the library lacks is warned about once, unless ``optional``.
+        """
+        original = vars(owner).get(name)
+        if original is None:
+            if not optional:
+                self.missing(owner, name)
+            return
+        self._patcher.replace(owner, name, make(original))
+
+    def hook(self, owner: Any, name: str, hook: Wrapper) -> None:
+        """Run every call of ``owner.name`` through ``hook(wrapped, instance, args, kwargs)`` (a wrapt wrapper)."""
+        self.replace(owner, name, lambda original: wrapt.FunctionWrapper(original, hook))
 
     def wrap_hierarchy(
         self, base: type, methods: Mapping[str, MethodSpec], optional: frozenset[str] = frozenset()

@@ -1,0 +1,235 @@
+"""Streams of the Stainless-generated SDKs (OpenAI, Anthropic), followed to their end without being replaced.
+
+A streaming call returns the SDK's own ``Stream``/``AsyncStream``. Those objects are never replaced: the
+classes' iteration and ``close`` are hooked once, and a stream started by an instrumented call carries a
+:class:`StreamState` in its ``__dict__`` that ends the operation when the stream is exhausted, closed,
+fails or is collected. Streams the application made without an instrumented call pass straight through.
+"""
+
+from __future__ import annotations
+
+import inspect
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+from otel_agentperf.recording.invocations import LLMInvocation
+from otel_agentperf.runtime import failures
+
+from . import content, shared
+
+STATE = "_otel_agentperf_stream"
+# Reads one streamed item (chunk or event) into the stream's state.
+Reader = Callable[["StreamState", Any], None]
+
+
+class StreamState:
+    """Follows one stream for its invocation; holds no reference to the stream itself."""
+
+    __slots__ = (
+        "finalizer",
+        "finish_reasons",
+        "invocation",
+        "limit",
+        "read",
+        "response_id",
+        "response_model",
+        "texts",
+        "usage",
+    )
+
+    def __init__(self, invocation: LLMInvocation, read: Reader) -> None:
+        self.invocation = invocation
+        self.read = read
+        self.finish_reasons: list[str] = []
+        self.response_id: str | None = None
+        self.response_model: str | None = None
+        self.usage: list[int | None] = [None, None, None, None]  # input, output, cache read, cache write
+        capture = content.enabled()
+        self.texts: list[str] | None = [] if capture else None
+        self.limit = content.max_length() if capture else 0
+        self.finalizer: weakref.finalize[Any, Any] | None = None
+
+    def follow(self, stream: Any) -> None:
+        """Attach to ``stream`` (moving from a stream manager, if one held it until now)."""
+        if self.finalizer is not None:
+            self.finalizer.detach()
+        stream.__dict__[STATE] = self
+        self.finalizer = weakref.finalize(stream, self.done)
+
+    def text(self, delta: Any) -> None:
+        if self.texts is not None and isinstance(delta, str) and sum(map(len, self.texts)) < self.limit:
+            self.texts.append(delta)
+
+    def done(self, error: BaseException | None = None) -> None:
+        if self.finalizer is not None:
+            self.finalizer.detach()
+        invocation = self.invocation
+        try:
+            if any(value is not None for value in self.usage):
+                invocation.set_usage(*self.usage)
+            output = None
+            if self.texts is not None:
+                output = content.output(["".join(self.texts)], next(iter(self.finish_reasons), None), self.limit)
+            shared.set_response(invocation, self.response_id, self.response_model, self.finish_reasons, output)
+        except Exception as exc:
+            failures.report("reading a stream's result", exc)
+        invocation.finish(error)
+
+
+def follow_stream(invocation: LLMInvocation, stream: Any, read: Reader) -> None:
+    """The call returned a stream: its operation goes on until the stream ends."""
+    StreamState(invocation, read).follow(stream)
+    invocation.defer()
+
+
+def _state(stream: Any) -> StreamState | None:
+    found = getattr(stream, "__dict__", {}).get(STATE)
+    return found if isinstance(found, StreamState) else None
+
+
+def _ended(state: StreamState | None, exc: BaseException | None) -> None:
+    """A stream stopped: exhausted, closed or abandoned by its reader is success, anything else an error."""
+    if state is None:
+        return
+    normal = exc is None or isinstance(exc, (StopIteration, StopAsyncIteration, GeneratorExit))
+    state.done(None if normal else exc)
+
+
+def _read(state: StreamState | None, item: Any) -> None:
+    if state is None:
+        return
+    try:
+        state.read(state, item)
+    except Exception as exc:
+        failures.report("reading a streamed item", exc)
+
+
+def _next_hook(original: Any) -> Any:
+    def next_item(self: Any) -> Any:
+        state = _state(self)
+        if state is None:
+            return original(self)
+        try:
+            item = original(self)
+        except BaseException as exc:
+            _ended(state, exc)
+            raise
+        _read(state, item)
+        return item
+
+    return next_item
+
+
+def _iter_hook(original: Any) -> Any:
+    def iterate(self: Any) -> Iterator[Any]:
+        state = _state(self)
+        try:
+            for item in original(self):
+                _read(state, item)
+                yield item
+        except BaseException as exc:
+            _ended(state, exc)
+            raise
+        _ended(state, None)
+
+    return iterate
+
+
+def _anext_hook(original: Any) -> Any:
+    async def anext_item(self: Any) -> Any:
+        state = _state(self)
+        if state is None:
+            return await original(self)
+        try:
+            item = await original(self)
+        except BaseException as exc:
+            _ended(state, exc)
+            raise
+        _read(state, item)
+        return item
+
+    return anext_item
+
+
+def _aiter_hook(original: Any) -> Any:
+    async def aiterate(self: Any) -> AsyncIterator[Any]:
+        state = _state(self)
+        try:
+            async for item in original(self):
+                _read(state, item)
+                yield item
+        except BaseException as exc:
+            _ended(state, exc)
+            raise
+        _ended(state, None)
+
+    return aiterate
+
+
+def close_hook(original: Any) -> Any:
+    """Ends the operation of a stream closed before its end: on the stream, or a helper stream's raw one.
+
+    Helper streams (what ``.stream()`` managers open) close their HTTP response, not the raw stream.
+    """
+
+    if inspect.iscoroutinefunction(original):
+
+        async def aclose(self: Any) -> None:
+            _ended(_state(self) or _state(getattr(self, "_raw_stream", None)), None)
+            await original(self)
+
+        return aclose
+
+    def close(self: Any) -> None:
+        _ended(_state(self) or _state(getattr(self, "_raw_stream", None)), None)
+        original(self)
+
+    return close
+
+
+def enter_hook(original: Any) -> Any:
+    """A stream manager whose request is made on ``with``: hand its state to the stream it opens."""
+
+    def moved(self: Any, opened: Any) -> None:
+        state = self.__dict__.pop(STATE, None)
+        if isinstance(state, StreamState):
+            state.follow(getattr(opened, "_raw_stream", opened))
+
+    if inspect.iscoroutinefunction(original):
+
+        async def aenter(self: Any) -> Any:
+            try:
+                opened = await original(self)
+            except BaseException as exc:
+                _ended(self.__dict__.pop(STATE, None), exc)
+                raise
+            moved(self, opened)
+            return opened
+
+        return aenter
+
+    def enter(self: Any) -> Any:
+        try:
+            opened = original(self)
+        except BaseException as exc:
+            _ended(self.__dict__.pop(STATE, None), exc)
+            raise
+        moved(self, opened)
+        return opened
+
+    return enter
+
+
+def stream_hooks(stream_module: ModuleType) -> dict[tuple[type, str], shared.Hook]:
+    """Hooks for a Stainless SDK's ``Stream``/``AsyncStream`` iteration and close."""
+    sync_class, async_class = stream_module.Stream, stream_module.AsyncStream
+    return {
+        (sync_class, "__next__"): _next_hook,
+        (sync_class, "__iter__"): _iter_hook,
+        (sync_class, "close"): close_hook,
+        (async_class, "__anext__"): _anext_hook,
+        (async_class, "__aiter__"): _aiter_hook,
+        (async_class, "close"): close_hook,
+    }
