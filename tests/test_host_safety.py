@@ -159,6 +159,17 @@ def test_a_bad_prices_file_keeps_the_packaged_prices_and_is_read_once(
     assert len([r for r in caplog.records if str(bad) in r.getMessage()]) == 1
 
 
+def _instrument_targets(instrumentor: AgentPerfInstrumentor, targets: str) -> None:
+    """Instrument with ``targets`` in the settings, leaving the environment and the settings as they were."""
+    os.environ["OTEL_AGENTPERF_TARGETS"] = targets
+    try:
+        settings.reload()
+        instrumentor.instrument()
+    finally:
+        del os.environ["OTEL_AGENTPERF_TARGETS"]
+        settings.reload()
+
+
 # 3. Pickling and copying behave as on the original function.
 
 
@@ -166,13 +177,7 @@ def test_wrapped_functions_pickle_and_copy_as_the_originals(instrumentor: AgentP
     @ap.agent
     def local() -> None: ...
 
-    os.environ["OTEL_AGENTPERF_TARGETS"] = "hostile_tasks:square=tool"
-    try:
-        settings.reload()
-        instrumentor.instrument()
-    finally:
-        del os.environ["OTEL_AGENTPERF_TARGETS"]
-        settings.reload()
+    _instrument_targets(instrumentor, "hostile_tasks:square=tool")
     wrapped = hostile_tasks.square
     assert type(wrapped).__name__ == "AgentPerfWrapper"
     assert pickle.loads(pickle.dumps(wrapped)) is wrapped
@@ -260,13 +265,7 @@ def test_create_agent_construction_behaves_as_uninstrumented(recorded: Recorded,
 def test_a_recursive_target_keeps_at_least_a_third_of_its_depth(instrumentor: AgentPerfInstrumentor) -> None:
     """Two frames per wrapped call (wrapt's C call and our wrapper) on 3.10 and 3.11, one on 3.12+."""
     bare = hostile_tasks.depth()
-    os.environ["OTEL_AGENTPERF_TARGETS"] = "hostile_tasks:depth=tool"
-    try:
-        settings.reload()
-        instrumentor.instrument()
-    finally:
-        del os.environ["OTEL_AGENTPERF_TARGETS"]
-        settings.reload()
+    _instrument_targets(instrumentor, "hostile_tasks:depth=tool")
     assert type(hostile_tasks.depth).__name__ == "AgentPerfWrapper"
     wrapped = hostile_tasks.depth()
     frames = 2 if sys.version_info >= (3, 12) else 3
