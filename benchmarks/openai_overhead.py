@@ -1,11 +1,14 @@
-"""Per-call overhead of the OpenAI instrumentation, with the SDK on an in-process transport.
+"""Per-call overhead of the OpenAI instrumentation beside contrib's openai-v2, on an in-process transport.
 
-    python benchmarks/openai_overhead.py [--calls 300] [--rounds 15]
+    PYTHONPATH=.venv/contrib python benchmarks/openai_overhead.py [--calls 300] [--rounds 15]
 
-``httpx.MockTransport`` answers inside the process, so the figures are the SDK's own cost plus ours,
-with no network. Compared in one run: the uninstrumented SDK, the SDK plus the floor (one span and the
-duration and token histogram records around the call), and the instrumented SDK; non-streaming and
-streaming (10 chunks, usage included), sync and async. Then RSS every 25,000 calls over 100,000
+(``scripts/test.sh`` installs contrib's ``opentelemetry-instrumentation-openai-v2`` into ``.venv/contrib``.)
+``httpx.MockTransport`` answers inside the process, so the figures are the SDK's own cost plus the
+instrumentation's, with no network. Compared in one run, in alternating blocks of calls through one
+pipeline (a BatchSpanProcessor into a discarding exporter, an in-memory metric reader): the bare SDK,
+the SDK plus the floor (one span and the duration and token histogram records around the call), ours,
+and contrib's; non-streaming and streaming (10 chunks, usage included), sync and async. Each
+instrumentation is switched on only for its own blocks. Then RSS every 25,000 calls over 100,000
 instrumented calls, to show it levels off (the span processor's queue fills to its bound first).
 """
 
@@ -15,11 +18,14 @@ import argparse
 import asyncio
 import gc
 import json
+import statistics
 from collections.abc import Callable
 from time import perf_counter
+from typing import Any
 
 import httpx
 import openai
+from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as ContribInstrumentor
 from pipeline import providers
 
 from otel_agentperf.conventions import names
@@ -48,37 +54,44 @@ def handler(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json=COMPLETION)
 
 
-def compare(variants: dict[str, tuple[bool, Callable[[], object]]], calls: int, rounds: int) -> dict[str, float]:
-    """Best seconds per call of each variant, run in rotation round after round so drift hits all alike.
+def compare(
+    variants: dict[str, tuple[Any, Callable[[], object]]], calls: int, rounds: int, **providers: Any
+) -> dict[str, list[float]]:
+    """Seconds per call of each variant in each round, run in rotation so drift hits all alike.
 
-    Each variant says whether the instrumentation is on while it runs.
+    Each variant names the instrumentor switched on while it runs (None: none).
     """
-    instrumentor = OpenAIInstrumentor()
-    best = dict.fromkeys(variants, float("inf"))
+    times: dict[str, list[float]] = {name: [] for name in variants}
     gc.disable()
     try:
         for _ in range(rounds):
-            for name, (instrumented, function) in variants.items():
-                if instrumented:
-                    instrumentor.instrument()
+            for name, (instrumentor, function) in variants.items():
+                if instrumentor is not None:
+                    instrumentor.instrument(**providers)
                 for _ in range(min(calls, 50)):
                     function()
                 started = perf_counter()
                 for _ in range(calls):
                     function()
-                best[name] = min(best[name], (perf_counter() - started) / calls)
-                if instrumented:
+                times[name].append((perf_counter() - started) / calls)
+                if instrumentor is not None:
                     instrumentor.uninstrument()
                 gc.collect()
     finally:
         gc.enable()
-    return best
+    return times
+
+
+def added(times: dict[str, list[float]], variant: str, base: str) -> list[float]:
+    """What ``variant`` added to ``base`` in each round (paired: the two ran back to back)."""
+    return [ours - bare for ours, bare in zip(times[variant], times[base], strict=True)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--variant", help="only make --calls calls of this variant, untimed (instructions.sh)")
     args = parser.parse_args()
 
     tracer_provider, meter_provider = providers()
@@ -136,29 +149,37 @@ def main() -> None:
 
         return run
 
-    results = compare(
-        {
-            "sdk": (False, plain),
-            "sdk + floor": (False, with_floor(plain)),
-            "instrumented": (True, plain),
-            "sdk async": (False, awaited),
-            "sdk async + floor": (False, with_floor(awaited)),
-            "instrumented async": (True, awaited),
-            "sdk stream": (False, streamed),
-            "sdk stream + floor": (False, with_floor(streamed, chunks=10)),
-            "instrumented stream": (True, streamed),
-        },
-        args.calls,
-        args.rounds,
-    )
-    print(f"best of {args.rounds} rounds x {args.calls} calls, in-process transport")
-    for name, seconds in results.items():
-        print(f"  {name:<22} {seconds * 1e6:8.1f} us")
-    for kind, base in (("", "sdk"), (" async", "sdk async"), (" stream", "sdk stream")):
-        ours = results[f"instrumented{kind}"] - results[base]
-        floor = results[f"{base} + floor"] - results[base]
-        print(f"  overhead{kind:<8} +{ours * 1e6:.1f} us; floor +{floor * 1e6:.1f} us; {ours / floor:.2f}x the floor")
-    OpenAIInstrumentor().instrument()
+    ours, contrib = OpenAIInstrumentor(), ContribInstrumentor()
+    variants: dict[str, tuple[Any, Callable[[], object]]] = {}
+    for kind, call, chunks in (("", plain, 0), (" async", awaited, 0), (" stream", streamed, 10)):
+        variants[f"sdk{kind}"] = (None, call)
+        variants[f"sdk{kind} + floor"] = (None, with_floor(call, chunks))
+        variants[f"ours{kind}"] = (ours, call)
+        variants[f"contrib{kind}"] = (contrib, call)
+    if args.variant:
+        instrumentor, call = variants[args.variant]
+        if instrumentor is not None:
+            instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+        for _ in range(args.calls):
+            call()
+        return
+    times = compare(variants, args.calls, args.rounds, tracer_provider=tracer_provider, meter_provider=meter_provider)
+    print(f"{args.rounds} rounds x {args.calls} calls, in-process transport; medians over rounds")
+    for name, seconds in times.items():
+        print(f"  {name:<22} {statistics.median(seconds) * 1e6:8.1f} us")
+    for kind in ("", " async", " stream"):
+        base = f"sdk{kind}"
+        cost = {who: added(times, f"{who}{kind}", base) for who in ("ours", "contrib")}
+        cost["floor"] = added(times, f"{base} + floor", base)
+        ratios = [o / c for o, c in zip(cost["ours"], cost["contrib"], strict=True) if c > 0]
+        quartiles = statistics.quantiles(ratios, n=4)
+        print(
+            f"  overhead{kind:<8} ours +{statistics.median(cost['ours']) * 1e6:.1f} us,"
+            f" contrib +{statistics.median(cost['contrib']) * 1e6:.1f} us,"
+            f" floor +{statistics.median(cost['floor']) * 1e6:.1f} us;"
+            f" ours/contrib per round: median {statistics.median(ratios):.2f}x,"
+            f" quartiles {quartiles[0]:.2f}-{quartiles[2]:.2f}"
+        )
     before = memory.rss_bytes()
     growth = []
     for _ in range(4):

@@ -179,7 +179,7 @@ class Instruments:
         return list({instrument.name: instrument for instrument in found}.values())
 
     def counters(self) -> list[Instrument]:
-        """Every synchronous monotonic counter."""
+        """Every monotonic counter of what operations add up (cost, tokens, calls); self time apart."""
         return [self.cost, self.cached_input_tokens, self.unpriced]
 
 

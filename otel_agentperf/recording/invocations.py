@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
@@ -18,13 +18,14 @@ from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
+from otel_agentperf.conventions.instruments import Instruments
 from otel_agentperf.recording import prices
+from otel_agentperf.recording.bounded import BoundedValues, Bounds
+from otel_agentperf.recording.memory import MemoryProbe
 from otel_agentperf.recording.operations import Operation
+from otel_agentperf.recording.recorder import Recorder
 from otel_agentperf.runtime import failures, forksafe
 from otel_agentperf.runtime.reentry import inside
-
-if TYPE_CHECKING:
-    from otel_agentperf.recording.telemetry import Telemetry
 
 Attributes = Mapping[str, AttributeValue]
 # Called with the invocation (of its operation's kind) and the call's return value or a yielded item.
@@ -32,6 +33,16 @@ ResultHook = Callable[[Any, object], None]
 
 # OTLP carries integers as int64: a usage count outside it (or not a whole number) is not a token count.
 _MAX_TOKENS = 2**63 - 1
+
+
+class Telemetry(Protocol):
+    """What an invocation records through: the handler that started it (``recording.telemetry``)."""
+
+    recorder: Recorder
+    instruments: Instruments
+    bounds: Bounds
+    error_types: BoundedValues
+    memory: MemoryProbe | None
 
 
 def token_count(value: object) -> int | None:
@@ -69,6 +80,7 @@ class Invocation:
         "_on_result",
         "_operation",
         "_outer",
+        "_pending",
         "_snapshot",
         "_started",
         "_telemetry",
@@ -105,6 +117,8 @@ class Invocation:
         self._outer = outer
         self._deferred = False
         self._failure: BaseException | None = None
+        # Span attributes learnt after the start, set in one call as the operation finishes.
+        self._pending: dict[str, AttributeValue] = {}
         self._children: list[float] = []  # durations of the operations it called (append is thread-safe)
         self._started: float | None = perf_counter()
 
@@ -130,7 +144,7 @@ class Invocation:
         }
         if new_span:
             target._attributes = {**target._attributes, **new_span}
-            target.span.set_attributes(new_span)
+            target._pending.update(new_span)
         if metric_attributes:
             new = {
                 key: value
@@ -215,24 +229,26 @@ class Invocation:
             return
         telemetry = self._telemetry
         recorder = telemetry.recorder
+        pending = self._pending
         try:
             attributes = self._metric_attributes
             if error is not None:
                 kind = telemetry.error_types(error_type(error))
                 attributes = {**attributes, names.ERROR_TYPE: kind}
-                self.span.set_attribute(names.ERROR_TYPE, kind)
+                pending[names.ERROR_TYPE] = kind
                 self.span.set_status(Status(StatusCode.ERROR, kind))
             recorder.duration(self._operation.histogram, duration, attributes)
             own = max(duration - sum(self._children), 0.0) if self._children else duration
-            self.span.set_attribute(names.SELF_TIME, own)
+            pending[names.SELF_TIME] = own
             recorder.self_time(self._operation.kind, own, attributes)
             if self._enclosing is not None:
                 self._enclosing._children.append(duration)
             self._record(attributes)
             if self._snapshot is not None and telemetry.memory is not None:
                 deltas = telemetry.memory.finish(self._snapshot)
-                self.span.set_attributes(deltas)
+                pending.update(deltas)
                 recorder.memory(deltas, attributes)
+            self.span.set_attributes(pending)
         except Exception as exc:
             failures.report(f"recording {self._operation.kind} operation", exc)
         finally:
@@ -271,7 +287,8 @@ class AgentInvocation(Invocation):
 
     def _record(self, attributes: Attributes) -> None:
         self._telemetry.recorder.agent_calls(self.llm_calls, self.tool_calls, attributes)
-        self.span.set_attributes({names.AGENT_LLM_CALLS: self.llm_calls, names.AGENT_TOOL_CALLS: self.tool_calls})
+        self._pending[names.AGENT_LLM_CALLS] = self.llm_calls
+        self._pending[names.AGENT_TOOL_CALLS] = self.tool_calls
 
 
 class LLMInvocation(Invocation):
@@ -322,7 +339,7 @@ class LLMInvocation(Invocation):
         try:
             if self._last_chunk is None:
                 recorder.time_to_first_chunk(now - started, self._metric_attributes)
-                self.span.set_attribute(names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, now - started)
+                self._pending[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = now - started
             else:
                 recorder.time_per_output_chunk(now - self._last_chunk, self._metric_attributes)
         finally:
@@ -344,7 +361,7 @@ class LLMInvocation(Invocation):
             recorder.unpriced(usage_attributes)
             return
         cost = price.cost(input_tokens or 0, output_tokens or 0, cache_read or 0, cache_write or 0)
-        self.span.set_attribute(names.LLM_COST, cost)
+        self._pending[names.LLM_COST] = cost
         recorder.cost(cost, usage_attributes)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Meter, Observation
+from opentelemetry.metrics import CallbackOptions, Histogram, Meter, Observation
 from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
@@ -39,27 +39,29 @@ class _ActiveCounts:
         return [Observation(count, {names.OPERATION_KIND: kind}) for kind, count in counts]
 
 
-class _SelfTimes:
-    """Self time summed per operation series, read by an asynchronous counter at collection time.
+class _Sums:
+    """Running totals per series, read by an asynchronous counter at collection time.
 
-    One float addition under a lock per operation: a synchronous counter ``add`` (its attributes hashed
-    every time) would cost a quarter of the whole operation.
+    One addition under a lock per measurement: a synchronous counter ``add`` (its attributes checked and
+    hashed by the SDK every time) costs as much as a histogram record, for a value that only ever adds up.
+    A series is the attributes, plus the operation kind where one is given (self time).
     """
 
     def __init__(self) -> None:
         self._lock = forksafe.lock()
-        self._totals: dict[tuple[str, tuple[tuple[str, AttributeValue], ...]], float] = {}
+        self._totals: dict[tuple[str | None, tuple[tuple[str, AttributeValue], ...]], float] = {}
 
-    def add(self, kind: str, attributes: Attributes, seconds: float) -> None:
+    def add(self, value: float, attributes: Attributes, kind: str | None = None) -> None:
         key = (kind, tuple(attributes.items()))
         with self._lock:
-            self._totals[key] = self._totals.get(key, 0.0) + seconds
+            self._totals[key] = self._totals.get(key, 0.0) + value
 
     def observe(self, _options: CallbackOptions) -> Iterable[Observation]:
         with self._lock:
             totals = list(self._totals.items())
         return [
-            Observation(total, {**dict(attributes), names.OPERATION_KIND: kind}) for (kind, attributes), total in totals
+            Observation(total, dict(attributes) if kind is None else {**dict(attributes), names.OPERATION_KIND: kind})
+            for (kind, attributes), total in totals
         ]
 
 
@@ -79,8 +81,12 @@ class Recorder:
                 )
             return made[spec.name]
 
-        def counter(spec: Instrument) -> Counter:
-            return meter.create_counter(spec.name, unit=spec.unit, description=spec.description)
+        def counter(spec: Instrument) -> _Sums:
+            sums = _Sums()
+            meter.create_observable_counter(
+                spec.name, callbacks=[sums.observe], unit=spec.unit, description=spec.description
+            )
+            return sums
 
         self._durations = {key: histogram(spec) for key, spec in instruments.durations.items()}
         self._token_usage = histogram(instruments.token_usage)
@@ -99,11 +105,7 @@ class Recorder:
         meter.create_observable_up_down_counter(
             active.name, callbacks=[self._active.observe], unit=active.unit, description=active.description
         )
-        self._self_times = _SelfTimes()
-        own = instruments.self_time
-        meter.create_observable_counter(
-            own.name, callbacks=[self._self_times.observe], unit=own.unit, description=own.description
-        )
+        self._self_times = counter(instruments.self_time)
 
     def started(self, kind: str) -> None:
         """An operation of ``kind`` began (``agentperf.operations.active``)."""
@@ -118,7 +120,7 @@ class Recorder:
 
     def self_time(self, kind: str, seconds: float, attributes: Attributes) -> None:
         """Time the operation spent itself (``agentperf.operation.self_time``)."""
-        self._self_times.add(kind, attributes, seconds)
+        self._self_times.add(seconds, attributes, kind)
 
     def time_to_first_chunk(self, seconds: float, attributes: Attributes) -> None:
         self._time_to_first_chunk.record(seconds, attributes)
