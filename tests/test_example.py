@@ -54,9 +54,11 @@ def test_main_job_runs_the_example_and_reports_every_operation_kind(tmp_path: Pa
     config = rows[("config", "load_settings")]
     assert config.calls == 13  # once per agent, once for the orchestrator: tomllib.load folded in
     assert config.redundant == 12  # the same unchanged settings.toml, again and again
-    assert config.blocking == 12  # agents are built inside the orchestrator's coroutine
-    assert rows[("history", "HistoryStore/append")].blocking == 12
-    assert "12 redundant, 12 blocked the event loop" in result.stdout
+    # Agents are built inside the orchestrator's coroutine, but a TOML read and a JSONL append take far
+    # less than the blocking threshold: measured, they do not block the loop.
+    assert config.blocking == 0 and config.blocked_seconds == 0
+    assert rows[("history", "HistoryStore/append")].blocking == 0
+    assert "12 redundant" in result.stdout
     assert "config `load_settings` loaded config 13 times; 12 were redundant reloads" in result.stdout
     assert "llm `openai/slow-20-assistant-small` takes" in result.stdout.split("Bottlenecks:")[1]
     assert "ResearchAgent" in result.stdout.split("Recorded by otel-agentperf")[1]

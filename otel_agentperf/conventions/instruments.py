@@ -159,6 +159,17 @@ class Instruments:
             names.UNIT_SECONDS,
             "Time operations spent themselves, not in the operations they called (exclusive time).",
         )
+        self.event_loop_lag = Instrument(
+            names.EVENT_LOOP_LAG,
+            names.UNIT_SECONDS,
+            "How late the asyncio event loop ran a callback the loop monitor scheduled.",
+            buckets.FAST_DURATION,
+        )
+        self.event_loop_blocked = Instrument(
+            names.EVENT_LOOP_BLOCKED_TIME,
+            names.UNIT_SECONDS,
+            "Time an operation (or code outside any, by location) held the asyncio event loop past the threshold.",
+        )
         self.cache_write_attribute = (
             names.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS if latest else names.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
         )
@@ -175,12 +186,13 @@ class Instruments:
             self.history_records,
             self.history_bytes,
             *self.memory.values(),
+            self.event_loop_lag,
         ]
         return list({instrument.name: instrument for instrument in found}.values())
 
     def counters(self) -> list[Instrument]:
-        """Every monotonic counter of what operations add up (cost, tokens, calls); self time apart."""
-        return [self.cost, self.cached_input_tokens, self.unpriced]
+        """Every monotonic counter of what operations add up (cost, tokens, calls, blocked time); self time apart."""
+        return [self.cost, self.cached_input_tokens, self.unpriced, self.event_loop_blocked]
 
 
 @functools.cache

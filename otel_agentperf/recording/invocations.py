@@ -43,6 +43,11 @@ class Telemetry(Protocol):
     bounds: Bounds
     error_types: BoundedValues
     memory: MemoryProbe | None
+    block_threshold: float  # seconds an operation must hold the event loop to count as blocking it
+
+
+# Where a blocked event loop was held: (code.function.name, code.file.path, code.line.number).
+Location = tuple[str, str, int]
 
 
 def token_count(value: object) -> int | None:
@@ -71,12 +76,14 @@ class Invocation:
 
     __slots__ = (
         "_attributes",
+        "_blocked",
         "_children",
         "_deferred",
         "_enclosing",
         "_failure",
         "_metric_attributes",
         "_on_item",
+        "_on_loop",
         "_on_result",
         "_operation",
         "_outer",
@@ -85,6 +92,7 @@ class Invocation:
         "_started",
         "_telemetry",
         "_token",
+        "_where",
         "context",
         "span",
     )
@@ -102,6 +110,7 @@ class Invocation:
         enclosing: Invocation | None = None,
         snapshot: tuple[int, int] | None = None,
         outer: Invocation | None = None,
+        on_loop: bool | None = None,
     ) -> None:
         self._telemetry = telemetry
         self._operation = operation
@@ -116,6 +125,11 @@ class Invocation:
         self._snapshot = snapshot
         self._outer = outer
         self._deferred = False
+        # For a synchronous call, whether its thread runs an event loop (it then holds the loop for all its
+        # duration); None for a coroutine or an async generator, which give the loop back at each await.
+        self._on_loop = on_loop
+        self._blocked = 0.0  # seconds the loop monitor saw this operation hold the loop
+        self._where: Location | None = None
         self._failure: BaseException | None = None
         # Span attributes learnt after the start, set in one call as the operation finishes.
         self._pending: dict[str, AttributeValue] = {}
@@ -153,6 +167,13 @@ class Invocation:
             }
             if new:
                 target._metric_attributes = {**target._metric_attributes, **new}
+
+    def blocked(self, seconds: float, where: Location | None) -> None:
+        """The loop monitor saw this operation hold its event loop for ``seconds`` more (at ``where``)."""
+        self._blocked += seconds
+        if self._where is None:
+            self._where = where
+        self._telemetry.recorder.event_loop_blocked(seconds, self._metric_attributes, self._operation.kind)
 
     def fail(self, error: BaseException) -> None:
         """Called by a result hook: the call returned, but what it returned is the caller's failure.
@@ -237,6 +258,7 @@ class Invocation:
                 attributes = {**attributes, names.ERROR_TYPE: kind}
                 pending[names.ERROR_TYPE] = kind
                 self.span.set_status(Status(StatusCode.ERROR, kind))
+            attributes = self._record_blocking(duration, attributes)
             recorder.duration(self._operation.histogram, duration, attributes)
             own = max(duration - sum(self._children), 0.0) if self._children else duration
             pending[names.SELF_TIME] = own
@@ -260,6 +282,29 @@ class Invocation:
 
     def _record(self, attributes: Attributes) -> None:
         """What only this kind measures, recorded as the operation finishes (nothing for most kinds)."""
+
+    def _record_blocking(self, duration: float, attributes: Attributes) -> Attributes:
+        """Event-loop blocking: the time this operation held the loop, past the threshold, and where.
+
+        A synchronous call on the loop's thread held the loop for all its duration; anything else held it
+        for what the loop monitor saw. Config and history operations carry the verdict on their metric.
+        """
+        threshold = self._telemetry.block_threshold
+        blocked = max(self._blocked, duration if self._on_loop and duration >= threshold else 0.0)
+        if blocked > self._blocked:  # the part the monitor did not see (all of it, without the monitor)
+            self._telemetry.recorder.event_loop_blocked(
+                blocked - self._blocked, self._metric_attributes, self._operation.kind
+            )
+        if blocked:
+            self._pending[names.EVENT_LOOP_BLOCKED_TIME] = blocked
+            event: dict[str, AttributeValue] = {names.EVENT_LOOP_BLOCKED_TIME: blocked}
+            if self._where is not None:
+                function, path, line = self._where
+                event.update({names.CODE_FUNCTION: function, names.CODE_FILE_PATH: path, names.CODE_LINE_NUMBER: line})
+            self.span.add_event(names.EVENT_LOOP_BLOCKED_EVENT, event)
+        if self._on_loop is not None and self._operation.kind in names.EXCLUSIVE_KINDS:
+            return {**attributes, names.BLOCKING_EVENT_LOOP: "true" if blocked else "false"}
+        return attributes
 
 
 class AgentInvocation(Invocation):

@@ -100,6 +100,8 @@ class Recorder:
         self._cost = counter(instruments.cost)
         self._cached_input_tokens = counter(instruments.cached_input_tokens)
         self._unpriced = counter(instruments.unpriced)
+        self._event_loop_lag = histogram(instruments.event_loop_lag)
+        self._event_loop_blocked = counter(instruments.event_loop_blocked)
         self._active = _ActiveCounts()
         active = instruments.operations_active
         meter.create_observable_up_down_counter(
@@ -154,6 +156,14 @@ class Recorder:
             self._history_records.record(records, attributes)
         if size_bytes is not None:
             self._history_bytes.record(size_bytes, attributes)
+
+    def event_loop_lag(self, seconds: float) -> None:
+        """How late a running event loop ran the loop monitor's callback."""
+        self._event_loop_lag.record(seconds)
+
+    def event_loop_blocked(self, seconds: float, attributes: Attributes, kind: str | None) -> None:
+        """Time the loop was held: by an operation (its attributes and kind), or by code at a location."""
+        self._event_loop_blocked.add(seconds, attributes, kind)
 
     def memory(self, deltas: Mapping[str, int], attributes: Attributes) -> None:
         """Memory measured over an operation, by the probe's measurement."""

@@ -61,6 +61,7 @@ class Telemetry:
         self.memory = MemoryProbe(modes) if modes else None
         self.error_types = bounded.BoundedValues(_ERROR_TYPE_LIMIT)
         self.bounds = bounded.Bounds()
+        self.block_threshold = loaded.loop_block_threshold_s
         self._made_from = (tracer_provider, meter_provider, memory_modes)
 
     def uses(
@@ -114,11 +115,7 @@ class Telemetry:
         span_attributes = operation.span_attributes
         metrics_attributes = self.bounds.of_operation(operation, operation.metric_attributes)
         # What this call adds to the operation's own attributes: real values on the span, bounded on metrics.
-        extra: dict[str, AttributeValue] | None = None
-        if metric_attributes or (sync and kind in names.EXCLUSIVE_KINDS):
-            extra = dict(metric_attributes or {})
-            if sync and kind in names.EXCLUSIVE_KINDS:
-                extra[names.BLOCKING_EVENT_LOOP] = "true" if _loop_running() else "false"
+        extra = dict(metric_attributes) if metric_attributes else None
         if kind == names.KIND_TOOL or kind == names.KIND_LLM:
             agent = otel_context.get_value(_AGENT_KEY, parent)
             if isinstance(agent, AgentInvocation):
@@ -141,6 +138,7 @@ class Telemetry:
             on_item=on_item,
             enclosing=enclosing if isinstance(enclosing, Invocation) else None,
             snapshot=self.memory.start() if self.memory is not None else None,
+            on_loop=_loop_running() if sync else None,
         )
         ctx = otel_context.set_value(_CURRENT_KEY, invocation, trace.set_span_in_context(span, parent))
         if kind == names.KIND_AGENT:

@@ -19,6 +19,9 @@ Environment variables (all optional):
 - ``OTEL_AGENTPERF_CONTENT_MAX_LENGTH``: characters kept of each captured message part (default 4096).
 - ``OTEL_AGENTPERF_CONFIGURE_SDK``, ``OTEL_AGENTPERF_FLUSH_ON_SIGTERM``: ``false`` leaves the SDK set-up,
   or SIGTERM, alone (see ``launcher`` and ``shutdown``).
+- ``OTEL_AGENTPERF_LOOP_MONITOR``: ``false`` switches the asyncio loop monitor off;
+  ``OTEL_AGENTPERF_LOOP_BLOCK_MS``: how long an operation must hold the loop to count as blocking it
+  (default 20 ms; the monitor looks every quarter of that).
 
 Read from the standard variables too: ``OTEL_SDK_DISABLED``, ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``,
 ``OTEL_SEMCONV_STABILITY_OPT_IN``, ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` and
@@ -52,6 +55,9 @@ CAPTURE_PATHS_ENV = "OTEL_AGENTPERF_CAPTURE_FILE_PATHS"
 MAX_LENGTH_ENV = "OTEL_AGENTPERF_CONTENT_MAX_LENGTH"
 CONFIGURE_SDK_ENV = "OTEL_AGENTPERF_CONFIGURE_SDK"
 FLUSH_ON_SIGTERM_ENV = "OTEL_AGENTPERF_FLUSH_ON_SIGTERM"
+LOOP_MONITOR_ENV = "OTEL_AGENTPERF_LOOP_MONITOR"
+LOOP_BLOCK_MS_ENV = "OTEL_AGENTPERF_LOOP_BLOCK_MS"
+DEFAULT_LOOP_BLOCK_MS = 20.0
 CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 OPT_IN_ENV = "OTEL_SEMCONV_STABILITY_OPT_IN"
 LATEST_EXPERIMENTAL = "gen_ai_latest_experimental"
@@ -88,6 +94,8 @@ class Settings:
     configure_sdk: bool = True
     flush_on_sigterm: bool = True
     exporter_timeout_s: float = DEFAULT_TIMEOUT_S
+    loop_monitor: bool = True
+    loop_block_threshold_s: float = DEFAULT_LOOP_BLOCK_MS / 1000
     prices: Any = None  # the settings file's ``prices`` models table, or None
     prices_source: str = ""  # where that table came from, for warnings
     prices_file: str | None = None  # OTEL_AGENTPERF_PRICES
@@ -175,6 +183,25 @@ def _timeout(environ: os._Environ[str] | dict[str, str]) -> float:
         return DEFAULT_TIMEOUT_S
 
 
+def _block_threshold(environ: os._Environ[str] | dict[str, str]) -> float:
+    """How long (seconds) an operation must hold the event loop to count as blocking it."""
+    value = environ.get(LOOP_BLOCK_MS_ENV, "").strip()
+    try:
+        milliseconds = float(value) if value else DEFAULT_LOOP_BLOCK_MS
+    except ValueError:
+        milliseconds = -1.0
+    if milliseconds <= 0:
+        failures.warn_once(
+            f"block-ms:{value}",
+            "otel-agentperf: %s=%r is not a positive number of milliseconds; using %g",
+            LOOP_BLOCK_MS_ENV,
+            value,
+            DEFAULT_LOOP_BLOCK_MS,
+        )
+        milliseconds = DEFAULT_LOOP_BLOCK_MS
+    return milliseconds / 1000
+
+
 def _parse_memory(value: object, source: str) -> frozenset[str]:
     if isinstance(value, str):
         items: list[object] = list(value.split(","))
@@ -235,6 +262,8 @@ def _load(environ: os._Environ[str] | dict[str, str]) -> Settings:
         configure_sdk=_flag(environ, CONFIGURE_SDK_ENV, True),
         flush_on_sigterm=_flag(environ, FLUSH_ON_SIGTERM_ENV, True),
         exporter_timeout_s=_timeout(environ),
+        loop_monitor=_flag(environ, LOOP_MONITOR_ENV, True),
+        loop_block_threshold_s=_block_threshold(environ),
         prices_file=environ.get(PRICES_ENV) or None,
     )
 

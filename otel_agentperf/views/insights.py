@@ -45,8 +45,14 @@ def bottlenecks(rows: list[Row], limit: int = 6) -> list[str]:
                 f"{_label(row)} loaded config {row.calls:g} times; {row.redundant:g} were redundant reloads "
                 "of an unchanged file"
             )
-    for row in sorted(rows, key=lambda r: r.blocking, reverse=True):
-        if row.blocking:
+    for row in sorted(rows, key=lambda r: (r.blocked_seconds, r.blocking), reverse=True):
+        if row.blocked_seconds:
+            times = f" in {row.blocking:g} of {row.calls:g} calls" if row.blocking else ""
+            said.append(
+                f"{_label(row)} held the asyncio event loop for {ms(row.blocked_seconds)} ms{times}: every other "
+                "task on the loop waited (synchronous work or I/O in async code)"
+            )
+        elif row.blocking:
             said.append(f"{_label(row)} blocked the asyncio event loop {row.blocking:g} times (synchronous I/O)")
     for row in sorted(rows, key=lambda r: r.errors / r.calls if r.calls else 0.0, reverse=True):
         if row.errors:

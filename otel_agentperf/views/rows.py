@@ -38,7 +38,8 @@ class Row:
     self_seconds: float = 0.0  # exclusive time: less what the operations it called took
     self_known: bool = False  # the app exported self time (older versions did not)
     redundant: float = 0.0
-    blocking: float = 0.0
+    blocking: float = 0.0  # config and history calls that held the event loop past the threshold
+    blocked_seconds: float = 0.0  # time it held the event loop past the threshold (the loop monitor)
     tokens: float = 0.0
     cost_usd: float = 0.0
     size_records: float = 0.0

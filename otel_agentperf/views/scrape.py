@@ -33,6 +33,9 @@ _EXTRA = {
 }
 
 
+CODE = "code"  # the kind of a row for application code that ran outside any operation
+
+
 def parse(text: str) -> list[Row]:
     """Rows for every operation found in exposition ``text``, the most total time first."""
     families = _families()
@@ -40,7 +43,10 @@ def parse(text: str) -> list[Row]:
         kind: [prometheus.label(attribute) for attribute in attributes]
         for kind, attributes in names.NAMING_ATTRIBUTES.items()
     }
+    # Code outside any operation that held the event loop is a row of its own, named by its location.
+    labels_of[CODE] = [prometheus.label(names.CODE_FUNCTION), prometheus.label(names.CODE_FILE_PATH)]
     self_family = prometheus.family(catalogue(False).self_time)
+    blocked_family = prometheus.family(catalogue(False).event_loop_blocked)
     kind_label = prometheus.label(names.OPERATION_KIND)
     error_label = prometheus.label(names.ERROR_TYPE)
     redundant_label = prometheus.label(names.CONFIG_REDUNDANT)
@@ -63,6 +69,13 @@ def parse(text: str) -> list[Row]:
                     row = row_for(sample.labels[kind_label], sample.labels)
                     row.self_seconds += sample.value
                     row.self_known = True
+            continue
+        if family.name == blocked_family:
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    holder = sample.labels.get(kind_label) or CODE
+                    if holder in labels_of:
+                        row_for(holder, sample.labels).blocked_seconds += sample.value
             continue
         extra = _EXTRA.get(family.name)
         if extra is not None:

@@ -119,6 +119,8 @@ def render(view: View) -> Group:
             notes.append(f"{row.redundant:g} redundant")
         if row.blocking:
             notes.append(f"{row.blocking:g} blocked loop")
+        if row.blocked_seconds:
+            notes.append(f"loop held {_per(row.blocked_seconds * 1000, view.seconds)} ms/s")
         table.add_row(
             row.kind,
             row.name,

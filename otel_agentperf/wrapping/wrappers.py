@@ -13,6 +13,7 @@ import inspect
 import pickle
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
 from dataclasses import dataclass
+from types import CodeType
 from typing import TYPE_CHECKING, Any
 
 import wrapt
@@ -20,7 +21,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.util.types import AttributeValue
 
-from otel_agentperf.recording import state
+from otel_agentperf.recording import loop_monitor, state
 from otel_agentperf.recording.invocations import Invocation, ResultHook
 from otel_agentperf.recording.operations import Operation
 from otel_agentperf.runtime import failures
@@ -361,3 +362,13 @@ async def _async_stepped(generator: AsyncGenerator[Any, Any], how: tuple[Any, ..
         if invocation is not None:
             invocation.end(exc)
         raise
+
+
+# The frames that hold a running operation in their local ``invocation``, for the loop monitor: the
+# coroutine and generator steppers, and the function ``_sync_wrapper`` makes (the code in its constants).
+loop_monitor.operation_frames(
+    _awaited.__code__,
+    _stepped.__code__,
+    _async_stepped.__code__,
+    *(code for code in _sync_wrapper.__code__.co_consts if isinstance(code, CodeType) and code.co_name == "wrapper"),
+)

@@ -1,0 +1,1 @@
+"""The Python runtime itself: asyncio event loops, watched for blocking by the loop monitor."""

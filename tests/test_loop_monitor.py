@@ -1,0 +1,160 @@
+"""The loop monitor measures event-loop blocking: by which operation (or code), for how long, and where."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from time import perf_counter
+
+import pytest
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry, generate_latest
+
+import otel_agentperf as ap
+from otel_agentperf.conventions import names
+from otel_agentperf.instrumentation.runtime.asyncio_loops import AsyncioInstrumentor
+from otel_agentperf.runtime import settings
+from otel_agentperf.views import scrape
+from otel_agentperf.views.insights import bottlenecks
+from tests.conftest import Recorded
+
+BLOCKED = names.EVENT_LOOP_BLOCKED_TIME
+THIS_FILE = str(Path(__file__).resolve())
+
+
+@pytest.fixture
+def monitored(recorded: Recorded) -> Iterator[Recorded]:
+    instrumentor = AsyncioInstrumentor()
+    instrumentor.instrument()
+    try:
+        yield recorded
+    finally:
+        instrumentor.uninstrument()
+
+
+def _line_of(marker: str) -> int:
+    return next(number for number, line in enumerate(Path(__file__).read_text().splitlines(), 1) if marker in line)
+
+
+@ap.tool
+async def blocking_tool(held: list[float]) -> None:
+    started = perf_counter()
+    time.sleep(0.15)  # MARK: the blocking call
+    held.append(perf_counter() - started)
+    await asyncio.sleep(0)
+
+
+@ap.tool
+async def polite_tool() -> None:
+    await asyncio.sleep(0.1)
+
+
+async def _requests(held: list[float]) -> None:
+    await asyncio.gather(blocking_tool(held), polite_tool(), polite_tool())
+
+
+def test_a_blocking_call_in_an_async_tool_is_charged_to_that_tool_with_its_line(monitored: Recorded) -> None:
+    held: list[float] = []
+    asyncio.run(_requests(held))
+    charged = monitored.counter(BLOCKED, **{names.GEN_AI_TOOL_NAME: "blocking_tool"})
+    assert held[0] * 0.75 <= charged <= held[0] * 1.1  # the first look comes within a quarter threshold
+    assert monitored.counter(BLOCKED, **{names.GEN_AI_TOOL_NAME: "polite_tool"}) == 0
+    spans = [span for span in monitored.spans() if span.name == "execute_tool blocking_tool"]
+    assert spans[0].attributes is not None and spans[0].attributes[BLOCKED] == pytest.approx(charged)
+    (event,) = spans[0].events
+    assert event.name == names.EVENT_LOOP_BLOCKED_EVENT and event.attributes is not None
+    assert event.attributes[names.CODE_FILE_PATH] == THIS_FILE
+    assert event.attributes[names.CODE_LINE_NUMBER] == _line_of("# MARK: the blocking call")
+    assert event.attributes[names.CODE_FUNCTION] == "blocking_tool"
+    polite = [span for span in monitored.spans() if span.name == "execute_tool polite_tool"]
+    assert all(not span.events and BLOCKED not in (span.attributes or {}) for span in polite)
+    lag = monitored.histogram_point(names.EVENT_LOOP_LAG)
+    assert lag.count >= 2 and lag.max >= charged  # the monitor's callback waited out the whole block
+
+
+async def _outside_any_operation(held: list[float]) -> None:
+    await asyncio.sleep(0)
+    started = perf_counter()
+    time.sleep(0.08)  # MARK: blocking outside operations
+    held.append(perf_counter() - started)
+    await asyncio.sleep(0.01)
+
+
+def test_blocking_outside_any_operation_is_charged_to_the_code_that_did_it(monitored: Recorded) -> None:
+    held: list[float] = []
+    asyncio.run(_outside_any_operation(held))
+    where = {names.CODE_FUNCTION: "_outside_any_operation", names.CODE_FILE_PATH: THIS_FILE}
+    assert held[0] * 0.7 <= monitored.counter(BLOCKED, **where) <= held[0] * 1.1
+
+
+@ap.config
+def slow_settings() -> dict[str, int]:
+    time.sleep(0.05)
+    return {"retries": 3}
+
+
+@ap.config
+def fast_settings() -> dict[str, int]:
+    return {"retries": 3}
+
+
+def test_only_a_synchronous_load_that_really_held_the_loop_is_flagged(recorded: Recorded) -> None:
+    async def handler() -> None:
+        fast_settings()
+        slow_settings()
+
+    slow_settings()  # no loop here: never blocking, however slow
+    asyncio.run(handler())  # no monitor: a synchronous call on the loop's thread is measured exactly
+    points = recorded.histogram_points("agentperf.config.load.duration")
+    flagged = {(p.attributes[names.CONFIG_LOADER], p.attributes[names.BLOCKING_EVENT_LOOP]): p.count for p in points}
+    assert flagged == {("slow_settings", "false"): 1, ("fast_settings", "false"): 1, ("slow_settings", "true"): 1}
+    slow_in_loop = [s for s in recorded.spans() if s.name == "load_config slow_settings" and s.events]
+    assert len(slow_in_loop) == 1 and slow_in_loop[0].attributes is not None
+    duration = (slow_in_loop[0].end_time or 0) - (slow_in_loop[0].start_time or 0)
+    assert slow_in_loop[0].attributes[BLOCKED] == pytest.approx(duration / 1e9, rel=0.05)
+    assert recorded.counter(BLOCKED, **{names.CONFIG_LOADER: "slow_settings"}) == pytest.approx(
+        slow_in_loop[0].attributes[BLOCKED]
+    )
+
+
+def test_the_threshold_is_a_setting(monitored: Recorded, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(settings.LOOP_BLOCK_MS_ENV, "400")
+    settings.reload()
+    ap.configure(monitored.tracer_provider, MeterProvider())  # a state made under the new settings
+    held: list[float] = []
+    asyncio.run(_requests(held))
+    assert all(not span.events for span in monitored.spans())  # 150 ms is under a 400 ms threshold
+
+
+def test_switched_off_the_monitor_charges_no_async_operation(
+    monitored: Recorded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(settings.LOOP_MONITOR_ENV, "false")
+    settings.reload()
+    held: list[float] = []
+    asyncio.run(_requests(held))
+    assert monitored.counter(BLOCKED) == 0
+    assert names.EVENT_LOOP_LAG not in monitored.metrics()
+
+
+def test_the_report_says_who_held_the_loop_and_for_how_long() -> None:
+    registry = CollectorRegistry()
+    meter_provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
+    ap.configure(TracerProvider(), meter_provider)
+    instrumentor = AsyncioInstrumentor()
+    instrumentor.instrument()
+    try:
+        held: list[float] = []
+        asyncio.run(_requests(held))
+    finally:
+        instrumentor.uninstrument()
+    rows = {(row.kind, row.name): row for row in scrape.parse(generate_latest(registry).decode())}
+    tool = rows[("tool", "blocking_tool")]
+    assert held[0] * 0.75 <= tool.blocked_seconds <= held[0] * 1.1
+    sentence = next(s for s in bottlenecks(list(rows.values())) if "held the asyncio event loop" in s)
+    assert sentence.startswith("tool `blocking_tool` held the asyncio event loop for ")
+    assert f"{tool.blocked_seconds * 1000:.1f} ms" in sentence
