@@ -55,9 +55,14 @@ def test_main_job_runs_the_example_and_reports_every_operation_kind(tmp_path: Pa
     assert config.calls == 13  # once per agent, once for the orchestrator: tomllib.load folded in
     assert config.redundant == 12  # the same unchanged settings.toml, again and again
     # Agents are built inside the orchestrator's coroutine, but a TOML read and a JSONL append take far
-    # less than the blocking threshold: measured, they do not block the loop.
-    assert config.blocking == 0 and config.blocked_seconds == 0
+    # less than the blocking threshold: measured, neither blocks the loop by itself (a load can be on the
+    # stack while the loop is held, and is charged that part).
+    assert config.blocking == 0 and config.blocked_seconds < 0.02
     assert rows[("history", "HistoryStore/append")].blocking == 0
+    # The synchronous summariser, called from the agents' coroutines, holds the loop for all its time.
+    summarize = rows[("tool", "summarize")]
+    assert summarize.total_seconds * 0.75 <= summarize.blocked_seconds <= summarize.total_seconds * 1.1
+    assert "tool `summarize` held the asyncio event loop for" in result.stdout
     assert "12 redundant" in result.stdout
     assert "config `load_settings` loaded config 13 times; 12 were redundant reloads" in result.stdout
     assert "llm `openai/slow-20-assistant-small` takes" in result.stdout.split("Bottlenecks:")[1]

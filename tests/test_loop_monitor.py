@@ -64,7 +64,10 @@ def test_a_blocking_call_in_an_async_tool_is_charged_to_that_tool_with_its_line(
     assert held[0] * 0.75 <= charged <= held[0] * 1.1  # the first look comes within a quarter threshold
     assert monitored.counter(BLOCKED, **{names.GEN_AI_TOOL_NAME: "polite_tool"}) == 0
     spans = [span for span in monitored.spans() if span.name == "execute_tool blocking_tool"]
-    assert spans[0].attributes is not None and spans[0].attributes[BLOCKED] == pytest.approx(charged)
+    assert spans[0].attributes is not None
+    # The span has what was charged while it ran; the counter also the last look's part, after it ended.
+    look = settings.current().loop_block_threshold_s / 4
+    assert charged - 2 * look <= spans[0].attributes[BLOCKED] <= charged
     (event,) = spans[0].events
     assert event.name == names.EVENT_LOOP_BLOCKED_EVENT and event.attributes is not None
     assert event.attributes[names.CODE_FILE_PATH] == THIS_FILE

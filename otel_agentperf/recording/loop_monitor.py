@@ -1,13 +1,13 @@
 """The asyncio loop monitor: measures how long each running event loop is held, and by what.
 
-A watchdog thread schedules a callback on every registered loop (``call_soon_threadsafe``) and notes how
-late the loop runs it: that lateness is the loop lag (``agentperf.event_loop.lag``). While a callback is
-pending past the blocking threshold the loop is held by whatever runs on its thread, so the watchdog
-looks at that thread's stack (``sys._current_frames``) every quarter of the threshold: the innermost
-running operation on it (found by the wrapper frames that hold it) is charged the time since the last
-look, with the innermost frame of the application's own code as where it blocked. A block outside any
-operation is charged to that location. Nothing runs on the loop's hot path: the loop sees one callback
-per look, and the stacks are read only while it is blocked.
+Every registered loop runs a timer every quarter of the blocking threshold; how late the loop runs it is
+the loop lag (``agentperf.event_loop.lag``). A watchdog thread looks at when each timer is due: a timer
+late past the threshold means the loop is held by whatever runs on its thread, so the watchdog reads that
+thread's stack (``sys._current_frames``): the running operations on it (found by the wrapper frames that
+hold them) are charged the time since the last look, the innermost first and none more than it has run,
+with the innermost frame of the application's own code as where it blocked; what no operation covers is
+charged to that location. Nothing runs on the loop's hot path: the loop runs one timer per look, and the
+stacks are read only while it is held.
 
 Loops are registered by the asyncio instrumentor (``BaseEventLoop.run_forever``). uvloop's loop runs
 in C and is not seen. Operations in a thread pool (``run_in_executor``) do not hold the loop and are
@@ -22,6 +22,7 @@ import os
 import sys
 import sysconfig
 import threading
+import time
 from time import perf_counter
 from types import CodeType, FrameType
 from typing import Any
@@ -53,17 +54,19 @@ def operation_frames(*codes: CodeType) -> None:
 
 
 class _Watched:
-    """One running loop: its thread, and the monitor's callback scheduled on it, if any."""
+    """One running loop: its thread, and when the monitor's timer on it is due."""
 
-    __slots__ = ("charged_until", "last", "loop", "posted", "thread_id")
+    __slots__ = ("charged_until", "due", "last", "loop", "thread_id", "timer")
 
     def __init__(self, loop: Any, thread_id: int) -> None:
         self.loop = loop
         self.thread_id = thread_id
-        self.posted: float | None = None  # when the pending callback was scheduled
+        self.due = perf_counter()  # when the loop should run the monitor's next callback
+        self.timer: Any = None  # that callback's asyncio.TimerHandle
         self.charged_until = 0.0  # blocked time up to here is charged already
-        # What the last look found holding the loop: the operation, and where in the application's code.
-        self.last: tuple[Invocation | None, Location | None] | None = None
+        # What the last look found holding the loop: the operations on its stack, innermost first, and
+        # where in the application's code.
+        self.last: tuple[list[Invocation], Location | None] | None = None
 
 
 class LoopMonitor:
@@ -73,28 +76,38 @@ class LoopMonitor:
         self._lock = forksafe.lock()
         self._loops: dict[int, _Watched] = {}
         self._thread: threading.Thread | None = None
-        self._wake = threading.Event()
 
     def register(self, loop: Any) -> None:
-        """``loop`` starts running on this thread."""
+        """``loop`` starts running on this thread: it runs the monitor's timer until it stops."""
         loaded = settings.current()
         if not loaded.enabled or not loaded.loop_monitor:
             return
+        entry = _Watched(loop, threading.get_ident())
         with self._lock:
-            self._loops[id(loop)] = _Watched(loop, threading.get_ident())
+            previous = self._loops.pop(id(loop), None)
+            self._loops[id(loop)] = entry
             if self._thread is None or not self._thread.is_alive():  # first loop, or first after a fork
                 self._thread = threading.Thread(target=self._run, name="otel-agentperf-loop-monitor", daemon=True)
                 self._thread.start()
+        if previous is not None and previous.timer is not None:
+            previous.timer.cancel()
+        self._schedule(entry, perf_counter())
 
     def unregister(self, loop: Any) -> None:
         with self._lock:
-            self._loops.pop(id(loop), None)
+            entry = self._loops.pop(id(loop), None)
+        if entry is not None and entry.timer is not None:
+            entry.timer.cancel()
+
+    def _schedule(self, entry: _Watched, now: float) -> None:
+        interval = settings.current().loop_block_threshold_s / 4
+        entry.due = now + interval
+        entry.timer = entry.loop.call_later(interval, self._ran, entry)
 
     def _run(self) -> None:
         inside.on = True  # this thread's calls into wrapped functions are the package's own
         while True:
-            interval = settings.current().loop_block_threshold_s / 4
-            self._wake.wait(interval)
+            time.sleep(settings.current().loop_block_threshold_s / 4)
             try:
                 with self._lock:
                     watched = list(self._loops.values())
@@ -104,70 +117,79 @@ class LoopMonitor:
                 failures.report("watching the event loop", exc)
 
     def _look(self, entry: _Watched) -> None:
+        """From the watchdog: a loop late past the threshold is held; charge whatever holds it."""
         now = perf_counter()
-        if entry.posted is None:
-            entry.posted = now
-            entry.charged_until = now
-            try:
-                entry.loop.call_soon_threadsafe(self._ran, entry, now)
-            except RuntimeError:  # closed between registering and now
-                self.unregister(entry.loop)
+        due = entry.due
+        if now - due < settings.current().loop_block_threshold_s:
             return
-        threshold = settings.current().loop_block_threshold_s
-        if now - entry.posted < threshold:
-            return
-        self._charge(entry, *self._holder(entry.thread_id), now)
+        entry.charged_until = max(entry.charged_until, due)
+        operations, where = self._holder(entry.thread_id)
+        self._charge(entry, operations, where, now)
 
-    def _charge(self, entry: _Watched, operation: Invocation | None, where: Location | None, now: float) -> None:
+    def _charge(self, entry: _Watched, operations: list[Invocation], where: Location | None, now: float) -> None:
+        """The time since the last charge, to the innermost operation as far back as it has run, then to
+        the ones around it; what none of them covers, to the application code outside operations."""
         seconds = now - entry.charged_until
         entry.charged_until = now
-        entry.last = (operation, where)
-        if seconds <= 0:
+        entry.last = (operations, where)
+        covered = 0.0
+        for operation in operations:
+            part = min(seconds, operation.age(now)) - covered
+            if part > 0:
+                operation.blocked(part, where if covered == 0 else None)
+                covered += part
+        rest = seconds - covered
+        if operations and 0 < rest <= settings.current().loop_block_threshold_s / 4:
+            # Less than one look before the outermost operation started: the timer's own jitter.
+            operations[-1].blocked(rest, None)
             return
-        if operation is not None:
-            operation.blocked(seconds, where)
-            return
-        if where is None:
+        if rest <= 0 or where is None:
             return
         telemetry = state.telemetry()
         function, path, _line = where
         attributes = telemetry.bounds.metric_attributes({names.CODE_FUNCTION: function, names.CODE_FILE_PATH: path})
-        telemetry.recorder.event_loop_blocked(seconds, attributes, None)
+        telemetry.recorder.event_loop_blocked(rest, attributes, None)
 
-    def _ran(self, entry: _Watched, posted: float) -> None:
-        """On the loop: the monitor's callback ran; the lag is how late, and a block ends here."""
+    def _ran(self, entry: _Watched) -> None:
+        """On the loop: the monitor's timer ran; how late is the lag, and a block ends here."""
         now = perf_counter()
         was, inside.on = inside.on, True
         try:
+            lag = now - entry.due
             telemetry = state.telemetry()
-            telemetry.recorder.event_loop_lag(now - posted)
-            if now - posted >= telemetry.block_threshold and entry.last is not None:
-                operation, where = entry.last
-                if operation is None or operation.running():
-                    self._charge(entry, operation, where, now)  # the end of the block, since the last look
+            telemetry.recorder.event_loop_lag(max(lag, 0.0))
+            if lag >= telemetry.block_threshold and entry.last is not None:
+                operations, where = entry.last
+                if operations:  # the block's last part, since the last look: what held it then (ended or not)
+                    operations[0].blocked(now - entry.charged_until, None)
+                    entry.charged_until = now
+                else:
+                    self._charge(entry, operations, where, now)
         except Exception as exc:
             failures.report("recording event-loop lag", exc)
         finally:
             inside.on = was
-            entry.posted = None
             entry.last = None
+            if entry.timer is not None and not entry.timer.cancelled():
+                self._schedule(entry, now)
 
-    def _holder(self, thread_id: int) -> tuple[Invocation | None, Location | None]:
-        """The innermost running operation on the loop's thread, and the innermost application frame."""
+    def _holder(self, thread_id: int) -> tuple[list[Invocation], Location | None]:
+        """The running operations on the loop's thread, innermost first, and the innermost application frame."""
         frame: FrameType | None = sys._current_frames().get(thread_id)
         where: Location | None = None
+        operations: list[Invocation] = []
         not_user_code = _not_user_code()
         while frame is not None:
             code = frame.f_code
             if code in OPERATION_FRAMES:
                 invocation = frame.f_locals.get("invocation")
                 if isinstance(invocation, Invocation) and invocation.running():
-                    return invocation, where
+                    operations.append(invocation)
             elif where is None and not os.path.normcase(code.co_filename).startswith(not_user_code):
                 function = str(getattr(code, "co_qualname", code.co_name))  # co_qualname: Python 3.11+
                 where = (function, code.co_filename, frame.f_lineno)
             frame = frame.f_back
-        return None, where
+        return operations, where
 
 
 monitor = LoopMonitor()

@@ -312,9 +312,8 @@ def agents_and_tools() -> dict[str, Any]:
 def config_and_history() -> dict[str, Any]:
     layout = Layout()
     loader, store = label(names.CONFIG_LOADER), label(names.HISTORY_STORE)
-    operation, blocking = label(names.HISTORY_OPERATION), label(names.BLOCKING_EVENT_LOOP)
+    operation = label(names.HISTORY_OPERATION)
     config_count = series(DURATIONS[names.KIND_CONFIG]) + "_count"
-    history_count = series(DURATIONS[names.KIND_HISTORY]) + "_count"
     layout.add(
         "Config load time (p95)",
         "timeseries",
@@ -343,16 +342,6 @@ def config_and_history() -> dict[str, Any]:
         "short",
         [(quantile(0.95, INSTRUMENTS.history_records, SERVICE, f"{store}, {operation}"), legend)],
         "Read beside the time panel: time rising with size means a linear scan.",
-    )
-    layout.add(
-        "Operations that blocked the event loop",
-        "timeseries",
-        "reqps",
-        [
-            (rate(config_count, f'{SERVICE},{blocking}="true"', loader), "config {{" + loader + "}}"),
-            (rate(history_count, f'{SERVICE},{blocking}="true"', store), "history {{" + store + "}}"),
-        ],
-        "Synchronous config and history I/O run on a thread with a running asyncio loop.",
     )
     return _dashboard(
         "agentperf-config-history",
@@ -390,10 +379,43 @@ def runtime() -> dict[str, Any]:
         [(f"sum by ({kind}) ({active}{{{SERVICE}}})", "{{" + kind + "}}")],
         "Agents, tools, LLM calls and others running at scrape time.",
     )
+    holders = [
+        label(attribute)
+        for attribute in (
+            names.OPERATION_KIND,
+            names.GEN_AI_AGENT_NAME,
+            names.GEN_AI_TOOL_NAME,
+            names.GEN_AI_REQUEST_MODEL,
+            names.CONFIG_LOADER,
+            names.HISTORY_STORE,
+            names.SEGMENT_NAME,
+            names.CODE_FUNCTION,
+        )
+    ]
+    layout.add(
+        "Event loop held, by what held it",
+        "timeseries",
+        "percentunit",
+        [
+            (
+                rate(series(INSTRUMENTS.event_loop_blocked), SERVICE, ", ".join(holders)),
+                " ".join("{{" + holder + "}}" for holder in holders),
+            )
+        ],
+        "Share of time an asyncio event loop was held past the blocking threshold, by the operation (or, "
+        "outside operations, the function) holding it: every other task on that loop waited.",
+    )
+    layout.add(
+        "Event loop lag (p99)",
+        "timeseries",
+        "s",
+        [(quantile(0.99, INSTRUMENTS.event_loop_lag, SERVICE, "job"), "{{job}}")],
+        "How late the loop ran the monitor's timer: near 0 on a loop that is never held.",
+    )
     return _dashboard(
         "agentperf-runtime",
         "otel-agentperf / Runtime",
-        "Process CPU and memory, and operations in flight.",
+        "Process CPU and memory, operations in flight, and event-loop blocking.",
         layout,
         ["service"],
     )
