@@ -63,7 +63,8 @@ def test_main_job_runs_the_example_and_reports_every_operation_kind(tmp_path: Pa
     summarize = rows[("tool", "summarize")]
     assert summarize.total_seconds * 0.75 <= summarize.blocked_seconds <= summarize.total_seconds * 1.1
     assert "tool `summarize` held the asyncio event loop for" in result.stdout
-    assert "12 redundant" in result.stdout
+    assert "12 redundant (" in result.stdout  # and the milliseconds they wasted
+    assert "first chunk p50 " in result.stdout  # the answers stream
     assert "config `load_settings` loaded config 13 times; 12 were redundant reloads" in result.stdout
     assert "llm `openai/slow-20-assistant-small` takes" in result.stdout.split("Bottlenecks:")[1]
     assert "ResearchAgent" in result.stdout.split("Recorded by otel-agentperf")[1]

@@ -14,7 +14,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from otel_agentperf.conventions import buckets, names
 from otel_agentperf.conventions.instruments import catalogue
-from otel_agentperf.views import cli, scrape
+from otel_agentperf.recording.recorder import Recorder
+from otel_agentperf.views import cli, report, scrape
+from otel_agentperf.views.insights import bottlenecks
 from tests.http_fixtures import serving
 
 
@@ -184,3 +186,32 @@ def test_children_awaited_together_leave_the_parent_no_negative_self_time(record
     assert recorded.counter(names.SELF_TIME, **{names.OPERATION_KIND: "tool"}) == pytest.approx(
         sum(span.attributes[names.SELF_TIME] for span in recorded.spans() if span.name == "execute_tool lookup")
     )
+
+
+def test_redundant_loads_are_counted_in_time_and_streams_by_their_first_chunk() -> None:
+    registry = CollectorRegistry()
+    provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
+    recorder = Recorder(provider.get_meter("test"), catalogue(False))
+    config = {names.GEN_AI_OPERATION_NAME: names.OP_LOAD_CONFIG, names.CONFIG_LOADER: "yaml.safe_load"}
+    recorder.duration(names.KIND_CONFIG, 0.004, {**config, names.CONFIG_REDUNDANT: "false"})
+    for _ in range(3):
+        recorder.duration(names.KIND_CONFIG, 0.006, {**config, names.CONFIG_REDUNDANT: "true"})
+    model = {
+        names.GEN_AI_OPERATION_NAME: names.OP_CHAT,
+        names.GEN_AI_PROVIDER_NAME: names.PROVIDER_OPENAI,
+        names.GEN_AI_REQUEST_MODEL: "m1",
+    }
+    for _ in range(4):
+        recorder.duration(names.KIND_LLM, 1.0, model)
+        recorder.time_to_first_chunk(0.3, model)
+    rows = {(row.kind, row.name): row for row in scrape.parse(generate_latest(registry).decode())}
+    loads = rows[("config", "yaml.safe_load")]
+    assert loads.redundant == 3 and loads.redundant_seconds == pytest.approx(0.018)
+    said = bottlenecks(list(rows.values()))
+    assert any("3 were redundant reloads of an unchanged file (18.0 ms wasted)" in sentence for sentence in said)
+    chat = rows[("llm", "openai/m1")]
+    first_chunk = chat.first_chunk_p50()
+    assert first_chunk is not None and 0.16 <= first_chunk.value <= 0.32  # its bucket, as the mean allows
+    table = report.render_table(list(rows.values()), said)
+    assert f"first chunk p50 {first_chunk.value * 1000:.1f} ms" in table
+    assert "3 redundant (18.0 ms)" in table

@@ -96,7 +96,10 @@ def test_bottleneck_sentences() -> None:
     pipeline.histograms[names.KIND_LLM].record(40.0, {**LLM, names.ERROR_TYPE: "APITimeoutError"})
     said = bottlenecks(scrape.parse(pipeline.scrape()))
     assert said[0].startswith("llm `openai/m1` takes 100% of the time")
-    assert "config `load_config` loaded config 4 times; 3 were redundant reloads of an unchanged file" in said
+    assert (
+        "config `load_config` loaded config 4 times; 3 were redundant reloads of an unchanged file (12.0 ms wasted)"
+        in said
+    )
     assert "config `load_config` blocked the asyncio event loop 3 times (synchronous I/O)" in said
     assert "llm `openai/m1` failed 1 of 31 calls (3%)" in said
 

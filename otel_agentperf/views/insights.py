@@ -43,7 +43,7 @@ def bottlenecks(rows: list[Row], limit: int = 6) -> list[str]:
         if row.redundant:
             said.append(
                 f"{_label(row)} loaded config {row.calls:g} times; {row.redundant:g} were redundant reloads "
-                "of an unchanged file"
+                f"of an unchanged file ({ms(row.redundant_seconds)} ms wasted)"
             )
     for row in sorted(rows, key=lambda r: (r.blocked_seconds, r.blocking), reverse=True):
         if row.blocked_seconds:

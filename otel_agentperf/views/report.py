@@ -6,14 +6,17 @@ import json
 import math
 from dataclasses import asdict
 
-from otel_agentperf.views.rows import QUANTILES, Row, ms
+from otel_agentperf.views.rows import QUANTILES, Row, estimate_text, ms
 
 
 def notes(row: Row) -> str:
     """What a row says beyond timings: redundant loads, event-loop blocking, tokens and cost."""
     said = []
     if row.redundant:
-        said.append(f"{row.redundant:g} redundant")
+        said.append(f"{row.redundant:g} redundant ({ms(row.redundant_seconds)} ms)")
+    first_chunk = row.first_chunk_p50()
+    if first_chunk is not None:
+        said.append(f"first chunk p50 {estimate_text(first_chunk)} ms")
     if row.blocking:
         said.append(f"{row.blocking:g} blocked the event loop")
     if row.blocked_seconds:

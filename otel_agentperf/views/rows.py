@@ -38,6 +38,7 @@ class Row:
     self_seconds: float = 0.0  # exclusive time: less what the operations it called took
     self_known: bool = False  # the app exported self time (older versions did not)
     redundant: float = 0.0
+    redundant_seconds: float = 0.0  # time spent on those redundant loads: waste
     blocking: float = 0.0  # config and history calls that held the event loop past the threshold
     blocked_seconds: float = 0.0  # time it held the event loop past the threshold (the loop monitor)
     tokens: float = 0.0
@@ -50,6 +51,10 @@ class Row:
     # "<" when only an upper bound is known (the first bucket), ">" only a lower one (the +Inf bucket).
     relations: dict[str, str] = field(default_factory=dict)
     buckets: dict[float, float] = field(default_factory=dict, repr=False)
+    # Streamed LLM calls: time to the first chunk (sum, count, cumulative buckets), for its median.
+    first_chunk_seconds: float = 0.0
+    first_chunk_count: float = 0.0
+    first_chunk_buckets: dict[float, float] = field(default_factory=dict, repr=False)
 
     @property
     def mean_seconds(self) -> float | None:
@@ -70,18 +75,20 @@ class Row:
                 self.bounds[key] = (found.low, found.high)
                 self.relations[key] = found.relation
 
+    def first_chunk_p50(self) -> Estimate | None:
+        """The median time to first chunk, within what its buckets and mean allow; None without streams."""
+        if not self.first_chunk_count:
+            return None
+        mean = self.first_chunk_seconds / self.first_chunk_count
+        return bounded_quantile(0.5, self.first_chunk_buckets, mean)
+
     def quantile_text(self, key: str) -> str:
         """A quantile in milliseconds as far as it is known: ``< 0.2`` when only a bound is, ``> 81920.0``."""
         value = self.quantiles.get(key)
         if value is None:
             return "-"
         low, high = self.bounds[key]
-        relation = self.relations.get(key, "")
-        if relation == "<":
-            return f"< {ms(high)}"
-        if relation == ">":
-            return f"> {ms(low)}"
-        return ms(value)
+        return estimate_text(Estimate(value, low, high, self.relations.get(key, "")))
 
 
 _COUNTED = tuple(f.name for f in fields(Row) if f.type == "float")
@@ -115,6 +122,15 @@ class Estimate:
     low: float
     high: float
     relation: str = ""  # "<": at most ``high``; ">": at least ``low``; "": ``value``
+
+
+def estimate_text(estimate: Estimate) -> str:
+    """An estimate in milliseconds as far as it is known: ``< 0.2`` when only a bound is, ``> 81920.0``."""
+    if estimate.relation == "<":
+        return f"< {ms(estimate.high)}"
+    if estimate.relation == ">":
+        return f"> {ms(estimate.low)}"
+    return ms(estimate.value)
 
 
 def bounded_quantile(q: float, buckets: dict[float, float], mean: float | None) -> Estimate | None:
@@ -167,6 +183,10 @@ def window(before: list[Row], after: list[Row]) -> list[Row]:
             setattr(delta, name, max(value, 0.0))
         old_buckets = old.buckets if old else {}
         delta.buckets = {bound: count - old_buckets.get(bound, 0.0) for bound, count in row.buckets.items()}
+        old_first = old.first_chunk_buckets if old else {}
+        delta.first_chunk_buckets = {
+            bound: count - old_first.get(bound, 0.0) for bound, count in row.first_chunk_buckets.items()
+        }
         delta.estimate_quantiles()
         result.append(delta)
     if any((row.kind, row.name) not in {(r.kind, r.name) for r in after} for row in before):

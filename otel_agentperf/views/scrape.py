@@ -47,6 +47,7 @@ def parse(text: str) -> list[Row]:
     labels_of[CODE] = [prometheus.label(names.CODE_FUNCTION), prometheus.label(names.CODE_FILE_PATH)]
     self_family = prometheus.family(catalogue(False).self_time)
     blocked_family = prometheus.family(catalogue(False).event_loop_blocked)
+    first_chunk_families = {prometheus.family(catalogue(latest).time_to_first_chunk) for latest in (False, True)}
     kind_label = prometheus.label(names.OPERATION_KIND)
     error_label = prometheus.label(names.ERROR_TYPE)
     redundant_label = prometheus.label(names.CONFIG_REDUNDANT)
@@ -77,6 +78,17 @@ def parse(text: str) -> list[Row]:
                     if holder in labels_of:
                         row_for(holder, sample.labels).blocked_seconds += sample.value
             continue
+        if family.name in first_chunk_families:
+            for sample in family.samples:
+                row = row_for(names.KIND_LLM, sample.labels)
+                if sample.name.endswith("_bucket"):
+                    bound = float(sample.labels["le"])
+                    row.first_chunk_buckets[bound] = row.first_chunk_buckets.get(bound, 0.0) + sample.value
+                elif sample.name.endswith("_count"):
+                    row.first_chunk_count += sample.value
+                elif sample.name.endswith("_sum"):
+                    row.first_chunk_seconds += sample.value
+            continue
         extra = _EXTRA.get(family.name)
         if extra is not None:
             extra_kind, by_suffix = extra
@@ -104,6 +116,8 @@ def parse(text: str) -> list[Row]:
                     row.blocking += sample.value
             elif sample.name.endswith("_sum"):
                 row.total_seconds += sample.value
+                if sample.labels.get(redundant_label) == "true":
+                    row.redundant_seconds += sample.value
     for row in rows.values():
         row.estimate_quantiles()
     return ranked(list(rows.values()))

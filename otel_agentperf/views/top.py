@@ -23,7 +23,7 @@ from rich.text import Text
 
 from otel_agentperf.conventions import names
 from otel_agentperf.views.insights import bottlenecks, growth, growth_sentence
-from otel_agentperf.views.rows import CounterReset, ReportError, Row, window
+from otel_agentperf.views.rows import CounterReset, ReportError, Row, estimate_text, window
 from otel_agentperf.views.scrape import fetch, parse
 
 SORTS = ("time", "rate", "p95", "errors", "name")
@@ -119,6 +119,9 @@ def render(view: View) -> Group:
             notes.append(f"{row.redundant:g} redundant")
         if row.blocking:
             notes.append(f"{row.blocking:g} blocked loop")
+        first_chunk = row.first_chunk_p50()
+        if first_chunk is not None:
+            notes.append(f"first chunk {estimate_text(first_chunk)} ms")
         if row.blocked_seconds:
             notes.append(f"loop held {_per(row.blocked_seconds * 1000, view.seconds)} ms/s")
         table.add_row(
