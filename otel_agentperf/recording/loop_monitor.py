@@ -1,13 +1,16 @@
 """The asyncio loop monitor: measures how long each running event loop is held, and by what.
 
-Every registered loop runs a timer every quarter of the blocking threshold; how late the loop runs it is
-the loop lag (``agentperf.event_loop.lag``). A watchdog thread looks at when each timer is due: a timer
-late past the threshold means the loop is held by whatever runs on its thread, so the watchdog reads that
-thread's stack (``sys._current_frames``): the running operations on it (found by the wrapper frames that
-hold them) are charged the time since the last look, the innermost first and none more than it has run,
-with the innermost frame of the application's own code as where it blocked; what no operation covers is
-charged to that location. Nothing runs on the loop's hot path: the loop runs one timer per look, and the
-stacks are read only while it is held.
+A watchdog thread looks at every registered loop every quarter of the blocking threshold and, when the
+loop has run the previous one, schedules a callback on it (``call_soon_threadsafe``); how late the loop
+runs it is the loop lag (``agentperf.event_loop.lag``). A callback still waiting past the threshold means
+the loop is held by whatever runs on its thread, so the watchdog reads that thread's stack
+(``sys._current_frames``): the running operations on it (found by the wrapper frames that hold them) are
+charged the time since the last look, the innermost first and none more than it has run, with the
+innermost frame of the application's own code as where it blocked; what no operation covers is charged
+to that location. Nothing runs on the loop's hot path: the loop runs one callback per look (a timer of
+its own would cost every loop iteration two clock reads), and the stacks are read only while it is held.
+A block that starts between the loop running a callback and the next being scheduled is charged from
+the scheduling: up to one look short.
 
 Loops are registered by the asyncio instrumentor (``BaseEventLoop.run_forever``). uvloop's loop runs
 in C and is not seen. Operations in a thread pool (``run_in_executor``) do not hold the loop and are
@@ -56,13 +59,12 @@ def operation_frames(*codes: CodeType) -> None:
 class _Watched:
     """One running loop: its thread, and when the monitor's timer on it is due."""
 
-    __slots__ = ("charged_until", "due", "last", "loop", "thread_id", "timer")
+    __slots__ = ("charged_until", "last", "loop", "posted", "thread_id")
 
     def __init__(self, loop: Any, thread_id: int) -> None:
         self.loop = loop
         self.thread_id = thread_id
-        self.due = perf_counter()  # when the loop should run the monitor's next callback
-        self.timer: Any = None  # that callback's asyncio.TimerHandle
+        self.posted: float | None = None  # when the callback the loop has not run yet was scheduled
         self.charged_until = 0.0  # blocked time up to here is charged already
         # What the last look found holding the loop: the operations on its stack, innermost first, and
         # where in the application's code.
@@ -78,31 +80,19 @@ class LoopMonitor:
         self._thread: threading.Thread | None = None
 
     def register(self, loop: Any) -> None:
-        """``loop`` starts running on this thread: it runs the monitor's timer until it stops."""
+        """``loop`` starts running on this thread."""
         loaded = settings.current()
         if not loaded.enabled or not loaded.loop_monitor:
             return
-        entry = _Watched(loop, threading.get_ident())
         with self._lock:
-            previous = self._loops.pop(id(loop), None)
-            self._loops[id(loop)] = entry
+            self._loops[id(loop)] = _Watched(loop, threading.get_ident())
             if self._thread is None or not self._thread.is_alive():  # first loop, or first after a fork
                 self._thread = threading.Thread(target=self._run, name="otel-agentperf-loop-monitor", daemon=True)
                 self._thread.start()
-        if previous is not None and previous.timer is not None:
-            previous.timer.cancel()
-        self._schedule(entry, perf_counter())
 
     def unregister(self, loop: Any) -> None:
         with self._lock:
-            entry = self._loops.pop(id(loop), None)
-        if entry is not None and entry.timer is not None:
-            entry.timer.cancel()
-
-    def _schedule(self, entry: _Watched, now: float) -> None:
-        interval = settings.current().loop_block_threshold_s / 4
-        entry.due = now + interval
-        entry.timer = entry.loop.call_later(interval, self._ran, entry)
+            self._loops.pop(id(loop), None)
 
     def _run(self) -> None:
         inside.on = True  # this thread's calls into wrapped functions are the package's own
@@ -117,12 +107,19 @@ class LoopMonitor:
                 failures.report("watching the event loop", exc)
 
     def _look(self, entry: _Watched) -> None:
-        """From the watchdog: a loop late past the threshold is held; charge whatever holds it."""
+        """From the watchdog: schedule the next callback, or, when the last one waits past the threshold,
+        charge whatever holds the loop."""
         now = perf_counter()
-        due = entry.due
-        if now - due < settings.current().loop_block_threshold_s:
+        posted = entry.posted
+        if posted is None:
+            entry.posted = entry.charged_until = now
+            try:
+                entry.loop.call_soon_threadsafe(self._ran, entry)
+            except RuntimeError:  # closed since it was registered
+                self.unregister(entry.loop)
             return
-        entry.charged_until = max(entry.charged_until, due)
+        if now - posted < settings.current().loop_block_threshold_s:
+            return
         operations, where = self._holder(entry.thread_id)
         self._charge(entry, operations, where, now)
 
@@ -151,11 +148,11 @@ class LoopMonitor:
         telemetry.recorder.event_loop_blocked(rest, attributes, None)
 
     def _ran(self, entry: _Watched) -> None:
-        """On the loop: the monitor's timer ran; how late is the lag, and a block ends here."""
+        """On the loop: the monitor's callback ran; how late is the lag, and a block ends here."""
         now = perf_counter()
         was, inside.on = inside.on, True
         try:
-            lag = now - entry.due
+            lag = now - (entry.posted or now)
             telemetry = state.telemetry()
             telemetry.recorder.event_loop_lag(max(lag, 0.0))
             if lag >= telemetry.block_threshold and entry.last is not None:
@@ -170,8 +167,7 @@ class LoopMonitor:
         finally:
             inside.on = was
             entry.last = None
-            if entry.timer is not None and not entry.timer.cancelled():
-                self._schedule(entry, now)
+            entry.posted = None
 
     def _holder(self, thread_id: int) -> tuple[list[Invocation], Location | None]:
         """The running operations on the loop's thread, innermost first, and the innermost application frame."""
