@@ -25,7 +25,6 @@ import os
 import sys
 import sysconfig
 import threading
-import time
 from time import perf_counter
 from types import CodeType, FrameType
 from typing import Any
@@ -78,6 +77,7 @@ class LoopMonitor:
         self._lock = forksafe.lock()
         self._loops: dict[int, _Watched] = {}
         self._thread: threading.Thread | None = None
+        self._wake = threading.Event()  # a new loop is looked at now, not after the current wait
 
     def register(self, loop: Any) -> None:
         """``loop`` starts running on this thread."""
@@ -89,6 +89,7 @@ class LoopMonitor:
             if self._thread is None or not self._thread.is_alive():  # first loop, or first after a fork
                 self._thread = threading.Thread(target=self._run, name="otel-agentperf-loop-monitor", daemon=True)
                 self._thread.start()
+        self._wake.set()
 
     def unregister(self, loop: Any) -> None:
         with self._lock:
@@ -97,7 +98,8 @@ class LoopMonitor:
     def _run(self) -> None:
         inside.on = True  # this thread's calls into wrapped functions are the package's own
         while True:
-            time.sleep(settings.current().loop_block_threshold_s / 4)
+            self._wake.wait(settings.current().loop_block_threshold_s / 4)
+            self._wake.clear()
             try:
                 with self._lock:
                     watched = list(self._loops.values())
