@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from pathlib import Path
@@ -203,7 +204,9 @@ def test_redundant_loads_are_counted_in_time_and_streams_by_their_first_chunk() 
     }
     for _ in range(4):
         recorder.duration(names.KIND_LLM, 1.0, model)
+        recorder.self_time(names.KIND_LLM, 1.0, model)
         recorder.time_to_first_chunk(0.3, model)
+    recorder.self_time(names.KIND_CONFIG, 0.022, {**config, names.CONFIG_REDUNDANT: "true"})
     rows = {(row.kind, row.name): row for row in scrape.parse(generate_latest(registry).decode())}
     loads = rows[("config", "yaml.safe_load")]
     assert loads.redundant == 3 and loads.redundant_seconds == pytest.approx(0.018)
@@ -215,3 +218,7 @@ def test_redundant_loads_are_counted_in_time_and_streams_by_their_first_chunk() 
     table = report.render_table(list(rows.values()), said)
     assert f"first chunk p50 {first_chunk.value * 1000:.1f} ms" in table
     assert "3 redundant (18.0 ms)" in table
+    assert "Where the time goes (self time by kind): llm 4000.0 ms (99%), config 22.0 ms (1%)" in table
+    assert json.loads(report.render_json(list(rows.values()), said))["self_seconds_by_kind"] == pytest.approx(
+        {"llm": 4.0, "config": 0.022}
+    )

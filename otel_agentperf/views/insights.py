@@ -18,6 +18,29 @@ def _label(row: Row) -> str:
     return f"{row.kind} `{row.name}`"
 
 
+def time_by_kind(rows: list[Row]) -> list[tuple[str, float]]:
+    """Self time per operation kind, the most first: where the time goes, nothing counted twice (an
+    operation's self time leaves out the operations it called)."""
+    totals: dict[str, float] = {}
+    for row in rows:
+        if row.self_known:
+            totals[row.kind] = totals.get(row.kind, 0.0) + row.self_seconds
+    return sorted(totals.items(), key=lambda item: item[1], reverse=True)
+
+
+def where_time_goes(rows: list[Row]) -> str | None:
+    """One line: self time by kind with its share, and how long event loops were held in all."""
+    totals = [(kind, seconds) for kind, seconds in time_by_kind(rows) if seconds > 0]
+    own = sum(seconds for _, seconds in totals)
+    if own <= 0:
+        return None
+    line = "Where the time goes (self time by kind): " + ", ".join(
+        f"{kind} {ms(seconds)} ms ({100 * seconds / own:.0f}%)" for kind, seconds in totals
+    )
+    held = sum(row.blocked_seconds for row in rows)
+    return line + (f"; event loops held {ms(held)} ms in all" if held else "")
+
+
 def bottlenecks(rows: list[Row], limit: int = 6) -> list[str]:
     """Sentences naming the biggest leaf consumer, redundant loads, loop blocking, errors and long tails."""
     said: list[str] = []

@@ -6,6 +6,7 @@ import json
 import math
 from dataclasses import asdict
 
+from otel_agentperf.views.insights import time_by_kind, where_time_goes
 from otel_agentperf.views.rows import QUANTILES, Row, estimate_text, ms
 
 
@@ -68,6 +69,9 @@ def render_table(rows: list[Row], bottlenecks: list[str]) -> str:
             for i, (cell, width) in enumerate(zip(line, widths, strict=True))
         ]
         rendered.append("  ".join(padded).rstrip())
+    summary = where_time_goes(rows)
+    if summary:
+        rendered += ["", summary]
     if bottlenecks:
         rendered += ["", "Bottlenecks:", *(f"- {sentence}" for sentence in bottlenecks)]
     return "\n".join(rendered)
@@ -77,6 +81,9 @@ def render_markdown(rows: list[Row], bottlenecks: list[str]) -> str:
     """A GitHub-flavoured Markdown table, for CI logs and issues."""
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(cells(row)) + " |" for row in rows]
+    summary = where_time_goes(rows)
+    if summary:
+        lines += ["", summary]
     if bottlenecks:
         lines += ["", "**Bottlenecks**", "", *(f"- {sentence}" for sentence in bottlenecks)]
     return "\n".join(lines)
@@ -88,7 +95,11 @@ def render_json(rows: list[Row], bottlenecks: list[str]) -> str:
     for row in rows:
         item = asdict(row)
         item.pop("buckets")
+        item.pop("first_chunk_buckets")
+        first_chunk = row.first_chunk_p50()
+        item["first_chunk_p50_seconds"] = None if first_chunk is None else first_chunk.value
         item["bounds"] = {key: [low, None if math.isinf(high) else high] for key, (low, high) in row.bounds.items()}
         item["mean_seconds"] = row.mean_seconds
         operations.append(item)
-    return json.dumps({"operations": operations, "bottlenecks": bottlenecks}, indent=2)
+    by_kind = dict(time_by_kind(rows))
+    return json.dumps({"operations": operations, "self_seconds_by_kind": by_kind, "bottlenecks": bottlenecks}, indent=2)
