@@ -20,10 +20,8 @@ never charged.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
 import sys
-import sysconfig
 import threading
 from time import perf_counter
 from types import CodeType, FrameType
@@ -43,6 +41,9 @@ OPERATION_FRAMES: set[CodeType] = set()
 def _not_user_code() -> tuple[str, ...]:
     """Folders of code that is not the application's own (the standard library, installed packages, this
     package): where a block happened is the innermost frame outside them. Read at the first block."""
+    import importlib.util
+    import sysconfig
+
     folders = [sysconfig.get_paths().get(key) for key in ("stdlib", "platstdlib", "purelib", "platlib")]
     folders.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # otel_agentperf/
     spec = importlib.util.find_spec("otel_agentperf.instrumentation")  # a folder of its own when editable
