@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -163,3 +164,15 @@ def test_the_report_says_who_held_the_loop_and_for_how_long() -> None:
     sentence = next(s for s in bottlenecks(list(rows.values())) if "held the asyncio event loop" in s)
     assert sentence.startswith("tool `blocking_tool` held the asyncio event loop for ")
     assert f"{tool.blocked_seconds * 1000:.1f} ms" in sentence
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5"])
+def test_a_bad_threshold_is_one_warning_naming_the_variable_and_the_default_holds(
+    value: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv(settings.LOOP_BLOCK_MS_ENV, value)
+    with caplog.at_level(logging.WARNING, logger="otel_agentperf"):
+        loaded = settings.reload()
+    assert loaded.loop_block_threshold_s == settings.DEFAULT_LOOP_BLOCK_MS / 1000
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1 and settings.LOOP_BLOCK_MS_ENV in warnings[0] and repr(value) in warnings[0]
