@@ -11,9 +11,9 @@ import sys
 import tracemalloc
 
 from otel_agentperf.conventions.names import MEMORY_ALLOCATED, MEMORY_PEAK, MEMORY_RSS_DELTA
+from otel_agentperf.runtime import settings
 
-RSS: str = "rss"
-TRACEMALLOC: str = "tracemalloc"
+RSS, TRACEMALLOC = settings.MEMORY_MODES  # the modes the settings accept, named once there
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
