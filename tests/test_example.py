@@ -49,8 +49,10 @@ def test_main_job_runs_the_example_and_reports_every_operation_kind(tmp_path: Pa
     assert rows[("agent", "fact_checker")].calls == 3
     assert rows[("tool", "check_claim")].calls == rows[("tool", "count_sources")].calls == 3
     assert rows[("llm", "openai/tools-2-reviewer")].calls == 9
-    assert rows[("history", "HistoryStore/append")].calls == 12
-    assert rows[("history", "HistoryStore/read")].calls == 24
+    # Each history method is a row of its own, named by its qualified name (no name given in the targets).
+    assert rows[("history", "HistoryStore.append/append")].calls == 12
+    assert rows[("history", "HistoryStore.get_by_id/read")].calls == 12
+    assert rows[("history", "HistoryStore.recent/read")].calls == 12
     config = rows[("config", "load_settings")]
     assert config.calls == 13  # once per agent, once for the orchestrator: tomllib.load folded in
     assert config.redundant == 12  # the same unchanged settings.toml, again and again
@@ -58,7 +60,7 @@ def test_main_job_runs_the_example_and_reports_every_operation_kind(tmp_path: Pa
     # less than the blocking threshold: measured, neither blocks the loop by itself (a load can be on the
     # stack while the loop is held, and is charged that part).
     assert config.blocking == 0 and config.blocked_seconds < 0.02
-    assert rows[("history", "HistoryStore/append")].blocking == 0
+    assert rows[("history", "HistoryStore.append/append")].blocking == 0
     # The synchronous summariser, called from the agents' coroutines, holds the loop for all its time.
     summarize = rows[("tool", "summarize")]
     assert summarize.total_seconds * 0.75 <= summarize.blocked_seconds <= summarize.total_seconds * 1.1

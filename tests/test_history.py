@@ -209,8 +209,14 @@ def test_hand_written_stores_record_growth_through_the_decorator(recorded: Recor
         connection.execute("insert into runs (body) values (?)", (f"run {i}",))
     assert len(find_runs("run")) == 5
     assert _count(recorded, **{names.HISTORY_STORE: "jsonl", names.HISTORY_OPERATION: "append"}) == 5
-    reads = recorded.histogram_point("agentperf.history.size.records", **{names.HISTORY_STORE: "jsonl"})
+    reads = recorded.histogram_point(
+        "agentperf.history.size.records", **{names.HISTORY_STORE: "jsonl", names.HISTORY_OPERATION: "read"}
+    )
     assert (reads.count, reads.sum) == (5, 1 + 2 + 3 + 4 + 5)
+    appends = recorded.histogram_point(
+        "agentperf.history.size.records", **{names.HISTORY_STORE: "jsonl", names.HISTORY_OPERATION: "append"}
+    )
+    assert (appends.count, appends.sum) == (5, 0 + 1 + 2 + 3 + 4)  # the store each append found
     searched = recorded.histogram_point("agentperf.history.size.records", **{names.HISTORY_STORE: "sqlite"})
     assert searched.sum == 5
 
@@ -227,3 +233,96 @@ def test_quick_sync_history_io_inside_a_coroutine_is_not_called_blocking(recorde
     asyncio.run(handler())
     assert _count(recorded, **{names.BLOCKING_EVENT_LOOP: "true"}) == 0
     assert _count(recorded, **{names.BLOCKING_EVENT_LOOP: "false"}) == 2
+
+
+class ScanningStore:
+    """The classic linear-scan store: appends JSON lines, looks one up by id by reading the whole file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.cache: dict[str, dict[str, Any]] = {}  # a small in-memory cache: smaller than the file
+
+    def append(self, record: dict[str, Any]) -> None:
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def get_by_id(self, record_id: int) -> dict[str, Any] | None:
+        with self.path.open() as handle:
+            for line in handle:
+                record = json.loads(line)
+                if record["id"] == record_id:
+                    self.cache[str(record_id)] = record
+                    return dict(record)
+        return None
+
+    def recent(self, count: int) -> list[dict[str, Any]]:
+        with self.path.open() as handle:
+            return [json.loads(line) for line in handle][-count:]
+
+
+class ListStore:
+    def __init__(self) -> None:
+        self.turns: list[str] = []
+        self.name = "turns"  # not a file: not looked at as one
+
+    def add_turn(self, turn: str) -> None:
+        self.turns.append(turn)
+
+    def last(self) -> str:
+        return self.turns[-1]
+
+
+def test_a_lookup_by_id_records_the_size_of_the_store_it_scans(recorded: Recorded, tmp_path: Path) -> None:
+    path = tmp_path / "runs.jsonl"
+    path.touch()
+    store = ScanningStore(path)
+    append, get_by_id, recent = (
+        ap.history(store="runs")(method) for method in (store.append, store.get_by_id, store.recent)
+    )
+    sizes: list[tuple[int, int]] = []
+    for i in range(40):
+        append({"id": i, "text": "x" * (i % 7)})
+        sizes.append((i + 1, path.stat().st_size))  # what the store holds when it is read next
+        assert get_by_id(i // 2) == {"id": i // 2, "text": "x" * ((i // 2) % 7)}
+        assert len(recent(3)) == min(3, i + 1)
+    observed = [
+        (s.attributes[names.HISTORY_RECORDS], s.attributes[names.FILE_SIZE])
+        for s in recorded.spans()
+        if s.name == "history_read runs"
+    ]
+    # Each lookup and each recent() saw the whole store: its lines and bytes, not the one record returned.
+    assert observed == [size for size in sizes for _ in range(2)]
+    records = recorded.histogram_point(
+        "agentperf.history.size.records", **{names.HISTORY_STORE: "runs", names.HISTORY_OPERATION: "read"}
+    )
+    assert (records.count, records.sum) == (80, 2 * sum(n for n, _ in sizes))
+    written = recorded.histogram_point(
+        "agentperf.history.size.bytes", **{names.HISTORY_STORE: "runs", names.HISTORY_OPERATION: "append"}
+    )
+    assert written.sum == sum(size for _, size in [(0, 0), *sizes[:-1]])  # appends see the store before they write
+
+
+def test_a_rewritten_file_is_counted_again_and_an_in_memory_store_by_its_length(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_text('"a"\n"b"\n"c"\n')
+    store = ScanningStore(path)
+    recent = ap.history(store="log")(store.recent)
+    recent(1)
+    path.write_text('"only"\n')  # truncated and rewritten in place
+    recent(1)
+    with path.open("a") as handle:
+        handle.write('"tail without newline"')
+    recent(1)
+    seen = [s.attributes[names.HISTORY_RECORDS] for s in recorded.spans() if s.name == "history_read log"]
+    assert seen == [3, 1, 2]
+
+    turns = ListStore()
+    add, last = ap.history(store="turns")(turns.add_turn), ap.history(store="turns")(turns.last)
+    for i in range(5):
+        add(f"turn {i}")
+        assert last() == f"turn {i}"
+    reads = [s.attributes for s in recorded.spans() if s.name == "history_read turns"]
+    assert [a[names.HISTORY_RECORDS] for a in reads] == [1, 2, 3, 4, 5]
+    assert all(names.FILE_SIZE not in a for a in reads)

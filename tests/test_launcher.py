@@ -20,7 +20,8 @@ from otel_agentperf.conventions import buckets, names
 from tests.otlp_receiver import grpc_receiver, http_receiver
 
 APP_DIR = Path(__file__).parent / "apps"
-TARGETS = "launcher_agents:Coach.process_message=agent,launcher_agents:Coach.reflect=agent,launcher_agents:lookup=tool"
+# One method given a name, one named by its qualified name: two agents, two rows.
+TARGETS = "launcher_agents:Coach.process_message=agent:Coach,launcher_agents:Coach.reflect=agent,launcher_agents:lookup=tool"
 
 
 def _launcher() -> str:
@@ -123,12 +124,14 @@ def test_prometheus_endpoint_serves_agent_histogram_with_semconv_buckets(launche
         text = _scrape(port)
 
     samples = [s for s in _samples(text, "gen_ai_invoke_agent_duration_seconds_bucket")]
-    coach = [(labels["le"], value) for _, labels, value in samples if labels.get("gen_ai_agent_name") == "Coach"]
-    assert [le for le, _ in coach] == _bucket_le_strings(buckets.AGENT_DURATION)
-    counts = dict(coach)
-    assert counts["0.1"] == 3  # three 10 ms reflections
-    assert counts["0.2"] == 6  # plus three 150 ms messages
-    assert counts["+Inf"] == 6
+    def agent_buckets(name: str) -> dict[str, float]:
+        found = [(labels["le"], value) for _, labels, value in samples if labels.get("gen_ai_agent_name") == name]
+        assert [le for le, _ in found] == _bucket_le_strings(buckets.AGENT_DURATION)
+        return dict(found)
+
+    coach, reflect = agent_buckets("Coach"), agent_buckets("Coach.reflect")
+    assert (coach["0.1"], coach["0.2"], coach["+Inf"]) == (0, 3, 3)  # three 150 ms messages
+    assert (reflect["0.1"], reflect["+Inf"]) == (3, 3)  # three 10 ms reflections
     tool_counts = [
         value
         for sample, labels, value in _samples(text, "gen_ai_execute_tool_duration_seconds_count")
@@ -167,7 +170,8 @@ def test_otlp_export_reaches_a_real_receiver(protocol: str, receiver: object) ->
     assert list(points[-1].explicit_bounds) == list(buckets.AGENT_DURATION)
     assert sum(p.count for p in points) == 6
     span_names = sorted(span.name for span in spans)
-    assert span_names.count("invoke_agent Coach") == 6
+    assert span_names.count("invoke_agent Coach") == 3
+    assert span_names.count("invoke_agent Coach.reflect") == 3
     assert span_names.count("execute_tool lookup") == 3
 
 

@@ -12,11 +12,16 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry, generate_latest
 
 from otel_agentperf.api.instrumentor import AgentPerfInstrumentor
 from otel_agentperf.api.targets import parse
 from otel_agentperf.conventions import names
 from otel_agentperf.runtime import settings
+from otel_agentperf.views import scrape
 from tests.conftest import MakeRecorded, Recorded
 
 APP_SOURCE = textwrap.dedent(
@@ -83,7 +88,7 @@ ALL = (
     "Coach.process_message=agent",
     "Coach.aprocess=agent",
     "Coach.count=tool",
-    "Coach.build=workflow",
+    "Coach.build=workflow:Builder",
     "Coach=create_agent",
     "HistoryManager.get_execution_by_id=history",
     "load_config=config",
@@ -91,14 +96,20 @@ ALL = (
 
 
 def _assert_all_recorded(recorded: Recorded) -> None:
+    # Each operation is named by its qualified name unless its entry gives one (the workflow's Builder).
     spans = [s.name for s in recorded.spans()]
-    assert spans.count("invoke_agent Coach") == 2
-    assert "execute_tool count" in spans
-    assert "invoke_workflow Coach" in spans
+    assert spans.count("invoke_agent Coach.process_message") == 1
+    assert spans.count("invoke_agent Coach.aprocess") == 1
+    assert "execute_tool Coach.count" in spans
+    assert "invoke_workflow Builder" in spans
     assert spans.count("create_agent Coach") == 2  # Coach() and cls("built") inside Coach.build()
-    assert "history_read HistoryManager" in spans
+    assert "history_read HistoryManager.get_execution_by_id" in spans
     assert "load_config load_config" in spans
-    assert recorded.histogram_point("gen_ai.invoke_agent.duration").count == 2
+    agents = {
+        point.attributes[names.GEN_AI_AGENT_NAME]: point.count
+        for point in recorded.histogram_points("gen_ai.invoke_agent.duration")
+    }
+    assert agents == {"Coach.process_message": 1, "Coach.aprocess": 1}
 
 
 def test_targets_apply_to_an_already_imported_module(
@@ -171,7 +182,7 @@ def test_uninstrument_restores_originals_and_instrument_is_idempotent(
     instrumentor.instrument()
     assert instrumentor.applied_targets == len(ALL) + 1
     module.Coach().process_message("once")
-    assert [s.name for s in recorded.spans()].count("invoke_agent Coach") == 1
+    assert [s.name for s in recorded.spans()].count("invoke_agent Coach.process_message") == 1
 
     instrumentor.uninstrument()
     instrumentor.uninstrument()
@@ -193,7 +204,7 @@ def test_targets_from_a_toml_file_and_from_pyproject(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings_file = tmp_path / "agentperf.toml"
-    settings_file.write_text(f'targets = ["{app_module}:Coach.process_message=agent"]\nsampling = "all"\n')
+    settings_file.write_text(f'targets = ["{app_module}:Coach.process_message=agent:Coach"]\nsampling = "all"\n')
     monkeypatch.setenv("OTEL_AGENTPERF_CONFIG", str(settings_file))
     settings.reload()
     with caplog.at_level(logging.WARNING, logger="otel_agentperf"):
@@ -206,13 +217,15 @@ def test_targets_from_a_toml_file_and_from_pyproject(
 
     project = tmp_path / "project"
     project.mkdir()
-    (project / "pyproject.toml").write_text(f'[tool.otel-agentperf.targets]\n"{app_module}:load_config" = "config"\n')
+    (project / "pyproject.toml").write_text(
+        f'[tool.otel-agentperf.targets]\n"{app_module}:load_config" = "config:settings loader"\n'
+    )
     monkeypatch.delenv("OTEL_AGENTPERF_CONFIG")
     monkeypatch.chdir(project)
     settings.reload()
     instrumentor.instrument()
     module.load_config("y")
-    assert recorded.span("load_config load_config")
+    assert recorded.span("load_config settings loader")
 
 
 def test_disabled_switch_applies_no_target(
@@ -256,3 +269,56 @@ def test_parse_rejects_malformed_entries(entry: str, problem: str) -> None:
 def test_parse_reads_module_path_and_kind() -> None:
     target = parse(" myapp.agents : Coach.process_message = agent ")
     assert (target.module, target.path, target.kind) == ("myapp.agents", "Coach.process_message", "agent")
+
+
+def test_parse_reads_a_given_name() -> None:
+    target = parse("myapp.agents:Coach.process_message=agent: Lead Planner ")
+    assert (target.path, target.kind, target.operation_name) == ("Coach.process_message", "agent", "Lead Planner")
+    assert parse("myapp.agents:Coach.process_message=agent").operation_name == "Coach.process_message"
+    with pytest.raises(ValueError, match="expected"):
+        parse("myapp.agents:Coach.process_message=agent:")
+
+
+STORE_SOURCE = textwrap.dedent(
+    """
+    class Store:
+        def __init__(self):
+            self.rows = [{"id": i} for i in range(50)]
+
+        def read(self, key):
+            return next(row for row in self.rows if row["id"] == key)
+
+        def read_recent(self):
+            return self.rows[-3:]
+    """
+)
+
+
+def test_two_methods_of_one_class_are_two_report_rows_unless_named_alike(
+    instrumentor: AgentPerfInstrumentor, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    name = f"storeapp_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(STORE_SOURCE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        for entries, expected in (
+            (("Store.read=history", "Store.read_recent=history"), {"Store.read", "Store.read_recent"}),
+            (("Store.read=history:Store", "Store.read_recent=history:Store"), {"Store"}),
+        ):
+            registry = CollectorRegistry()
+            meter_provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
+            monkeypatch.setenv("OTEL_AGENTPERF_TARGETS", _targets(name, *entries))
+            settings.reload()
+            instrumentor.instrument(tracer_provider=TracerProvider(), meter_provider=meter_provider)
+            store = importlib.import_module(name).Store()
+            assert store.read(7) == {"id": 7}
+            assert store.read_recent() == [{"id": 47}, {"id": 48}, {"id": 49}]
+            instrumentor.uninstrument()
+            rows = scrape.parse(generate_latest(registry).decode())
+            meter_provider.shutdown()
+            history = [row for row in rows if row.kind == names.KIND_HISTORY]
+            assert {row.name.split("/")[0] for row in history} == expected
+            assert sum(row.calls for row in history) == 2
+            sys.modules.pop(name, None)
+    finally:
+        sys.modules.pop(name, None)

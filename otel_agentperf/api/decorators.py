@@ -13,11 +13,11 @@ from types import TracebackType
 from typing import Any, TypeVar, cast, overload
 
 from otel_agentperf.conventions import names
-from otel_agentperf.recording import operations
+from otel_agentperf.recording import operations, store_size
 from otel_agentperf.recording.invocations import Invocation
 from otel_agentperf.recording.operations import Operation
 from otel_agentperf.runtime import failures, settings
-from otel_agentperf.wrapping.wrappers import start, underlying_function, wrap
+from otel_agentperf.wrapping.wrappers import Call, start, underlying_function, wrap
 
 F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C")
@@ -130,9 +130,14 @@ def history(func: F | None = None, *, store: str | None = None, operation: str |
         return operations.history(store or owner_name(f), op)
 
     def apply(f: Any) -> Any:
-        return wrap(f, build(f)) if settings.current().enabled else f
+        return wrap(f, build(f), measured_store) if settings.current().enabled else f
 
     return apply(func) if func is not None else apply
+
+
+def measured_store(instance: Any, _args: tuple[Any, ...], _kwargs: dict[str, Any]) -> Call:
+    """A history method's call, with the size of the store it is a method of (see ``store_size``)."""
+    return Call(attributes=store_size.of(instance) if instance is not None else None)
 
 
 def create_agent(cls_or_func: C | None = None, *, name: str | None = None) -> Any:

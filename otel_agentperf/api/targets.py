@@ -1,6 +1,9 @@
 """Declarative targets: wrap a user's own functions, methods and classes by name, without code changes.
 
-An entry reads ``module:Qualified.name=kind``, for example ``myapp.agents:Coach.process_message=agent``.
+An entry reads ``module:Qualified.name=kind`` or ``module:Qualified.name=kind:Name``, for example
+``myapp.agents:Coach.process_message=agent:Coach``. Its operation (and so its report row) is named by the
+qualified name (``Coach.process_message``) unless the entry gives a name, so two methods of one class never
+merge silently into one row; giving two entries the same name merges them on purpose.
 Targets in modules that are not imported yet are applied when the module is first imported (a wrapt
 post-import hook). A malformed or unresolvable entry is warned about once, by name; the rest still apply.
 """
@@ -18,14 +21,14 @@ from typing import Any
 
 import wrapt
 
-from otel_agentperf.api.decorators import construction
+from otel_agentperf.api.decorators import construction, measured_store
 from otel_agentperf.conventions import names
 from otel_agentperf.recording import operations
 from otel_agentperf.runtime import failures, forksafe
 from otel_agentperf.wrapping.patching import Patcher
 from otel_agentperf.wrapping.wrappers import AgentPerfWrapper, wrap
 
-_ENTRY = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*:\s*([A-Za-z_][\w.]*)\s*=\s*([a-z_]+)\s*$")
+_ENTRY = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*:\s*([A-Za-z_][\w.]*)\s*=\s*([a-z_]+)\s*(?::\s*([^\s:=,][^:=,]*?))?\s*$")
 
 
 @dataclass(frozen=True)
@@ -36,18 +39,24 @@ class Target:
     path: str
     kind: str
     entry: str
+    name: str | None = None  # the operation's name when the entry gives one
+
+    @property
+    def operation_name(self) -> str:
+        """The name its operation and report row carry: the one given, else the qualified name."""
+        return self.name or self.path
 
 
 def parse(entry: str) -> Target:
-    """Parse ``module:Qualified.name=kind``; raises ``ValueError`` saying what is wrong."""
+    """Parse ``module:Qualified.name=kind[:Name]``; raises ``ValueError`` saying what is wrong."""
     match = _ENTRY.match(entry)
     if match is None:
-        raise ValueError("expected module:Qualified.name=kind")
-    module, path, kind = match.groups()
+        raise ValueError("expected module:Qualified.name=kind or module:Qualified.name=kind:Name")
+    module, path, kind, name = match.groups()
     if kind not in names.KINDS or kind == names.KIND_SEGMENT:
         allowed = ", ".join(k for k in names.KINDS if k != names.KIND_SEGMENT)
         raise ValueError(f"unknown kind {kind!r} (use one of {allowed})")
-    return Target(module, path, kind, entry.strip())
+    return Target(module, path, kind, entry.strip(), name)
 
 
 def parse_all(entries: Iterable[str]) -> list[Target]:
@@ -60,15 +69,15 @@ def parse_all(entries: Iterable[str]) -> list[Target]:
             _warn_bad(entry, str(exc))
             continue
         earlier = targets.get((target.module, target.path))
-        if earlier is not None and earlier.kind != target.kind:
+        if earlier is not None and earlier.entry != target.entry:
             failures.warn_once(
                 f"target-kinds:{target.module}:{target.path}",
-                "otel-agentperf: %s:%s is named as %s and as %s; recorded as %s (the later entry)",
+                "otel-agentperf: %s:%s is given as %r and as %r; recorded as %r (the later entry)",
                 target.module,
                 target.path,
-                earlier.kind,
-                target.kind,
-                target.kind,
+                earlier.entry,
+                target.entry,
+                target.entry,
             )
         targets[(target.module, target.path)] = target
     return list(targets.values())
@@ -76,16 +85,6 @@ def parse_all(entries: Iterable[str]) -> list[Target]:
 
 def _warn_bad(entry: str, reason: str) -> None:
     failures.warn_once(f"target:{entry}", "otel-agentperf: ignoring target %r: %s", entry.strip(), reason)
-
-
-def _default_name(kind: str, parent: Any, attribute: str) -> str:
-    """Agents, workflows and stores take their class's name; tools, loaders and functions their own."""
-    in_class = isinstance(parent, type)
-    if kind in (names.KIND_AGENT, names.KIND_CREATE_AGENT, names.KIND_WORKFLOW, names.KIND_HISTORY):
-        return parent.__name__ if in_class else attribute
-    if kind == names.KIND_TOOL:
-        return attribute
-    return f"{parent.__name__}.{attribute}" if in_class else attribute
 
 
 class TargetPatcher:
@@ -133,18 +132,17 @@ class TargetPatcher:
         if isinstance(original, type):
             if target.kind != names.KIND_CREATE_AGENT:
                 raise TypeError(f"{target.path} is a class; only create_agent applies to a class")
-            attribute, wrapper = construction(original, operations.create_agent(original.__name__))
+            attribute, wrapper = construction(original, operations.create_agent(target.operation_name))
             self._patcher.replace(original, attribute, wrapper)
             return
-        elif not callable(original) and not isinstance(original, (staticmethod, classmethod)):
+        if not callable(original) and not isinstance(original, (staticmethod, classmethod)):
             raise TypeError(f"{target.path} is not callable")
-        else:
-            name = _default_name(target.kind, parent, attribute)
-        operation = operations.for_kind(target.kind, name, attribute)
+        operation = operations.for_kind(target.kind, target.operation_name, attribute)
+        prepare = measured_store if target.kind == names.KIND_HISTORY else None
         if attribute in vars(parent):
-            self._patcher.wrap(parent, attribute, operation)
+            self._patcher.wrap(parent, attribute, operation, prepare)
         else:  # found on a base class: shadow it on the named class only
-            self._patcher.replace(parent, attribute, wrap(original, operation))
+            self._patcher.replace(parent, attribute, wrap(original, operation, prepare))
 
     def remove(self) -> None:
         """Restore every original; hooks still waiting for an import are disarmed."""

@@ -424,7 +424,12 @@ class HistoryInvocation(Invocation):
     __slots__ = ()
 
     def _read_result(self, result: object) -> None:
-        if self._operation.records_from_result and isinstance(result, (list, tuple)):
+        # What a read returned stands in for the store's size only when the store itself was not measured.
+        if (
+            self._operation.records_from_result
+            and isinstance(result, (list, tuple))
+            and names.HISTORY_RECORDS not in self._attributes
+        ):
             self.add_attributes({names.HISTORY_RECORDS: len(result)})
 
     def _record(self, attributes: Attributes) -> None:
