@@ -21,7 +21,9 @@ from tests.otlp_receiver import grpc_receiver, http_receiver
 
 APP_DIR = Path(__file__).parent / "apps"
 # One method given a name, one named by its qualified name: two agents, two rows.
-TARGETS = "launcher_agents:Coach.process_message=agent:Coach,launcher_agents:Coach.reflect=agent,launcher_agents:lookup=tool"
+TARGETS = ",".join(
+    f"launcher_agents:{entry}" for entry in ("Coach.process_message=agent:Coach", "Coach.reflect=agent", "lookup=tool")
+)
 
 
 def _launcher() -> str:
@@ -124,6 +126,7 @@ def test_prometheus_endpoint_serves_agent_histogram_with_semconv_buckets(launche
         text = _scrape(port)
 
     samples = [s for s in _samples(text, "gen_ai_invoke_agent_duration_seconds_bucket")]
+
     def agent_buckets(name: str) -> dict[str, float]:
         found = [(labels["le"], value) for _, labels, value in samples if labels.get("gen_ai_agent_name") == name]
         assert [le for le, _ in found] == _bucket_le_strings(buckets.AGENT_DURATION)

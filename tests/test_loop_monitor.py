@@ -176,3 +176,30 @@ def test_a_bad_threshold_is_one_warning_naming_the_variable_and_the_default_hold
     assert loaded.loop_block_threshold_s == settings.DEFAULT_LOOP_BLOCK_MS / 1000
     warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
     assert len(warnings) == 1 and settings.LOOP_BLOCK_MS_ENV in warnings[0] and repr(value) in warnings[0]
+
+
+@ap.tool
+def summarise(count: int) -> int:
+    time.sleep(0.012 * count)  # synchronous, called from coroutines: holds the loop for all its time
+    return count
+
+
+async def _summarising_agents() -> None:
+    async def agent(index: int) -> None:
+        for count in (2, 3, 4):  # 24 to 48 ms: each past the 20 ms threshold
+            summarise(count)
+            await asyncio.sleep(0.001 * index)
+
+    await asyncio.gather(*(agent(index) for index in range(4)))
+
+
+def test_back_to_back_short_blocks_are_never_charged_more_than_they_ran(monitored: Recorded) -> None:
+    asyncio.run(_summarising_agents())
+    point = monitored.histogram_point("gen_ai.execute_tool.duration", **{names.GEN_AI_TOOL_NAME: "summarise"})
+    charged = monitored.counter(BLOCKED, **{names.GEN_AI_TOOL_NAME: "summarise"})
+    assert point.count == 12
+    # A synchronous call on the loop held it for all its duration: exactly that, never more.
+    assert point.sum * 0.95 <= charged <= point.sum * (1 + 1e-9)
+    for span in monitored.spans():
+        if span.name == "execute_tool summarise" and span.attributes is not None:
+            assert span.attributes.get(BLOCKED, 0.0) <= ((span.end_time or 0) - (span.start_time or 0)) / 1e9 + 1e-6

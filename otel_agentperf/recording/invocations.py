@@ -79,6 +79,7 @@ class Invocation:
         "_blocked",
         "_children",
         "_deferred",
+        "_duration",
         "_enclosing",
         "_failure",
         "_metric_attributes",
@@ -134,6 +135,7 @@ class Invocation:
         # Span attributes learnt after the start, set in one call as the operation finishes.
         self._pending: dict[str, AttributeValue] = {}
         self._children: list[float] = []  # durations of the operations it called (append is thread-safe)
+        self._duration = 0.0  # set as it finishes, before ``_started`` is cleared
         self._started: float | None = perf_counter()
 
     @property
@@ -174,7 +176,15 @@ class Invocation:
                 target._metric_attributes = {**target._metric_attributes, **new}
 
     def blocked(self, seconds: float, where: Location | None) -> None:
-        """The loop monitor saw this operation hold its event loop for ``seconds`` more (at ``where``)."""
+        """The loop monitor saw this operation hold its event loop for ``seconds`` more (at ``where``).
+
+        Never more in all than it has run: the monitor sees a block's edges up to one look late.
+        """
+        started = self._started
+        ran = perf_counter() - started if started is not None else self._duration
+        seconds = min(seconds, ran - self._blocked)
+        if seconds <= 0:
+            return
         self._blocked += seconds
         if self._where is None:
             self._where = where
@@ -250,6 +260,7 @@ class Invocation:
         if started is None:
             return
         duration = perf_counter() - started
+        self._duration = duration
         self._started = None
         if self._outer is not None:
             return
@@ -300,6 +311,7 @@ class Invocation:
             self._telemetry.recorder.event_loop_blocked(
                 blocked - self._blocked, self._metric_attributes, self._operation.kind
             )
+            self._blocked = blocked  # so the monitor's late look adds nothing past its duration
         # Held past the threshold by itself: a fast call that was on the stack during a longer block
         # is charged its part, not flagged.
         blocked = blocked if blocked >= threshold else 0.0
