@@ -118,6 +118,10 @@ def test_retries_inside_one_operation_and_errors_keep_their_type(llm: Recorded, 
     assert llm.span("chat ratelimit-2-claude").status.status_code is StatusCode.UNSET
     assert llm.span("chat ratelimit-9-claude").attributes[names.ERROR_TYPE] == "RateLimitError"
     assert llm.span("chat error-claude").attributes[names.ERROR_TYPE] == "InternalServerError"
+    retried = llm.span("chat ratelimit-2-claude")
+    assert retried.attributes[names.LLM_HTTP_ATTEMPTS] == 3
+    assert llm.counter(names.LLM_RETRIES, **{names.HTTP_RESPONSE_STATUS_CODE: 429}) == 2
+    assert llm.histogram_point(names.LLM_RETRY_DURATION).count == 1  # the calls without retries add none
 
 
 def test_cost_uses_cache_prices(llm: Recorded, server: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:

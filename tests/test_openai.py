@@ -148,6 +148,47 @@ def test_retries_are_inside_one_operation_and_errors_keep_their_type(llm: Record
     assert failed.attributes[names.ERROR_TYPE] == "InternalServerError"
     point = llm.histogram_point("gen_ai.client.operation.duration", **{names.ERROR_TYPE: "InternalServerError"})
     assert point.count == 1
+    # What the SDK hid: three HTTP requests, two of them 429s, then one call's 500s retried three times.
+    assert ok.attributes[names.LLM_HTTP_ATTEMPTS] == 3
+    assert [e.attributes[names.HTTP_RESPONSE_STATUS_CODE] for e in ok.events if e.name == names.LLM_RETRY_EVENT] == [
+        429,
+        429,
+    ]
+    assert failed.attributes[names.LLM_HTTP_ATTEMPTS] == 4
+    assert llm.counter(names.LLM_RETRIES, **{names.GEN_AI_REQUEST_MODEL: limited}) == 2
+    assert llm.counter(names.LLM_RETRIES, **{names.HTTP_RESPONSE_STATUS_CODE: 429}) == 2
+    assert llm.counter(names.LLM_RETRIES, **{names.HTTP_RESPONSE_STATUS_CODE: 500}) == 3
+    retry_time = llm.histogram_point(names.LLM_RETRY_DURATION, **{names.GEN_AI_REQUEST_MODEL: limited})
+    assert retry_time.count == 1 and retry_time.sum == pytest.approx(ok.attributes[names.LLM_RETRY_TIME])
+    # The SDK's backoff is real time: at least its waits, never more than the whole call.
+    assert 0 < retry_time.sum < ((ok.end_time or 0) - (ok.start_time or 0)) / 1e9
+
+
+def test_async_retries_and_connection_errors_are_attempts_too(llm: Recorded, server: Any) -> None:
+    limited = "ratelimit-1-m4"
+    server.requests.pop(limited, None)
+    dead = openai.AsyncOpenAI(base_url="http://127.0.0.1:9/v1", api_key="sk-local", max_retries=1, timeout=2)
+
+    async def main() -> str:
+        client = openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-local-secret", max_retries=2)
+        result = await client.chat.completions.create(model=limited, messages=MESSAGES)
+        with pytest.raises(openai.APIConnectionError):
+            await dead.chat.completions.create(model="m4", messages=MESSAGES)
+        return str(result.choices[0].message.content)
+
+    assert asyncio.run(main())
+    assert llm.span(f"chat {limited}").attributes[names.LLM_HTTP_ATTEMPTS] == 2
+    unreachable = llm.span("chat m4")
+    assert unreachable.attributes[names.ERROR_TYPE] == "APIConnectionError"
+    assert unreachable.attributes[names.LLM_HTTP_ATTEMPTS] == 2
+    assert llm.counter(names.LLM_RETRIES, **{names.GEN_AI_REQUEST_MODEL: "m4", names.ERROR_TYPE: "ConnectError"}) == 1
+
+
+def test_a_call_that_is_not_retried_has_no_retry_telemetry(llm: Recorded, server: Any) -> None:
+    _client(server).chat.completions.create(model="m1", messages=MESSAGES)
+    span = llm.span("chat m1")
+    assert names.LLM_HTTP_ATTEMPTS not in span.attributes and not span.events
+    assert names.LLM_RETRIES not in llm.metrics() and names.LLM_RETRY_DURATION not in llm.metrics()
 
 
 def test_with_raw_response_still_works(llm: Recorded, server: Any) -> None:

@@ -222,3 +222,37 @@ def test_redundant_loads_are_counted_in_time_and_streams_by_their_first_chunk() 
     assert json.loads(report.render_json(list(rows.values()), said))["self_seconds_by_kind"] == pytest.approx(
         {"llm": 4.0, "config": 0.022}
     )
+
+
+def test_the_report_says_what_sdk_retries_cost_as_measured_by_the_client(server: Any) -> None:
+    import httpx
+    import openai
+    from opentelemetry.sdk.trace import TracerProvider
+
+    import otel_agentperf as ap
+    from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
+
+    registry = CollectorRegistry()
+    meter_provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
+    ap.configure(TracerProvider(), meter_provider)
+    model = "ratelimit-3-report"
+    server.requests.pop(model, None)
+    sent: list[float] = []  # the application's own view: when each HTTP request left (httpx event hooks)
+    http_client = httpx.Client(event_hooks={"request": [lambda request: sent.append(time.perf_counter())]})
+    client = openai.OpenAI(base_url=server.base_url, api_key="sk-local", max_retries=3, http_client=http_client)
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument()
+    try:
+        for _ in range(4):
+            client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+    finally:
+        instrumentor.uninstrument()
+    assert len(sent) == 7  # 3 rate-limited requests and their retry, then 3 plain calls
+    measured = sent[3] - sent[0]  # the first call: from its first request to its last
+    rows = {(row.kind, row.name): row for row in scrape.parse(generate_latest(registry).decode())}
+    row = rows[("llm", f"openai/{model}")]
+    assert (row.retries, row.retried_calls, row.calls, row.retry_reasons) == (3, 1, 4, {"429": 3})
+    assert row.retry_seconds == pytest.approx(measured, rel=0.1)
+    (sentence,) = [s for s in bottlenecks(list(rows.values())) if "retried by its SDK" in s]
+    assert sentence.startswith(f"llm `openai/{model}` was retried by its SDK: 3 HTTP requests retried (429 x3)")
+    assert f"in 1 of 4 calls, {row.retry_seconds * 1000:.1f} ms spent" in sentence

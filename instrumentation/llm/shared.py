@@ -22,6 +22,8 @@ from otel_agentperf.runtime import failures
 from otel_agentperf.wrapping.library import LibraryInstrumentor
 from otel_agentperf.wrapping.wrappers import Prepare
 
+from . import attempts
+
 # Other GenAI instrumentations of these SDKs, by the module their wrappers and tracers are named after.
 OTHER_INSTRUMENTATIONS = (
     "opentelemetry.instrumentation.openai_v2",  # OpenTelemetry contrib (wrappers)
@@ -171,7 +173,16 @@ def set_response(
 
 
 class LLMInstrumentor(LibraryInstrumentor):
-    """A LibraryInstrumentor that leaves SDK methods already wrapped by another GenAI instrumentation alone."""
+    """A LibraryInstrumentor that leaves SDK methods already wrapped by another GenAI instrumentation alone,
+    and sees each call's HTTP attempts (:mod:`.attempts`) while it is on."""
+
+    def _instrument(self, **kwargs: Any) -> None:
+        super()._instrument(**kwargs)
+        attempts.HttpAttempts.acquire()
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        super()._uninstrument(**kwargs)
+        attempts.HttpAttempts.release()
 
     def wrap_call(self, owner: Any, name: str, prepare: Prepare, function: str, provider: str, op: str) -> None:
         current = vars(owner).get(name)

@@ -150,6 +150,17 @@ class Instruments:
             names.UNIT_CALLS,
             "LLM calls with token usage but no price for their model (no cost recorded).",
         )
+        self.llm_retries = Instrument(
+            names.LLM_RETRIES,
+            names.UNIT_RETRIES,
+            "HTTP requests of LLM calls that the SDK retried, by the status or error that made it retry.",
+        )
+        self.llm_retry_duration = Instrument(
+            names.LLM_RETRY_DURATION,
+            names.UNIT_SECONDS,
+            "Time an LLM call that was retried spent before its last attempt: failed attempts and backoff.",
+            buckets.FAST_DURATION,
+        )
         # Asynchronous instruments, read from the recorder's running totals at collection time.
         self.operations_active = Instrument(
             names.OPERATIONS_ACTIVE, names.UNIT_OPERATIONS, "Operations in progress, per operation kind."
@@ -187,12 +198,13 @@ class Instruments:
             self.history_bytes,
             *self.memory.values(),
             self.event_loop_lag,
+            self.llm_retry_duration,
         ]
         return list({instrument.name: instrument for instrument in found}.values())
 
     def counters(self) -> list[Instrument]:
         """Every monotonic counter of what operations add up (cost, tokens, calls, blocked time); self time apart."""
-        return [self.cost, self.cached_input_tokens, self.unpriced, self.event_loop_blocked]
+        return [self.cost, self.cached_input_tokens, self.unpriced, self.llm_retries, self.event_loop_blocked]
 
 
 @functools.cache

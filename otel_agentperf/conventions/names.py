@@ -13,6 +13,7 @@ from typing import Final
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _gen_ai
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics as _gen_ai_metrics
 from opentelemetry.semconv.attributes import error_attributes as _error
+from opentelemetry.semconv.attributes import http_attributes as _http
 from opentelemetry.semconv.attributes import server_attributes as _server
 
 # Instrumentation scope
@@ -62,6 +63,7 @@ PROVIDER_ANTHROPIC: Final = PROVIDER.ANTHROPIC.value
 ERROR_TYPE: Final = _error.ERROR_TYPE
 SERVER_ADDRESS: Final = _server.SERVER_ADDRESS
 SERVER_PORT: Final = _server.SERVER_PORT
+HTTP_RESPONSE_STATUS_CODE: Final = _http.HTTP_RESPONSE_STATUS_CODE
 
 # GenAI operation names (semconv v1.41 well-known values)
 OP_INVOKE_AGENT: Final = _gen_ai.GenAiOperationNameValues.INVOKE_AGENT.value
@@ -94,6 +96,11 @@ FILE_NAME: Final = "agentperf.file.name"
 FILE_PATH: Final = "agentperf.file.path"
 FILE_SIZE: Final = "agentperf.file.size"
 HISTORY_RECORDS: Final = "agentperf.history.records"
+# One logical LLM call's HTTP requests, when the SDK retried (span attributes and the retry span event).
+LLM_HTTP_ATTEMPTS: Final = "agentperf.llm.http.attempts"
+LLM_RETRY_TIME: Final = "agentperf.llm.retry.time"  # seconds from the first attempt to the start of the last
+LLM_RETRY_EVENT: Final = "agentperf.llm.retry"  # one per attempt that was retried: its status or error
+LLM_ATTEMPT_DURATION: Final = "agentperf.llm.attempt.duration"
 GUARDRAIL_TRIGGERED: Final = "agentperf.guardrail.triggered"
 HANDOFF_FROM: Final = "agentperf.handoff.from_agent"
 HANDOFF_TO: Final = "agentperf.handoff.to_agent"
@@ -151,6 +158,8 @@ AGENT_TOOL_CALLS: Final = "agentperf.agent.tool_calls"
 LLM_COST: Final = "agentperf.llm.cost"
 LLM_UNPRICED: Final = "agentperf.llm.unpriced"
 LLM_CACHED_INPUT_TOKENS: Final = "agentperf.llm.cached_input_tokens"
+LLM_RETRIES: Final = "agentperf.llm.retries"
+LLM_RETRY_DURATION: Final = "agentperf.llm.retry.duration"
 CREATE_AGENT_DURATION: Final = "agentperf.create_agent.duration"
 CONFIG_LOAD_DURATION: Final = "agentperf.config.load.duration"
 HISTORY_OPERATION_DURATION: Final = "agentperf.history.operation.duration"
@@ -171,6 +180,7 @@ UNIT_RECORDS: Final = "{record}"
 UNIT_TOKENS: Final = "{token}"
 UNIT_USD: Final = "{USD}"
 UNIT_CALLS: Final = "{call}"
+UNIT_RETRIES: Final = "{retry}"
 
 # The attributes that name a row of a report, per duration histogram kind.
 NAMING_ATTRIBUTES: Final = {

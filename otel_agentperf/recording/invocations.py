@@ -8,7 +8,9 @@ LLM and tool calls made inside it; :class:`HistoryInvocation` the store's size. 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from time import perf_counter
 from typing import Any, Protocol
 
@@ -60,6 +62,15 @@ def token_count(value: object) -> int | None:
         return value
     failures.warn_once("usage", "otel-agentperf: ignoring a token count that is not a count in range: %r", value)
     return None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One HTTP request of an LLM call: when it started and ended, and its status or error."""
+
+    started: float
+    ended: float
+    reason: Mapping[str, AttributeValue]
 
 
 def error_type(exc: BaseException) -> str:
@@ -359,12 +370,48 @@ class AgentInvocation(Invocation):
 class LLMInvocation(Invocation):
     """A model call: token usage and its cost, time to first chunk and between chunks of a stream."""
 
-    __slots__ = ("_last_chunk", "_usage")
+    __slots__ = ("_attempts", "_last_chunk", "_usage")
 
     def __init__(self, telemetry: Telemetry, operation: Operation, span: Span, **kwargs: Any) -> None:
         super().__init__(telemetry, operation, span, **kwargs)
         self._last_chunk: float | None = None
         self._usage: tuple[int | None, int | None, int | None, int | None] | None = None
+        self._attempts: list[Attempt] | None = None
+
+    def attempt(self, started: float, status: int | None, error: BaseException | None) -> None:
+        """One HTTP request of this call ended (the SDKs retry 429s, 5xx and timeouts inside one call)."""
+        if self._started is None:
+            return
+        reason: dict[str, AttributeValue] = {}
+        if error is not None:
+            reason[names.ERROR_TYPE] = self._telemetry.error_types(error_type(error))
+        elif status is not None:
+            reason[names.HTTP_RESPONSE_STATUS_CODE] = status if 100 <= status <= 599 else 0
+        attempt = Attempt(started, perf_counter(), reason)
+        if self._attempts is None:
+            self._attempts = [attempt]
+        else:
+            self._attempts.append(attempt)
+
+    def _record_retries(self) -> None:
+        """Every attempt but the last was retried: what made it retry, and the time spent before the last."""
+        attempts = self._attempts
+        if not attempts or len(attempts) < 2:
+            return
+        first, last = attempts[0], attempts[-1]
+        retried = attempts[:-1]
+        seconds = last.started - first.started
+        self._pending[names.LLM_HTTP_ATTEMPTS] = len(attempts)
+        self._pending[names.LLM_RETRY_TIME] = seconds
+        # Span events carry wall-clock times: each attempt's end, moved from the performance counter.
+        offset = time.time_ns() - int(perf_counter() * 1e9)
+        for attempt in retried:
+            self.span.add_event(
+                names.LLM_RETRY_EVENT,
+                {**attempt.reason, names.LLM_ATTEMPT_DURATION: attempt.ended - attempt.started},
+                timestamp=offset + int(attempt.ended * 1e9),
+            )
+        self._telemetry.recorder.retries([attempt.reason for attempt in retried], seconds, self._metric_attributes)
 
     def set_usage(
         self,
@@ -412,7 +459,8 @@ class LLMInvocation(Invocation):
         self._last_chunk = now
 
     def _record(self, attributes: Attributes) -> None:
-        """Token usage, then the cost of those tokens when the model has a price (counted when not)."""
+        """Retries, token usage, then the cost of those tokens when the model has a price (counted when not)."""
+        self._record_retries()
         if self._usage is None:
             return
         input_tokens, output_tokens, cache_read, cache_write = self._usage

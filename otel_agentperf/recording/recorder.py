@@ -100,6 +100,8 @@ class Recorder:
         self._cost = counter(instruments.cost)
         self._cached_input_tokens = counter(instruments.cached_input_tokens)
         self._unpriced = counter(instruments.unpriced)
+        self._llm_retries = counter(instruments.llm_retries)
+        self._llm_retry_duration = histogram(instruments.llm_retry_duration)
         self._event_loop_lag = histogram(instruments.event_loop_lag)
         self._event_loop_blocked = counter(instruments.event_loop_blocked)
         self._active = _ActiveCounts()
@@ -145,6 +147,12 @@ class Recorder:
     def unpriced(self, attributes: Attributes) -> None:
         """A call with usage but no price for its model: counted, never shown as a cost of zero."""
         self._unpriced.add(1, attributes)
+
+    def retries(self, retried: list[Attributes], seconds: float, attributes: Attributes) -> None:
+        """One LLM call the SDK retried: each retried attempt's status or error, and the time before the last."""
+        for reason in retried:
+            self._llm_retries.add(1, {**attributes, **reason})
+        self._llm_retry_duration.record(seconds, attributes)
 
     def agent_calls(self, llm_calls: int, tool_calls: int, attributes: Attributes) -> None:
         self._agent_llm_calls.record(llm_calls, attributes)

@@ -20,7 +20,7 @@ from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import instruments, names
 from otel_agentperf.recording import bounded
-from otel_agentperf.recording.invocations import TYPES, AgentInvocation, Invocation, ResultHook
+from otel_agentperf.recording.invocations import TYPES, AgentInvocation, Invocation, LLMInvocation, ResultHook
 from otel_agentperf.recording.memory import MemoryProbe
 from otel_agentperf.recording.operations import Operation
 from otel_agentperf.recording.recorder import Recorder
@@ -35,6 +35,12 @@ _CURRENT_KEY = otel_context.create_key("agentperf-operation")
 # Kinds recorded at the outermost level only, and the context key holding the running one of each.
 _FOLDED = {names.KIND_CONFIG: _EXCLUSIVE_KEY, names.KIND_HISTORY: _EXCLUSIVE_KEY, names.KIND_LLM: _LLM_KEY}
 _ERROR_TYPE_LIMIT = 64
+
+
+def running_llm() -> LLMInvocation | None:
+    """The LLM call running in this context (the outermost, when one is folded into another), if any."""
+    found = otel_context.get_value(_LLM_KEY)
+    return found if isinstance(found, LLMInvocation) and found.running() else None
 
 
 def _loop_running() -> bool:

@@ -77,6 +77,9 @@ def bottlenecks(rows: list[Row], limit: int = 6) -> list[str]:
             )
         elif row.blocking:
             said.append(f"{_label(row)} blocked the asyncio event loop {row.blocking:g} times (synchronous I/O)")
+    for row in sorted(rows, key=lambda r: r.retry_seconds, reverse=True):
+        if row.retries:
+            said.append(retry_sentence(row))
     for row in sorted(rows, key=lambda r: r.errors / r.calls if r.calls else 0.0, reverse=True):
         if row.errors:
             said.append(
@@ -93,6 +96,18 @@ def bottlenecks(rows: list[Row], limit: int = 6) -> list[str]:
                 f"{row.quantile_text('p50')} ms"
             )
     return said[:limit]
+
+
+def retry_sentence(row: Row) -> str:
+    """What an SDK's retries cost: the requests retried and why, and the time before each call's last try."""
+    reasons = ", ".join(
+        f"{reason} x{count:g}" for reason, count in sorted(row.retry_reasons.items(), key=lambda item: -item[1])
+    )
+    return (
+        f"{_label(row)} was retried by its SDK: {row.retries:g} HTTP requests retried ({reasons}) in "
+        f"{row.retried_calls:g} of {row.calls:g} calls, {ms(row.retry_seconds)} ms spent on failed attempts "
+        "and backoff (rate limits or server errors)"
+    )
 
 
 def growth(points: list[tuple[float, float]], minimum: int = 3) -> bool:

@@ -55,6 +55,12 @@ class Row:
     first_chunk_seconds: float = 0.0
     first_chunk_count: float = 0.0
     first_chunk_buckets: dict[float, float] = field(default_factory=dict, repr=False)
+    # LLM calls the SDK retried: HTTP requests retried, by what made them retry ("429", "ConnectError"),
+    # and the time those calls spent before their last attempt (failed attempts and backoff).
+    retries: float = 0.0
+    retried_calls: float = 0.0
+    retry_seconds: float = 0.0
+    retry_reasons: dict[str, float] = field(default_factory=dict)
 
     @property
     def mean_seconds(self) -> float | None:
@@ -186,6 +192,12 @@ def window(before: list[Row], after: list[Row]) -> list[Row]:
         old_first = old.first_chunk_buckets if old else {}
         delta.first_chunk_buckets = {
             bound: count - old_first.get(bound, 0.0) for bound, count in row.first_chunk_buckets.items()
+        }
+        old_reasons = old.retry_reasons if old else {}
+        delta.retry_reasons = {
+            reason: count - old_reasons.get(reason, 0.0)
+            for reason, count in row.retry_reasons.items()
+            if count > old_reasons.get(reason, 0.0)
         }
         delta.estimate_quantiles()
         result.append(delta)

@@ -26,6 +26,10 @@ def _families() -> dict[str, str]:
 _EXTRA = {
     prometheus.family(catalogue(False).token_usage): (names.KIND_LLM, [("_sum", "tokens")]),
     prometheus.family(catalogue(False).cost): (names.KIND_LLM, [("_total", "cost_usd")]),
+    prometheus.family(catalogue(False).llm_retry_duration): (
+        names.KIND_LLM,
+        [("_sum", "retry_seconds"), ("_count", "retried_calls")],
+    ),
     prometheus.family(catalogue(False).history_records): (
         names.KIND_HISTORY,
         [("_sum", "size_records"), ("_count", "size_observations")],
@@ -48,6 +52,8 @@ def parse(text: str) -> list[Row]:
     self_family = prometheus.family(catalogue(False).self_time)
     blocked_family = prometheus.family(catalogue(False).event_loop_blocked)
     first_chunk_families = {prometheus.family(catalogue(latest).time_to_first_chunk) for latest in (False, True)}
+    retries_family = prometheus.family(catalogue(False).llm_retries)
+    status_label = prometheus.label(names.HTTP_RESPONSE_STATUS_CODE)
     kind_label = prometheus.label(names.OPERATION_KIND)
     error_label = prometheus.label(names.ERROR_TYPE)
     redundant_label = prometheus.label(names.CONFIG_REDUNDANT)
@@ -77,6 +83,14 @@ def parse(text: str) -> list[Row]:
                     holder = sample.labels.get(kind_label) or CODE
                     if holder in labels_of:
                         row_for(holder, sample.labels).blocked_seconds += sample.value
+            continue
+        if family.name == retries_family:
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    row = row_for(names.KIND_LLM, sample.labels)
+                    row.retries += sample.value
+                    reason = sample.labels.get(status_label) or sample.labels.get(error_label) or "-"
+                    row.retry_reasons[reason] = row.retry_reasons.get(reason, 0.0) + sample.value
             continue
         if family.name in first_chunk_families:
             for sample in family.samples:
