@@ -203,3 +203,69 @@ def test_back_to_back_short_blocks_are_never_charged_more_than_they_ran(monitore
     for span in monitored.spans():
         if span.name == "execute_tool summarise" and span.attributes is not None:
             assert span.attributes.get(BLOCKED, 0.0) <= ((span.end_time or 0) - (span.start_time or 0)) / 1e9 + 1e-6
+
+
+@ap.llm(model="victim-model", provider="openai")
+async def ask_model() -> None:
+    await asyncio.sleep(0.04)  # the model's own latency: a network wait that gives the loop back
+
+
+@ap.tool
+async def crunch(held: list[float]) -> None:
+    started = perf_counter()
+    time.sleep(0.06)  # synchronous work in async code: every other task waits
+    held.append(perf_counter() - started)
+
+
+async def _victims_and_culprit(held: list[float]) -> None:
+    async def request() -> None:
+        await ask_model()
+        await crunch(held)
+        await ask_model()
+
+    await asyncio.gather(*(request() for _ in range(8)))
+
+
+def test_time_awaiting_operations_lost_to_a_held_loop_is_charged_to_what_held_it() -> None:
+    registry = CollectorRegistry()
+    meter_provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
+    tracer_provider = TracerProvider()
+    ap.configure(tracer_provider, meter_provider)
+    instrumentor = AsyncioInstrumentor()
+    instrumentor.instrument()
+    try:
+        held: list[float] = []
+        asyncio.run(_victims_and_culprit(held))
+    finally:
+        instrumentor.uninstrument()
+    rows = {(row.kind, row.name): row for row in scrape.parse(generate_latest(registry).decode())}
+    model, tool = rows[("llm", "openai/victim-model")], rows[("tool", "crunch")]
+    # Eight requests in flight: the model calls' wall time is mostly waiting out the tool's blocks.
+    assert model.self_seconds > tool.self_seconds
+    assert model.waited_seconds > 0.5 * model.self_seconds
+    assert model.own_seconds <= 16 * 0.04 * 1.5  # its own latency at most, within the monitor's resolution
+    said = bottlenecks(list(rows.values()))
+    assert said[0].startswith("tool `crunch` held the asyncio event loop for ")
+    assert 0.75 * sum(held) <= tool.blocked_seconds <= 1.1 * sum(held)
+    assert f"for {tool.blocked_seconds * 1000:.1f} ms" in said[0] and "the tasks awaiting beside it waited " in said[0]
+
+
+def test_an_operation_alone_on_its_loop_never_waits() -> None:
+    registry = CollectorRegistry()
+    meter_provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
+    ap.configure(TracerProvider(), meter_provider)
+    instrumentor = AsyncioInstrumentor()
+    instrumentor.instrument()
+
+    async def sequential(held: list[float]) -> None:
+        for _ in range(3):
+            await ask_model()
+            await crunch(held)
+
+    try:
+        asyncio.run(sequential([]))
+    finally:
+        instrumentor.uninstrument()
+    rows = {(row.kind, row.name): row for row in scrape.parse(generate_latest(registry).decode())}
+    assert rows[("llm", "openai/victim-model")].waited_seconds == 0
+    assert rows[("tool", "crunch")].blocked_seconds > 0

@@ -181,6 +181,11 @@ class Instruments:
             names.UNIT_SECONDS,
             "Time an operation (or code outside any, by location) held the asyncio event loop past the threshold.",
         )
+        self.event_loop_waited = Instrument(
+            names.EVENT_LOOP_WAITED_TIME,
+            names.UNIT_SECONDS,
+            "Time an awaiting operation could not go on because other code held its asyncio event loop.",
+        )
         self.cache_write_attribute = (
             names.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS if latest else names.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
         )
@@ -204,7 +209,14 @@ class Instruments:
 
     def counters(self) -> list[Instrument]:
         """Every monotonic counter of what operations add up (cost, tokens, calls, blocked time); self time apart."""
-        return [self.cost, self.cached_input_tokens, self.unpriced, self.llm_retries, self.event_loop_blocked]
+        return [
+            self.cost,
+            self.cached_input_tokens,
+            self.unpriced,
+            self.llm_retries,
+            self.event_loop_blocked,
+            self.event_loop_waited,
+        ]
 
 
 @functools.cache

@@ -90,6 +90,8 @@ BLOCKING_EVENT_LOOP: Final = "agentperf.blocking_event_loop"
 # Seconds an operation held its asyncio event loop (the span attribute, and the counter).
 EVENT_LOOP_BLOCKED_TIME: Final = "agentperf.event_loop.blocked_time"
 EVENT_LOOP_BLOCKED_EVENT: Final = "agentperf.event_loop.blocked"  # the span event, with where it blocked
+# Seconds an awaiting operation's loop was held by other code while it ran (the span attribute, and the counter).
+EVENT_LOOP_WAITED_TIME: Final = "agentperf.event_loop.waited_time"
 CODE_FILE_PATH: Final = "code.file.path"
 CODE_LINE_NUMBER: Final = "code.line.number"
 FILE_NAME: Final = "agentperf.file.name"

@@ -21,8 +21,9 @@ from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
 from otel_agentperf.conventions.instruments import Instruments
-from otel_agentperf.recording import prices
+from otel_agentperf.recording import loop_clock, prices
 from otel_agentperf.recording.bounded import BoundedValues, Bounds
+from otel_agentperf.recording.loop_clock import LoopClock
 from otel_agentperf.recording.memory import MemoryProbe
 from otel_agentperf.recording.operations import Operation
 from otel_agentperf.recording.recorder import Recorder
@@ -30,6 +31,7 @@ from otel_agentperf.runtime import failures, forksafe
 from otel_agentperf.runtime.reentry import inside
 
 Attributes = Mapping[str, AttributeValue]
+_LEAST_WAIT = 0.001
 # Called with the invocation (of its operation's kind) and the call's return value or a yielded item.
 ResultHook = Callable[[Any, object], None]
 
@@ -93,6 +95,7 @@ class Invocation:
         "_duration",
         "_enclosing",
         "_failure",
+        "_held_at_start",
         "_metric_attributes",
         "_on_item",
         "_on_loop",
@@ -104,6 +107,7 @@ class Invocation:
         "_started",
         "_telemetry",
         "_token",
+        "_waits_on",
         "_where",
         "context",
         "span",
@@ -123,6 +127,7 @@ class Invocation:
         snapshot: tuple[int, int] | None = None,
         outer: Invocation | None = None,
         on_loop: bool | None = None,
+        waits_on: LoopClock | None = None,
     ) -> None:
         self._telemetry = telemetry
         self._operation = operation
@@ -140,6 +145,9 @@ class Invocation:
         # For a synchronous call, whether its thread runs an event loop (it then holds the loop for all its
         # duration); None for a coroutine or an async generator, which give the loop back at each await.
         self._on_loop = on_loop
+        # An awaiting operation on a watched loop: the loop's clock, and what it read as this one started.
+        self._waits_on = waits_on
+        self._held_at_start = waits_on.reading() if waits_on is not None else 0.0
         self._blocked = 0.0  # seconds the loop monitor saw this operation hold the loop
         self._where: Location | None = None
         self._failure: BaseException | None = None
@@ -286,6 +294,8 @@ class Invocation:
                 pending[names.ERROR_TYPE] = kind
                 self.span.set_status(Status(StatusCode.ERROR, kind))
             attributes = self._record_blocking(duration, attributes)
+            if self._waits_on is not None and not self._children:
+                self._record_waiting(duration, attributes)
             recorder.duration(self._operation.histogram, duration, attributes)
             own = max(duration - sum(self._children), 0.0) if self._children else duration
             pending[names.SELF_TIME] = own
@@ -322,6 +332,9 @@ class Invocation:
             self._telemetry.recorder.event_loop_blocked(
                 blocked - self._blocked, self._metric_attributes, self._operation.kind
             )
+            clock = loop_clock.current() if self._on_loop else None
+            if clock is not None:  # the loop was held that much longer than the monitor saw
+                clock.held += blocked - self._blocked
             self._blocked = blocked  # so the monitor's late look adds nothing past its duration
         # Held past the threshold by itself: a fast call that was on the stack during a longer block
         # is charged its part, not flagged.
@@ -336,6 +349,23 @@ class Invocation:
         if self._on_loop is not None and self._operation.kind in names.EXCLUSIVE_KINDS:
             return {**attributes, names.BLOCKING_EVENT_LOOP: "true" if blocked else "false"}
         return attributes
+
+    def _record_waiting(self, duration: float, attributes: Attributes) -> None:
+        """Time this awaiting operation's loop was held by other code while it ran: the delay a synchronous
+        culprit imposes on its victims, so the report can charge it to the culprit.
+
+        Only for operations that called none of their own (an agent's children measure their waits
+        themselves). An upper bound: a block that ended before the awaited I/O did delayed nothing.
+        """
+        clock = self._waits_on
+        if clock is None:
+            return
+        waited = min(clock.reading() - self._held_at_start - self._blocked, duration - self._blocked)
+        # The monitor sees a block end when the loop runs its callback: a block that ended just before
+        # this started counts on for the instants until then. Under a millisecond is below what it can tell.
+        if waited >= _LEAST_WAIT:
+            self._pending[names.EVENT_LOOP_WAITED_TIME] = waited
+            self._telemetry.recorder.event_loop_waited(waited, attributes, self._operation.kind)
 
 
 class AgentInvocation(Invocation):

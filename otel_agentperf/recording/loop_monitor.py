@@ -28,7 +28,7 @@ from types import CodeType, FrameType
 from typing import Any
 
 from otel_agentperf.conventions import names
-from otel_agentperf.recording import state
+from otel_agentperf.recording import loop_clock, state
 from otel_agentperf.recording.invocations import Invocation, Location
 from otel_agentperf.runtime import failures, forksafe, settings
 from otel_agentperf.runtime.reentry import inside
@@ -59,11 +59,12 @@ def operation_frames(*codes: CodeType) -> None:
 class _Watched:
     """One running loop: its thread, and when the monitor's timer on it is due."""
 
-    __slots__ = ("charged_until", "last", "loop", "posted", "thread_id")
+    __slots__ = ("charged_until", "clock", "last", "loop", "posted", "thread_id")
 
     def __init__(self, loop: Any, thread_id: int) -> None:
         self.loop = loop
         self.thread_id = thread_id
+        self.clock = loop_clock.register(loop)  # every block measured on it, for the tasks that waited
         self.posted: float | None = None  # when the callback the loop has not run yet was scheduled
         self.charged_until = 0.0  # blocked time up to here is charged already
         # What the last look found holding the loop: the operations on its stack, innermost first, and
@@ -95,6 +96,7 @@ class LoopMonitor:
     def unregister(self, loop: Any) -> None:
         with self._lock:
             self._loops.pop(id(loop), None)
+        loop_clock.unregister(loop)
 
     def _run(self) -> None:
         inside.on = True  # this thread's calls into wrapped functions are the package's own
@@ -131,6 +133,8 @@ class LoopMonitor:
         the ones around it; what none of them covers, to the application code outside operations."""
         seconds = now - entry.charged_until
         entry.charged_until = now
+        entry.clock.held += seconds
+        entry.clock.since, entry.clock.in_block = now, True
         entry.last = (operations, where)
         covered = 0.0
         for operation in operations:
@@ -162,6 +166,7 @@ class LoopMonitor:
                 operations, where = entry.last
                 if operations:  # the block's last part, since the last look: what held it then (ended or not)
                     operations[0].blocked(now - entry.charged_until, None)
+                    entry.clock.held += now - entry.charged_until
                     entry.charged_until = now
                 else:
                     self._charge(entry, operations, where, now)
@@ -171,6 +176,7 @@ class LoopMonitor:
             inside.on = was
             entry.last = None
             entry.posted = None
+            entry.clock.in_block = False
 
     def _holder(self, thread_id: int) -> tuple[list[Invocation], Location | None]:
         """The running operations on the loop's thread, innermost first, and the innermost application frame."""

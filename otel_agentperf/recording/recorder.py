@@ -104,6 +104,7 @@ class Recorder:
         self._llm_retry_duration = histogram(instruments.llm_retry_duration)
         self._event_loop_lag = histogram(instruments.event_loop_lag)
         self._event_loop_blocked = counter(instruments.event_loop_blocked)
+        self._event_loop_waited = counter(instruments.event_loop_waited)
         self._active = _ActiveCounts()
         active = instruments.operations_active
         meter.create_observable_up_down_counter(
@@ -172,6 +173,10 @@ class Recorder:
     def event_loop_blocked(self, seconds: float, attributes: Attributes, kind: str | None) -> None:
         """Time the loop was held: by an operation (its attributes and kind), or by code at a location."""
         self._event_loop_blocked.add(seconds, attributes, kind)
+
+    def event_loop_waited(self, seconds: float, attributes: Attributes, kind: str) -> None:
+        """Time an awaiting operation's loop was held by other code while it ran."""
+        self._event_loop_waited.add(seconds, attributes, kind)
 
     def memory(self, deltas: Mapping[str, int], attributes: Attributes) -> None:
         """Memory measured over an operation, by the probe's measurement."""

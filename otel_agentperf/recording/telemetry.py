@@ -19,7 +19,7 @@ from opentelemetry.trace import TracerProvider
 from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import instruments, names
-from otel_agentperf.recording import bounded
+from otel_agentperf.recording import bounded, loop_clock
 from otel_agentperf.recording.invocations import TYPES, AgentInvocation, Invocation, LLMInvocation, ResultHook
 from otel_agentperf.recording.memory import MemoryProbe
 from otel_agentperf.recording.operations import Operation
@@ -145,6 +145,7 @@ class Telemetry:
             enclosing=enclosing if isinstance(enclosing, Invocation) else None,
             snapshot=self.memory.start() if self.memory is not None else None,
             on_loop=_loop_running() if sync else None,
+            waits_on=None if sync else loop_clock.current(),
         )
         ctx = otel_context.set_value(_CURRENT_KEY, invocation, trace.set_span_in_context(span, parent))
         if kind == names.KIND_AGENT:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import NamedTuple
 
 from otel_agentperf.conventions import names
 from otel_agentperf.views.rows import Row, ms
@@ -38,48 +39,60 @@ def where_time_goes(rows: list[Row]) -> str | None:
         f"{kind} {ms(seconds)} ms ({100 * seconds / own:.0f}%)" for kind, seconds in totals
     )
     held = sum(row.blocked_seconds for row in rows)
-    return line + (f"; event loops held {ms(held)} ms in all" if held else "")
+    waited = sum(row.waited_seconds for row in rows)
+    if held:
+        line += f"; event loops held {ms(held)} ms in all"
+    if waited:
+        line += f", awaiting operations waited {ms(waited)} ms for them"
+    return line
 
 
-def bottlenecks(rows: list[Row], limit: int = 6) -> list[str]:
-    """Sentences naming the biggest leaf consumer, redundant loads, loop blocking, errors and long tails."""
-    said: list[str] = []
-    own_time = sum(row.self_seconds for row in rows)
+def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:
+    """Sentences naming what cost the most, most first: each finding with a cost in seconds (own time,
+    waste in redundant loads, holding the event loop, retries) ranked by it; then errors and long tails."""
+    costed: list[Finding] = []
+    own_time = sum(row.own_seconds for row in rows)
     leaves = [row for row in rows if row.kind in LEAF_KINDS and row.calls]
     leaf_time = sum(row.total_seconds for row in leaves)
     if own_time > 0:
-        # Self time: an operation's own time, never its callees', so an agent is not charged for its model.
-        top = max(rows, key=lambda row: row.self_seconds)
-        said.append(
-            f"{_label(top)} takes {100 * top.self_seconds / own_time:.0f}% of the time operations spent "
-            f"themselves ({ms(top.self_seconds)} ms of {ms(own_time)} ms, over {top.calls:g} calls, "
-            f"p95 {top.quantile_text('p95')} ms)"
+        # Own time: an operation's self time (never its callees', so an agent is not charged for its model),
+        # less the time it waited for an event loop other code held (charged to that code below).
+        top = max(rows, key=lambda row: row.own_seconds)
+        costed.append(
+            Finding(
+                top.own_seconds,
+                "own",
+                f"{_label(top)} takes {100 * top.own_seconds / own_time:.0f}% of the time operations spent "
+                f"themselves ({ms(top.own_seconds)} ms of {ms(own_time)} ms, over {top.calls:g} calls, "
+                f"p95 {top.quantile_text('p95')} ms)",
+            )
         )
     elif leaves and leaf_time > 0:
         top = max(leaves, key=lambda row: row.total_seconds)
         share = 100 * top.total_seconds / leaf_time
-        said.append(
-            f"{_label(top)} takes {share:.0f}% of the time spent in models, tools, config and history "
-            f"({ms(top.total_seconds)} ms over {top.calls:g} calls, p95 {top.quantile_text('p95')} ms)"
+        costed.append(
+            Finding(
+                top.total_seconds,
+                "own",
+                f"{_label(top)} takes {share:.0f}% of the time spent in models, tools, config and history "
+                f"({ms(top.total_seconds)} ms over {top.calls:g} calls, p95 {top.quantile_text('p95')} ms)",
+            )
         )
-    for row in sorted(rows, key=lambda r: r.redundant, reverse=True):
+    for row in rows:
         if row.redundant:
-            said.append(
-                f"{_label(row)} loaded config {row.calls:g} times; {row.redundant:g} were redundant reloads "
-                f"of an unchanged file ({ms(row.redundant_seconds)} ms wasted)"
+            costed.append(
+                Finding(
+                    row.redundant_seconds,
+                    "redundant",
+                    f"{_label(row)} loaded config {row.calls:g} times; {row.redundant:g} were redundant reloads "
+                    f"of an unchanged file ({ms(row.redundant_seconds)} ms wasted)",
+                )
             )
-    for row in sorted(rows, key=lambda r: (r.blocked_seconds, r.blocking), reverse=True):
-        if row.blocked_seconds:
-            times = f" in {row.blocking:g} of {row.calls:g} calls" if row.blocking else ""
-            said.append(
-                f"{_label(row)} held the asyncio event loop for {ms(row.blocked_seconds)} ms{times}: every other "
-                "task on the loop waited (synchronous work or I/O in async code)"
-            )
-        elif row.blocking:
-            said.append(f"{_label(row)} blocked the asyncio event loop {row.blocking:g} times (synchronous I/O)")
-    for row in sorted(rows, key=lambda r: r.retry_seconds, reverse=True):
+    costed += _holding_the_loop(rows)
+    for row in rows:
         if row.retries:
-            said.append(retry_sentence(row))
+            costed.append(Finding(row.retry_seconds, "retries", retry_sentence(row)))
+    said = _most_costly_first(costed)
     for row in sorted(rows, key=lambda r: r.errors / r.calls if r.calls else 0.0, reverse=True):
         if row.errors:
             said.append(
@@ -96,6 +109,61 @@ def bottlenecks(rows: list[Row], limit: int = 6) -> list[str]:
                 f"{row.quantile_text('p50')} ms"
             )
     return said[:limit]
+
+
+class Finding(NamedTuple):
+    """A bottleneck sentence, what it cost in seconds, and its sort (own time, waste, loop, retries)."""
+
+    cost: float
+    sort: str
+    sentence: str
+
+
+def _most_costly_first(costed: list[Finding]) -> list[str]:
+    """By cost, the most costly finding of each sort first, then the rest: a second loop holder does not
+    push the only redundant load off the list."""
+    firsts: list[str] = []
+    rest: list[str] = []
+    sorts: set[str] = set()
+    for found in sorted(costed, key=lambda found: found.cost, reverse=True):
+        (rest if found.sort in sorts else firsts).append(found.sentence)
+        sorts.add(found.sort)
+    return firsts + rest
+
+
+def _holding_the_loop(rows: list[Row]) -> list[Finding]:
+    """What held event loops, each with what it cost: the time it held the loop, and its share of the time
+    the operations awaiting on those loops waited (shared out by time held: the loop monitor knows who
+    held a loop, not whom each block delayed)."""
+    held = sum(row.blocked_seconds for row in rows)
+    waited = sum(row.waited_seconds for row in rows)
+    found: list[Finding] = []
+    for row in rows:
+        times = f" in {row.blocking:g} of {row.calls:g} calls" if row.blocking else ""
+        if row.blocked_seconds:
+            caused = waited * row.blocked_seconds / held
+            others = (
+                f"the tasks awaiting beside it waited {ms(caused)} ms in all"
+                if caused >= 0.0005
+                else "every other task on the loop waited"
+            )
+            found.append(
+                Finding(
+                    row.blocked_seconds + caused,
+                    "loop",
+                    f"{_label(row)} held the asyncio event loop for {ms(row.blocked_seconds)} ms{times} "
+                    f"(synchronous work or I/O in async code): {others}",
+                )
+            )
+        elif row.blocking:
+            found.append(
+                Finding(
+                    0.0,
+                    "loop",
+                    f"{_label(row)} blocked the asyncio event loop {row.blocking:g} times (synchronous I/O)",
+                )
+            )
+    return found
 
 
 def retry_sentence(row: Row) -> str:

@@ -22,6 +22,8 @@ def notes(row: Row) -> str:
         said.append(f"{row.blocking:g} blocked the event loop")
     if row.blocked_seconds:
         said.append(f"held the event loop {ms(row.blocked_seconds)} ms")
+    if row.waited_seconds:
+        said.append(f"waited {ms(row.waited_seconds)} ms for a held loop")
     if row.retries:
         said.append(f"{row.retries:g} HTTP retries ({ms(row.retry_seconds)} ms)")
     if row.tokens:

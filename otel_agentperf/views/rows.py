@@ -41,6 +41,7 @@ class Row:
     redundant_seconds: float = 0.0  # time spent on those redundant loads: waste
     blocking: float = 0.0  # config and history calls that held the event loop past the threshold
     blocked_seconds: float = 0.0  # time it held the event loop past the threshold (the loop monitor)
+    waited_seconds: float = 0.0  # time its loop was held by other code while it awaited: not its own doing
     tokens: float = 0.0
     cost_usd: float = 0.0
     size_records: float = 0.0
@@ -61,6 +62,11 @@ class Row:
     retried_calls: float = 0.0
     retry_seconds: float = 0.0
     retry_reasons: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def own_seconds(self) -> float:
+        """Self time less the time it waited for a loop other code held: what this operation itself cost."""
+        return max(self.self_seconds - self.waited_seconds, 0.0)
 
     @property
     def mean_seconds(self) -> float | None:
@@ -169,9 +175,9 @@ def bounded_quantile(q: float, buckets: dict[float, float], mean: float | None) 
 
 
 def ranked(rows: list[Row]) -> list[Row]:
-    """Most self time first (where the time really goes); by total time for data without self time."""
+    """Most own time first (where the time really goes); by total time for data without self time."""
     if any(row.self_seconds for row in rows):
-        return sorted(rows, key=lambda row: (row.self_seconds, row.total_seconds), reverse=True)
+        return sorted(rows, key=lambda row: (row.own_seconds, row.total_seconds), reverse=True)
     return sorted(rows, key=lambda row: row.total_seconds, reverse=True)
 
 

@@ -51,6 +51,7 @@ def parse(text: str) -> list[Row]:
     labels_of[CODE] = [prometheus.label(names.CODE_FUNCTION), prometheus.label(names.CODE_FILE_PATH)]
     self_family = prometheus.family(catalogue(False).self_time)
     blocked_family = prometheus.family(catalogue(False).event_loop_blocked)
+    waited_family = prometheus.family(catalogue(False).event_loop_waited)
     first_chunk_families = {prometheus.family(catalogue(latest).time_to_first_chunk) for latest in (False, True)}
     retries_family = prometheus.family(catalogue(False).llm_retries)
     status_label = prometheus.label(names.HTTP_RESPONSE_STATUS_CODE)
@@ -83,6 +84,11 @@ def parse(text: str) -> list[Row]:
                     holder = sample.labels.get(kind_label) or CODE
                     if holder in labels_of:
                         row_for(holder, sample.labels).blocked_seconds += sample.value
+            continue
+        if family.name == waited_family:
+            for sample in family.samples:
+                if sample.name.endswith("_total") and sample.labels.get(kind_label) in labels_of:
+                    row_for(sample.labels[kind_label], sample.labels).waited_seconds += sample.value
             continue
         if family.name == retries_family:
             for sample in family.samples:

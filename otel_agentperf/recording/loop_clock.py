@@ -1,0 +1,57 @@
+"""How long each running asyncio loop has been held in all: what the operations awaiting on it lost.
+
+An awaiting operation (an LLM call, an async tool) cannot go on while something else holds its loop: a
+synchronous culprit makes every task waiting beside it slow. The loop monitor adds each block it
+measures to its loop's clock; an operation reads the clock as it starts and finishes, and the
+difference, less what it held itself, is time it spent waiting for the loop (``Invocation._finish``).
+This module imports nothing of the package, so the monitor and the telemetry handler can both use it.
+"""
+
+from __future__ import annotations
+
+import sys
+from time import perf_counter
+from typing import Any
+
+
+class LoopClock:
+    """Seconds one loop was held past the threshold, by anything, since it started running.
+
+    The monitor adds a block as it sees it, look by look, and its last part only when the loop runs the
+    monitor's callback; until then a block that has in fact ended counts on to now. An operation reads
+    the clock on the loop's own thread, where no block can be going on, so that reading includes the
+    part still to be added: an operation that starts right after a block is not charged its end.
+    """
+
+    __slots__ = ("held", "in_block", "since")
+
+    def __init__(self) -> None:
+        self.held = 0.0
+        self.in_block = False  # the monitor saw a block it has not seen end yet
+        self.since = 0.0  # when its part not yet in ``held`` began
+
+    def reading(self) -> float:
+        """Held time up to now (``perf_counter``)."""
+        return self.held + (perf_counter() - self.since if self.in_block else 0.0)
+
+
+_clocks: dict[int, LoopClock] = {}
+
+
+def register(loop: Any) -> LoopClock:
+    """The clock of ``loop``, which starts running on this thread."""
+    clock = _clocks.get(id(loop))
+    if clock is None:
+        clock = _clocks[id(loop)] = LoopClock()
+    return clock
+
+
+def unregister(loop: Any) -> None:
+    _clocks.pop(id(loop), None)
+
+
+def current() -> LoopClock | None:
+    """The clock of the loop running on this thread, when the monitor watches one."""
+    asyncio = sys.modules.get("asyncio")
+    loop = asyncio._get_running_loop() if asyncio is not None else None
+    return None if loop is None else _clocks.get(id(loop))
