@@ -110,6 +110,12 @@ MEMORY_RSS_DELTA: Final = "agentperf.memory.rss_delta"
 MEMORY_ALLOCATED: Final = "agentperf.memory.allocated"
 MEMORY_PEAK: Final = "agentperf.memory.peak"
 
+# The slow-operation log record's attributes (besides the operation's own and its self time).
+SLOW_OPERATION_NAME: Final = "agentperf.operation.name"  # its span name
+SLOW_OPERATION_DURATION: Final = "agentperf.operation.duration"  # seconds
+SLOW_THRESHOLD: Final = "agentperf.slow.threshold"  # seconds: its kind's threshold
+SLOW_LEFT_OUT: Final = "agentperf.slow.left_out"  # slow calls of it not logged since its last record
+
 # Values of agentperf.config.source
 SOURCE_FILE: Final = "file"
 SOURCE_STREAM: Final = "stream"

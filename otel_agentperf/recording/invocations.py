@@ -8,6 +8,7 @@ LLM and tool calls made inside it; :class:`HistoryInvocation` the store's size. 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from otel_agentperf.recording.loop_clock import LoopClock
 from otel_agentperf.recording.memory import MemoryProbe
 from otel_agentperf.recording.operations import Operation
 from otel_agentperf.recording.recorder import Recorder
+from otel_agentperf.recording.slow_log import SlowLog
 from otel_agentperf.runtime import failures, forksafe
 from otel_agentperf.runtime.reentry import inside
 
@@ -48,6 +50,7 @@ class Telemetry(Protocol):
     error_types: BoundedValues
     memory: MemoryProbe | None
     block_threshold: float  # seconds an operation must hold the event loop to count as blocking it
+    slow: SlowLog
 
 
 # Where a blocked event loop was held: (code.function.name, code.file.path, code.line.number).
@@ -300,6 +303,10 @@ class Invocation:
             own = max(duration - sum(self._children), 0.0) if self._children else duration
             pending[names.SELF_TIME] = own
             recorder.self_time(self._operation.kind, own, attributes)
+            if duration > telemetry.slow.thresholds.get(self._operation.kind, math.inf):
+                telemetry.slow.record(
+                    self._operation.kind, self.span, self._operation.span_name, duration, own, attributes
+                )
             if self._enclosing is not None:
                 self._enclosing._children.append(duration)
             self._record(attributes)

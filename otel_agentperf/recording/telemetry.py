@@ -24,6 +24,7 @@ from otel_agentperf.recording.invocations import TYPES, AgentInvocation, Invocat
 from otel_agentperf.recording.memory import MemoryProbe
 from otel_agentperf.recording.operations import Operation
 from otel_agentperf.recording.recorder import Recorder
+from otel_agentperf.recording.slow_log import SlowLog
 from otel_agentperf.runtime import settings
 from otel_agentperf.version import __version__
 
@@ -68,6 +69,7 @@ class Telemetry:
         self.error_types = bounded.BoundedValues(_ERROR_TYPE_LIMIT)
         self.bounds = bounded.Bounds()
         self.block_threshold = loaded.loop_block_threshold_s
+        self.slow = SlowLog(dict(loaded.slow_thresholds_s))
         self._made_from = (tracer_provider, meter_provider, memory_modes)
 
     def uses(

@@ -22,6 +22,8 @@ Environment variables (all optional):
 - ``OTEL_AGENTPERF_LOOP_MONITOR``: ``false`` switches the asyncio loop monitor off;
   ``OTEL_AGENTPERF_LOOP_BLOCK_MS``: how long an operation must hold the loop to count as blocking it
   (default 20 ms; the monitor looks every quarter of that).
+- ``OTEL_AGENTPERF_SLOW_MS``: when an operation is slow enough for a log record: ``kind=ms`` pairs
+  (``llm=5000,tool=500``) over the defaults in ``DEFAULT_SLOW_MS``, one number for every kind, or ``off``.
 
 Read from the standard variables too: ``OTEL_SDK_DISABLED``, ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``,
 ``OTEL_SEMCONV_STABILITY_OPT_IN``, ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` and
@@ -58,6 +60,18 @@ FLUSH_ON_SIGTERM_ENV = "OTEL_AGENTPERF_FLUSH_ON_SIGTERM"
 LOOP_MONITOR_ENV = "OTEL_AGENTPERF_LOOP_MONITOR"
 LOOP_BLOCK_MS_ENV = "OTEL_AGENTPERF_LOOP_BLOCK_MS"
 DEFAULT_LOOP_BLOCK_MS = 20.0
+SLOW_MS_ENV = "OTEL_AGENTPERF_SLOW_MS"
+# Past these, an operation is logged as slow (milliseconds): generous, for what is slow for each kind.
+DEFAULT_SLOW_MS: dict[str, float] = {
+    "agent": 60_000.0,
+    "create_agent": 1_000.0,
+    "tool": 10_000.0,
+    "llm": 30_000.0,
+    "workflow": 300_000.0,
+    "config": 500.0,
+    "history": 1_000.0,
+    "segment": 10_000.0,
+}
 CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 OPT_IN_ENV = "OTEL_SEMCONV_STABILITY_OPT_IN"
 LATEST_EXPERIMENTAL = "gen_ai_latest_experimental"
@@ -96,6 +110,8 @@ class Settings:
     exporter_timeout_s: float = DEFAULT_TIMEOUT_S
     loop_monitor: bool = True
     loop_block_threshold_s: float = DEFAULT_LOOP_BLOCK_MS / 1000
+    # (kind, seconds) pairs: an operation of that kind taking longer is logged as slow.
+    slow_thresholds_s: tuple[tuple[str, float], ...] = tuple((k, v / 1000) for k, v in DEFAULT_SLOW_MS.items())
     prices: Any = None  # the settings file's ``prices`` models table, or None
     prices_source: str = ""  # where that table came from, for warnings
     prices_file: str | None = None  # OTEL_AGENTPERF_PRICES
@@ -202,6 +218,32 @@ def _block_threshold(environ: os._Environ[str] | dict[str, str]) -> float:
     return milliseconds / 1000
 
 
+def _slow_thresholds(environ: os._Environ[str] | dict[str, str]) -> tuple[tuple[str, float], ...]:
+    """Per kind, how long (seconds) an operation may take before it is logged as slow."""
+    value = environ.get(SLOW_MS_ENV, "").strip()
+    thresholds = dict(DEFAULT_SLOW_MS)
+    if value.lower() in _FALSE:
+        return ()
+    for item in (part.strip() for part in value.split(",") if part.strip()):
+        kind, _, number = item.rpartition("=")
+        kinds = [kind.strip()] if kind else list(thresholds)
+        try:
+            milliseconds = float(number)
+        except ValueError:
+            milliseconds = -1.0
+        if milliseconds <= 0 or any(k not in thresholds for k in kinds):
+            failures.warn_once(
+                f"slow-ms:{item}",
+                "otel-agentperf: ignoring %r in %s: use kind=milliseconds with kind one of %s, or one number",
+                item,
+                SLOW_MS_ENV,
+                ", ".join(thresholds),
+            )
+            continue
+        thresholds.update(dict.fromkeys(kinds, milliseconds))
+    return tuple((kind, milliseconds / 1000) for kind, milliseconds in thresholds.items())
+
+
 def _parse_memory(value: object, source: str) -> frozenset[str]:
     if isinstance(value, str):
         items: list[object] = list(value.split(","))
@@ -264,6 +306,7 @@ def _load(environ: os._Environ[str] | dict[str, str]) -> Settings:
         exporter_timeout_s=_timeout(environ),
         loop_monitor=_flag(environ, LOOP_MONITOR_ENV, True),
         loop_block_threshold_s=_block_threshold(environ),
+        slow_thresholds_s=_slow_thresholds(environ),
         prices_file=environ.get(PRICES_ENV) or None,
     )
 
