@@ -17,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from otel_agentperf.conventions import buckets, names
+from otel_agentperf.views import report, scrape
 from tests.otlp_receiver import grpc_receiver, http_receiver
 
 APP_DIR = Path(__file__).parent / "apps"
@@ -122,8 +123,25 @@ def _bucket_le_strings(boundaries: tuple[float, ...]) -> list[str]:
 def test_prometheus_endpoint_serves_agent_histogram_with_semconv_buckets(launcher_env: dict[str, str]) -> None:
     port = _free_port()
     env = _env(OTEL_METRICS_EXPORTER="prometheus", OTEL_EXPORTER_PROMETHEUS_PORT=str(port), **launcher_env)
+    launched = time.time()
     with _lingering_app(env):
+        ready = time.time() - launched  # the app printed "ready": it was instrumented and ran its agents
         text = _scrape(port)
+
+    # Cold start, once per process: instrumented, then the first agent began, both before "ready".
+    startup = {
+        labels["agentperf_startup_phase"]: value
+        for _, labels, value in _samples(text, "agentperf_startup_duration_seconds_sum")
+    }
+    counts = {
+        labels["agentperf_startup_phase"]: value
+        for _, labels, value in _samples(text, "agentperf_startup_duration_seconds_count")
+    }
+    assert counts == {"instrumented": 1, "first_agent": 1}
+    tick = 1 / os.sysconf("SC_CLK_TCK")  # the process start is known to a clock tick
+    assert 0 < startup["instrumented"] <= startup["first_agent"] + tick <= ready + 2 * tick
+    (line,) = [s for s in report.render_table(scrape.parse(text), []).splitlines() if s.startswith("Cold start")]
+    assert f"instrumented {startup['instrumented'] * 1000:.1f} ms" in line
 
     samples = [s for s in _samples(text, "gen_ai_invoke_agent_duration_seconds_bucket")]
 

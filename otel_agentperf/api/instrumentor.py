@@ -16,7 +16,9 @@ from typing import Any
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
 from otel_agentperf.api.targets import TargetPatcher, parse_all
+from otel_agentperf.conventions import names
 from otel_agentperf.recording import state
+from otel_agentperf.recording.startup import cold_start
 from otel_agentperf.runtime import failures, reentry, settings, shutdown
 
 
@@ -42,6 +44,7 @@ class AgentPerfInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                     state.configure(tracer_provider, meter_provider, loaded.memory)
                 shutdown.install()
                 self._patcher.apply(parse_all(loaded.targets))
+                cold_start.reached(names.STARTUP_INSTRUMENTED, state.telemetry().recorder)
         except Exception as exc:
             failures.report("applying otel-agentperf targets", exc)
 

@@ -161,6 +161,12 @@ class Instruments:
             "Time an LLM call that was retried spent before its last attempt: failed attempts and backoff.",
             buckets.FAST_DURATION,
         )
+        self.startup = Instrument(
+            names.STARTUP_DURATION,
+            names.UNIT_SECONDS,
+            "Time from the process start to a start-up phase (instrumented, first agent invocation); once each.",
+            buckets.FAST_DURATION,
+        )
         # Asynchronous instruments, read from the recorder's running totals at collection time.
         self.operations_active = Instrument(
             names.OPERATIONS_ACTIVE, names.UNIT_OPERATIONS, "Operations in progress, per operation kind."
@@ -204,6 +210,7 @@ class Instruments:
             *self.memory.values(),
             self.event_loop_lag,
             self.llm_retry_duration,
+            self.startup,
         ]
         return list({instrument.name: instrument for instrument in found}.values())
 

@@ -116,6 +116,11 @@ SLOW_OPERATION_DURATION: Final = "agentperf.operation.duration"  # seconds
 SLOW_THRESHOLD: Final = "agentperf.slow.threshold"  # seconds: its kind's threshold
 SLOW_LEFT_OUT: Final = "agentperf.slow.left_out"  # slow calls of it not logged since its last record
 
+# Cold start: agentperf.startup.duration, by agentperf.startup.phase.
+STARTUP_PHASE: Final = "agentperf.startup.phase"
+STARTUP_INSTRUMENTED: Final = "instrumented"  # otel-agentperf's instrumentor ran
+STARTUP_FIRST_AGENT: Final = "first_agent"  # the process's first agent invocation began
+
 # Values of agentperf.config.source
 SOURCE_FILE: Final = "file"
 SOURCE_STREAM: Final = "stream"
@@ -168,6 +173,7 @@ LLM_UNPRICED: Final = "agentperf.llm.unpriced"
 LLM_CACHED_INPUT_TOKENS: Final = "agentperf.llm.cached_input_tokens"
 LLM_RETRIES: Final = "agentperf.llm.retries"
 LLM_RETRY_DURATION: Final = "agentperf.llm.retry.duration"
+STARTUP_DURATION: Final = "agentperf.startup.duration"
 CREATE_AGENT_DURATION: Final = "agentperf.create_agent.duration"
 CONFIG_LOAD_DURATION: Final = "agentperf.config.load.duration"
 HISTORY_OPERATION_DURATION: Final = "agentperf.history.operation.duration"

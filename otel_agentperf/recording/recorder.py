@@ -102,6 +102,7 @@ class Recorder:
         self._unpriced = counter(instruments.unpriced)
         self._llm_retries = counter(instruments.llm_retries)
         self._llm_retry_duration = histogram(instruments.llm_retry_duration)
+        self._startup = histogram(instruments.startup)
         self._event_loop_lag = histogram(instruments.event_loop_lag)
         self._event_loop_blocked = counter(instruments.event_loop_blocked)
         self._event_loop_waited = counter(instruments.event_loop_waited)
@@ -154,6 +155,10 @@ class Recorder:
         for reason in retried:
             self._llm_retries.add(1, {**attributes, **reason})
         self._llm_retry_duration.record(seconds, attributes)
+
+    def startup(self, phase: str, seconds: float) -> None:
+        """How long after the process started it reached ``phase``; once per process and phase."""
+        self._startup.record(seconds, {names.STARTUP_PHASE: phase})
 
     def agent_calls(self, llm_calls: int, tool_calls: int, attributes: Attributes) -> None:
         self._agent_llm_calls.record(llm_calls, attributes)

@@ -25,6 +25,7 @@ from otel_agentperf.recording.memory import MemoryProbe
 from otel_agentperf.recording.operations import Operation
 from otel_agentperf.recording.recorder import Recorder
 from otel_agentperf.recording.slow_log import SlowLog
+from otel_agentperf.recording.startup import cold_start
 from otel_agentperf.runtime import settings
 from otel_agentperf.version import __version__
 
@@ -152,6 +153,7 @@ class Telemetry:
         ctx = otel_context.set_value(_CURRENT_KEY, invocation, trace.set_span_in_context(span, parent))
         if kind == names.KIND_AGENT:
             ctx = otel_context.set_value(_AGENT_KEY, invocation, ctx)
+            cold_start.reached(names.STARTUP_FIRST_AGENT, self.recorder)
         if fold_key is not None:
             ctx = otel_context.set_value(fold_key, invocation, ctx)
         invocation.context = ctx

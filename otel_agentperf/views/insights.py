@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 from otel_agentperf.conventions import names
 from otel_agentperf.views.rows import Row, ms
+from otel_agentperf.views.scrape import STARTUP
 
 # Kinds whose time is their own; agents and workflows contain the time of what they call.
 LEAF_KINDS = (names.KIND_LLM, names.KIND_TOOL, names.KIND_CONFIG, names.KIND_HISTORY, names.KIND_CREATE_AGENT)
@@ -45,6 +46,21 @@ def where_time_goes(rows: list[Row]) -> str | None:
     if waited:
         line += f", awaiting operations waited {ms(waited)} ms for them"
     return line
+
+
+def cold_start(rows: list[Row]) -> str | None:
+    """One line: how long after the process started it was instrumented and ran its first agent."""
+    phases = {row.name: row for row in rows if row.kind == STARTUP and row.calls}
+    said = [
+        f"{what} {ms(phases[phase].mean_seconds)} ms"
+        for phase, what in ((names.STARTUP_INSTRUMENTED, "instrumented"), (names.STARTUP_FIRST_AGENT, "first agent"))
+        if phase in phases
+    ]
+    if not said:
+        return None
+    processes = max(row.calls for row in phases.values())
+    over = f" (mean of {processes:g} processes)" if processes > 1 else ""
+    return "Cold start, after the process started: " + ", ".join(said) + over
 
 
 def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:

@@ -6,7 +6,7 @@ import json
 import math
 from dataclasses import asdict
 
-from otel_agentperf.views.insights import time_by_kind, where_time_goes
+from otel_agentperf.views.insights import cold_start, time_by_kind, where_time_goes
 from otel_agentperf.views.rows import QUANTILES, Row, estimate_text, ms
 
 
@@ -73,9 +73,9 @@ def render_table(rows: list[Row], bottlenecks: list[str]) -> str:
             for i, (cell, width) in enumerate(zip(line, widths, strict=True))
         ]
         rendered.append("  ".join(padded).rstrip())
-    summary = where_time_goes(rows)
+    summary = [line for line in (where_time_goes(rows), cold_start(rows)) if line]
     if summary:
-        rendered += ["", summary]
+        rendered += ["", *summary]
     if bottlenecks:
         rendered += ["", "Bottlenecks:", *(f"- {sentence}" for sentence in bottlenecks)]
     return "\n".join(rendered)
@@ -85,9 +85,9 @@ def render_markdown(rows: list[Row], bottlenecks: list[str]) -> str:
     """A GitHub-flavoured Markdown table, for CI logs and issues."""
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(cells(row)) + " |" for row in rows]
-    summary = where_time_goes(rows)
+    summary = [line for line in (where_time_goes(rows), cold_start(rows)) if line]
     if summary:
-        lines += ["", summary]
+        lines += ["", *summary]
     if bottlenecks:
         lines += ["", "**Bottlenecks**", "", *(f"- {sentence}" for sentence in bottlenecks)]
     return "\n".join(lines)

@@ -38,6 +38,7 @@ _EXTRA = {
 
 
 CODE = "code"  # the kind of a row for application code that ran outside any operation
+STARTUP = "startup"  # the kind of the cold-start rows: one per phase, a call per process
 
 
 def parse(text: str) -> list[Row]:
@@ -49,6 +50,8 @@ def parse(text: str) -> list[Row]:
     }
     # Code outside any operation that held the event loop is a row of its own, named by its location.
     labels_of[CODE] = [prometheus.label(names.CODE_FUNCTION), prometheus.label(names.CODE_FILE_PATH)]
+    labels_of[STARTUP] = [prometheus.label(names.STARTUP_PHASE)]
+    families[prometheus.family(catalogue(False).startup)] = STARTUP
     self_family = prometheus.family(catalogue(False).self_time)
     blocked_family = prometheus.family(catalogue(False).event_loop_blocked)
     waited_family = prometheus.family(catalogue(False).event_loop_waited)
