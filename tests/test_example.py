@@ -40,8 +40,10 @@ def test_main_job_runs_the_example_and_reports_every_operation_kind(tmp_path: Pa
     assert model.tokens == 3 * (21 + 33 + 8 * 9)
     # Priced by the example's own price table (agentperf.toml): $0.15 / $0.60 per million tokens.
     assert model.cost_usd == pytest.approx(3 * ((21 + 33) * 0.15 + 8 * 9 * 0.60) / 1e6)
-    triage = rows[("llm", "openai/ratelimit-1-cached-4-triage-mini")]  # no retries: the first call fails
-    assert (triage.calls, triage.errors) == (3, 1)
+    # The triage model rate-limits its first two requests: the first call fails after the SDK's one retry.
+    triage = rows[("llm", "openai/ratelimit-2-cached-4-triage-mini")]
+    assert (triage.calls, triage.errors, triage.retries, triage.retried_calls) == (3, 1, 1, 1)
+    assert triage.retry_reasons == {"429": 1} and 0 < triage.retry_seconds < triage.total_seconds
     assert rows[("tool", "calculate")].errors == 3  # "1/0" once per round
     # The LangGraph review step, recorded by the framework instrumentors: one graph run per round, the
     # ReAct agent inside it, its two tool calls and three model calls through ChatOpenAI (one span each).
@@ -66,6 +68,7 @@ def test_main_job_runs_the_example_and_reports_every_operation_kind(tmp_path: Pa
     assert summarize.total_seconds * 0.75 <= summarize.blocked_seconds <= summarize.total_seconds * 1.1
     assert "tool `summarize` held the asyncio event loop for" in result.stdout
     assert "12 redundant (" in result.stdout  # and the milliseconds they wasted
+    assert "llm `openai/ratelimit-2-cached-4-triage-mini` was retried by its SDK: 1 HTTP requests" in result.stdout
     assert "first chunk p50 " in result.stdout  # the answers stream
     assert "config `load_settings` loaded config 13 times; 12 were redundant reloads" in result.stdout
     assert "llm `openai/slow-20-assistant-small` takes" in result.stdout.split("Bottlenecks:")[1]

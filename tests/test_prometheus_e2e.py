@@ -93,6 +93,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, server: Any) -> Iterato
             "OTEL_EXPORTER_PROMETHEUS_PORT": str(app_port),
             "OTEL_TRACES_EXPORTER": "none",
             "OTEL_LOGS_EXPORTER": "none",
+            "OTEL_AGENTPERF_MEMORY": "rss",  # for the memory panel (tracemalloc slows scrapes past 250 ms)
             "OTEL_AGENTPERF_CONFIG": str(ROOT / "examples" / "research_assistant" / "agentperf.toml"),
             "PYTHONPATH": str(ROOT / "examples"),
             "OPENAI_BASE_URL": server.base_url,

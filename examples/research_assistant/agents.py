@@ -52,10 +52,10 @@ class Orchestrator:
         self.review_model = settings["review_model"]
 
     async def run(self, questions: list[tuple[str, str]]) -> list[dict[str, Any]]:
-        # Triage is an optimisation: when it is unavailable, answer everything. A client per run: each
-        # run has its own event loop.
+        # Triage is an optimisation: when it is unavailable, answer everything (one retry, then give up).
+        # A client per run: each run has its own event loop.
         with contextlib.suppress(openai.RateLimitError):
-            await ModelClient(self.triage_model, max_retries=0).complete(
+            await ModelClient(self.triage_model, max_retries=1).complete(
                 "triage: " + "; ".join(question for question, _ in questions)
             )
         agents = [ResearchAgent(self.history) for _ in questions]

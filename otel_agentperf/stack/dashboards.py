@@ -25,6 +25,21 @@ SERVICE = 'job=~"$service"'
 AGENT = f'{SERVICE},{label(names.GEN_AI_AGENT_NAME)}=~"$agent"'
 MODEL = f'{SERVICE},{label(names.GEN_AI_REQUEST_MODEL)}=~"$model"'
 ERROR = label(names.ERROR_TYPE)
+SELF_TIME = prometheus.family(INSTRUMENTS.self_time) + "_total"  # a counter kept apart from the others
+# The labels that name an operation of any kind (or code outside operations), for per-operation panels.
+HOLDERS = [
+    label(attribute)
+    for attribute in (
+        names.OPERATION_KIND,
+        names.GEN_AI_AGENT_NAME,
+        names.GEN_AI_TOOL_NAME,
+        names.GEN_AI_REQUEST_MODEL,
+        names.CONFIG_LOADER,
+        names.HISTORY_STORE,
+        names.SEGMENT_NAME,
+        names.CODE_FUNCTION,
+    )
+]
 
 
 def target(expr: str, legend: str, ref: int) -> dict[str, Any]:
@@ -137,6 +152,27 @@ def overview() -> dict[str, Any]:
             _percentiles(key, SERVICE),
             f"p50, p95 and p99 duration of {title}, from the histogram buckets.",
         )
+    kind = label(names.OPERATION_KIND)
+    layout.add(
+        "Where the time goes (self time by kind)",
+        "timeseries",
+        "percentunit",
+        [(rate(SELF_TIME, SERVICE, kind), "{{" + kind + "}}")],
+        "Seconds per second each kind of operation spent itself, not in the operations it called: "
+        "nothing counted twice, so the kinds add up to the work in flight.",
+    )
+    layout.add(
+        "Where the time goes (top operations by self time)",
+        "timeseries",
+        "percentunit",
+        [
+            (
+                f"topk(10, {rate(SELF_TIME, SERVICE, ', '.join(HOLDERS))})",
+                " ".join("{{" + holder + "}}" for holder in HOLDERS),
+            )
+        ],
+        "The ten operations with the most self time per second.",
+    )
     tokens = series(INSTRUMENTS.token_usage) + "_sum"
     layout.add(
         "Tokens per second",
@@ -220,6 +256,27 @@ def llm() -> dict[str, Any]:
         [(rate(series(INSTRUMENTS.unpriced), MODEL, model), legend)],
         "Calls with usage whose model is not in the price table: their cost is not counted.",
     )
+    status = label(names.HTTP_RESPONSE_STATUS_CODE)
+    layout.add(
+        "HTTP retries by status (429s, 5xx, timeouts)",
+        "timeseries",
+        "reqps",
+        [
+            (
+                rate(series(INSTRUMENTS.llm_retries), MODEL, f"{model}, {status}, {ERROR}"),
+                legend + "{{" + status + "}}{{" + ERROR + "}}",
+            )
+        ],
+        "HTTP requests the SDK sent again inside one LLM call, by the status or error that made it retry: "
+        "a rate-limited model looks like a slow one without this.",
+    )
+    layout.add(
+        "Time spent retrying",
+        "timeseries",
+        "percentunit",
+        [(rate(series(INSTRUMENTS.llm_retry_duration) + "_sum", MODEL, model), legend)],
+        "Seconds per second LLM calls spent on failed attempts and backoff before their last attempt.",
+    )
     layout.add(
         "Errors by type",
         "timeseries",
@@ -293,12 +350,26 @@ def agents_and_tools() -> dict[str, Any]:
         [(quantile(0.95, INSTRUMENTS.agent_llm_calls, AGENT, agent), "{{" + agent + "}}")],
         "p95 of the LLM calls one invocation makes: the long tail of agent loops.",
     )
+    spawn = series(DURATIONS[names.KIND_CREATE_AGENT])
     layout.add(
-        "Agent spawn time (p95)",
+        "Agent spawn time (mean since start)",
         "timeseries",
         "s",
-        [(quantile(0.95, DURATIONS[names.KIND_CREATE_AGENT], AGENT, agent), "{{" + agent + "}}")],
-        "p95 time to construct each agent (create_agent).",
+        [
+            (
+                f"sum by ({agent}) ({spawn}_sum{{{AGENT}}}) / sum by ({agent}) ({spawn}_count{{{AGENT}}})",
+                "{{" + agent + "}}",
+            )
+        ],
+        "Mean time to construct each agent (create_agent) since the app started: an app that creates its "
+        "agents once, at start, shows them too (a rate would be empty after the first minute).",
+    )
+    layout.add(
+        "Agent spawns per second",
+        "timeseries",
+        "reqps",
+        [(rate(spawn + "_count", AGENT, agent), "{{" + agent + "}}")],
+        "Agents constructed per second: above the request rate means agents built per request.",
     )
     return _dashboard(
         "agentperf-agents",
@@ -379,31 +450,31 @@ def runtime() -> dict[str, Any]:
         [(f"sum by ({kind}) ({active}{{{SERVICE}}})", "{{" + kind + "}}")],
         "Agents, tools, LLM calls and others running at scrape time.",
     )
-    holders = [
-        label(attribute)
-        for attribute in (
-            names.OPERATION_KIND,
-            names.GEN_AI_AGENT_NAME,
-            names.GEN_AI_TOOL_NAME,
-            names.GEN_AI_REQUEST_MODEL,
-            names.CONFIG_LOADER,
-            names.HISTORY_STORE,
-            names.SEGMENT_NAME,
-            names.CODE_FUNCTION,
-        )
-    ]
     layout.add(
         "Event loop held, by what held it",
         "timeseries",
         "percentunit",
         [
             (
-                rate(series(INSTRUMENTS.event_loop_blocked), SERVICE, ", ".join(holders)),
-                " ".join("{{" + holder + "}}" for holder in holders),
+                rate(series(INSTRUMENTS.event_loop_blocked), SERVICE, ", ".join(HOLDERS)),
+                " ".join("{{" + holder + "}}" for holder in HOLDERS),
             )
         ],
         "Share of time an asyncio event loop was held past the blocking threshold, by the operation (or, "
         "outside operations, the function) holding it: every other task on that loop waited.",
+    )
+    layout.add(
+        "Time awaiting operations waited for a held loop",
+        "timeseries",
+        "percentunit",
+        [
+            (
+                rate(series(INSTRUMENTS.event_loop_waited), SERVICE, ", ".join(HOLDERS)),
+                " ".join("{{" + holder + "}}" for holder in HOLDERS),
+            )
+        ],
+        "Seconds per second model calls and async tools could not go on because other code held their "
+        "event loop: the cost a loop holder imposes on the tasks beside it.",
     )
     layout.add(
         "Event loop lag (p99)",
@@ -412,10 +483,37 @@ def runtime() -> dict[str, Any]:
         [(quantile(0.99, INSTRUMENTS.event_loop_lag, SERVICE, "job"), "{{job}}")],
         "How late the loop ran the monitor's timer: near 0 on a loop that is never held.",
     )
+    operation = label(names.GEN_AI_OPERATION_NAME)
+    peak = quantile(0.95, INSTRUMENTS.memory[names.MEMORY_PEAK], SERVICE, operation)
+    rss = quantile(0.95, INSTRUMENTS.memory[names.MEMORY_RSS_DELTA], SERVICE, operation)
+    layout.add(
+        "Memory per operation (p95)",
+        "timeseries",
+        "bytes",
+        [(f"{peak} or {rss}", "{{" + operation + "}}")],
+        "With OTEL_AGENTPERF_MEMORY=tracemalloc, the peak of Python allocations above an operation's start; "
+        "with rss only, its resident-set growth. Process-wide while it ran: under asyncio or threads it "
+        "includes what ran beside it.",
+    )
+    startup = series(INSTRUMENTS.startup)
+    phase = label(names.STARTUP_PHASE)
+    layout.add(
+        "Cold start",
+        "stat",
+        "s",
+        [
+            (
+                f"sum by ({phase}) ({startup}_sum{{{SERVICE}}}) / sum by ({phase}) ({startup}_count{{{SERVICE}}})",
+                "{{" + phase + "}}",
+            )
+        ],
+        "Mean time from process start to instrumentation and to the first agent invocation.",
+    )
     return _dashboard(
         "agentperf-runtime",
         "otel-agentperf / Runtime",
-        "Process CPU and memory, operations in flight, and event-loop blocking.",
+        "Process CPU and memory, operations in flight, event-loop blocking and waiting, memory per operation, "
+        "cold start.",
         layout,
         ["service"],
     )
