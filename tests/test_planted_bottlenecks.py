@@ -24,7 +24,16 @@ name: ``(4500.0 ms wasted)`` for redundant loads, ``held the asyncio event loop 
   the stream (the server holds each answer back before its first chunk, so this is nearly all time to
   first chunk; the fast models stream at once).
 - ``rate-limited-model``: the seconds spent retrying: per call, from the start of the first HTTP attempt
-  to the start of the final one (429 answers and the SDK's backoff), summed over calls.
+  to the start of the final one (429 answers and the SDK's backoff), summed over calls; the app's client
+  times its attempts with an httpx request hook. The server (``throttle-2-30-``) refuses every call twice,
+  keyed on the SDK's retry count, so the 429s recur at any concurrency; the client allows 4 retries.
+
+The apps warm the SDK up with one call before their requests, as a readiness check would: the SDK's first
+call imports and builds enough to hold the event loop for a few hundred milliseconds, which at 8 in flight
+would be charged to whichever calls waited, whatever the culprit. The synchronous culprits (config,
+history, blocking tool, constructor) are measured around code that never awaits, so their cost does not
+depend on how long other tasks waited for the loop; at 8 in flight those waits land in the other
+operations' wall time, which is what the report has to see through.
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +65,6 @@ class Case:
     app: str  # the package under tests/apps/planted/, run as ``python -m <app>.main`` from its folder
     culprit: str  # how the report names the culprit operation: "<kind> `<operation>`"
     targets: str = ""  # OTEL_AGENTPERF_TARGETS, for the apps without targets in their pyproject.toml
-    env: dict[str, str] = field(default_factory=dict)
 
 
 CASES = {
@@ -147,7 +155,6 @@ def _env(case: Case, base_url: str, port: int) -> dict[str, str]:
         OTEL_LOGS_EXPORTER="none",
         OPENAI_BASE_URL=base_url,
         OPENAI_API_KEY="local",
-        **case.env,
     )
     if case.targets:
         env["OTEL_AGENTPERF_TARGETS"] = case.targets

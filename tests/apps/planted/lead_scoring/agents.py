@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 
 from lead_scoring.client import content, timed_retries
 from lead_scoring.tools import crm_lookup, dedupe
@@ -27,12 +28,11 @@ class Scorer:
         self.client = client
 
     async def score(self, profile: str) -> str:
-        def call():  # type: ignore[no-untyped-def]
-            return self.client.chat.completions.create(
-                model=SCORING_MODEL, messages=[{"role": "user", "content": f"score 1-10: {profile}"}]
-            )
-
-        return content(await timed_retries(call))
+        messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": f"score 1-10: {profile}"}]
+        response = await timed_retries(
+            lambda: self.client.chat.completions.create(model=SCORING_MODEL, messages=messages)
+        )
+        return content(response)
 
 
 class Outreach:
