@@ -218,3 +218,20 @@ def test_first_bottleneck_names_the_planted_culprit_and_its_cost(
     assert abs(cost - expected) <= TOLERANCE * expected, (
         f"{case.culprit}: the report says {cost * 1000:.1f} ms, the app measured {expected * 1000:.1f} ms: {line}"
     )
+
+
+_LOOP = "held the asyncio event loop for 1158.2 ms in 16 of 16 calls: every other task on the loop waited"
+_SHARE = "takes 51% of the time operations spent themselves (1189.6 ms of 2350.6 ms, over 16 calls, p95 96.0 ms)"
+
+
+@pytest.mark.parametrize(
+    ("line", "seconds"),
+    [
+        ("config `yaml.load` loaded config 17 times; 16 were redundant reloads (1427.6 ms wasted)", 1.4276),
+        (f"config `yaml.load` {_LOOP}", 1.1582),
+        (f"config `yaml.load` {_SHARE}", 1.1896),
+        ("config `yaml.load` spent 4.5 s of a 5.0 s run on redundant loads", 4.5),
+    ],
+)
+def test_the_cost_is_the_first_duration_after_the_culprit(line: str, seconds: float) -> None:
+    assert culprit_cost_seconds(line, "config `yaml.load`") == pytest.approx(seconds)
