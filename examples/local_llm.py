@@ -8,8 +8,13 @@ The requested model name selects a behaviour, so real SDK clients exercise real 
   a final chunk only when ``stream_options.include_usage`` is set, as the OpenAI API does);
 - ``ratelimit-<n>-<name>``: the first ``n`` requests for that model get HTTP 429 (``retry-after-ms: 1``),
   so the SDK's own retries happen;
+- ``throttle-<n>-<ms>-<name>``: every call is refused with HTTP 429 (``retry-after-ms: <ms>``) until its
+  ``n``-th retry (the SDKs' ``x-stainless-retry-count`` header), so each call, concurrent or not, waits
+  ``n`` times ``ms`` in the SDK's backoff before it is answered;
 - ``error-<name>``: HTTP 500 every time;
 - ``slow-<ms>-<name>``: waits before answering (or between streamed chunks);
+- ``ttft-<ms>-<name>`` (also after another prefix): waits before sending anything (headers included), so a
+  stream's first chunk comes ``ms`` late and the rest as fast as usual;
 - ``hang-<name>``: waits 5 s before answering, for client timeouts;
 - ``cut-<name>``: a stream whose connection drops after two chunks;
 - ``malformed-<name>``: HTTP 200 with a body that is not JSON;
@@ -144,6 +149,9 @@ def _dspy_answer(request: dict[str, Any], model: str) -> str | None:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes: with Nagle's algorithm the body would wait for the client's
+    # delayed ACK (40 ms on Linux) on a kept-alive connection, a latency no model name asked for.
+    disable_nagle_algorithm = True
     server: LocalLLMServer
 
     def log_message(self, *args: object) -> None:
@@ -216,6 +224,12 @@ class _Handler(BaseHTTPRequestHandler):
         if limited and self.server.requests[model] <= int(limited.group(1)):
             self._error(429, "rate_limit_error", {"retry-after-ms": "1", "retry-after": "0"})
             return
+        throttled = re.match(r"throttle-(\d+)-(\d+)-", model)
+        if throttled and int(self.headers.get("x-stainless-retry-count") or 0) < int(throttled.group(1)):
+            wait_ms = int(throttled.group(2))
+            headers = {"retry-after-ms": str(wait_ms), "retry-after": str(-(-wait_ms // 1000))}  # whole seconds, up
+            self._error(429, "rate_limit_error", headers)
+            return
         if model.startswith("error-"):
             self._error(500, "api_error")
             return
@@ -227,6 +241,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if model.startswith("hang-"):
             time.sleep(HANG_SECONDS)
+        first = re.search(r"(?:^|-)ttft-(\d+)-", model)
+        if first:
+            time.sleep(int(first.group(1)) / 1000)
         slow = re.match(r"slow-(\d+)-", model)
         cached = re.search(r"(?:^|-)cached-(\d+)-", model)
         usage = None
