@@ -14,6 +14,7 @@ from otel_agentperf.views.scrape import STARTUP
 LEAF_KINDS = (names.KIND_LLM, names.KIND_TOOL, names.KIND_CONFIG, names.KIND_HISTORY, names.KIND_CREATE_AGENT)
 _LONG_TAIL_RATIO = 5.0
 _LONG_TAIL_MIN_CALLS = 20
+_EXPLAINS = 0.5  # a finding costing this share of its operation's own time explains it
 
 
 def _label(row: Row) -> str:
@@ -81,6 +82,7 @@ def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:
                 f"{_label(top)} takes {100 * top.own_seconds / own_time:.0f}% of the time operations spent "
                 f"themselves ({ms(top.own_seconds)} ms of {ms(own_time)} ms, over {top.calls:g} calls, "
                 f"p95 {top.quantile_text('p95')} ms)",
+                top,
             )
         )
     elif leaves and leaf_time > 0:
@@ -92,6 +94,7 @@ def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:
                 "own",
                 f"{_label(top)} takes {share:.0f}% of the time spent in models, tools, config and history "
                 f"({ms(top.total_seconds)} ms over {top.calls:g} calls, p95 {top.quantile_text('p95')} ms)",
+                top,
             )
         )
     for row in rows:
@@ -102,12 +105,13 @@ def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:
                     "redundant",
                     f"{_label(row)} loaded config {row.calls:g} times; {row.redundant:g} were redundant reloads "
                     f"of an unchanged file ({ms(row.redundant_seconds)} ms wasted)",
+                    row,
                 )
             )
     costed += _holding_the_loop(rows)
     for row in rows:
         if row.retries:
-            costed.append(Finding(row.retry_seconds, "retries", retry_sentence(row)))
+            costed.append(Finding(row.retry_seconds, "retries", retry_sentence(row), row))
     said = _most_costly_first(costed)
     for row in sorted(rows, key=lambda r: r.errors / r.calls if r.calls else 0.0, reverse=True):
         if row.errors:
@@ -128,11 +132,22 @@ def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:
 
 
 class Finding(NamedTuple):
-    """A bottleneck sentence, what it cost in seconds, and its sort (own time, waste, loop, retries)."""
+    """A bottleneck sentence, what it cost in seconds, its sort (own time, waste, loop, retries), and the
+    operation it is about."""
 
     cost: float
     sort: str
     sentence: str
+    row: Row
+
+
+def _rank(found: Finding) -> tuple[float, int]:
+    """Cost, except that a finding explaining most of its operation's own time (its retries, its redundant
+    loads) ranks where that own time would, just ahead of it: the cause before the symptom."""
+    own = found.row.own_seconds
+    if found.sort != "own" and own > 0 and found.cost >= _EXPLAINS * own:
+        return max(found.cost, own), 1
+    return found.cost, 0
 
 
 def _most_costly_first(costed: list[Finding]) -> list[str]:
@@ -141,7 +156,7 @@ def _most_costly_first(costed: list[Finding]) -> list[str]:
     firsts: list[str] = []
     rest: list[str] = []
     sorts: set[str] = set()
-    for found in sorted(costed, key=lambda found: found.cost, reverse=True):
+    for found in sorted(costed, key=_rank, reverse=True):
         (rest if found.sort in sorts else firsts).append(found.sentence)
         sorts.add(found.sort)
     return firsts + rest
@@ -169,6 +184,7 @@ def _holding_the_loop(rows: list[Row]) -> list[Finding]:
                     "loop",
                     f"{_label(row)} held the asyncio event loop for {ms(row.blocked_seconds)} ms{times} "
                     f"(synchronous work or I/O in async code): {others}",
+                    row,
                 )
             )
         elif row.blocking:
@@ -177,6 +193,7 @@ def _holding_the_loop(rows: list[Row]) -> list[Finding]:
                     0.0,
                     "loop",
                     f"{_label(row)} blocked the asyncio event loop {row.blocking:g} times (synchronous I/O)",
+                    row,
                 )
             )
     return found
