@@ -142,7 +142,14 @@ def test_program_is_one_trace_of_workflow_agent_model_and_tool_spans(
     assert instrumented.tokens("output") == sum(span.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] for span in llm_spans)
     agent = instrumented.span("invoke_agent Research")
     assert agent.attributes[names.AGENT_LLM_CALLS] == 4 and agent.attributes[names.AGENT_TOOL_CALLS] == 2
+    assert agent.attributes[names.GEN_AI_PROVIDER_NAME] == "openai"  # its model calls'
     assert names.GEN_AI_USAGE_INPUT_TOKENS not in agent.attributes
+    # The server is on the metrics as well as on the span.
+    servers = {
+        (point.attributes.get(names.SERVER_ADDRESS), point.attributes.get(names.SERVER_PORT))
+        for point in instrumented.histogram_points("gen_ai.client.operation.duration")
+    }
+    assert servers == {("127.0.0.1", server.server_address[1])}
     streamed = [span.attributes.get(names.GEN_AI_REQUEST_STREAM, False) for span in llm_spans]
     assert streamed == [False] * 4 + [mode == "streamify"]  # DSPy streams only the call a listener listens to
 

@@ -205,7 +205,7 @@ def test_redundant_loads_are_counted_in_time_and_streams_by_their_first_chunk() 
     for _ in range(4):
         recorder.duration(names.KIND_LLM, 1.0, model)
         recorder.self_time(names.KIND_LLM, 1.0, model)
-        recorder.time_to_first_chunk(0.3, model)
+        recorder.chunks(0.3, (), model)
     recorder.self_time(names.KIND_CONFIG, 0.022, {**config, names.CONFIG_REDUNDANT: "true"})
     rows = {(row.kind, row.name): row for row in scrape.parse(generate_latest(registry).decode())}
     loads = rows[("config", "yaml.safe_load")]

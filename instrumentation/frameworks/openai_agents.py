@@ -14,11 +14,13 @@ kept for a span after it finishes. With the SDK's tracing disabled, only the Ope
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
+from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
 from otel_agentperf.recording import state
@@ -54,8 +56,15 @@ class AgentPerfProcessor:
         self.entries: dict[str, _Entry] = {}
         self._lock = forksafe.lock()
 
-    def _start(self, key: str, operation: Operation | None, parent: Context) -> None:
-        invocation = state.telemetry().start(operation, attach=False, parent=parent) if operation else None
+    def _start(
+        self,
+        key: str,
+        operation: Operation | None,
+        parent: Context,
+        attributes: Mapping[str, AttributeValue] | None = None,
+    ) -> None:
+        telemetry = state.telemetry()
+        invocation = telemetry.start(operation, attributes, attach=False, parent=parent) if operation else None
         with self._lock:
             self.entries[key] = _Entry(invocation.context if invocation else parent, invocation)
 
@@ -77,7 +86,10 @@ class AgentPerfProcessor:
 
     def _span_start(self, span: Any) -> None:
         parent = self._parent(span.parent_id or span.trace_id)
-        self._start(span.span_id, _span_operation(span.span_data), parent)
+        data = span.span_data
+        # The SDK runs only function tools in a function span: the conventions' ``function`` type.
+        tool = {names.GEN_AI_TOOL_TYPE: names.TOOL_TYPE_FUNCTION} if type(data).__name__ == "FunctionSpanData" else None
+        self._start(span.span_id, _span_operation(data), parent, tool)
 
     def on_span_end(self, span: Any) -> None:
         self._guard("span end", self._end, span.span_id, span)
