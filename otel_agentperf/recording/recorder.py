@@ -54,7 +54,7 @@ class _Sums:
     def add(self, value: float, attributes: Attributes, kind: str | None = None) -> None:
         key = (kind, tuple(attributes.items()))
         with self._lock:
-            self._totals[key] = self._totals.get(key, 0.0) + value
+            self._totals[key] = self._totals.get(key, 0) + value  # token counts stay ints, as the conventions type them
 
     def observe(self, _options: CallbackOptions) -> Iterable[Observation]:
         with self._lock:
