@@ -14,7 +14,7 @@ kept for a span after it finishes. With the SDK's tracing disabled, only the Ope
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -54,6 +54,7 @@ class AgentPerfProcessor:
         self.active = False
         self.registered = False
         self.entries: dict[str, _Entry] = {}
+        self.current_span: Callable[[], Any] | None = None  # the SDK's ``get_current_span``, once patched
         self._lock = forksafe.lock()
 
     def _start(
@@ -128,6 +129,15 @@ class AgentPerfProcessor:
             otel_context.detach(entry.token)  # type: ignore[arg-type]
         self._forget(key)
 
+    def tool_call(self, call_id: object) -> None:
+        """The SDK made the context of a tool call: its id goes on the function span the SDK has current."""
+        span = self.current_span() if self.current_span is not None else None
+        if span is None or not isinstance(call_id, str) or type(span.span_data).__name__ != "FunctionSpanData":
+            return
+        entry = self.entries.get(span.span_id)
+        if entry is not None and entry.invocation is not None:
+            entry.invocation.add_attributes({names.GEN_AI_TOOL_CALL_ID: call_id})
+
     def shutdown(self) -> None:
         return None
 
@@ -195,6 +205,14 @@ def _started(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[st
     return result
 
 
+def _tool_context(wrapped: Any, _owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``ToolContext.from_agent_context``: the one place the SDK names the call id of the tool it runs."""
+    context = wrapped(*args, **kwargs)
+    if processor.active:
+        processor._guard("reading a tool call id", processor.tool_call, getattr(context, "tool_call_id", None))
+    return context
+
+
 def _finished(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     result = wrapped(*args, **kwargs)
     if args[0] if args else kwargs.get("reset_current", False):
@@ -207,11 +225,14 @@ class OpenAIAgentsInstrumentor(LibraryInstrumentor):
     requirement = "openai-agents >= 0.2"
 
     def patch(self, module: ModuleType) -> None:
+        from agents import tool_context
         from agents.tracing import spans, traces
 
         for owner in (spans.SpanImpl, traces.TraceImpl):
             self.hook(owner, "start", _started)
             self.hook(owner, "finish", _finished)
+        self.hook(tool_context.ToolContext, "from_agent_context", _tool_context)
+        processor.current_span = module.get_current_span
         if not processor.registered:
             module.add_trace_processor(processor)
             processor.registered = True
