@@ -425,7 +425,8 @@ class LLMInvocation(Invocation):
         if self._usage is None:
             return
         input_tokens, output_tokens, cache_read, cache_write = self._usage
-        recorder.tokens(input_tokens, output_tokens, cache_read, cache_write, usage_attributes, attributes)
+        failed = names.ERROR_TYPE in attributes
+        recorder.tokens(input_tokens, output_tokens, cache_read, cache_write, usage_attributes, failed)
         if cache_read:
             recorder.cached_input_tokens(cache_read, usage_attributes)
         model = self._attributes.get(names.GEN_AI_RESPONSE_MODEL) or self._attributes.get(names.GEN_AI_REQUEST_MODEL)

@@ -139,13 +139,13 @@ class Recorder:
         cache_read: int | None,
         cache_write: int | None,
         attributes: Attributes,
-        outcome: Attributes,
+        failed: bool,
     ) -> None:
-        """Token usage as the layout has it; ``outcome`` is ``attributes`` plus ``error.type`` on a failure.
+        """Token usage as the layout has it.
 
-        v1.41: one histogram point per token type. Newest GenAI conventions: the per-direction histograms
-        (which take ``error.type``) and a counter per kind of token, by modality (unknown: the SDKs report
-        totals).
+        v1.41: one histogram point per token type. Newest GenAI conventions: the per-direction histograms,
+        for operations that succeeded only, and a counter per kind of token for every operation, by
+        modality (unknown: the SDKs report totals).
         """
         by_type = ((names.TOKEN_TYPE_INPUT, input_tokens), (names.TOKEN_TYPE_OUTPUT, output_tokens))
         if self._token_usage is not None:
@@ -153,9 +153,10 @@ class Recorder:
                 if tokens is not None:
                     self._token_usage.record(tokens, {**attributes, names.GEN_AI_TOKEN_TYPE: token_type})
             return
-        for token_type, tokens in by_type:
-            if tokens is not None:
-                self._operation_tokens[token_type].record(tokens, outcome)
+        if not failed:
+            for token_type, tokens in by_type:
+                if tokens is not None:
+                    self._operation_tokens[token_type].record(tokens, attributes)
         counted = {**attributes, names.GEN_AI_TOKEN_MODALITY: names.TOKEN_MODALITY_UNKNOWN}
         for key, tokens in (*by_type, (CACHE_READ, cache_read), (CACHE_WRITE, cache_write)):
             if tokens is not None:
