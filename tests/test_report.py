@@ -222,3 +222,22 @@ def test_redundant_loads_are_counted_in_time_and_streams_by_their_first_chunk() 
     assert json.loads(report.render_json(list(rows.values()), said))["self_seconds_by_kind"] == pytest.approx(
         {"llm": 4.0, "config": 0.022}
     )
+
+
+def test_tokens_are_read_from_the_newest_layouts_counters() -> None:
+    registry = CollectorRegistry()
+    provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
+    recorder = Recorder(provider.get_meter("test"), catalogue(True))
+    model = {
+        names.GEN_AI_OPERATION_NAME: names.OP_CHAT,
+        names.GEN_AI_PROVIDER_NAME: names.PROVIDER_OPENAI,
+        names.GEN_AI_REQUEST_MODEL: "m1",
+    }
+    recorder.duration(names.KIND_LLM, 1.0, model)
+    recorder.tokens(5, 9, 2, None, model, failed=False)
+    recorder.duration(names.KIND_LLM, 1.0, {**model, names.ERROR_TYPE: "APIError"})
+    recorder.tokens(3, 0, None, None, model, failed=True)  # a failed call's usage: counted, not on the histograms
+    text = generate_latest(registry).decode()
+    assert "gen_ai_client_token_usage" not in text
+    chat = {(row.kind, row.name): row for row in scrape.parse(text)}[("llm", "openai/m1")]
+    assert (chat.calls, chat.errors, chat.tokens) == (2, 1, 17)
