@@ -414,7 +414,10 @@ class LLMInvocation(Invocation):
         """
         unnamed = names.GEN_AI_PROVIDER_NAME not in self._metric_attributes
         if unnamed and self._started is not None and self._outer is None:
-            self.add_attributes(None, {names.GEN_AI_PROVIDER_NAME: names.OTHER})
+            try:
+                self.add_attributes(None, {names.GEN_AI_PROVIDER_NAME: names.OTHER})
+            except Exception as exc:
+                failures.report("naming an LLM operation's provider", exc)
         super()._finish(error)
 
     def _record(self, attributes: Attributes) -> None:
