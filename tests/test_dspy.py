@@ -26,8 +26,8 @@ from otel_agentperf.conventions import buckets, names
 from otel_agentperf.instrumentation.frameworks import dspy_programs
 from otel_agentperf.instrumentation.frameworks.dspy_programs import DSPyInstrumentor
 from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
-from otel_agentperf.runtime import failures
-from tests.conftest import Recorded, instrumented_by, live_operations, trees
+from otel_agentperf.runtime import failures, settings
+from tests.conftest import MakeRecorded, Recorded, instrumented_by, live_operations, trees
 
 MODEL = "tools-2-analyst"
 CHAT = f"chat {MODEL}"
@@ -142,7 +142,14 @@ def test_program_is_one_trace_of_workflow_agent_model_and_tool_spans(
     assert instrumented.tokens("output") == sum(span.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] for span in llm_spans)
     agent = instrumented.span("invoke_agent Research")
     assert agent.attributes[names.AGENT_LLM_CALLS] == 4 and agent.attributes[names.AGENT_TOOL_CALLS] == 2
+    assert agent.attributes[names.GEN_AI_PROVIDER_NAME] == "openai"  # its model calls'
     assert names.GEN_AI_USAGE_INPUT_TOKENS not in agent.attributes
+    # The server is on the metrics as well as on the span.
+    servers = {
+        (point.attributes.get(names.SERVER_ADDRESS), point.attributes.get(names.SERVER_PORT))
+        for point in instrumented.histogram_points("gen_ai.client.operation.duration")
+    }
+    assert servers == {("127.0.0.1", server.server_address[1])}
     streamed = [span.attributes.get(names.GEN_AI_REQUEST_STREAM, False) for span in llm_spans]
     assert streamed == [False] * 4 + [mode == "streamify"]  # DSPy streams only the call a listener listens to
 
@@ -197,6 +204,23 @@ def test_provider_comes_from_the_model_prefix(instrumented: Recorded, server: An
     assert span.name == "chat claude-local"
     assert span.attributes[names.GEN_AI_PROVIDER_NAME] == names.PROVIDER_ANTHROPIC
     assert span.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
+
+
+@pytest.mark.parametrize("latest", [False, True])
+def test_top_k_is_a_double_in_v1_41_and_an_int_in_the_newest_conventions(
+    server: Any, make_recorded: MakeRecorded, monkeypatch: pytest.MonkeyPatch, latest: bool
+) -> None:
+    if latest:
+        monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
+    settings.reload()
+    recorded = make_recorded()
+    lm = dspy.LM(
+        "anthropic/claude-local", api_base=server.base_url, api_key="sk-local", cache=False, num_retries=0, top_k=5
+    )
+    with instrumented_by(DSPyInstrumentor()), dspy.context(lm=lm):
+        assert dspy.Predict("question -> answer")(question="why").answer
+    top_k = recorded.span("chat claude-local").attributes[names.GEN_AI_REQUEST_TOP_K]
+    assert (type(top_k), top_k) == ((int, 5) if latest else (float, 5.0))
 
 
 def test_fifty_concurrent_async_runs_each_get_their_own_tree(instrumented: Recorded, server: Any) -> None:

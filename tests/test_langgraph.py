@@ -165,6 +165,7 @@ def test_react_agent_is_one_trace_of_agent_model_and_tool_spans(frameworks: Reco
     assert all(span.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 9 for span in llm_spans)
     agent = frameworks.span("invoke_agent researcher")
     assert agent.attributes[names.AGENT_LLM_CALLS] == 3 and agent.attributes[names.AGENT_TOOL_CALLS] == 2
+    assert agent.attributes[names.GEN_AI_PROVIDER_NAME] == "openai"  # its model calls'
     tools = [span for span in spans if span.name.startswith("execute_tool")]
     assert [span.attributes[names.GEN_AI_TOOL_CALL_ID] for span in tools] == ["call_0", "call_1"]
 
@@ -352,3 +353,25 @@ def test_uninstrument_restores_langchain_and_langgraph(recorded: Recorded, serve
     assert (vars(Pregel)["stream"], vars(Pregel)["astream"], vars(BaseTool)["run"]) == originals
     _run(_agent(server), "invoke")
     assert recorded.spans() == []
+
+
+@pytest.mark.parametrize("openai_too", [True, False])
+def test_azure_chat_model_is_the_azure_openai_provider_either_way(
+    recorded: Recorded, server: Any, openai_too: bool
+) -> None:
+    """LangChain's ``ls_provider`` ``azure``, and the Azure client the OpenAI SDK sees, are ``azure.ai.openai``."""
+    from langchain_openai import AzureChatOpenAI
+
+    model = AzureChatOpenAI(
+        azure_deployment="m1",
+        azure_endpoint=server.root_url,
+        api_version="2024-10-21",
+        api_key="local",
+        max_retries=0,
+    )
+    for _ in _instrumented(recorded, openai_too=openai_too):
+        with pytest.raises(openai.NotFoundError):  # the local server has no Azure deployment routes
+            model.invoke("hello")
+    (span,) = [span for span in recorded.spans() if span.attributes[names.OPERATION_KIND] == names.KIND_LLM]
+    assert span.attributes[names.GEN_AI_PROVIDER_NAME] == "azure.ai.openai"
+    assert span.status.status_code is StatusCode.ERROR

@@ -411,3 +411,60 @@ def test_capture_values_that_record_nothing_are_warned_about_once(
     assert all(names.GEN_AI_INPUT_MESSAGES not in span.attributes for span in llm.spans())
     warnings = [r for r in caplog.records if r.name == "otel_agentperf" and "captur" in r.getMessage()]
     assert len(warnings) == 1
+
+
+def test_azure_client_is_the_azure_openai_provider_and_whole_numbers_stay_doubles(llm: Recorded, server: Any) -> None:
+    _client(server).chat.completions.create(model="m1", messages=MESSAGES, temperature=0, top_p=1, seed=3)
+    attributes = dict(llm.span("chat m1").attributes)
+    assert attributes[names.GEN_AI_PROVIDER_NAME] == "openai"
+    assert type(attributes[names.GEN_AI_REQUEST_TEMPERATURE]) is float  # the app passed 0: a double, 0.0
+    assert type(attributes[names.GEN_AI_REQUEST_TOP_P]) is float
+    assert type(attributes[names.GEN_AI_REQUEST_SEED]) is int
+    # The local server has no Azure deployment routes: the call fails, after the span has its provider.
+    azure = openai.AzureOpenAI(base_url=server.base_url, api_key="local", api_version="2024-10-21", max_retries=0)
+    with pytest.raises(openai.NotFoundError):
+        azure.chat.completions.create(model="m2", messages=MESSAGES)
+    span = llm.span("chat m2")
+    assert span.attributes[names.GEN_AI_PROVIDER_NAME] == "azure.ai.openai"
+    assert span.status.status_code is StatusCode.ERROR
+    point = llm.histogram_point("gen_ai.client.operation.duration", **{names.GEN_AI_REQUEST_MODEL: "m2"})
+    assert point.attributes[names.GEN_AI_PROVIDER_NAME] == "azure.ai.openai"
+
+
+def test_stream_chunk_metrics_carry_the_response_model(llm: Recorded, server: Any) -> None:
+    stream = _client(server).chat.completions.create(
+        model="m1", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+    )
+    assert len(list(stream)) > 2
+    first = llm.histogram_point("gen_ai.client.operation.time_to_first_chunk")
+    assert first.count == 1 and first.attributes[names.GEN_AI_RESPONSE_MODEL] == "m1"
+    gaps = llm.histogram_point("gen_ai.client.operation.time_per_output_chunk")
+    assert gaps.count >= 1 and gaps.attributes[names.GEN_AI_RESPONSE_MODEL] == "m1"
+    assert gaps.attributes[names.SERVER_ADDRESS] == "127.0.0.1"
+
+
+def test_latest_conventions_split_token_usage_by_direction_under_their_schema(
+    monkeypatch: pytest.MonkeyPatch, server: Any, make_recorded: MakeRecorded
+) -> None:
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
+    settings.reload()
+    recorded = make_recorded()
+    with instrumented_by(OpenAIInstrumentor()):
+        _client(server).chat.completions.create(model="cached-2-m1", messages=MESSAGES)
+        with pytest.raises(openai.InternalServerError):
+            openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0).chat.completions.create(
+                model="error-m1", messages=MESSAGES
+            )
+    assert recorded.histogram_points("gen_ai.client.token.usage") == []
+    inputs = recorded.histogram_point("gen_ai.client.inference.operation.input_tokens")
+    outputs = recorded.histogram_point("gen_ai.client.inference.operation.output_tokens")
+    assert (inputs.sum, outputs.sum) == (5, 9)
+    assert list(inputs.explicit_bounds) == list(buckets.TOKENS)
+    unknown = {names.GEN_AI_TOKEN_MODALITY: "unknown"}
+    assert recorded.counter("gen_ai.client.inference.usage.input_tokens", **unknown) == 5
+    assert recorded.counter("gen_ai.client.inference.usage.output_tokens", **unknown) == 9
+    assert recorded.counter("gen_ai.client.inference.usage.cache_read.input_tokens", **unknown) == 2
+    span = recorded.span("chat cached-2-m1")
+    assert span.instrumentation_scope is not None
+    assert span.instrumentation_scope.schema_url == "https://opentelemetry.io/schemas/gen-ai-dev/1.42.0-dev"
+    assert recorded.span("chat error-m1").attributes[names.ERROR_TYPE] == "InternalServerError"

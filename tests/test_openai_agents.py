@@ -92,6 +92,10 @@ def test_tool_loop_is_one_trace_with_counts_and_metrics(agents_sdk: Recorded, se
     assert {span.attributes[names.CODE_FUNCTION] for span in llm} == {"openai.chat.completions.create"}
     agent = agents_sdk.span("invoke_agent researcher")
     assert (agent.attributes[names.AGENT_LLM_CALLS], agent.attributes[names.AGENT_TOOL_CALLS]) == (3, 2)
+    assert agent.attributes[names.GEN_AI_PROVIDER_NAME] == "openai"  # its model calls'
+    tools = [span for span in spans if span.name == "execute_tool lookup"]
+    assert {span.attributes[names.GEN_AI_TOOL_TYPE] for span in tools} == {"function"}
+    assert [span.attributes[names.GEN_AI_TOOL_CALL_ID] for span in tools] == ["call_0", "call_1"]
     tool_point = agents_sdk.histogram_point(names.TOOL_DURATION, **{names.GEN_AI_AGENT_NAME: "researcher"})
     assert tool_point.count == 2 and tool_point.attributes[names.GEN_AI_TOOL_NAME] == "lookup"
     assert agents_sdk.histogram_point(names.AGENT_DURATION).count == 1

@@ -330,3 +330,75 @@ def test_latest_experimental_semconv_renames_the_llm_duration(
     complete()
     assert latest.histogram_point("gen_ai.client.inference.duration").count == 1
     assert latest.histogram_points("gen_ai.client.operation.duration") == []
+
+
+def test_llm_without_a_provider_is_other_and_its_function_stays_off_the_metric(recorded: Recorded) -> None:
+    @ap.llm
+    def complete() -> str:
+        return "hi"
+
+    complete()
+    span = recorded.span("chat")
+    assert span.attributes[names.GEN_AI_PROVIDER_NAME] == names.OTHER
+    assert span.attributes[names.CODE_FUNCTION].endswith("complete")  # on the span, to tell calls apart
+    point = recorded.histogram_point("gen_ai.client.operation.duration")
+    assert point.attributes[names.GEN_AI_PROVIDER_NAME] == names.OTHER
+    assert names.CODE_FUNCTION not in point.attributes
+
+
+def test_agent_takes_the_provider_of_its_first_llm_call_on_its_span_only(recorded: Recorded) -> None:
+    @ap.llm(model="m1", provider="anthropic")
+    def first() -> str:
+        return "a"
+
+    @ap.llm(model="m2", provider="openai")
+    def second() -> str:
+        return "b"
+
+    @ap.agent(name="coach")
+    def run() -> str:
+        return first() + second()
+
+    @ap.agent(name="idle")
+    def idle() -> str:
+        return "nothing to ask"
+
+    run()
+    idle()
+    assert recorded.span("invoke_agent coach").attributes[names.GEN_AI_PROVIDER_NAME] == "anthropic"
+    assert names.GEN_AI_PROVIDER_NAME not in recorded.span("invoke_agent idle").attributes  # none known
+    point = recorded.histogram_point("gen_ai.invoke_agent.duration", **{names.GEN_AI_AGENT_NAME: "coach"})
+    assert names.GEN_AI_PROVIDER_NAME not in point.attributes  # not one of that metric's attributes
+
+
+def test_create_agent_is_a_client_span_with_the_provider_the_app_names(recorded: Recorded) -> None:
+    @ap.create_agent(provider="openai")
+    class Helper:
+        pass
+
+    @ap.create_agent
+    def build() -> str:
+        return "agent"
+
+    Helper()
+    build()
+    span = recorded.span("create_agent Helper")
+    assert span.kind is SpanKind.CLIENT
+    assert span.attributes[names.GEN_AI_PROVIDER_NAME] == "openai"
+    assert recorded.span("create_agent build").kind is SpanKind.CLIENT
+    point = recorded.histogram_point("agentperf.create_agent.duration", **{names.GEN_AI_AGENT_NAME: "Helper"})
+    assert names.GEN_AI_PROVIDER_NAME not in point.attributes
+
+
+def test_workflow_metric_has_only_the_workflow_name_and_error_type(recorded: Recorded) -> None:
+    @ap.workflow(name="triage")
+    def triage(fail: bool) -> None:
+        if fail:
+            raise ValueError("bad input")
+
+    triage(False)
+    with pytest.raises(ValueError):
+        triage(True)
+    keys = {frozenset(point.attributes) for point in recorded.histogram_points("gen_ai.workflow.duration")}
+    assert keys == {frozenset({names.GEN_AI_WORKFLOW_NAME}), frozenset({names.GEN_AI_WORKFLOW_NAME, names.ERROR_TYPE})}
+    assert {span.attributes[names.GEN_AI_OPERATION_NAME] for span in recorded.spans()} == {"invoke_workflow"}

@@ -205,7 +205,7 @@ def test_redundant_loads_are_counted_in_time_and_streams_by_their_first_chunk() 
     for _ in range(4):
         recorder.duration(names.KIND_LLM, 1.0, model)
         recorder.self_time(names.KIND_LLM, 1.0, model)
-        recorder.time_to_first_chunk(0.3, model)
+        recorder.chunks(0.3, (), model)
     recorder.self_time(names.KIND_CONFIG, 0.022, {**config, names.CONFIG_REDUNDANT: "true"})
     rows = {(row.kind, row.name): row for row in scrape.parse(generate_latest(registry).decode())}
     loads = rows[("config", "yaml.safe_load")]
@@ -256,3 +256,22 @@ def test_the_report_says_what_sdk_retries_cost_as_measured_by_the_client(server:
     (sentence,) = [s for s in bottlenecks(list(rows.values())) if "retried by its SDK" in s]
     assert sentence.startswith(f"llm `openai/{model}` was retried by its SDK: 3 HTTP requests retried (429 x3)")
     assert f"in 1 of 4 calls, {row.retry_seconds * 1000:.1f} ms spent" in sentence
+
+
+def test_tokens_are_read_from_the_newest_layouts_counters() -> None:
+    registry = CollectorRegistry()
+    provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
+    recorder = Recorder(provider.get_meter("test"), catalogue(True))
+    model = {
+        names.GEN_AI_OPERATION_NAME: names.OP_CHAT,
+        names.GEN_AI_PROVIDER_NAME: names.PROVIDER_OPENAI,
+        names.GEN_AI_REQUEST_MODEL: "m1",
+    }
+    recorder.duration(names.KIND_LLM, 1.0, model)
+    recorder.tokens(5, 9, 2, None, model, failed=False)
+    recorder.duration(names.KIND_LLM, 1.0, {**model, names.ERROR_TYPE: "APIError"})
+    recorder.tokens(3, 0, None, None, model, failed=True)  # a failed call's usage: counted, not on the histograms
+    text = generate_latest(registry).decode()
+    assert "gen_ai_client_token_usage" not in text
+    chat = {(row.kind, row.name): row for row in scrape.parse(text)}[("llm", "openai/m1")]
+    assert (chat.calls, chat.errors, chat.tokens) == (2, 1, 17)

@@ -115,12 +115,12 @@ def _lm_preparer(settings: Any) -> Prepare:
         lm_kwargs = getattr(lm, "kwargs", None) or {}
         attributes = shared.request_attributes({**lm_kwargs, **(getattr(call, "kwargs", None) or {})})
         base_url = lm_kwargs.get("api_base") or lm_kwargs.get("base_url")
-        if isinstance(base_url, str):
-            attributes.update(shared.url_attributes(base_url))
+        # The server is an attribute of the metrics too, as the conventions have it.
+        server = dict(shared.url_attributes(base_url)) if isinstance(base_url, str) else None
         if getattr(settings, "send_stream", None) is not None:
             attributes[names.GEN_AI_REQUEST_STREAM] = True
         operation = shared.operation(f"{type(lm).__name__}.__call__", provider, names.OP_CHAT, model_name)
-        return Call(operation, attributes, on_result=_lm_result)
+        return Call(operation, attributes, server, on_result=_lm_result)
 
     return prepare
 

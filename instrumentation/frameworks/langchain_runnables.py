@@ -103,7 +103,9 @@ def _prepare_model(method: str, streaming: bool) -> Prepare:
             function, shared.provider(provider) if provider else "", names.OP_CHAT, str(model) if model else ""
         )
         attributes: dict[str, AttributeValue] = {
-            key: value for param, key in _PARAMETERS.items() if isinstance(value := params.get(param), (int, float))
+            key: shared.numeric(key, value)
+            for param, key in _PARAMETERS.items()
+            if isinstance(value := params.get(param), (int, float)) and not isinstance(value, bool)
         }
         stop = params.get("ls_stop")
         if isinstance(stop, list) and stop:

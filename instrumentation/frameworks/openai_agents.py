@@ -14,11 +14,13 @@ kept for a span after it finishes. With the SDK's tracing disabled, only the Ope
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
+from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
 from otel_agentperf.recording import state
@@ -52,10 +54,18 @@ class AgentPerfProcessor:
         self.active = False
         self.registered = False
         self.entries: dict[str, _Entry] = {}
+        self.current_span: Callable[[], Any] | None = None  # the SDK's ``get_current_span``, once patched
         self._lock = forksafe.lock()
 
-    def _start(self, key: str, operation: Operation | None, parent: Context) -> None:
-        invocation = state.telemetry().start(operation, attach=False, parent=parent) if operation else None
+    def _start(
+        self,
+        key: str,
+        operation: Operation | None,
+        parent: Context,
+        attributes: Mapping[str, AttributeValue] | None = None,
+    ) -> None:
+        telemetry = state.telemetry()
+        invocation = telemetry.start(operation, attributes, attach=False, parent=parent) if operation else None
         with self._lock:
             self.entries[key] = _Entry(invocation.context if invocation else parent, invocation)
 
@@ -77,7 +87,10 @@ class AgentPerfProcessor:
 
     def _span_start(self, span: Any) -> None:
         parent = self._parent(span.parent_id or span.trace_id)
-        self._start(span.span_id, _span_operation(span.span_data), parent)
+        data = span.span_data
+        # The SDK runs only function tools in a function span: the conventions' ``function`` type.
+        tool = {names.GEN_AI_TOOL_TYPE: names.TOOL_TYPE_FUNCTION} if type(data).__name__ == "FunctionSpanData" else None
+        self._start(span.span_id, _span_operation(data), parent, tool)
 
     def on_span_end(self, span: Any) -> None:
         self._guard("span end", self._end, span.span_id, span)
@@ -115,6 +128,15 @@ class AgentPerfProcessor:
         if entry.token is not None and otel_context.get_current() is entry.context:
             otel_context.detach(entry.token)  # type: ignore[arg-type]
         self._forget(key)
+
+    def tool_call(self, call_id: object) -> None:
+        """The SDK made the context of a tool call: its id goes on the function span the SDK has current."""
+        span = self.current_span() if self.current_span is not None else None
+        if span is None or not isinstance(call_id, str) or type(span.span_data).__name__ != "FunctionSpanData":
+            return
+        entry = self.entries.get(span.span_id)
+        if entry is not None and entry.invocation is not None:
+            entry.invocation.add_attributes({names.GEN_AI_TOOL_CALL_ID: call_id})
 
     def shutdown(self) -> None:
         return None
@@ -183,6 +205,14 @@ def _started(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[st
     return result
 
 
+def _tool_context(wrapped: Any, _owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``ToolContext.from_agent_context``: the one place the SDK names the call id of the tool it runs."""
+    context = wrapped(*args, **kwargs)
+    if processor.active:
+        processor._guard("reading a tool call id", processor.tool_call, getattr(context, "tool_call_id", None))
+    return context
+
+
 def _finished(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     result = wrapped(*args, **kwargs)
     if args[0] if args else kwargs.get("reset_current", False):
@@ -195,11 +225,14 @@ class OpenAIAgentsInstrumentor(LibraryInstrumentor):
     requirement = "openai-agents >= 0.2"
 
     def patch(self, module: ModuleType) -> None:
+        from agents import tool_context
         from agents.tracing import spans, traces
 
         for owner in (spans.SpanImpl, traces.TraceImpl):
             self.hook(owner, "start", _started)
             self.hook(owner, "finish", _finished)
+        self.hook(tool_context.ToolContext, "from_agent_context", _tool_context)
+        processor.current_span = module.get_current_span
         if not processor.registered:
             module.add_trace_processor(processor)
             processor.registered = True

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -136,6 +137,13 @@ def _parsed(on_result: Any) -> Any:
     return hook
 
 
+def _provider(resource: Any) -> str:
+    """``azure.ai.openai`` for an Azure OpenAI client (the conventions' value for that service), else ``openai``."""
+    client = getattr(resource, "_client", None)
+    base = getattr(sys.modules.get("openai.lib.azure"), "BaseAzureClient", None)  # imported by ``openai``
+    return names.PROVIDER_AZURE_OPENAI if base is not None and isinstance(client, base) else names.PROVIDER_OPENAI
+
+
 def _prepare(function: str, operation_name: str, on_result: Any) -> Any:
     def prepare(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
         if shared.recorded_elsewhere():
@@ -145,7 +153,7 @@ def _prepare(function: str, operation_name: str, on_result: Any) -> Any:
             attributes[names.GEN_AI_REQUEST_ENCODING_FORMATS] = [formats]
         if operation_name == names.OP_CHAT and content.enabled():
             attributes.update(_input_content(kwargs))
-        operation = shared.operation(function, names.PROVIDER_OPENAI, operation_name, shared.model_of(kwargs))
+        operation = shared.operation(function, _provider(instance), operation_name, shared.model_of(kwargs))
         return Call(operation, attributes, shared.server_attributes(instance), _parsed(on_result))
 
     return prepare

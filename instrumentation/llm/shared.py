@@ -18,7 +18,7 @@ from otel_agentperf.conventions import names
 from otel_agentperf.recording import operations
 from otel_agentperf.recording.invocations import LLMInvocation
 from otel_agentperf.recording.operations import Operation
-from otel_agentperf.runtime import failures
+from otel_agentperf.runtime import failures, settings
 from otel_agentperf.wrapping.library import LibraryInstrumentor
 from otel_agentperf.wrapping.wrappers import Prepare
 
@@ -45,6 +45,15 @@ _NUMERIC_PARAMETERS = {
     "seed": names.GEN_AI_REQUEST_SEED,
     "dimensions": names.GEN_AI_EMBEDDINGS_DIMENSION_COUNT,
 }
+# The parameters the conventions type as doubles: an app passing ``temperature=0`` still records ``0.0``.
+DOUBLE_PARAMETERS = frozenset(
+    {
+        names.GEN_AI_REQUEST_TEMPERATURE,
+        names.GEN_AI_REQUEST_TOP_P,
+        names.GEN_AI_REQUEST_FREQUENCY_PENALTY,
+        names.GEN_AI_REQUEST_PRESENCE_PENALTY,
+    }
+)
 
 # The SDK class whose ``create`` a LangChain provider calls, by LangChain's ``ls_provider``.
 SDK_CALLS = {
@@ -100,10 +109,25 @@ def model_of(kwargs: Mapping[str, Any]) -> str:
     return model if isinstance(model, str) else ""
 
 
+def numeric(key: str, value: float) -> AttributeValue:
+    """A numeric request parameter typed as the conventions type ``key``.
+
+    Doubles stay doubles when the app passes an int (``temperature=0``); ``top_k`` is a double in v1.41
+    and an int in the newest GenAI conventions (a fractional one is then not recorded as a whole number).
+    """
+    if key in DOUBLE_PARAMETERS:
+        return float(value)
+    if key == names.GEN_AI_REQUEST_TOP_K:
+        if not settings.current().latest_experimental:
+            return float(value)
+        return int(value) if float(value).is_integer() else value
+    return value
+
+
 def request_attributes(kwargs: Mapping[str, Any]) -> dict[str, AttributeValue]:
     """The recommended request parameters the call was given, numbers and stop sequences only."""
     found: dict[str, AttributeValue] = {
-        key: value
+        key: numeric(key, value)
         for parameter, key in _NUMERIC_PARAMETERS.items()
         if isinstance(value := kwargs.get(parameter), (int, float)) and not isinstance(value, bool)
     }

@@ -140,17 +140,21 @@ def measured_store(instance: Any, _args: tuple[Any, ...], _kwargs: dict[str, Any
     return Call(attributes=store_size.of(instance) if instance is not None else None)
 
 
-def create_agent(cls_or_func: C | None = None, *, name: str | None = None) -> Any:
-    """Time agent construction (spawn): on a class, its ``__init__``; on a factory function, each call."""
+def create_agent(cls_or_func: C | None = None, *, name: str | None = None, provider: str | None = None) -> Any:
+    """Time agent construction (spawn): on a class, its ``__init__``; on a factory function, each call.
+
+    ``provider`` is the ``gen_ai.provider.name`` the conventions require on the span: only the app knows
+    which service the agent it builds will call.
+    """
 
     def apply(target: Any) -> Any:
         if not settings.current().enabled:
             return target
         if isinstance(target, type):
-            attribute, wrapper = construction(target, operations.create_agent(name or target.__name__))
+            attribute, wrapper = construction(target, operations.create_agent(name or target.__name__, provider))
             setattr(target, attribute, wrapper)
             return target
-        return wrap(target, operations.create_agent(name or owner_name(target)))
+        return wrap(target, operations.create_agent(name or owner_name(target), provider))
 
     return apply(cls_or_func) if cls_or_func is not None else apply
 

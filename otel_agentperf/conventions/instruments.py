@@ -17,6 +17,9 @@ from otel_agentperf.conventions import buckets, names
 
 # The key of the embeddings duration in :attr:`Instruments.durations` (its own metric in the newest layout).
 EMBEDDINGS: Final = "embeddings"
+# Keys of :attr:`Instruments.usage_tokens` besides the token types.
+CACHE_READ: Final = "cache_read"
+CACHE_WRITE: Final = "cache_write"
 
 
 @dataclass(frozen=True)
@@ -75,11 +78,45 @@ class Instruments:
                 ),
             }
         )
+        self.schema_url = names.SCHEMA_URL_LATEST if latest else names.SCHEMA_URL
+        # v1.41: one histogram by token type. Newest: a histogram per direction (``input``, ``output``) and
+        # a counter per kind of token the provider reports (also ``cache_read``, ``cache_write``).
         self.token_usage = Instrument(
             names.CLIENT_TOKEN_USAGE,
             names.UNIT_TOKENS,
             "Tokens per GenAI client operation, by token type.",
             buckets.TOKENS,
+        )
+        self.operation_tokens: Mapping[str, Instrument] = MappingProxyType(
+            {
+                names.TOKEN_TYPE_INPUT: Instrument(
+                    names.CLIENT_OPERATION_INPUT_TOKENS,
+                    names.UNIT_TOKENS,
+                    "Input tokens per inference operation.",
+                    buckets.TOKENS,
+                ),
+                names.TOKEN_TYPE_OUTPUT: Instrument(
+                    names.CLIENT_OPERATION_OUTPUT_TOKENS,
+                    names.UNIT_TOKENS,
+                    "Output tokens per inference operation.",
+                    buckets.TOKENS,
+                ),
+            }
+            if latest
+            else {}
+        )
+        self.usage_tokens: Mapping[str, Instrument] = MappingProxyType(
+            {
+                key: Instrument(name, names.UNIT_TOKENS, description)
+                for key, name, description in (
+                    (names.TOKEN_TYPE_INPUT, names.CLIENT_USAGE_INPUT_TOKENS, "Input tokens, cached ones included."),
+                    (names.TOKEN_TYPE_OUTPUT, names.CLIENT_USAGE_OUTPUT_TOKENS, "Output tokens."),
+                    (CACHE_READ, names.CLIENT_USAGE_CACHE_READ_TOKENS, "Input tokens read from a provider cache."),
+                    (CACHE_WRITE, names.CLIENT_USAGE_CACHE_WRITE_TOKENS, "Input tokens written to a provider cache."),
+                )
+            }
+            if latest
+            else {}
         )
         self.time_to_first_chunk = Instrument(
             names.CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK if latest else names.CLIENT_TIME_TO_FIRST_CHUNK,
@@ -200,7 +237,7 @@ class Instruments:
         """Every histogram, each metric once (embeddings share the inference histogram in v1.41)."""
         found = [
             *self.durations.values(),
-            self.token_usage,
+            *(self.operation_tokens.values() if self.latest else [self.token_usage]),
             self.time_to_first_chunk,
             self.time_per_output_chunk,
             self.agent_llm_calls,
@@ -217,6 +254,7 @@ class Instruments:
     def counters(self) -> list[Instrument]:
         """Every monotonic counter of what operations add up (cost, tokens, calls, blocked time); self time apart."""
         return [
+            *self.usage_tokens.values(),
             self.cost,
             self.cached_input_tokens,
             self.unpriced,

@@ -2,7 +2,8 @@
 
 Span names, attribute keys, metric names, units and values live here and nowhere else (bucket
 boundaries in ``buckets``, instrument descriptions in ``instruments``), so a rename is a one-file change.
-(the layout released in semconv v1.41); what the conventions lack lives under ``agentperf.*``.
+GenAI names follow the layout released in semconv v1.41, plus the agent, tool and workflow durations of
+the GenAI conventions' own repository; what the conventions lack lives under ``agentperf.*``.
 Setting ``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`` selects the newer names (``instruments``).
 """
 
@@ -19,6 +20,8 @@ from opentelemetry.semconv.attributes import server_attributes as _server
 # Instrumentation scope
 SCOPE_NAME: Final = "otel_agentperf"
 SCHEMA_URL: Final = "https://opentelemetry.io/schemas/1.41.0"
+# The newest GenAI conventions (open-telemetry/semantic-conventions-genai): its development schema.
+SCHEMA_URL_LATEST: Final = "https://opentelemetry.io/schemas/gen-ai-dev/1.42.0-dev"
 
 # GenAI attributes (semconv v1.41)
 GEN_AI_OPERATION_NAME: Final = _gen_ai.GEN_AI_OPERATION_NAME
@@ -53,6 +56,8 @@ GEN_AI_EMBEDDINGS_DIMENSION_COUNT: Final = _gen_ai.GEN_AI_EMBEDDINGS_DIMENSION_C
 GEN_AI_INPUT_MESSAGES: Final = _gen_ai.GEN_AI_INPUT_MESSAGES
 GEN_AI_OUTPUT_MESSAGES: Final = _gen_ai.GEN_AI_OUTPUT_MESSAGES
 GEN_AI_SYSTEM_INSTRUCTIONS: Final = _gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS
+GEN_AI_TOKEN_MODALITY: Final = "gen_ai.token.modality"  # newest GenAI conventions
+TOKEN_MODALITY_UNKNOWN: Final = "unknown"  # the SDKs report totals, not totals per modality
 TOKEN_TYPE_INPUT: Final = "input"
 TOKEN_TYPE_OUTPUT: Final = "output"
 TOOL_TYPE_FUNCTION: Final = "function"
@@ -60,6 +65,7 @@ TOOL_TYPE_FUNCTION: Final = "function"
 PROVIDER: Final = _gen_ai.GenAiProviderNameValues
 PROVIDER_OPENAI: Final = PROVIDER.OPENAI.value
 PROVIDER_ANTHROPIC: Final = PROVIDER.ANTHROPIC.value
+PROVIDER_AZURE_OPENAI: Final = PROVIDER.AZURE_AI_OPENAI.value
 ERROR_TYPE: Final = _error.ERROR_TYPE
 SERVER_ADDRESS: Final = _server.SERVER_ADDRESS
 SERVER_PORT: Final = _server.SERVER_PORT
@@ -154,7 +160,8 @@ KINDS: Final = (
 
 HISTORY_OPERATIONS: Final = ("read", "append", "write", "search", "delete")
 
-# Metric names
+# Metric names. The agent, tool and workflow durations are not in semconv v1.41: they come from the
+# GenAI conventions' own repository (open-telemetry/semantic-conventions-genai), emitted in both layouts.
 AGENT_DURATION: Final = "gen_ai.invoke_agent.duration"
 TOOL_DURATION: Final = "gen_ai.execute_tool.duration"
 WORKFLOW_DURATION: Final = "gen_ai.workflow.duration"
@@ -166,6 +173,13 @@ CLIENT_TIME_PER_OUTPUT_CHUNK: Final = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TI
 CLIENT_EMBEDDINGS_DURATION: Final = "gen_ai.client.embeddings.duration"
 CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.inference.time_to_first_chunk"
 CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK: Final = "gen_ai.client.inference.time_per_output_chunk"
+# The newest GenAI conventions split token usage by direction: a histogram per operation and counters.
+CLIENT_OPERATION_INPUT_TOKENS: Final = "gen_ai.client.inference.operation.input_tokens"
+CLIENT_OPERATION_OUTPUT_TOKENS: Final = "gen_ai.client.inference.operation.output_tokens"
+CLIENT_USAGE_INPUT_TOKENS: Final = "gen_ai.client.inference.usage.input_tokens"
+CLIENT_USAGE_OUTPUT_TOKENS: Final = "gen_ai.client.inference.usage.output_tokens"
+CLIENT_USAGE_CACHE_READ_TOKENS: Final = "gen_ai.client.inference.usage.cache_read.input_tokens"
+CLIENT_USAGE_CACHE_WRITE_TOKENS: Final = "gen_ai.client.inference.usage.cache_write.input_tokens"
 AGENT_LLM_CALLS: Final = "agentperf.agent.llm_calls"
 AGENT_TOOL_CALLS: Final = "agentperf.agent.tool_calls"
 LLM_COST: Final = "agentperf.llm.cost"
@@ -201,7 +215,7 @@ NAMING_ATTRIBUTES: Final = {
     KIND_AGENT: (GEN_AI_AGENT_NAME,),
     KIND_CREATE_AGENT: (GEN_AI_AGENT_NAME,),
     KIND_TOOL: (GEN_AI_TOOL_NAME,),
-    KIND_LLM: (GEN_AI_PROVIDER_NAME, GEN_AI_REQUEST_MODEL, CODE_FUNCTION),
+    KIND_LLM: (GEN_AI_PROVIDER_NAME, GEN_AI_REQUEST_MODEL),
     KIND_WORKFLOW: (GEN_AI_WORKFLOW_NAME,),
     KIND_CONFIG: (CONFIG_LOADER,),
     KIND_HISTORY: (HISTORY_STORE, HISTORY_OPERATION),

@@ -378,23 +378,30 @@ class Invocation:
 class AgentInvocation(Invocation):
     """An agent run: counts the LLM and tool calls made inside it, from every thread and task it spawns."""
 
-    __slots__ = ("_lock", "llm_calls", "tool_calls")
+    __slots__ = ("_lock", "_provider", "llm_calls", "tool_calls")
 
     def __init__(self, telemetry: Telemetry, operation: Operation, span: Span, **kwargs: Any) -> None:
         super().__init__(telemetry, operation, span, **kwargs)
         self.llm_calls = 0
         self.tool_calls = 0
+        self._provider: AttributeValue | None = None
         self._lock = forksafe.lock()
 
     @property
     def name(self) -> str:
         return self._operation.name
 
-    def count(self, kind: str) -> None:
-        """An LLM or tool operation started inside this agent (not inside a sub-agent)."""
+    def count(self, kind: str, provider: AttributeValue | None = None) -> None:
+        """An LLM or tool operation started inside this agent (not inside a sub-agent).
+
+        The first LLM call's provider is the agent's ``gen_ai.provider.name`` (required on the span, and
+        known to no one else when the agent is the app's own code or a framework's).
+        """
         with self._lock:
             if kind == names.KIND_LLM:
                 self.llm_calls += 1
+                if self._provider is None and provider:
+                    self._provider = provider
             else:
                 self.tool_calls += 1
 
@@ -402,16 +409,22 @@ class AgentInvocation(Invocation):
         self._telemetry.recorder.agent_calls(self.llm_calls, self.tool_calls, attributes)
         self._pending[names.AGENT_LLM_CALLS] = self.llm_calls
         self._pending[names.AGENT_TOOL_CALLS] = self.tool_calls
+        if self._provider is not None and names.GEN_AI_PROVIDER_NAME not in self._attributes:
+            self._pending[names.GEN_AI_PROVIDER_NAME] = self._provider  # the span's only: not a metric attribute
 
 
 class LLMInvocation(Invocation):
     """A model call: token usage and its cost, time to first chunk and between chunks of a stream."""
 
-    __slots__ = ("_attempts", "_last_chunk", "_usage")
+    __slots__ = ("_attempts", "_chunk_gaps", "_first_chunk", "_last_chunk", "_usage")
 
     def __init__(self, telemetry: Telemetry, operation: Operation, span: Span, **kwargs: Any) -> None:
         super().__init__(telemetry, operation, span, **kwargs)
         self._last_chunk: float | None = None
+        # Chunk timings, recorded as the operation finishes: only then is the response model known, and
+        # the conventions put it on the chunk metrics too.
+        self._first_chunk: float | None = None
+        self._chunk_gaps: list[float] = []
         self._usage: tuple[int | None, int | None, int | None, int | None] | None = None
         self._attempts: list[Attempt] | None = None
 
@@ -483,26 +496,37 @@ class LLMInvocation(Invocation):
         if started is None or self._outer is not None:
             return
         now = perf_counter()
-        recorder = self._telemetry.recorder
-        was, inside.on = inside.on, True
-        try:
-            if self._last_chunk is None:
-                recorder.time_to_first_chunk(now - started, self._metric_attributes)
-                self._pending[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = now - started
-            else:
-                recorder.time_per_output_chunk(now - self._last_chunk, self._metric_attributes)
-        finally:
-            inside.on = was
+        if self._last_chunk is None:
+            self._first_chunk = now - started
+            self._pending[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = now - started
+        else:
+            self._chunk_gaps.append(now - self._last_chunk)
         self._last_chunk = now
 
+    def _finish(self, error: BaseException | None) -> None:
+        """Finish; a call whose provider nobody named (``@llm`` over the app's own client) is ``_OTHER``.
+
+        The conventions require ``gen_ai.provider.name``; an SDK call inside has named it by now.
+        """
+        unnamed = names.GEN_AI_PROVIDER_NAME not in self._metric_attributes
+        if unnamed and self._started is not None and self._outer is None:
+            try:
+                self.add_attributes(None, {names.GEN_AI_PROVIDER_NAME: names.OTHER})
+            except Exception as exc:
+                failures.report("naming an LLM operation's provider", exc)
+        super()._finish(error)
+
     def _record(self, attributes: Attributes) -> None:
-        """Retries, token usage, then the cost of those tokens when the model has a price (counted when not)."""
+        """Retries, chunk timing and token usage, then the cost of those tokens when the model has a price."""
         self._record_retries()
+        recorder, usage_attributes = self._telemetry.recorder, self._metric_attributes
+        if self._first_chunk is not None:
+            recorder.chunks(self._first_chunk, self._chunk_gaps, usage_attributes)
         if self._usage is None:
             return
         input_tokens, output_tokens, cache_read, cache_write = self._usage
-        recorder, usage_attributes = self._telemetry.recorder, self._metric_attributes
-        recorder.tokens(input_tokens, output_tokens, usage_attributes)
+        failed = names.ERROR_TYPE in attributes
+        recorder.tokens(input_tokens, output_tokens, cache_read, cache_write, usage_attributes, failed)
         if cache_read:
             recorder.cached_input_tokens(cache_read, usage_attributes)
         model = self._attributes.get(names.GEN_AI_RESPONSE_MODEL) or self._attributes.get(names.GEN_AI_REQUEST_MODEL)

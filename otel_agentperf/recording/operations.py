@@ -70,9 +70,7 @@ class Operation:
 # Kinds whose operation is named by one attribute: (GenAI operation name, the attribute naming it).
 _BY_NAME = {
     names.KIND_AGENT: (names.OP_INVOKE_AGENT, names.GEN_AI_AGENT_NAME),
-    names.KIND_CREATE_AGENT: (names.OP_CREATE_AGENT, names.GEN_AI_AGENT_NAME),
     names.KIND_TOOL: (names.OP_EXECUTE_TOOL, names.GEN_AI_TOOL_NAME),
-    names.KIND_WORKFLOW: (names.OP_INVOKE_WORKFLOW, names.GEN_AI_WORKFLOW_NAME),
     names.KIND_CONFIG: (names.OP_LOAD_CONFIG, names.CONFIG_LOADER),
 }
 
@@ -86,8 +84,24 @@ def agent(name: str) -> Operation:
     return _named(names.KIND_AGENT, name)
 
 
-def create_agent(name: str) -> Operation:
-    return _named(names.KIND_CREATE_AGENT, name)
+def create_agent(name: str, provider: str | None = None) -> Operation:
+    """Agent construction: a CLIENT span, the conventions' kind for it; ``provider`` on the span only.
+
+    The provider is not an attribute of ``agentperf.create_agent.duration`` (nor known but to the app).
+    """
+    attributes: dict[str, AttributeValue] = {
+        names.GEN_AI_OPERATION_NAME: names.OP_CREATE_AGENT,
+        names.GEN_AI_AGENT_NAME: name,
+    }
+    span_attributes = {names.GEN_AI_PROVIDER_NAME: provider} if provider else None
+    return Operation(
+        names.KIND_CREATE_AGENT,
+        name,
+        f"{names.OP_CREATE_AGENT} {name}",
+        attributes,
+        span_attributes,
+        span_kind=SpanKind.CLIENT,
+    )
 
 
 def tool(name: str) -> Operation:
@@ -95,7 +109,15 @@ def tool(name: str) -> Operation:
 
 
 def workflow(name: str) -> Operation:
-    return _named(names.KIND_WORKFLOW, name)
+    """A workflow: ``gen_ai.workflow.duration`` takes only its name (and ``error.type``), so the operation
+    name is the span's alone."""
+    return Operation(
+        names.KIND_WORKFLOW,
+        name,
+        f"{names.OP_INVOKE_WORKFLOW} {name}",
+        {names.GEN_AI_WORKFLOW_NAME: name},
+        {names.GEN_AI_OPERATION_NAME: names.OP_INVOKE_WORKFLOW},
+    )
 
 
 def config(loader: str) -> Operation:
@@ -103,14 +125,12 @@ def config(loader: str) -> Operation:
 
 
 def llm(name: str, model: str | None = None, provider: str | None = None, operation: str = names.OP_CHAT) -> Operation:
-    """An LLM call; ``name`` is the wrapping function, a metric attribute only when the model is unknown."""
+    """An LLM call; ``name`` is the wrapping function, on the span only (not an attribute of the metrics)."""
     attributes: dict[str, AttributeValue] = {names.GEN_AI_OPERATION_NAME: operation}
     if provider:
         attributes[names.GEN_AI_PROVIDER_NAME] = provider
     if model:
         attributes[names.GEN_AI_REQUEST_MODEL] = model
-    if not model:
-        attributes[names.CODE_FUNCTION] = name  # without a model, the function is what tells calls apart
     span_name = f"{operation} {model}" if model else operation
     return Operation(
         names.KIND_LLM,
@@ -154,6 +174,10 @@ def segment(name: str) -> Operation:
 
 def for_kind(kind: str, name: str, function_name: str) -> Operation:
     """The operation for a target or bare decorator: ``name`` is the agent/tool/store/loader name."""
+    if kind == names.KIND_CREATE_AGENT:
+        return create_agent(name)
+    if kind == names.KIND_WORKFLOW:
+        return workflow(name)
     if kind in _BY_NAME:
         return _named(kind, name)
     if kind == names.KIND_LLM:

@@ -13,7 +13,7 @@ from opentelemetry.metrics import CallbackOptions, Histogram, Meter, Observation
 from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
-from otel_agentperf.conventions.instruments import Instrument, Instruments
+from otel_agentperf.conventions.instruments import CACHE_READ, CACHE_WRITE, Instrument, Instruments
 from otel_agentperf.runtime import forksafe
 
 Attributes = Mapping[str, AttributeValue]
@@ -54,7 +54,7 @@ class _Sums:
     def add(self, value: float, attributes: Attributes, kind: str | None = None) -> None:
         key = (kind, tuple(attributes.items()))
         with self._lock:
-            self._totals[key] = self._totals.get(key, 0.0) + value
+            self._totals[key] = self._totals.get(key, 0) + value  # token counts stay ints, as the conventions type them
 
     def observe(self, _options: CallbackOptions) -> Iterable[Observation]:
         with self._lock:
@@ -89,7 +89,9 @@ class Recorder:
             return sums
 
         self._durations = {key: histogram(spec) for key, spec in instruments.durations.items()}
-        self._token_usage = histogram(instruments.token_usage)
+        self._token_usage = None if instruments.latest else histogram(instruments.token_usage)
+        self._operation_tokens = {key: histogram(spec) for key, spec in instruments.operation_tokens.items()}
+        self._usage_tokens = {key: counter(spec) for key, spec in instruments.usage_tokens.items()}
         self._time_to_first_chunk = histogram(instruments.time_to_first_chunk)
         self._time_per_output_chunk = histogram(instruments.time_per_output_chunk)
         self._agent_llm_calls = histogram(instruments.agent_llm_calls)
@@ -128,17 +130,41 @@ class Recorder:
         """Time the operation spent itself (``agentperf.operation.self_time``)."""
         self._self_times.add(seconds, attributes, kind)
 
-    def time_to_first_chunk(self, seconds: float, attributes: Attributes) -> None:
-        self._time_to_first_chunk.record(seconds, attributes)
+    def chunks(self, first: float, gaps: Iterable[float], attributes: Attributes) -> None:
+        """A stream's time to first chunk and the time between each later chunk and the one before."""
+        self._time_to_first_chunk.record(first, attributes)
+        for gap in gaps:
+            self._time_per_output_chunk.record(gap, attributes)
 
-    def time_per_output_chunk(self, seconds: float, attributes: Attributes) -> None:
-        self._time_per_output_chunk.record(seconds, attributes)
+    def tokens(
+        self,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        cache_read: int | None,
+        cache_write: int | None,
+        attributes: Attributes,
+        failed: bool,
+    ) -> None:
+        """Token usage as the layout has it.
 
-    def tokens(self, input_tokens: int | None, output_tokens: int | None, attributes: Attributes) -> None:
-        """Token usage, one point per token type the provider reported."""
-        for token_type, tokens in ((names.TOKEN_TYPE_INPUT, input_tokens), (names.TOKEN_TYPE_OUTPUT, output_tokens)):
+        v1.41: one histogram point per token type. Newest GenAI conventions: the per-direction histograms,
+        for operations that succeeded only, and a counter per kind of token for every operation, by
+        modality (unknown: the SDKs report totals).
+        """
+        by_type = ((names.TOKEN_TYPE_INPUT, input_tokens), (names.TOKEN_TYPE_OUTPUT, output_tokens))
+        if self._token_usage is not None:
+            for token_type, tokens in by_type:
+                if tokens is not None:
+                    self._token_usage.record(tokens, {**attributes, names.GEN_AI_TOKEN_TYPE: token_type})
+            return
+        if not failed:
+            for token_type, tokens in by_type:
+                if tokens is not None:
+                    self._operation_tokens[token_type].record(tokens, attributes)
+        counted = {**attributes, names.GEN_AI_TOKEN_MODALITY: names.TOKEN_MODALITY_UNKNOWN}
+        for key, tokens in (*by_type, (CACHE_READ, cache_read), (CACHE_WRITE, cache_write)):
             if tokens is not None:
-                self._token_usage.record(tokens, {**attributes, names.GEN_AI_TOKEN_TYPE: token_type})
+                self._usage_tokens[key].add(tokens, counted)
 
     def cached_input_tokens(self, tokens: int, attributes: Attributes) -> None:
         self._cached_input_tokens.add(tokens, attributes)

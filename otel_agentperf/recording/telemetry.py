@@ -60,10 +60,11 @@ class Telemetry:
         meter_provider: MeterProvider | None = None,
         memory_modes: frozenset[str] | None = None,
     ) -> None:
-        self.tracer = trace.get_tracer(names.SCOPE_NAME, __version__, tracer_provider, schema_url=names.SCHEMA_URL)
-        meter = metrics.get_meter(names.SCOPE_NAME, __version__, meter_provider, schema_url=names.SCHEMA_URL)
         loaded = settings.current()
         self.instruments = instruments.catalogue(loaded.latest_experimental)
+        schema_url = self.instruments.schema_url
+        self.tracer = trace.get_tracer(names.SCOPE_NAME, __version__, tracer_provider, schema_url=schema_url)
+        meter = metrics.get_meter(names.SCOPE_NAME, __version__, meter_provider, schema_url=schema_url)
         self.recorder = Recorder(meter, self.instruments)
         modes = loaded.memory if memory_modes is None else memory_modes
         self.memory = MemoryProbe(modes) if modes else None
@@ -128,7 +129,8 @@ class Telemetry:
         if kind == names.KIND_TOOL or kind == names.KIND_LLM:
             agent = otel_context.get_value(_AGENT_KEY, parent)
             if isinstance(agent, AgentInvocation):
-                agent.count(kind)
+                provider = operation.metric_attributes.get(names.GEN_AI_PROVIDER_NAME)
+                agent.count(kind, provider or (metric_attributes or {}).get(names.GEN_AI_PROVIDER_NAME))
                 if kind == names.KIND_TOOL:
                     extra = {**(extra or {}), names.GEN_AI_AGENT_NAME: agent.name}
         if extra:

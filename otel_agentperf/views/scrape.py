@@ -25,6 +25,11 @@ def _families() -> dict[str, str]:
 # Families that add to a row besides its duration histogram: (kind, [(sample suffix, Row field)]).
 _EXTRA = {
     prometheus.family(catalogue(False).token_usage): (names.KIND_LLM, [("_sum", "tokens")]),
+    # The newest layout's token counters (the per-operation histograms leave failed operations out).
+    **{
+        prometheus.family(catalogue(True).usage_tokens[token_type]): (names.KIND_LLM, [("_total", "tokens")])
+        for token_type in (names.TOKEN_TYPE_INPUT, names.TOKEN_TYPE_OUTPUT)
+    },
     prometheus.family(catalogue(False).cost): (names.KIND_LLM, [("_total", "cost_usd")]),
     prometheus.family(catalogue(False).llm_retry_duration): (
         names.KIND_LLM,
