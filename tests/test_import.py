@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-INSTRUMENTED = ("yaml", "openai", "anthropic", "langchain_core", "langgraph", "dspy", "agents")
+INSTRUMENTED = ("yaml", "openai", "anthropic", "langchain_core", "langgraph", "dspy", "agents", "litellm", "mcp")
 
 
 def test_import_pulls_in_no_instrumented_library_and_no_sdk() -> None:

@@ -97,6 +97,8 @@ HISTORY_RECORDS: Final = "agentperf.history.records"
 GUARDRAIL_TRIGGERED: Final = "agentperf.guardrail.triggered"
 HANDOFF_FROM: Final = "agentperf.handoff.from_agent"
 HANDOFF_TO: Final = "agentperf.handoff.to_agent"
+# Retries LiteLLM's Router made before the call's outcome (its ``x-litellm-attempted-retries``); span only.
+LLM_RETRIES: Final = "agentperf.llm.retries"
 MEMORY_RSS_DELTA: Final = "agentperf.memory.rss_delta"
 MEMORY_ALLOCATED: Final = "agentperf.memory.allocated"
 MEMORY_PEAK: Final = "agentperf.memory.peak"
