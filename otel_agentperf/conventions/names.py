@@ -11,8 +11,12 @@ from __future__ import annotations
 from typing import Final
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _gen_ai
+from opentelemetry.semconv._incubating.attributes import jsonrpc_attributes as _jsonrpc
+from opentelemetry.semconv._incubating.attributes import mcp_attributes as _mcp
+from opentelemetry.semconv._incubating.attributes import rpc_attributes as _rpc
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics as _gen_ai_metrics
 from opentelemetry.semconv.attributes import error_attributes as _error
+from opentelemetry.semconv.attributes import network_attributes as _network
 from opentelemetry.semconv.attributes import server_attributes as _server
 
 # Instrumentation scope
@@ -62,6 +66,27 @@ PROVIDER_ANTHROPIC: Final = PROVIDER.ANTHROPIC.value
 ERROR_TYPE: Final = _error.ERROR_TYPE
 SERVER_ADDRESS: Final = _server.SERVER_ADDRESS
 SERVER_PORT: Final = _server.SERVER_PORT
+GEN_AI_PROMPT_NAME: Final = _gen_ai.GEN_AI_PROMPT_NAME
+
+# Model Context Protocol (the MCP conventions, development status)
+MCP_METHOD_NAME: Final = _mcp.MCP_METHOD_NAME
+MCP_PROTOCOL_VERSION: Final = _mcp.MCP_PROTOCOL_VERSION
+MCP_RESOURCE_URI: Final = _mcp.MCP_RESOURCE_URI
+MCP_SESSION_ID: Final = _mcp.MCP_SESSION_ID
+JSONRPC_REQUEST_ID: Final = _jsonrpc.JSONRPC_REQUEST_ID
+RPC_RESPONSE_STATUS_CODE: Final = _rpc.RPC_RESPONSE_STATUS_CODE
+NETWORK_TRANSPORT: Final = _network.NETWORK_TRANSPORT
+NETWORK_TRANSPORT_PIPE: Final = "pipe"  # stdio, as the MCP conventions ask
+NETWORK_TRANSPORT_TCP: Final = "tcp"  # HTTP
+MCP_TOOLS_CALL: Final = "tools/call"
+MCP_TOOLS_LIST: Final = "tools/list"
+MCP_RESOURCES_LIST: Final = "resources/list"
+MCP_RESOURCE_TEMPLATES_LIST: Final = "resources/templates/list"
+MCP_RESOURCES_READ: Final = "resources/read"
+MCP_PROMPTS_LIST: Final = "prompts/list"
+MCP_PROMPTS_GET: Final = "prompts/get"
+# ``error.type`` of a tools/call whose result has ``isError`` set (the MCP conventions' value).
+MCP_TOOL_ERROR: Final = "tool_error"
 
 # GenAI operation names (semconv v1.41 well-known values)
 OP_INVOKE_AGENT: Final = _gen_ai.GenAiOperationNameValues.INVOKE_AGENT.value
