@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -164,7 +165,7 @@ def test_an_error_is_its_error_type_and_the_same_exception(instrumented: Recorde
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_a_router_call_is_one_operation_whatever_its_retries(instrumented: Recorded, server: Any, mode: str) -> None:
-    model = f"ratelimit-2-router-{mode}"
+    model = f"ratelimit-2-router-{uuid.uuid4().hex[:8]}"  # the server rate-limits a model's first two requests
     deployment = {"model": f"openai/{model}", "api_base": server.base_url, "api_key": "sk-local", "max_retries": 0}
     router = litellm.Router(model_list=[{"model_name": "fast", "litellm_params": deployment}], num_retries=3)
     router.retry_after = 0
