@@ -186,7 +186,9 @@ def test_a_router_call_is_one_operation_whatever_its_retries(instrumented: Recor
     assert instrumented.histogram_point(names.CLIENT_OPERATION_DURATION).count == 1
 
 
-def test_provider_from_prefix_explicit_provider_or_litellm_itself(instrumented: Recorded) -> None:
+def test_provider_from_prefix_explicit_provider_or_litellm_model_table(
+    instrumented: Recorded, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert litellm_calls.provider_and_model({"model": "azure/my-deployment"}) == ("azure.ai.openai", "my-deployment")
     assert litellm_calls.provider_and_model({"model": "bedrock/amazon.nova"}) == ("aws.bedrock", "amazon.nova")
     assert litellm_calls.provider_and_model({"model": "ollama/llama3"}) == ("ollama", "llama3")
@@ -194,6 +196,7 @@ def test_provider_from_prefix_explicit_provider_or_litellm_itself(instrumented: 
     explicit = {"model": "meta-llama/Llama-3", "custom_llm_provider": "together_ai"}
     assert litellm_calls.provider_and_model(explicit) == ("together_ai", "meta-llama/Llama-3")
     assert litellm_calls.provider_and_model({"model": "no-such-model-anywhere"}) == ("", "no-such-model-anywhere")
+    assert capsys.readouterr() == ("", "")  # nothing printed for a model LiteLLM cannot place
 
 
 class _SDKCreate(litellm.CustomLLM):  # type: ignore[misc]

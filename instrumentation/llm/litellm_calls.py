@@ -8,17 +8,17 @@ call: a Router call's attempts (each a ``litellm.completion`` the Router looks u
 outermost LLM operation (``Telemetry.start``). LiteLLM 1.108.1 and later post through the OpenAI client
 instead of calling ``create``, so the SDK instrumentor does not see those calls at all.
 
-The provider is the model's LiteLLM prefix (``openai/gpt-4o``), else ``custom_llm_provider``, else what
-LiteLLM itself resolves the model to, mapped to the conventions' values (``shared.PROVIDERS``). Usage and
-response attributes come from LiteLLM's OpenAI-shaped result; the cost from our price table. A stream is
-LiteLLM's ``CustomStreamWrapper``, followed as the SDK streams are (``streams``): time to first chunk,
-per-chunk time, and usage when the request asked for it (``stream_options``). The Router's retry count
-goes on the span. No prompt or completion content unless the GenAI capture switch is on.
+The provider is the model's LiteLLM prefix (``openai/gpt-4o``), else ``custom_llm_provider``, else the
+provider LiteLLM's model table lists the model under, else the one LiteLLM reports after the call, mapped
+to the conventions' values (``shared.PROVIDERS``). Usage and response attributes come from LiteLLM's
+OpenAI-shaped result; the cost from our price table. A stream is LiteLLM's ``CustomStreamWrapper``,
+followed as the SDK streams are (``streams``): time to first chunk, per-chunk time, and usage when the
+request asked for it (``stream_options``). The Router's retry count goes on the span. No prompt or
+completion content unless the GenAI capture switch is on.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Callable
 from types import ModuleType
@@ -46,14 +46,14 @@ def _litellm() -> Any:
     return sys.modules.get("litellm")
 
 
-@functools.lru_cache(maxsize=256)
-def _resolved_provider(model: str) -> str:
-    """The provider LiteLLM resolves an unprefixed model name to (``gpt-4o``: ``openai``), or ""."""
-    try:
-        found = _litellm().get_llm_provider(model=model)[1]
-    except Exception:  # LiteLLM raises for a model it cannot place; the call itself will say so
-        return ""
-    return shared.provider(found) if isinstance(found, str) else ""
+def _listed_provider(model: str) -> str:
+    """The provider LiteLLM's model table lists an unprefixed model under (``gpt-4o``: ``openai``), or "".
+
+    A table look-up, not ``litellm.get_llm_provider``: that prints to stdout for a model it cannot place.
+    """
+    entry = getattr(_litellm(), "model_cost", {}).get(model)
+    found = entry.get("litellm_provider") if isinstance(entry, dict) else None
+    return shared.provider(found) if isinstance(found, str) and found else ""
 
 
 def provider_and_model(kwargs: dict[str, Any]) -> tuple[str, str]:
@@ -66,7 +66,7 @@ def provider_and_model(kwargs: dict[str, Any]) -> tuple[str, str]:
     known = getattr(_litellm(), "provider_list", ())
     if rest and prefix in known:
         return shared.provider(prefix), rest
-    return (_resolved_provider(model) if model else ""), model
+    return _listed_provider(model), model
 
 
 def _hidden(result: object) -> dict[str, Any]:
