@@ -30,7 +30,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 import otel_agentperf
 from otel_agentperf.conventions import names
 from otel_agentperf.instrumentation.tools.mcp_sessions import MCPInstrumentor
-from tests.conftest import Recorded, instrumented_by
+from tests.conftest import Recorded, instrumented_by, trees
 
 SERVER = Path(__file__).resolve().parent / "apps" / "mcp_tools_server.py"
 ROOT = SERVER.parent.parent.parent
@@ -285,3 +285,24 @@ def test_the_entry_point_names_the_instrumentor() -> None:
 
     (entry,) = [ep for ep in entry_points(group="opentelemetry_instrumentor") if ep.name == "otel_agentperf_mcp"]
     assert entry.load() is MCPInstrumentor
+
+
+def test_in_process_client_and_server_are_one_tree(instrumented: Recorded) -> None:
+    """The SDK's high-level ``Client`` over an in-process server: both ends here, one trace per call."""
+    from mcp import Client
+
+    from tests.apps.mcp_tools_server import server as tools_server
+
+    async def run() -> Any:
+        async with Client(tools_server) as client:
+            return await client.call_tool("add", {"a": 4, "b": 5})
+
+    assert asyncio.run(run()).structured_content == {"result": 9}
+    ours = _ours(instrumented)
+    # The session validates a structured result against the tool's output schema, so it lists the tools
+    # (one request of its own, inside the call) after the server answered.
+    assert list(trees(ours).values()) == [("execute_tool add", ("tools/call add",), ("tools/list",))]
+    served = instrumented.span("tools/call add")
+    assert served.kind is SpanKind.SERVER and served.attributes[names.NETWORK_TRANSPORT] == names.NETWORK_TRANSPORT_PIPE
+    client_point = instrumented.histogram_point(names.TOOL_DURATION, **{names.NETWORK_TRANSPORT: None})
+    assert client_point.count == 1
