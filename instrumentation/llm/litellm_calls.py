@@ -65,7 +65,7 @@ def provider_and_model(kwargs: dict[str, Any]) -> tuple[str, str]:
         return shared.provider(explicit), rest if rest and prefix == explicit else model
     known = getattr(_litellm(), "provider_list", ())
     if rest and prefix in known:
-        return shared.provider(prefix), rest
+        return shared.split_model(model)
     return _listed_provider(model), model
 
 
