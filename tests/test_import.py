@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-INSTRUMENTED = ("yaml", "openai", "anthropic", "langchain_core", "langgraph", "dspy", "agents")
+INSTRUMENTED = ("yaml", "openai", "anthropic", "langchain_core", "langgraph", "dspy", "agents", "litellm", "mcp")
 
 
 def test_import_pulls_in_no_instrumented_library_and_no_sdk() -> None:
@@ -19,3 +19,22 @@ def test_import_pulls_in_no_instrumented_library_and_no_sdk() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(result.stdout) == []
+
+
+def test_litellm_and_mcp_instrumentors_are_silent_when_their_library_is_absent() -> None:
+    """Instrumenting with the library unimportable logs nothing, and the app's own import fails as before."""
+    code = (
+        "import sys, logging; logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)\n"
+        "sys.modules['litellm'] = None; sys.modules['mcp'] = None\n"
+        "from otel_agentperf.instrumentation.llm.litellm_calls import LiteLLMInstrumentor\n"
+        "from otel_agentperf.instrumentation.tools.mcp_sessions import MCPInstrumentor\n"
+        "LiteLLMInstrumentor().instrument(); MCPInstrumentor().instrument()\n"
+        "for name in ('litellm', 'mcp.client.session'):\n"
+        "    try:\n"
+        "        __import__(name)\n"
+        "    except ImportError:\n"
+        "        print('ImportError', name)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines() == ["ImportError litellm", "ImportError mcp.client.session"]
+    assert "otel-agentperf" not in result.stderr and "Traceback" not in result.stderr

@@ -72,15 +72,6 @@ def _prepare_tool(instance: Any, _args: tuple[Any, ...], _kwargs: dict[str, Any]
     return Call(named(names.KIND_TOOL, name), {names.GEN_AI_TOOL_TYPE: names.TOOL_TYPE_FUNCTION})
 
 
-@functools.lru_cache(maxsize=256)
-def _model(model: str) -> tuple[str, str]:
-    """(provider, model) from a LiteLLM-style model name: ``openai/gpt-4o`` is (``openai``, ``gpt-4o``)."""
-    prefix, _, rest = model.partition("/")
-    if not rest:
-        return "", model
-    return shared.provider(prefix), rest
-
-
 def _lm_result(invocation: LLMInvocation, result: Any) -> None:
     """Usage, response id, model and finish reasons from DSPy's call result (native or LiteLLM response)."""
     usage = getattr(result, "usage", None)
@@ -111,7 +102,7 @@ def _lm_preparer(settings: Any) -> Prepare:
         model = getattr(lm, "model", None)
         if not isinstance(model, str):
             return None
-        provider, model_name = _model(model)
+        provider, model_name = shared.split_model(model)
         lm_kwargs = getattr(lm, "kwargs", None) or {}
         attributes = shared.request_attributes({**lm_kwargs, **(getattr(call, "kwargs", None) or {})})
         base_url = lm_kwargs.get("api_base") or lm_kwargs.get("base_url")

@@ -47,7 +47,8 @@ def _usage(invocation: LLMInvocation, usage: Any, input_key: str, output_key: st
         invocation.set_usage(shared.field(usage, input_key), shared.field(usage, output_key), cached)
 
 
-def _read_chat_chunk(state: streams.StreamState, chunk: Any) -> None:
+def read_chat_chunk(state: streams.StreamState, chunk: Any) -> None:
+    """One chat-completion chunk: the OpenAI SDK's, or LiteLLM's (the same fields, its own classes)."""
     choices = getattr(chunk, "choices", None)
     if choices:
         state.invocation.chunk()
@@ -86,9 +87,14 @@ def _read_response_event(state: streams.StreamState, event: Any) -> None:
 
 def _chat_result(invocation: LLMInvocation, result: object) -> None:
     if isinstance(result, _stream_types()):
-        streams.follow_stream(invocation, result, _read_chat_chunk)
+        streams.follow_stream(invocation, result, read_chat_chunk)
         return
     _usage(invocation, getattr(result, "usage", None), "prompt_tokens", "completion_tokens", "prompt_tokens_details")
+    chat_response(invocation, result)
+
+
+def chat_response(invocation: LLMInvocation, result: object) -> None:
+    """Finish reasons, id, model and (opt-in) output of a chat completion, the SDK's or LiteLLM's."""
     choices = getattr(result, "choices", None) or []
     reasons = [str(choice.finish_reason) for choice in choices if getattr(choice, "finish_reason", None)]
     output = None
@@ -110,7 +116,8 @@ def _response_result(invocation: LLMInvocation, result: object) -> None:
     shared.set_response(invocation, getattr(result, "id", None), getattr(result, "model", None), [reason or ""], output)
 
 
-def _embeddings_result(invocation: LLMInvocation, result: object) -> None:
+def embeddings_result(invocation: LLMInvocation, result: object) -> None:
+    """Input tokens and model of an embeddings response, the SDK's or LiteLLM's."""
     usage = getattr(result, "usage", None)
     if usage is not None:
         invocation.set_usage(getattr(usage, "prompt_tokens", None), None)
@@ -152,14 +159,15 @@ def _prepare(function: str, operation_name: str, on_result: Any) -> Any:
         if isinstance(formats := kwargs.get("encoding_format"), str):
             attributes[names.GEN_AI_REQUEST_ENCODING_FORMATS] = [formats]
         if operation_name == names.OP_CHAT and content.enabled():
-            attributes.update(_input_content(kwargs))
+            attributes.update(input_content(kwargs))
         operation = shared.operation(function, _provider(instance), operation_name, shared.model_of(kwargs))
         return Call(operation, attributes, shared.server_attributes(instance), _parsed(on_result))
 
     return prepare
 
 
-def _input_content(kwargs: dict[str, Any]) -> dict[str, AttributeValue]:
+def input_content(kwargs: dict[str, Any]) -> dict[str, AttributeValue]:
+    """Opt-in input messages and instructions of a chat request (OpenAI's shape, which LiteLLM takes too)."""
     limit = content.max_length()
     found: dict[str, AttributeValue] = {}
     messages = kwargs.get("messages", kwargs.get("input"))
@@ -178,7 +186,7 @@ _METHODS = (
     ("openai.resources.chat.completions", "Completions", "AsyncCompletions", "parse", names.OP_CHAT, _chat_result),
     ("openai.resources.responses", "Responses", "AsyncResponses", "create", names.OP_CHAT, _response_result),
     ("openai.resources.responses", "Responses", "AsyncResponses", "parse", names.OP_CHAT, _response_result),
-    ("openai.resources.embeddings", "Embeddings", "AsyncEmbeddings", "create", names.OP_EMBEDDINGS, _embeddings_result),
+    ("openai.resources.embeddings", "Embeddings", "AsyncEmbeddings", "create", names.OP_EMBEDDINGS, embeddings_result),
 )
 # Helper streams opened by the ``.stream()`` managers, whose close is hooked.
 _HELPER_STREAMS = (

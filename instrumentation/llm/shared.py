@@ -81,6 +81,14 @@ PROVIDERS = {
         "perplexity": names.PROVIDER.PERPLEXITY,
         "watsonx": names.PROVIDER.IBM_WATSONX_AI,
         "xai": names.PROVIDER.X_AI,
+        # LiteLLM's further names for the same providers (other routes to one API).
+        "text-completion-openai": names.PROVIDER.OPENAI,
+        "azure_text": names.PROVIDER.AZURE_AI_OPENAI,
+        "vertex_ai_beta": names.PROVIDER.GCP_VERTEX_AI,
+        "bedrock_converse": names.PROVIDER.AWS_BEDROCK,
+        "cohere_chat": names.PROVIDER.COHERE,
+        "codestral": names.PROVIDER.MISTRAL_AI,
+        "watsonx_text": names.PROVIDER.IBM_WATSONX_AI,
     }.items()
 }
 
@@ -97,6 +105,18 @@ def operation(function: str, provider: str, operation_name: str, model: str) -> 
 def provider(reported: str) -> str:
     """The conventions' ``gen_ai.provider.name`` for a provider a framework reports, else what it reported."""
     return PROVIDERS.get(reported, reported)
+
+
+@functools.lru_cache(maxsize=256)
+def split_model(model: str) -> tuple[str, str]:
+    """(provider, model) from a LiteLLM-style model name: ``openai/gpt-4o`` is (``openai``, ``gpt-4o``).
+
+    The provider is the conventions' value where there is one; ("", model) without a prefix.
+    """
+    prefix, _, rest = model.partition("/")
+    if not rest:
+        return "", model
+    return provider(prefix), rest
 
 
 def field(obj: Any, name: str) -> Any:

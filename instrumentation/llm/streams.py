@@ -35,6 +35,7 @@ class StreamState:
         "read",
         "response_id",
         "response_model",
+        "stepping",
         "texts",
         "usage",
     )
@@ -50,11 +51,21 @@ class StreamState:
         self.texts: list[str] | None = [] if capture else None
         self.limit = content.max_length() if capture else 0
         self.finalizer: weakref.finalize[Any, Any] | None = None
+        # True while the stream computes its next item: a stream that closes itself on a failed step
+        # (LiteLLM's) must end as that step's failure, not as a close.
+        self.stepping = False
 
     def follow(self, stream: Any) -> None:
-        """Attach to ``stream`` (moving from a stream manager, if one held it until now)."""
+        """Attach to ``stream`` (moving from a stream manager, if one held it until now).
+
+        A state already on the stream is an inner layer's (LiteLLM's stream returned through its Router,
+        both operations folded into one): it ends now, and this outer one reads the same items.
+        """
         if self.finalizer is not None:
             self.finalizer.detach()
+        previous = stream.__dict__.get(STATE)
+        if isinstance(previous, StreamState) and previous is not self:
+            previous.done()
         stream.__dict__[STATE] = self
         self.finalizer = weakref.finalize(stream, self.done)
 
@@ -111,11 +122,14 @@ def _next_hook(original: Any) -> Any:
         state = _state(self)
         if state is None:
             return original(self)
+        state.stepping = True
         try:
             item = original(self)
         except BaseException as exc:
             _ended(state, exc)
             raise
+        finally:
+            state.stepping = False
         _read(state, item)
         return item
 
@@ -142,11 +156,14 @@ def _anext_hook(original: Any) -> Any:
         state = _state(self)
         if state is None:
             return await original(self)
+        state.stepping = True
         try:
             item = await original(self)
         except BaseException as exc:
             _ended(state, exc)
             raise
+        finally:
+            state.stepping = False
         _read(state, item)
         return item
 
@@ -168,22 +185,29 @@ def _aiter_hook(original: Any) -> Any:
     return aiterate
 
 
+def _closed(stream: Any) -> None:
+    state = _state(stream) or _state(getattr(stream, "_raw_stream", None))
+    if state is not None and not state.stepping:
+        _ended(state, None)
+
+
 def close_hook(original: Any) -> Any:
     """Ends the operation of a stream closed before its end: on the stream, or a helper stream's raw one.
 
     Helper streams (what ``.stream()`` managers open) close their HTTP response, not the raw stream.
+    A close the stream makes itself while computing an item leaves the ending to that step.
     """
 
     if inspect.iscoroutinefunction(original):
 
         async def aclose(self: Any) -> None:
-            _ended(_state(self) or _state(getattr(self, "_raw_stream", None)), None)
+            _closed(self)
             await original(self)
 
         return aclose
 
     def close(self: Any) -> None:
-        _ended(_state(self) or _state(getattr(self, "_raw_stream", None)), None)
+        _closed(self)
         original(self)
 
     return close
@@ -220,6 +244,19 @@ def enter_hook(original: Any) -> Any:
         return opened
 
     return enter
+
+
+def iterator_hooks(stream_class: type) -> dict[tuple[type, str], shared.Hook]:
+    """Hooks for a stream class that is its own iterator, sync and async (LiteLLM's ``CustomStreamWrapper``).
+
+    ``__iter__``/``__aiter__`` return the stream itself there, so only stepping and closing are hooked.
+    """
+    return {
+        (stream_class, "__next__"): _next_hook,
+        (stream_class, "__anext__"): _anext_hook,
+        (stream_class, "close"): close_hook,
+        (stream_class, "aclose"): close_hook,
+    }
 
 
 def stream_hooks(stream_module: ModuleType) -> dict[tuple[type, str], shared.Hook]:

@@ -12,9 +12,13 @@ from __future__ import annotations
 from typing import Final
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _gen_ai
+from opentelemetry.semconv._incubating.attributes import jsonrpc_attributes as _jsonrpc
+from opentelemetry.semconv._incubating.attributes import mcp_attributes as _mcp
+from opentelemetry.semconv._incubating.attributes import rpc_attributes as _rpc
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics as _gen_ai_metrics
 from opentelemetry.semconv.attributes import error_attributes as _error
 from opentelemetry.semconv.attributes import http_attributes as _http
+from opentelemetry.semconv.attributes import network_attributes as _network
 from opentelemetry.semconv.attributes import server_attributes as _server
 
 # Instrumentation scope
@@ -70,6 +74,27 @@ ERROR_TYPE: Final = _error.ERROR_TYPE
 SERVER_ADDRESS: Final = _server.SERVER_ADDRESS
 SERVER_PORT: Final = _server.SERVER_PORT
 HTTP_RESPONSE_STATUS_CODE: Final = _http.HTTP_RESPONSE_STATUS_CODE
+GEN_AI_PROMPT_NAME: Final = _gen_ai.GEN_AI_PROMPT_NAME
+
+# Model Context Protocol (the MCP conventions, development status)
+MCP_METHOD_NAME: Final = _mcp.MCP_METHOD_NAME
+MCP_PROTOCOL_VERSION: Final = _mcp.MCP_PROTOCOL_VERSION
+MCP_RESOURCE_URI: Final = _mcp.MCP_RESOURCE_URI
+MCP_SESSION_ID: Final = _mcp.MCP_SESSION_ID
+JSONRPC_REQUEST_ID: Final = _jsonrpc.JSONRPC_REQUEST_ID
+RPC_RESPONSE_STATUS_CODE: Final = _rpc.RPC_RESPONSE_STATUS_CODE
+NETWORK_TRANSPORT: Final = _network.NETWORK_TRANSPORT
+NETWORK_TRANSPORT_PIPE: Final = "pipe"  # stdio, as the MCP conventions ask
+NETWORK_TRANSPORT_TCP: Final = "tcp"  # HTTP
+MCP_TOOLS_CALL: Final = "tools/call"
+MCP_TOOLS_LIST: Final = "tools/list"
+MCP_RESOURCES_LIST: Final = "resources/list"
+MCP_RESOURCE_TEMPLATES_LIST: Final = "resources/templates/list"
+MCP_RESOURCES_READ: Final = "resources/read"
+MCP_PROMPTS_LIST: Final = "prompts/list"
+MCP_PROMPTS_GET: Final = "prompts/get"
+# ``error.type`` of a tools/call whose result has ``isError`` set (the MCP conventions' value).
+MCP_TOOL_ERROR: Final = "tool_error"
 
 # GenAI operation names (semconv v1.41 well-known values)
 OP_INVOKE_AGENT: Final = _gen_ai.GenAiOperationNameValues.INVOKE_AGENT.value
@@ -112,6 +137,8 @@ LLM_ATTEMPT_DURATION: Final = "agentperf.llm.attempt.duration"
 GUARDRAIL_TRIGGERED: Final = "agentperf.guardrail.triggered"
 HANDOFF_FROM: Final = "agentperf.handoff.from_agent"
 HANDOFF_TO: Final = "agentperf.handoff.to_agent"
+# Retries LiteLLM's Router made before the call's outcome (its ``x-litellm-attempted-retries``); span only.
+LLM_ROUTER_RETRIES: Final = "agentperf.llm.router.retries"
 MEMORY_RSS_DELTA: Final = "agentperf.memory.rss_delta"
 MEMORY_ALLOCATED: Final = "agentperf.memory.allocated"
 MEMORY_PEAK: Final = "agentperf.memory.peak"

@@ -153,7 +153,7 @@ class Invocation:
         self._held_at_start = waits_on.reading() if waits_on is not None else 0.0
         self._blocked = 0.0  # seconds the loop monitor saw this operation hold the loop
         self._where: Location | None = None
-        self._failure: BaseException | None = None
+        self._failure: BaseException | str | None = None
         # Span attributes learnt after the start, set in one call as the operation finishes.
         self._pending: dict[str, AttributeValue] = {}
         self._children: list[float] = []  # durations of the operations it called (append is thread-safe)
@@ -212,10 +212,13 @@ class Invocation:
             self._where = where
         self._telemetry.recorder.event_loop_blocked(seconds, self._metric_attributes, self._operation.kind)
 
-    def fail(self, error: BaseException) -> None:
-        """Called by a result hook: the call returned, but what it returned is the caller's failure.
+    def fail(self, error: BaseException | str) -> None:
+        """The call returned, but what it returned is a failure; or its protocol names the failure.
 
-        (An HTTP response whose body will not parse.) The operation ends as an error of that type.
+        An exception (an HTTP response whose body will not parse): the operation ends as an error of that
+        type. A string is the ``error.type`` itself: for a result that reports a failure without raising
+        (an MCP tool result with ``isError``), or a protocol's own code for the exception the call then
+        raises (a JSON-RPC error code), named instead of the exception's class.
         """
         self._failure = error
 
@@ -252,7 +255,7 @@ class Invocation:
                 failures.report("detaching the context", exc)
         if self._deferred and error is None:
             return
-        self._finish(error or self._failure)
+        self._finish(self._failure if isinstance(self._failure, str) else error or self._failure)
 
     def _read_result(self, result: object) -> None:
         """What a kind learns from the value the call returned by itself (no hook needed)."""
@@ -269,7 +272,7 @@ class Invocation:
             finally:
                 inside.on = was
 
-    def finish(self, error: BaseException | None = None) -> None:
+    def finish(self, error: BaseException | str | None = None) -> None:
         """Record duration (usage, memory), set the error status and end the span; once only."""
         was, inside.on = inside.on, True
         try:
@@ -277,7 +280,7 @@ class Invocation:
         finally:
             inside.on = was
 
-    def _finish(self, error: BaseException | None) -> None:
+    def _finish(self, error: BaseException | str | None) -> None:
         started = self._started
         if started is None:
             return
@@ -292,7 +295,7 @@ class Invocation:
         try:
             attributes = self._metric_attributes
             if error is not None:
-                kind = telemetry.error_types(error_type(error))
+                kind = telemetry.error_types(error if isinstance(error, str) else error_type(error))
                 attributes = {**attributes, names.ERROR_TYPE: kind}
                 pending[names.ERROR_TYPE] = kind
                 self.span.set_status(Status(StatusCode.ERROR, kind))
@@ -503,7 +506,7 @@ class LLMInvocation(Invocation):
             self._chunk_gaps.append(now - self._last_chunk)
         self._last_chunk = now
 
-    def _finish(self, error: BaseException | None) -> None:
+    def _finish(self, error: BaseException | str | None) -> None:
         """Finish; a call whose provider nobody named (``@llm`` over the app's own client) is ``_OTHER``.
 
         The conventions require ``gen_ai.provider.name``; an SDK call inside has named it by now.

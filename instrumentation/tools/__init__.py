@@ -1,0 +1,1 @@
+"""Tool protocols: the MCP SDK."""
