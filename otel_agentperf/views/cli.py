@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"otel-agentperf: top needs rich: pip install 'otel-agentperf[top]' ({exc})", file=sys.stderr)
             return 2
         try:
-            return top.run(args.url, args.interval, args.frames)
+            return top.run(top.Scrape(args.url), args.interval, args.frames)
         except KeyboardInterrupt:
             return 0
     try:
