@@ -121,7 +121,8 @@ def render_trace(trace: Trace) -> str:
     shown = lines[:MAX_LINES]
     labels = ["  " * depth + node.name + ("  [error]" if node.error else "") for node, depth in shown]
     width = max(len("span"), *(len(label) for label in labels))
-    heading = f"trace {trace.trace_id.hex()}  {ms(trace.duration / 1e9)} ms  {trace.span_count} span{'' if trace.span_count == 1 else 's'}"
+    spans = f"{trace.span_count} span{'' if trace.span_count == 1 else 's'}"
+    heading = f"trace {trace.trace_id.hex()}  {ms(trace.duration / 1e9)} ms  {spans}"
     rendered = [heading, f"{'start ms':>10}  {'dur ms':>10}  {'self ms':>10}  {'span'.ljust(width)}  bar"]
     for (node, _), label in zip(shown, labels, strict=True):
         rendered.append(
