@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,9 @@ OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: delta (so forked workers' met
 OTEL_METRIC_EXPORT_INTERVAL: 1000 (ms), and OTEL_LOGS_EXPORTER: none unless you set it."""
 
 _OTLP_EXPORTERS = frozenset({"otlp", "otlp_proto_http", "otlp_proto_grpc", "none", ""})
+# How long processes COMMAND leaves behind may take to end and export: the OTLP exporter's default timeout.
+_LEFT_BEHIND_S = 10.0
+_PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 
 
 class RunError(Exception):
@@ -86,6 +90,29 @@ def _terminal_signalled_the_group(child: subprocess.Popen[bytes]) -> bool:
         return False
     finally:
         os.close(terminal)
+
+
+def _adopt_orphans() -> None:
+    """Become the parent of every process COMMAND leaves behind (Linux), so :func:`_reap_left_behind` can
+    wait for them: multiprocessing's resource tracker and workers outliving their server still export."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _reap_left_behind() -> None:
+    """Wait (at most ``_LEFT_BEHIND_S``) for the processes COMMAND left behind: their last export arrives."""
+    deadline = time.monotonic() + _LEFT_BEHIND_S
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return  # none left
+        if pid == 0:
+            time.sleep(0.05)
 
 
 @contextlib.contextmanager
@@ -146,6 +173,7 @@ def run(command: list[str], save: Path | None, live: bool, interval: float, slow
             saving = save.open("wb")
         except OSError as exc:
             raise RunError(f"cannot write {save}: {exc.strerror or exc}") from exc
+    _adopt_orphans()
     try:
         received = Received(saving)
         with Receiver(received) as receiver:
@@ -159,6 +187,7 @@ def run(command: list[str], save: Path | None, live: bool, interval: float, slow
                 if live:
                     _live(ReceivedRows(received, " ".join(command)), interval, child)
                 returncode = child.wait()
+                _reap_left_behind()
     finally:
         if saving is not None:
             saving.close()
