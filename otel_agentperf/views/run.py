@@ -4,8 +4,9 @@ COMMAND runs under the stock ``opentelemetry-instrument`` launcher (so the packa
 targets apply as in production) with its traces and metrics sent over OTLP/HTTP to a receiver in this
 process on loopback. When it exits (by itself, or by Ctrl-C, which reaches it as it would without ``run``)
 this prints the report ``otel-agentperf report`` prints and a waterfall of the slowest traces, and exits
-with COMMAND's status. The app's stdin, stdout and stderr are its own (with ``--live`` its stdin is
-``/dev/null``: the terminal's keys go to the live view).
+with COMMAND's status. The app's stdin, stdout and stderr are its own, untouched. With ``--live`` the
+terminal's keys go to the live view (the app's stdin is ``/dev/null``) and the app's output is printed
+line by line above the view, which would otherwise draw over it.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import BinaryIO
+from typing import IO, BinaryIO, TextIO
 
 from otel_agentperf.receiving.received import Received
 from otel_agentperf.receiving.receiver import Receiver
@@ -178,9 +180,15 @@ def run(command: list[str], save: Path | None, live: bool, interval: float, slow
         received = Received(saving)
         with Receiver(received) as receiver:
             env = child_environment(os.environ, receiver.endpoint)
-            stdin = subprocess.DEVNULL if live else None
+            piped = subprocess.PIPE if live else None
             try:
-                child = subprocess.Popen([instrument, *command], env=env, stdin=stdin)
+                child = subprocess.Popen(
+                    [instrument, *command],
+                    env=env,
+                    stdin=subprocess.DEVNULL if live else None,
+                    stdout=piped,
+                    stderr=piped,
+                )
             except OSError as exc:
                 raise RunError(f"cannot start {command[0]}: {exc.strerror or exc}") from exc
             with _forwarding(child):
@@ -202,11 +210,34 @@ def run(command: list[str], save: Path | None, live: bool, interval: float, slow
     return _status(returncode)
 
 
+def _copy(source: IO[bytes] | None, target: Callable[[], TextIO]) -> threading.Thread:
+    """Copy the app's output, line by line, to the stream ``target()`` is at each line (the live view's proxy
+    while it runs, which prints above the view)."""
+
+    def copy() -> None:
+        if source is None:
+            return
+        for line in iter(source.readline, b""):
+            stream = target()
+            stream.write(line.decode(errors="replace"))
+            stream.flush()
+
+    thread = threading.Thread(target=copy, name="otel-agentperf-output", daemon=True)
+    thread.start()
+    return thread
+
+
 def _live(source: ReceivedRows, interval: float, child: subprocess.Popen[bytes]) -> None:
-    """The top view of what arrives, until COMMAND exits (``q`` leaves the view; COMMAND goes on)."""
+    """The top view of what arrives, until COMMAND exits (``q`` leaves the view; COMMAND goes on), the app's
+    output above it; returns when COMMAND, what it left behind, and its output have all ended."""
+    copies = [_copy(child.stdout, lambda: sys.stdout), _copy(child.stderr, lambda: sys.stderr)]
     try:
         from otel_agentperf.views import top
     except ImportError as exc:
         print(f"otel-agentperf: --live needs rich: pip install 'otel-agentperf[top]' ({exc})", file=sys.stderr)
-        return
-    top.run(source, interval, until=lambda: child.poll() is not None)
+    else:
+        top.run(source, interval, until=lambda: child.poll() is not None)
+    child.wait()
+    _reap_left_behind()
+    for copy in copies:
+        copy.join(_LEFT_BEHIND_S)
