@@ -202,10 +202,20 @@ def _get(url: str) -> str:
         return str(response.read().decode())
 
 
-def test_every_worker_of_a_server_with_two_workers_reports(tmp_path: Path) -> None:
-    pytest.importorskip("uvicorn")
+SERVERS = {
+    # uvicorn starts its workers with multiprocessing's spawn: each sets the SDK up anew.
+    "uvicorn": ["-m", "uvicorn", "asgi_app:app", "--workers", "2", "--port"],
+    # os.fork after the launcher set the SDK up, as gunicorn does: the workers inherit it.
+    "fork": [str(APPS / "forking_server.py")],
+}
+
+
+@pytest.mark.parametrize("workers_by", sorted(SERVERS))
+def test_every_worker_of_a_server_with_two_workers_reports(workers_by: str, tmp_path: Path) -> None:
+    if workers_by == "uvicorn":
+        pytest.importorskip("uvicorn")
     port = _free_port()
-    command = [sys.executable, "-m", "uvicorn", "asgi_app:app", "--workers", "2", "--port", str(port)]
+    command = [sys.executable, *SERVERS[workers_by], str(port)]
     # A session of its own: the SIGINT below is sent to run alone, as `kill -INT` would, and run forwards it.
     process = subprocess.Popen(
         [CLI, "run", "--slowest", "1", "--", *command],

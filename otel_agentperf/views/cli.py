@@ -43,16 +43,22 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="run a command under opentelemetry-instrument; when it exits: the report and its slowest traces",
         usage="otel-agentperf run [--save FILE] [--live] [--interval S] [--slowest N] -- COMMAND [ARGS...]",
-        description="Runs COMMAND under the opentelemetry-instrument launcher, receives its traces and metrics "
-        "over OTLP/HTTP on loopback, and when it exits (Ctrl-C stops it) prints the report and the slowest "
-        "traces as waterfalls; exits with COMMAND's status.",
+        description="Runs COMMAND under the opentelemetry-instrument launcher, receives its traces and metrics\n"
+        "over OTLP/HTTP on loopback and, when it exits (Ctrl-C stops it), prints the report and the\n"
+        "slowest traces as waterfalls. Exits with COMMAND's status.",
         epilog=f"run sets in COMMAND's environment:\n{SETS}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run_cmd.add_argument("--save", type=Path, help="keep what was received in FILE (read by report/traces --file)")
+    run_cmd.add_argument(
+        "--save", type=Path, metavar="FILE", help="keep what was received in FILE (read by report/traces --file)"
+    )
     run_cmd.add_argument("--live", action="store_true", help="show the top view while COMMAND runs")
-    run_cmd.add_argument("--interval", type=_positive(float), default=2.0, help="seconds between live refreshes")
-    run_cmd.add_argument("--slowest", type=_positive(int), default=3, help="how many traces to draw (default 3)")
+    run_cmd.add_argument(
+        "--interval", type=_positive(float), default=2.0, metavar="S", help="seconds between live refreshes (2)"
+    )
+    run_cmd.add_argument(
+        "--slowest", type=_positive(int), default=3, metavar="N", help="how many traces to draw (default 3)"
+    )
     run_cmd.add_argument("argv", nargs=argparse.REMAINDER, metavar="COMMAND", help="the command to run, after --")
     report_cmd = commands.add_parser("report", help="one-shot performance report from a /metrics scrape or saved run")
     source = report_cmd.add_mutually_exclusive_group()
@@ -61,7 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     report_cmd.add_argument("--format", choices=sorted(_RENDERERS), default="table")
     traces_cmd = commands.add_parser("traces", help="the slowest traces of a run --save file, as waterfalls")
     traces_cmd.add_argument("--file", type=Path, required=True, help="a file saved by otel-agentperf run --save")
-    traces_cmd.add_argument("--slowest", type=_positive(int), default=3, help="how many traces to draw (default 3)")
+    traces_cmd.add_argument(
+        "--slowest", type=_positive(int), default=3, metavar="N", help="how many traces to draw (default 3)"
+    )
     top_cmd = commands.add_parser("top", help="live view of an app's operations (keys: s sort, f filter, q quit)")
     top_cmd.add_argument("--url", default=DEFAULT_URL, help=f"metrics endpoint to scrape (default {DEFAULT_URL})")
     top_cmd.add_argument("--interval", type=_positive(float), default=2.0, help="seconds between refreshes")

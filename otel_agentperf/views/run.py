@@ -37,7 +37,8 @@ OTEL_TRACES_EXPORTER and OTEL_METRICS_EXPORTER: otlp_proto_http (other exporters
 OTEL_EXPORTER_OTLP_TRACES_ENDPOINT and OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: the receiver on 127.0.0.1,
 OTEL_EXPORTER_OTLP_TRACES_PROTOCOL and OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: http/protobuf,
 OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: delta (so forked workers' metrics add up),
-OTEL_METRIC_EXPORT_INTERVAL: 1000 (ms), and OTEL_LOGS_EXPORTER: none unless you set it."""
+OTEL_METRIC_EXPORT_INTERVAL: 1000 (ms), and OTEL_LOGS_EXPORTER: none unless you set it.
+Every other OTEL_* variable is yours (OTEL_EXPORTER_OTLP_ENDPOINT included)."""
 
 _OTLP_EXPORTERS = frozenset({"otlp", "otlp_proto_http", "otlp_proto_grpc", "none", ""})
 # How long processes COMMAND leaves behind may take to end and export: the OTLP exporter's default timeout.
