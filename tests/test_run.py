@@ -189,6 +189,16 @@ def test_run_without_a_command_or_with_a_missing_one_says_so_in_one_line(tmp_pat
     assert bad.stderr.count("\n") == 1 and bad.stderr.endswith("\n")
 
 
+def test_a_full_disk_under_save_is_said_and_the_app_and_report_go_on(tmp_path: Path) -> None:
+    full = Path("/dev/full")  # every write fails with ENOSPC
+    if not full.exists():
+        pytest.skip("no /dev/full here")
+    result = _run(["--save", str(full), "--", sys.executable, str(APPS / "run_app.py")], _env(), tmp_path)
+    assert result.returncode == 0 and result.stderr == "app warns on stderr\n"
+    assert re.search(r"received 7 spans and \d+ metric exports? \(/dev/full: cannot save: No space left", result.stdout)
+    assert "Slowest traces (3 of 3):" in result.stdout
+
+
 def test_report_on_nothing_points_at_run_and_the_prometheus_exporter() -> None:
     url = f"http://127.0.0.1:{_free_port()}/metrics"
     result = subprocess.run([CLI, "report", "--url", url], capture_output=True, text=True, timeout=60)

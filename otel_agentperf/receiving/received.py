@@ -27,8 +27,14 @@ class Received:
         self._traces: list[ExportTraceServiceRequest] = []
         self._metrics: list[ExportMetricsServiceRequest] = []
         self._save = save
+        self.saved = 0  # requests written to the saved run
+        self.save_error: str | None = None
         if save is not None:
-            saved.start(save)
+            try:
+                saved.start(save)
+            except OSError as exc:
+                self.save_error = f"cannot save: {exc.strerror or exc}"
+                self._save = None
 
     def add(self, signal: str, payload: bytes) -> None:
         """Decode and keep one request; raises :class:`BadRequest` for a payload that does not decode."""
@@ -45,7 +51,13 @@ class Received:
             else:
                 self._metrics.append(metric_request)
             if self._save is not None:
-                saved.append(self._save, signal, payload)
+                try:
+                    saved.append(self._save, signal, payload)
+                except OSError as exc:  # a full disk, say: the run goes on, and says so at the end
+                    self.save_error = f"saving stopped after {self.saved} requests: {exc.strerror or exc}"
+                    self._save = None
+                else:
+                    self.saved += 1
 
     def trace_requests(self) -> list[ExportTraceServiceRequest]:
         with self._lock:

@@ -64,13 +64,20 @@ def _handler(received: Received) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Silent: an exporter that went away mid-request (a worker killed while exporting) is not the app's
+        output; what it had sent completely is kept."""
+
+
 class Receiver:
     """The receiver on a free loopback port, serving on a thread of its own while in its ``with`` block."""
 
     def __init__(self, received: Received) -> None:
         self.received = received
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(received))
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), _handler(received))
         self._thread = threading.Thread(target=self._server.serve_forever, name="otel-agentperf-receiver", daemon=True)
 
     @property

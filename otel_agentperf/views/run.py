@@ -173,7 +173,7 @@ def run(command: list[str], save: Path | None, live: bool, interval: float, slow
     saving: BinaryIO | None = None
     if save is not None:
         try:
-            saving = save.open("wb")
+            saving = save.open("wb", buffering=0)  # each record one write, on disk as it arrives
         except OSError as exc:
             raise RunError(f"cannot write {save}: {exc.strerror or exc}") from exc
     _adopt_orphans()
@@ -199,13 +199,16 @@ def run(command: list[str], save: Path | None, live: bool, interval: float, slow
                 _reap_left_behind()
     finally:
         if saving is not None:
-            saving.close()
+            with contextlib.suppress(OSError):  # a failed write was reported with the summary
+                saving.close()
     spans, exports = received.span_count(), len(received.metric_requests())
     said = (
         f"otel-agentperf run: `{' '.join(command)}` exited with status {_status(returncode)}; received "
         f"{spans} span{'' if spans == 1 else 's'} and {exports} metric export{'' if exports == 1 else 's'}"
     )
-    if save is not None:
+    if received.save_error is not None:
+        said += f" ({save}: {received.save_error})"
+    elif save is not None:
         said += f" (saved to {save}: otel-agentperf report --file {save}, otel-agentperf traces --file {save})"
     print(f"\n{said}\n\n{summary(received, slowest)}", flush=True)
     return _status(returncode)
