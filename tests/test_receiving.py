@@ -197,6 +197,7 @@ def test_the_commands_environment_keeps_what_does_not_conflict() -> None:
         "OTEL_LOGS_EXPORTER": "otlp",
         "OTEL_SERVICE_NAME": "support",
         "OTEL_METRIC_EXPORT_INTERVAL": "60000",
+        "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION": "base2_exponential_bucket_histogram",
     }
     env = child_environment(user, "http://127.0.0.1:5555")
     assert env["OTEL_TRACES_EXPORTER"] == "otlp_proto_http,console"
@@ -205,6 +206,7 @@ def test_the_commands_environment_keeps_what_does_not_conflict() -> None:
     assert env["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"] == "http://127.0.0.1:5555/v1/metrics"
     assert env["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] == env["OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"] == "http/protobuf"
     assert env["OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"] == "delta"
+    assert env["OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION"] == "explicit_bucket_histogram"
     assert env["OTEL_METRIC_EXPORT_INTERVAL"] == "1000"
     # The user's own: logs still go to their collector, over their protocol; their service name stays.
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "https://collector.example:4318"

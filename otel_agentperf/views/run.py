@@ -37,6 +37,7 @@ OTEL_TRACES_EXPORTER and OTEL_METRICS_EXPORTER: otlp_proto_http (other exporters
 OTEL_EXPORTER_OTLP_TRACES_ENDPOINT and OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: the receiver on 127.0.0.1,
 OTEL_EXPORTER_OTLP_TRACES_PROTOCOL and OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: http/protobuf,
 OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: delta (so forked workers' metrics add up),
+OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: explicit_bucket_histogram (the report's buckets),
 OTEL_METRIC_EXPORT_INTERVAL: 1000 (ms), and OTEL_LOGS_EXPORTER: none unless you set it.
 Every other OTEL_* variable is yours (OTEL_EXPORTER_OTLP_ENDPOINT included)."""
 
@@ -61,6 +62,7 @@ def child_environment(environ: Mapping[str, str], endpoint: str) -> dict[str, st
         env[f"OTEL_EXPORTER_OTLP_{upper}_ENDPOINT"] = f"{endpoint}/v1/{signal_name}"
         env[f"OTEL_EXPORTER_OTLP_{upper}_PROTOCOL"] = "http/protobuf"
     env["OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"] = "delta"
+    env["OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION"] = "explicit_bucket_histogram"
     env["OTEL_METRIC_EXPORT_INTERVAL"] = "1000"
     env.setdefault("OTEL_LOGS_EXPORTER", "none")
     return env
