@@ -77,8 +77,8 @@ def test_a_restarted_app_is_a_counter_reset_not_a_negative_rate() -> None:
     with pytest.raises(CounterReset):
         window(scrape.parse(old.scrape()), scrape.parse(new.scrape()))
     view = View("http://app/metrics")
-    view.refresh(old.scrape(), 0.0, None)
-    view.refresh(new.scrape(), 2.0, 0.0)
+    view.refresh(scrape.parse(old.scrape()), 0.0, None)
+    view.refresh(scrape.parse(new.scrape()), 2.0, 0.0)
     assert "counters reset" in view.message
     assert view.seconds is None and view.rows[0].calls == 1
 
@@ -113,12 +113,12 @@ def test_history_latency_growing_with_size_is_called_out() -> None:
         explicit_bucket_boundaries_advisory=list(buckets.RECORDS),
     )
     store = {names.HISTORY_STORE: "HistoryManager", names.HISTORY_OPERATION: "search"}
-    view.refresh(pipeline.scrape(), 0.0, None)
+    view.refresh(scrape.parse(pipeline.scrape()), 0.0, None)
     for step, records in enumerate((10, 100, 1000, 10000), start=1):
         for _ in range(20):
             pipeline.histograms[names.KIND_HISTORY].record(records * 2e-6, store)
             sizes.record(records, store)
-        view.refresh(pipeline.scrape(), float(step), float(step - 1))
+        view.refresh(scrape.parse(pipeline.scrape()), float(step), float(step - 1))
     (sentence,) = view.growing()
     assert sentence.startswith("history `HistoryManager/search` p95 grows with history size")
     assert "at 100 records" in sentence and "at 10000 (a linear scan?)" in sentence

@@ -1,30 +1,78 @@
-"""``otel-agentperf``: command-line tools around an instrumented app's metrics."""
+"""``otel-agentperf``: command-line tools around an instrumented app's telemetry."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from otel_agentperf.views import report, scrape
 from otel_agentperf.views.insights import bottlenecks
-from otel_agentperf.views.rows import ReportError
+from otel_agentperf.views.rows import ReportError, Row
 
 DEFAULT_URL = "http://localhost:9464/metrics"
 _RENDERERS = {"table": report.render_table, "markdown": report.render_markdown, "json": report.render_json}
+_NOTHING_THERE = (
+    "nothing answers there: an app exports /metrics only while it runs, with OTEL_METRICS_EXPORTER=prometheus; "
+    "for a script that exits, run it as: otel-agentperf run -- python app.py"
+)
+
+
+def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    """An option's type: a number above 0, else argparse's one-line usage error naming the option."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
+        return value
+
+    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
+    from otel_agentperf.views.run import SETS
+
     parser = argparse.ArgumentParser(prog="otel-agentperf", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    report_cmd = commands.add_parser("report", help="one-shot performance report from a /metrics scrape")
+    run_cmd = commands.add_parser(
+        "run",
+        help="run a command under opentelemetry-instrument; when it exits: the report and its slowest traces",
+        usage="otel-agentperf run [--save FILE] [--live] [--interval S] [--slowest N] -- COMMAND [ARGS...]",
+        description="Runs COMMAND under the opentelemetry-instrument launcher, receives its traces and metrics\n"
+        "over OTLP/HTTP on loopback and, when it exits (Ctrl-C stops it), prints the report and the\n"
+        "slowest traces as waterfalls. Exits with COMMAND's status.",
+        epilog=f"run sets in COMMAND's environment:\n{SETS}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run_cmd.add_argument(
+        "--save", type=Path, metavar="FILE", help="keep what was received in FILE (read by report/traces --file)"
+    )
+    run_cmd.add_argument("--live", action="store_true", help="show the top view while COMMAND runs")
+    run_cmd.add_argument(
+        "--interval", type=_positive(float), default=2.0, metavar="S", help="seconds between live refreshes (2)"
+    )
+    run_cmd.add_argument(
+        "--slowest", type=_positive(int), default=3, metavar="N", help="how many traces to draw (default 3)"
+    )
+    run_cmd.add_argument("argv", nargs=argparse.REMAINDER, metavar="COMMAND", help="the command to run, after --")
+    report_cmd = commands.add_parser("report", help="one-shot performance report from a /metrics scrape or saved run")
     source = report_cmd.add_mutually_exclusive_group()
     source.add_argument("--url", default=None, help=f"metrics endpoint to scrape (default {DEFAULT_URL})")
-    source.add_argument("--file", type=Path, help="a saved scrape (Prometheus text format)")
+    source.add_argument("--file", type=Path, help="a saved scrape (Prometheus text format) or a run --save file")
     report_cmd.add_argument("--format", choices=sorted(_RENDERERS), default="table")
+    traces_cmd = commands.add_parser("traces", help="the slowest traces of a run --save file, as waterfalls")
+    traces_cmd.add_argument("--file", type=Path, required=True, help="a file saved by otel-agentperf run --save")
+    traces_cmd.add_argument(
+        "--slowest", type=_positive(int), default=3, metavar="N", help="how many traces to draw (default 3)"
+    )
     top_cmd = commands.add_parser("top", help="live view of an app's operations (keys: s sort, f filter, q quit)")
     top_cmd.add_argument("--url", default=DEFAULT_URL, help=f"metrics endpoint to scrape (default {DEFAULT_URL})")
-    top_cmd.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes (default 2)")
+    top_cmd.add_argument("--interval", type=_positive(float), default=2.0, help="seconds between refreshes")
     top_cmd.add_argument("--frames", type=int, default=None, help="stop after this many frames")
     grafana_cmd = commands.add_parser(
         "grafana", help="write the Grafana dashboards, provisioning and Prometheus alert rules into a folder"
@@ -33,8 +81,67 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ReportError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _rows(args: argparse.Namespace) -> list[Row]:
+    """The report's rows: from a saved run, a saved scrape, or a scrape of the URL."""
+    from otel_agentperf.receiving import received, saved
+    from otel_agentperf.views import otlp
+
+    if args.file is None:
+        url = args.url or DEFAULT_URL
+        try:
+            return scrape.parse(scrape.fetch(url))
+        except ReportError as exc:
+            refused = "refused" in str(exc).lower()
+            raise ReportError(f"{exc}\n{_NOTHING_THERE}" if refused else str(exc)) from exc
+    data = _read(args.file)
+    if saved.is_saved_run(data):
+        try:
+            return otlp.rows(received.load(data).metric_requests())
+        except saved.SavedRunError as exc:
+            raise ReportError(f"{args.file}: {exc}") from exc
+    return scrape.parse(data.decode("utf-8", errors="replace"))
+
+
+def _traces(args: argparse.Namespace) -> int:
+    from otel_agentperf.receiving import received, saved
+    from otel_agentperf.views import waterfall
+
+    try:
+        loaded = received.load(_read(args.file))
+    except (ReportError, saved.SavedRunError) as exc:
+        print(
+            f"otel-agentperf: {args.file}: {exc}" if isinstance(exc, saved.SavedRunError) else f"otel-agentperf: {exc}",
+            file=sys.stderr,
+        )
+        return 2
+    print(waterfall.render(loaded.trace_requests(), args.slowest))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from otel_agentperf.views import run
+
+    command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    try:
+        return run.run(command, args.save, args.live, args.interval, args.slowest)
+    except run.RunError as exc:
+        print(f"otel-agentperf: {exc}", file=sys.stderr)
+        return 127 if str(exc).startswith("command not found") else 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "run":
+        return _run(args)
+    if args.command == "traces":
+        return _traces(args)
     if args.command == "grafana":
         from otel_agentperf.stack import bundle
 
@@ -48,18 +155,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"otel-agentperf: top needs rich: pip install 'otel-agentperf[top]' ({exc})", file=sys.stderr)
             return 2
         try:
-            return top.run(args.url, args.interval, args.frames)
+            return top.run(top.Scrape(args.url), args.interval, args.frames)
         except KeyboardInterrupt:
             return 0
     try:
-        if args.file is not None:
-            try:
-                text = args.file.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ReportError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
-        else:
-            text = scrape.fetch(args.url or DEFAULT_URL)
-        rows = scrape.parse(text)
+        rows = _rows(args)
     except ReportError as exc:
         print(f"otel-agentperf: {exc}", file=sys.stderr)
         return 2

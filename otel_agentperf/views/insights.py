@@ -7,8 +7,8 @@ import math
 from typing import NamedTuple
 
 from otel_agentperf.conventions import names
+from otel_agentperf.views.families import STARTUP
 from otel_agentperf.views.rows import Row, ms
-from otel_agentperf.views.scrape import STARTUP
 
 # Kinds whose time is their own; agents and workflows contain the time of what they call.
 LEAF_KINDS = (names.KIND_LLM, names.KIND_TOOL, names.KIND_CONFIG, names.KIND_HISTORY, names.KIND_CREATE_AGENT)

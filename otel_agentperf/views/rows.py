@@ -2,7 +2,8 @@
 
 Rows hold cumulative values, so two scrapes can be subtracted (:func:`window`) for rates over a refresh
 window. Quantiles are estimated from the buckets the way Prometheus' ``histogram_quantile`` does (linear
-interpolation inside the bucket), and never outside what the buckets and the mean allow.
+interpolation inside the bucket), and never outside what the buckets, the mean and (from OTLP, which carries
+them) the smallest and largest value allow.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ class Row:
     # "<" when only an upper bound is known (the first bucket), ">" only a lower one (the +Inf bucket).
     relations: dict[str, str] = field(default_factory=dict)
     buckets: dict[float, float] = field(default_factory=dict, repr=False)
+    # The smallest and largest duration, when the source has them (OTLP does, a Prometheus scrape does not).
+    minimum: float | None = None
+    maximum: float | None = None
     # Streamed LLM calls: time to the first chunk (sum, count, cumulative buckets), for its median.
     first_chunk_seconds: float = 0.0
     first_chunk_count: float = 0.0
@@ -81,7 +85,7 @@ class Row:
         self.quantiles, self.bounds, self.relations = {}, {}, {}
         for q in QUANTILES:
             key = f"p{round(q * 100)}"
-            found = bounded_quantile(q, self.buckets, self.mean_seconds)
+            found = bounded_quantile(q, self.buckets, self.mean_seconds, self.minimum, self.maximum)
             self.quantiles[key] = None if found is None else found.value
             if found is not None:
                 self.bounds[key] = (found.low, found.high)
@@ -145,13 +149,20 @@ def estimate_text(estimate: Estimate) -> str:
     return ms(estimate.value)
 
 
-def bounded_quantile(q: float, buckets: dict[float, float], mean: float | None) -> Estimate | None:
+def bounded_quantile(
+    q: float,
+    buckets: dict[float, float],
+    mean: float | None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> Estimate | None:
     """The ``q`` quantile from bucket counts and the mean, never outside what they allow.
 
     The quantile lies in its bucket; it is also at most ``mean / (1 - q)`` (Markov's inequality: values are
     durations, never negative), which narrows a coarse bucket; one observation is the mean itself. The
     estimate is the interpolated value kept inside those limits, so it never contradicts the mean; a
-    quantile in the first bucket or in the +Inf bucket is known only by a bound.
+    quantile in the first bucket or in the +Inf bucket is known only by a bound, unless the smallest and
+    largest values are known (OTLP histograms carry them): every quantile lies between those two.
     """
     value = quantile(q, buckets)
     if value is None:
@@ -171,6 +182,9 @@ def bounded_quantile(q: float, buckets: dict[float, float], mean: float | None) 
         cap = mean / (1 - q)
         if cap >= low:
             high = min(high, cap)
+    if minimum is not None and maximum is not None and minimum <= maximum:
+        low, high = min(max(low, minimum), maximum), max(min(high, maximum), minimum)
+        relation = ""  # both ends are known values now, not bucket edges
     return Estimate(min(max(value, low), high), low, high, relation)
 
 

@@ -7,148 +7,17 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from otel_agentperf.conventions import names, prometheus
-from otel_agentperf.conventions.instruments import catalogue
-from otel_agentperf.views.rows import ReportError, Row, ranked
-
-
-def _families() -> dict[str, str]:
-    """Prometheus family name -> operation kind, for both semantic-convention layouts."""
-    found: dict[str, str] = {}
-    for latest in (False, True):
-        for kind, spec in catalogue(latest).durations.items():
-            if kind in names.NAMING_ATTRIBUTES:
-                found[prometheus.family(spec)] = kind
-    return found
-
-
-# Families that add to a row besides its duration histogram: (kind, [(sample suffix, Row field)]).
-_EXTRA = {
-    prometheus.family(catalogue(False).token_usage): (names.KIND_LLM, [("_sum", "tokens")]),
-    # The newest layout's token counters (the per-operation histograms leave failed operations out).
-    **{
-        prometheus.family(catalogue(True).usage_tokens[token_type]): (names.KIND_LLM, [("_total", "tokens")])
-        for token_type in (names.TOKEN_TYPE_INPUT, names.TOKEN_TYPE_OUTPUT)
-    },
-    prometheus.family(catalogue(False).cost): (names.KIND_LLM, [("_total", "cost_usd")]),
-    prometheus.family(catalogue(False).llm_retry_duration): (
-        names.KIND_LLM,
-        [("_sum", "retry_seconds"), ("_count", "retried_calls")],
-    ),
-    prometheus.family(catalogue(False).history_records): (
-        names.KIND_HISTORY,
-        [("_sum", "size_records"), ("_count", "size_observations")],
-    ),
-}
-
-
-CODE = "code"  # the kind of a row for application code that ran outside any operation
-STARTUP = "startup"  # the kind of the cold-start rows: one per phase, a call per process
+from otel_agentperf.views import families
+from otel_agentperf.views.rows import ReportError, Row
 
 
 def parse(text: str) -> list[Row]:
-    """Rows for every operation found in exposition ``text``, the most total time first."""
-    families = _families()
-    labels_of = {
-        kind: [prometheus.label(attribute) for attribute in attributes]
-        for kind, attributes in names.NAMING_ATTRIBUTES.items()
-    }
-    # Code outside any operation that held the event loop is a row of its own, named by its location.
-    labels_of[CODE] = [prometheus.label(names.CODE_FUNCTION), prometheus.label(names.CODE_FILE_PATH)]
-    labels_of[STARTUP] = [prometheus.label(names.STARTUP_PHASE)]
-    families[prometheus.family(catalogue(False).startup)] = STARTUP
-    self_family = prometheus.family(catalogue(False).self_time)
-    blocked_family = prometheus.family(catalogue(False).event_loop_blocked)
-    waited_family = prometheus.family(catalogue(False).event_loop_waited)
-    first_chunk_families = {prometheus.family(catalogue(latest).time_to_first_chunk) for latest in (False, True)}
-    retries_family = prometheus.family(catalogue(False).llm_retries)
-    status_label = prometheus.label(names.HTTP_RESPONSE_STATUS_CODE)
-    kind_label = prometheus.label(names.OPERATION_KIND)
-    error_label = prometheus.label(names.ERROR_TYPE)
-    redundant_label = prometheus.label(names.CONFIG_REDUNDANT)
-    blocking_label = prometheus.label(names.BLOCKING_EVENT_LOOP)
-    rows: dict[tuple[str, str], Row] = {}
+    """Rows for every operation found in exposition ``text``, ranked (see :func:`families.rows`)."""
     try:
         parsed = list(text_string_to_metric_families(text))
     except Exception as exc:
         raise ReportError(f"not Prometheus exposition text ({exc})") from exc
-
-    def row_for(kind: str, labels: dict[str, str]) -> Row:
-        # The exporter gives every series of a metric the same label keys, "" where a point had none.
-        name = "/".join(value for label in labels_of[kind] if (value := labels.get(label))) or "-"
-        return rows.setdefault((kind, name), Row(kind, name))
-
-    for family in parsed:
-        if family.name == self_family:
-            for sample in family.samples:
-                if sample.name.endswith("_total") and sample.labels.get(kind_label) in labels_of:
-                    row = row_for(sample.labels[kind_label], sample.labels)
-                    row.self_seconds += sample.value
-                    row.self_known = True
-            continue
-        if family.name == blocked_family:
-            for sample in family.samples:
-                if sample.name.endswith("_total"):
-                    holder = sample.labels.get(kind_label) or CODE
-                    if holder in labels_of:
-                        row_for(holder, sample.labels).blocked_seconds += sample.value
-            continue
-        if family.name == waited_family:
-            for sample in family.samples:
-                if sample.name.endswith("_total") and sample.labels.get(kind_label) in labels_of:
-                    row_for(sample.labels[kind_label], sample.labels).waited_seconds += sample.value
-            continue
-        if family.name == retries_family:
-            for sample in family.samples:
-                if sample.name.endswith("_total"):
-                    row = row_for(names.KIND_LLM, sample.labels)
-                    row.retries += sample.value
-                    reason = sample.labels.get(status_label) or sample.labels.get(error_label) or "-"
-                    row.retry_reasons[reason] = row.retry_reasons.get(reason, 0.0) + sample.value
-            continue
-        if family.name in first_chunk_families:
-            for sample in family.samples:
-                row = row_for(names.KIND_LLM, sample.labels)
-                if sample.name.endswith("_bucket"):
-                    bound = float(sample.labels["le"])
-                    row.first_chunk_buckets[bound] = row.first_chunk_buckets.get(bound, 0.0) + sample.value
-                elif sample.name.endswith("_count"):
-                    row.first_chunk_count += sample.value
-                elif sample.name.endswith("_sum"):
-                    row.first_chunk_seconds += sample.value
-            continue
-        extra = _EXTRA.get(family.name)
-        if extra is not None:
-            extra_kind, by_suffix = extra
-            for sample in family.samples:
-                for suffix, attribute in by_suffix:
-                    if sample.name.endswith(suffix):
-                        row = row_for(extra_kind, sample.labels)
-                        setattr(row, attribute, getattr(row, attribute) + sample.value)
-            continue
-        kind = families.get(family.name)
-        if kind is None or family.type != "histogram":
-            continue
-        for sample in family.samples:
-            row = row_for(kind, sample.labels)
-            if sample.name.endswith("_bucket"):
-                bound = float(sample.labels["le"])
-                row.buckets[bound] = row.buckets.get(bound, 0.0) + sample.value
-            elif sample.name.endswith("_count"):
-                row.calls += sample.value
-                if sample.labels.get(error_label):
-                    row.errors += sample.value
-                if sample.labels.get(redundant_label) == "true":
-                    row.redundant += sample.value
-                if sample.labels.get(blocking_label) == "true":
-                    row.blocking += sample.value
-            elif sample.name.endswith("_sum"):
-                row.total_seconds += sample.value
-                if sample.labels.get(redundant_label) == "true":
-                    row.redundant_seconds += sample.value
-    for row in rows.values():
-        row.estimate_quantiles()
-    return ranked(list(rows.values()))
+    return families.rows(parsed)
 
 
 def fetch(url: str, timeout: float = 10.0) -> str:

@@ -1,9 +1,10 @@
-"""``otel-agentperf top``: a live terminal view of an app's operations, refreshed from its /metrics.
+"""``otel-agentperf top``: a live terminal view of an app's operations, refreshed from a source of rows.
 
-Each refresh scrapes the endpoint and shows what happened since the previous scrape: calls per second,
-error ratio, p50/p95/p99 estimated from the bucket deltas, time spent per second, tokens per second and
-cost per minute. The first frame shows totals since the app started. Keys: ``s`` next sort order,
-``f`` next kind filter, ``q`` quit.
+The source is an app's /metrics endpoint (``top --url``) or what ``otel-agentperf run --live`` receives
+(anything with a ``label`` and cumulative ``rows()``). Each refresh reads the source and shows what
+happened since the previous read: calls per second, error ratio, p50/p95/p99 estimated from the bucket
+deltas, time spent per second, tokens per second and cost per minute. The first frame shows totals since
+the app started. Keys: ``s`` next sort order, ``f`` next kind filter, ``q`` quit.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import os
 import select
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -27,6 +29,36 @@ from otel_agentperf.views.rows import CounterReset, ReportError, Row, estimate_t
 from otel_agentperf.views.scrape import fetch, parse
 
 SORTS = ("time", "rate", "p95", "errors", "name")
+_POLL_S = 0.2  # how often the view checks whether to stop, between refreshes
+
+
+class Source(Protocol):
+    """Where the view's rows come from: cumulative rows since the app started, read anew each refresh."""
+
+    @property
+    def label(self) -> str:
+        """What the title names: a URL, a command."""
+        ...
+
+    def rows(self) -> list[Row]:
+        """The rows now; raises :class:`ReportError` when the source cannot be read."""
+        ...
+
+
+@dataclass(frozen=True)
+class Scrape:
+    """An app's Prometheus endpoint, scraped at each refresh."""
+
+    url: str
+
+    @property
+    def label(self) -> str:
+        return self.url
+
+    def rows(self) -> list[Row]:
+        return parse(fetch(self.url))
+
+
 FILTERS = ("all", *(kind for kind in names.KINDS))
 
 
@@ -34,7 +66,7 @@ FILTERS = ("all", *(kind for kind in names.KINDS))
 class View:
     """What the screen shows and how: sort order, kind filter, and the last message."""
 
-    url: str
+    label: str
     sort: str = "time"
     kind: str = "all"
     message: str = ""
@@ -43,9 +75,8 @@ class View:
     seconds: float | None = None  # length of the window the rows cover; None: totals since start
     trends: dict[tuple[str, str], list[tuple[float, float]]] = field(default_factory=dict)
 
-    def refresh(self, text: str, now: float, previous_at: float | None) -> None:
-        """Take a new scrape; rows become the window since the previous one."""
-        totals = parse(text)
+    def refresh(self, totals: list[Row], now: float, previous_at: float | None) -> None:
+        """Take new cumulative rows; the rows shown become the window since the previous ones."""
         if previous_at is None or not self.totals:
             self.rows, self.seconds = totals, None
         else:
@@ -96,7 +127,7 @@ def _per(value: float, seconds: float | None, scale: float = 1.0, digits: int = 
 def render(view: View) -> Group:
     """The rich renderable for one frame."""
     span = "since start" if view.seconds is None else f"last {view.seconds:.1f}s"
-    table = Table(title=f"otel-agentperf top  {view.url}  ({span})", title_justify="left", expand=False)
+    table = Table(title=f"otel-agentperf top  {view.label}  ({span})", title_justify="left", expand=False)
     for column in (
         "kind",
         "operation",
@@ -175,11 +206,11 @@ def _wait_for_key(seconds: float, interactive: bool) -> str | None:
     return os.read(sys.stdin.fileno(), 1).decode(errors="ignore") if ready else None
 
 
-def run(url: str, interval: float, frames: int | None = None) -> int:
-    """Refresh until ``q`` (or ``frames`` frames); exit 2 if the very first scrape fails."""
-    view = View(url)
+def run(source: Source, interval: float, frames: int | None = None, until: Callable[[], bool] | None = None) -> int:
+    """Refresh until ``q``, ``frames`` frames or ``until()`` is true; exit 2 if the very first read fails."""
+    view = View(source.label)
     try:
-        view.refresh(fetch(url), time.monotonic(), None)
+        view.refresh(source.rows(), time.monotonic(), None)
     except ReportError as exc:
         print(f"otel-agentperf: {exc}", file=sys.stderr)
         return 2
@@ -190,17 +221,21 @@ def run(url: str, interval: float, frames: int | None = None) -> int:
         while frames is None or shown < frames:
             deadline = previous_at + interval
             while (remaining := deadline - time.monotonic()) > 0:
-                pressed = _wait_for_key(remaining, interactive)
+                if until is not None and until():
+                    break
+                pressed = _wait_for_key(min(remaining, _POLL_S), interactive)
                 if pressed and not view.key(pressed):
                     return 0
                 if pressed:
                     live.update(render(view), refresh=True)
             now = time.monotonic()
             try:
-                view.refresh(fetch(url), now, previous_at)
+                view.refresh(source.rows(), now, previous_at)
             except ReportError as exc:
                 view.message = str(exc)
             previous_at = now
             shown += 1
             live.update(render(view), refresh=True)
+            if until is not None and until():
+                break
     return 0
