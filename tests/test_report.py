@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -275,3 +276,41 @@ def test_tokens_are_read_from_the_newest_layouts_counters() -> None:
     assert "gen_ai_client_token_usage" not in text
     chat = {(row.kind, row.name): row for row in scrape.parse(text)}[("llm", "openai/m1")]
     assert (chat.calls, chat.errors, chat.tokens) == (2, 1, 17)
+
+
+def test_the_report_and_top_show_memory_per_call_when_tracking_is_on() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    import otel_agentperf as ap
+    from otel_agentperf.views import top
+
+    registry = CollectorRegistry()
+    meter_provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
+    ap.configure(TracerProvider(), meter_provider, memory=frozenset({"tracemalloc"}))
+
+    @ap.tool
+    def load_embeddings() -> int:
+        block = bytearray(2 * 1024 * 1024)  # 2 MiB allocated and let go within the call: its peak
+        return len(block)
+
+    for _ in range(3):
+        assert load_embeddings() == 2 * 1024 * 1024
+    rows = {(row.kind, row.name): row for row in scrape.parse(generate_latest(registry).decode())}
+    row = rows[("tool", "load_embeddings")]
+    assert row.memory_peak_calls == 3
+    memory = row.mean_memory
+    assert memory is not None and memory[0] == "peak"
+    assert 2 * 1024 * 1024 <= memory[1] < 2.5 * 1024 * 1024
+    assert f"memory peak {memory[1] / 1024 / 1024:.1f} MiB per call (process-wide)" in report.notes(row)
+    view = top.View("test")
+    view.refresh(list(rows.values()), 0.0, None)
+    console_text = _rendered(top.render(view))
+    assert f"memory peak {memory[1] / 1024 / 1024:.1f} MiB/call" in console_text
+
+
+def _rendered(renderable: Any) -> str:
+    from rich.console import Console
+
+    console = Console(width=400, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(renderable)
+    return console.export_text()

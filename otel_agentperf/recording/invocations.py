@@ -316,7 +316,7 @@ class Invocation:
             if self._snapshot is not None and telemetry.memory is not None:
                 deltas = telemetry.memory.finish(self._snapshot)
                 pending.update(deltas)
-                recorder.memory(deltas, attributes)
+                recorder.memory(deltas, attributes, self._operation.kind)
             self.span.set_attributes(pending)
         except Exception as exc:
             failures.report(f"recording {self._operation.kind} operation", exc)

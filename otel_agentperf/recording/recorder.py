@@ -209,7 +209,8 @@ class Recorder:
         """Time an awaiting operation's loop was held by other code while it ran."""
         self._event_loop_waited.add(seconds, attributes, kind)
 
-    def memory(self, deltas: Mapping[str, int], attributes: Attributes) -> None:
-        """Memory measured over an operation, by the probe's measurement."""
+    def memory(self, deltas: Mapping[str, int], attributes: Attributes, kind: str) -> None:
+        """Memory measured over an operation, by the probe's measurement, with the operation's kind."""
+        with_kind = {**attributes, names.OPERATION_KIND: kind}
         for key, delta in deltas.items():
-            self._memory[key].record(max(delta, 0), attributes)
+            self._memory[key].record(max(delta, 0), with_kind)

@@ -68,6 +68,11 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
     self_family = prometheus.family(catalogue(False).self_time)
     blocked_family = prometheus.family(catalogue(False).event_loop_blocked)
     waited_family = prometheus.family(catalogue(False).event_loop_waited)
+    memory = catalogue(False).memory
+    memory_families = {
+        prometheus.family(memory[names.MEMORY_PEAK]): ("memory_peak_bytes", "memory_peak_calls"),
+        prometheus.family(memory[names.MEMORY_RSS_DELTA]): ("memory_rss_bytes", "memory_rss_calls"),
+    }
     first_chunk_families = {prometheus.family(catalogue(latest).time_to_first_chunk) for latest in (False, True)}
     retries_family = prometheus.family(catalogue(False).llm_retries)
     status_label = prometheus.label(names.HTTP_RESPONSE_STATUS_CODE)
@@ -96,6 +101,15 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
                     holder = sample.labels.get(kind_label) or CODE
                     if holder in labels_of:
                         row_for(holder, sample.labels).blocked_seconds += sample.value
+            continue
+        if family.name in memory_families:
+            fields = memory_families[family.name]
+            for sample in family.samples:
+                holder = sample.labels.get(kind_label)
+                for suffix, attribute in zip(("_sum", "_count"), fields, strict=True):
+                    if holder in labels_of and sample.name.endswith(suffix):
+                        row = row_for(holder, sample.labels)
+                        setattr(row, attribute, getattr(row, attribute) + sample.value)
             continue
         if family.name == waited_family:
             for sample in family.samples:

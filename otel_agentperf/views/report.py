@@ -7,7 +7,7 @@ import math
 from dataclasses import asdict
 
 from otel_agentperf.views.insights import cold_start, time_by_kind, where_time_goes
-from otel_agentperf.views.rows import QUANTILES, Row, estimate_text, ms
+from otel_agentperf.views.rows import QUANTILES, Row, estimate_text, ms, size_text
 
 
 def notes(row: Row) -> str:
@@ -26,6 +26,10 @@ def notes(row: Row) -> str:
         said.append(f"waited {ms(row.waited_seconds)} ms for a held loop")
     if row.retries:
         said.append(f"{row.retries:g} HTTP retries ({ms(row.retry_seconds)} ms)")
+    memory = row.mean_memory
+    if memory is not None:
+        what, size = memory
+        said.append(f"memory {what} {size_text(size)} per call (process-wide)")
     if row.tokens:
         said.append(f"{row.tokens:g} tokens")
     if row.cost_usd:

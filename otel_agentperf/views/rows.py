@@ -19,6 +19,15 @@ def ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.1f}"
 
 
+def size_text(size: float) -> str:
+    """Bytes as people read them: ``512 B``, ``3.2 KiB``, ``1.5 MiB``."""
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
 class ReportError(Exception):
     """A scrape that cannot be read or used; the message says why, for the user."""
 
@@ -62,6 +71,12 @@ class Row:
     first_chunk_buckets: dict[float, float] = field(default_factory=dict, repr=False)
     # LLM calls the SDK retried: HTTP requests retried, by what made them retry ("429", "ConnectError"),
     # and the time those calls spent before their last attempt (failed attempts and backoff).
+    # Memory over its calls, when tracking is on (process-wide while each ran): the peak of Python
+    # allocations above the start (tracemalloc) or resident-set growth (rss), summed, and how many calls.
+    memory_peak_bytes: float = 0.0
+    memory_peak_calls: float = 0.0
+    memory_rss_bytes: float = 0.0
+    memory_rss_calls: float = 0.0
     retries: float = 0.0
     retried_calls: float = 0.0
     retry_seconds: float = 0.0
@@ -71,6 +86,15 @@ class Row:
     def own_seconds(self) -> float:
         """Self time less the time it waited for a loop other code held: what this operation itself cost."""
         return max(self.self_seconds - self.waited_seconds, 0.0)
+
+    @property
+    def mean_memory(self) -> tuple[str, float] | None:
+        """(what, bytes): the mean memory peak per call (or RSS growth without tracemalloc), when tracked."""
+        if self.memory_peak_calls:
+            return "peak", self.memory_peak_bytes / self.memory_peak_calls
+        if self.memory_rss_calls:
+            return "rss", self.memory_rss_bytes / self.memory_rss_calls
+        return None
 
     @property
     def mean_seconds(self) -> float | None:

@@ -24,8 +24,8 @@ from rich.table import Table
 from rich.text import Text
 
 from otel_agentperf.conventions import names
-from otel_agentperf.views.insights import bottlenecks, growth, growth_sentence
-from otel_agentperf.views.rows import CounterReset, ReportError, Row, estimate_text, window
+from otel_agentperf.views.insights import bottlenecks, growth, growth_sentence, where_time_goes
+from otel_agentperf.views.rows import CounterReset, ReportError, Row, estimate_text, size_text, window
 from otel_agentperf.views.scrape import fetch, parse
 
 SORTS = ("time", "rate", "p95", "errors", "name")
@@ -101,7 +101,7 @@ class View:
     def visible(self) -> list[Row]:
         rows = [row for row in self.rows if self.kind in ("all", row.kind)]
         keys = {
-            "time": lambda row: (-row.self_seconds, -row.total_seconds),  # where the time goes: own time first
+            "time": lambda row: (-row.own_seconds, -row.total_seconds),  # where the time goes: own time first
             "rate": lambda row: -row.calls,
             "p95": lambda row: -(row.quantiles.get("p95") or 0.0),
             "errors": lambda row: -(row.errors / row.calls if row.calls else 0.0),
@@ -155,6 +155,13 @@ def render(view: View) -> Group:
             notes.append(f"first chunk {estimate_text(first_chunk)} ms")
         if row.blocked_seconds:
             notes.append(f"loop held {_per(row.blocked_seconds * 1000, view.seconds)} ms/s")
+        if row.waited_seconds:
+            notes.append(f"waited {_per(row.waited_seconds * 1000, view.seconds)} ms/s for a held loop")
+        if row.retries:
+            notes.append(f"{_per(row.retries, view.seconds)} HTTP retries/s")
+        memory = row.mean_memory
+        if memory is not None:
+            notes.append(f"memory {memory[0]} {size_text(memory[1])}/call")
         table.add_row(
             row.kind,
             row.name,
@@ -174,6 +181,9 @@ def render(view: View) -> Group:
     if not view.rows:
         footer.append(Text("no otel-agentperf metrics yet (is the app instrumented?)", style="yellow"))
     # The sentences speak of what the table shows: the current window (the totals before a second scrape).
+    summary = where_time_goes(view.rows)
+    if summary:
+        footer.append(Text(summary))
     footer += [Text(f"- {sentence}") for sentence in view.growing() + bottlenecks(view.rows, limit=4)]
     if view.message:
         footer.append(Text(view.message, style="bold red"))
