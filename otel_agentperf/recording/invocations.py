@@ -98,6 +98,7 @@ class Invocation:
         "_duration",
         "_enclosing",
         "_failure",
+        "_frame",
         "_held_at_start",
         "_metric_attributes",
         "_on_item",
@@ -158,6 +159,7 @@ class Invocation:
         self._pending: dict[str, AttributeValue] = {}
         self._children: list[float] = []  # durations of the operations it called (append is thread-safe)
         self._duration = 0.0  # set as it finishes, before ``_started`` is cleared
+        self._frame: object = None  # the wrapper frame that runs it, noted for the loop monitor
         self._started: float | None = perf_counter()
 
     @property
@@ -168,6 +170,11 @@ class Invocation:
         """Seconds since it started (``now`` from ``perf_counter``); 0 once finished."""
         started = self._started
         return 0.0 if started is None else now - started
+
+    def runs_in(self, frame: object) -> None:
+        """The wrapper frame ``frame`` runs this operation: the loop monitor finds it there on a stack."""
+        self._frame = frame
+        loop_clock.RUNNING_FRAMES[frame] = self
 
     def running(self) -> bool:
         """Started, not finished, and not folded into another: it can take what an inner one learns."""
@@ -287,6 +294,9 @@ class Invocation:
         duration = perf_counter() - started
         self._duration = duration
         self._started = None
+        if self._frame is not None:
+            loop_clock.RUNNING_FRAMES.pop(self._frame, None)
+            self._frame = None
         if self._outer is not None:
             return
         telemetry = self._telemetry

@@ -4,7 +4,8 @@ An awaiting operation (an LLM call, an async tool) cannot go on while something 
 synchronous culprit makes every task waiting beside it slow. The loop monitor adds each block it
 measures to its loop's clock; an operation reads the clock as it starts and finishes, and the
 difference, less what it held itself, is time it spent waiting for the loop (``Invocation._finish``).
-This module imports nothing of the package, so the monitor and the telemetry handler can both use it.
+The wrappers note here the frame each running operation holds, for the monitor to find on a stack. This
+module imports nothing of the package, so the monitor and the telemetry handler can both use it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ class LoopClock:
 
 
 _clocks: dict[int, LoopClock] = {}
+# The frame of each running wrapped call while a loop is watched, mapped to its operation: how the monitor
+# finds the operations on a held loop's stack. Reading another thread's frame locals instead would build
+# them on a frame that thread is running, which CPython does not make safe.
+RUNNING_FRAMES: dict[Any, Any] = {}
+
+
+def watching() -> bool:
+    """Whether any loop is watched: only then do wrapped calls note their frames."""
+    return bool(_clocks)
 
 
 def register(loop: Any) -> LoopClock:

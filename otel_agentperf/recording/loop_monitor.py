@@ -4,13 +4,14 @@ A watchdog thread looks at every registered loop every quarter of the blocking t
 loop has run the previous one, schedules a callback on it (``call_soon_threadsafe``); how late the loop
 runs it is the loop lag (``agentperf.event_loop.lag``). A callback still waiting past the threshold means
 the loop is held by whatever runs on its thread, so the watchdog reads that thread's stack
-(``sys._current_frames``): the running operations on it (found by the wrapper frames that hold them) are
-charged the time since the last look, the innermost first and none more than it has run, with the
-innermost frame of the application's own code as where it blocked; what no operation covers is charged
-to that location. Nothing runs on the loop's hot path: the loop runs one callback per look (a timer of
-its own would cost every loop iteration two clock reads), and the stacks are read only while it is held.
-A block that starts between the loop running a callback and the next being scheduled is charged from
-the scheduling: up to one look short.
+(``sys._current_frames``): the running operations on it (found by the wrapper frames that run them,
+``loop_clock.RUNNING_FRAMES``; never by reading that thread's frame locals) are charged the time since
+the last look, the innermost first and none more than it has run, with the innermost frame of the
+application's own code as where it blocked; what no operation covers is charged to that location. Nothing
+runs on the loop's hot path: the loop runs one callback per look (a timer of its own would cost every
+loop iteration two clock reads), and the stacks are read only while it is held. A block that starts
+between the loop running a callback and the next being scheduled is charged from the scheduling: up to
+one look short.
 
 Loops are registered by the asyncio instrumentor (``BaseEventLoop.run_forever``). uvloop's loop runs
 in C and is not seen. Operations in a thread pool (``run_in_executor``) do not hold the loop and are
@@ -24,7 +25,7 @@ import os
 import sys
 import threading
 from time import perf_counter
-from types import CodeType, FrameType
+from types import FrameType
 from typing import Any
 
 from otel_agentperf.conventions import names
@@ -32,9 +33,6 @@ from otel_agentperf.recording import loop_clock, state
 from otel_agentperf.recording.invocations import Invocation, Location
 from otel_agentperf.runtime import failures, forksafe, settings
 from otel_agentperf.runtime.reentry import inside
-
-# Code objects of the wrapper frames that hold a running operation in their local ``invocation``.
-OPERATION_FRAMES: set[CodeType] = set()
 
 
 @functools.cache
@@ -49,11 +47,6 @@ def _not_user_code() -> tuple[str, ...]:
     spec = importlib.util.find_spec("otel_agentperf.instrumentation")  # a folder of its own when editable
     folders.extend((spec.submodule_search_locations or []) if spec is not None else [])
     return tuple({os.path.normcase(os.path.abspath(folder)) + os.sep for folder in folders if folder})
-
-
-def operation_frames(*codes: CodeType) -> None:
-    """Register the code of the wrapper functions whose frames hold the operation they record (``invocation``)."""
-    OPERATION_FRAMES.update(codes)
 
 
 class _Watched:
@@ -186,8 +179,8 @@ class LoopMonitor:
         not_user_code = _not_user_code()
         while frame is not None:
             code = frame.f_code
-            if code in OPERATION_FRAMES:
-                invocation = frame.f_locals.get("invocation")
+            invocation = loop_clock.RUNNING_FRAMES.get(frame)
+            if invocation is not None:
                 if isinstance(invocation, Invocation) and invocation.running():
                     operations.append(invocation)
             elif where is None and not os.path.normcase(code.co_filename).startswith(not_user_code):

@@ -11,9 +11,10 @@ from __future__ import annotations
 import importlib
 import inspect
 import pickle
+import sys
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
 from dataclasses import dataclass
-from types import CodeType
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import wrapt
@@ -21,11 +22,13 @@ from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.util.types import AttributeValue
 
-from otel_agentperf.recording import loop_monitor, state
+from otel_agentperf.recording import loop_clock, state
 from otel_agentperf.recording.invocations import Invocation, ResultHook
 from otel_agentperf.recording.operations import Operation
 from otel_agentperf.runtime import failures
 from otel_agentperf.runtime.reentry import inside
+
+_frame = sys._getframe  # the calling frame: the wrapper frame that runs an operation
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
@@ -144,29 +147,35 @@ def start(
     *,
     attach: bool = True,
     sync: bool = False,
+    frame: FrameType | None = None,
 ) -> Invocation | None:
     """Begin recording one call; None when suppressed, skipped by ``prepare``, or on any internal error.
 
     None too when the call comes from otel-agentperf's own work on this thread (see ``reentry``).
+    ``frame`` is the wrapper frame that runs the call, noted for the loop monitor while it watches a loop.
     """
     if inside.on or not is_instrumentation_enabled():
         return None
     inside.on = True
     try:
         if prepare is None:
-            return state.telemetry().start(operation, attach=attach, sync=sync)
-        call = prepare(instance, args, kwargs or {})
-        if call is None:
-            return None
-        return state.telemetry().start(
-            call.operation or operation,
-            call.attributes,
-            call.metric_attributes,
-            attach=attach,
-            sync=sync,
-            on_result=call.on_result,
-            on_item=call.on_item,
-        )
+            invocation = state.telemetry().start(operation, attach=attach, sync=sync)
+        else:
+            call = prepare(instance, args, kwargs or {})
+            if call is None:
+                return None
+            invocation = state.telemetry().start(
+                call.operation or operation,
+                call.attributes,
+                call.metric_attributes,
+                attach=attach,
+                sync=sync,
+                on_result=call.on_result,
+                on_item=call.on_item,
+            )
+        if frame is not None and loop_clock.watching():
+            invocation.runs_in(frame)
+        return invocation
     except Exception as exc:
         failures.report(f"starting {operation.kind} operation", exc)
         return None
@@ -205,7 +214,7 @@ def wrap(target: Any, operation: Operation, prepare: Prepare | None = None) -> A
 # Each wrapper reads its switch itself (no extra frame per call: a recursive wrapped function keeps its depth).
 def _sync_wrapper(operation: Operation, prepare: Prepare | None, switch: _Switch) -> Wrapper:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        invocation = start(operation, prepare, instance, args, kwargs, sync=True) if switch.on else None
+        invocation = start(operation, prepare, instance, args, kwargs, sync=True, frame=_frame()) if switch.on else None
         if invocation is None:
             return wrapped(*args, **kwargs)
         try:
@@ -241,7 +250,7 @@ async def _awaited(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Any:
-    invocation = start(operation, prepare, instance, args, kwargs)
+    invocation = start(operation, prepare, instance, args, kwargs, frame=_frame())
     if invocation is None:
         return await coroutine
     try:
@@ -263,7 +272,7 @@ def _generator_wrapper(operation: Operation, prepare: Prepare | None, switch: _S
 
 
 def _stepped(generator: Generator[Any, Any, Any], how: tuple[Any, ...]) -> Generator[Any, Any, Any]:
-    invocation = start(*how, attach=False, sync=True)
+    invocation = start(*how, attach=False, sync=True, frame=_frame())
     if invocation is None:
         return (yield from generator)
     ctx = invocation.context
@@ -316,7 +325,7 @@ def _async_generator_wrapper(operation: Operation, prepare: Prepare | None, swit
 
 
 async def _async_stepped(generator: AsyncGenerator[Any, Any], how: tuple[Any, ...]) -> AsyncGenerator[Any, Any]:
-    invocation = start(*how, attach=False)
+    invocation = start(*how, attach=False, frame=_frame())
     ctx = invocation.context if invocation is not None else None
     sent: Any = None
     thrown: BaseException | None = None
@@ -362,13 +371,3 @@ async def _async_stepped(generator: AsyncGenerator[Any, Any], how: tuple[Any, ..
         if invocation is not None:
             invocation.end(exc)
         raise
-
-
-# The frames that hold a running operation in their local ``invocation``, for the loop monitor: the
-# coroutine and generator steppers, and the function ``_sync_wrapper`` makes (the code in its constants).
-loop_monitor.operation_frames(
-    _awaited.__code__,
-    _stepped.__code__,
-    _async_stepped.__code__,
-    *(code for code in _sync_wrapper.__code__.co_consts if isinstance(code, CodeType) and code.co_name == "wrapper"),
-)
