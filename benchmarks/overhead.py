@@ -73,6 +73,7 @@ def main() -> None:
     from otel_agentperf.conventions import names
     from otel_agentperf.conventions.instruments import catalogue
     from otel_agentperf.recording import memory
+    from otel_agentperf.runtime import settings
 
     tracer_provider, meter_provider = providers()
     tracer = tracer_provider.get_tracer("bench")
@@ -109,6 +110,7 @@ def main() -> None:
     decorated = otel_agentperf.agent(name="bench")(bare)
 
     os.environ["OTEL_AGENTPERF_TARGETS"] = "bench_targets:targeted=agent"
+    settings.reload()  # the decorator above made the settings snapshot before the target was set
     AgentPerfInstrumentor().instrument()
     import bench_targets
 
