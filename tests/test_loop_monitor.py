@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from time import perf_counter
+from typing import Any
 
 import pytest
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
@@ -21,6 +22,7 @@ from otel_agentperf.instrumentation.runtime.asyncio_loops import AsyncioInstrume
 from otel_agentperf.runtime import settings
 from otel_agentperf.views import scrape
 from otel_agentperf.views.insights import bottlenecks
+from otel_agentperf.views.rows import Row
 from tests.conftest import Recorded
 
 BLOCKED = names.EVENT_LOOP_BLOCKED_TIME
@@ -147,18 +149,23 @@ def test_switched_off_the_monitor_charges_no_async_operation(
     assert names.EVENT_LOOP_LAG not in monitored.metrics()
 
 
-def test_the_report_says_who_held_the_loop_and_for_how_long() -> None:
+def _reported(program: Coroutine[Any, Any, None]) -> dict[tuple[str, str], Row]:
+    """Run ``program`` on a watched loop, recording into a real Prometheus reader: the report's rows."""
     registry = CollectorRegistry()
     meter_provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
     ap.configure(TracerProvider(), meter_provider)
     instrumentor = AsyncioInstrumentor()
     instrumentor.instrument()
     try:
-        held: list[float] = []
-        asyncio.run(_requests(held))
+        asyncio.run(program)
     finally:
         instrumentor.uninstrument()
-    rows = {(row.kind, row.name): row for row in scrape.parse(generate_latest(registry).decode())}
+    return {(row.kind, row.name): row for row in scrape.parse(generate_latest(registry).decode())}
+
+
+def test_the_report_says_who_held_the_loop_and_for_how_long() -> None:
+    held: list[float] = []
+    rows = _reported(_requests(held))
     tool = rows[("tool", "blocking_tool")]
     assert held[0] * 0.6 <= tool.blocked_seconds <= held[0] * 1.1
     sentence = next(s for s in bottlenecks(list(rows.values())) if "held the asyncio event loop" in s)
@@ -227,18 +234,8 @@ async def _victims_and_culprit(held: list[float]) -> None:
 
 
 def test_time_awaiting_operations_lost_to_a_held_loop_is_charged_to_what_held_it() -> None:
-    registry = CollectorRegistry()
-    meter_provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
-    tracer_provider = TracerProvider()
-    ap.configure(tracer_provider, meter_provider)
-    instrumentor = AsyncioInstrumentor()
-    instrumentor.instrument()
-    try:
-        held: list[float] = []
-        asyncio.run(_victims_and_culprit(held))
-    finally:
-        instrumentor.uninstrument()
-    rows = {(row.kind, row.name): row for row in scrape.parse(generate_latest(registry).decode())}
+    held: list[float] = []
+    rows = _reported(_victims_and_culprit(held))
     model, tool = rows[("llm", "openai/victim-model")], rows[("tool", "crunch")]
     # Eight requests in flight: the model calls' wall time is mostly waiting out the tool's blocks.
     assert model.self_seconds > tool.self_seconds
@@ -251,21 +248,11 @@ def test_time_awaiting_operations_lost_to_a_held_loop_is_charged_to_what_held_it
 
 
 def test_an_operation_alone_on_its_loop_never_waits() -> None:
-    registry = CollectorRegistry()
-    meter_provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
-    ap.configure(TracerProvider(), meter_provider)
-    instrumentor = AsyncioInstrumentor()
-    instrumentor.instrument()
-
     async def sequential(held: list[float]) -> None:
         for _ in range(3):
             await ask_model()
             await crunch(held)
 
-    try:
-        asyncio.run(sequential([]))
-    finally:
-        instrumentor.uninstrument()
-    rows = {(row.kind, row.name): row for row in scrape.parse(generate_latest(registry).decode())}
+    rows = _reported(sequential([]))
     assert rows[("llm", "openai/victim-model")].waited_seconds == 0
     assert rows[("tool", "crunch")].blocked_seconds > 0

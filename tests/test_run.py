@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests import tmux
 from tests.test_launcher import _free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -256,26 +256,15 @@ def test_every_worker_of_a_server_with_two_workers_reports(workers_by: str, tmp_
     assert "Transient error" not in stderr and "Traceback" not in stderr
 
 
-def _tmux() -> str:
-    found = shutil.which("tmux")
-    assert found, "tmux is needed for the live-view test (scripts/test.sh installs it)"
-    return found
+_tmux = tmux.tmux
 
 
-def _screen(tmux: str, session: str) -> str:
-    command = [tmux, "capture-pane", "-p", "-S", "-300", "-t", session]
-    return subprocess.run(command, capture_output=True, text=True).stdout
+def _screen(binary: str, session: str) -> str:
+    return tmux.screen(binary, session, history=300)
 
 
-def _wait_for(tmux: str, session: str, text: str, timeout: float = 60.0) -> str:
-    deadline = time.monotonic() + timeout
-    screen = ""
-    while time.monotonic() < deadline:
-        screen = _screen(tmux, session)
-        if text in screen:
-            return screen
-        time.sleep(0.2)
-    raise AssertionError(f"{text!r} never appeared; screen was:\n{screen}")
+def _wait_for(binary: str, session: str, text: str) -> str:
+    return tmux.wait_for(binary, session, text, timeout=60.0, history=300)
 
 
 def test_live_view_while_the_app_runs_then_ctrl_c_gives_the_report(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import statistics
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from otel_agentperf.views import scrape
 from otel_agentperf.views.insights import bottlenecks
 from otel_agentperf.views.rows import CounterReset, window
 from otel_agentperf.views.top import View
+from tests import tmux
 from tests.http_fixtures import serving
 
 
@@ -124,25 +124,8 @@ def test_history_latency_growing_with_size_is_called_out() -> None:
     assert "at 100 records" in sentence and "at 10000 (a linear scan?)" in sentence
 
 
-def _tmux() -> str:
-    found = shutil.which("tmux")
-    assert found, "tmux is needed for the live-view test (scripts/test.sh installs it)"
-    return found
-
-
-def _screen(tmux: str, session: str) -> str:
-    return subprocess.run([tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
-
-
-def _wait_for(tmux: str, session: str, text: str, timeout: float = 20.0) -> str:
-    deadline = time.monotonic() + timeout
-    screen = ""
-    while time.monotonic() < deadline:
-        screen = _screen(tmux, session)
-        if text in screen:
-            return screen
-        time.sleep(0.2)
-    raise AssertionError(f"{text!r} never appeared; screen was:\n{screen}")
+_tmux = tmux.tmux
+_screen, _wait_for = tmux.screen, tmux.wait_for
 
 
 def test_live_view_in_a_real_terminal() -> None:
