@@ -19,8 +19,10 @@ from agent_framework.openai import OpenAIChatCompletionClient
 from opentelemetry.trace import StatusCode
 
 from otel_agentperf.conventions import names
+from otel_agentperf.instrumentation.frameworks import agent_framework_runs
 from otel_agentperf.instrumentation.frameworks.agent_framework_runs import AgentFrameworkInstrumentor
 from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
+from otel_agentperf.runtime import failures
 from tests.conftest import Recorded, instrumented_by, live_operations, trees
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -293,6 +295,33 @@ def test_a_failing_model_call_is_an_error_on_the_llm_and_agent_spans_and_the_hos
     assert point.attributes[names.ERROR_TYPE] == "ChatClientException"
 
 
+def test_a_failure_inside_the_instrumentation_is_logged_once_and_the_run_is_unchanged(
+    recorded: Recorded,
+    framework_otel: Callable[[bool], None],
+    server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bare = [_outcome(asyncio.run(_run(_researcher(server), stream))) for stream in (False, True)]
+
+    def fail(_client: Any) -> str:
+        raise RuntimeError("instrumentation bug")
+
+    monkeypatch.setattr(agent_framework_runs, "_provider", fail)
+    monkeypatch.setattr(failures, "_seen", set())
+    recorded.exporter.clear()
+    with instrumented_by(AgentFrameworkInstrumentor(), OpenAIInstrumentor()):
+        seen = [_outcome(asyncio.run(_run(_researcher(server), stream))) for stream in (False, True) * 2]
+    assert seen == bare * 2
+    # Agent runs and chat calls go unrecorded by us: the framework's spans stay, with the SDK's calls (ours)
+    # under its chat spans and the tools (ours) under its agent span.
+    framework_chat = ("chat tools-2-researcher", ("chat tools-2-researcher",))
+    research = ("invoke_agent researcher", *[(name,) for name in ("execute_tool lookup", "execute_tool count_sources")])
+    found = [_names(tree) for tree in trees(recorded.spans()).values()]
+    assert found == [(research[0], framework_chat, research[1], framework_chat, research[2], framework_chat)] * 4
+    assert sum("instrumentation bug" in record.getMessage() for record in caplog.records) == 2  # agent, chat
+
+
 def test_a_failing_tool_is_an_error_and_the_run_goes_on(instrumented: Recorded, server: Any) -> None:
     @tool
     def broken(topic: str) -> str:
@@ -341,6 +370,7 @@ exporter = InMemorySpanExporter()
 provider = TracerProvider()
 provider.add_span_processor(SimpleSpanProcessor(exporter))
 trace.set_tracer_provider(provider)
+from otel_agentperf.instrumentation.frameworks import agent_framework_runs
 from otel_agentperf.instrumentation.frameworks.agent_framework_runs import AgentFrameworkInstrumentor
 from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
 AgentFrameworkInstrumentor().instrument()
