@@ -159,6 +159,23 @@ def test_agent_with_two_tools_is_one_exact_tree_with_counts_and_metrics(
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["run", "stream"])
+def test_without_the_sdk_instrumented_chat_calls_are_recorded_from_the_framework_alone(
+    recorded: Recorded, server: Any, stream: bool
+) -> None:
+    with instrumented_by(AgentFrameworkInstrumentor()):
+        asyncio.run(_run(_researcher(server), stream))
+    spans = recorded.spans()
+    assert list(trees(spans).values()) == [RESEARCH]
+    chats = [span for span in spans if span.name.startswith("chat")]
+    # Usage from the framework's response (its stream's usage update), the id and model it reports.
+    assert [span.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] for span in chats] == [9, 9, 9]
+    assert all(span.attributes[names.GEN_AI_RESPONSE_MODEL] == "tools-2-researcher" for span in chats)
+    assert all(span.attributes[names.GEN_AI_RESPONSE_ID] == "chatcmpl-local" for span in chats)
+    assert recorded.tokens("output") == 27
+    assert recorded.histogram_point(names.CLIENT_OPERATION_DURATION).count == 3
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["run", "stream"])
 def test_host_results_are_identical_with_and_without_instrumentation(
     recorded: Recorded, framework_otel: Callable[[bool], None], server: Any, stream: bool
 ) -> None:
