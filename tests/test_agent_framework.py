@@ -13,7 +13,7 @@ from typing import Any
 
 import openai
 import pytest
-from agent_framework import Agent, FunctionTool, WorkflowBuilder, observability, tool
+from agent_framework import Agent, FunctionTool, WorkflowBuilder, observability, tool, workflow
 from agent_framework.exceptions import ChatClientException
 from agent_framework.openai import OpenAIChatCompletionClient
 from opentelemetry.trace import StatusCode
@@ -264,6 +264,22 @@ def test_workflow_of_two_agents_nests_both_in_one_invoke_workflow(
     point = instrumented.histogram_point(names.WORKFLOW_DURATION)
     assert point.count == 1 and point.attributes[names.GEN_AI_WORKFLOW_NAME] == "research"
     assert instrumented.histogram_point(names.AGENT_DURATION, **{names.GEN_AI_AGENT_NAME: "writer"}).count == 1
+
+
+@pytest.mark.filterwarnings(r"ignore:\[FUNCTIONAL_WORKFLOWS\]")  # the framework marks them experimental
+def test_a_functional_workflow_calling_two_agents_is_one_invoke_workflow(instrumented: Recorded, server: Any) -> None:
+    researcher, writer = _researcher(server, "tools-1-researcher"), _writer(server)
+
+    @workflow
+    async def report(question: str) -> str:
+        notes = await researcher.run(question)
+        return (await writer.run(notes.text)).text
+
+    assert asyncio.run(report.build().run("why is my agent slow")).get_outputs() == [ANSWER]
+    research = ("invoke_agent researcher", ("chat tools-1-researcher",), ("execute_tool lookup",))
+    tree = ("invoke_workflow report", (*research, ("chat tools-1-researcher",)), WRITE)
+    assert list(trees(instrumented.spans()).values()) == [tree]
+    assert instrumented.histogram_point(names.WORKFLOW_DURATION).attributes[names.GEN_AI_WORKFLOW_NAME] == "report"
 
 
 def _names(tree: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -134,7 +134,10 @@ def _marked(invocation: Invocation, instance: Any) -> Context:
 
 
 def _provider(client: Any) -> str:
-    """The conventions' provider name a chat client reports to the framework's telemetry (its values are)."""
+    """The provider a chat client names to the framework's telemetry ("" when unknown).
+
+    The framework already uses the conventions' values (``openai``, ``azure.ai.openai``...).
+    """
     provider = getattr(client, "otel_provider_name", None) or getattr(type(client), "OTEL_PROVIDER_NAME", None)
     return str(provider) if provider and provider != _UNKNOWN else ""
 
@@ -343,7 +346,7 @@ _CHAT_CALL = _call_hook(shared.operation("ChatClient.get_response", "", names.OP
 
 class AgentFrameworkInstrumentor(LibraryInstrumentor):
     module = "agent_framework"
-    requirement = "agent-framework-core >= 1.20"
+    requirement = "agent-framework-core >= 1.22"
 
     def hooks(self) -> list[tuple[str, Callable[[ModuleType], None]]]:
         helpers = [(module, self._helper_patch(function)) for module, function in _SPAN_HELPERS]
