@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
+import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -389,38 +392,24 @@ def test_runs_leave_no_operation_behind_and_an_unread_stream_ends_when_collected
     assert len([span for span in instrumented.spans() if span.name == "invoke_agent researcher"]) == 21
 
 
-def test_instrumenting_before_the_framework_is_imported_gives_one_span_per_operation(server: Any) -> None:
-    """The usual order under ``opentelemetry-instrument``: hooks run as the framework's modules load (one of
-    them imports an already hooked helper by name), its own telemetry on and exporting to the same provider."""
-    code = f"""
-import asyncio, sys
-sys.path.insert(0, {str(ROOT)!r})
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-exporter = InMemorySpanExporter()
-provider = TracerProvider()
-provider.add_span_processor(SimpleSpanProcessor(exporter))
-trace.set_tracer_provider(provider)
-from otel_agentperf.instrumentation.frameworks import agent_framework_runs
-from otel_agentperf.instrumentation.frameworks.agent_framework_runs import AgentFrameworkInstrumentor
-from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
-AgentFrameworkInstrumentor().instrument()
-OpenAIInstrumentor().instrument()
-assert "agent_framework" not in sys.modules
-from tests.test_agent_framework import _researcher, _run
-class Server:
-    base_url = {server.base_url!r}
-asyncio.run(_run(_researcher(Server()), stream=False))
-asyncio.run(_run(_researcher(Server()), stream=True))
-print(sorted(set(span.instrumentation_scope.name for span in exporter.get_finished_spans())))
-print(len(exporter.get_finished_spans()))
-"""
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+def test_under_opentelemetry_instrument_each_operation_is_one_span(server: Any) -> None:
+    """The launcher loads every entry point before the app imports the framework, whose telemetry (on by
+    default) then exports to the same global provider: still one span per operation."""
+    launcher = Path(sys.executable).parent / "opentelemetry-instrument"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
+    env.update(OTEL_TRACES_EXPORTER="console", OTEL_METRICS_EXPORTER="none", OTEL_LOGS_EXPORTER="none")
+    app = ROOT / "tests" / "apps" / "agent_framework_app.py"
+    command = [str(launcher), sys.executable, str(app), server.base_url]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [repr([names.SCOPE_NAME]), "12"]
-    assert "otel-agentperf" not in result.stderr
+    lines = result.stdout.splitlines()
+    assert lines.count(ANSWER) == 2  # the app's own output, whenever the console exporter wrote
+    exported = "\n".join(line for line in lines if line != ANSWER)
+    spans = [json.loads(chunk) for chunk in re.split(r"(?m)^(?=\{$)", exported) if chunk.strip()]
+    found = sorted(span["name"] for span in spans)
+    assert found == sorted([RESEARCH[0], *[child[0] for child in RESEARCH[1:]]] * 2)
+    agents = [span for span in spans if span["name"] == "invoke_agent researcher"]
+    assert {span["attributes"][names.AGENT_LLM_CALLS] for span in agents} == {3}
 
 
 def test_uninstrument_restores_the_framework_and_its_own_spans(
@@ -434,3 +423,12 @@ def test_uninstrument_restores_the_framework_and_its_own_spans(
     assert (vars(Agent)["run"], vars(observability)["_get_span"], vars(FunctionTool)["invoke"]) == originals
     asyncio.run(_run(_researcher(server), stream=True))
     assert _ours(recorded) == [] and len(recorded.spans()) == 6
+
+
+def test_the_entry_point_names_the_instrumentor() -> None:
+    from importlib.metadata import entry_points
+
+    group = entry_points(group="opentelemetry_instrumentor")
+    (entry,) = [point for point in group if point.name == "otel_agentperf_agent_framework"]
+    assert entry.load() is AgentFrameworkInstrumentor
+    assert AgentFrameworkInstrumentor().instrumentation_dependencies() == ("agent-framework-core >= 1.22",)
