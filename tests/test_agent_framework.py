@@ -174,6 +174,8 @@ def test_without_the_sdk_instrumented_chat_calls_are_recorded_from_the_framework
     assert [span.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] for span in chats] == [9, 9, 9]
     assert all(span.attributes[names.GEN_AI_RESPONSE_MODEL] == "tools-2-researcher" for span in chats)
     assert all(span.attributes[names.GEN_AI_RESPONSE_ID] == "chatcmpl-local" for span in chats)
+    reasons = [span.attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] for span in chats]
+    assert reasons == [("tool_calls",), ("tool_calls",), ("stop",)]
     assert recorded.tokens("output") == 27
     assert recorded.histogram_point(names.CLIENT_OPERATION_DURATION).count == 3
 

@@ -157,6 +157,7 @@ def _prepare_agent(instance: Any, _args: tuple[Any, ...], _kwargs: dict[str, Any
 
 
 def _usage(invocation: LLMInvocation, usage: Any) -> None:
+    """Token usage from the framework's ``UsageDetails`` (its own keys, mapped from every provider's)."""
     if isinstance(usage, Mapping) and usage.get("input_token_count") is not None:
         invocation.set_usage(
             usage.get("input_token_count"),
@@ -206,7 +207,7 @@ class _Updates:
             shared.set_response(invocation, getattr(update, "response_id", None), model, self.reasons)
 
 
-def _prepare_chat(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
+def _prepare_chat(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
     if _in_progress(instance):
         return None
     options = kwargs.get("options") or {}
