@@ -1,4 +1,4 @@
-"""Per-invocation overhead of the framework instrumentors: LangGraph, Agents SDK and DSPy ReAct agents.
+"""Per-invocation overhead of the framework instrumentors: LangGraph, Agents SDK, DSPy and Agent Framework agents.
 
     python benchmarks/framework_overhead.py [--runs 100] [--rounds 10]
 
@@ -8,7 +8,8 @@ in rotation: uninstrumented, and instrumented with the framework's instrumentor 
 (as ``opentelemetry-instrument`` would), so each invocation records an agent operation (and, for the
 Agents SDK, its workflow), two LLM operations and one tool operation. DSPy's ReAct agent runs over an
 in-process ``dspy.BaseLM`` (DSPy's own engine has no mock transport) and makes three model calls (step,
-step, extraction) and one tool call.
+step, extraction) and one tool call. The Agent Framework's own telemetry is switched off, so its
+uninstrumented runs are the framework alone (with it on, its spans give way to ours).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import httpx
 import openai
 from pipeline import providers
 
+from otel_agentperf.instrumentation.frameworks.agent_framework_runs import AgentFrameworkInstrumentor
 from otel_agentperf.instrumentation.frameworks.dspy_programs import DSPyInstrumentor
 from otel_agentperf.instrumentation.frameworks.langchain_runnables import LangChainInstrumentor
 from otel_agentperf.instrumentation.frameworks.langgraph_runs import LangGraphInstrumentor
@@ -115,6 +117,21 @@ def dspy_agent() -> Callable[[], object]:
     return run
 
 
+def agent_framework_agent(loop: asyncio.AbstractEventLoop) -> Callable[[], object]:
+    import agent_framework
+    from agent_framework.openai import OpenAIChatCompletionClient
+
+    agent_framework.observability.disable_instrumentation()
+    client = openai.AsyncOpenAI(
+        api_key="x",
+        base_url="http://llm.local/v1",
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+    )
+    chat = OpenAIChatCompletionClient(model="m1", async_client=client)
+    agent = agent_framework.Agent(chat, "Answer.", name="bench", tools=[agent_framework.tool(lookup)])
+    return lambda: loop.run_until_complete(agent.run("hi"))
+
+
 def measure(run: Callable[[], object], instrumentors: list[Any], runs: int, rounds: int) -> tuple[float, float]:
     """Best seconds per invocation (uninstrumented, instrumented), alternating round by round."""
     best = [float("inf"), float("inf")]
@@ -160,6 +177,11 @@ def main() -> None:
             5,  # workflow, agent, 2 LLM, 1 tool
         ),
         "DSPy ReAct agent (in-process LM)": (dspy_agent(), [DSPyInstrumentor()], 5),  # agent, 3 LLM, 1 tool
+        "Agent Framework agent": (
+            agent_framework_agent(loop),
+            [AgentFrameworkInstrumentor(), OpenAIInstrumentor()],
+            4,  # agent, 2 LLM, 1 tool
+        ),
     }
     print(f"best of {args.rounds} rounds x {args.runs} invocations; 2 (DSPy: 3) model calls and 1 tool call each")
     for name, (run, instrumentors, operations) in cases.items():

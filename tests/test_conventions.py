@@ -15,12 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import agent_framework
 import agents
 import anthropic
 import dspy
 import openai
 import pytest
 import yaml
+from agent_framework.openai import OpenAIChatCompletionClient
 from agents import Agent, OpenAIChatCompletionsModel, Runner, function_tool
 from langchain_core.chat_history import InMemoryChatMessageHistory
 from langchain_core.messages import AIMessage, HumanMessage
@@ -37,6 +39,7 @@ from opentelemetry.trace import SpanKind
 import otel_agentperf as ap
 from otel_agentperf.instrumentation.config.json_files import JsonFilesInstrumentor
 from otel_agentperf.instrumentation.config.pyyaml import PyYAMLInstrumentor
+from otel_agentperf.instrumentation.frameworks.agent_framework_runs import AgentFrameworkInstrumentor
 from otel_agentperf.instrumentation.frameworks.dspy_programs import DSPyInstrumentor
 from otel_agentperf.instrumentation.frameworks.langchain_runnables import LangChainInstrumentor
 from otel_agentperf.instrumentation.frameworks.langgraph_runs import LangGraphInstrumentor
@@ -213,6 +216,24 @@ def _frameworks(server: Any) -> None:
     lm = dspy.LM("openai/tools-2-analyst", api_base=server.base_url, api_key="sk-local", cache=False)
     with dspy.context(lm=lm):
         dspy.ReAct(Answer, tools=[count_sources], max_iters=3)(question="why is my agent slow")
+    _agent_framework(server)
+
+
+def _agent_framework(server: Any) -> None:
+    """An Agent Framework agent with a tool, run and streamed, and a workflow of two agents."""
+    client = openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-local", max_retries=0)
+    chat = OpenAIChatCompletionClient(model="tools-1-editor", async_client=client)
+    editor = agent_framework.Agent(chat, "Edit.", name="editor", tools=[agent_framework.tool(count_sources)])
+    reviewer = agent_framework.Agent(OpenAIChatCompletionClient(model="small", async_client=client), name="reviewer")
+    review = agent_framework.WorkflowBuilder(name="review", start_executor=editor).add_edge(editor, reviewer).build()
+
+    async def main() -> None:
+        await editor.run("edit this")
+        async for _ in editor.run("edit this", stream=True):
+            pass
+        await review.run("edit this")
+
+    asyncio.run(main())
 
 
 def _langchain_alone(server: Any) -> None:
@@ -257,7 +278,13 @@ def _capture(make_recorded: MakeRecorded, server: Any, tmp_path: Path) -> Record
     history = (LangChainHistoryInstrumentor(), LangGraphCheckpointInstrumentor())
     with instrumented_by(LangChainInstrumentor(), *history):
         _langchain_alone(server)
-    frameworks = (LangChainInstrumentor(), LangGraphInstrumentor(), OpenAIAgentsInstrumentor(), DSPyInstrumentor())
+    frameworks = (
+        LangChainInstrumentor(),
+        LangGraphInstrumentor(),
+        OpenAIAgentsInstrumentor(),
+        DSPyInstrumentor(),
+        AgentFrameworkInstrumentor(),
+    )
     config = (PyYAMLInstrumentor(), JsonFilesInstrumentor())
     with instrumented_by(OpenAIInstrumentor(), AnthropicInstrumentor(), *frameworks, *history, *config):
         _sdk_calls(server)

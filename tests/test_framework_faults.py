@@ -1,4 +1,4 @@
-"""LangGraph, the OpenAI Agents SDK and DSPy agents whose model fails: the app sees what it sees uninstrumented.
+"""LangGraph, Agents SDK, DSPy and Agent Framework agents whose model fails: the app sees what it sees uninstrumented.
 
 The model is the local server under a fault (500, an exhausted 429, a hang past the client's timeout, a
 cut stream, a body that is not JSON); each agent runs once uninstrumented and once with the framework's
@@ -13,14 +13,17 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import agent_framework
 import dspy
 import openai
 import pytest
+from agent_framework.openai import OpenAIChatCompletionClient
 from agents import Agent, OpenAIChatCompletionsModel, Runner
 from langchain_openai import ChatOpenAI
 from opentelemetry.trace import StatusCode
 
 from otel_agentperf.conventions import names
+from otel_agentperf.instrumentation.frameworks.agent_framework_runs import AgentFrameworkInstrumentor
 from otel_agentperf.instrumentation.frameworks.dspy_programs import DSPyInstrumentor
 from otel_agentperf.instrumentation.frameworks.langchain_runnables import LangChainInstrumentor
 from otel_agentperf.instrumentation.frameworks.langgraph_runs import LangGraphInstrumentor
@@ -96,6 +99,25 @@ def _dspy(server: Any, model: str, engine: str = "auto") -> Callable[[], Any]:
     return run
 
 
+def _agent_framework_agent(server: Any, model: str, timeout: float | None = 0.5) -> agent_framework.Agent:
+    client = openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-local", max_retries=0, timeout=timeout)
+    chat = OpenAIChatCompletionClient(model=model, async_client=client)
+    return agent_framework.Agent(chat, "Research.", name="researcher", tools=[agent_framework.tool(lookup)])
+
+
+def _agent_framework(server: Any, model: str) -> Callable[[], Any]:
+    async def run() -> Any:
+        agent = _agent_framework_agent(server, model)
+        if model.startswith("cut-"):
+            updates = agent.run(QUESTION, stream=True)
+            async for _ in updates:
+                pass
+            return await updates.get_final_response()
+        return await agent.run(QUESTION)
+
+    return lambda: asyncio.run(run())
+
+
 FRAMEWORKS: dict[str, tuple[Callable[[Any, str], Callable[[], Any]], Callable[[], list[Any]]]] = {
     "langgraph": (_langgraph, lambda: [LangChainInstrumentor(), LangGraphInstrumentor(), OpenAIInstrumentor()]),
     "agents-sdk": (_agents_sdk, lambda: [OpenAIAgentsInstrumentor(), OpenAIInstrumentor()]),
@@ -104,6 +126,7 @@ FRAMEWORKS: dict[str, tuple[Callable[[Any, str], Callable[[], Any]], Callable[[]
         lambda server, model: _dspy(server, model, engine="litellm"),
         lambda: [DSPyInstrumentor(), OpenAIInstrumentor()],
     ),
+    "agent-framework": (_agent_framework, lambda: [AgentFrameworkInstrumentor(), OpenAIInstrumentor()]),
 }
 # DSPy does not stream a ReAct step (no cut stream); its native engine ignores the timeout (no hang there).
 CASES = [
@@ -182,11 +205,18 @@ def _agents_sdk_events(server: Any) -> Any:
     return Runner.run_streamed(agent, QUESTION).stream_events()
 
 
-@pytest.mark.parametrize("framework", ["langgraph", "agents-sdk"])
+def _agent_framework_events(server: Any) -> Any:
+    return _agent_framework_agent(server, "slow-30-researcher", timeout=None).run(QUESTION, stream=True)
+
+
+EVENTS = {"langgraph": _langgraph_events, "agents-sdk": _agents_sdk_events, "agent-framework": _agent_framework_events}
+
+
+@pytest.mark.parametrize("framework", list(EVENTS))
 def test_a_run_cancelled_mid_stream_is_cancelled_and_leaves_nothing_in_flight(
     recorded: Recorded, server: Any, framework: str
 ) -> None:
-    events = _langgraph_events if framework == "langgraph" else _agents_sdk_events
+    events = EVENTS[framework]
 
     async def run() -> bool:
         cancelled = await _cancelled_mid_run(events(server))

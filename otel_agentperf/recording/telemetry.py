@@ -45,6 +45,12 @@ def running_llm() -> LLMInvocation | None:
     return found if isinstance(found, LLMInvocation) and found.running() else None
 
 
+def running_operation() -> Invocation | None:
+    """The innermost operation running in this context, if any (a folded one's outer operation)."""
+    found = otel_context.get_value(_CURRENT_KEY)
+    return found if isinstance(found, Invocation) and found.running() else None
+
+
 def _loop_running() -> bool:
     """True when this thread runs an asyncio loop: synchronous I/O here blocks every task on it."""
     asyncio = sys.modules.get("asyncio")

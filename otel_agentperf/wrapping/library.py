@@ -100,6 +100,14 @@ class LibraryInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 self.missing(base, name)
         self._patcher.wrap_hierarchy(base, methods)
 
+    def hook_hierarchy(self, base: type, name: str, hook: Wrapper) -> None:
+        """Run every call of ``name`` through ``hook`` on ``base`` and on every subclass that defines it.
+
+        Warned about once when no class of the hierarchy defines it yet (``base`` may be abstract).
+        """
+        if not self._patcher.hook_hierarchy(base, name, hook):
+            self.missing(base, name)
+
     def missing(self, owner: Any, name: str) -> None:
         owner_name = getattr(owner, "__qualname__", None) or getattr(owner, "__name__", repr(owner))
         failures.warn_once(

@@ -16,7 +16,7 @@ import wrapt
 
 from otel_agentperf.recording.operations import Operation
 from otel_agentperf.runtime import failures, forksafe, reentry
-from otel_agentperf.wrapping.wrappers import AgentPerfWrapper, Prepare, unbound, wrap
+from otel_agentperf.wrapping.wrappers import AgentPerfWrapper, Prepare, Wrapper, unbound, wrap
 
 _MISSING = object()
 
@@ -90,10 +90,32 @@ class Patcher:
                     operation, prepare = spec(cls, name)
                     self.wrap(cls, name, operation, prepare)
 
+        self._every_class(base, wrap_class)
+
+    def hook_hierarchy(self, base: type, name: str, hook: Wrapper) -> int:
+        """Run ``name`` through ``hook`` (a wrapt wrapper) wherever ``base`` or a subclass, present or future,
+        defines it: for methods whose result is not a plain value, a coroutine or a generator.
+
+        Returns how many classes defined it so far.
+        """
+        hooked = 0
+
+        def hook_class(cls: type) -> None:
+            nonlocal hooked
+            current = vars(cls).get(name, _MISSING)
+            if current is not _MISSING and getattr(current, "_self_wrapper", None) is not hook:
+                self.replace(cls, name, wrapt.FunctionWrapper(current, hook))
+                hooked += 1
+
+        self._every_class(base, hook_class)
+        return hooked
+
+    def _every_class(self, base: type, apply: Callable[[type], None]) -> None:
+        """``apply`` to ``base`` and its subclasses now, and to every subclass defined later."""
         pending = [base]
         while pending:
             cls = pending.pop()
-            wrap_class(cls)
+            apply(cls)
             pending.extend(cls.__subclasses__())
 
         inherited = vars(base).get("__init_subclass__")
@@ -104,7 +126,7 @@ class Patcher:
             else:
                 super(base, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
             try:
-                wrap_class(cls)
+                apply(cls)
             except Exception as exc:
                 failures.report(f"instrumenting subclass {cls.__qualname__}", exc)
 

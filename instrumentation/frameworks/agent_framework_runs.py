@@ -1,0 +1,402 @@
+"""Microsoft Agent Framework (``agent-framework-core``): agent runs, chat calls, function tools, workflows.
+
+Agent runs are ``invoke_agent {name}``: ``run`` on ``BaseAgent`` and every subclass that defines it (``Agent``,
+``RawAgent``, ``WorkflowAgent``, the app's own). ``Agent.run`` reaches ``RawAgent.run`` through the
+framework's middleware and telemetry layers; a run of the agent whose run is already the operation in
+progress is that same run, not another. Chat-client calls are LLM operations, one per model call:
+``get_response`` of the chat middleware layer, the chat telemetry layer and ``BaseChatClient`` (the
+function-invocation layer above them loops over model calls and tools, and is left alone); the outermost
+of them is the operation and the OpenAI SDK's ``create`` under it folds into it, so a call through the
+framework's OpenAI clients is one LLM operation with the SDK's usage and response attributes. Function
+tools are ``execute_tool {name}`` (``FunctionTool.invoke``, with the tool call id); workflow runs are
+``invoke_workflow {name}`` (``Workflow._run_workflow_with_tracing`` and the functional workflows'
+``_run_core``, the one path every run, resumption and checkpoint restore takes).
+
+``run`` and ``get_response`` return an awaitable, or with ``stream=True`` a ``ResponseStream`` consumed
+later, maybe in another task: the operation then starts with the call, its context is current while the
+call sets the stream up and around each pull of the stream (the framework's own pull hooks), each update
+is a chunk, and it ends in the stream's cleanup (an error the stream ended with is the operation's), or
+when a stream never read is collected.
+
+The framework has OpenTelemetry of its own, on unless the app turns it off: ``invoke_agent``, ``chat``,
+``execute_tool`` and ``workflow.run`` spans from a few helpers in ``agent_framework.observability``. While
+one of our operations of the same kind is the one running, those helpers get a non-recording span in our
+span's place, so each operation is one span (ours, whichever was enabled first) and what the framework
+nests under its span (executor and edge spans, message sends, MCP calls) nests under ours. The framework's
+own metrics are its own (its ``agent_framework`` meter) and stay as the app set them up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from types import ModuleType
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.util.types import AttributeValue
+
+from otel_agentperf.conventions import names
+from otel_agentperf.recording.invocations import Invocation, LLMInvocation
+from otel_agentperf.recording.operations import Operation, named
+from otel_agentperf.recording.telemetry import running_operation
+from otel_agentperf.runtime import failures
+from otel_agentperf.wrapping.library import LibraryInstrumentor
+from otel_agentperf.wrapping.wrappers import Call, Prepare, Wrapper, start
+
+from ..llm import shared
+
+# What the instance of a run or chat call in progress is: (instance, its operation), so the layers of one
+# call under it pass through.
+_CALL_KEY = otel_context.create_key("agentperf-agent-framework-call")
+# The framework's operation names on its spans, and the kind of our operation that stands for each.
+_FRAMEWORK_KINDS = {
+    names.OP_INVOKE_AGENT: names.KIND_AGENT,
+    names.OP_CHAT: names.KIND_LLM,
+    names.OP_EXECUTE_TOOL: names.KIND_TOOL,
+}
+_WORKFLOW_RUN_SPAN = "workflow.run"
+_UNKNOWN = "unknown"  # what the framework reports for a provider or model it does not know
+# The framework's span helpers: (module, function) pairs; some modules import the helper by name.
+_SPAN_HELPERS = (
+    ("agent_framework.observability", "_get_span"),
+    ("agent_framework.observability", "_start_streaming_span"),
+    ("agent_framework.observability", "get_function_span"),
+    ("agent_framework._tools", "get_function_span"),
+    ("agent_framework.observability", "start_workflow_span"),
+    ("agent_framework._workflows._workflow", "start_workflow_span"),
+    ("agent_framework._workflows._functional", "start_workflow_span"),
+)
+
+
+def _stand_in(kind: str) -> trace.Span | None:
+    """A non-recording span in our running operation's place, when it is of ``kind``; None otherwise."""
+    running = running_operation()
+    if running is None or running.kind != kind:
+        return None
+    return trace.NonRecordingSpan(running.span.get_span_context())
+
+
+def _framework_kind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    """The kind of our operation a framework span helper's call stands for, from its attributes or name.
+
+    The framework's names are ``str`` enum members: equal to, and hashed as, their values.
+    """
+    first = kwargs.get("name", kwargs.get("attributes", args[0] if args else None))
+    if isinstance(first, str):
+        return names.KIND_WORKFLOW if first == _WORKFLOW_RUN_SPAN else None
+    operation = first.get(names.GEN_AI_OPERATION_NAME) if isinstance(first, Mapping) else None
+    return _FRAMEWORK_KINDS.get(operation) if isinstance(operation, str) else None
+
+
+class _Switch:
+    """Off once uninstrumented: a module that imported a hooked helper by name keeps the hook, inert."""
+
+    on = False
+
+
+def _span_helper(returns_manager: bool) -> Wrapper:
+    """Hook for one of the framework's span helpers: our stand-in while our operation of its kind runs."""
+
+    def hook(wrapped: Any, _instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        span = None
+        if _Switch.on:
+            try:
+                kind = _framework_kind(args, kwargs)
+                span = _stand_in(kind) if kind is not None else None
+            except Exception as exc:
+                failures.report("replacing an Agent Framework span", exc)
+        if span is None:
+            return wrapped(*args, **kwargs)
+        return contextlib.nullcontext(span) if returns_manager else span
+
+    return hook
+
+
+_SPAN_MANAGER = _span_helper(returns_manager=True)
+_SPAN = _span_helper(returns_manager=False)
+
+
+def _in_progress(instance: Any) -> bool:
+    """Whether this instance's run or chat call is the operation running (a layer of that same call)."""
+    found = otel_context.get_value(_CALL_KEY)
+    return isinstance(found, tuple) and found[0] is instance and running_operation() is found[1]
+
+
+def _marked(invocation: Invocation, instance: Any) -> Context:
+    """The operation's context, naming the instance it runs for."""
+    invocation.context = otel_context.set_value(_CALL_KEY, (instance, invocation), invocation.context)
+    return invocation.context
+
+
+def _provider(client: Any) -> str:
+    """The provider a chat client names to the framework's telemetry ("" when unknown).
+
+    The framework already uses the conventions' values (``openai``, ``azure.ai.openai``...).
+    """
+    provider = getattr(client, "otel_provider_name", None) or getattr(type(client), "OTEL_PROVIDER_NAME", None)
+    return str(provider) if provider and provider != _UNKNOWN else ""
+
+
+def _prepare_agent(instance: Any, _args: tuple[Any, ...], _kwargs: dict[str, Any]) -> Call | None:
+    if _in_progress(instance):
+        return None
+    name = getattr(instance, "name", None)
+    attributes: dict[str, AttributeValue] = {}
+    agent_id = getattr(instance, "id", None)
+    if isinstance(agent_id, str):
+        attributes[names.GEN_AI_AGENT_ID] = agent_id
+    provider = _provider(getattr(instance, "client", None))
+    if provider:
+        attributes[names.GEN_AI_PROVIDER_NAME] = provider
+    return Call(named(names.KIND_AGENT, str(name) if name else type(instance).__name__), attributes)
+
+
+def _usage(invocation: LLMInvocation, usage: Any) -> None:
+    """Token usage from the framework's ``UsageDetails`` (its own keys, mapped from every provider's)."""
+    if isinstance(usage, Mapping) and usage.get("input_token_count") is not None:
+        invocation.set_usage(
+            usage.get("input_token_count"),
+            usage.get("output_token_count"),
+            usage.get("cache_read_input_token_count"),
+            usage.get("cache_creation_input_token_count"),
+        )
+
+
+def _chat_result(invocation: LLMInvocation, response: Any) -> None:
+    """Usage, response id, model and finish reason from the framework's ``ChatResponse``."""
+    _usage(invocation, getattr(response, "usage_details", None))
+    reason = getattr(response, "finish_reason", None)
+    shared.set_response(
+        invocation, getattr(response, "response_id", None), getattr(response, "model", None), [str(reason or "")]
+    )
+
+
+class _Updates:
+    """Reads a streamed chat call's updates: each with content is a chunk; usage, model and reason as they come."""
+
+    __slots__ = ("invocation", "reasons")
+
+    def __init__(self, invocation: LLMInvocation) -> None:
+        self.invocation = invocation
+        self.reasons: list[str] = []
+
+    def __call__(self, update: Any) -> None:
+        try:
+            self._read(update)
+        except Exception as exc:
+            failures.report("reading an Agent Framework stream update", exc)
+
+    def _read(self, update: Any) -> None:
+        invocation = self.invocation
+        contents = getattr(update, "contents", None) or ()
+        if any(getattr(content, "type", None) != "usage" for content in contents):
+            invocation.chunk()
+        for content in contents:
+            if getattr(content, "type", None) == "usage":
+                _usage(invocation, getattr(content, "usage_details", None))
+        reason = getattr(update, "finish_reason", None)
+        if reason:
+            self.reasons.append(str(reason))
+        model = getattr(update, "model", None)
+        if model or reason:
+            shared.set_response(invocation, getattr(update, "response_id", None), model, self.reasons)
+
+
+def _prepare_chat(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
+    if _in_progress(instance):
+        return None
+    options = kwargs.get("options") or {}
+    client_kwargs = kwargs.get("client_kwargs") or {}
+    model = client_kwargs.get("model") or options.get("model") or getattr(instance, "model", None)
+    model_name = str(model) if model and model != _UNKNOWN else ""
+    function = f"{type(instance).__name__}.get_response"
+    operation = shared.operation(function, _provider(instance), names.OP_CHAT, model_name)
+    attributes = shared.request_attributes(options)
+    server = None
+    service_url = getattr(instance, "service_url", None)
+    url = service_url() if callable(service_url) else None
+    if isinstance(url, str) and "://" in url:
+        server = dict(shared.url_attributes(url))  # on the metrics too, as the conventions have it
+    if kwargs.get("stream"):
+        attributes[names.GEN_AI_REQUEST_STREAM] = True
+        return Call(operation, attributes, server)
+    return Call(operation, attributes, server, on_result=_chat_result)
+
+
+def _prepare_tool(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
+    attributes: dict[str, AttributeValue] = {names.GEN_AI_TOOL_TYPE: names.TOOL_TYPE_FUNCTION}
+    call_id = kwargs.get("tool_call_id")
+    if isinstance(call_id, str):
+        attributes[names.GEN_AI_TOOL_CALL_ID] = call_id
+    return Call(named(names.KIND_TOOL, str(getattr(instance, "name", None) or type(instance).__name__)), attributes)
+
+
+def _prepare_workflow(instance: Any, _args: tuple[Any, ...], _kwargs: dict[str, Any]) -> Call:
+    return Call(named(names.KIND_WORKFLOW, str(getattr(instance, "name", None) or type(instance).__name__)))
+
+
+@contextlib.contextmanager
+def _current(context: Context) -> Iterator[None]:
+    token = otel_context.attach(context)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+class _StreamEnd:
+    """The stream's cleanup hook: ends the operation, with the error the stream ended with, if any.
+
+    Holds the stream weakly (the stream holds this hook); a stream collected unread ends the operation too.
+    """
+
+    __slots__ = ("collected", "invocation", "stream")
+
+    def __init__(self, invocation: Invocation, stream: Any) -> None:
+        self.invocation = invocation
+        self.stream = weakref.ref(stream)
+        self.collected = weakref.finalize(stream, invocation.finish)
+
+    def __call__(self) -> None:
+        self.collected.detach()
+        stream = self.stream()
+        error = getattr(stream, "_stream_error", None) if stream is not None else None
+        self.invocation.finish(error if isinstance(error, BaseException) else None)
+
+
+def _follow(invocation: Invocation, context: Context, stream: Any) -> None:
+    """Keep the operation going with ``stream``: current around each pull, ended by the stream's cleanup."""
+    stream.with_pull_context_manager(lambda: _current(context))
+    if isinstance(invocation, LLMInvocation):
+        stream.with_transform_hook(_Updates(invocation))
+    stream.with_cleanup_hook(_StreamEnd(invocation, stream))
+
+
+def _streamed(
+    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any], operation: Operation, prepare: Prepare
+) -> Any:
+    invocation = start(operation, prepare, instance, args, kwargs, attach=False)
+    if invocation is None:
+        return wrapped(*args, **kwargs)
+    context = _marked(invocation, instance)
+    token = otel_context.attach(context)
+    try:
+        stream = wrapped(*args, **kwargs)
+    except BaseException as exc:
+        invocation.end(exc)
+        raise
+    finally:
+        otel_context.detach(token)
+    try:
+        if callable(getattr(stream, "with_cleanup_hook", None)):
+            _follow(invocation, context, stream)
+        else:  # not a ResponseStream: nothing tells when it ends
+            invocation.end(result=stream)
+    except Exception as exc:
+        failures.report("following an Agent Framework stream", exc)
+        invocation.end(result=stream)
+    return stream
+
+
+async def _awaited(
+    awaitable: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any], operation: Operation, prepare: Prepare
+) -> Any:
+    invocation = start(operation, prepare, instance, args, kwargs, attach=False)
+    if invocation is None:
+        return await awaitable
+    _marked(invocation, instance)
+    invocation.attach()
+    try:
+        result = await awaitable
+    except BaseException as exc:
+        invocation.end(exc)
+        raise
+    invocation.end(result=result)
+    return result
+
+
+def _call_hook(operation: Operation, prepare: Prepare) -> Wrapper:
+    """Hook for ``run``/``get_response``: an awaitable recorded when awaited, or a stream followed to its end."""
+
+    def hook(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not _Switch.on:
+            return wrapped(*args, **kwargs)
+        if kwargs.get("stream"):
+            return _streamed(wrapped, instance, args, kwargs, operation, prepare)
+        result = wrapped(*args, **kwargs)
+        if not inspect.isawaitable(result):
+            return result
+        recorded: Any = _awaited(result, instance, args, kwargs, operation, prepare)
+        name = getattr(result, "__qualname__", None)
+        if isinstance(name, str):  # task reprs and "never awaited" warnings name the framework's coroutine
+            recorded.__name__, recorded.__qualname__ = getattr(result, "__name__", name), name
+        return recorded
+
+    return hook
+
+
+_DEFAULT_WORKFLOW = named(names.KIND_WORKFLOW, "Workflow")
+_AGENT_RUN = _call_hook(named(names.KIND_AGENT, "Agent"), _prepare_agent)
+_CHAT_CALL = _call_hook(shared.operation("ChatClient.get_response", "", names.OP_CHAT, ""), _prepare_chat)
+
+
+class AgentFrameworkInstrumentor(LibraryInstrumentor):
+    module = "agent_framework"
+    requirement = "agent-framework-core >= 1.22"
+
+    def hooks(self) -> list[tuple[str, Callable[[ModuleType], None]]]:
+        helpers = [(module, self._helper_patch(function)) for module, function in _SPAN_HELPERS]
+        return [
+            ("agent_framework._agents", self._patch_agents),
+            ("agent_framework._clients", self._patch_clients),
+            ("agent_framework._middleware", self._patch_middleware_layer),
+            ("agent_framework.observability", self._patch_telemetry_layer),
+            ("agent_framework._tools", self._patch_tools),
+            ("agent_framework._workflows._workflow", self._patch_workflows),
+            ("agent_framework._workflows._functional", self._patch_functional_workflows),
+            *helpers,
+        ]
+
+    def _instrument(self, **kwargs: Any) -> None:
+        _Switch.on = True
+        super()._instrument(**kwargs)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        _Switch.on = False
+        super()._uninstrument(**kwargs)
+
+    def _helper_patch(self, function: str) -> Callable[[ModuleType], None]:
+        hook = _SPAN_MANAGER if function in ("_get_span", "get_function_span") else _SPAN
+
+        def patch(module: ModuleType) -> None:
+            # A module importing the helper after it was hooked imports the hook itself.
+            if getattr(vars(module).get(function), "_self_wrapper", None) is not hook:
+                self.hook(module, function, hook)
+
+        return patch
+
+    def _patch_agents(self, module: ModuleType) -> None:
+        self.hook_hierarchy(module.BaseAgent, "run", _AGENT_RUN)
+
+    def _patch_clients(self, module: ModuleType) -> None:
+        self.hook(module.BaseChatClient, "get_response", _CHAT_CALL)
+
+    def _patch_middleware_layer(self, module: ModuleType) -> None:
+        self.hook(module.ChatMiddlewareLayer, "get_response", _CHAT_CALL)
+
+    def _patch_telemetry_layer(self, module: ModuleType) -> None:
+        self.hook(module.ChatTelemetryLayer, "get_response", _CHAT_CALL)
+
+    def _patch_tools(self, module: ModuleType) -> None:
+        self.wrap(module.FunctionTool, "invoke", named(names.KIND_TOOL, "FunctionTool"), _prepare_tool)
+
+    def _patch_workflows(self, module: ModuleType) -> None:
+        self.wrap(module.Workflow, "_run_workflow_with_tracing", _DEFAULT_WORKFLOW, _prepare_workflow)
+
+    def _patch_functional_workflows(self, module: ModuleType) -> None:
+        self.wrap(module.FunctionalWorkflow, "_run_core", _DEFAULT_WORKFLOW, _prepare_workflow)
