@@ -22,11 +22,13 @@ from typing import Any
 
 import pytest
 
+from otel_agentperf.runtime.settings import read_toml
 from otel_agentperf.stack import bundle, dashboards
 from tests.test_launcher import _free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRAPE_INTERVAL = "250ms"
+# A second: a scrape of a busy app must finish within the interval (its timeout), or its series go stale.
+SCRAPE_INTERVAL = "1s"
 VARIABLES = {"$__rate_interval": "1m", "$service": ".*", "$agent": ".*", "$model": ".*"}
 
 
@@ -85,6 +87,10 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, server: Any) -> Iterato
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{prometheus_port}"
+    # The server counts requests per model for the session: the app's rate-limited triage model must find
+    # its first requests refused (retried, then failed), whatever ran against the server before.
+    app_settings = read_toml(ROOT / "examples" / "research_assistant" / "settings.toml") or {}
+    server.requests.pop(app_settings["triage_model"], None)
     env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
     env.update(
         {
@@ -115,7 +121,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, server: Any) -> Iterato
     try:
         assert app.stdout is not None
         assert "ready" in [app.stdout.readline().strip() for _ in range(2)]
-        time.sleep(3)  # a few more scrapes after the work
+        time.sleep(4)  # a few more scrapes after the work
         yield base
     finally:
         assert app.stdin is not None
