@@ -17,6 +17,7 @@ from otel_agentperf.conventions import buckets, names
 from otel_agentperf.conventions.instruments import catalogue
 from otel_agentperf.recording.recorder import Recorder
 from otel_agentperf.views import cli, report, scrape
+from otel_agentperf.views import rows as rows_module
 from otel_agentperf.views.insights import bottlenecks
 from tests.http_fixtures import serving
 
@@ -275,3 +276,46 @@ def test_tokens_are_read_from_the_newest_layouts_counters() -> None:
     assert "gen_ai_client_token_usage" not in text
     chat = {(row.kind, row.name): row for row in scrape.parse(text)}[("llm", "openai/m1")]
     assert (chat.calls, chat.errors, chat.tokens) == (2, 1, 17)
+
+
+@pytest.mark.parametrize("latest", [False, True])
+def test_cost_has_significant_digits_unpriced_models_say_so_and_tokens_are_split(latest: bool) -> None:
+    registry = CollectorRegistry()
+    provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
+    recorder = Recorder(provider.get_meter("test"), catalogue(latest))
+
+    def model(name: str) -> dict[str, Any]:
+        return {
+            names.GEN_AI_OPERATION_NAME: names.OP_CHAT,
+            names.GEN_AI_PROVIDER_NAME: names.PROVIDER_OPENAI,
+            names.GEN_AI_REQUEST_MODEL: name,
+        }
+
+    recorder.duration(names.KIND_LLM, 1.0, model("cheap"))
+    recorder.tokens(100, 33, None, None, model("cheap"), failed=False)
+    recorder.cost(0.000035, model("cheap"))
+    for _ in range(2):
+        recorder.duration(names.KIND_LLM, 1.0, model("home-made"))
+        recorder.tokens(7, 4, None, None, model("home-made"), failed=False)
+        recorder.unpriced(model("home-made"))
+    rows = {row.name: row for row in scrape.parse(generate_latest(registry).decode())}
+    provider.shutdown()
+    cheap, unpriced = rows["openai/cheap"], rows["openai/home-made"]
+    assert (cheap.input_tokens, cheap.output_tokens, cheap.tokens) == (100, 33, 133)
+    assert report.notes(cheap) == "100 in + 33 out tokens, $0.000035"
+    assert report.notes(unpriced) == "14 in + 8 out tokens, 2 unpriced"
+    table = report.render_table([cheap, unpriced], [])
+    assert "$0.000035" in table and "2 unpriced" in table
+    by_name = {item["name"]: item for item in json.loads(report.render_json([cheap, unpriced], []))["operations"]}
+    assert by_name["openai/cheap"]["cost_usd"] == pytest.approx(0.000035)
+    assert by_name["openai/home-made"]["cost_usd"] is None
+    assert (by_name["openai/home-made"]["unpriced"], by_name["openai/home-made"]["priced_cost_usd"]) == (2, 0.0)
+    item = by_name["openai/cheap"]
+    assert (item["input_tokens"], item["output_tokens"], item["tokens"]) == (100, 33, 133)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(0.000035, "$0.000035"), (0.0123, "$0.012"), (0.5, "$0.50"), (1.234, "$1.23"), (42.0, "$42.00")]
+)
+def test_dollars_keep_two_significant_digits(value: float, text: str) -> None:
+    assert rows_module.usd(value) == text

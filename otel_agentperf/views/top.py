@@ -153,6 +153,8 @@ def render(view: View) -> Group:
         first_chunk = row.first_chunk_p50()
         if first_chunk is not None:
             notes.append(f"first chunk {estimate_text(first_chunk)} ms")
+        if row.unpriced:
+            notes.append(f"{row.unpriced:g} unpriced")
         if row.blocked_seconds:
             notes.append(f"loop held {_per(row.blocked_seconds * 1000, view.seconds)} ms/s")
         table.add_row(
