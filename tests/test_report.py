@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -319,3 +321,29 @@ def test_cost_has_significant_digits_unpriced_models_say_so_and_tokens_are_split
 )
 def test_dollars_keep_two_significant_digits(value: float, text: str) -> None:
     assert rows_module.usd(value) == text
+
+
+def test_a_reader_that_stops_early_ends_the_report_quietly(tmp_path: Path) -> None:
+    saved = tmp_path / "scrape.txt"
+    saved.write_text(_exposition({f"tool_{i}": [0.01] for i in range(2000)}))
+    command = str(Path(sys.executable).parent / "otel-agentperf")
+    process = subprocess.Popen(
+        [command, "report", "--file", str(saved)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # as `| head` does once it has its lines: every write now fails
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == cli.BROKEN_PIPE
+    assert stderr == ""
+
+
+def test_version_and_help_in_plain_text() -> None:
+    from otel_agentperf import __version__
+
+    command = str(Path(sys.executable).parent / "otel-agentperf")
+    version = subprocess.run([command, "--version"], capture_output=True, text=True, timeout=30)
+    assert (version.returncode, version.stdout) == (0, f"otel-agentperf {__version__}\n")
+    for sub in ([], ["run"], ["report"], ["traces"], ["top"], ["grafana"]):
+        shown = subprocess.run([command, *sub, "--help"], capture_output=True, text=True, timeout=30)
+        assert shown.returncode == 0 and "usage: otel-agentperf" in shown.stdout
+        assert "`" not in shown.stdout, shown.stdout  # no reStructuredText markup leaks into help

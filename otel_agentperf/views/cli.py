@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,11 @@ from otel_agentperf.views.insights import bottlenecks
 from otel_agentperf.views.rows import ReportError, Row
 
 DEFAULT_URL = "http://localhost:9464/metrics"
+DESCRIPTION = (
+    "Performance reports, trace waterfalls, a live view and Grafana files from an instrumented AI-agent app's "
+    "OpenTelemetry telemetry."
+)
+BROKEN_PIPE = 128 + 13  # the status of a shell tool killed by SIGPIPE, when the reader of stdout went away
 _RENDERERS = {"table": report.render_table, "markdown": report.render_markdown, "json": report.render_json}
 _NOTHING_THERE = (
     "nothing answers there: an app exports /metrics only while it runs, with OTEL_METRICS_EXPORTER=prometheus; "
@@ -35,9 +41,12 @@ def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from otel_agentperf.version import __version__
     from otel_agentperf.views.run import SETS
 
-    parser = argparse.ArgumentParser(prog="otel-agentperf", description=__doc__)
+    # Help is plain text, not the module docstring: docstrings are reStructuredText (``literal``).
+    parser = argparse.ArgumentParser(prog="otel-agentperf", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"otel-agentperf {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     run_cmd = commands.add_parser(
         "run",
@@ -137,6 +146,20 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command; a reader that went away (``report | head``) ends it quietly, as it would a shell tool."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a pipe closed early fails here, not in the interpreter's own flush at exit
+    except BrokenPipeError:
+        # Nothing more can be written: point stdout at /dev/null so the interpreter's final flush is quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return BROKEN_PIPE
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return _run(args)
