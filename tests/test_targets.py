@@ -228,6 +228,49 @@ def test_targets_from_a_toml_file_and_from_pyproject(
     assert recorded.span("load_config settings loader")
 
 
+def test_the_nearest_pyproject_up_from_a_sub_folder_is_read_and_named(
+    recorded: Recorded,
+    instrumentor: AgentPerfInstrumentor,
+    app_module: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    project = tmp_path / "project"
+    started_in = project / "src" / "scripts"
+    started_in.mkdir(parents=True)
+    (project / ".git").mkdir()
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(f'[tool.otel-agentperf.targets]\n"{app_module}:load_config" = "config"\n')
+    # Above the repository's root: never read, even with the project's own file gone.
+    (tmp_path / "pyproject.toml").write_text('[tool.otel-agentperf]\nmemory = "rss"\n')
+    monkeypatch.delenv("OTEL_AGENTPERF_CONFIG", raising=False)
+    monkeypatch.delenv("OTEL_AGENTPERF_MEMORY", raising=False)
+    monkeypatch.chdir(started_in)
+    caplog.set_level(logging.INFO, logger="otel_agentperf")
+    loaded = settings.reload()
+    assert loaded.file == str(pyproject)
+    assert f"otel-agentperf: settings from {pyproject}" in [r.getMessage() for r in caplog.records]
+    instrumentor.instrument()
+    importlib.import_module(app_module).load_config("y")
+    assert recorded.span("load_config load_config")
+    instrumentor.uninstrument()
+
+    pyproject.unlink()
+    assert (settings.reload().file, settings.current().memory) == ("", frozenset())
+
+
+def test_memory_both_means_rss_and_tracemalloc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.otel-agentperf]\nmemory = "both"\n')
+    monkeypatch.chdir(tmp_path)
+    assert settings.reload().memory == frozenset({"rss", "tracemalloc"})
+    for value in ("both", "rss,tracemalloc", "BOTH"):
+        monkeypatch.setenv("OTEL_AGENTPERF_MEMORY", value)
+        assert settings.reload().memory == frozenset({"rss", "tracemalloc"})
+    monkeypatch.setenv("OTEL_AGENTPERF_MEMORY", "rss")
+    assert settings.reload().memory == frozenset({"rss"})
+
+
 def test_disabled_switch_applies_no_target(
     recorded: Recorded, instrumentor: AgentPerfInstrumentor, app_module: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
