@@ -111,6 +111,7 @@ class Settings:
     content_max_length: int = DEFAULT_MAX_LENGTH
     capture_file_paths: bool = False
     configure_sdk: bool = True
+    sdk_disabled: bool = False  # OTEL_SDK_DISABLED=true: the SDK is off, so nothing of ours sets it up
     flush_on_sigterm: bool = True
     exporter_timeout_s: float = DEFAULT_TIMEOUT_S
     loop_monitor: bool = True
@@ -160,12 +161,18 @@ def _flag(environ: os._Environ[str] | dict[str, str], name: str, default: bool) 
     return default
 
 
+def _sdk_disabled(environ: os._Environ[str] | dict[str, str]) -> bool:
+    return environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+
+
 def _disabled_by_opentelemetry(environ: os._Environ[str] | dict[str, str]) -> bool:
     """``OTEL_SDK_DISABLED=true``, or ``otel_agentperf`` (or ``*``) in ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``.
 
     Either turns the whole package off: no decorator, target or library instrumentor installs a wrapper.
+    Only the first also leaves the SDK unconfigured: disabling our instrumentations is not disabling the
+    SDK, which the app's own spans and other instrumentations still need (``launcher``).
     """
-    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+    if _sdk_disabled(environ):
         return True
     disabled = {name.strip() for name in environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
     return ENTRY_POINT_NAME in disabled or "*" in disabled
@@ -310,6 +317,7 @@ def _load(environ: os._Environ[str] | dict[str, str]) -> Settings:
         content_max_length=_max_length(environ),
         capture_file_paths=_flag(environ, CAPTURE_PATHS_ENV, False),
         configure_sdk=_flag(environ, CONFIGURE_SDK_ENV, True),
+        sdk_disabled=_sdk_disabled(environ),
         flush_on_sigterm=_flag(environ, FLUSH_ON_SIGTERM_ENV, True),
         exporter_timeout_s=_timeout(environ),
         loop_monitor=_flag(environ, LOOP_MONITOR_ENV, True),
