@@ -99,8 +99,19 @@ def chat_response(invocation: LLMInvocation, result: object) -> None:
     reasons = [str(choice.finish_reason) for choice in choices if getattr(choice, "finish_reason", None)]
     output = None
     if choices and content.enabled():
-        texts = [getattr(choice.message, "content", None) or "" for choice in choices]
-        output = content.output(texts, next(iter(reasons), None), content.max_length())
+        texts, calls = [], []
+        for choice in choices:
+            message = choice.message
+            made = [
+                (call.id, call.function.name, call.function.arguments)
+                for call in getattr(message, "tool_calls", None) or []
+                if getattr(call, "function", None) is not None
+            ]
+            text = getattr(message, "content", None)
+            if text or not made:  # a turn that only calls tools has no text part, not an empty one
+                texts.append(text or "")
+            calls += made
+        output = content.output(texts, next(iter(reasons), None), content.max_length(), calls)
     shared.set_response(invocation, getattr(result, "id", None), getattr(result, "model", None), reasons, output)
 
 
