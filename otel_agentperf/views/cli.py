@@ -83,10 +83,31 @@ def _parser() -> argparse.ArgumentParser:
     top_cmd.add_argument("--url", default=DEFAULT_URL, help=f"metrics endpoint to scrape (default {DEFAULT_URL})")
     top_cmd.add_argument("--interval", type=_positive(float), default=2.0, help="seconds between refreshes")
     top_cmd.add_argument("--frames", type=int, default=None, help="stop after this many frames")
+    from otel_agentperf.stack import bundle
+
     grafana_cmd = commands.add_parser(
-        "grafana", help="write the Grafana dashboards, provisioning and Prometheus alert rules into a folder"
+        "grafana",
+        help="write the Grafana dashboards, provisioning and Prometheus alert rules into a folder",
+        description="Writes the dashboards, Grafana's datasource and dashboard provisioning and the Prometheus\n"
+        "alert rules into FOLDER. The defaults of the options are the docker-compose stack's:\n"
+        "its service names and the folder it mounts the dashboards at.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    grafana_cmd.add_argument("folder", type=Path, help="where to write (created if missing)")
+    grafana_cmd.add_argument("folder", type=Path, metavar="FOLDER", help="where to write (created if missing)")
+    grafana_cmd.add_argument(
+        "--prometheus-url",
+        default=bundle.PROMETHEUS_URL,
+        help=f"Prometheus as Grafana reaches it (default {bundle.PROMETHEUS_URL})",
+    )
+    grafana_cmd.add_argument(
+        "--tempo-url", default=bundle.TEMPO_URL, help=f"Tempo as Grafana reaches it (default {bundle.TEMPO_URL})"
+    )
+    grafana_cmd.add_argument(
+        "--dashboards-path",
+        default=bundle.GRAFANA_DASHBOARDS_PATH,
+        help="where Grafana sees FOLDER's dashboards/ folder, for the dashboard provisioning "
+        f"(default {bundle.GRAFANA_DASHBOARDS_PATH})",
+    )
     return parser
 
 
@@ -134,6 +155,35 @@ def _traces(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grafana(args: argparse.Namespace) -> int:
+    from otel_agentperf.stack import bundle
+
+    if args.folder.exists() and not args.folder.is_dir():
+        print(
+            f"otel-agentperf: {args.folder} is a file: give a folder to write into (created if missing)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        written = bundle.write(
+            args.folder,
+            prometheus_url=args.prometheus_url,
+            tempo_url=args.tempo_url,
+            dashboards_path=args.dashboards_path,
+        )
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(args.folder) else ""
+        print(
+            f"otel-agentperf: cannot write into {args.folder}{where}: {exc.strerror or exc}; "
+            "give a folder you can write to (created if missing)",
+            file=sys.stderr,
+        )
+        return 2
+    for path in written:
+        print(path)
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from otel_agentperf.views import run
 
@@ -166,11 +216,7 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "traces":
         return _traces(args)
     if args.command == "grafana":
-        from otel_agentperf.stack import bundle
-
-        for path in bundle.write(args.folder):
-            print(path)
-        return 0
+        return _grafana(args)
     if args.command == "top":
         try:
             from otel_agentperf.views import top
