@@ -7,6 +7,7 @@ import importlib
 import logging
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 from types import ModuleType
@@ -18,7 +19,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry, generate_latest
 
 from otel_agentperf.api.instrumentor import AgentPerfInstrumentor
-from otel_agentperf.api.targets import parse
+from otel_agentperf.api.targets import TargetPatcher, parse, parse_all
 from otel_agentperf.conventions import names
 from otel_agentperf.runtime import settings
 from otel_agentperf.views import scrape
@@ -168,6 +169,34 @@ def test_bad_entries_each_warn_once_by_name_and_the_rest_still_apply(
     assert any("only create_agent applies to a class" in m for m in messages)
     assert any("was never imported" in m for m in messages)
     assert [s.name for s in recorded.spans()] == ["load_config load_config"]
+
+
+def test_a_module_never_imported_is_said_while_the_app_runs_and_main_says_why(
+    recorded: Recorded,
+    app_module: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    patcher = TargetPatcher(import_grace_s=0.3)
+    missing = f"{app_module}_misspelt:load_config=config"
+    script = f"{app_module}_script:main=agent"
+    monkeypatch.setattr(sys.modules["__main__"], "__file__", str(tmp_path / f"{app_module}_script.py"))
+    caplog.set_level(logging.WARNING, logger="otel_agentperf")
+    try:
+        patcher.apply(parse_all([missing, script, f"{app_module}:load_config=config"]))
+        importlib.import_module(app_module)
+        deadline = time.monotonic() + 10
+        while len(caplog.records) < 2 and time.monotonic() < deadline:  # the app still runs: no exit yet
+            time.sleep(0.05)
+        messages = sorted(r.getMessage() for r in caplog.records)
+        assert len(messages) == 2, messages
+        assert f"ignoring target {missing!r}" in messages[0] and "is not imported 0.3 s after start" in messages[0]
+        assert f"ignoring target {script!r}" in messages[1] and "runs as the __main__ script" in messages[1]
+        patcher._warn_never_imported()  # at exit: each was said once already
+        assert len(caplog.records) == 2
+    finally:
+        patcher.remove()
 
 
 def test_uninstrument_restores_originals_and_instrument_is_idempotent(
