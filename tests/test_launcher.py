@@ -17,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from otel_agentperf.conventions import buckets, names
+from otel_agentperf.runtime import export_watch
 from otel_agentperf.views import report, scrape
 from tests.otlp_receiver import grpc_receiver, http_receiver
 
@@ -209,6 +210,22 @@ def test_an_unreachable_exporter_costs_the_app_nothing_but_log_lines() -> None:
     elapsed = time.monotonic() - started
     assert "Traceback" not in result.stderr
     print(f"app with a dead exporter exited in {elapsed:.1f}s")
+    # Said once per signal, in one line naming the variables, beside the exporter's own log lines.
+    for signal in ("traces", "metrics"):
+        assert result.stderr.count(export_watch.message(signal)) == 1, result.stderr
+
+
+def test_a_reachable_exporter_gets_no_warning() -> None:
+    with http_receiver() as (endpoint, received):
+        env = _env(
+            OTEL_METRICS_EXPORTER="otlp",
+            OTEL_TRACES_EXPORTER="otlp",
+            OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+            OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+        )
+        result = _run_app(env)
+        assert received.spans()
+    assert "otel-agentperf" not in result.stderr
 
 
 def _run_switches_app(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], list[str]]:

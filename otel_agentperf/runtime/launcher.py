@@ -8,14 +8,15 @@ to leave an unconfigured SDK alone; ``OTEL_SDK_DISABLED=true`` leaves it alone t
 
 It stands in for a configurator, so it does what one would whatever instrumentations are disabled:
 ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=otel_agentperf`` (or ``*``) turns our wrappers off, not the SDK
-that the app's own spans and every other instrumentation record into.
+that the app's own spans and every other instrumentation record into. It also has OTLP export watched
+(``export_watch``): one warning when it fails and never succeeded.
 """
 
 from __future__ import annotations
 
 from opentelemetry import metrics, trace
 
-from otel_agentperf.runtime import failures, settings
+from otel_agentperf.runtime import export_watch, failures, settings
 
 
 def _sdk_configured() -> bool:
@@ -30,6 +31,11 @@ def _sdk_configured() -> bool:
 def configure_sdk_if_missing() -> None:
     """Configure the SDK from ``OTEL_*`` variables unless a configurator (or the user) already did."""
     loaded = settings.current()  # the launcher's first call into the package: the snapshot is made here
+    if loaded.enabled:
+        try:
+            export_watch.install()
+        except Exception as exc:
+            failures.report("watching OTLP export", exc)
     if not loaded.configure_sdk or loaded.sdk_disabled:
         return
     try:
