@@ -401,6 +401,13 @@ def test_captured_tool_calls_and_results_keep_the_conventions_parts(
     assert json.loads(str(first.attributes[names.GEN_AI_OUTPUT_MESSAGES])) == [
         {"role": "assistant", "parts": [tool_call], "finish_reason": "tool_calls"}
     ]
+    stream = client.chat.completions.create(model="agent-m", messages=MESSAGES, tools=[LOOKUP_TOOL], stream=True)
+    for _ in stream:
+        pass
+    streamed = [span for span in llm.spans() if span.name == "chat agent-m"][-1]
+    assert json.loads(str(streamed.attributes[names.GEN_AI_OUTPUT_MESSAGES])) == [
+        {"role": "assistant", "parts": [tool_call], "finish_reason": "tool_calls"}
+    ]
     assert json.loads(str(second.attributes[names.GEN_AI_INPUT_MESSAGES])) == [
         {"role": "user", "parts": [{"type": "text", "content": "why is my agent slow"}]},
         {"role": "assistant", "parts": [tool_call]},

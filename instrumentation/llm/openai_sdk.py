@@ -56,7 +56,16 @@ def read_chat_chunk(state: streams.StreamState, chunk: Any) -> None:
             if getattr(choice, "finish_reason", None):
                 state.finish_reasons.append(str(choice.finish_reason))
             if state.texts is not None:
-                state.text(getattr(getattr(choice, "delta", None), "content", None))
+                delta = getattr(choice, "delta", None)
+                state.text(getattr(delta, "content", None))
+                for call in getattr(delta, "tool_calls", None) or []:
+                    function = getattr(call, "function", None)
+                    state.tool_call(
+                        getattr(call, "index", 0),
+                        getattr(call, "id", None),
+                        getattr(function, "name", None),
+                        getattr(function, "arguments", None),
+                    )
     state.response_id = state.response_id or getattr(chunk, "id", None)
     state.response_model = state.response_model or getattr(chunk, "model", None)
     usage = getattr(chunk, "usage", None)
