@@ -227,6 +227,8 @@ ONE_LINE_SETUP = "from opentelemetry.instrumentation.auto_instrumentation import
 def test_decorators_without_an_sdk_say_so_once_and_the_documented_one_line_set_up_exports(tmp_path: Path) -> None:
     from otel_agentperf.recording.telemetry import NO_SDK_MESSAGE
 
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert f"\n{ONE_LINE_SETUP}\n" in readme  # the line the README documents is the one run here
     bare, set_up = tmp_path / "bare.py", tmp_path / "set_up.py"
     bare.write_text(NO_SETUP_APP.format(setup=""))
     set_up.write_text(NO_SETUP_APP.format(setup=ONE_LINE_SETUP))

@@ -132,7 +132,12 @@ def _response_result(invocation: LLMInvocation, result: object) -> None:
     reason = getattr(getattr(result, "incomplete_details", None), "reason", None)
     output = None
     if content.enabled() and isinstance(text := getattr(result, "output_text", None), str):
-        output = content.output([text], reason, content.max_length())
+        calls = [
+            (item.call_id, item.name, item.arguments)
+            for item in getattr(result, "output", None) or []
+            if getattr(item, "type", None) == "function_call"
+        ]
+        output = content.output([text] if text or not calls else [], reason, content.max_length(), calls)
     shared.set_response(invocation, getattr(result, "id", None), getattr(result, "model", None), [reason or ""], output)
 
 
