@@ -221,17 +221,17 @@ def lookup(key):
 
 print(lookup("a"), lookup("b"), flush=True)
 """
-ONE_LINE_SETUP = "from opentelemetry.instrumentation.auto_instrumentation import initialize; initialize()"
+SDK_SET_UP = "from opentelemetry.instrumentation.auto_instrumentation import initialize\n\ninitialize()"
 
 
-def test_decorators_without_an_sdk_say_so_once_and_the_documented_one_line_set_up_exports(tmp_path: Path) -> None:
+def test_decorators_without_an_sdk_say_so_once_and_the_documented_set_up_exports(tmp_path: Path) -> None:
     from otel_agentperf.recording.telemetry import NO_SDK_MESSAGE
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    assert f"\n{ONE_LINE_SETUP}\n" in readme  # the line the README documents is the one run here
+    assert f"```python\n{SDK_SET_UP}\n```" in readme  # the set-up the README documents is the one run here
     bare, set_up = tmp_path / "bare.py", tmp_path / "set_up.py"
     bare.write_text(NO_SETUP_APP.format(setup=""))
-    set_up.write_text(NO_SETUP_APP.format(setup=ONE_LINE_SETUP))
+    set_up.write_text(NO_SETUP_APP.format(setup=SDK_SET_UP))
     with http_receiver() as (endpoint, received):
         env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
         env.update(

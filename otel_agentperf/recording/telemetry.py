@@ -55,7 +55,7 @@ NO_SDK_MESSAGE = (
     "otel-agentperf: recording, but no OpenTelemetry SDK is set up (the global tracer and meter providers are "
     "the API's no-op ones), so nothing is exported: run the app under opentelemetry-instrument or "
     "otel-agentperf run, or set the SDK up at its start with: "
-    "from opentelemetry.instrumentation.auto_instrumentation import initialize; initialize()"
+    "from opentelemetry.instrumentation.auto_instrumentation import initialize; initialize() (see the README)"
 )
 
 
