@@ -305,6 +305,10 @@ def _listening() -> socket.socket:
         ),
         ({"OTEL_METRICS_EXPORTER": "prometheus", "OTEL_EXPORTER_PROMETHEUS_PORT": "in-use"}, "cannot be served"),
         (
+            {"OTEL_METRICS_EXPORTER": "prometheus", "OTEL_EXPORTER_PROMETHEUS_HOST": "nohost.invalid"},
+            "OTEL_EXPORTER_PROMETHEUS_HOST='nohost.invalid' does not resolve",
+        ),
+        (
             {"OTEL_METRICS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "http/protobu"},
             "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL='http/protobu' is not an OTLP protocol",
         ),

@@ -63,10 +63,15 @@ def _port_problem(environ: MutableMapping[str, str]) -> str | None:
     text = environ.get(_PORT, _DEFAULT_PORT).strip()
     if not text.isdigit() or not 0 < int(text) < 65536:
         return f"{_PORT}={text!r} is not a port number: set it to a number from 1 to 65535 (default {_DEFAULT_PORT})"
-    host = environ.get(_HOST, _DEFAULT_HOST)
+    host, port = environ.get(_HOST, _DEFAULT_HOST), int(text)
+    try:
+        # The address family the exporter's server picks: the first the host resolves to.
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except OSError as exc:
+        return f"{_HOST}={host!r} does not resolve ({exc.strerror or exc}): set it to this machine's address"
     try:
         # Bound as the exporter's server binds it (address reuse on, as create_server does), then let go.
-        with socket.create_server((host, int(text))):
+        with socket.create_server((host, port), family=family):
             return None
     except OSError as exc:
         return (
