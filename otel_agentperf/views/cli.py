@@ -41,6 +41,7 @@ def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from otel_agentperf.stack import bundle
     from otel_agentperf.version import __version__
     from otel_agentperf.views.run import SETS
 
@@ -83,8 +84,6 @@ def _parser() -> argparse.ArgumentParser:
     top_cmd.add_argument("--url", default=DEFAULT_URL, help=f"metrics endpoint to scrape (default {DEFAULT_URL})")
     top_cmd.add_argument("--interval", type=_positive(float), default=2.0, help="seconds between refreshes")
     top_cmd.add_argument("--frames", type=int, default=None, help="stop after this many frames")
-    from otel_agentperf.stack import bundle
-
     grafana_cmd = commands.add_parser(
         "grafana",
         help="write the Grafana dashboards, provisioning and Prometheus alert rules into a folder",
