@@ -15,8 +15,8 @@ Environment variables (all optional):
 - ``OTEL_AGENTPERF_CONFIG``: path of a TOML file with the same settings; without it,
   ``[tool.otel-agentperf]`` in the nearest ``pyproject.toml`` is read: the working directory's, else its
   parent's and so on, stopping at a version-control root (a folder with ``.git``, ``.hg`` or ``.svn``) or
-  the filesystem root, as a script started from a sub-folder of its project expects. Which file was used is
-  logged (info).
+  the filesystem root, as a script started from a sub-folder of its project expects. The file whose
+  settings are used is logged (info).
 - ``OTEL_AGENTPERF_PRICES``: a TOML price file (see ``recording.prices``).
 - ``OTEL_AGENTPERF_CAPTURE_FILE_PATHS``: ``true`` puts a config or history file's full path on its span.
 - ``OTEL_AGENTPERF_CONTENT_MAX_LENGTH``: characters kept of each captured message part (default 4096).
@@ -393,18 +393,20 @@ def _read_file(environ: os._Environ[str] | dict[str, str]) -> tuple[dict[str, An
     if found is None:
         return {}, ""
     path = found
-    failures.logger.info("otel-agentperf: settings from %s", path)
     data = read_toml(path)
     if data is None:
         return {}, str(path)
     tool = data.get("tool")
     if explicit:
         table = tool.get(PYPROJECT_TABLE, data) if isinstance(tool, dict) else data
+    elif isinstance(tool, dict) and PYPROJECT_TABLE in tool:
+        table = tool[PYPROJECT_TABLE]
     else:
-        table = tool.get(PYPROJECT_TABLE, {}) if isinstance(tool, dict) else {}
+        return {}, str(path)  # the nearest pyproject.toml has no settings of ours: nothing used, nothing said
     if not isinstance(table, dict):
         failures.warn_once(f"table:{path}", "otel-agentperf: settings in %s are not a table", path)
         return {}, str(path)
+    failures.logger.info("otel-agentperf: settings from %s", path)
     return table, str(path)
 
 
