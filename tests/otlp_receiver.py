@@ -27,6 +27,8 @@ class Received:
         self.lock = threading.Lock()
         self.metric_requests: list[metrics_service_pb2.ExportMetricsServiceRequest] = []
         self.trace_requests: list[trace_service_pb2.ExportTraceServiceRequest] = []
+        # OTLP/HTTP only: each request's path and headers (names lower-cased), as a backend would see them.
+        self.http_requests: list[tuple[str, dict[str, str]]] = []
 
     def metrics(self) -> dict[str, list[Metric]]:
         found: dict[str, list[Metric]] = {}
@@ -86,18 +88,23 @@ def grpc_receiver() -> Iterator[tuple[str, Received]]:
 
 @contextmanager
 def http_receiver() -> Iterator[tuple[str, Received]]:
-    """Yield (endpoint, received) for an OTLP/HTTP protobuf receiver on a free loopback port."""
+    """Yield (endpoint, received) for an OTLP/HTTP protobuf receiver on a free loopback port.
+
+    Like a hosted backend, it takes the signal paths under any prefix (``/api/public/otel/v1/traces``).
+    """
     received = Received()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            if self.path == "/v1/metrics":
+            with received.lock:
+                received.http_requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+            if self.path.endswith("/v1/metrics"):
                 request: Any = metrics_service_pb2.ExportMetricsServiceRequest.FromString(body)
                 with received.lock:
                     received.metric_requests.append(request)
                 reply = metrics_service_pb2.ExportMetricsServiceResponse()
-            elif self.path == "/v1/traces":
+            elif self.path.endswith("/v1/traces"):
                 request = trace_service_pb2.ExportTraceServiceRequest.FromString(body)
                 with received.lock:
                     received.trace_requests.append(request)

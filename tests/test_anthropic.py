@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -144,3 +145,39 @@ def test_uninstrument_restores_the_sdk(recorded: Recorded) -> None:
     instrumentor.uninstrument()
     assert {name: vars(messages)[name] for name in originals} == originals
     assert vars(anthropic.Stream)["__iter__"] is iterate
+
+
+def test_captured_tool_use_and_tool_result_blocks_keep_the_conventions_parts(
+    llm: Recorded, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    settings.reload()
+    conversation: list[Any] = [
+        *MESSAGES,
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Let me look."},
+                {"type": "tool_use", "id": "toolu_1", "name": "lookup_order", "input": {"order": 7}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "text", "text": "shipped"}]}
+            ],
+        },
+    ]
+    _client(server, llm).messages.create(model="tools-claude", max_tokens=64, messages=conversation)
+    captured = llm.span("chat tools-claude").attributes[names.GEN_AI_INPUT_MESSAGES]
+    assert json.loads(str(captured))[1:] == [
+        {
+            "role": "assistant",
+            "parts": [
+                {"type": "text", "content": "Let me look."},
+                {"type": "tool_call", "id": "toolu_1", "name": "lookup_order", "arguments": {"order": 7}},
+            ],
+        },
+        {"role": "user", "parts": [{"type": "tool_call_response", "id": "toolu_1", "response": "shipped"}]},
+    ]

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from opentelemetry.trace import SpanKind
@@ -12,6 +16,7 @@ import otel_agentperf as ap
 from otel_agentperf.conventions import buckets, names
 from otel_agentperf.runtime import settings
 from tests.conftest import MakeRecorded, Recorded
+from tests.otlp_receiver import http_receiver
 
 
 def test_methods_static_and_class_methods_keep_binding_and_name_the_class(recorded: Recorded) -> None:
@@ -204,3 +209,43 @@ def test_disabled_switch_makes_everything_a_pass_through(recorded: Recorded, mon
     with ap.segment("nothing"):
         pass
     assert recorded.spans() == []
+
+
+NO_SETUP_APP = """
+{setup}
+import otel_agentperf
+
+@otel_agentperf.tool
+def lookup(key):
+    return key.upper()
+
+print(lookup("a"), lookup("b"), flush=True)
+"""
+SDK_SET_UP = "from opentelemetry.instrumentation.auto_instrumentation import initialize\n\ninitialize()"
+
+
+def test_decorators_without_an_sdk_say_so_once_and_the_documented_set_up_exports(tmp_path: Path) -> None:
+    from otel_agentperf.recording.telemetry import NO_SDK_MESSAGE
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert f"```python\n{SDK_SET_UP}\n```" in readme  # the set-up the README documents is the one run here
+    bare, set_up = tmp_path / "bare.py", tmp_path / "set_up.py"
+    bare.write_text(NO_SETUP_APP.format(setup=""))
+    set_up.write_text(NO_SETUP_APP.format(setup=SDK_SET_UP))
+    with http_receiver() as (endpoint, received):
+        env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
+        env.update(
+            OTEL_TRACES_EXPORTER="otlp",
+            OTEL_METRICS_EXPORTER="none",
+            OTEL_LOGS_EXPORTER="none",
+            OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+            OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+        )
+        quiet = subprocess.run([sys.executable, str(bare)], env=env, capture_output=True, text=True, timeout=60)
+        assert received.spans() == []
+        exported = subprocess.run([sys.executable, str(set_up)], env=env, capture_output=True, text=True, timeout=60)
+        spans = [span.name for span in received.spans()]
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "A B\n", NO_SDK_MESSAGE + "\n")
+    assert (exported.returncode, exported.stdout) == (0, "A B\n"), exported.stderr
+    assert "otel-agentperf" not in exported.stderr
+    assert spans == ["execute_tool lookup", "execute_tool lookup"]

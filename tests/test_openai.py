@@ -373,6 +373,73 @@ def test_content_is_captured_only_when_asked_and_capped(
     assert all("sk-local-secret" not in str(span.attributes) for span in llm.spans())
 
 
+LOOKUP_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "lookup_order",
+        "parameters": {"type": "object", "properties": {"order": {"type": "string"}}},
+    },
+}
+
+
+def test_captured_tool_calls_and_results_keep_the_conventions_parts(
+    llm: Recorded, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    settings.reload()
+    client = _client(server)
+    asked = client.chat.completions.create(model="agent-m", messages=MESSAGES, tools=[LOOKUP_TOOL])
+    (call,) = asked.choices[0].message.tool_calls or []
+    conversation: list[Any] = [
+        *MESSAGES,
+        asked.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "order 7: shipped"},
+    ]
+    client.chat.completions.create(model="agent-m", messages=conversation, tools=[LOOKUP_TOOL])
+    first, second = (span for span in llm.spans() if span.name == "chat agent-m")
+    tool_call = {"type": "tool_call", "id": call.id, "name": "lookup_order", "arguments": {"order": "latency"}}
+    assert json.loads(str(first.attributes[names.GEN_AI_OUTPUT_MESSAGES])) == [
+        {"role": "assistant", "parts": [tool_call], "finish_reason": "tool_calls"}
+    ]
+    stream = client.chat.completions.create(model="agent-m", messages=MESSAGES, tools=[LOOKUP_TOOL], stream=True)
+    for _ in stream:
+        pass
+    streamed = [span for span in llm.spans() if span.name == "chat agent-m"][-1]
+    assert json.loads(str(streamed.attributes[names.GEN_AI_OUTPUT_MESSAGES])) == [
+        {"role": "assistant", "parts": [tool_call], "finish_reason": "tool_calls"}
+    ]
+    assert json.loads(str(second.attributes[names.GEN_AI_INPUT_MESSAGES])) == [
+        {"role": "user", "parts": [{"type": "text", "content": "why is my agent slow"}]},
+        {"role": "assistant", "parts": [tool_call]},
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": call.id, "response": "order 7: shipped"}]},
+    ]
+
+
+@NEWER_SDK
+def test_captured_responses_function_calls_and_outputs_keep_the_conventions_parts(
+    llm: Recorded, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    settings.reload()
+    client = _client(server)
+    tool = {"type": "function", **LOOKUP_TOOL["function"]}
+    asked = client.responses.create(model="agent-r", input="why is my agent slow", tools=[tool])
+    (call,) = [item for item in asked.output if item.type == "function_call"]
+    items: list[Any] = [
+        {"role": "user", "content": "why is my agent slow"},
+        {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments},
+        {"type": "function_call_output", "call_id": call.call_id, "output": "order 7: shipped"},
+    ]
+    client.responses.create(model="agent-r", input=items, tools=[tool])
+    first, second = (span for span in llm.spans() if span.name == "chat agent-r")
+    tool_call = {"type": "tool_call", "id": call.call_id, "name": "lookup_order", "arguments": {"order": "latency"}}
+    assert json.loads(str(first.attributes[names.GEN_AI_OUTPUT_MESSAGES]))[0]["parts"] == [tool_call]
+    assert json.loads(str(second.attributes[names.GEN_AI_INPUT_MESSAGES]))[1:] == [
+        {"role": "assistant", "parts": [tool_call]},
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": call.call_id, "response": "order 7: shipped"}]},
+    ]
+
+
 def test_timeouts_and_cut_streams_are_errors_with_their_type(llm: Recorded, server: Any) -> None:
     client = openai.OpenAI(base_url=server.base_url, api_key="local", max_retries=0, timeout=0.3)
     with pytest.raises(openai.APITimeoutError):

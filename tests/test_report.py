@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from otel_agentperf.conventions import buckets, names
 from otel_agentperf.conventions.instruments import catalogue
 from otel_agentperf.recording.recorder import Recorder
 from otel_agentperf.views import cli, report, scrape
+from otel_agentperf.views import rows as rows_module
 from otel_agentperf.views.insights import bottlenecks
 from tests.http_fixtures import serving
 
@@ -314,3 +317,72 @@ def _rendered(renderable: Any) -> str:
     console = Console(width=400, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
     console.print(renderable)
     return console.export_text()
+
+
+@pytest.mark.parametrize("latest", [False, True])
+def test_cost_has_significant_digits_unpriced_models_say_so_and_tokens_are_split(latest: bool) -> None:
+    registry = CollectorRegistry()
+    provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
+    recorder = Recorder(provider.get_meter("test"), catalogue(latest))
+
+    def model(name: str) -> dict[str, Any]:
+        return {
+            names.GEN_AI_OPERATION_NAME: names.OP_CHAT,
+            names.GEN_AI_PROVIDER_NAME: names.PROVIDER_OPENAI,
+            names.GEN_AI_REQUEST_MODEL: name,
+        }
+
+    recorder.duration(names.KIND_LLM, 1.0, model("cheap"))
+    recorder.tokens(100, 33, None, None, model("cheap"), failed=False)
+    recorder.cost(0.000035, model("cheap"))
+    for _ in range(2):
+        recorder.duration(names.KIND_LLM, 1.0, model("home-made"))
+        recorder.tokens(7, 4, None, None, model("home-made"), failed=False)
+        recorder.unpriced(model("home-made"))
+    rows = {row.name: row for row in scrape.parse(generate_latest(registry).decode())}
+    provider.shutdown()
+    cheap, unpriced = rows["openai/cheap"], rows["openai/home-made"]
+    assert (cheap.input_tokens, cheap.output_tokens, cheap.tokens) == (100, 33, 133)
+    assert report.notes(cheap) == "100 in + 33 out tokens, $0.000035"
+    assert report.notes(unpriced) == "14 in + 8 out tokens, 2 unpriced"
+    table = report.render_table([cheap, unpriced], [])
+    assert "$0.000035" in table and "2 unpriced" in table
+    by_name = {item["name"]: item for item in json.loads(report.render_json([cheap, unpriced], []))["operations"]}
+    assert by_name["openai/cheap"]["cost_usd"] == pytest.approx(0.000035)
+    assert by_name["openai/home-made"]["cost_usd"] is None
+    assert (by_name["openai/home-made"]["unpriced"], by_name["openai/home-made"]["priced_cost_usd"]) == (2, 0.0)
+    item = by_name["openai/cheap"]
+    assert (item["input_tokens"], item["output_tokens"], item["tokens"]) == (100, 33, 133)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(0.000035, "$0.000035"), (0.0123, "$0.012"), (0.5, "$0.50"), (1.234, "$1.23"), (42.0, "$42.00")]
+)
+def test_dollars_keep_two_significant_digits(value: float, text: str) -> None:
+    assert rows_module.usd(value) == text
+
+
+def test_a_reader_that_stops_early_ends_the_report_quietly(tmp_path: Path) -> None:
+    saved = tmp_path / "scrape.txt"
+    saved.write_text(_exposition({f"tool_{i}": [0.01] for i in range(2000)}))
+    command = str(Path(sys.executable).parent / "otel-agentperf")
+    process = subprocess.Popen(
+        [command, "report", "--file", str(saved)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # as `| head` does once it has its lines: every write now fails
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == cli.BROKEN_PIPE
+    assert stderr == ""
+
+
+def test_version_and_help_in_plain_text() -> None:
+    from otel_agentperf import __version__
+
+    command = str(Path(sys.executable).parent / "otel-agentperf")
+    version = subprocess.run([command, "--version"], capture_output=True, text=True, timeout=30)
+    assert (version.returncode, version.stdout) == (0, f"otel-agentperf {__version__}\n")
+    for sub in ([], ["run"], ["report"], ["traces"], ["top"], ["grafana"]):
+        shown = subprocess.run([command, *sub, "--help"], capture_output=True, text=True, timeout=30)
+        assert shown.returncode == 0 and "usage: otel-agentperf" in shown.stdout
+        assert "`" not in shown.stdout, shown.stdout  # no reStructuredText markup leaks into help

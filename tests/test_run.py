@@ -155,6 +155,8 @@ def test_run_on_the_example_app_reports_its_operations_and_draws_its_real_spans(
     rows = {(op["kind"], op["name"]): op for op in json.loads(as_json.stdout)["operations"]}
     model = rows[("llm", "openai/slow-20-assistant-small")]
     assert model["calls"] == 8 and model["tokens"] == 21 + 33 + 8 * 9  # as tests/test_example.py counts them
+    assert (model["input_tokens"], model["output_tokens"]) == (21 + 33, 8 * 9)  # split by the token type
+    assert model["cost_usd"] == pytest.approx(((21 + 33) * 0.15 + 8 * 9 * 0.60) / 1e6)  # priced, so known
     for op in rows.values():
         for key, value in op["quantiles"].items():
             if value is not None and op["minimum"] is not None:

@@ -7,6 +7,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+import yaml
+
 from otel_agentperf.stack import bundle, dashboards
 from otel_agentperf.views import cli
 
@@ -45,6 +48,37 @@ def test_cli_writes_the_packaged_files(tmp_path: Path) -> None:
     written = {str(path.relative_to(tmp_path / "out")) for path in (tmp_path / "out").rglob("*") if path.is_file()}
     assert written == set(bundle.files())
     json.loads((tmp_path / "out" / "dashboards" / "llm.json").read_text())
+
+
+def test_grafana_places_are_options_with_the_compose_stacks_defaults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+
+    out = tmp_path / "out"
+    options = ["--prometheus-url", "http://metrics.internal:9090", "--tempo-url", "https://traces.internal"]
+    assert cli.main(["grafana", str(out), *options, "--dashboards-path", "/etc/grafana/agentperf"]) == 0
+    sources = yaml.safe_load((out / "provisioning/datasources/datasources.yml").read_text())["datasources"]
+    assert {source["name"]: source["url"] for source in sources} == {
+        "Prometheus": "http://metrics.internal:9090",
+        "Tempo": "https://traces.internal",
+    }
+    provider = yaml.safe_load((out / "provisioning/dashboards/dashboards.yml").read_text())["providers"][0]
+    assert provider["options"]["path"] == "/etc/grafana/agentperf"
+    with pytest.raises(SystemExit):
+        cli.main(["grafana", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())  # argparse wraps lines: compare the words
+    for default in (bundle.PROMETHEUS_URL, bundle.TEMPO_URL, bundle.GRAFANA_DASHBOARDS_PATH):
+        assert f"(default {default})" in shown
+    assert "docker-compose" in shown
+
+
+@pytest.mark.parametrize("target", ["a-file", "a-file/below"])
+def test_grafana_into_a_file_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], target: str) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    assert cli.main(["grafana", str(tmp_path / target)]) == 2
+    said = capsys.readouterr()
+    assert said.out == "" and len(said.err.splitlines()) == 1
+    assert said.err.startswith("otel-agentperf: ") and str(tmp_path / target) in said.err and "folder" in said.err
 
 
 def test_promtool_accepts_the_rules_and_their_unit_tests_fire_and_clear_every_alert() -> None:

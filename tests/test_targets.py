@@ -7,6 +7,7 @@ import importlib
 import logging
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 from types import ModuleType
@@ -18,7 +19,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry, generate_latest
 
 from otel_agentperf.api.instrumentor import AgentPerfInstrumentor
-from otel_agentperf.api.targets import parse
+from otel_agentperf.api.targets import TargetPatcher, parse, parse_all
 from otel_agentperf.conventions import names
 from otel_agentperf.runtime import settings
 from otel_agentperf.views import scrape
@@ -170,6 +171,34 @@ def test_bad_entries_each_warn_once_by_name_and_the_rest_still_apply(
     assert [s.name for s in recorded.spans()] == ["load_config load_config"]
 
 
+def test_a_module_never_imported_is_said_while_the_app_runs_and_main_says_why(
+    recorded: Recorded,
+    app_module: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    patcher = TargetPatcher(import_grace_s=0.3)
+    missing = f"{app_module}_misspelt:load_config=config"
+    script = f"{app_module}_script:main=agent"
+    monkeypatch.setattr(sys.modules["__main__"], "__file__", str(tmp_path / f"{app_module}_script.py"))
+    caplog.set_level(logging.WARNING, logger="otel_agentperf")
+    try:
+        patcher.apply(parse_all([missing, script, f"{app_module}:load_config=config"]))
+        importlib.import_module(app_module)
+        deadline = time.monotonic() + 10
+        while len(caplog.records) < 2 and time.monotonic() < deadline:  # the app still runs: no exit yet
+            time.sleep(0.05)
+        messages = sorted(r.getMessage() for r in caplog.records)
+        assert len(messages) == 2, messages
+        assert f"ignoring target {missing!r}" in messages[0] and "is not imported 0.3 s after start" in messages[0]
+        assert f"ignoring target {script!r}" in messages[1] and "runs as the __main__ script" in messages[1]
+        patcher._warn_never_imported()  # at exit: each was said once already
+        assert len(caplog.records) == 2
+    finally:
+        patcher.remove()
+
+
 def test_uninstrument_restores_originals_and_instrument_is_idempotent(
     recorded: Recorded, instrumentor: AgentPerfInstrumentor, app_module: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -226,6 +255,49 @@ def test_targets_from_a_toml_file_and_from_pyproject(
     instrumentor.instrument()
     module.load_config("y")
     assert recorded.span("load_config settings loader")
+
+
+def test_the_nearest_pyproject_up_from_a_sub_folder_is_read_and_named(
+    recorded: Recorded,
+    instrumentor: AgentPerfInstrumentor,
+    app_module: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    project = tmp_path / "project"
+    started_in = project / "src" / "scripts"
+    started_in.mkdir(parents=True)
+    (project / ".git").mkdir()
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(f'[tool.otel-agentperf.targets]\n"{app_module}:load_config" = "config"\n')
+    # Above the repository's root: never read, even with the project's own file gone.
+    (tmp_path / "pyproject.toml").write_text('[tool.otel-agentperf]\nmemory = "rss"\n')
+    monkeypatch.delenv("OTEL_AGENTPERF_CONFIG", raising=False)
+    monkeypatch.delenv("OTEL_AGENTPERF_MEMORY", raising=False)
+    monkeypatch.chdir(started_in)
+    caplog.set_level(logging.INFO, logger="otel_agentperf")
+    loaded = settings.reload()
+    assert loaded.file == str(pyproject)
+    assert f"otel-agentperf: settings from {pyproject}" in [r.getMessage() for r in caplog.records]
+    instrumentor.instrument()
+    importlib.import_module(app_module).load_config("y")
+    assert recorded.span("load_config load_config")
+    instrumentor.uninstrument()
+
+    pyproject.unlink()
+    assert (settings.reload().file, settings.current().memory) == ("", frozenset())
+
+
+def test_memory_both_means_rss_and_tracemalloc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.otel-agentperf]\nmemory = "both"\n')
+    monkeypatch.chdir(tmp_path)
+    assert settings.reload().memory == frozenset({"rss", "tracemalloc"})
+    for value in ("both", "rss,tracemalloc", "BOTH"):
+        monkeypatch.setenv("OTEL_AGENTPERF_MEMORY", value)
+        assert settings.reload().memory == frozenset({"rss", "tracemalloc"})
+    monkeypatch.setenv("OTEL_AGENTPERF_MEMORY", "rss")
+    assert settings.reload().memory == frozenset({"rss"})
 
 
 def test_disabled_switch_applies_no_target(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from otel_agentperf.conventions import buckets, names
 from otel_agentperf.conventions.instruments import catalogue
-from otel_agentperf.views import scrape
+from otel_agentperf.views import scrape, top
 from otel_agentperf.views.insights import bottlenecks
 from otel_agentperf.views.rows import CounterReset, window
 from otel_agentperf.views.top import View
@@ -182,3 +183,27 @@ def test_top_exits_with_a_message_when_the_endpoint_is_unreachable() -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("otel-agentperf: cannot read")
     assert "Traceback" not in result.stderr
+
+
+def test_top_piped_uses_a_wide_table_not_80_columns() -> None:
+    pipeline = Pipeline()
+    pipeline.histograms[names.KIND_AGENT].record(1.5, {names.GEN_AI_AGENT_NAME: "SupportAgentWithALongName"})
+    command = str(Path(sys.executable).parent / "otel-agentperf")
+    env = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}
+    with serving([pipeline.scrape().encode()]) as url:
+        piped = subprocess.run(
+            [command, "top", "--url", url, "--frames", "1"], capture_output=True, text=True, timeout=30, env=env
+        )
+        narrow = subprocess.run(
+            [command, "top", "--url", url, "--frames", "1"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**env, "COLUMNS": "100"},
+        )
+    assert piped.returncode == 0, piped.stderr
+    (header,) = [line for line in piped.stdout.splitlines() if "operation" in line]
+    assert "tokens/s" in header and "$/min" in header and "notes" in header  # one line: nothing folded
+    assert 80 < max(len(line) for line in piped.stdout.splitlines()) <= top.PIPED_WIDTH
+    assert "SupportAgentWithALongName" in piped.stdout
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 100  # COLUMNS still rules when set

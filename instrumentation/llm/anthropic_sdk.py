@@ -73,10 +73,10 @@ def _result(invocation: LLMInvocation, result: object) -> None:
     reason = getattr(result, "stop_reason", None)
     output = None
     if content.enabled():
-        texts = [
-            t for block in getattr(result, "content", None) or [] if isinstance(t := getattr(block, "text", None), str)
-        ]
-        output = content.output(texts, reason, content.max_length())
+        blocks = getattr(result, "content", None) or []
+        texts = [t for block in blocks if isinstance(t := getattr(block, "text", None), str)]
+        calls = [(block.id, block.name, block.input) for block in blocks if getattr(block, "type", None) == "tool_use"]
+        output = content.output(texts, reason, content.max_length(), calls)
     shared.set_response(invocation, getattr(result, "id", None), getattr(result, "model", None), [reason or ""], output)
 
 

@@ -56,7 +56,16 @@ def read_chat_chunk(state: streams.StreamState, chunk: Any) -> None:
             if getattr(choice, "finish_reason", None):
                 state.finish_reasons.append(str(choice.finish_reason))
             if state.texts is not None:
-                state.text(getattr(getattr(choice, "delta", None), "content", None))
+                delta = getattr(choice, "delta", None)
+                state.text(getattr(delta, "content", None))
+                for call in getattr(delta, "tool_calls", None) or []:
+                    function = getattr(call, "function", None)
+                    state.tool_call(
+                        getattr(call, "index", 0),
+                        getattr(call, "id", None),
+                        getattr(function, "name", None),
+                        getattr(function, "arguments", None),
+                    )
     state.response_id = state.response_id or getattr(chunk, "id", None)
     state.response_model = state.response_model or getattr(chunk, "model", None)
     usage = getattr(chunk, "usage", None)
@@ -99,8 +108,19 @@ def chat_response(invocation: LLMInvocation, result: object) -> None:
     reasons = [str(choice.finish_reason) for choice in choices if getattr(choice, "finish_reason", None)]
     output = None
     if choices and content.enabled():
-        texts = [getattr(choice.message, "content", None) or "" for choice in choices]
-        output = content.output(texts, next(iter(reasons), None), content.max_length())
+        texts, calls = [], []
+        for choice in choices:
+            message = choice.message
+            made = [
+                (call.id, call.function.name, call.function.arguments)
+                for call in getattr(message, "tool_calls", None) or []
+                if getattr(call, "function", None) is not None
+            ]
+            text = getattr(message, "content", None)
+            if text or not made:  # a turn that only calls tools has no text part, not an empty one
+                texts.append(text or "")
+            calls += made
+        output = content.output(texts, next(iter(reasons), None), content.max_length(), calls)
     shared.set_response(invocation, getattr(result, "id", None), getattr(result, "model", None), reasons, output)
 
 
@@ -112,7 +132,12 @@ def _response_result(invocation: LLMInvocation, result: object) -> None:
     reason = getattr(getattr(result, "incomplete_details", None), "reason", None)
     output = None
     if content.enabled() and isinstance(text := getattr(result, "output_text", None), str):
-        output = content.output([text], reason, content.max_length())
+        calls = [
+            (item.call_id, item.name, item.arguments)
+            for item in getattr(result, "output", None) or []
+            if getattr(item, "type", None) == "function_call"
+        ]
+        output = content.output([text] if text or not calls else [], reason, content.max_length(), calls)
     shared.set_response(invocation, getattr(result, "id", None), getattr(result, "model", None), [reason or ""], output)
 
 

@@ -37,6 +37,7 @@ class StreamState:
         "response_model",
         "stepping",
         "texts",
+        "tool_calls",
         "usage",
     )
 
@@ -49,6 +50,8 @@ class StreamState:
         self.usage: list[int | None] = [None, None, None, None]  # input, output, cache read, cache write
         capture = content.enabled()
         self.texts: list[str] | None = [] if capture else None
+        # Streamed tool calls by index: [id, name, argument fragments], kept only with content capture.
+        self.tool_calls: dict[int, list[Any]] | None = {} if capture else None
         self.limit = content.max_length() if capture else 0
         self.finalizer: weakref.finalize[Any, Any] | None = None
         # True while the stream computes its next item: a stream that closes itself on a failed step
@@ -73,6 +76,15 @@ class StreamState:
         if self.texts is not None and isinstance(delta, str) and sum(map(len, self.texts)) < self.limit:
             self.texts.append(delta)
 
+    def tool_call(self, index: int, call_id: Any, name: Any, arguments: Any) -> None:
+        """A streamed piece of tool call ``index``: its id and name come once, its arguments in fragments."""
+        if self.tool_calls is None:
+            return
+        call = self.tool_calls.setdefault(index, [None, None, []])
+        call[0], call[1] = call[0] or call_id, call[1] or name
+        if isinstance(arguments, str) and sum(map(len, call[2])) < self.limit:
+            call[2].append(arguments)
+
     def done(self, error: BaseException | None = None) -> None:
         if self.finalizer is not None:
             self.finalizer.detach()
@@ -82,7 +94,11 @@ class StreamState:
                 invocation.set_usage(*self.usage)
             output = None
             if self.texts is not None:
-                output = content.output(["".join(self.texts)], next(iter(self.finish_reasons), None), self.limit)
+                text = "".join(self.texts)
+                calls = [(i, n, "".join(a)) for i, n, a in (self.tool_calls or {}).values()]
+                # A turn that only calls tools has no text part, not an empty one.
+                texts = [text] if text or not calls else []
+                output = content.output(texts, next(iter(self.finish_reasons), None), self.limit, calls)
             shared.set_response(invocation, self.response_id, self.response_model, self.finish_reasons, output)
         except Exception as exc:
             failures.report("reading a stream's result", exc)

@@ -6,6 +6,9 @@ qualified name (``Coach.process_message``) unless the entry gives a name, so two
 merge silently into one row; giving two entries the same name merges them on purpose.
 Targets in modules that are not imported yet are applied when the module is first imported (a wrapt
 post-import hook). A malformed or unresolvable entry is warned about once, by name; the rest still apply.
+A target whose module is still not imported :data:`IMPORT_GRACE_S` after the targets were applied is
+warned about then, from a timer thread, so a server that never exits says it too; one that is imported
+later still applies. At exit, a target never imported is warned about if the timer had not yet done so.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import atexit
 import re
 import sys
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +32,7 @@ from otel_agentperf.runtime import failures, forksafe
 from otel_agentperf.wrapping.patching import Patcher
 from otel_agentperf.wrapping.wrappers import AgentPerfWrapper, wrap
 
+IMPORT_GRACE_S = 30.0  # after this, a target module not imported yet is likely misnamed: said while the app runs
 _ENTRY = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*:\s*([A-Za-z_][\w.]*)\s*=\s*([a-z_]+)\s*(?::\s*([^\s:=,][^:=,]*?))?\s*$")
 
 
@@ -90,11 +95,12 @@ def _warn_bad(entry: str, reason: str) -> None:
 class TargetPatcher:
     """Applies targets (now or when their module is imported) and restores every original on remove()."""
 
-    def __init__(self) -> None:
+    def __init__(self, import_grace_s: float = IMPORT_GRACE_S) -> None:
         self._patcher = Patcher()
         self._lock = forksafe.lock()
         self._pending: dict[str, list[Target]] = {}
         self._exit_check = False
+        self._import_grace_s = import_grace_s
 
     @property
     def applied(self) -> int:
@@ -107,9 +113,13 @@ class TargetPatcher:
             by_module.setdefault(target.module, []).append(target)
         with self._lock:
             self._pending.update(by_module)
-            if not self._exit_check:
+            if not self._exit_check and by_module:
                 self._exit_check = True
                 atexit.register(self._warn_never_imported)
+                timer = threading.Timer(self._import_grace_s, self._warn_never_imported, kwargs={"running": True})
+                timer.daemon = True  # never keeps the app alive
+                timer.name = "otel-agentperf-targets"
+                timer.start()
         for module_name, module_targets in by_module.items():
             self._patcher.when_imported(module_name, self._applier(module_targets))
 
@@ -150,7 +160,8 @@ class TargetPatcher:
             self._pending.clear()
         self._patcher.remove()
 
-    def _warn_never_imported(self) -> None:
+    def _warn_never_imported(self, running: bool = False) -> None:
+        """Warn about each target whose module is not imported: ``running`` from the timer, else at exit."""
         multiprocessing = sys.modules.get("multiprocessing")
         if multiprocessing is not None and multiprocessing.parent_process() is not None:
             return  # a pool worker imports what its tasks need, often nothing the targets name
@@ -160,7 +171,16 @@ class TargetPatcher:
         for target in pending:
             if target.module in sys.modules:
                 continue
-            reason = f"module {target.module!r} was never imported"
             if Path(main_file).stem == target.module:
-                reason += " (it ran as the __main__ script; targets must name a module the script imports)"
+                reason = (
+                    f"module {target.module!r} runs as the __main__ script, which is never imported under its "
+                    "own name, so the target cannot apply: move it into a module the script imports"
+                )
+            elif running:
+                reason = (
+                    f"module {target.module!r} is not imported {self._import_grace_s:g} s after start "
+                    "(misspelt? it still applies if imported later)"
+                )
+            else:
+                reason = f"module {target.module!r} was never imported"
             _warn_bad(target.entry, reason)

@@ -26,7 +26,7 @@ from otel_agentperf.recording.operations import Operation
 from otel_agentperf.recording.recorder import Recorder
 from otel_agentperf.recording.slow_log import SlowLog
 from otel_agentperf.recording.startup import cold_start
-from otel_agentperf.runtime import settings
+from otel_agentperf.runtime import failures, settings
 from otel_agentperf.version import __version__
 
 _AGENT_KEY = otel_context.create_key("agentperf-agent")
@@ -57,6 +57,26 @@ def _loop_running() -> bool:
     return asyncio is not None and asyncio._get_running_loop() is not None
 
 
+NO_SDK_MESSAGE = (
+    "otel-agentperf: recording, but no OpenTelemetry SDK is set up (the global tracer and meter providers are "
+    "the API's no-op ones), so nothing is exported: run the app under opentelemetry-instrument or "
+    "otel-agentperf run, or set the SDK up at its start with: "
+    "from opentelemetry.instrumentation.auto_instrumentation import initialize; initialize() (see the README)"
+)
+
+
+def _say_if_nothing_is_set_up() -> None:
+    """One warning when the first operation records into the API's no-op providers: decorators alone export nothing.
+
+    The API package's own providers (``opentelemetry.trace``, ``opentelemetry.metrics``) are only the
+    no-op ones and the proxies that stand in until an SDK provider is set; any other is a real one.
+    """
+    tracer_module = type(trace.get_tracer_provider()).__module__
+    meter_module = type(metrics.get_meter_provider()).__module__
+    if tracer_module.startswith("opentelemetry.trace") and meter_module.startswith("opentelemetry.metrics"):
+        failures.warn_once("no-sdk", NO_SDK_MESSAGE)
+
+
 class Telemetry:
     """Tracer, recorder, bounds and memory probe for one pair of providers (the global ones unless given)."""
 
@@ -79,6 +99,8 @@ class Telemetry:
         self.block_threshold = loaded.loop_block_threshold_s
         self.slow = SlowLog(dict(loaded.slow_thresholds_s))
         self._made_from = (tracer_provider, meter_provider, memory_modes)
+        # Explicit providers are the caller's choice; the global ones are looked at on the first operation.
+        self._providers_checked = tracer_provider is not None or meter_provider is not None
 
     def uses(
         self,
@@ -112,6 +134,9 @@ class Telemetry:
         result reach the outer operation, and nothing is recorded twice (a user loader calling
         ``yaml.safe_load`` is one load; a framework's model call through an instrumented SDK is one call).
         """
+        if not self._providers_checked:
+            self._providers_checked = True
+            _say_if_nothing_is_set_up()
         kind = operation.kind
         invocation_type = TYPES.get(kind, Invocation)
         fold_key = _FOLDED.get(kind)

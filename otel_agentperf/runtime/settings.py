@@ -9,11 +9,14 @@ Environment variables (all optional):
 
 - ``OTEL_AGENTPERF_ENABLED``: ``false`` turns every decorator, segment and target into a pass-through.
 - ``OTEL_AGENTPERF_TARGETS``: comma-separated ``module:Qualified.name=kind`` entries.
-- ``OTEL_AGENTPERF_MEMORY``: ``rss``, ``tracemalloc`` or both (comma-separated); off by default.
+- ``OTEL_AGENTPERF_MEMORY``: ``rss``, ``tracemalloc``, or ``both`` (also ``rss,tracemalloc``); off by default.
 - ``OTEL_AGENTPERF_CONFIG_FILES`` / ``OTEL_AGENTPERF_HISTORY_FILES``: comma-separated file-name patterns
   that make a ``json.load``/``json.dump`` file a config load or a history operation (defaults below).
 - ``OTEL_AGENTPERF_CONFIG``: path of a TOML file with the same settings; without it,
-  ``[tool.otel-agentperf]`` in the working directory's ``pyproject.toml`` is read.
+  ``[tool.otel-agentperf]`` in the nearest ``pyproject.toml`` is read: the working directory's, else its
+  parent's and so on, stopping at a version-control root (a folder with ``.git``, ``.hg`` or ``.svn``) or
+  the filesystem root, as a script started from a sub-folder of its project expects. The file whose
+  settings are used is logged (info).
 - ``OTEL_AGENTPERF_PRICES``: a TOML price file (see ``recording.prices``).
 - ``OTEL_AGENTPERF_CAPTURE_FILE_PATHS``: ``true`` puts a config or history file's full path on its span.
 - ``OTEL_AGENTPERF_CONTENT_MAX_LENGTH``: characters kept of each captured message part (default 4096).
@@ -81,6 +84,8 @@ DEFAULT_HISTORY_FILES = ("*history*", "*.jsonl", "*conversation*", "*transcript*
 DEFAULT_MAX_LENGTH = 4096
 DEFAULT_TIMEOUT_S = 10.0  # the OTLP exporters' default timeout
 MEMORY_MODES = ("rss", "tracemalloc")
+MEMORY_BOTH = "both"  # every mode in MEMORY_MODES
+VCS_MARKERS = (".git", ".hg", ".svn")  # a folder holding one is a repository's root: the search stops there
 PYPROJECT_TABLE = "otel-agentperf"
 ENTRY_POINT_NAME = "otel_agentperf"  # the core instrumentor's entry point: also the package's off switch
 
@@ -106,6 +111,7 @@ class Settings:
     content_max_length: int = DEFAULT_MAX_LENGTH
     capture_file_paths: bool = False
     configure_sdk: bool = True
+    sdk_disabled: bool = False  # OTEL_SDK_DISABLED=true: the SDK is off, so nothing of ours sets it up
     flush_on_sigterm: bool = True
     exporter_timeout_s: float = DEFAULT_TIMEOUT_S
     loop_monitor: bool = True
@@ -155,12 +161,18 @@ def _flag(environ: os._Environ[str] | dict[str, str], name: str, default: bool) 
     return default
 
 
+def _sdk_disabled(environ: os._Environ[str] | dict[str, str]) -> bool:
+    return environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+
+
 def _disabled_by_opentelemetry(environ: os._Environ[str] | dict[str, str]) -> bool:
     """``OTEL_SDK_DISABLED=true``, or ``otel_agentperf`` (or ``*``) in ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``.
 
     Either turns the whole package off: no decorator, target or library instrumentor installs a wrapper.
+    Only the first also leaves the SDK unconfigured: disabling our instrumentations is not disabling the
+    SDK, which the app's own spans and other instrumentations still need (``launcher``).
     """
-    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+    if _sdk_disabled(environ):
         return True
     disabled = {name.strip() for name in environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
     return ENTRY_POINT_NAME in disabled or "*" in disabled
@@ -259,15 +271,18 @@ def _parse_memory(value: object, source: str) -> frozenset[str]:
         mode = str(item).strip().lower()
         if not mode or mode in {"off", "false", "none"}:
             continue
-        if mode in MEMORY_MODES:
+        if mode == MEMORY_BOTH:
+            modes.update(MEMORY_MODES)
+        elif mode in MEMORY_MODES:
             modes.add(mode)
         else:
             failures.warn_once(
                 f"memory:{mode}",
-                "otel-agentperf: unknown memory mode %r in %s (use %s)",
+                "otel-agentperf: unknown memory mode %r in %s (use %s or %s)",
                 mode,
                 source,
                 ", ".join(MEMORY_MODES),
+                MEMORY_BOTH,
             )
     return frozenset(modes)
 
@@ -302,6 +317,7 @@ def _load(environ: os._Environ[str] | dict[str, str]) -> Settings:
         content_max_length=_max_length(environ),
         capture_file_paths=_flag(environ, CAPTURE_PATHS_ENV, False),
         configure_sdk=_flag(environ, CONFIGURE_SDK_ENV, True),
+        sdk_disabled=_sdk_disabled(environ),
         flush_on_sigterm=_flag(environ, FLUSH_ON_SIGTERM_ENV, True),
         exporter_timeout_s=_timeout(environ),
         loop_monitor=_flag(environ, LOOP_MONITOR_ENV, True),
@@ -360,22 +376,37 @@ def read_toml(path: Path) -> dict[str, Any] | None:
         return None
 
 
+def nearest_pyproject(start: Path) -> Path | None:
+    """The ``pyproject.toml`` in ``start`` or the closest folder above it, not above a repository's root."""
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+        if any((folder / marker).exists() for marker in VCS_MARKERS):
+            return None
+    return None
+
+
 def _read_file(environ: os._Environ[str] | dict[str, str]) -> tuple[dict[str, Any], str]:
     explicit = environ.get(CONFIG_ENV)
-    path = Path(explicit) if explicit else Path.cwd() / "pyproject.toml"
-    if not explicit and not path.is_file():
+    found = Path(explicit) if explicit else nearest_pyproject(Path.cwd())
+    if found is None:
         return {}, ""
+    path = found
     data = read_toml(path)
     if data is None:
         return {}, str(path)
     tool = data.get("tool")
     if explicit:
         table = tool.get(PYPROJECT_TABLE, data) if isinstance(tool, dict) else data
+    elif isinstance(tool, dict) and PYPROJECT_TABLE in tool:
+        table = tool[PYPROJECT_TABLE]
     else:
-        table = tool.get(PYPROJECT_TABLE, {}) if isinstance(tool, dict) else {}
+        return {}, str(path)  # the nearest pyproject.toml has no settings of ours: nothing used, nothing said
     if not isinstance(table, dict):
         failures.warn_once(f"table:{path}", "otel-agentperf: settings in %s are not a table", path)
         return {}, str(path)
+    failures.logger.info("otel-agentperf: settings from %s", path)
     return table, str(path)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,11 @@ from otel_agentperf.views.insights import bottlenecks
 from otel_agentperf.views.rows import ReportError, Row
 
 DEFAULT_URL = "http://localhost:9464/metrics"
+DESCRIPTION = (
+    "Performance reports, trace waterfalls, a live view and Grafana files from an instrumented AI-agent app's "
+    "OpenTelemetry telemetry."
+)
+BROKEN_PIPE = 128 + 13  # the status of a shell tool killed by SIGPIPE, when the reader of stdout went away
 _RENDERERS = {"table": report.render_table, "markdown": report.render_markdown, "json": report.render_json}
 _NOTHING_THERE = (
     "nothing answers there: an app exports /metrics only while it runs, with OTEL_METRICS_EXPORTER=prometheus; "
@@ -35,9 +41,13 @@ def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from otel_agentperf.stack import bundle
+    from otel_agentperf.version import __version__
     from otel_agentperf.views.run import SETS
 
-    parser = argparse.ArgumentParser(prog="otel-agentperf", description=__doc__)
+    # Help is plain text, not the module docstring: docstrings are reStructuredText (``literal``).
+    parser = argparse.ArgumentParser(prog="otel-agentperf", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"otel-agentperf {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     run_cmd = commands.add_parser(
         "run",
@@ -75,9 +85,28 @@ def _parser() -> argparse.ArgumentParser:
     top_cmd.add_argument("--interval", type=_positive(float), default=2.0, help="seconds between refreshes")
     top_cmd.add_argument("--frames", type=int, default=None, help="stop after this many frames")
     grafana_cmd = commands.add_parser(
-        "grafana", help="write the Grafana dashboards, provisioning and Prometheus alert rules into a folder"
+        "grafana",
+        help="write the Grafana dashboards, provisioning and Prometheus alert rules into a folder",
+        description="Writes the dashboards, Grafana's datasource and dashboard provisioning and the Prometheus\n"
+        "alert rules into FOLDER. The defaults of the options are the docker-compose stack's:\n"
+        "its service names and the folder it mounts the dashboards at.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    grafana_cmd.add_argument("folder", type=Path, help="where to write (created if missing)")
+    grafana_cmd.add_argument("folder", type=Path, metavar="FOLDER", help="where to write (created if missing)")
+    grafana_cmd.add_argument(
+        "--prometheus-url",
+        default=bundle.PROMETHEUS_URL,
+        help=f"Prometheus as Grafana reaches it (default {bundle.PROMETHEUS_URL})",
+    )
+    grafana_cmd.add_argument(
+        "--tempo-url", default=bundle.TEMPO_URL, help=f"Tempo as Grafana reaches it (default {bundle.TEMPO_URL})"
+    )
+    grafana_cmd.add_argument(
+        "--dashboards-path",
+        default=bundle.GRAFANA_DASHBOARDS_PATH,
+        help="where Grafana sees FOLDER's dashboards/ folder, for the dashboard provisioning "
+        f"(default {bundle.GRAFANA_DASHBOARDS_PATH})",
+    )
     return parser
 
 
@@ -125,6 +154,35 @@ def _traces(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grafana(args: argparse.Namespace) -> int:
+    from otel_agentperf.stack import bundle
+
+    if args.folder.exists() and not args.folder.is_dir():
+        print(
+            f"otel-agentperf: {args.folder} is a file: give a folder to write into (created if missing)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        written = bundle.write(
+            args.folder,
+            prometheus_url=args.prometheus_url,
+            tempo_url=args.tempo_url,
+            dashboards_path=args.dashboards_path,
+        )
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(args.folder) else ""
+        print(
+            f"otel-agentperf: cannot write into {args.folder}{where}: {exc.strerror or exc}; "
+            "give a folder you can write to (created if missing)",
+            file=sys.stderr,
+        )
+        return 2
+    for path in written:
+        print(path)
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from otel_agentperf.views import run
 
@@ -137,17 +195,27 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command; a reader that went away (``report | head``) ends it quietly, as it would a shell tool."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a pipe closed early fails here, not in the interpreter's own flush at exit
+    except BrokenPipeError:
+        # Nothing more can be written: point stdout at /dev/null so the interpreter's final flush is quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return BROKEN_PIPE
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return _run(args)
     if args.command == "traces":
         return _traces(args)
     if args.command == "grafana":
-        from otel_agentperf.stack import bundle
-
-        for path in bundle.write(args.folder):
-            print(path)
-        return 0
+        return _grafana(args)
     if args.command == "top":
         try:
             from otel_agentperf.views import top

@@ -25,15 +25,19 @@ def _families() -> dict[str, str]:
     return found
 
 
+# The Row field of each token direction.
+_TOKEN_FIELDS = {names.TOKEN_TYPE_INPUT: "input_tokens", names.TOKEN_TYPE_OUTPUT: "output_tokens"}
+
 # Families that add to a row besides its duration histogram: (kind, [(sample suffix, Row field)]).
 _EXTRA = {
-    prometheus.family(catalogue(False).token_usage): (names.KIND_LLM, [("_sum", "tokens")]),
-    # The newest layout's token counters (the per-operation histograms leave failed operations out).
+    # The newest layout's token counters, one per direction (the per-operation histograms leave failed
+    # operations out). v1.41's one histogram says the direction in a label: read in ``rows``.
     **{
-        prometheus.family(catalogue(True).usage_tokens[token_type]): (names.KIND_LLM, [("_total", "tokens")])
-        for token_type in (names.TOKEN_TYPE_INPUT, names.TOKEN_TYPE_OUTPUT)
+        prometheus.family(catalogue(True).usage_tokens[token_type]): (names.KIND_LLM, [("_total", field)])
+        for token_type, field in _TOKEN_FIELDS.items()
     },
     prometheus.family(catalogue(False).cost): (names.KIND_LLM, [("_total", "cost_usd")]),
+    prometheus.family(catalogue(False).unpriced): (names.KIND_LLM, [("_total", "unpriced")]),
     prometheus.family(catalogue(False).llm_retry_duration): (
         names.KIND_LLM,
         [("_sum", "retry_seconds"), ("_count", "retried_calls")],
@@ -75,6 +79,8 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
     }
     first_chunk_families = {prometheus.family(catalogue(latest).time_to_first_chunk) for latest in (False, True)}
     retries_family = prometheus.family(catalogue(False).llm_retries)
+    token_usage_family = prometheus.family(catalogue(False).token_usage)
+    token_type_label = prometheus.label(names.GEN_AI_TOKEN_TYPE)
     status_label = prometheus.label(names.HTTP_RESPONSE_STATUS_CODE)
     kind_label = prometheus.label(names.OPERATION_KIND)
     error_label = prometheus.label(names.ERROR_TYPE)
@@ -123,6 +129,13 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
                     row.retries += sample.value
                     reason = sample.labels.get(status_label) or sample.labels.get(error_label) or "-"
                     row.retry_reasons[reason] = row.retry_reasons.get(reason, 0.0) + sample.value
+            continue
+        if family.name == token_usage_family:
+            for sample in family.samples:
+                token_field = _TOKEN_FIELDS.get(sample.labels.get(token_type_label, ""))
+                if sample.name.endswith("_sum") and token_field is not None:
+                    row = row_for(names.KIND_LLM, sample.labels)
+                    setattr(row, token_field, getattr(row, token_field) + sample.value)
             continue
         if family.name in first_chunk_families:
             for sample in family.samples:

@@ -7,11 +7,11 @@ import math
 from dataclasses import asdict
 
 from otel_agentperf.views.insights import cold_start, time_by_kind, where_time_goes
-from otel_agentperf.views.rows import QUANTILES, Row, estimate_text, ms, size_text
+from otel_agentperf.views.rows import QUANTILES, Row, cost_text, estimate_text, ms, size_text
 
 
 def notes(row: Row) -> str:
-    """What a row says beyond timings: redundant loads, event-loop blocking, tokens and cost."""
+    """What a row says beyond timings: redundant loads, event-loop blocking, tokens by direction and cost."""
     said = []
     if row.redundant:
         said.append(f"{row.redundant:g} redundant ({ms(row.redundant_seconds)} ms)")
@@ -31,9 +31,9 @@ def notes(row: Row) -> str:
         what, size = memory
         said.append(f"memory {what} {size_text(size)} per call (process-wide)")
     if row.tokens:
-        said.append(f"{row.tokens:g} tokens")
-    if row.cost_usd:
-        said.append(f"${row.cost_usd:.4f}")
+        said.append(f"{row.input_tokens:g} in + {row.output_tokens:g} out tokens")
+    if row.cost_usd or row.unpriced:
+        said.append(cost_text(row))
     return ", ".join(said)
 
 
@@ -108,6 +108,11 @@ def render_json(rows: list[Row], bottlenecks: list[str]) -> str:
         item["first_chunk_p50_seconds"] = None if first_chunk is None else first_chunk.value
         item["bounds"] = {key: [low, None if math.isinf(high) else high] for key, (low, high) in row.bounds.items()}
         item["mean_seconds"] = row.mean_seconds
+        item["tokens"] = row.tokens
+        # Unknown, not free: a row with unpriced calls has no total cost (``cost_usd`` of its priced calls
+        # would understate it); ``priced_cost_usd`` keeps what is known.
+        item["priced_cost_usd"] = row.cost_usd
+        item["cost_usd"] = row.cost_usd if row.cost_known else None
         operations.append(item)
     by_kind = dict(time_by_kind(rows))
     return json.dumps({"operations": operations, "self_seconds_by_kind": by_kind, "bottlenecks": bottlenecks}, indent=2)

@@ -28,6 +28,25 @@ def size_text(size: float) -> str:
     return f"{size:.1f} GiB"
 
 
+def usd(value: float) -> str:
+    """Dollars to two significant digits, at least cents: ``$0.000035``, ``$0.012``, ``$1.50``.
+
+    A fixed four decimals would print a cheap model's few calls as ``$0.0000``.
+    """
+    if value <= 0:
+        return "$0.00"
+    digits = max(2, 1 - math.floor(math.log10(value)))
+    return f"${value:.{digits}f}"
+
+
+def cost_text(row: Row) -> str:
+    """A row's cost as far as it is known: priced calls in dollars, the unpriced ones said to be unpriced."""
+    said = [usd(row.cost_usd)] if row.cost_usd else []
+    if row.unpriced:
+        said.append(f"{row.unpriced:g} unpriced")
+    return " + ".join(said)
+
+
 class ReportError(Exception):
     """A scrape that cannot be read or used; the message says why, for the user."""
 
@@ -52,8 +71,10 @@ class Row:
     blocking: float = 0.0  # config and history calls that held the event loop past the threshold
     blocked_seconds: float = 0.0  # time it held the event loop past the threshold (the loop monitor)
     waited_seconds: float = 0.0  # time its loop was held by other code while it awaited: not its own doing
-    tokens: float = 0.0
-    cost_usd: float = 0.0
+    input_tokens: float = 0.0
+    output_tokens: float = 0.0
+    cost_usd: float = 0.0  # of the priced calls only
+    unpriced: float = 0.0  # calls with token usage but no price for their model: their cost is unknown, not 0
     size_records: float = 0.0
     size_observations: float = 0.0
     quantiles: dict[str, float | None] = field(default_factory=dict)
@@ -81,6 +102,16 @@ class Row:
     retried_calls: float = 0.0
     retry_seconds: float = 0.0
     retry_reasons: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def tokens(self) -> float:
+        """Input and output tokens together."""
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def cost_known(self) -> bool:
+        """Whether ``cost_usd`` is the whole cost: no call had usage without a price."""
+        return not self.unpriced
 
     @property
     def own_seconds(self) -> float:

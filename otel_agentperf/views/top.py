@@ -30,6 +30,9 @@ from otel_agentperf.views.scrape import fetch, parse
 
 SORTS = ("time", "rate", "p95", "errors", "name")
 _POLL_S = 0.2  # how often the view checks whether to stop, between refreshes
+# The width when the output is no terminal (a pipe, a file) and COLUMNS does not say: rich would assume 80,
+# which folds the table's 13 columns into unreadable slivers.
+PIPED_WIDTH = 160
 
 
 class Source(Protocol):
@@ -153,6 +156,8 @@ def render(view: View) -> Group:
         first_chunk = row.first_chunk_p50()
         if first_chunk is not None:
             notes.append(f"first chunk {estimate_text(first_chunk)} ms")
+        if row.unpriced:
+            notes.append(f"{row.unpriced:g} unpriced")
         if row.blocked_seconds:
             notes.append(f"loop held {_per(row.blocked_seconds * 1000, view.seconds)} ms/s")
         if row.waited_seconds:
@@ -216,6 +221,14 @@ def _wait_for_key(seconds: float, interactive: bool) -> str | None:
     return os.read(sys.stdin.fileno(), 1).decode(errors="ignore") if ready else None
 
 
+def console() -> Console:
+    """The terminal's width on a terminal; COLUMNS (which rich reads) or :data:`PIPED_WIDTH` otherwise."""
+    found = Console()
+    if found.is_terminal or "COLUMNS" in os.environ:
+        return found
+    return Console(width=PIPED_WIDTH)
+
+
 def run(source: Source, interval: float, frames: int | None = None, until: Callable[[], bool] | None = None) -> int:
     """Refresh until ``q``, ``frames`` frames or ``until()`` is true; exit 2 if the very first read fails."""
     view = View(source.label)
@@ -226,7 +239,7 @@ def run(source: Source, interval: float, frames: int | None = None, until: Calla
         return 2
     previous_at = time.monotonic()
     shown = 1
-    with _keys() as interactive, Live(render(view), console=Console(), auto_refresh=False) as live:
+    with _keys() as interactive, Live(render(view), console=console(), auto_refresh=False) as live:
         live.refresh()
         while frames is None or shown < frames:
             deadline = previous_at + interval
