@@ -49,6 +49,7 @@ from otel_agentperf.wrapping.library import LibraryInstrumentor
 from otel_agentperf.wrapping.wrappers import Call, Prepare, Wrapper, start
 
 from ..llm import shared
+from .function_tools import prepare_tool_call
 
 # What the instance of a run or chat call in progress is: (instance, its operation), so the layers of one
 # call under it pass through.
@@ -228,14 +229,6 @@ def _prepare_chat(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any])
     return Call(operation, attributes, server, on_result=_chat_result)
 
 
-def _prepare_tool(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
-    attributes: dict[str, AttributeValue] = {names.GEN_AI_TOOL_TYPE: names.TOOL_TYPE_FUNCTION}
-    call_id = kwargs.get("tool_call_id")
-    if isinstance(call_id, str):
-        attributes[names.GEN_AI_TOOL_CALL_ID] = call_id
-    return Call(named(names.KIND_TOOL, str(getattr(instance, "name", None) or type(instance).__name__)), attributes)
-
-
 def _prepare_workflow(instance: Any, _args: tuple[Any, ...], _kwargs: dict[str, Any]) -> Call:
     return Call(named(names.KIND_WORKFLOW, str(getattr(instance, "name", None) or type(instance).__name__)))
 
@@ -393,7 +386,7 @@ class AgentFrameworkInstrumentor(LibraryInstrumentor):
         self.hook(module.ChatTelemetryLayer, "get_response", _CHAT_CALL)
 
     def _patch_tools(self, module: ModuleType) -> None:
-        self.wrap(module.FunctionTool, "invoke", named(names.KIND_TOOL, "FunctionTool"), _prepare_tool)
+        self.wrap(module.FunctionTool, "invoke", named(names.KIND_TOOL, "FunctionTool"), prepare_tool_call)
 
     def _patch_workflows(self, module: ModuleType) -> None:
         self.wrap(module.Workflow, "_run_workflow_with_tracing", _DEFAULT_WORKFLOW, _prepare_workflow)

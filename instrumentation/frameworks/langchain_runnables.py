@@ -26,19 +26,12 @@ from otel_agentperf.wrapping.library import LibraryInstrumentor
 from otel_agentperf.wrapping.wrappers import Call, Prepare
 
 from ..llm import shared
+from .function_tools import prepare_tool_call
 
 _PARAMETERS = {
     "ls_temperature": names.GEN_AI_REQUEST_TEMPERATURE,
     "ls_max_tokens": names.GEN_AI_REQUEST_MAX_TOKENS,
 }
-
-
-def _prepare_tool(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
-    attributes: dict[str, AttributeValue] = {names.GEN_AI_TOOL_TYPE: names.TOOL_TYPE_FUNCTION}
-    call_id = kwargs.get("tool_call_id")
-    if isinstance(call_id, str):
-        attributes[names.GEN_AI_TOOL_CALL_ID] = call_id
-    return Call(named(names.KIND_TOOL, str(getattr(instance, "name", None) or type(instance).__name__)), attributes)
 
 
 def _read_message(invocation: LLMInvocation, message: Any, reasons: list[str]) -> None:
@@ -129,7 +122,7 @@ class LangChainInstrumentor(LibraryInstrumentor):
         ]
 
     def _patch_tools(self, module: ModuleType) -> None:
-        spec = lambda cls, _name: (named(names.KIND_TOOL, cls.__name__), _prepare_tool)  # noqa: E731
+        spec = lambda cls, _name: (named(names.KIND_TOOL, cls.__name__), prepare_tool_call)  # noqa: E731
         self.wrap_hierarchy(module.BaseTool, {"run": spec, "arun": spec})
 
     def _patch_models(self, module: ModuleType) -> None:
