@@ -68,7 +68,10 @@ def test_main_job_runs_the_example_and_reports_every_operation_kind(tmp_path: Pa
     assert summarize.total_seconds * 0.75 <= summarize.blocked_seconds <= summarize.total_seconds * 1.1
     assert "tool `summarize` held the asyncio event loop for" in result.stdout
     assert "12 redundant (" in result.stdout  # and the milliseconds they wasted
-    assert "llm `openai/ratelimit-2-cached-4-triage-mini` was retried by its SDK: 1 HTTP requests" in result.stdout
+    assert (
+        "llm `openai/ratelimit-2-cached-4-triage-mini` was retried by its SDK: 1 HTTP request retried (429 x1)"
+        in result.stdout
+    )
     assert "first chunk p50 " in result.stdout  # the answers stream
     assert "config `load_settings` loaded config 13 times; 12 were redundant reloads" in result.stdout
     assert "llm `openai/slow-20-assistant-small` takes" in result.stdout.split("Bottlenecks:")[1]

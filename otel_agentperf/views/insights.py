@@ -205,7 +205,8 @@ def retry_sentence(row: Row) -> str:
         f"{reason} x{count:g}" for reason, count in sorted(row.retry_reasons.items(), key=lambda item: -item[1])
     )
     return (
-        f"{_label(row)} was retried by its SDK: {row.retries:g} HTTP requests retried ({reasons}) in "
+        f"{_label(row)} was retried by its SDK: {row.retries:g} HTTP request{'' if row.retries == 1 else 's'} "
+        f"retried ({reasons}) in "
         f"{row.retried_calls:g} of {row.calls:g} calls, {ms(row.retry_seconds)} ms spent on failed attempts "
         "and backoff (rate limits or server errors)"
     )
