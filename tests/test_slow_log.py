@@ -20,12 +20,14 @@ from otel_agentperf.conventions import names
 from otel_agentperf.recording import slow_log
 from otel_agentperf.runtime import settings
 
-# The global logger provider can be set once per process: one for this module, emptied by each test.
+# The global logger provider can be set once per process: this module's exporter, emptied by each test,
+# goes on whichever SDK provider is global (another test module may have set one first).
 _LOGS = InMemoryLogRecordExporter()
 if not isinstance(get_logger_provider(), LoggerProvider):
-    _provider = LoggerProvider()
-    _provider.add_log_record_processor(SimpleLogRecordProcessor(_LOGS))
-    set_logger_provider(_provider)
+    set_logger_provider(LoggerProvider())
+_global = get_logger_provider()
+assert isinstance(_global, LoggerProvider)
+_global.add_log_record_processor(SimpleLogRecordProcessor(_LOGS))
 
 
 @pytest.fixture
