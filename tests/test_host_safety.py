@@ -423,19 +423,19 @@ def test_conflicting_kinds_for_one_target_are_warned_about(caplog: pytest.LogCap
     ],
     ids=["tool", "agent", "workflow"],
 )
-def test_ten_thousand_names_make_a_bounded_number_of_series(
+def test_a_thousand_names_make_a_bounded_number_of_series(
     recorded: Recorded, decorator: Any, attribute: str, histogram: str
 ) -> None:
     run = os.urandom(4).hex()  # names no earlier test used: the caps are per process
-    for index in range(10_000):
+    for index in range(1_000):  # five times the cap
         decorator(name=f"{run}-{index}")(lambda: None)()
     series = {point.attributes.get(attribute) for point in recorded.histogram_points(histogram)}
     assert len(series) <= 201 and names.OTHER in series
-    assert len(recorded.spans()) == 10_000
+    assert len(recorded.spans()) == 1_000
 
 
 def test_server_addresses_from_the_network_are_bounded(recorded: Recorded, server: Any) -> None:
-    """1,000 distinct hosts cannot all be served here: httpx's MockTransport replays the local server's answer."""
+    """300 distinct hosts (three times the cap): httpx's MockTransport replays the local server's answer."""
     import httpx
     import openai
 
@@ -444,7 +444,7 @@ def test_server_addresses_from_the_network_are_bounded(recorded: Recorded, serve
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
     run = os.urandom(4).hex()
     with OpenAIInstrumentorActive():
-        for index in range(1_000):
+        for index in range(300):
             client = openai.OpenAI(
                 base_url=f"http://h{index}-{run}.invalid/v1", api_key="k", http_client=httpx.Client(transport=transport)
             )
@@ -452,7 +452,7 @@ def test_server_addresses_from_the_network_are_bounded(recorded: Recorded, serve
     points = recorded.histogram_points("gen_ai.client.operation.duration")
     addresses = {point.attributes.get(names.SERVER_ADDRESS) for point in points}
     assert len(addresses) <= 101 and names.OTHER in addresses
-    assert len({span.attributes[names.SERVER_ADDRESS] for span in recorded.spans()}) == 1_000  # spans keep them
+    assert len({span.attributes[names.SERVER_ADDRESS] for span in recorded.spans()}) == 300  # spans keep them
 
 
 class OpenAIInstrumentorActive:

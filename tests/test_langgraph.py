@@ -331,18 +331,18 @@ def _small_graph() -> Callable[[], Any]:
     return lambda: graph.invoke({"messages": [], "steps": []})
 
 
-def test_ten_thousand_runs_leave_no_instrumentation_state(frameworks: Recorded) -> None:
+def test_two_thousand_runs_leave_no_instrumentation_state(frameworks: Recorded) -> None:
     run = _small_graph()
     otel_agentperf.configure(TracerProvider(), frameworks.meter_provider)  # spans go nowhere: none are kept
     before = live_operations()
-    for _ in range(10_000):
+    for _ in range(2_000):
         run()
     after = live_operations()
     assert after[0] <= before[0] and after[1] <= before[1]
     assert frameworks.gauge(names.OPERATIONS_ACTIVE, **{names.OPERATION_KIND: "workflow"}) == 0
     assert frameworks.gauge(names.OPERATIONS_ACTIVE, **{names.OPERATION_KIND: "llm"}) == 0
-    assert frameworks.histogram_point(names.WORKFLOW_DURATION).count == 10_000
-    assert frameworks.histogram_point(names.TOOL_DURATION).count == 10_000
+    assert frameworks.histogram_point(names.WORKFLOW_DURATION).count == 2_000
+    assert frameworks.histogram_point(names.TOOL_DURATION).count == 2_000
     assert len(langgraph_runs.agent_builders) == 0  # no agent built: nothing remembered
 
 
