@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up .venv from the lock (requirements/test.lock), then lint, type-check and run the whole test suite in
-# random order with every test run twice; then the OpenAI tests on the oldest supported SDK, and the core,
-# targets and OpenAI tests on Python 3.10 and 3.13. Extra arguments go to the main pytest run.
+# random order with every test run twice (but the end-to-end modules that start a new process per test, which
+# say so and run once: CI time); then the OpenAI tests on the oldest supported SDK, and the core, targets and
+# OpenAI tests on Python 3.10 and 3.13. Extra arguments go to the main pytest run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export UV_PYTHON_DOWNLOADS=never PIP_DISABLE_PIP_VERSION_CHECK=1

@@ -12,6 +12,10 @@ import pytest
 from otel_agentperf.views import scrape
 from tests.test_launcher import _free_port
 
+# Once, not twice, under `--count 2` (CI time, see scripts/test.sh): what these tests check runs in processes
+# they start afresh; all they share in this process is the session's local model server.
+pytestmark = pytest.mark.repeat(1)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -22,6 +22,10 @@ from otel_agentperf.runtime import export_watch
 from otel_agentperf.views import report, scrape
 from tests.otlp_receiver import grpc_receiver, http_receiver
 
+# Once, not twice, under `--count 2` (CI time, see scripts/test.sh): what these tests check runs in processes
+# they start afresh; all they share in this process is the session's local model server.
+pytestmark = pytest.mark.repeat(1)
+
 APP_DIR = Path(__file__).parent / "apps"
 # One method given a name, one named by its qualified name: two agents, two rows.
 TARGETS = ",".join(

@@ -54,6 +54,10 @@ import pytest
 
 from tests.test_launcher import _free_port, _launcher
 
+# Once, not twice, under `--count 2` (CI time, see scripts/test.sh): what these tests check runs in processes
+# they start afresh; all they share in this process is the session's local model server.
+pytestmark = pytest.mark.repeat(1)
+
 PLANTED = Path(__file__).parent / "apps" / "planted"
 REQUESTS = 16
 TOLERANCE = 0.25

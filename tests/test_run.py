@@ -24,6 +24,10 @@ import pytest
 from tests import tmux
 from tests.test_launcher import _free_port
 
+# Once, not twice, under `--count 2` (CI time, see scripts/test.sh): what these tests check runs in processes
+# they start afresh; all they share in this process is the session's local model server.
+pytestmark = pytest.mark.repeat(1)
+
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ROOT / "tests" / "apps"
 CLI = str(Path(sys.executable).parent / "otel-agentperf")
