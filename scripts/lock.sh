@@ -16,3 +16,5 @@ main_without_oldest=$(mktemp)
 trap 'rm -f "$main_without_oldest"' EXIT
 grep -vE '^(openai|httpx)==' test.lock >"$main_without_oldest"
 compile openai-oldest.in -c "$main_without_oldest" --no-annotate -o openai-oldest.lock "$@"
+grep -vE '^agent-framework-core==' test.lock >"$main_without_oldest"
+compile agent-framework-oldest.in -c "$main_without_oldest" --no-annotate -o agent-framework-oldest.lock "$@"
