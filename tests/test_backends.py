@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.doc_blocks import block
 from tests.otlp_receiver import http_receiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,34 +28,34 @@ KEYS = {
     "PHOENIX_API_KEY": "phoenix-test-key",
     "OTLP_TOKEN": "collector-token",
 }
-# What each backend documents receiving: the paths, and the headers with their values.
+# What each backend documents receiving: the paths, and the headers with their values (by block ID).
 EXPECTED = {
-    "LangSmith": ({"/otel/v1/traces"}, {"x-api-key": "lsv2_pt_test", "langsmith-project": "my-agent"}),
-    "Langfuse": (
+    "backend-langsmith": ({"/otel/v1/traces"}, {"x-api-key": "lsv2_pt_test", "langsmith-project": "my-agent"}),
+    "backend-langfuse": (
         {"/api/public/otel/v1/traces"},
         {
             "authorization": "Basic " + base64.b64encode(b"pk-lf-test:sk-lf-test").decode(),
             "x-langfuse-ingestion-version": "4",
         },
     ),
-    "Phoenix": ({"/v1/traces"}, {"authorization": "Bearer phoenix-test-key"}),
-    "Any OTLP backend or Collector": ({"/v1/traces", "/v1/metrics"}, {"authorization": "Bearer collector-token"}),
+    "backend-phoenix": ({"/v1/traces"}, {"authorization": "Bearer phoenix-test-key"}),
+    "backend-otlp": ({"/v1/traces", "/v1/metrics"}, {"authorization": "Bearer collector-token"}),
 }
 
 
-def _blocks() -> dict[str, str]:
-    """Each section's bash block, by the section's title."""
-    found = {}
-    for section in DOC.read_text().split("\n## ")[1:]:
-        title, _, body = section.partition("\n")
-        match = re.search(r"```bash\n(.*?)```", body, re.S)
-        if match:
-            found[title.strip()] = match.group(1)
-    return found
+# The blocks by ID, each asked for by name (tests/doc_blocks.py): each section's one block.
+BLOCKS = {
+    "backend-langsmith": block("backend-langsmith"),
+    "backend-langfuse": block("backend-langfuse"),
+    "backend-phoenix": block("backend-phoenix"),
+    "backend-otlp": block("backend-otlp"),
+}
 
 
-def test_every_backend_section_has_a_block_and_an_expectation() -> None:
-    assert set(_blocks()) == set(EXPECTED)
+def test_every_backend_section_has_a_block_with_an_expectation() -> None:
+    sections = [line for line in DOC.read_text().splitlines() if line.startswith("## ")]
+    assert len(sections) == len(BLOCKS) == len(EXPECTED)
+    assert all(found.path == DOC and found.language == "bash" for found in BLOCKS.values())
 
 
 @pytest.mark.parametrize("backend", sorted(EXPECTED))
@@ -62,12 +63,12 @@ def test_the_documented_settings_reach_the_backend_with_its_path_and_headers(bac
     settings_file = tmp_path / "app_settings.yaml"
     settings_file.write_text("model: m1\n")
     with http_receiver() as (endpoint, received):
-        block = re.sub(r'(OTEL_EXPORTER_OTLP_ENDPOINT=")https?://[^/"]+', rf"\g<1>{endpoint}", _blocks()[backend])
-        assert endpoint in block
-        block = block.replace("python app.py", f"{sys.executable} {APP} {settings_file}")
+        script = re.sub(r'(OTEL_EXPORTER_OTLP_ENDPOINT=")https?://[^/"]+', rf"\g<1>{endpoint}", BLOCKS[backend].text)
+        assert endpoint in script
+        script = script.replace("python app.py", f"{sys.executable} {APP} {settings_file}")
         env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
         env.update(KEYS, PYTHONPATH=str(APP.parent), PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}")
-        result = subprocess.run(["bash", "-c", block], env=env, capture_output=True, text=True, timeout=120)
+        result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120)
         requests = list(received.http_requests)
         spans = {span.name for span in received.spans()}
     assert result.returncode == 0, result.stderr

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from otel_agentperf.views import scrape
+from tests.doc_blocks import block, commands
 from tests.test_launcher import _free_port
 
 # Once, not twice, under `--count 2` (CI time, see scripts/test.sh): what these tests check runs in processes
@@ -19,20 +19,18 @@ pytestmark = pytest.mark.repeat(1)
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_main_job_runs_the_example_and_reports_every_operation_kind(tmp_path: Path) -> None:
+def test_main_job_runs_the_example_and_reports_every_operation_kind() -> None:
+    """The README's first command, run as written from the checkout (its Prometheus port moved)."""
+    main_job, tests = commands(block("readme-commands").text)
+    assert main_job == "./scripts/demo.sh"
+    # The second is the whole suite (this test among it): CI runs it, as .ci/run, and it is not run here.
+    assert tests == "./scripts/test.sh" and "bash scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
     env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
     env["OTEL_EXPORTER_PROMETHEUS_PORT"] = str(_free_port())
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "run_demo.py")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    result = subprocess.run(["bash", "-c", main_job], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "app | answered 12 questions" in result.stdout
-    rows = {(row.kind, row.name): row for row in scrape.parse((tmp_path / "demo-metrics.prom").read_text())}
+    rows = {(row.kind, row.name): row for row in scrape.parse((ROOT / "demo-metrics.prom").read_text())}
     # 3 rounds x 4 questions; each answer makes 2 model calls, appends once and reads history twice.
     assert rows[("agent", "ResearchAgent")].calls == 12
     assert rows[("create_agent", "ResearchAgent")].calls == 12
