@@ -19,10 +19,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import mcp.client.stdio
 import mcp.shared._otel
 import pytest
 from mcp import ClientSession, StdioServerParameters
-from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from opentelemetry.trace import SpanKind, StatusCode
@@ -87,7 +87,9 @@ class Server:
                 command=sys.executable, args=[str(SERVER), "stdio"], env=_env(self.spans_file)
             )
             with open(os.devnull, "w") as quiet:
-                async with stdio_client(params, errlog=quiet) as (read, write), ClientSession(read, write) as session:
+                # Looked up when called, as an app instrumented before it imports mcp (the launcher) gets it.
+                opened = mcp.client.stdio.stdio_client(params, errlog=quiet)
+                async with opened as (read, write), ClientSession(read, write) as session:
                     await session.initialize()
                     yield session
         else:
@@ -169,6 +171,17 @@ def test_each_request_is_one_client_span_with_mcp_attributes(instrumented: Recor
     sdk = [span.name for span in instrumented.spans() if span.instrumentation_scope.name == "mcp-python-sdk"]
     assert sdk == ["MCP send initialize"]
     added, failed = ours[1], ours[2]
+    if server.transport == "stdio":
+        transport: dict[str, Any] = {names.NETWORK_TRANSPORT: names.NETWORK_TRANSPORT_PIPE}
+    else:
+        host, port = server.url.split("/")[2].split(":")
+        transport = {
+            names.NETWORK_TRANSPORT: names.NETWORK_TRANSPORT_TCP,
+            names.NETWORK_PROTOCOL_NAME: "http",
+            names.SERVER_ADDRESS: host,
+            names.SERVER_PORT: int(port),
+            names.MCP_SESSION_ID: added.attributes.get(names.MCP_SESSION_ID),  # the server's: checked below
+        }
     assert dict(added.attributes) | {names.SELF_TIME: 0} == {
         names.OPERATION_KIND: names.KIND_TOOL,
         names.GEN_AI_OPERATION_NAME: names.OP_EXECUTE_TOOL,
@@ -177,7 +190,9 @@ def test_each_request_is_one_client_span_with_mcp_attributes(instrumented: Recor
         names.MCP_PROTOCOL_VERSION: PROTOCOL,
         names.JSONRPC_REQUEST_ID: "3",
         names.SELF_TIME: 0,
+        **transport,
     }
+    assert all(span.attributes[names.NETWORK_TRANSPORT] == transport[names.NETWORK_TRANSPORT] for span in ours)
     assert added.status.status_code is StatusCode.UNSET
     assert failed.attributes[names.ERROR_TYPE] == names.MCP_TOOL_ERROR
     assert failed.status.status_code is StatusCode.ERROR
@@ -221,6 +236,9 @@ def test_the_server_span_is_the_client_span_child_in_one_trace(instrumented: Rec
     transport = names.NETWORK_TRANSPORT_PIPE if server.transport == "stdio" else names.NETWORK_TRANSPORT_TCP
     assert add[names.NETWORK_TRANSPORT] == transport
     assert (names.MCP_SESSION_ID in add) is (server.transport == "http")  # stdio has no session id
+    # Both ends name one session: the id the server gave it, which the client's spans carry too.
+    assert client["execute_tool add"].attributes.get(names.MCP_SESSION_ID) == add.get(names.MCP_SESSION_ID)
+    assert client["execute_tool add"].attributes[names.NETWORK_TRANSPORT] == transport
     assert fail[names.ERROR_TYPE] == names.MCP_TOOL_ERROR and served[1]["status"] == "ERROR"
     # The SDK still spans the methods we leave to it, under no parent of ours.
     others = {span["name"] for span in server.spans() if span["scope"] == "mcp-python-sdk"}

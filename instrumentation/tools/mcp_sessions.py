@@ -7,7 +7,13 @@ Client: ``ClientSession.call_tool`` is a tool operation, ``execute_tool {tool}``
 CLIENT spans, ``agentperf.segment.duration`` with ``agentperf.segment.name`` = the method): they are
 neither tool executions nor model calls, and a segment is the package's kind for timed work of another
 nature. Each carries the MCP conventions' attributes (``mcp.method.name``, ``mcp.protocol.version``,
-``gen_ai.tool.name``/``gen_ai.prompt.name``, ``mcp.resource.uri`` on the span only).
+``gen_ai.tool.name``/``gen_ai.prompt.name``, ``mcp.resource.uri`` on the span only), and what the
+session's transport tells: ``network.transport`` (``pipe`` for stdio, ``tcp`` for streamable HTTP) and,
+over HTTP, ``mcp.session.id`` (the id the server gave the session), ``network.protocol.name`` and
+``server.address``/``server.port`` from its URL. The transports are known by the write stream they hand
+the session: streamable HTTP's ``post_writer`` receives it; ``stdio_client`` is replaced in its module, so
+a ``stdio_client`` bound by an import made before instrumenting is not known, and its calls carry no
+transport (the conventions recommend it; nothing is guessed).
 
 The SDK has OpenTelemetry of its own: its JSON-RPC dispatcher opens a CLIENT span per request and injects
 the trace context into ``params._meta``; its server middleware opens a SERVER span under the context it
@@ -24,13 +30,17 @@ and exceptions are never replaced. No tool arguments or results are recorded.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
+import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry.trace import Span, SpanKind
 from opentelemetry.util.types import AttributeValue
@@ -46,6 +56,81 @@ from otel_agentperf.wrapping.wrappers import Call
 # The client operation now running in this task, by its MCP method: the dispatcher's span for that
 # request is this operation's span.
 _RUNNING: ContextVar[tuple[str, Span] | None] = ContextVar("otel_agentperf_mcp_request", default=None)
+
+# The transport behind a session's write stream: "pipe", or the streamable HTTP transport itself (whose
+# session id arrives with the server's first answer).
+_TRANSPORTS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _key(stream: Any) -> Any:
+    """The stream itself, or the anyio stream inside the SDK's context-carrying wrapper (which has slots)."""
+    return getattr(stream, "_inner", stream)
+
+
+def _known(stream: Any, transport: Any) -> None:
+    # A stream type that takes no weak reference is left out: its calls carry no transport.
+    with contextlib.suppress(TypeError):
+        _TRANSPORTS[_key(stream)] = transport
+
+
+def _transport_attributes(session: Any) -> dict[str, AttributeValue]:
+    """What the session's transport tells: network.transport, and over HTTP its session id and server."""
+    stream = getattr(getattr(session, "_dispatcher", None), "_write_stream", None)
+    try:
+        transport = _TRANSPORTS.get(_key(stream)) if stream is not None else None
+    except TypeError:
+        return {}
+    if transport is None:
+        return {}
+    if transport == names.NETWORK_TRANSPORT_PIPE:
+        return {names.NETWORK_TRANSPORT: names.NETWORK_TRANSPORT_PIPE}
+    attributes: dict[str, AttributeValue] = {
+        names.NETWORK_TRANSPORT: names.NETWORK_TRANSPORT_TCP,
+        names.NETWORK_PROTOCOL_NAME: "http",
+    }
+    session_id = getattr(transport, "session_id", None)
+    if isinstance(session_id, str):
+        attributes[names.MCP_SESSION_ID] = session_id
+    url = urlsplit(str(getattr(transport, "url", "")))
+    if url.hostname:
+        attributes[names.SERVER_ADDRESS] = url.hostname
+        port = url.port or _DEFAULT_PORTS.get(url.scheme)
+        if port is not None:
+            attributes[names.SERVER_PORT] = port
+    return attributes
+
+
+def _post_writer_hook(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``StreamableHTTPTransport.post_writer(client, reader, writer, write_stream, ...)``: the session's stream."""
+    stream = kwargs.get("write_stream", args[3] if len(args) > 3 else None)
+    if stream is not None:
+        _known(stream, instance)
+    return wrapped(*args, **kwargs)
+
+
+class _StdioStreams(wrapt.ObjectProxy):  # type: ignore[type-arg]
+    """``stdio_client(...)``'s context manager, whose streams are known as a pipe once entered."""
+
+    async def __aenter__(self) -> Any:
+        streams = await self.__wrapped__.__aenter__()
+        try:
+            _known(streams[1], names.NETWORK_TRANSPORT_PIPE)
+        except Exception as exc:
+            failures.report("noting an MCP stdio transport", exc)
+        return streams
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        return await self.__wrapped__.__aexit__(*exc_info)
+
+
+def _stdio_client(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def stdio_client(*args: Any, **kwargs: Any) -> Any:
+        return _StdioStreams(original(*args, **kwargs))
+
+    return stdio_client
+
 
 # ClientSession methods: (MCP method, the keyword naming its target, the target's attribute).
 _CLIENT_METHODS: dict[str, tuple[str, str | None, str | None]] = {
@@ -90,7 +175,7 @@ def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], keyword: str) -> An
 def _client_preparer(method: str, keyword: str | None, attribute: str | None) -> wrappers.Prepare:
     def prepare(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
         target = _argument(args, kwargs, keyword) if keyword else None
-        attributes: dict[str, AttributeValue] = {}
+        attributes = _transport_attributes(instance)
         version = getattr(instance, "protocol_version", None)
         if isinstance(version, str):
             attributes[names.MCP_PROTOCOL_VERSION] = version
@@ -256,6 +341,8 @@ class MCPInstrumentor(LibraryInstrumentor):
     def hooks(self) -> list[tuple[str, Callable[[ModuleType], None]]]:
         return [
             ("mcp.client.session", self._patch_client),
+            ("mcp.client.stdio", self._patch_stdio),
+            ("mcp.client.streamable_http", self._patch_streamable_http),
             ("mcp.shared.jsonrpc_dispatcher", self._patch_dispatcher),
             ("mcp.server._otel", self._patch_server),
         ]
@@ -263,6 +350,12 @@ class MCPInstrumentor(LibraryInstrumentor):
     def _patch_client(self, module: ModuleType) -> None:
         for name, (method, keyword, attribute) in _CLIENT_METHODS.items():
             self.hook(module.ClientSession, name, _client_hook(method, keyword, attribute))
+
+    def _patch_stdio(self, module: ModuleType) -> None:
+        self.replace(module, "stdio_client", _stdio_client)
+
+    def _patch_streamable_http(self, module: ModuleType) -> None:
+        self.hook(module.StreamableHTTPTransport, "post_writer", _post_writer_hook)
 
     def _patch_dispatcher(self, module: ModuleType) -> None:
         self.replace(module, "otel_span", _dispatcher_span)
