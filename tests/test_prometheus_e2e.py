@@ -61,9 +61,13 @@ def _wait(predicate: Any, seconds: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory, server: Any) -> Iterator[str]:
-    """A real Prometheus scraping the example app (running under opentelemetry-instrument) on loopback."""
+@pytest.fixture(scope="module", params=["v1.41", "latest"])
+def prometheus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, server: Any) -> Iterator[str]:
+    """A real Prometheus scraping the example app (running under opentelemetry-instrument) on loopback.
+
+    Once in each layout: the default (semconv v1.41) and the newest GenAI conventions' (the opt-in), whose
+    LLM metrics have other names; one set of dashboards and rules serves both.
+    """
     workdir = tmp_path_factory.mktemp("prometheus")
     app_port, prometheus_port = _free_port(), _free_port()
     bundle.write(workdir / "stack")
@@ -106,6 +110,8 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, server: Any) -> Iterato
             "OPENAI_API_KEY": "local",
         }
     )
+    if request.param == "latest":
+        env["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
     # Prometheus first, so it scrapes the app while it works: rates need samples before and after.
     # Its discovery hands new targets to the scraper in batches, seconds after start: wait for the target.
     _wait(lambda: _get(f"{base}/api/v1/targets")["data"]["activeTargets"], 60, "Prometheus to know its target")
@@ -122,6 +128,10 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, server: Any) -> Iterato
         assert app.stdout is not None
         assert "ready" in [app.stdout.readline().strip() for _ in range(2)]
         time.sleep(4)  # a few more scrapes after the work
+        # The app recorded in the layout asked for: the LLM duration under that layout's name only.
+        inference = _query(base, 'count({__name__="gen_ai_client_inference_duration_seconds_count"})')
+        operation = _query(base, 'count({__name__="gen_ai_client_operation_duration_seconds_count"})')
+        assert (bool(inference), bool(operation)) == (request.param == "latest", request.param != "latest")
         yield base
     finally:
         assert app.stdin is not None

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from otel_agentperf.conventions import names, prometheus
 from otel_agentperf.conventions.instruments import Instrument
-from otel_agentperf.stack.promql import DURATIONS, INSTRUMENTS, label, quantile, series
+from otel_agentperf.stack.promql import DURATIONS, INSTRUMENTS, label, quantile, select, series
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,10 @@ def _rule(name: str, expr: str, hold: str, severity: str, summary: str, descript
 
 
 def _error_ratio(instrument: Instrument, by: str, window: str) -> str:
-    count = series(instrument) + "_count"
+    count = series(instrument, "_count")
     error = label(names.ERROR_TYPE)
-    failed = f'sum by (job, {by}) (rate({count}{{{error}!=""}}[{window}]))'
-    return f"{failed} / sum by (job, {by}) (rate({count}[{window}]))"
+    failing = select(count, f'{error}!=""')
+    return f"sum by (job, {by}) (rate({failing}[{window}])) / sum by (job, {by}) (rate({select(count, '')}[{window}]))"
 
 
 def rules(thresholds: Thresholds = Thresholds()) -> str:

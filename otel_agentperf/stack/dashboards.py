@@ -14,7 +14,17 @@ from typing import Any
 
 from otel_agentperf.conventions import names, prometheus
 from otel_agentperf.conventions.instruments import Instrument
-from otel_agentperf.stack.promql import DURATIONS, INSTRUMENTS, error_ratio, label, quantile, rate, series
+from otel_agentperf.stack.promql import (
+    DURATIONS,
+    INSTRUMENTS,
+    error_ratio,
+    label,
+    quantile,
+    rate,
+    select,
+    series,
+    tokens,
+)
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 SCHEMA_VERSION = 41
@@ -77,8 +87,8 @@ def _variable(name: str, metric: str, label_name: str, selector: str) -> dict[st
         "label": name,
         "type": "query",
         "datasource": DATASOURCE,
-        "query": {"query": f"label_values({metric}{{{selector}}}, {label_name})", "refId": name},
-        "definition": f"label_values({metric}{{{selector}}}, {label_name})",
+        "query": {"query": f"label_values({select(metric, selector)}, {label_name})", "refId": name},
+        "definition": f"label_values({select(metric, selector)}, {label_name})",
         "refresh": 2,
         "includeAll": True,
         "multi": True,
@@ -92,10 +102,10 @@ def _dashboard(uid: str, title: str, description: str, layout: Layout, variables
     available = {
         "service": _variable("service", prometheus.metric_name(INSTRUMENTS.operations_active.name, ""), "job", ""),
         "agent": _variable(
-            "agent", series(DURATIONS[names.KIND_AGENT]) + "_count", label(names.GEN_AI_AGENT_NAME), SERVICE
+            "agent", series(DURATIONS[names.KIND_AGENT], "_count"), label(names.GEN_AI_AGENT_NAME), SERVICE
         ),
         "model": _variable(
-            "model", series(DURATIONS[names.KIND_LLM]) + "_count", label(names.GEN_AI_REQUEST_MODEL), SERVICE
+            "model", series(DURATIONS[names.KIND_LLM], "_count"), label(names.GEN_AI_REQUEST_MODEL), SERVICE
         ),
     }
     datasource = {"name": "datasource", "label": "Prometheus", "type": "datasource", "query": "prometheus"}
@@ -134,7 +144,7 @@ def overview() -> dict[str, Any]:
         "Request rate",
         "timeseries",
         "reqps",
-        [(rate(series(key) + "_count", SERVICE), title) for key, title in kinds],
+        [(rate(series(key, "_count"), SERVICE), title) for key, title in kinds],
         "Calls per second of agents, tools and LLM calls.",
     )
     layout.add(
@@ -173,12 +183,11 @@ def overview() -> dict[str, Any]:
         ],
         "The ten operations with the most self time per second.",
     )
-    tokens = series(INSTRUMENTS.token_usage) + "_sum"
     layout.add(
         "Tokens per second",
         "timeseries",
         "short",
-        [(rate(tokens, SERVICE, label(names.GEN_AI_TOKEN_TYPE)), "{{" + label(names.GEN_AI_TOKEN_TYPE) + "}}")],
+        [(tokens(SERVICE), "{{" + label(names.GEN_AI_TOKEN_TYPE) + "}}")],
         "Input and output tokens per second, all models.",
     )
     layout.add(
@@ -229,7 +238,7 @@ def llm() -> dict[str, Any]:
         "short",
         [
             (
-                rate(series(INSTRUMENTS.token_usage) + "_sum", MODEL, f"{model}, {token_type}"),
+                tokens(MODEL, model),
                 legend + "{{" + token_type + "}}",
             )
         ],
@@ -274,7 +283,7 @@ def llm() -> dict[str, Any]:
         "Time spent retrying",
         "timeseries",
         "percentunit",
-        [(rate(series(INSTRUMENTS.llm_retry_duration) + "_sum", MODEL, model), legend)],
+        [(rate(series(INSTRUMENTS.llm_retry_duration, "_sum"), MODEL, model), legend)],
         "Seconds per second LLM calls spent on failed attempts and backoff before their last attempt.",
     )
     layout.add(
@@ -283,7 +292,7 @@ def llm() -> dict[str, Any]:
         "reqps",
         [
             (
-                rate(series(DURATIONS[names.KIND_LLM]) + "_count", f'{MODEL},{ERROR}!=""', f"{model}, {ERROR}"),
+                rate(series(DURATIONS[names.KIND_LLM], "_count"), f'{MODEL},{ERROR}!=""', f"{model}, {ERROR}"),
                 legend + "{{" + ERROR + "}}",
             )
         ],
@@ -330,7 +339,7 @@ def agents_and_tools() -> dict[str, Any]:
         "Share of tool calls that raised.",
     )
     per_invocation = [
-        (f"{rate(series(key) + '_sum', AGENT, agent)} / {rate(series(key) + '_count', AGENT, agent)}", legend)
+        (f"{rate(series(key, '_sum'), AGENT, agent)} / {rate(series(key, '_count'), AGENT, agent)}", legend)
         for key, legend in (
             (INSTRUMENTS.agent_llm_calls, "LLM {{" + agent + "}}"),
             (INSTRUMENTS.agent_tool_calls, "tools {{" + agent + "}}"),
@@ -350,14 +359,15 @@ def agents_and_tools() -> dict[str, Any]:
         [(quantile(0.95, INSTRUMENTS.agent_llm_calls, AGENT, agent), "{{" + agent + "}}")],
         "p95 of the LLM calls one invocation makes: the long tail of agent loops.",
     )
-    spawn = series(DURATIONS[names.KIND_CREATE_AGENT])
+    spawn = DURATIONS[names.KIND_CREATE_AGENT]
     layout.add(
         "Agent spawn time (mean since start)",
         "timeseries",
         "s",
         [
             (
-                f"sum by ({agent}) ({spawn}_sum{{{AGENT}}}) / sum by ({agent}) ({spawn}_count{{{AGENT}}})",
+                f"sum by ({agent}) ({select(series(spawn, '_sum'), AGENT)})"
+                f" / sum by ({agent}) ({select(series(spawn, '_count'), AGENT)})",
                 "{{" + agent + "}}",
             )
         ],
@@ -368,7 +378,7 @@ def agents_and_tools() -> dict[str, Any]:
         "Agent spawns per second",
         "timeseries",
         "reqps",
-        [(rate(spawn + "_count", AGENT, agent), "{{" + agent + "}}")],
+        [(rate(series(spawn, "_count"), AGENT, agent), "{{" + agent + "}}")],
         "Agents constructed per second: above the request rate means agents built per request.",
     )
     return _dashboard(
@@ -384,7 +394,7 @@ def config_and_history() -> dict[str, Any]:
     layout = Layout()
     loader, store = label(names.CONFIG_LOADER), label(names.HISTORY_STORE)
     operation = label(names.HISTORY_OPERATION)
-    config_count = series(DURATIONS[names.KIND_CONFIG]) + "_count"
+    config_count = series(DURATIONS[names.KIND_CONFIG], "_count")
     layout.add(
         "Config load time (p95)",
         "timeseries",
@@ -495,7 +505,7 @@ def runtime() -> dict[str, Any]:
         "with rss only, its resident-set growth. Process-wide while it ran: under asyncio or threads it "
         "includes what ran beside it.",
     )
-    startup = series(INSTRUMENTS.startup)
+    startup = INSTRUMENTS.startup
     phase = label(names.STARTUP_PHASE)
     layout.add(
         "Cold start",
@@ -503,7 +513,8 @@ def runtime() -> dict[str, Any]:
         "s",
         [
             (
-                f"sum by ({phase}) ({startup}_sum{{{SERVICE}}}) / sum by ({phase}) ({startup}_count{{{SERVICE}}})",
+                f"sum by ({phase}) ({select(series(startup, '_sum'), SERVICE)})"
+                f" / sum by ({phase}) ({select(series(startup, '_count'), SERVICE)})",
                 "{{" + phase + "}}",
             )
         ],
