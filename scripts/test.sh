@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Set up .venv from the lock (requirements/test.lock), then lint, type-check and run the whole test suite in
 # random order with every test run twice (but the end-to-end modules that start a new process per test, which
-# say so and run once: CI time); then the OpenAI tests on the oldest supported SDK and the Agent Framework tests on its
-# oldest release, and the core, targets and OpenAI tests on Python 3.10 and 3.13. Extra arguments go to the main pytest run.
+# say so and run once: CI time); then the OpenAI tests on the oldest supported SDK and the Agent Framework and LiteLLM tests
+# on their oldest releases, and the core, targets and OpenAI tests on Python 3.10 and 3.13. Extra arguments go to the main pytest run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export UV_PYTHON_DOWNLOADS=never PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -57,8 +57,9 @@ locked_env .venv python3
 beside requirements/contrib-openai-v2.lock .venv/contrib
 # The oldest supported OpenAI SDK (with the httpx it was released against), for a second run of its tests.
 beside requirements/openai-oldest.lock .venv/openai-oldest
-# The oldest supported Agent Framework, likewise.
+# The oldest supported Agent Framework and LiteLLM, likewise.
 beside requirements/agent-framework-oldest.lock .venv/agent-framework-oldest
+beside requirements/litellm-oldest.lock .venv/litellm-oldest
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
@@ -66,6 +67,7 @@ beside requirements/agent-framework-oldest.lock .venv/agent-framework-oldest
 .venv/bin/python -m pytest --count 2 "$@"
 PYTHONPATH=.venv/openai-oldest .venv/bin/python -m pytest -q -m "not newer_openai" tests/test_openai.py
 PYTHONPATH=.venv/agent-framework-oldest .venv/bin/python -m pytest -q tests/test_agent_framework.py
+PYTHONPATH=.venv/litellm-oldest .venv/bin/python -m pytest -q tests/test_litellm.py
 
 core_tests="tests/test_api.py tests/test_recording.py tests/test_targets.py tests/test_openai.py"
 for version in 3.10 3.13; do

@@ -53,6 +53,8 @@ def test_side_locks_differ_from_the_main_lock_only_in_what_they_add() -> None:
     assert {name for name in oldest if oldest[name] != main.get(name)} == {"openai", "httpx"}
     framework = _pins(ROOT / "requirements" / "agent-framework-oldest.lock")
     assert {name for name in framework if framework[name] != main.get(name)} == {"agent-framework-core"}
+    litellm = _pins(ROOT / "requirements" / "litellm-oldest.lock")
+    assert {name for name in litellm if litellm[name] != main.get(name)} == {"litellm"}
     contrib = _pins(ROOT / "requirements" / "contrib-openai-v2.lock")
     assert {name for name in contrib if contrib[name] != main.get(name)} == {
         "opentelemetry-instrumentation-openai-v2",
