@@ -64,7 +64,7 @@ beside requirements/litellm-oldest.lock .venv/litellm-oldest
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-.venv/bin/python -m pytest --count 2 "$@"
+.venv/bin/python -m pytest --count 2 --durations=25 "$@"
 PYTHONPATH=.venv/openai-oldest .venv/bin/python -m pytest -q -m "not newer_openai" tests/test_openai.py
 PYTHONPATH=.venv/agent-framework-oldest .venv/bin/python -m pytest -q tests/test_agent_framework.py
 PYTHONPATH=.venv/litellm-oldest .venv/bin/python -m pytest -q tests/test_litellm.py

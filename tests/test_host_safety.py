@@ -77,6 +77,7 @@ def _span_names(received: Any) -> list[str]:
 # 1. A target on a function the package itself uses while it sets up and records.
 
 
+@pytest.mark.repeat(1)  # a new process under the launcher each time: once under --count 2 (CI time)
 def test_targets_on_functions_the_package_uses_itself_neither_hang_nor_lose_the_apps_calls() -> None:
     with http_receiver() as (endpoint, received):
         started = time.monotonic()
@@ -206,6 +207,7 @@ def test_wrapped_methods_pickle_and_copy_as_the_originals() -> None:
     assert copy.deepcopy(Scorer.score)(scorer, 2) == 3
 
 
+@pytest.mark.repeat(1)  # a new process under the launcher each time: once under --count 2 (CI time)
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 @pytest.mark.parametrize("pool", ["pool", "executor"])
 def test_process_pool_workers_record_and_their_spans_arrive(pool: str, start_method: str) -> None:
@@ -506,6 +508,7 @@ def test_token_counts_out_of_range_are_dropped_before_export(
 # 16. SIGTERM: queued spans are flushed, then the process ends as the default action would.
 
 
+@pytest.mark.repeat(1)  # a new process under the launcher each time: once under --count 2 (CI time)
 @pytest.mark.parametrize(
     ("extra", "own", "expected"),
     [({}, False, 50), ({"OTEL_AGENTPERF_FLUSH_ON_SIGTERM": "false"}, False, 0), ({}, True, 50)],
@@ -544,6 +547,7 @@ def _timed_run(endpoint: str, **extra: str) -> tuple[float, subprocess.Completed
     return time.monotonic() - started, result
 
 
+@pytest.mark.repeat(1)  # a new process under the launcher each time: once under --count 2 (CI time)
 @pytest.mark.parametrize("fault", ["refused", "blackholed"])
 def test_exit_with_a_dead_collector_takes_at_most_the_exporter_timeout(fault: str) -> None:
     with http_receiver() as (endpoint, _received):
