@@ -13,8 +13,9 @@ No prompt or completion content is recorded unless the GenAI capture switch is o
 from __future__ import annotations
 
 import functools
-import importlib
+import importlib.machinery
 import sys
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -220,36 +221,63 @@ _HELPER_STREAMS = (
 )
 
 
-def _module(name: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
+def _on_disk(name: str) -> bool:
+    """Whether the installed SDK has module ``name``, looked up on disk: neither it nor its packages imported."""
+    package = sys.modules.get("openai")
+    search = list(getattr(package, "__path__", None) or ())
+    parts = name.split(".")
+    for depth in range(2, len(parts) + 1):
+        spec = importlib.machinery.PathFinder.find_spec(".".join(parts[:depth]), search)
+        if spec is None:
+            return False
+        search = list(spec.submodule_search_locations or ())
+    return True
 
 
 class OpenAIInstrumentor(shared.LLMInstrumentor):
     module = "openai"
     requirement = "openai >= 1.40"
 
+    def hooks(self) -> list[tuple[str, Callable[[ModuleType], None]]]:
+        """``openai`` itself, then each module a wrapped class lives in, wrapped when the app imports it.
+
+        ``import openai`` imports none of them, and a chat call only the chat ones: importing them all up
+        front would import the responses types too (the largest part of the SDK) in an app that only chats.
+        """
+        modules = dict.fromkeys(name for name, *_ in _METHODS) | dict.fromkeys(name for name, _ in _HELPER_STREAMS)
+        return [(self.module, self.patch), *((name, functools.partial(self._patch_module, name)) for name in modules)]
+
     def patch(self, module: ModuleType) -> None:
         from openai import _streaming
 
-        for module_name, sync_name, async_name, method, operation_name, on_result in _METHODS:
-            resources = _module(module_name)
+        self.replace_all(streams.stream_hooks(_streaming))
+        for module_name, sync_name, async_name, *_ in _METHODS:
+            if not _on_disk(module_name):
+                for class_name in (sync_name, async_name):
+                    self.missing(module, f"{class_name} ({module_name})")
+        for module_name, class_names in _HELPER_STREAMS:
+            if not _on_disk(module_name):
+                for class_name in class_names:
+                    self.missing(module, f"{class_name} ({module_name})")
+
+    def _patch_module(self, module_name: str, resources: ModuleType) -> None:
+        for name, sync_name, async_name, method, operation_name, on_result in _METHODS:
+            if name != module_name:
+                continue
             function = f"{module_name.replace('.resources', '')}.{method}"
             prepare = _prepare(function, operation_name, on_result)
             for class_name in (sync_name, async_name):
                 owner = getattr(resources, class_name, None)
                 if owner is None:
-                    self.missing(resources or module, f"{class_name} ({module_name})")
+                    self.missing(resources, f"{class_name} ({module_name})")
                     continue
                 self.wrap_call(owner, method, prepare, function, names.PROVIDER_OPENAI, operation_name)
-        self.replace_all(streams.stream_hooks(_streaming))
-        for module_name, class_names in _HELPER_STREAMS:
-            helpers = _module(module_name)
+        for name, class_names in _HELPER_STREAMS:
+            if name != module_name:
+                continue
             for class_name in class_names:
-                helper = getattr(helpers, class_name, None)
+                helper = getattr(resources, class_name, None)
                 if helper is None:
-                    self.missing(helpers or module, f"{class_name} ({module_name})")
+                    self.missing(resources, f"{class_name} ({module_name})")
                     continue
                 self.replace_all({(helper, "close"): streams.close_hook})

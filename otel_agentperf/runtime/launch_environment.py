@@ -20,6 +20,7 @@ own options (``--metrics_exporter``) are applied after this check and are not ch
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import sys
@@ -52,10 +53,20 @@ def _say(line: str) -> None:
     print(f"otel-agentperf: {line}", file=sys.stderr, flush=True)
 
 
-def _installed(signal: str) -> list[str]:
+@functools.cache
+def _exporter_names() -> dict[str, frozenset[str]]:
+    """Every installed exporter's name by group, from one scan: each scan reads every distribution's entry points."""
     from importlib.metadata import entry_points
 
-    return sorted({entry_point.name for entry_point in entry_points(group=f"opentelemetry_{signal}_exporter")})
+    every = entry_points()  # one scan; select() filters what it read
+    return {
+        group: frozenset(entry_point.name for entry_point in every.select(group=group))
+        for group in (f"opentelemetry_{signal}_exporter" for signal in _EXPORTER_VARIABLES)
+    }
+
+
+def _installed(signal: str) -> list[str]:
+    return sorted(_exporter_names()[f"opentelemetry_{signal}_exporter"])
 
 
 def _port_problem(environ: MutableMapping[str, str]) -> str | None:
