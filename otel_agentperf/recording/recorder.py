@@ -89,6 +89,7 @@ class Recorder:
             return sums
 
         self._durations = {key: histogram(spec) for key, spec in instruments.durations.items()}
+        self._protocol_durations = {key: histogram(spec) for key, spec in instruments.protocol_durations.items()}
         self._token_usage = None if instruments.latest else histogram(instruments.token_usage)
         self._operation_tokens = {key: histogram(spec) for key, spec in instruments.operation_tokens.items()}
         self._usage_tokens = {key: counter(spec) for key, spec in instruments.usage_tokens.items()}
@@ -125,6 +126,10 @@ class Recorder:
     def duration(self, histogram: str, seconds: float, attributes: Attributes) -> None:
         """An operation's duration, on the histogram its operation names (its kind, or embeddings)."""
         self._durations[histogram].record(seconds, attributes)
+
+    def protocol_duration(self, protocol: str, seconds: float, attributes: Attributes) -> None:
+        """The same operation's duration on its protocol's own histogram (``mcp.client.operation.duration``)."""
+        self._protocol_durations[protocol].record(seconds, attributes)
 
     def self_time(self, kind: str, seconds: float, attributes: Attributes) -> None:
         """Time the operation spent itself (``agentperf.operation.self_time``)."""
