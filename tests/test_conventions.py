@@ -93,6 +93,7 @@ DURATIONS = (
     "gen_ai.workflow.duration",
     "mcp.client.operation.duration",
     "mcp.server.operation.duration",
+    "mcp.client.session.duration",
 )
 EXPECTED_METRICS = {
     "v1.41": (

@@ -252,6 +252,11 @@ def test_each_request_is_one_client_span_with_mcp_attributes(instrumented: Recor
     assert sorted((dict(p.attributes) for p in points), key=key) == sorted(expected, key=key)
     assert all(p.count == 1 and tuple(p.explicit_bounds) == MCP_BUCKETS for p in points)
     assert instrumented.metrics()["mcp.client.operation.duration"].unit == "s"
+    # The session, entered and left once: its transport, and no error.
+    (session_point,) = instrumented.histogram_points("mcp.client.session.duration")
+    assert dict(session_point.attributes) == common
+    assert session_point.count == 1 and tuple(session_point.explicit_bounds) == MCP_BUCKETS
+    assert session_point.sum >= sum(p.sum for p in points)  # every request ran inside it
 
 
 def test_the_server_span_is_the_client_span_child_in_one_trace(instrumented: Recorded, server: Server) -> None:
@@ -316,6 +321,9 @@ def test_a_server_that_dies_mid_call_is_an_error_and_the_same_exception(
     with instrumented_by(MCPInstrumentor()):
         instrumented = asyncio.run(run())
     assert (type(instrumented), instrumented.error.code) == (type(plain), plain.error.code)
+    # The app caught the call's error inside the session, which it then left normally.
+    (session_point,) = recorded.histogram_points("mcp.client.session.duration")
+    assert names.ERROR_TYPE not in session_point.attributes
     (span,) = [span for span in _ours(recorded) if span.name == "tools/call die"]
     assert span.attributes[names.ERROR_TYPE] == str(plain.error.code)
     assert span.attributes[names.RPC_RESPONSE_STATUS_CODE] == str(plain.error.code)
@@ -326,6 +334,27 @@ def test_a_server_that_dies_mid_call_is_an_error_and_the_same_exception(
     code = str(plain.error.code)
     assert (point.attributes[names.ERROR_TYPE], point.attributes[names.RPC_RESPONSE_STATUS_CODE]) == (code, code)
     assert [span["name"] for span in server.spans() if span["name"].startswith("tools/call")] == []  # died first
+
+
+def test_a_session_left_by_an_exception_ended_in_that_error(instrumented: Recorded, server: Server) -> None:
+    caught: list[BaseException] = []
+
+    async def run() -> None:
+        try:
+            async with server.session() as session:
+                await session.list_tools()
+                raise LookupError("the app gave up")
+        except BaseException as exc:  # the LookupError, or the transport's task groups holding it
+            caught.append(exc)
+
+    def holds(exc: BaseException) -> bool:
+        return isinstance(exc, LookupError) or any(map(holds, getattr(exc, "exceptions", ())))
+
+    asyncio.run(run())
+    assert len(caught) == 1 and holds(caught[0])
+    (point,) = instrumented.histogram_points("mcp.client.session.duration")
+    assert point.attributes[names.ERROR_TYPE] == "LookupError"
+    assert point.attributes[names.NETWORK_TRANSPORT] == _transport(server)[names.NETWORK_TRANSPORT]
 
 
 def test_inside_an_agent_a_tool_call_is_counted(instrumented: Recorded, server: Server) -> None:

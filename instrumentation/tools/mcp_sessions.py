@@ -1,18 +1,20 @@
 """MCP (the ``mcp`` SDK, 2.x): client requests and the server's handling of a tool call, as the MCP conventions ask.
 
-Client: every request is a CLIENT span named ``{mcp.method.name} {target}`` (``tools/call add``,
-``prompts/get review``, ``tools/list``) and a point of ``mcp.client.operation.duration``. ``call_tool`` is
-also a tool operation (``gen_ai.operation.name`` = ``execute_tool``, ``gen_ai.execute_tool.duration``,
-counted into the enclosing agent like any tool call); ``list_tools``, ``list_resources``,
-``list_resource_templates``, ``read_resource``, ``list_prompts`` and ``get_prompt`` are segment operations
-(``agentperf.segment.duration`` with ``agentperf.segment.name`` = the method): neither tool executions nor
-model calls. Each span carries ``mcp.method.name``, ``mcp.protocol.version``, ``gen_ai.tool.name`` or
-``gen_ai.prompt.name``, ``mcp.resource.uri`` (span only), and what the session's transport tells:
+Client: a session, from entering ``ClientSession`` to leaving it, is a point of
+``mcp.client.session.duration`` (``error.type`` when an exception left it). Every request is a CLIENT
+span named ``{mcp.method.name} {target}`` (``tools/call add``, ``prompts/get review``, ``tools/list``)
+and a point of ``mcp.client.operation.duration``. ``call_tool`` is also a tool operation
+(``gen_ai.operation.name`` = ``execute_tool``, ``gen_ai.execute_tool.duration``, counted into the
+enclosing agent like any tool call); ``list_tools``, ``list_resources``, ``list_resource_templates``,
+``read_resource``, ``list_prompts`` and ``get_prompt`` are segment operations
+(``agentperf.segment.duration`` with ``agentperf.segment.name`` = the method): neither tool executions
+nor model calls. Each span carries ``mcp.method.name``, ``mcp.protocol.version``, ``gen_ai.tool.name``
+or ``gen_ai.prompt.name``, ``mcp.resource.uri`` (span only), and what the session's transport tells:
 streamable HTTP gives ``mcp.session.id`` (the id the server assigned), ``network.transport`` = ``tcp``,
 ``network.protocol.name`` = ``http`` with the version of the server's last response, ``server.address``
-and ``server.port`` (from the endpoint URL); a stdio session (one ``stdio_client`` opened in this context)
-is ``network.transport`` = ``pipe``. A session over another transport (in-process memory streams) gets
-none of these: nothing true could be said.
+and ``server.port`` (from the endpoint URL); a stdio session (one ``stdio_client`` opened in this
+context) is ``network.transport`` = ``pipe``. A session over another transport (in-process memory
+streams) gets none of these: nothing true could be said.
 
 The SDK has OpenTelemetry of its own: its JSON-RPC dispatcher opens a CLIENT span per request and injects
 the trace context into ``params._meta``; its server middleware opens a SERVER span under the context it
@@ -35,16 +37,19 @@ import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from time import perf_counter
 from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
 from opentelemetry import context as otel_context
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Span, SpanKind
 from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
-from otel_agentperf.recording.invocations import Invocation
+from otel_agentperf.recording import state
+from otel_agentperf.recording.invocations import Invocation, error_type
 from otel_agentperf.recording.operations import Operation
 from otel_agentperf.runtime import failures
 from otel_agentperf.wrapping import wrappers
@@ -62,6 +67,8 @@ _HTTP_VERSIONS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary(
 # How many stdio transports are open in this context: a session asking while one is, talks over its pipe.
 _STDIO: ContextVar[int] = ContextVar("otel_agentperf_mcp_stdio", default=0)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# When each ClientSession being used was entered: its session duration runs until it is left.
+_SESSIONS: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
 # ClientSession methods: (MCP method, the keyword naming its target, the target's attribute).
 _CLIENT_METHODS: dict[str, tuple[str, str | None, str | None]] = {
@@ -115,6 +122,16 @@ def method_operation(method: str, prompt: str = "") -> Operation:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _server(endpoint: str) -> dict[str, AttributeValue]:
+    """``server.address`` and ``server.port`` of an endpoint URL, parsed once per endpoint."""
+    url = urlsplit(endpoint)
+    if not url.hostname:
+        return {}
+    port = url.port or _DEFAULT_PORTS.get(url.scheme)
+    return {names.SERVER_ADDRESS: url.hostname, **({names.SERVER_PORT: port} if port is not None else {})}
+
+
 def _transport_attributes(session: Any) -> tuple[dict[str, AttributeValue], dict[str, AttributeValue]]:
     """What a ClientSession's transport tells: (span-only attributes, attributes of spans and the MCP metric)."""
     stream = getattr(getattr(session, "_dispatcher", None), "_write_stream", None)
@@ -128,12 +145,7 @@ def _transport_attributes(session: Any) -> tuple[dict[str, AttributeValue], dict
     version = _HTTP_VERSIONS.get(transport)
     if version:
         measured[names.NETWORK_PROTOCOL_VERSION] = version
-    url = urlsplit(str(getattr(transport, "url", "")))
-    if url.hostname:
-        measured[names.SERVER_ADDRESS] = url.hostname
-        port = url.port or _DEFAULT_PORTS.get(url.scheme)
-        if port is not None:
-            measured[names.SERVER_PORT] = port
+    measured.update(_server(str(getattr(transport, "url", ""))))
     session_id = getattr(transport, "session_id", None)
     return ({names.MCP_SESSION_ID: session_id} if isinstance(session_id, str) else {}), measured
 
@@ -364,6 +376,45 @@ def _stop_hook(wrapped: Callable[..., Any], _instance: Any, args: tuple[Any, ...
     return _stopped(wrapped, args, kwargs)
 
 
+def _enter_hook(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``ClientSession.__aenter__``: the session begins."""
+    try:
+        _SESSIONS[instance] = perf_counter()
+    except Exception as exc:
+        failures.report("noting an MCP session start", exc)
+    return wrapped(*args, **kwargs)
+
+
+def _session_ended(instance: Any, error: BaseException | None) -> None:
+    """``mcp.client.session.duration``, with what the session's transport tells and ``error.type`` if it failed."""
+    started = _SESSIONS.pop(instance, None)
+    if started is None or not is_instrumentation_enabled():
+        return
+    seconds = perf_counter() - started
+    _, measured = _transport_attributes(instance)
+    version = getattr(instance, "protocol_version", None)
+    if isinstance(version, str):
+        measured[names.MCP_PROTOCOL_VERSION] = version
+    telemetry = state.telemetry()
+    if error is not None:
+        measured[names.ERROR_TYPE] = telemetry.error_types(error_type(error))
+    telemetry.recorder.mcp_client_session(seconds, telemetry.bounds.metric_attributes(measured))
+
+
+async def _leave(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    error = args[1] if len(args) > 1 and isinstance(args[1], BaseException) else None
+    try:
+        _session_ended(instance, error)  # before the transport under it closes, while it is still known
+    except Exception as exc:
+        failures.report("recording an MCP session", exc)
+    return await wrapped(*args, **kwargs)
+
+
+def _exit_hook(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``ClientSession.__aexit__(exc_type, exc, tb)``: the session ends, with an error if one left it."""
+    return _leave(wrapped, instance, args, kwargs)
+
+
 class MCPInstrumentor(LibraryInstrumentor):
     module = "mcp"
     requirement = "mcp >= 2.3"
@@ -380,6 +431,8 @@ class MCPInstrumentor(LibraryInstrumentor):
     def _patch_client(self, module: ModuleType) -> None:
         for name, (method, keyword, attribute) in _CLIENT_METHODS.items():
             self.hook(module.ClientSession, name, _client_hook(method, keyword, attribute))
+        self.hook(module.ClientSession, "__aenter__", _enter_hook)
+        self.hook(module.ClientSession, "__aexit__", _exit_hook)
 
     def _patch_dispatcher(self, module: ModuleType) -> None:
         self.replace(module, "otel_span", _dispatcher_span)

@@ -95,6 +95,12 @@ class Instruments:
                 ),
             }
         )
+        self.mcp_client_session = Instrument(
+            names.MCP_CLIENT_SESSION_DURATION,
+            names.UNIT_SECONDS,
+            "MCP session duration as observed on the client, from entering the session to leaving it.",
+            buckets.MCP_DURATION,
+        )
         self.schema_url = names.SCHEMA_URL_LATEST if latest else names.SCHEMA_URL
         # v1.41: one histogram by token type. Newest: a histogram per direction (``input``, ``output``) and
         # a counter per kind of token the provider reports (also ``cache_read``, ``cache_write``).
@@ -255,6 +261,7 @@ class Instruments:
         found = [
             *self.durations.values(),
             *self.protocol_durations.values(),
+            self.mcp_client_session,
             *(self.operation_tokens.values() if self.latest else [self.token_usage]),
             self.time_to_first_chunk,
             self.time_per_output_chunk,

@@ -96,6 +96,7 @@ MCP_CLIENT: Final = "mcp.client"
 MCP_SERVER: Final = "mcp.server"
 MCP_CLIENT_OPERATION_DURATION: Final = _mcp_metrics.MCP_CLIENT_OPERATION_DURATION
 MCP_SERVER_OPERATION_DURATION: Final = _mcp_metrics.MCP_SERVER_OPERATION_DURATION
+MCP_CLIENT_SESSION_DURATION: Final = _mcp_metrics.MCP_CLIENT_SESSION_DURATION
 MCP_TOOLS_CALL: Final = "tools/call"
 MCP_TOOLS_LIST: Final = "tools/list"
 MCP_RESOURCES_LIST: Final = "resources/list"
