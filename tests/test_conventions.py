@@ -1,8 +1,9 @@
 """Every instrumentor's telemetry, validated against the semantic conventions' own model files, in both layouts.
 
 The telemetry is real: the OpenAI and Anthropic SDKs, LangChain, LangGraph, the Agents SDK and DSPy run
-against the local OpenAI- and Anthropic-compatible server; the decorators, the config loaders and the
-history stores run the application's own code. The rules come from the vendored YAML (tests/semconv/).
+against the local OpenAI- and Anthropic-compatible server; the MCP SDK's client talks to a real MCP
+server over stdio, streamable HTTP and in process (both ends recorded here); the decorators, the config
+loaders and the history stores run the application's own code. The rules come from the vendored YAML (tests/semconv/).
 """
 
 from __future__ import annotations
@@ -48,9 +49,11 @@ from otel_agentperf.instrumentation.history.langchain_history import LangChainHi
 from otel_agentperf.instrumentation.history.langgraph_checkpoints import LangGraphCheckpointInstrumentor
 from otel_agentperf.instrumentation.llm.anthropic_sdk import AnthropicInstrumentor
 from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
+from otel_agentperf.instrumentation.tools.mcp_sessions import MCPInstrumentor
 from otel_agentperf.runtime import settings
 from tests.conftest import MakeRecorded, Recorded, instrumented_by
 from tests.semconv.conventions import HERE, Model, Report, Validator
+from tests.test_mcp import Server as MCPServerProcess
 
 V141 = HERE / "v1.41"
 GENAI = HERE / "genai-1.42.0-dev"
@@ -68,6 +71,10 @@ SPAN_TYPES = {
     "execute_tool": "gen_ai.execute_tool.internal",
     "invoke_workflow": "gen_ai.invoke_workflow.internal",
 }
+# A span with the MCP conventions' required attribute is an MCP span of its kind.
+PROTOCOL_SPANS = {"mcp.method.name": {"client": "mcp.client", "server": "mcp.server"}}
+# The namespaces besides GenAI whose v1.41 registries the spans and metrics refer to.
+NAMESPACES = ("error", "server", "code", "mcp", "network", "jsonrpc", "rpc", "client")
 # v1.41 plus the agent, tool and workflow durations (from the GenAI repository in both layouts). The
 # newest layout: v1.41's registry and spans, with that repository's metrics (which replace v1.41's) and
 # registry changes.
@@ -75,11 +82,19 @@ MODELS = {
     "v1.41": lambda: Model(V141, GENAI / "model" / "gen-ai" / "agent-metrics.yaml"),
     "latest": lambda: Model(
         *(V141 / "model" / "gen-ai" / name for name in ("registry.yaml", "spans.yaml")),
-        *(V141 / "model" / namespace for namespace in ("error", "server", "code")),
+        *(V141 / "model" / namespace for namespace in NAMESPACES),
+        V141 / "docs" / "gen-ai" / "mcp.md",
         GENAI,
     ),
 }
-DURATIONS = ("gen_ai.invoke_agent.duration", "gen_ai.execute_tool.duration", "gen_ai.workflow.duration")
+DURATIONS = (
+    "gen_ai.invoke_agent.duration",
+    "gen_ai.execute_tool.duration",
+    "gen_ai.workflow.duration",
+    "mcp.client.operation.duration",
+    "mcp.server.operation.duration",
+    "mcp.client.session.duration",
+)
 EXPECTED_METRICS = {
     "v1.41": (
         *DURATIONS,
@@ -247,6 +262,32 @@ def _langchain_alone(server: Any) -> None:
     assert len(history.messages) == 2
 
 
+def _mcp_sessions(tmp_path: Path) -> None:
+    """A session's requests over stdio and streamable HTTP, and a tool call to an in-process server."""
+    from mcp import Client
+
+    from tests.apps.mcp_tools_server import server as tools_server
+    from tests.test_mcp import _session_work
+
+    async def over(server: MCPServerProcess) -> None:
+        async with server.session() as session:
+            await _session_work(session)
+
+    async def in_process() -> None:
+        async with Client(tools_server) as client:
+            await client.call_tool("add", {"a": 4, "b": 5})
+
+    for transport in ("stdio", "http"):
+        server = MCPServerProcess(transport, tmp_path / f"mcp-{transport}-spans.jsonl")
+        if transport == "http":
+            server.start_http()
+        try:
+            asyncio.run(over(server))
+        finally:
+            server.stop()
+    asyncio.run(in_process())
+
+
 def _app_code(server: Any, tmp_path: Path) -> None:
     triage(server)
     Assistant("helper")
@@ -286,6 +327,8 @@ def _capture(make_recorded: MakeRecorded, server: Any, tmp_path: Path) -> Record
         AgentFrameworkInstrumentor(),
     )
     config = (PyYAMLInstrumentor(), JsonFilesInstrumentor())
+    with instrumented_by(MCPInstrumentor()):
+        _mcp_sessions(tmp_path)
     with instrumented_by(OpenAIInstrumentor(), AnthropicInstrumentor(), *frameworks, *history, *config):
         _sdk_calls(server)
         _frameworks(server)
@@ -297,7 +340,7 @@ def test_every_instrumentor_follows_the_conventions(
     layout: str, make_recorded: MakeRecorded, server: Any, tmp_path: Path
 ) -> None:
     recorded = _capture(make_recorded, server, tmp_path)
-    validator = Validator(MODELS[layout](), SPAN_TYPES)
+    validator = Validator(MODELS[layout](), SPAN_TYPES, PROTOCOL_SPANS)
     report = Report()
     spans = recorded.spans()
     validator.spans(spans, report)
@@ -313,6 +356,8 @@ def test_every_instrumentor_follows_the_conventions(
         "gen_ai.invoke_agent.internal",
         "gen_ai.execute_tool.internal",
         "gen_ai.invoke_workflow.internal",
+        "mcp.client",
+        "mcp.server",
     } <= spans_met
     assert set(EXPECTED_METRICS[layout]) <= report.met
     assert report.checks > 1000
@@ -360,3 +405,32 @@ def test_the_validator_holds_the_newest_layout_to_its_own_metrics() -> None:
     assert "'gen_ai.client.inference.usage.input_tokens': 2.0 is not int" in found
     assert "required gen_ai.token.modality missing" in found
     assert "'gen_ai.client.token.usage': not defined by the conventions" in found
+
+
+def test_the_validator_holds_mcp_telemetry_to_the_mcp_conventions() -> None:
+    """A GenAI-style name on an MCP client span, a foreign transport, an error code on a success, and a
+    session id on the operation metric (which the conventions leave off it) are each caught."""
+    exporter, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    attributes = {
+        "mcp.method.name": "tools/call",
+        "gen_ai.tool.name": "add",
+        "gen_ai.operation.name": "execute_tool",
+        "network.transport": "stdio",
+        "rpc.response.status_code": "-32602",
+    }
+    tracer_provider.get_tracer("t").start_span("execute_tool add", kind=SpanKind.CLIENT, attributes=attributes).end()
+    meter = MeterProvider(metric_readers=[reader]).get_meter("t")
+    histogram = meter.create_histogram("mcp.client.operation.duration", unit="s")
+    histogram.record(0.1, {"mcp.method.name": "tools/call", "mcp.session.id": "abc"})
+    report = Report()
+    validator = Validator(MODELS["v1.41"](), SPAN_TYPES, PROTOCOL_SPANS)
+    validator.spans(exporter.get_finished_spans(), report)
+    validator.metrics(reader.get_metrics_data(), report)
+    found = "\n".join(report.violations)
+    assert "span 'execute_tool add': name, span.mcp.client says '{mcp.method.name} {target}'" in found
+    assert "network.transport='stdio' is not one of" in found
+    assert "rpc.response.status_code set, but it did not fail" in found
+    assert "mcp.session.id is not one of its attributes" in found
+    assert "buckets" in found  # the SDK's defaults, not the advised ones

@@ -19,10 +19,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import mcp.client.stdio
 import mcp.shared._otel
 import pytest
 from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from opentelemetry.trace import SpanKind, StatusCode
@@ -35,6 +35,8 @@ from tests.conftest import Recorded, instrumented_by, trees
 SERVER = Path(__file__).resolve().parent / "apps" / "mcp_tools_server.py"
 ROOT = SERVER.parent.parent.parent
 PROTOCOL = "2025-11-25"
+# The MCP conventions' advised boundaries for mcp.client/server.operation.duration (docs/gen-ai/mcp.md).
+MCP_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
 
 
 def _env(spans: Path) -> dict[str, str]:
@@ -56,9 +58,10 @@ class Server:
         self.spans_file = spans
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
+        self.port = 0
 
     def start_http(self) -> None:
-        port = _free_port()
+        port = self.port = _free_port()
         self.url = f"http://127.0.0.1:{port}/mcp"
         self.process = subprocess.Popen(
             [sys.executable, str(SERVER), "http", str(port)],
@@ -87,9 +90,7 @@ class Server:
                 command=sys.executable, args=[str(SERVER), "stdio"], env=_env(self.spans_file)
             )
             with open(os.devnull, "w") as quiet:
-                # Looked up when called, as an app instrumented before it imports mcp (the launcher) gets it.
-                opened = mcp.client.stdio.stdio_client(params, errlog=quiet)
-                async with opened as (read, write), ClientSession(read, write) as session:
+                async with stdio_client(params, errlog=quiet) as (read, write), ClientSession(read, write) as session:
                     await session.initialize()
                     yield session
         else:
@@ -150,6 +151,23 @@ async def _session_work(session: ClientSession) -> list[Any]:
     ]
 
 
+def _transport(server: Server) -> dict[str, Any]:
+    """What the conventions ask a request over this server's transport to carry, spans and metric alike.
+
+    Streamable HTTP on loopback: the endpoint's host and port, over HTTP/1.1 (what the SDK's client and
+    the server's uvicorn speak here); stdio: a pipe, and nothing more to say.
+    """
+    if server.transport == "stdio":
+        return {names.NETWORK_TRANSPORT: names.NETWORK_TRANSPORT_PIPE}
+    return {
+        names.NETWORK_TRANSPORT: names.NETWORK_TRANSPORT_TCP,
+        names.NETWORK_PROTOCOL_NAME: "http",
+        names.NETWORK_PROTOCOL_VERSION: "1.1",
+        names.SERVER_ADDRESS: "127.0.0.1",
+        names.SERVER_PORT: server.port,
+    }
+
+
 def test_each_request_is_one_client_span_with_mcp_attributes(instrumented: Recorded, server: Server) -> None:
     async def run() -> list[Any]:
         async with server.session() as session:
@@ -160,8 +178,8 @@ def test_each_request_is_one_client_span_with_mcp_attributes(instrumented: Recor
     ours = _ours(instrumented)
     assert [(span.name, span.kind) for span in ours] == [
         ("tools/list", SpanKind.CLIENT),
-        ("execute_tool add", SpanKind.CLIENT),
-        ("execute_tool fail", SpanKind.CLIENT),
+        ("tools/call add", SpanKind.CLIENT),
+        ("tools/call fail", SpanKind.CLIENT),
         ("resources/list", SpanKind.CLIENT),
         ("resources/read", SpanKind.CLIENT),
         ("prompts/list", SpanKind.CLIENT),
@@ -171,17 +189,12 @@ def test_each_request_is_one_client_span_with_mcp_attributes(instrumented: Recor
     sdk = [span.name for span in instrumented.spans() if span.instrumentation_scope.name == "mcp-python-sdk"]
     assert sdk == ["MCP send initialize"]
     added, failed = ours[1], ours[2]
-    if server.transport == "stdio":
-        transport: dict[str, Any] = {names.NETWORK_TRANSPORT: names.NETWORK_TRANSPORT_PIPE}
-    else:
-        host, port = server.url.split("/")[2].split(":")
-        transport = {
-            names.NETWORK_TRANSPORT: names.NETWORK_TRANSPORT_TCP,
-            names.NETWORK_PROTOCOL_NAME: "http",
-            names.SERVER_ADDRESS: host,
-            names.SERVER_PORT: int(port),
-            names.MCP_SESSION_ID: added.attributes.get(names.MCP_SESSION_ID),  # the server's: checked below
-        }
+    server.stop()
+    (served_add,) = [span for span in server.spans() if span["name"] == "tools/call add"]
+    session = {}
+    if server.transport == "http":  # the id the server gave the session, as its own span says
+        session = {names.MCP_SESSION_ID: served_add["attributes"][names.MCP_SESSION_ID]}
+        assert len(session[names.MCP_SESSION_ID]) >= 16
     assert dict(added.attributes) | {names.SELF_TIME: 0} == {
         names.OPERATION_KIND: names.KIND_TOOL,
         names.GEN_AI_OPERATION_NAME: names.OP_EXECUTE_TOOL,
@@ -190,9 +203,14 @@ def test_each_request_is_one_client_span_with_mcp_attributes(instrumented: Recor
         names.MCP_PROTOCOL_VERSION: PROTOCOL,
         names.JSONRPC_REQUEST_ID: "3",
         names.SELF_TIME: 0,
-        **transport,
+        **_transport(server),
+        **session,
     }
-    assert all(span.attributes[names.NETWORK_TRANSPORT] == transport[names.NETWORK_TRANSPORT] for span in ours)
+    for span in ours:  # every request of the session says the same of its transport
+        assert {key: span.attributes.get(key) for key in (*_transport(server), *session)} == {
+            **_transport(server),
+            **session,
+        }
     assert added.status.status_code is StatusCode.UNSET
     assert failed.attributes[names.ERROR_TYPE] == names.MCP_TOOL_ERROR
     assert failed.status.status_code is StatusCode.ERROR
@@ -200,11 +218,16 @@ def test_each_request_is_one_client_span_with_mcp_attributes(instrumented: Recor
     assert ours[6].attributes[names.GEN_AI_PROMPT_NAME] == "review"
     assert ours[0].attributes[names.SEGMENT_NAME] == names.MCP_TOOLS_LIST
     tool_points = instrumented.histogram_points(names.TOOL_DURATION)
-    assert sorted(
-        (p.attributes[names.GEN_AI_TOOL_NAME], p.attributes.get(names.ERROR_TYPE), p.count) for p in tool_points
-    ) == [
-        ("add", None, 1),
-        ("fail", names.MCP_TOOL_ERROR, 1),
+    assert sorted(((dict(p.attributes), p.count) for p in tool_points), key=lambda item: len(item[0])) == [
+        ({names.GEN_AI_OPERATION_NAME: names.OP_EXECUTE_TOOL, names.GEN_AI_TOOL_NAME: "add"}, 1),
+        (
+            {
+                names.GEN_AI_OPERATION_NAME: names.OP_EXECUTE_TOOL,
+                names.GEN_AI_TOOL_NAME: "fail",
+                names.ERROR_TYPE: names.MCP_TOOL_ERROR,
+            },
+            1,
+        ),
     ]
     methods = {
         p.attributes[names.MCP_METHOD_NAME]: p.count for p in instrumented.histogram_points(names.SEGMENT_DURATION)
@@ -212,6 +235,28 @@ def test_each_request_is_one_client_span_with_mcp_attributes(instrumented: Recor
     assert methods == {
         method: 1 for method in ("tools/list", "resources/list", "resources/read", "prompts/list", "prompts/get")
     }
+    # The MCP conventions' own metric: every request once, with its method, target and transport.
+    common = {names.MCP_PROTOCOL_VERSION: PROTOCOL, **_transport(server)}
+    tool = {names.GEN_AI_OPERATION_NAME: names.OP_EXECUTE_TOOL, names.MCP_METHOD_NAME: names.MCP_TOOLS_CALL}
+    expected = [
+        {**common, names.MCP_METHOD_NAME: "tools/list"},
+        {**common, **tool, names.GEN_AI_TOOL_NAME: "add"},
+        {**common, **tool, names.GEN_AI_TOOL_NAME: "fail", names.ERROR_TYPE: names.MCP_TOOL_ERROR},
+        {**common, names.MCP_METHOD_NAME: "resources/list"},
+        {**common, names.MCP_METHOD_NAME: "resources/read"},
+        {**common, names.MCP_METHOD_NAME: "prompts/list"},
+        {**common, names.MCP_METHOD_NAME: "prompts/get", names.GEN_AI_PROMPT_NAME: "review"},
+    ]
+    points = instrumented.histogram_points("mcp.client.operation.duration")
+    key = lambda attributes: sorted(map(str, attributes.items()))  # noqa: E731
+    assert sorted((dict(p.attributes) for p in points), key=key) == sorted(expected, key=key)
+    assert all(p.count == 1 and tuple(p.explicit_bounds) == MCP_BUCKETS for p in points)
+    assert instrumented.metrics()["mcp.client.operation.duration"].unit == "s"
+    # The session, entered and left once: its transport, and no error.
+    (session_point,) = instrumented.histogram_points("mcp.client.session.duration")
+    assert dict(session_point.attributes) == common
+    assert session_point.count == 1 and tuple(session_point.explicit_bounds) == MCP_BUCKETS
+    assert session_point.sum >= sum(p.sum for p in points)  # every request ran inside it
 
 
 def test_the_server_span_is_the_client_span_child_in_one_trace(instrumented: Recorded, server: Server) -> None:
@@ -228,17 +273,18 @@ def test_the_server_span_is_the_client_span_child_in_one_trace(instrumented: Rec
         ("tools/call add", "SERVER", names.SCOPE_NAME),
         ("tools/call fail", "SERVER", names.SCOPE_NAME),
     ]  # ours, and only ours: the SDK's middleware opens none for tools/call
-    for span, caller in zip(served, (client["execute_tool add"], client["execute_tool fail"]), strict=True):
+    for span, caller in zip(served, (client["tools/call add"], client["tools/call fail"]), strict=True):
         assert span["trace_id"] == f"{caller.context.trace_id:032x}"
         assert span["parent_id"] == f"{caller.context.span_id:016x}"
     add, fail = served[0]["attributes"], served[1]["attributes"]
     assert add[names.GEN_AI_TOOL_NAME] == "add" and add[names.MCP_PROTOCOL_VERSION] == PROTOCOL
     transport = names.NETWORK_TRANSPORT_PIPE if server.transport == "stdio" else names.NETWORK_TRANSPORT_TCP
     assert add[names.NETWORK_TRANSPORT] == transport
-    assert (names.MCP_SESSION_ID in add) is (server.transport == "http")  # stdio has no session id
-    # Both ends name one session: the id the server gave it, which the client's spans carry too.
-    assert client["execute_tool add"].attributes.get(names.MCP_SESSION_ID) == add.get(names.MCP_SESSION_ID)
-    assert client["execute_tool add"].attributes[names.NETWORK_TRANSPORT] == transport
+    # A session id is the streamable HTTP transport's (the same on both ends); stdio has none.
+    assert add.get(names.MCP_SESSION_ID) == client["tools/call add"].attributes.get(names.MCP_SESSION_ID)
+    assert (names.MCP_SESSION_ID in add) is (server.transport == "http")
+    http = {names.NETWORK_PROTOCOL_NAME: "http", names.NETWORK_PROTOCOL_VERSION: "1.1"}
+    assert {key: add.get(key) for key in http} == (http if server.transport == "http" else dict.fromkeys(http))
     assert fail[names.ERROR_TYPE] == names.MCP_TOOL_ERROR and served[1]["status"] == "ERROR"
     # The SDK still spans the methods we leave to it, under no parent of ours.
     others = {span["name"] for span in server.spans() if span["scope"] == "mcp-python-sdk"}
@@ -275,13 +321,40 @@ def test_a_server_that_dies_mid_call_is_an_error_and_the_same_exception(
     with instrumented_by(MCPInstrumentor()):
         instrumented = asyncio.run(run())
     assert (type(instrumented), instrumented.error.code) == (type(plain), plain.error.code)
-    (span,) = [span for span in _ours(recorded) if span.name == "execute_tool die"]
+    # The app caught the call's error inside the session, which it then left normally.
+    (session_point,) = recorded.histogram_points("mcp.client.session.duration")
+    assert names.ERROR_TYPE not in session_point.attributes
+    (span,) = [span for span in _ours(recorded) if span.name == "tools/call die"]
     assert span.attributes[names.ERROR_TYPE] == str(plain.error.code)
     assert span.attributes[names.RPC_RESPONSE_STATUS_CODE] == str(plain.error.code)
     assert span.status.status_code is StatusCode.ERROR
     point = recorded.histogram_point(names.TOOL_DURATION, **{names.GEN_AI_TOOL_NAME: "die"})
     assert point.attributes[names.ERROR_TYPE] == str(plain.error.code)
+    point = recorded.histogram_point("mcp.client.operation.duration", **{names.GEN_AI_TOOL_NAME: "die"})
+    code = str(plain.error.code)
+    assert (point.attributes[names.ERROR_TYPE], point.attributes[names.RPC_RESPONSE_STATUS_CODE]) == (code, code)
     assert [span["name"] for span in server.spans() if span["name"].startswith("tools/call")] == []  # died first
+
+
+def test_a_session_left_by_an_exception_ended_in_that_error(instrumented: Recorded, server: Server) -> None:
+    caught: list[BaseException] = []
+
+    async def run() -> None:
+        try:
+            async with server.session() as session:
+                await session.list_tools()
+                raise LookupError("the app gave up")
+        except BaseException as exc:  # the LookupError, or the transport's task groups holding it
+            caught.append(exc)
+
+    def holds(exc: BaseException) -> bool:
+        return isinstance(exc, LookupError) or any(map(holds, getattr(exc, "exceptions", ())))
+
+    asyncio.run(run())
+    assert len(caught) == 1 and holds(caught[0])
+    (point,) = instrumented.histogram_points("mcp.client.session.duration")
+    assert point.attributes[names.ERROR_TYPE] == "LookupError"
+    assert point.attributes[names.NETWORK_TRANSPORT] == _transport(server)[names.NETWORK_TRANSPORT]
 
 
 def test_inside_an_agent_a_tool_call_is_counted(instrumented: Recorded, server: Server) -> None:
@@ -293,7 +366,7 @@ def test_inside_an_agent_a_tool_call_is_counted(instrumented: Recorded, server: 
     asyncio.run(research())
     agent = instrumented.span("invoke_agent researcher")
     assert agent.attributes[names.AGENT_TOOL_CALLS] == 1
-    tool = instrumented.span("execute_tool add")
+    tool = instrumented.span("tools/call add")
     assert tool.parent.span_id == agent.context.span_id
     assert tool.attributes[names.GEN_AI_AGENT_NAME] == "researcher"
 
@@ -319,8 +392,25 @@ def test_in_process_client_and_server_are_one_tree(instrumented: Recorded) -> No
     ours = _ours(instrumented)
     # The session validates a structured result against the tool's output schema, so it lists the tools
     # (one request of its own, inside the call) after the server answered.
-    assert list(trees(ours).values()) == [("execute_tool add", ("tools/call add",), ("tools/list",))]
-    served = instrumented.span("tools/call add")
-    assert served.kind is SpanKind.SERVER and served.attributes[names.NETWORK_TRANSPORT] == names.NETWORK_TRANSPORT_PIPE
-    client_point = instrumented.histogram_point(names.TOOL_DURATION, **{names.NETWORK_TRANSPORT: None})
-    assert client_point.count == 1
+    assert list(trees(ours).values()) == [("tools/call add", ("tools/call add",), ("tools/list",))]
+    client, served = sorted((span for span in ours if span.name == "tools/call add"), key=lambda span: -span.kind.value)
+    assert (client.kind, served.kind) == (SpanKind.CLIENT, SpanKind.SERVER)
+    # In-process memory streams: the server's handling is not over HTTP; the client's transport is neither
+    # stdio nor HTTP, so nothing is said of it.
+    assert served.attributes[names.NETWORK_TRANSPORT] == names.NETWORK_TRANSPORT_PIPE
+    assert names.NETWORK_TRANSPORT not in client.attributes
+    tool = {names.GEN_AI_OPERATION_NAME: names.OP_EXECUTE_TOOL, names.GEN_AI_TOOL_NAME: "add"}
+    served_point = instrumented.histogram_point("mcp.server.operation.duration")
+    version = client.attributes[names.MCP_PROTOCOL_VERSION]  # the in-process Client negotiates its own
+    assert served.attributes[names.MCP_PROTOCOL_VERSION] == version
+    assert dict(served_point.attributes) == {
+        **tool,
+        names.MCP_METHOD_NAME: names.MCP_TOOLS_CALL,
+        names.MCP_PROTOCOL_VERSION: version,
+        names.NETWORK_TRANSPORT: names.NETWORK_TRANSPORT_PIPE,
+    }
+    assert served_point.count == 1 and tuple(served_point.explicit_bounds) == MCP_BUCKETS
+    client_point = instrumented.histogram_point("mcp.client.operation.duration", **{names.GEN_AI_TOOL_NAME: "add"})
+    assert client_point.count == 1 and names.NETWORK_TRANSPORT not in client_point.attributes
+    # Both ends ran the tool operation in this one process: the GenAI tool metric has both.
+    assert instrumented.histogram_point(names.TOOL_DURATION, **tool).count == 2

@@ -1,19 +1,20 @@
-"""MCP (the ``mcp`` SDK, 2.x): client tool calls and listings, and the server's handling of a tool call.
+"""MCP (the ``mcp`` SDK, 2.x): client requests and the server's handling of a tool call, as the MCP conventions ask.
 
-Client: ``ClientSession.call_tool`` is a tool operation, ``execute_tool {tool}`` (CLIENT), recorded in
-``gen_ai.execute_tool.duration`` and counted into the enclosing agent like any tool call;
-``list_tools``, ``list_resources``, ``list_resource_templates``, ``read_resource``, ``list_prompts`` and
-``get_prompt`` are segment operations named by their MCP method (``tools/list``, ``prompts/get {prompt}``;
-CLIENT spans, ``agentperf.segment.duration`` with ``agentperf.segment.name`` = the method): they are
-neither tool executions nor model calls, and a segment is the package's kind for timed work of another
-nature. Each carries the MCP conventions' attributes (``mcp.method.name``, ``mcp.protocol.version``,
-``gen_ai.tool.name``/``gen_ai.prompt.name``, ``mcp.resource.uri`` on the span only), and what the
-session's transport tells: ``network.transport`` (``pipe`` for stdio, ``tcp`` for streamable HTTP) and,
-over HTTP, ``mcp.session.id`` (the id the server gave the session), ``network.protocol.name`` and
-``server.address``/``server.port`` from its URL. The transports are known by the write stream they hand
-the session: streamable HTTP's ``post_writer`` receives it; ``stdio_client`` is replaced in its module, so
-a ``stdio_client`` bound by an import made before instrumenting is not known, and its calls carry no
-transport (the conventions recommend it; nothing is guessed).
+Client: a session, from entering ``ClientSession`` to leaving it, is a point of
+``mcp.client.session.duration`` (``error.type`` when an exception left it). Every request is a CLIENT
+span named ``{mcp.method.name} {target}`` (``tools/call add``, ``prompts/get review``, ``tools/list``)
+and a point of ``mcp.client.operation.duration``. ``call_tool`` is also a tool operation
+(``gen_ai.operation.name`` = ``execute_tool``, ``gen_ai.execute_tool.duration``, counted into the
+enclosing agent like any tool call); ``list_tools``, ``list_resources``, ``list_resource_templates``,
+``read_resource``, ``list_prompts`` and ``get_prompt`` are segment operations
+(``agentperf.segment.duration`` with ``agentperf.segment.name`` = the method): neither tool executions
+nor model calls. Each span carries ``mcp.method.name``, ``mcp.protocol.version``, ``gen_ai.tool.name``
+or ``gen_ai.prompt.name``, ``mcp.resource.uri`` (span only), and what the session's transport tells:
+streamable HTTP gives ``mcp.session.id`` (the id the server assigned), ``network.transport`` = ``tcp``,
+``network.protocol.name`` = ``http`` with the version of the server's last response, ``server.address``
+and ``server.port`` (from the endpoint URL); a stdio session (one ``stdio_client`` opened in this
+context) is ``network.transport`` = ``pipe``. A session over another transport (in-process memory
+streams) gets none of these: nothing true could be said.
 
 The SDK has OpenTelemetry of its own: its JSON-RPC dispatcher opens a CLIENT span per request and injects
 the trace context into ``params._meta``; its server middleware opens a SERVER span under the context it
@@ -21,7 +22,8 @@ extracts. While one of our client operations runs, the dispatcher's span for tha
 (``otel_span`` is replaced): the SDK's attributes (``jsonrpc.request.id``, JSON-RPC error codes) land on
 it and the injected ``traceparent`` names it, so the server's span is its child and there is one span per
 call. The server middleware is replaced for ``tools/call`` only: ``tools/call {tool}`` (SERVER) under the
-client's context, with ``mcp.session.id`` (HTTP) and ``network.transport``.
+client's context, with ``mcp.session.id`` and ``network.protocol.name`` (HTTP), ``network.transport``,
+and a point of ``mcp.server.operation.duration``.
 
 Errors: a JSON-RPC error is ``error.type`` = its code (as the conventions ask), a result with ``isError``
 is ``tool_error``, any other exception (a server that died mid-call) its class. The SDK's return values
@@ -30,23 +32,24 @@ and exceptions are never replaced. No tool arguments or results are recorded.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from time import perf_counter
 from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
-import wrapt
 from opentelemetry import context as otel_context
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Span, SpanKind
 from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
-from otel_agentperf.recording.invocations import Invocation
+from otel_agentperf.recording import state
+from otel_agentperf.recording.invocations import Invocation, error_type
 from otel_agentperf.recording.operations import Operation
 from otel_agentperf.runtime import failures
 from otel_agentperf.wrapping import wrappers
@@ -57,80 +60,15 @@ from otel_agentperf.wrapping.wrappers import Call
 # request is this operation's span.
 _RUNNING: ContextVar[tuple[str, Span] | None] = ContextVar("otel_agentperf_mcp_request", default=None)
 
-# The transport behind a session's write stream: "pipe", or the streamable HTTP transport itself (whose
-# session id arrives with the server's first answer).
-_TRANSPORTS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+# Streamable HTTP transports by the id of the write stream their session sends on (the stream keeps no
+# weak references); an entry goes with its transport. And the HTTP version of each one's last response.
+_HTTP: dict[int, Any] = {}
+_HTTP_VERSIONS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+# How many stdio transports are open in this context: a session asking while one is, talks over its pipe.
+_STDIO: ContextVar[int] = ContextVar("otel_agentperf_mcp_stdio", default=0)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def _key(stream: Any) -> Any:
-    """The stream itself, or the anyio stream inside the SDK's context-carrying wrapper (which has slots)."""
-    return getattr(stream, "_inner", stream)
-
-
-def _known(stream: Any, transport: Any) -> None:
-    # A stream type that takes no weak reference is left out: its calls carry no transport.
-    with contextlib.suppress(TypeError):
-        _TRANSPORTS[_key(stream)] = transport
-
-
-def _transport_attributes(session: Any) -> dict[str, AttributeValue]:
-    """What the session's transport tells: network.transport, and over HTTP its session id and server."""
-    stream = getattr(getattr(session, "_dispatcher", None), "_write_stream", None)
-    try:
-        transport = _TRANSPORTS.get(_key(stream)) if stream is not None else None
-    except TypeError:
-        return {}
-    if transport is None:
-        return {}
-    if transport == names.NETWORK_TRANSPORT_PIPE:
-        return {names.NETWORK_TRANSPORT: names.NETWORK_TRANSPORT_PIPE}
-    attributes: dict[str, AttributeValue] = {
-        names.NETWORK_TRANSPORT: names.NETWORK_TRANSPORT_TCP,
-        names.NETWORK_PROTOCOL_NAME: "http",
-    }
-    session_id = getattr(transport, "session_id", None)
-    if isinstance(session_id, str):
-        attributes[names.MCP_SESSION_ID] = session_id
-    url = urlsplit(str(getattr(transport, "url", "")))
-    if url.hostname:
-        attributes[names.SERVER_ADDRESS] = url.hostname
-        port = url.port or _DEFAULT_PORTS.get(url.scheme)
-        if port is not None:
-            attributes[names.SERVER_PORT] = port
-    return attributes
-
-
-def _post_writer_hook(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """``StreamableHTTPTransport.post_writer(client, reader, writer, write_stream, ...)``: the session's stream."""
-    stream = kwargs.get("write_stream", args[3] if len(args) > 3 else None)
-    if stream is not None:
-        _known(stream, instance)
-    return wrapped(*args, **kwargs)
-
-
-class _StdioStreams(wrapt.ObjectProxy):  # type: ignore[type-arg]
-    """``stdio_client(...)``'s context manager, whose streams are known as a pipe once entered."""
-
-    async def __aenter__(self) -> Any:
-        streams = await self.__wrapped__.__aenter__()
-        try:
-            _known(streams[1], names.NETWORK_TRANSPORT_PIPE)
-        except Exception as exc:
-            failures.report("noting an MCP stdio transport", exc)
-        return streams
-
-    async def __aexit__(self, *exc_info: Any) -> Any:
-        return await self.__wrapped__.__aexit__(*exc_info)
-
-
-def _stdio_client(original: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(original)
-    def stdio_client(*args: Any, **kwargs: Any) -> Any:
-        return _StdioStreams(original(*args, **kwargs))
-
-    return stdio_client
-
+# When each ClientSession being used was entered: its session duration runs until it is left.
+_SESSIONS: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
 # ClientSession methods: (MCP method, the keyword naming its target, the target's attribute).
 _CLIENT_METHODS: dict[str, tuple[str, str | None, str | None]] = {
@@ -146,26 +84,70 @@ _CLIENT_METHODS: dict[str, tuple[str, str | None, str | None]] = {
 
 @functools.lru_cache(maxsize=1024)
 def tool_operation(tool: str, server: bool) -> Operation:
-    """``execute_tool {tool}`` on the client, ``tools/call {tool}`` on the server; built once per tool.
+    """``tools/call {tool}``, a CLIENT or SERVER span; built once per tool.
 
+    ``gen_ai.execute_tool.duration`` takes the GenAI attributes, ``mcp.*.operation.duration`` the MCP ones.
     Spans keep the name; metric values are bounded per meter (``bounded.Bounds``), not here.
     """
-    metric_attributes = {
-        names.GEN_AI_OPERATION_NAME: names.OP_EXECUTE_TOOL,
-        names.GEN_AI_TOOL_NAME: tool,
-        names.MCP_METHOD_NAME: names.MCP_TOOLS_CALL,
-    }
-    span_name = f"{names.MCP_TOOLS_CALL if server else names.OP_EXECUTE_TOOL} {tool}"
-    kind = SpanKind.SERVER if server else SpanKind.CLIENT
-    return Operation(names.KIND_TOOL, tool, span_name, metric_attributes, span_kind=kind)
+    tool_attributes = {names.GEN_AI_OPERATION_NAME: names.OP_EXECUTE_TOOL, names.GEN_AI_TOOL_NAME: tool}
+    protocol_attributes = {**tool_attributes, names.MCP_METHOD_NAME: names.MCP_TOOLS_CALL}
+    return Operation(
+        names.KIND_TOOL,
+        tool,
+        f"{names.MCP_TOOLS_CALL} {tool}",
+        tool_attributes,
+        {names.MCP_METHOD_NAME: names.MCP_TOOLS_CALL},
+        span_kind=SpanKind.SERVER if server else SpanKind.CLIENT,
+        protocol=names.MCP_SERVER if server else names.MCP_CLIENT,
+        protocol_attributes=protocol_attributes,
+    )
 
 
 @functools.lru_cache(maxsize=1024)
 def method_operation(method: str, prompt: str = "") -> Operation:
     """A listing, read or prompt request: a segment named by its method; a prompt's name is in the span name."""
+    protocol_attributes = {names.MCP_METHOD_NAME: method}
+    if prompt:
+        protocol_attributes[names.GEN_AI_PROMPT_NAME] = prompt
     metric_attributes = {names.SEGMENT_NAME: method, names.MCP_METHOD_NAME: method}
     span_name = f"{method} {prompt}" if prompt else method
-    return Operation(names.KIND_SEGMENT, method, span_name, metric_attributes, span_kind=SpanKind.CLIENT)
+    return Operation(
+        names.KIND_SEGMENT,
+        method,
+        span_name,
+        metric_attributes,
+        span_kind=SpanKind.CLIENT,
+        protocol=names.MCP_CLIENT,
+        protocol_attributes=protocol_attributes,
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _server(endpoint: str) -> dict[str, AttributeValue]:
+    """``server.address`` and ``server.port`` of an endpoint URL, parsed once per endpoint."""
+    url = urlsplit(endpoint)
+    if not url.hostname:
+        return {}
+    port = url.port or _DEFAULT_PORTS.get(url.scheme)
+    return {names.SERVER_ADDRESS: url.hostname, **({names.SERVER_PORT: port} if port is not None else {})}
+
+
+def _transport_attributes(session: Any) -> tuple[dict[str, AttributeValue], dict[str, AttributeValue]]:
+    """What a ClientSession's transport tells: (span-only attributes, attributes of spans and the MCP metric)."""
+    stream = getattr(getattr(session, "_dispatcher", None), "_write_stream", None)
+    transport = _HTTP.get(id(stream)) if stream is not None else None
+    if transport is None:
+        return {}, ({names.NETWORK_TRANSPORT: names.NETWORK_TRANSPORT_PIPE} if _STDIO.get() > 0 else {})
+    measured: dict[str, AttributeValue] = {
+        names.NETWORK_TRANSPORT: names.NETWORK_TRANSPORT_TCP,
+        names.NETWORK_PROTOCOL_NAME: names.NETWORK_PROTOCOL_HTTP,
+    }
+    version = _HTTP_VERSIONS.get(transport)
+    if version:
+        measured[names.NETWORK_PROTOCOL_VERSION] = version
+    measured.update(_server(str(getattr(transport, "url", ""))))
+    session_id = getattr(transport, "session_id", None)
+    return ({names.MCP_SESSION_ID: session_id} if isinstance(session_id, str) else {}), measured
 
 
 def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], keyword: str) -> Any:
@@ -175,16 +157,18 @@ def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], keyword: str) -> An
 def _client_preparer(method: str, keyword: str | None, attribute: str | None) -> wrappers.Prepare:
     def prepare(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
         target = _argument(args, kwargs, keyword) if keyword else None
-        attributes = _transport_attributes(instance)
+        attributes, measured = _transport_attributes(instance)
         version = getattr(instance, "protocol_version", None)
         if isinstance(version, str):
-            attributes[names.MCP_PROTOCOL_VERSION] = version
+            measured[names.MCP_PROTOCOL_VERSION] = version
+        attributes.update(measured)
         if method == names.MCP_TOOLS_CALL:
-            return Call(tool_operation(str(target), False), attributes, on_result=_tool_result)
+            operation = tool_operation(str(target), False)
+            return Call(operation, attributes, on_result=_tool_result, protocol_attributes=measured)
         if attribute is not None and target is not None:
             attributes[attribute] = str(target)
         prompt = str(target) if method == names.MCP_PROMPTS_GET and target is not None else ""
-        return Call(method_operation(method, prompt), attributes)
+        return Call(method_operation(method, prompt), attributes, protocol_attributes=measured)
 
     return prepare
 
@@ -210,7 +194,9 @@ def _protocol_error(invocation: Invocation, exc: BaseException) -> None:
             code = INVALID_PARAMS
         if isinstance(code, int):
             invocation.fail(str(code))
-            invocation.add_attributes({names.RPC_RESPONSE_STATUS_CODE: str(code)})
+            status = {names.RPC_RESPONSE_STATUS_CODE: str(code)}
+            invocation.add_attributes(status)
+            invocation.add_protocol_attributes(status)
     except Exception as error:
         failures.report("reading an MCP error", error)
 
@@ -290,10 +276,20 @@ def _server_preparer(ctx: Any) -> wrappers.Prepare:
         session_id = getattr(getattr(getattr(ctx, "session", None), "_connection", None), "session_id", None)
         if isinstance(session_id, str):
             attributes[names.MCP_SESSION_ID] = session_id
-        http = getattr(ctx, "request", None) is not None  # the HTTP request; None on stdio
-        transport = names.NETWORK_TRANSPORT_TCP if http else names.NETWORK_TRANSPORT_PIPE
+        measured: dict[str, AttributeValue] = {}
+        if isinstance(version, str):
+            measured[names.MCP_PROTOCOL_VERSION] = version
+        if getattr(ctx, "request", None) is not None:  # the HTTP request; None on stdio
+            measured[names.NETWORK_TRANSPORT] = names.NETWORK_TRANSPORT_TCP
+            measured[names.NETWORK_PROTOCOL_NAME] = names.NETWORK_PROTOCOL_HTTP
+            http_version = (getattr(ctx.request, "scope", None) or {}).get("http_version")
+            if isinstance(http_version, str):
+                measured[names.NETWORK_PROTOCOL_VERSION] = http_version
+        else:
+            measured[names.NETWORK_TRANSPORT] = names.NETWORK_TRANSPORT_PIPE
+        attributes.update(measured)
         operation = tool_operation(tool if isinstance(tool, str) else "tool", True)
-        return Call(operation, attributes, {names.NETWORK_TRANSPORT: transport}, _tool_result)
+        return Call(operation, attributes, on_result=_tool_result, protocol_attributes=measured)
 
     return prepare
 
@@ -334,6 +330,91 @@ def _middleware_hook(wrapped: Callable[..., Any], _instance: Any, args: tuple[An
     return _served(wrapped, args[0], args[1], args)
 
 
+def _post_writer_hook(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``StreamableHTTPTransport.post_writer(client, reader, read_writer, write_stream, ...)``: the session's
+    write stream is this transport's, so its requests are known to go over HTTP to this endpoint."""
+    try:
+        stream = kwargs.get("write_stream", args[3] if len(args) > 3 else None)
+        if stream is not None:
+            key = id(stream)
+            _HTTP[key] = instance
+            weakref.finalize(instance, _HTTP.pop, key, None)
+    except Exception as exc:
+        failures.report("noting an MCP HTTP transport", exc)
+    return wrapped(*args, **kwargs)
+
+
+def _response_hook(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Each response the transport reads its session id from: the HTTP version it came over."""
+    try:
+        version = str(getattr(args[0] if args else kwargs.get("response"), "http_version", ""))
+        if version.startswith("HTTP/"):
+            _HTTP_VERSIONS[instance] = version.removeprefix("HTTP/")
+    except Exception as exc:
+        failures.report("reading an MCP HTTP response's version", exc)
+    return wrapped(*args, **kwargs)
+
+
+async def _spawned(wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    process = await wrapped(*args, **kwargs)
+    _STDIO.set(_STDIO.get() + 1)  # awaited by stdio_client in its caller's context: the caller's sessions see it
+    return process
+
+
+async def _stopped(wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    _STDIO.set(max(_STDIO.get() - 1, 0))
+    return await wrapped(*args, **kwargs)
+
+
+def _spawn_hook(wrapped: Callable[..., Any], _instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``_create_platform_compatible_process``: a stdio transport opens in this context."""
+    return _spawned(wrapped, args, kwargs)
+
+
+def _stop_hook(wrapped: Callable[..., Any], _instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``_stop_server_process``: the stdio transport of this context closes."""
+    return _stopped(wrapped, args, kwargs)
+
+
+def _enter_hook(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``ClientSession.__aenter__``: the session begins."""
+    try:
+        _SESSIONS[instance] = perf_counter()
+    except Exception as exc:
+        failures.report("noting an MCP session start", exc)
+    return wrapped(*args, **kwargs)
+
+
+def _session_ended(instance: Any, error: BaseException | None) -> None:
+    """``mcp.client.session.duration``, with what the session's transport tells and ``error.type`` if it failed."""
+    started = _SESSIONS.pop(instance, None)
+    if started is None or not is_instrumentation_enabled():
+        return
+    seconds = perf_counter() - started
+    _, measured = _transport_attributes(instance)
+    version = getattr(instance, "protocol_version", None)
+    if isinstance(version, str):
+        measured[names.MCP_PROTOCOL_VERSION] = version
+    telemetry = state.telemetry()
+    if error is not None:
+        measured[names.ERROR_TYPE] = telemetry.error_types(error_type(error))
+    telemetry.recorder.mcp_client_session(seconds, telemetry.bounds.metric_attributes(measured))
+
+
+async def _leave(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    error = args[1] if len(args) > 1 and isinstance(args[1], BaseException) else None
+    try:
+        _session_ended(instance, error)  # before the transport under it closes, while it is still known
+    except Exception as exc:
+        failures.report("recording an MCP session", exc)
+    return await wrapped(*args, **kwargs)
+
+
+def _exit_hook(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``ClientSession.__aexit__(exc_type, exc, tb)``: the session ends, with an error if one left it."""
+    return _leave(wrapped, instance, args, kwargs)
+
+
 class MCPInstrumentor(LibraryInstrumentor):
     module = "mcp"
     requirement = "mcp >= 2.3"
@@ -341,8 +422,8 @@ class MCPInstrumentor(LibraryInstrumentor):
     def hooks(self) -> list[tuple[str, Callable[[ModuleType], None]]]:
         return [
             ("mcp.client.session", self._patch_client),
+            ("mcp.client.streamable_http", self._patch_http),
             ("mcp.client.stdio", self._patch_stdio),
-            ("mcp.client.streamable_http", self._patch_streamable_http),
             ("mcp.shared.jsonrpc_dispatcher", self._patch_dispatcher),
             ("mcp.server._otel", self._patch_server),
         ]
@@ -350,15 +431,19 @@ class MCPInstrumentor(LibraryInstrumentor):
     def _patch_client(self, module: ModuleType) -> None:
         for name, (method, keyword, attribute) in _CLIENT_METHODS.items():
             self.hook(module.ClientSession, name, _client_hook(method, keyword, attribute))
-
-    def _patch_stdio(self, module: ModuleType) -> None:
-        self.replace(module, "stdio_client", _stdio_client)
-
-    def _patch_streamable_http(self, module: ModuleType) -> None:
-        self.hook(module.StreamableHTTPTransport, "post_writer", _post_writer_hook)
+        self.hook(module.ClientSession, "__aenter__", _enter_hook)
+        self.hook(module.ClientSession, "__aexit__", _exit_hook)
 
     def _patch_dispatcher(self, module: ModuleType) -> None:
         self.replace(module, "otel_span", _dispatcher_span)
 
     def _patch_server(self, module: ModuleType) -> None:
         self.hook(module.OpenTelemetryMiddleware, "__call__", _middleware_hook)
+
+    def _patch_http(self, module: ModuleType) -> None:
+        self.hook(module.StreamableHTTPTransport, "post_writer", _post_writer_hook)
+        self.hook(module.StreamableHTTPTransport, "_maybe_extract_session_id_from_response", _response_hook)
+
+    def _patch_stdio(self, module: ModuleType) -> None:
+        self.hook(module, "_create_platform_compatible_process", _spawn_hook)
+        self.hook(module, "_stop_server_process", _stop_hook)

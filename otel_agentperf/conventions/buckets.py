@@ -9,6 +9,8 @@ from typing import Final
 
 # The conventions' advice for GenAI client durations and chunk timing.
 CLIENT_DURATION: Final = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+# The MCP conventions' advised boundaries for their operation and session durations (docs/gen-ai/mcp.md).
+MCP_DURATION: Final = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 AGENT_DURATION: Final = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6)
 WORKFLOW_DURATION: Final = (1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0)
 # For in-process work measured in milliseconds: agent construction, config parsing, history scans.

@@ -78,6 +78,29 @@ class Instruments:
                 ),
             }
         )
+        # The MCP conventions' operation durations (the same in both layouts), by ``Operation.protocol``.
+        self.protocol_durations: Mapping[str, Instrument] = MappingProxyType(
+            {
+                names.MCP_CLIENT: Instrument(
+                    names.MCP_CLIENT_OPERATION_DURATION,
+                    names.UNIT_SECONDS,
+                    "MCP request duration as observed on the client, from sending it to receiving the response.",
+                    buckets.MCP_DURATION,
+                ),
+                names.MCP_SERVER: Instrument(
+                    names.MCP_SERVER_OPERATION_DURATION,
+                    names.UNIT_SECONDS,
+                    "MCP request duration as observed on the server, from receiving it to sending the result.",
+                    buckets.MCP_DURATION,
+                ),
+            }
+        )
+        self.mcp_client_session = Instrument(
+            names.MCP_CLIENT_SESSION_DURATION,
+            names.UNIT_SECONDS,
+            "MCP session duration as observed on the client, from entering the session to leaving it.",
+            buckets.MCP_DURATION,
+        )
         self.schema_url = names.SCHEMA_URL_LATEST if latest else names.SCHEMA_URL
         # v1.41: one histogram by token type. Newest: a histogram per direction (``input``, ``output``) and
         # a counter per kind of token the provider reports (also ``cache_read``, ``cache_write``).
@@ -237,6 +260,8 @@ class Instruments:
         """Every histogram, each metric once (embeddings share the inference histogram in v1.41)."""
         found = [
             *self.durations.values(),
+            *self.protocol_durations.values(),
+            self.mcp_client_session,
             *(self.operation_tokens.values() if self.latest else [self.token_usage]),
             self.time_to_first_chunk,
             self.time_per_output_chunk,

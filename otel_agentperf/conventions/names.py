@@ -16,6 +16,7 @@ from opentelemetry.semconv._incubating.attributes import jsonrpc_attributes as _
 from opentelemetry.semconv._incubating.attributes import mcp_attributes as _mcp
 from opentelemetry.semconv._incubating.attributes import rpc_attributes as _rpc
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics as _gen_ai_metrics
+from opentelemetry.semconv._incubating.metrics import mcp_metrics as _mcp_metrics
 from opentelemetry.semconv.attributes import error_attributes as _error
 from opentelemetry.semconv.attributes import http_attributes as _http
 from opentelemetry.semconv.attributes import network_attributes as _network
@@ -85,9 +86,17 @@ MCP_SESSION_ID: Final = _mcp.MCP_SESSION_ID
 JSONRPC_REQUEST_ID: Final = _jsonrpc.JSONRPC_REQUEST_ID
 RPC_RESPONSE_STATUS_CODE: Final = _rpc.RPC_RESPONSE_STATUS_CODE
 NETWORK_TRANSPORT: Final = _network.NETWORK_TRANSPORT
-NETWORK_PROTOCOL_NAME: Final = _network.NETWORK_PROTOCOL_NAME
 NETWORK_TRANSPORT_PIPE: Final = "pipe"  # stdio, as the MCP conventions ask
 NETWORK_TRANSPORT_TCP: Final = "tcp"  # HTTP
+NETWORK_PROTOCOL_NAME: Final = _network.NETWORK_PROTOCOL_NAME
+NETWORK_PROTOCOL_VERSION: Final = _network.NETWORK_PROTOCOL_VERSION
+NETWORK_PROTOCOL_HTTP: Final = "http"  # streamable HTTP (the MCP conventions' transport table)
+# The MCP conventions' operation durations, by the side that observes them (``Operation.protocol``).
+MCP_CLIENT: Final = "mcp.client"
+MCP_SERVER: Final = "mcp.server"
+MCP_CLIENT_OPERATION_DURATION: Final = _mcp_metrics.MCP_CLIENT_OPERATION_DURATION
+MCP_SERVER_OPERATION_DURATION: Final = _mcp_metrics.MCP_SERVER_OPERATION_DURATION
+MCP_CLIENT_SESSION_DURATION: Final = _mcp_metrics.MCP_CLIENT_SESSION_DURATION
 MCP_TOOLS_CALL: Final = "tools/call"
 MCP_TOOLS_LIST: Final = "tools/list"
 MCP_RESOURCES_LIST: Final = "resources/list"

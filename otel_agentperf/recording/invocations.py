@@ -107,6 +107,7 @@ class Invocation:
         "_operation",
         "_outer",
         "_pending",
+        "_protocol_attributes",
         "_snapshot",
         "_started",
         "_telemetry",
@@ -157,6 +158,8 @@ class Invocation:
         self._failure: BaseException | str | None = None
         # Span attributes learnt after the start, set in one call as the operation finishes.
         self._pending: dict[str, AttributeValue] = {}
+        # What the call adds to its protocol metric's attributes (an MCP session's transport and server).
+        self._protocol_attributes: dict[str, AttributeValue] = {}
         self._children: list[float] = []  # durations of the operations it called (append is thread-safe)
         self._duration = 0.0  # set as it finishes, before ``_started`` is cleared
         self._frame: object = None  # the wrapper frame that runs it, noted for the loop monitor
@@ -203,6 +206,10 @@ class Invocation:
             }
             if new:
                 target._metric_attributes = {**target._metric_attributes, **new}
+
+    def add_protocol_attributes(self, attributes: Attributes) -> None:
+        """Attributes of this call's protocol metric only (``Operation.protocol``), bounded as it is recorded."""
+        self._protocol_attributes.update(attributes)
 
     def blocked(self, seconds: float, where: Location | None) -> None:
         """The loop monitor saw this operation hold its event loop for ``seconds`` more (at ``where``).
@@ -313,6 +320,8 @@ class Invocation:
             if self._waits_on is not None and not self._children:
                 self._record_waiting(duration, attributes)
             recorder.duration(self._operation.histogram, duration, attributes)
+            if self._operation.protocol is not None:
+                self._record_protocol(duration, pending.get(names.ERROR_TYPE))
             own = max(duration - sum(self._children), 0.0) if self._children else duration
             pending[names.SELF_TIME] = own
             recorder.self_time(self._operation.kind, own, attributes)
@@ -336,6 +345,13 @@ class Invocation:
                 self.span.end()
             except Exception as exc:  # a span processor's on_end (the user's own, say) raised
                 failures.report("ending a span", exc)
+
+    def _record_protocol(self, duration: float, failed: AttributeValue | None) -> None:
+        measured = {**self._operation.protocol_attributes, **self._protocol_attributes}
+        if failed is not None:
+            measured[names.ERROR_TYPE] = failed
+        bounded = self._telemetry.bounds.metric_attributes(measured)
+        self._telemetry.recorder.protocol_duration(self._operation.protocol or "", duration, bounded)
 
     def _record(self, attributes: Attributes) -> None:
         """What only this kind measures, recorded as the operation finishes (nothing for most kinds)."""

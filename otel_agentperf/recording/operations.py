@@ -35,6 +35,8 @@ class Operation:
         "kind",
         "metric_attributes",
         "name",
+        "protocol",
+        "protocol_attributes",
         "records_from_result",
         "span_attributes",
         "span_kind",
@@ -51,8 +53,14 @@ class Operation:
         span_kind: SpanKind = SpanKind.INTERNAL,
         histogram: str | None = None,
         records_from_result: bool = False,
+        protocol: str | None = None,
+        protocol_attributes: Attributes | None = None,
     ) -> None:
         self.kind = kind
+        # An operation a protocol's conventions also measure (MCP): its key in ``Instruments.protocol_durations``,
+        # and that metric's own attributes, which are not the kind's (``mcp.method.name`` is not a GenAI one).
+        self.protocol = protocol
+        self.protocol_attributes: Attributes = MappingProxyType(dict(protocol_attributes or {}))
         # A history read: a list or tuple it returns is the history's records, recorded as its size.
         self.records_from_result = records_from_result
         self.histogram = histogram or kind  # its key in Instruments.durations

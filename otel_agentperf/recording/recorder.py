@@ -89,6 +89,8 @@ class Recorder:
             return sums
 
         self._durations = {key: histogram(spec) for key, spec in instruments.durations.items()}
+        self._protocol_durations = {key: histogram(spec) for key, spec in instruments.protocol_durations.items()}
+        self._mcp_client_session = histogram(instruments.mcp_client_session)
         self._token_usage = None if instruments.latest else histogram(instruments.token_usage)
         self._operation_tokens = {key: histogram(spec) for key, spec in instruments.operation_tokens.items()}
         self._usage_tokens = {key: counter(spec) for key, spec in instruments.usage_tokens.items()}
@@ -125,6 +127,14 @@ class Recorder:
     def duration(self, histogram: str, seconds: float, attributes: Attributes) -> None:
         """An operation's duration, on the histogram its operation names (its kind, or embeddings)."""
         self._durations[histogram].record(seconds, attributes)
+
+    def protocol_duration(self, protocol: str, seconds: float, attributes: Attributes) -> None:
+        """The same operation's duration on its protocol's own histogram (``mcp.client.operation.duration``)."""
+        self._protocol_durations[protocol].record(seconds, attributes)
+
+    def mcp_client_session(self, seconds: float, attributes: Attributes) -> None:
+        """An MCP session the client entered and left (``mcp.client.session.duration``)."""
+        self._mcp_client_session.record(seconds, attributes)
 
     def self_time(self, kind: str, seconds: float, attributes: Attributes) -> None:
         """Time the operation spent itself (``agentperf.operation.self_time``)."""

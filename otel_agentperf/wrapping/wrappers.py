@@ -132,6 +132,7 @@ class Call:
     metric_attributes: Mapping[str, AttributeValue] | None = None
     on_result: ResultHook | None = None
     on_item: ResultHook | None = None  # generators only: sees each item before the consumer does
+    protocol_attributes: Mapping[str, AttributeValue] | None = None  # the operation's protocol metric only
 
 
 # Inspects (instance, args, kwargs) of a call; None means: do not record this call at all.
@@ -173,6 +174,8 @@ def start(
                 on_result=call.on_result,
                 on_item=call.on_item,
             )
+            if call.protocol_attributes:
+                invocation.add_protocol_attributes(call.protocol_attributes)
         if frame is not None and loop_clock.watching():
             invocation.runs_in(frame)
         return invocation

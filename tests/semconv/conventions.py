@@ -25,12 +25,19 @@ from opentelemetry.trace import SpanKind, StatusCode
 HERE = Path(__file__).resolve().parent
 # The value the conventions name as the fallback of a low-cardinality attribute (``error.type``'s ``_OTHER``).
 OTHER = "_OTHER"
-# A span-name template in a span's note: **Span name** SHOULD be `{gen_ai.operation.name} {gen_ai.request.model}`.
-_NAME_TEMPLATE = re.compile(r"\*\*Span name\*\* SHOULD be `([^`]+)`")
+# A span-name template in a span's note: **Span name** SHOULD be `{gen_ai.operation.name} {gen_ai.request.model}`
+# (GenAI), or SHOULD follow the format `{mcp.method.name} {target}` (MCP).
+_NAME_TEMPLATE = re.compile(r"\*\*Span name\*\* SHOULD (?:be|follow the format) `([^`]+)`")
+# What a template's ``{target}`` is: "where target SHOULD match `{gen_ai.tool.name}` or `{gen_ai.prompt.name}`".
+_TARGETS = re.compile(r"target SHOULD match ((?:`\{[a-z0-9_.]+\}`(?: or )?)+)")
 # A condition that depends on another attribute: "If `server.address` is set."
 _SET_CONDITION = re.compile(r"`([a-z0-9_.]+)` is set")
 # Advised buckets in the metric documents: ### Metric: `name` ... ExplicitBucketBoundaries] of [ ... ].
-_BUCKETS = re.compile(r"### Metric: `([a-z0-9_.]+)`.*?\[ExplicitBucketBoundaries\] of\s*\[([^\]]+)\]", re.S)
+# The MCP document writes the same as [`ExplicitBucketBoundaries`](link) of `[ ... ]`.
+_BUCKETS = re.compile(
+    r"### Metric: `([a-z0-9_.]+)`.*?\[`?ExplicitBucketBoundaries`?\](?:\([^)]*\))?\s+of\s*`?\[([^\]]+)\]", re.S
+)
+_KINDS: Mapping[SpanKind, str] = {SpanKind.CLIENT: "client", SpanKind.SERVER: "server", SpanKind.INTERNAL: "internal"}
 _PRIMITIVES: Mapping[str, tuple[type, ...]] = {"string": (str,), "int": (int,), "double": (float,), "boolean": (bool,)}
 
 
@@ -51,6 +58,7 @@ class Definition:
     kind: str = ""  # span kind (client, internal), or the metric's instrument
     unit: str = ""
     name_template: str = ""
+    name_targets: tuple[str, ...] = ()  # the attributes a template's ``{target}`` may be, first present wins
     extends: str = ""
     refs: list[Any] = field(default_factory=list)
     refines: Definition | None = None  # the general span a provider's refinement extends and overrides
@@ -68,6 +76,8 @@ class Model:
         self.buckets: dict[str, tuple[float, ...]] = {}
         for directory in directories:
             for path in sorted(directory.rglob("*.yaml")) if directory.is_dir() else [directory]:
+                if path.suffix != ".yaml":
+                    continue
                 document = yaml.safe_load(path.read_text())
                 if path.name == "advice.yaml":
                     self.buckets.update({name: tuple(map(float, b)) for name, b in document["buckets"].items()})
@@ -75,7 +85,9 @@ class Model:
                     self._read_v2(document)
                 else:
                     self._read_groups(document.get("groups", []))
-            for path in sorted(directory.rglob("*.md")) if directory.is_dir() else []:
+            for path in sorted(directory.rglob("*.md")) if directory.is_dir() else [directory]:
+                if path.suffix != ".md":
+                    continue
                 for name, bounds in _BUCKETS.findall(path.read_text()):
                     self.buckets[name] = tuple(float(b) for b in bounds.split(","))
 
@@ -89,6 +101,7 @@ class Model:
                 kind=group.get("span_kind", group.get("instrument", "")),
                 unit=group.get("unit", ""),
                 name_template=_template(group.get("note", "")),
+                name_targets=_targets(group.get("note", "")),
                 extends=group.get("extends", ""),
                 refs=[a for a in group.get("attributes", []) if "ref" in a],
                 value_type=_value_type(group),
@@ -159,6 +172,11 @@ def _template(note: str) -> str:
     return match.group(1) if match else ""
 
 
+def _targets(note: str) -> tuple[str, ...]:
+    match = _TARGETS.search(note or "")
+    return tuple(re.findall(r"\{([a-z0-9_.]+)\}", match.group(1))) if match else ()
+
+
 @dataclass
 class Report:
     """Checks made and the violations found; a violation names what was checked and the rule."""
@@ -182,16 +200,25 @@ class Validator:
 
     ``span_types`` maps a span's ``gen_ai.operation.name`` (and kind) to the model's span type, which is
     how the conventions themselves tell the spans apart; a provider-specific refinement
-    (``span.openai.inference.client``) is preferred when the span's provider has one.
+    (``span.openai.inference.client``) is preferred when the span's provider has one. ``protocol_spans``
+    comes first: a span with a protocol's required attribute (``mcp.method.name``) is that protocol's span
+    of its kind (``mcp.client``, ``mcp.server``), whatever its GenAI operation.
     """
 
-    def __init__(self, model: Model, span_types: Mapping[str, str]) -> None:
+    def __init__(
+        self, model: Model, span_types: Mapping[str, str], protocol_spans: Mapping[str, Mapping[str, str]] | None = None
+    ) -> None:
         self.model = model
         self.span_types = span_types
+        self.protocol_spans = protocol_spans or {}
         self.namespaces = model.namespaces()
 
     def span_definition(self, span: ReadableSpan) -> Definition | None:
         attributes = span.attributes or {}
+        kind = _KINDS.get(span.kind, "internal")
+        for key, types in self.protocol_spans.items():
+            if key in attributes and kind in types:
+                return self.model.spans.get(types[kind])
         operation = str(attributes.get("gen_ai.operation.name", ""))
         kind = "client" if span.kind is SpanKind.CLIENT else "internal"
         base = self.span_types.get(f"{operation} {kind}") or self.span_types.get(operation)
@@ -208,7 +235,9 @@ class Validator:
         # A refinement keeps what it does not restate: the kind, the span-name template, the attributes.
         template = definition.name_template or general.name_template
         kind = definition.kind or general.kind
-        return Definition(definition.ident, kind, "", template, definition.extends, definition.refs, general)
+        return Definition(
+            definition.ident, kind, "", template, general.name_targets, definition.extends, definition.refs, general
+        )
 
     def spans(self, spans: Sequence[ReadableSpan], report: Report) -> None:
         for span in spans:
@@ -219,13 +248,13 @@ class Validator:
                 self._attributes(subject, attributes, {}, report, strict_enums=False)
                 continue
             report.met.add(definition.ident)
-            expected = SpanKind.CLIENT if definition.kind == "client" else SpanKind.INTERNAL
+            expected = {name: kind for kind, name in _KINDS.items()}.get(definition.kind, SpanKind.INTERNAL)
             report.check(
                 span.kind is expected, f"{subject}: kind {span.kind.name}, {definition.ident} says {expected.name}"
             )
             if definition.name_template:
                 report.check(
-                    span.name == _render(definition.name_template, attributes),
+                    span.name == _render(definition.name_template, attributes, definition.name_targets),
                     f"{subject}: name, {definition.ident} says {definition.name_template!r}",
                 )
             failed = span.status.status_code is StatusCode.ERROR
@@ -293,6 +322,8 @@ class Validator:
                 if depends is not None:
                     if depends.group(1) in attributes:
                         report.check(present, f"{subject}: {requirement.key} missing ({requirement.condition})")
+                elif "error code" in requirement.condition and failed is not None:  # a protocol's error code
+                    report.check(failed or not present, f"{subject}: {requirement.key} set, but it did not fail")
                 elif "error" in requirement.condition and failed is not None:
                     report.check(present == failed, f"{subject}: {requirement.key} set iff {requirement.condition}")
         for key, value in attributes.items():
@@ -311,9 +342,16 @@ class Validator:
                 report.check(member, f"{subject}: {key}={value!r} is not one of {declared}")
 
 
-def _render(template: str, attributes: Mapping[str, Any]) -> str:
-    """A span-name template with its ``{attribute}`` parts filled in; parts without a value are dropped."""
-    parts = [str(attributes.get(word[1:-1], "")) if word.startswith("{") else word for word in template.split()]
+def _render(template: str, attributes: Mapping[str, Any], targets: Sequence[str] = ()) -> str:
+    """A span-name template with its ``{attribute}`` parts filled in; parts without a value are dropped.
+
+    ``{target}`` is the first of ``targets`` the span has (a tool's or a prompt's name).
+    """
+    target = next((str(attributes[key]) for key in targets if key in attributes), "")
+    parts = [
+        (target if word == "{target}" else str(attributes.get(word[1:-1], ""))) if word.startswith("{") else word
+        for word in template.split()
+    ]
     return " ".join(part for part in parts if part)
 
 
