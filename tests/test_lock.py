@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -62,6 +63,7 @@ def test_side_locks_differ_from_the_main_lock_only_in_what_they_add() -> None:
     }
 
 
+@pytest.mark.repeat(1)  # uv resolves afresh in a new process each time: once under --count 2 (CI time)
 def test_the_locks_are_what_scripts_lock_sh_makes_of_pyproject_toml(tmp_path: Path) -> None:
     uv = shutil.which("uv", path=str(Path(sys.executable).parent))
     assert uv is not None, "uv is in the lock; scripts/test.sh installs it"
