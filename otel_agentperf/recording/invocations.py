@@ -158,8 +158,9 @@ class Invocation:
         self._failure: BaseException | str | None = None
         # Span attributes learnt after the start, set in one call as the operation finishes.
         self._pending: dict[str, AttributeValue] = {}
-        # What the call adds to its protocol metric's attributes (an MCP session's transport and server).
-        self._protocol_attributes: dict[str, AttributeValue] = {}
+        # What the call adds to its protocol metric's attributes (an MCP session's transport and server);
+        # made only for the calls that have some, off every other operation's path.
+        self._protocol_attributes: dict[str, AttributeValue] | None = None
         self._children: list[float] = []  # durations of the operations it called (append is thread-safe)
         self._duration = 0.0  # set as it finishes, before ``_started`` is cleared
         self._frame: object = None  # the wrapper frame that runs it, noted for the loop monitor
@@ -209,6 +210,8 @@ class Invocation:
 
     def add_protocol_attributes(self, attributes: Attributes) -> None:
         """Attributes of this call's protocol metric only (``Operation.protocol``), bounded as it is recorded."""
+        if self._protocol_attributes is None:
+            self._protocol_attributes = {}
         self._protocol_attributes.update(attributes)
 
     def blocked(self, seconds: float, where: Location | None) -> None:
@@ -347,7 +350,7 @@ class Invocation:
                 failures.report("ending a span", exc)
 
     def _record_protocol(self, duration: float, failed: AttributeValue | None) -> None:
-        measured = {**self._operation.protocol_attributes, **self._protocol_attributes}
+        measured = {**self._operation.protocol_attributes, **(self._protocol_attributes or {})}
         if failed is not None:
             measured[names.ERROR_TYPE] = failed
         bounded = self._telemetry.bounds.metric_attributes(measured)
