@@ -26,22 +26,11 @@ from otel_agentperf.instrumentation.frameworks import agent_framework_runs
 from otel_agentperf.instrumentation.frameworks.agent_framework_runs import AgentFrameworkInstrumentor
 from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
 from otel_agentperf.runtime import failures
+from tests.apps.agent_framework_app import count_sources, lookup
 from tests.conftest import Recorded, instrumented_by, live_operations, trees
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSWER = "Latency comes from slow model calls and repeated work."
-
-
-@tool
-def lookup(topic: str) -> str:
-    """Look a topic up in the notes."""
-    return f"notes on {topic}"
-
-
-@tool
-def count_sources(topic: str) -> int:
-    """Count the sources on a topic."""
-    return len(topic)
 
 
 RESEARCH = (
@@ -70,10 +59,11 @@ def _writer(server: Any) -> Agent:
     return Agent(_client(server, "writer"), "Write.", name="writer")
 
 
-async def _run(agent: Agent, stream: bool) -> Any:
+async def _run(runnable: Any, stream: bool) -> Any:
+    """An agent's or a workflow's run, awaited, or streamed to its end and its final response."""
     if not stream:
-        return await agent.run("why is my agent slow")
-    updates = agent.run("why is my agent slow", stream=True)
+        return await runnable.run("why is my agent slow")
+    updates = runnable.run("why is my agent slow", stream=True)
     async for _ in updates:
         pass
     return await updates.get_final_response()
@@ -240,15 +230,7 @@ def test_workflow_of_two_agents_nests_both_in_one_invoke_workflow(
     workflow = WorkflowBuilder(name="research", start_executor=researcher).add_edge(researcher, writer).build()
     instrumented.exporter.clear()  # building is the framework's span, not an operation of ours
 
-    async def main() -> Any:
-        if not stream:
-            return await workflow.run("why is my agent slow")
-        events = workflow.run("why is my agent slow", stream=True)
-        async for _ in events:
-            pass
-        return await events.get_final_response()
-
-    outputs = asyncio.run(main()).get_outputs()
+    outputs = asyncio.run(_run(workflow, stream)).get_outputs()
     if stream:  # each agent's updates
         assert len(outputs) > 2
     else:
