@@ -11,22 +11,26 @@ Programmatic use::
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from otel_agentperf.api.targets import TargetPatcher, parse_all
 from otel_agentperf.conventions import names
 from otel_agentperf.recording import state
 from otel_agentperf.recording.startup import cold_start
 from otel_agentperf.runtime import failures, reentry, settings, shutdown
 
+if TYPE_CHECKING:
+    from otel_agentperf.api.targets import TargetPatcher
+
 
 class AgentPerfInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Wraps the configured targets; ``uninstrument`` restores the originals."""
 
-    # BaseInstrumentor is a singleton whose __init__ runs on every call: keep state on the class.
-    _patcher = TargetPatcher()
+    # BaseInstrumentor is a singleton whose __init__ runs on every call: keep state on the class. Made
+    # with the first targets: the targets module (and the decorators it imports) is start-up time that a
+    # process with no targets need not pay.
+    _patcher: ClassVar[TargetPatcher | None] = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return ()
@@ -43,15 +47,21 @@ class AgentPerfInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 if tracer_provider is not None or meter_provider is not None or loaded.memory:
                     state.configure(tracer_provider, meter_provider, loaded.memory)
                 shutdown.install()
-                self._patcher.apply(parse_all(loaded.targets))
+                if loaded.targets:
+                    from otel_agentperf.api.targets import TargetPatcher, parse_all
+
+                    if AgentPerfInstrumentor._patcher is None:
+                        AgentPerfInstrumentor._patcher = TargetPatcher()
+                    AgentPerfInstrumentor._patcher.apply(parse_all(loaded.targets))
                 cold_start.reached(names.STARTUP_INSTRUMENTED, state.telemetry().recorder)
         except Exception as exc:
             failures.report("applying otel-agentperf targets", exc)
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        self._patcher.remove()
+        if self._patcher is not None:
+            self._patcher.remove()
 
     @property
     def applied_targets(self) -> int:
         """How many targets are wrapped right now (for diagnostics and tests)."""
-        return self._patcher.applied
+        return 0 if self._patcher is None else self._patcher.applied

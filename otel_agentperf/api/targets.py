@@ -18,10 +18,9 @@ import re
 import sys
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import wrapt
 
@@ -36,8 +35,7 @@ IMPORT_GRACE_S = 30.0  # after this, a target module not imported yet is likely 
 _ENTRY = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*:\s*([A-Za-z_][\w.]*)\s*=\s*([a-z_]+)\s*(?::\s*([^\s:=,][^:=,]*?))?\s*$")
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """One parsed entry."""
 
     module: str

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
+from typing import Final, NamedTuple
 
 from otel_agentperf.conventions import buckets, names
 
@@ -22,8 +21,7 @@ CACHE_READ: Final = "cache_read"
 CACHE_WRITE: Final = "cache_write"
 
 
-@dataclass(frozen=True)
-class Instrument:
+class Instrument(NamedTuple):
     """The fixed description of one metric."""
 
     name: str

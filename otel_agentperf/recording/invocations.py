@@ -11,9 +11,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from time import perf_counter
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
@@ -69,8 +68,7 @@ def token_count(value: object) -> int | None:
     return None
 
 
-@dataclass(frozen=True)
-class Attempt:
+class Attempt(NamedTuple):
     """One HTTP request of an LLM call: when it started and ended, and its status or error."""
 
     started: float

@@ -11,10 +11,9 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from otel_agentperf.runtime import failures
 
@@ -24,8 +23,7 @@ _KEYS = ("input", "output", "cached_input", "cache_write")
 _MEMO_LIMIT = 1024  # model names looked up, remembered
 
 
-@dataclass(frozen=True)
-class Price:
+class Price(NamedTuple):
     """US dollars per million tokens; cache prices default to the input price."""
 
     input: float

@@ -19,8 +19,7 @@ import io
 import os
 import stat as stat_module
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry.util.types import AttributeValue
 
@@ -38,8 +37,7 @@ _CHUNK = 1024 * 1024
 _REMEMBERED_FILES = 256
 
 
-@dataclass(frozen=True)
-class _Counted:
+class _Counted(NamedTuple):
     size: int
     newlines: int
     ends_with_newline: bool

@@ -43,9 +43,8 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from otel_agentperf.runtime import failures, forksafe
 
@@ -97,8 +96,10 @@ _CAPTURE_OFF = frozenset({"", "false", "no_content", "event_only"})
 _KNOWN_KEYS = {"enabled", "memory", "targets", "config_files", "history_files", "prices"}
 
 
-@dataclass(frozen=True)
-class Settings:
+DEFAULT_SLOW_THRESHOLDS_S = tuple((kind, ms / 1000) for kind, ms in DEFAULT_SLOW_MS.items())
+
+
+class Settings(NamedTuple):
     """Everything every layer needs to know from the user, merged from the file and the environment."""
 
     enabled: bool = True
@@ -117,7 +118,7 @@ class Settings:
     loop_monitor: bool = True
     loop_block_threshold_s: float = DEFAULT_LOOP_BLOCK_MS / 1000
     # (kind, seconds) pairs: an operation of that kind taking longer is logged as slow.
-    slow_thresholds_s: tuple[tuple[str, float], ...] = tuple((k, v / 1000) for k, v in DEFAULT_SLOW_MS.items())
+    slow_thresholds_s: tuple[tuple[str, float], ...] = DEFAULT_SLOW_THRESHOLDS_S
     prices: Any = None  # the settings file's ``prices`` models table, or None
     prices_source: str = ""  # where that table came from, for warnings
     prices_file: str | None = None  # OTEL_AGENTPERF_PRICES

@@ -13,9 +13,8 @@ import inspect
 import pickle
 import sys
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
-from dataclasses import dataclass
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import wrapt
 from opentelemetry import context as otel_context
@@ -123,8 +122,7 @@ class AgentPerfWrapper(_FunctionWrapper):
         self._self_switch.on = False
 
 
-@dataclass
-class Call:
+class Call(NamedTuple):
     """What a library instrumentor learnt from one call's arguments, before the call runs."""
 
     operation: Operation | None = None
