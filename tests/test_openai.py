@@ -101,6 +101,32 @@ def test_stream_keeps_its_type_and_ends_when_consumed(llm: Recorded, server: Any
     assert llm.histogram_point("gen_ai.client.operation.time_per_output_chunk").count == 9  # 10 chunks with choices
 
 
+def test_the_exemplars_of_a_streamed_call_inside_an_agent_name_the_call_s_span(llm: Recorded, server: Any) -> None:
+    """Duration, tokens and chunk timing are recorded as the stream ends, inside the agent: their exemplars
+    still lead to the model call's span."""
+
+    @otel_agentperf.agent(name="writer")
+    def write() -> int:
+        stream = _client(server).chat.completions.create(
+            model="m1", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+        return sum(1 for _ in stream)
+
+    assert write() > 0
+    call = llm.span("chat m1")
+    assert call.parent is not None and call.parent.span_id == llm.span("invoke_agent writer").context.span_id
+    collected = llm.metrics()  # once: the SDK hands each exemplar out in one collection only
+    for metric in (
+        "gen_ai.client.operation.duration",
+        "gen_ai.client.token.usage",
+        "gen_ai.client.operation.time_to_first_chunk",
+        "gen_ai.client.operation.time_per_output_chunk",
+    ):
+        points = collected[metric].data.data_points
+        assert points, metric
+        assert {exemplar.span_id for point in points for exemplar in point.exemplars} == {call.context.span_id}, metric
+
+
 def test_stream_closed_early_or_abandoned_still_records(llm: Recorded, server: Any) -> None:
     client = _client(server)
     with client.chat.completions.create(model="m1", messages=MESSAGES, stream=True) as stream:

@@ -402,3 +402,45 @@ def test_workflow_metric_has_only_the_workflow_name_and_error_type(recorded: Rec
     keys = {frozenset(point.attributes) for point in recorded.histogram_points("gen_ai.workflow.duration")}
     assert keys == {frozenset({names.GEN_AI_WORKFLOW_NAME}), frozenset({names.GEN_AI_WORKFLOW_NAME, names.ERROR_TYPE})}
     assert {span.attributes[names.GEN_AI_OPERATION_NAME] for span in recorded.spans()} == {"invoke_workflow"}
+
+
+def _exemplar_spans(recorded: Recorded) -> dict[str, dict[tuple[tuple[str, object], ...], set[int]]]:
+    """Per histogram, the span ids its points' exemplars name, by point attributes; from one collection
+    (the SDK hands each exemplar out once)."""
+    return {
+        name: {
+            tuple(sorted(point.attributes.items())): {exemplar.span_id for exemplar in point.exemplars}
+            for point in metric.data.data_points
+        }
+        for name, metric in recorded.metrics().items()
+        if hasattr(metric.data, "data_points") and type(metric.data).__name__ == "Histogram"
+    }
+
+
+def test_every_histogram_exemplar_names_the_span_of_the_operation_it_measured(recorded: Recorded) -> None:
+    """Grafana opens a point's exemplar as a trace: a tool's duration must lead to the tool's span, not to
+    its agent's (what was current as the tool finished), and an operation with no parent has one too."""
+
+    @ap.tool
+    def lookup(topic: str) -> str:
+        return topic
+
+    @ap.agent(name="scout")
+    def scout() -> str:
+        return lookup("nested")
+
+    assert scout() == "nested"
+    assert lookup("alone") == "alone"
+
+    agent = recorded.span("invoke_agent scout")
+    nested, alone = sorted(
+        (span for span in recorded.spans() if span.name == "execute_tool lookup"), key=lambda s: s.parent is None
+    )
+    assert nested.parent is not None and nested.parent.span_id == agent.context.span_id and alone.parent is None
+    exemplars = _exemplar_spans(recorded)
+    by_agent = {
+        names.GEN_AI_AGENT_NAME in dict(key): ids for key, ids in exemplars["gen_ai.execute_tool.duration"].items()
+    }
+    assert by_agent == {True: {nested.context.span_id}, False: {alone.context.span_id}}
+    for metric in ("gen_ai.invoke_agent.duration", "agentperf.agent.llm_calls", "agentperf.agent.tool_calls"):
+        assert list(exemplars[metric].values()) == [{agent.context.span_id}], metric

@@ -320,7 +320,7 @@ class Invocation:
             attributes = self._record_blocking(duration, attributes)
             if self._waits_on is not None and not self._children:
                 self._record_waiting(duration, attributes)
-            recorder.duration(self._operation.histogram, duration, attributes)
+            recorder.duration(self._operation.histogram, duration, attributes, self.context)
             if self._operation.protocol is not None:
                 self._record_protocol(duration, pending.get(names.ERROR_TYPE))
             own = max(duration - sum(self._children), 0.0) if self._children else duration
@@ -336,7 +336,7 @@ class Invocation:
             if self._snapshot is not None and telemetry.memory is not None:
                 deltas = telemetry.memory.finish(self._snapshot)
                 pending.update(deltas)
-                recorder.memory(deltas, attributes, self._operation.kind)
+                recorder.memory(deltas, attributes, self._operation.kind, self.context)
             self.span.set_attributes(pending)
         except Exception as exc:
             failures.report(f"recording {self._operation.kind} operation", exc)
@@ -352,7 +352,7 @@ class Invocation:
         if failed is not None:
             measured[names.ERROR_TYPE] = failed
         bounded = self._telemetry.bounds.metric_attributes(measured)
-        self._telemetry.recorder.protocol_duration(self._operation.protocol or "", duration, bounded)
+        self._telemetry.recorder.protocol_duration(self._operation.protocol or "", duration, bounded, self.context)
 
     def _record(self, attributes: Attributes) -> None:
         """What only this kind measures, recorded as the operation finishes (nothing for most kinds)."""
@@ -436,7 +436,7 @@ class AgentInvocation(Invocation):
                 self.tool_calls += 1
 
     def _record(self, attributes: Attributes) -> None:
-        self._telemetry.recorder.agent_calls(self.llm_calls, self.tool_calls, attributes)
+        self._telemetry.recorder.agent_calls(self.llm_calls, self.tool_calls, attributes, self.context)
         self._pending[names.AGENT_LLM_CALLS] = self.llm_calls
         self._pending[names.AGENT_TOOL_CALLS] = self.tool_calls
         if self._provider is not None and names.GEN_AI_PROVIDER_NAME not in self._attributes:
@@ -491,7 +491,9 @@ class LLMInvocation(Invocation):
                 {**attempt.reason, names.LLM_ATTEMPT_DURATION: attempt.ended - attempt.started},
                 timestamp=offset + int(attempt.ended * 1e9),
             )
-        self._telemetry.recorder.retries([attempt.reason for attempt in retried], seconds, self._metric_attributes)
+        self._telemetry.recorder.retries(
+            [attempt.reason for attempt in retried], seconds, self._metric_attributes, self.context
+        )
 
     def set_usage(
         self,
@@ -551,12 +553,12 @@ class LLMInvocation(Invocation):
         self._record_retries()
         recorder, usage_attributes = self._telemetry.recorder, self._metric_attributes
         if self._first_chunk is not None:
-            recorder.chunks(self._first_chunk, self._chunk_gaps, usage_attributes)
+            recorder.chunks(self._first_chunk, self._chunk_gaps, usage_attributes, self.context)
         if self._usage is None:
             return
         input_tokens, output_tokens, cache_read, cache_write = self._usage
         failed = names.ERROR_TYPE in attributes
-        recorder.tokens(input_tokens, output_tokens, cache_read, cache_write, usage_attributes, failed)
+        recorder.tokens(input_tokens, output_tokens, cache_read, cache_write, usage_attributes, failed, self.context)
         if cache_read:
             recorder.cached_input_tokens(cache_read, usage_attributes)
         model = self._attributes.get(names.GEN_AI_RESPONSE_MODEL) or self._attributes.get(names.GEN_AI_REQUEST_MODEL)
@@ -586,7 +588,10 @@ class HistoryInvocation(Invocation):
     def _record(self, attributes: Attributes) -> None:
         records, size = self._attributes.get(names.HISTORY_RECORDS), self._attributes.get(names.FILE_SIZE)
         self._telemetry.recorder.history_size(
-            records if isinstance(records, int) else None, size if isinstance(size, int) else None, attributes
+            records if isinstance(records, int) else None,
+            size if isinstance(size, int) else None,
+            attributes,
+            self.context,
         )
 
 

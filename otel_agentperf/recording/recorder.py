@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Histogram, Meter, Observation
 from opentelemetry.util.types import AttributeValue
 
@@ -66,7 +67,12 @@ class _Sums:
 
 
 class Recorder:
-    """The instruments of one meter, made from one layout's catalogue, and the only code that records."""
+    """The instruments of one meter, made from one layout's catalogue, and the only code that records.
+
+    A histogram point of an operation is recorded with the operation's own context (``context``), so the
+    SDK's exemplar for it names the operation's span, not whatever span is current when it finishes (its
+    parent's, or none once its own context is detached), as contrib's GenAI utilities record theirs.
+    """
 
     def __init__(self, meter: Meter, instruments: Instruments) -> None:
         made: dict[str, Histogram] = {}
@@ -124,13 +130,15 @@ class Recorder:
     def ended(self, kind: str) -> None:
         self._active.add(kind, -1)
 
-    def duration(self, histogram: str, seconds: float, attributes: Attributes) -> None:
+    def duration(self, histogram: str, seconds: float, attributes: Attributes, context: Context | None = None) -> None:
         """An operation's duration, on the histogram its operation names (its kind, or embeddings)."""
-        self._durations[histogram].record(seconds, attributes)
+        self._durations[histogram].record(seconds, attributes, context)
 
-    def protocol_duration(self, protocol: str, seconds: float, attributes: Attributes) -> None:
+    def protocol_duration(
+        self, protocol: str, seconds: float, attributes: Attributes, context: Context | None = None
+    ) -> None:
         """The same operation's duration on its protocol's own histogram (``mcp.client.operation.duration``)."""
-        self._protocol_durations[protocol].record(seconds, attributes)
+        self._protocol_durations[protocol].record(seconds, attributes, context)
 
     def mcp_client_session(self, seconds: float, attributes: Attributes) -> None:
         """An MCP session the client entered and left (``mcp.client.session.duration``)."""
@@ -140,11 +148,13 @@ class Recorder:
         """Time the operation spent itself (``agentperf.operation.self_time``)."""
         self._self_times.add(seconds, attributes, kind)
 
-    def chunks(self, first: float, gaps: Iterable[float], attributes: Attributes) -> None:
+    def chunks(
+        self, first: float, gaps: Iterable[float], attributes: Attributes, context: Context | None = None
+    ) -> None:
         """A stream's time to first chunk and the time between each later chunk and the one before."""
-        self._time_to_first_chunk.record(first, attributes)
+        self._time_to_first_chunk.record(first, attributes, context)
         for gap in gaps:
-            self._time_per_output_chunk.record(gap, attributes)
+            self._time_per_output_chunk.record(gap, attributes, context)
 
     def tokens(
         self,
@@ -154,6 +164,7 @@ class Recorder:
         cache_write: int | None,
         attributes: Attributes,
         failed: bool,
+        context: Context | None = None,
     ) -> None:
         """Token usage as the layout has it.
 
@@ -165,12 +176,12 @@ class Recorder:
         if self._token_usage is not None:
             for token_type, tokens in by_type:
                 if tokens is not None:
-                    self._token_usage.record(tokens, {**attributes, names.GEN_AI_TOKEN_TYPE: token_type})
+                    self._token_usage.record(tokens, {**attributes, names.GEN_AI_TOKEN_TYPE: token_type}, context)
             return
         if not failed:
             for token_type, tokens in by_type:
                 if tokens is not None:
-                    self._operation_tokens[token_type].record(tokens, attributes)
+                    self._operation_tokens[token_type].record(tokens, attributes, context)
         counted = {**attributes, names.GEN_AI_TOKEN_MODALITY: names.TOKEN_MODALITY_UNKNOWN}
         for key, tokens in (*by_type, (CACHE_READ, cache_read), (CACHE_WRITE, cache_write)):
             if tokens is not None:
@@ -186,26 +197,32 @@ class Recorder:
         """A call with usage but no price for its model: counted, never shown as a cost of zero."""
         self._unpriced.add(1, attributes)
 
-    def retries(self, retried: list[Attributes], seconds: float, attributes: Attributes) -> None:
+    def retries(
+        self, retried: list[Attributes], seconds: float, attributes: Attributes, context: Context | None = None
+    ) -> None:
         """One LLM call the SDK retried: each retried attempt's status or error, and the time before the last."""
         for reason in retried:
             self._llm_retries.add(1, {**attributes, **reason})
-        self._llm_retry_duration.record(seconds, attributes)
+        self._llm_retry_duration.record(seconds, attributes, context)
 
     def startup(self, phase: str, seconds: float) -> None:
         """How long after the process started it reached ``phase``; once per process and phase."""
         self._startup.record(seconds, {names.STARTUP_PHASE: phase})
 
-    def agent_calls(self, llm_calls: int, tool_calls: int, attributes: Attributes) -> None:
-        self._agent_llm_calls.record(llm_calls, attributes)
-        self._agent_tool_calls.record(tool_calls, attributes)
+    def agent_calls(
+        self, llm_calls: int, tool_calls: int, attributes: Attributes, context: Context | None = None
+    ) -> None:
+        self._agent_llm_calls.record(llm_calls, attributes, context)
+        self._agent_tool_calls.record(tool_calls, attributes, context)
 
-    def history_size(self, records: int | None, size_bytes: int | None, attributes: Attributes) -> None:
+    def history_size(
+        self, records: int | None, size_bytes: int | None, attributes: Attributes, context: Context | None = None
+    ) -> None:
         """The size of a history store as one operation saw it, in records and in bytes."""
         if records is not None:
-            self._history_records.record(records, attributes)
+            self._history_records.record(records, attributes, context)
         if size_bytes is not None:
-            self._history_bytes.record(size_bytes, attributes)
+            self._history_bytes.record(size_bytes, attributes, context)
 
     def event_loop_lag(self, seconds: float) -> None:
         """How late a running event loop ran the loop monitor's callback."""
@@ -219,8 +236,10 @@ class Recorder:
         """Time an awaiting operation's loop was held by other code while it ran."""
         self._event_loop_waited.add(seconds, attributes, kind)
 
-    def memory(self, deltas: Mapping[str, int], attributes: Attributes, kind: str) -> None:
+    def memory(
+        self, deltas: Mapping[str, int], attributes: Attributes, kind: str, context: Context | None = None
+    ) -> None:
         """Memory measured over an operation, by the probe's measurement, with the operation's kind."""
         with_kind = {**attributes, names.OPERATION_KIND: kind}
         for key, delta in deltas.items():
-            self._memory[key].record(max(delta, 0), with_kind)
+            self._memory[key].record(max(delta, 0), with_kind, context)
