@@ -17,7 +17,7 @@ TICKETS = ["my parcel never arrived", "refund still pending", "cannot log in sin
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ticket-triage-") as workdir:
         path = Path(workdir) / "tickets.jsonl"
-        seed(path, 14000)
+        seed(path, 30000)  # each lookup then costs about twice a slow model call: the planted bottleneck by a margin
         agent = TriageAgent(openai.AsyncOpenAI(max_retries=2), TicketHistory(path))
 
         async def handle(index: int) -> None:
