@@ -8,8 +8,9 @@ instrumentation's, with no network. Compared in one run, in alternating blocks o
 pipeline (a BatchSpanProcessor into a discarding exporter, an in-memory metric reader): the bare SDK,
 the SDK plus the floor (one span and the duration and token histogram records around the call, each
 linked to the span by its exemplar), ours, and contrib's; non-streaming and streaming (10 chunks, usage
-included), sync and async. Each instrumentation is switched on only for its own blocks. Then RSS every 25,000 calls over 100,000
-instrumented calls, to show it levels off (the span processor's queue fills to its bound first).
+included), sync and async. Each instrumentation is switched on only for its own blocks. Then RSS every
+25,000 calls over 100,000 instrumented calls, to show it levels off (the span processor's queue fills to
+its bound first).
 """
 
 from __future__ import annotations
