@@ -100,7 +100,11 @@ DEFAULT_SLOW_THRESHOLDS_S = tuple((kind, ms / 1000) for kind, ms in DEFAULT_SLOW
 
 
 class Settings(NamedTuple):
-    """Everything every layer needs to know from the user, merged from the file and the environment."""
+    """Everything every layer needs to know from the user, merged from the file and the environment.
+
+    A NamedTuple, as the package's other value records: made at import in every process start-up, where a
+    frozen dataclass of this size costs about 1 ms to create, a NamedTuple 0.15 ms.
+    """
 
     enabled: bool = True
     memory: frozenset[str] = frozenset()
