@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.sdk.metrics.export import Histogram
 from opentelemetry.trace import SpanKind, StatusCode
 
 import otel_agentperf as ap
@@ -413,7 +414,7 @@ def _exemplar_spans(recorded: Recorded) -> dict[str, dict[tuple[tuple[str, objec
             for point in metric.data.data_points
         }
         for name, metric in recorded.metrics().items()
-        if hasattr(metric.data, "data_points") and type(metric.data).__name__ == "Histogram"
+        if isinstance(metric.data, Histogram)
     }
 
 
@@ -444,3 +445,6 @@ def test_every_histogram_exemplar_names_the_span_of_the_operation_it_measured(re
     assert by_agent == {True: {nested.context.span_id}, False: {alone.context.span_id}}
     for metric in ("gen_ai.invoke_agent.duration", "agentperf.agent.llm_calls", "agentperf.agent.tool_calls"):
         assert list(exemplars[metric].values()) == [{agent.context.span_id}], metric
+    measured = {agent.context.span_id, nested.context.span_id, alone.context.span_id}
+    for metric, points in exemplars.items():  # whatever else was recorded: never another span, never none
+        assert all(ids and ids <= measured for ids in points.values()), metric
