@@ -1,6 +1,7 @@
 """Overhead of otel-agentperf per instrumented call, import time and memory, as ratios from one run.
 
     python benchmarks/overhead.py [--calls 50000] [--rounds 7]
+    python benchmarks/overhead.py --variant agent --calls 400   # one variant, untimed (instructions.sh)
 
 Every variant runs in the same process against the same SDK pipeline (BatchSpanProcessor with an
 exporter that drops spans, a MeterProvider with a reader), and the best round of each is compared:
@@ -8,6 +9,7 @@ exporter that drops spans, a MeterProvider with a reader), and the best round of
 - floor: one SDK span start/end plus one histogram record around the call, linked to the span by its
   exemplar (what any instrumentation pays);
 - floor+context: the floor plus making the span current, which nesting needs;
+- floor3: the floor with three histogram points, as many as an agent records (duration, LLM and tool calls);
 - decorated / target: the same function recorded by ``@agent`` and by an ``=agent`` target;
 - tool, workflow, config, history, segment: the same function recorded as each other kind.
 """
@@ -66,6 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--variant", help="only make --calls calls of this variant, untimed (instructions.sh)")
     args = parser.parse_args()
 
     from pipeline import providers
@@ -97,6 +100,21 @@ def main() -> None:
         result = bare(x)
         span.end()
         histogram.record(perf_counter() - started, metric_attributes, trace.set_span_in_context(span))
+        return result
+
+    counts = [
+        meter_provider.get_meter("bench").create_histogram(f"{spec.name}.floor.{n}", unit="{call}") for n in (1, 2)
+    ]
+
+    def floor3(x: int) -> int:
+        started = perf_counter()
+        span = tracer.start_span("invoke_agent bench", attributes=span_attributes)
+        result = bare(x)
+        span.end()
+        linked = trace.set_span_in_context(span)
+        histogram.record(perf_counter() - started, metric_attributes, linked)
+        for count in counts:
+            count.record(0, metric_attributes, linked)
         return result
 
     def floor_context(x: int) -> int:
@@ -137,10 +155,24 @@ def main() -> None:
         "history": otel_agentperf.history(store="bench")(bare),
         "segment": in_segment,
     }
+    sync_variants = {
+        "bare": bare,
+        "floor": floor,
+        "floor3": floor3,
+        "decorated": decorated,
+        "target": bench_targets.targeted,
+        **kinds,
+    }
+    if args.variant:
+        function = sync_variants[args.variant]
+        for i in range(args.calls):
+            function(i)
+        return
     results = {
         "bare": best_per_call(bare, args.calls, args.rounds),
         "floor": best_per_call(floor, args.calls, args.rounds),
         "floor+context": best_per_call(floor_context, args.calls, args.rounds),
+        "floor3": best_per_call(floor3, args.calls, args.rounds),
         "decorated": best_per_call(decorated, args.calls, args.rounds),
         "target": best_per_call(bench_targets.targeted, args.calls, args.rounds),
         **{kind: best_per_call(function, args.calls, args.rounds) for kind, function in kinds.items()},
@@ -156,6 +188,7 @@ def main() -> None:
             f"  {name:<16} {results[name] / floor_s:5.2f}x floor, {results[name] / floor_ctx:5.2f}x floor+context,"
             f" +{(results[name] - results['bare']) * 1e6:.2f} us over bare"
         )
+    print(f"  decorated        {results['decorated'] / results['floor3']:5.2f}x floor3 (the agent's three points)")
     print(f"  decorated async  +{(results['decorated async'] - results['bare async']) * 1e6:.2f} us over bare async")
 
     before = memory.rss_bytes()

@@ -60,7 +60,17 @@ def test_message_span_tokens_with_cache_reads_and_the_sdk_span_nested(llm: Recor
 def test_streaming_create_keeps_the_sdk_stream(llm: Recorded, server: Any) -> None:
     stream = _client(server, llm).messages.create(model="claude-s", max_tokens=64, messages=MESSAGES, stream=True)
     assert type(stream) is anthropic.Stream
-    text = "".join(event.delta.text for event in stream if event.type == "content_block_delta")
+    events = iter(stream)
+    texts: list[str] = []
+    while len(texts) < 3:
+        event = next(events)
+        if event.type == "content_block_delta":
+            texts.append(event.delta.text)
+    # message_start named the model: the chunk timings so far are recorded while the stream goes on.
+    gaps = llm.histogram_point("gen_ai.client.operation.time_per_output_chunk")
+    assert gaps.count == 2 and gaps.attributes[names.GEN_AI_RESPONSE_MODEL] == "claude-s"
+    texts += [event.delta.text for event in events if event.type == "content_block_delta"]
+    text = "".join(texts)
     assert text.startswith("Latency comes from")
     span = llm.span("chat claude-s")
     assert span.attributes[names.GEN_AI_REQUEST_STREAM] is True

@@ -101,6 +101,29 @@ def test_stream_keeps_its_type_and_ends_when_consumed(llm: Recorded, server: Any
     assert llm.histogram_point("gen_ai.client.operation.time_per_output_chunk").count == 9  # 10 chunks with choices
 
 
+def test_chunk_timings_are_recorded_as_the_chunks_arrive(llm: Recorded, server: Any) -> None:
+    """The stream names its model in its first chunk, so each timing is recorded as its chunk arrives: a
+    long stream never holds its reader (and its event loop) at its end for all its timings at once."""
+    stream = _client(server).chat.completions.create(
+        model="m1", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+    )
+    chunks = iter(stream)
+    for _ in range(4):
+        next(chunks)
+    assert llm.spans() == []  # the call is still going on
+    first = llm.histogram_point("gen_ai.client.operation.time_to_first_chunk")
+    assert first.count == 1 and first.attributes[names.GEN_AI_RESPONSE_MODEL] == "m1"
+    assert llm.histogram_point("gen_ai.client.operation.time_per_output_chunk").count == 3
+    assert sum(1 for _ in chunks) > 0
+    gaps = llm.histogram_point("gen_ai.client.operation.time_per_output_chunk")
+    assert gaps.count == 9  # the other 6 chunks with choices, in the same series
+    duration = llm.histogram_point("gen_ai.client.operation.duration")
+    assert dict(gaps.attributes) == dict(duration.attributes)
+    span = llm.span("chat m1")
+    assert span.attributes[names.GEN_AI_RESPONSE_MODEL] == "m1"
+    assert span.attributes[names.GEN_AI_RESPONSE_ID] == "chatcmpl-local"
+
+
 def test_the_exemplars_of_a_streamed_call_inside_an_agent_name_the_call_s_span(llm: Recorded, server: Any) -> None:
     """Duration, tokens and chunk timing are recorded as the stream ends, inside the agent: their exemplars
     still lead to the model call's span."""

@@ -51,7 +51,8 @@ def _read_event(state: streams.StreamState, event: Any) -> None:
         state.text(getattr(getattr(event, "delta", None), "text", None))
     elif event_type == "message_start":
         message = event.message
-        state.response_id, state.response_model = getattr(message, "id", None), getattr(message, "model", None)
+        state.response_id = getattr(message, "id", None)
+        state.model(getattr(message, "model", None))
         if getattr(message, "usage", None) is not None:
             state.usage = _tokens(message.usage)
     elif event_type == "message_delta":

@@ -50,6 +50,8 @@ def _usage(invocation: LLMInvocation, usage: Any, input_key: str, output_key: st
 
 def read_chat_chunk(state: streams.StreamState, chunk: Any) -> None:
     """One chat-completion chunk: the OpenAI SDK's, or LiteLLM's (the same fields, its own classes)."""
+    if state.response_model is None:
+        state.model(getattr(chunk, "model", None))
     choices = getattr(chunk, "choices", None)
     if choices:
         state.invocation.chunk()
@@ -68,7 +70,6 @@ def read_chat_chunk(state: streams.StreamState, chunk: Any) -> None:
                         getattr(function, "arguments", None),
                     )
     state.response_id = state.response_id or getattr(chunk, "id", None)
-    state.response_model = state.response_model or getattr(chunk, "model", None)
     usage = getattr(chunk, "usage", None)
     if usage is not None:
         cached = shared.field(shared.field(usage, "prompt_tokens_details"), "cached_tokens")
@@ -85,7 +86,7 @@ def _read_response_event(state: streams.StreamState, event: Any) -> None:
     if response is None:
         return
     state.response_id = getattr(response, "id", None) or state.response_id
-    state.response_model = getattr(response, "model", None) or state.response_model
+    state.model(getattr(response, "model", None))
     usage = getattr(response, "usage", None)
     if usage is not None:
         cached = shared.field(shared.field(usage, "input_tokens_details"), "cached_tokens")

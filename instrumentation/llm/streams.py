@@ -72,6 +72,13 @@ class StreamState:
         stream.__dict__[STATE] = self
         self.finalizer = weakref.finalize(stream, self.done)
 
+    def model(self, model: Any) -> None:
+        """The response model, the first time the stream names it: on the operation at once, so the
+        chunk timings, which carry it, are recorded from then on as the chunks arrive."""
+        if model and self.response_model is None:
+            self.response_model = model
+            shared.set_response(self.invocation, None, model, ())
+
     def text(self, delta: Any) -> None:
         if self.texts is not None and isinstance(delta, str) and sum(map(len, self.texts)) < self.limit:
             self.texts.append(delta)

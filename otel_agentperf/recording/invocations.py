@@ -451,8 +451,10 @@ class LLMInvocation(Invocation):
     def __init__(self, telemetry: Telemetry, operation: Operation, span: Span, **kwargs: Any) -> None:
         super().__init__(telemetry, operation, span, **kwargs)
         self._last_chunk: float | None = None
-        # Chunk timings, recorded as the operation finishes: only then is the response model known, and
-        # the conventions put it on the chunk metrics too.
+        # Chunk timings not recorded yet. The conventions put the response model on the chunk metrics, so
+        # they wait until the stream names it (usually in its first chunk, or else at the end) and are then
+        # recorded as each chunk arrives: a long stream spreads its cost over its chunks instead of
+        # holding its consumer (and its event loop) for every timing at once when it ends.
         self._first_chunk: float | None = None
         self._chunk_gaps: list[float] = []
         self._usage: tuple[int | None, int | None, int | None, int | None] | None = None
@@ -534,6 +536,20 @@ class LLMInvocation(Invocation):
         else:
             self._chunk_gaps.append(now - self._last_chunk)
         self._last_chunk = now
+        if names.GEN_AI_RESPONSE_MODEL in self._metric_attributes:
+            was, inside.on = inside.on, True
+            try:
+                self._record_chunks()
+            finally:
+                inside.on = was
+
+    def _record_chunks(self) -> None:
+        """Record the chunk timings taken and not recorded yet."""
+        first, gaps = self._first_chunk, self._chunk_gaps
+        if first is None and not gaps:
+            return
+        self._first_chunk, self._chunk_gaps = None, []
+        self._telemetry.recorder.chunks(first, gaps, self._metric_attributes, self.context)
 
     def _finish(self, error: BaseException | str | None) -> None:
         """Finish; a call whose provider nobody named (``@llm`` over the app's own client) is ``_OTHER``.
@@ -551,9 +567,8 @@ class LLMInvocation(Invocation):
     def _record(self, attributes: Attributes) -> None:
         """Retries, chunk timing and token usage, then the cost of those tokens when the model has a price."""
         self._record_retries()
+        self._record_chunks()
         recorder, usage_attributes = self._telemetry.recorder, self._metric_attributes
-        if self._first_chunk is not None:
-            recorder.chunks(self._first_chunk, self._chunk_gaps, usage_attributes, self.context)
         if self._usage is None:
             return
         input_tokens, output_tokens, cache_read, cache_write = self._usage

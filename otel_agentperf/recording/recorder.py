@@ -149,10 +149,12 @@ class Recorder:
         self._self_times.add(seconds, attributes, kind)
 
     def chunks(
-        self, first: float, gaps: Iterable[float], attributes: Attributes, context: Context | None = None
+        self, first: float | None, gaps: Iterable[float], attributes: Attributes, context: Context | None = None
     ) -> None:
-        """A stream's time to first chunk and the time between each later chunk and the one before."""
-        self._time_to_first_chunk.record(first, attributes, context)
+        """A stream's time to first chunk (unless already recorded) and the time between each later chunk
+        and the one before."""
+        if first is not None:
+            self._time_to_first_chunk.record(first, attributes, context)
         for gap in gaps:
             self._time_per_output_chunk.record(gap, attributes, context)
 
