@@ -17,6 +17,8 @@ The requested model name selects a behaviour, so real SDK clients exercise real 
   stream's first chunk comes ``ms`` late and the rest as fast as usual;
 - ``hang-<name>``: waits 5 s before answering, for client timeouts;
 - ``cut-<name>``: a stream whose connection drops after two chunks;
+- ``long-<n>-<name>`` (also after another prefix): an answer of ``n`` words (the usual ones over and over),
+  streamed a word a chunk, its usage counting them;
 - ``malformed-<name>``: HTTP 200 with a body that is not JSON;
 - ``garbled-<name>``: HTTP 200 with JSON of the wrong shape (fields of the wrong types, usage in the
   billions of billions);
@@ -86,6 +88,14 @@ def _input_words(request: dict[str, Any]) -> int:
     texts = [_text(item.get("content") if isinstance(item, dict) else item) for item in items]
     texts += [_text(request.get(key)) for key in ("system", "instructions")]
     return max(sum(len(text.split()) for text in texts), 1)
+
+
+def _words(model: str) -> list[str]:
+    """The answer's words: ``n`` of them (the answer's, over and over) for a ``long-<n>-`` model."""
+    wanted = re.search(r"(?:^|-)long-(\d+)-", model)
+    if wanted is None:
+        return WORDS
+    return [WORDS[index % len(WORDS)] for index in range(int(wanted.group(1)))]
 
 
 def _tool_results(request: dict[str, Any]) -> int:
@@ -250,7 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not model.startswith("nousage-"):
             usage = {
                 "input": _input_words(request),
-                "output": len(WORDS),
+                "output": len(_words(model)),
                 "cached": int(cached.group(1)) if cached else 0,
             }
         route(request, model, usage, int(slow.group(1)) / 1000 if slow else 0.0)
@@ -265,7 +275,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "prompt_tokens_details": {"cached_tokens": usage["cached"]},
             }
         base = {"id": "chatcmpl-local", "created": int(time.time()), "model": model}
-        answer = _dspy_answer(request, model) or ANSWER
+        answer = _dspy_answer(request, model) or " ".join(_words(model))
         call = _tool_call(request, model)
         if call is not None:
             call_id = f"call_{_tool_results(request)}"
@@ -312,7 +322,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._end_stream()
 
     def _responses(self, request: dict[str, Any], model: str, usage: dict[str, int] | None, delay: float) -> None:
-        text_part = {"type": "output_text", "text": ANSWER, "annotations": []}
+        words = _words(model)
+        text_part = {"type": "output_text", "text": " ".join(words), "annotations": []}
         message = {
             "type": "message",
             "id": "msg_local",
@@ -383,7 +394,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         part = {**text_part, "text": ""}
         self._event({"type": "response.content_part.added", "sequence_number": next(sequence), **item, "part": part})
-        for index, word in enumerate(WORDS):
+        for index, word in enumerate(words):
             if self._cut(model, index):
                 return
             time.sleep(delay)
@@ -402,7 +413,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "type": "response.output_text.done",
                 "sequence_number": next(sequence),
                 **item,
-                "text": ANSWER,
+                "text": " ".join(words),
                 "logprobs": [],
             }
         )
@@ -443,7 +454,7 @@ class _Handler(BaseHTTPRequestHandler):
             "type": "message",
             "role": "assistant",
             "model": model,
-            "content": [{"type": "text", "text": _dspy_answer(request, model) or ANSWER}],
+            "content": [{"type": "text", "text": _dspy_answer(request, model) or " ".join(_words(model))}],
             "stop_reason": "end_turn",
             "stop_sequence": None,
             "usage": anthropic_usage,
@@ -457,7 +468,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._event({"type": "message_start", "message": start}, "message_start")
         block = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
         self._event(block, "content_block_start")
-        for index, word in enumerate(WORDS):
+        for index, word in enumerate(_words(model)):
             if self._cut(model, index):
                 return
             time.sleep(delay)

@@ -60,17 +60,7 @@ def test_message_span_tokens_with_cache_reads_and_the_sdk_span_nested(llm: Recor
 def test_streaming_create_keeps_the_sdk_stream(llm: Recorded, server: Any) -> None:
     stream = _client(server, llm).messages.create(model="claude-s", max_tokens=64, messages=MESSAGES, stream=True)
     assert type(stream) is anthropic.Stream
-    events = iter(stream)
-    texts: list[str] = []
-    while len(texts) < 3:
-        event = next(events)
-        if event.type == "content_block_delta":
-            texts.append(event.delta.text)
-    # message_start named the model: the chunk timings so far are recorded while the stream goes on.
-    gaps = llm.histogram_point("gen_ai.client.operation.time_per_output_chunk")
-    assert gaps.count == 2 and gaps.attributes[names.GEN_AI_RESPONSE_MODEL] == "claude-s"
-    texts += [event.delta.text for event in events if event.type == "content_block_delta"]
-    text = "".join(texts)
+    text = "".join(event.delta.text for event in stream if event.type == "content_block_delta")
     assert text.startswith("Latency comes from")
     span = llm.span("chat claude-s")
     assert span.attributes[names.GEN_AI_REQUEST_STREAM] is True
@@ -79,6 +69,22 @@ def test_streaming_create_keeps_the_sdk_stream(llm: Recorded, server: Any) -> No
         9,
     )
     assert llm.histogram_point("gen_ai.client.operation.time_per_output_chunk").count == 8
+
+
+def test_a_long_stream_records_its_chunk_timings_as_it_goes(llm: Recorded, server: Any) -> None:
+    """message_start names the model, so the timings are recorded in batches while the stream goes on."""
+    stream = _client(server, llm).messages.create(
+        model="long-80-claude-s", max_tokens=64, messages=MESSAGES, stream=True
+    )
+    events = iter(stream)
+    deltas = 0
+    while deltas < 70:
+        deltas += next(events).type == "content_block_delta"
+    gaps = llm.histogram_point("gen_ai.client.operation.time_per_output_chunk")
+    assert gaps.count == 64 and gaps.attributes[names.GEN_AI_RESPONSE_MODEL] == "long-80-claude-s"
+    assert sum(1 for _ in events) > 0
+    assert llm.histogram_point("gen_ai.client.operation.time_per_output_chunk").count == 79
+    assert llm.span("chat long-80-claude-s").attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 80
 
 
 def test_stream_helper_from_call_to_block_exit(llm: Recorded, server: Any) -> None:

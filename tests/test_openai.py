@@ -101,27 +101,28 @@ def test_stream_keeps_its_type_and_ends_when_consumed(llm: Recorded, server: Any
     assert llm.histogram_point("gen_ai.client.operation.time_per_output_chunk").count == 9  # 10 chunks with choices
 
 
-def test_chunk_timings_are_recorded_as_the_chunks_arrive(llm: Recorded, server: Any) -> None:
-    """The stream names its model in its first chunk, so each timing is recorded as its chunk arrives: a
-    long stream never holds its reader (and its event loop) at its end for all its timings at once."""
+def test_chunk_timings_are_recorded_while_a_long_stream_goes_on(llm: Recorded, server: Any) -> None:
+    """The stream names its model in its first chunk, so its timings are recorded in batches as the chunks
+    arrive: a long stream never holds its reader (and its event loop) at its end for all of them at once."""
     stream = _client(server).chat.completions.create(
-        model="m1", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        model="long-200-m1", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
     )
     chunks = iter(stream)
-    for _ in range(4):
+    for _ in range(100):
         next(chunks)
     assert llm.spans() == []  # the call is still going on
     first = llm.histogram_point("gen_ai.client.operation.time_to_first_chunk")
-    assert first.count == 1 and first.attributes[names.GEN_AI_RESPONSE_MODEL] == "m1"
-    assert llm.histogram_point("gen_ai.client.operation.time_per_output_chunk").count == 3
+    assert first.count == 1 and first.attributes[names.GEN_AI_RESPONSE_MODEL] == "long-200-m1"
+    assert llm.histogram_point("gen_ai.client.operation.time_per_output_chunk").count == 64  # one batch
     assert sum(1 for _ in chunks) > 0
     gaps = llm.histogram_point("gen_ai.client.operation.time_per_output_chunk")
-    assert gaps.count == 9  # the other 6 chunks with choices, in the same series
+    assert gaps.count == 200  # 200 words and the finish, a chunk each: every one after the first
     duration = llm.histogram_point("gen_ai.client.operation.duration")
     assert dict(gaps.attributes) == dict(duration.attributes)
-    span = llm.span("chat m1")
-    assert span.attributes[names.GEN_AI_RESPONSE_MODEL] == "m1"
+    span = llm.span("chat long-200-m1")
+    assert span.attributes[names.GEN_AI_RESPONSE_MODEL] == "long-200-m1"
     assert span.attributes[names.GEN_AI_RESPONSE_ID] == "chatcmpl-local"
+    assert span.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 200
 
 
 def test_the_exemplars_of_a_streamed_call_inside_an_agent_name_the_call_s_span(llm: Recorded, server: Any) -> None:

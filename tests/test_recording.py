@@ -6,6 +6,7 @@ import asyncio
 import gc
 import inspect
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -28,6 +29,7 @@ class QuotaExceeded(Exception):
 def test_sync_call_records_span_and_duration_with_semconv_buckets(recorded: Recorded) -> None:
     @ap.agent(name="planner")
     def plan(goal: str) -> str:
+        time.sleep(0.02)
         return goal.upper()
 
     assert plan("ship") == "SHIP"
@@ -41,8 +43,10 @@ def test_sync_call_records_span_and_duration_with_semconv_buckets(recorded: Reco
     assert point.count == 1
     assert list(point.explicit_bounds) == [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6]
     assert dict(point.attributes) == {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner"}
+    # The call's own time, measured inside its span (a millisecond allowed for the span's other clock):
+    # a pause of the machine while the operation records (a GC pass, say) lengthens the span alone.
     span_seconds = (span.end_time - span.start_time) / 1e9
-    assert point.sum == pytest.approx(span_seconds, abs=0.005)
+    assert 0.02 <= point.sum <= span_seconds + 0.001
 
 
 def test_tool_metric_uses_client_buckets_and_names_the_enclosing_agent(recorded: Recorded) -> None:
