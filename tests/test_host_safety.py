@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gc
 import logging
 import os
 import pickle
@@ -607,3 +608,37 @@ def test_a_fork_while_another_thread_holds_the_packages_locks_leaves_the_child_r
         os.waitpid(child, 0)
         pytest.fail("the forked child deadlocked on a lock held at the fork")
     assert os.waitstatus_to_exitcode(done[1]) == 0
+
+
+# 18. A Ctrl-C as an operation's objects are collected.
+
+
+def test_no_python_callback_runs_as_operations_are_collected(recorded: Recorded) -> None:
+    """A KeyboardInterrupt raised inside a weak-reference callback is printed and swallowed ("Exception
+    ignored"), so an app whose Ctrl-C lands there does not stop: finished operations leave no such callback."""
+
+    @ap.tool
+    def lookup() -> int:
+        return 1
+
+    @ap.agent(name="looper")
+    def run() -> int:
+        return lookup() + lookup()
+
+    run()
+    gc.collect()  # what earlier tests left (their telemetry states and locks) is not these runs'
+    callbacks: list[str] = []
+
+    def watch(frame: Any, event: str, _arg: Any) -> None:
+        if event == "call" and frame.f_code.co_name == "_remove":
+            callbacks.append(frame.f_code.co_filename)
+
+    sys.setprofile(watch)
+    try:
+        for _ in range(50):
+            assert run() == 2
+        gc.collect()
+    finally:
+        sys.setprofile(None)
+    assert callbacks == []
+    assert len(recorded.spans()) == 3 * 51

@@ -74,7 +74,7 @@ class StreamState:
 
     def model(self, model: Any) -> None:
         """The response model, the first time the stream names it: on the operation at once, so the
-        chunk timings, which carry it, are recorded from then on as the chunks arrive."""
+        chunk timings, which carry it, are recorded from then on in batches as the chunks arrive."""
         if model and self.response_model is None:
             self.response_model = model
             shared.set_response(self.invocation, None, model, ())

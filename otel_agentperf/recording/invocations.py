@@ -8,6 +8,7 @@ LLM and tool calls made inside it; :class:`HistoryInvocation` the store's size. 
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -28,7 +29,7 @@ from otel_agentperf.recording.memory import MemoryProbe
 from otel_agentperf.recording.operations import Operation
 from otel_agentperf.recording.recorder import Recorder
 from otel_agentperf.recording.slow_log import SlowLog
-from otel_agentperf.runtime import failures, forksafe
+from otel_agentperf.runtime import failures
 from otel_agentperf.runtime.reentry import inside
 
 Attributes = Mapping[str, AttributeValue]
@@ -411,16 +412,21 @@ class Invocation:
 
 
 class AgentInvocation(Invocation):
-    """An agent run: counts the LLM and tool calls made inside it, from every thread and task it spawns."""
+    """An agent run: counts the LLM and tool calls made inside it, from every thread and task it spawns.
 
-    __slots__ = ("_lock", "_provider", "llm_calls", "tool_calls")
+    The counts are ``itertools.count`` objects: ``next()`` on one is a single C call, atomic under the GIL,
+    so counting needs no lock. A lock per run would have to be unlocked again in a forked child, and the
+    weak registry that does that runs a Python callback as each run's lock is collected, where a Ctrl-C
+    that lands is swallowed ("Exception ignored"): the app would not stop.
+    """
+
+    __slots__ = ("_llm_calls", "_provider", "_tool_calls")
 
     def __init__(self, telemetry: Telemetry, operation: Operation, span: Span, **kwargs: Any) -> None:
         super().__init__(telemetry, operation, span, **kwargs)
-        self.llm_calls = 0
-        self.tool_calls = 0
+        self._llm_calls = itertools.count()
+        self._tool_calls = itertools.count()
         self._provider: AttributeValue | None = None
-        self._lock = forksafe.lock()
 
     @property
     def name(self) -> str:
@@ -432,18 +438,19 @@ class AgentInvocation(Invocation):
         The first LLM call's provider is the agent's ``gen_ai.provider.name`` (required on the span, and
         known to no one else when the agent is the app's own code or a framework's).
         """
-        with self._lock:
-            if kind == names.KIND_LLM:
-                self.llm_calls += 1
-                if self._provider is None and provider:
-                    self._provider = provider
-            else:
-                self.tool_calls += 1
+        if kind == names.KIND_LLM:
+            next(self._llm_calls)
+            if self._provider is None and provider:
+                self._provider = provider
+        else:
+            next(self._tool_calls)
 
     def _record(self, attributes: Attributes) -> None:
-        self._telemetry.recorder.agent_calls(self.llm_calls, self.tool_calls, attributes, self.context)
-        self._pending[names.AGENT_LLM_CALLS] = self.llm_calls
-        self._pending[names.AGENT_TOOL_CALLS] = self.tool_calls
+        # Once only, as the run finishes: the next number each count gives is how many it has counted.
+        llm_calls, tool_calls = next(self._llm_calls), next(self._tool_calls)
+        self._telemetry.recorder.agent_calls(llm_calls, tool_calls, attributes, self.context)
+        self._pending[names.AGENT_LLM_CALLS] = llm_calls
+        self._pending[names.AGENT_TOOL_CALLS] = tool_calls
         if self._provider is not None and names.GEN_AI_PROVIDER_NAME not in self._attributes:
             self._pending[names.GEN_AI_PROVIDER_NAME] = self._provider  # the span's only: not a metric attribute
 
