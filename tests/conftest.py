@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import importlib.util
+import json
 import sys
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from otel_agentperf.api.instrumentor import AgentPerfInstrumentor
 from otel_agentperf.recording import prices, state
 from otel_agentperf.recording.invocations import AgentInvocation, Invocation
 from otel_agentperf.runtime import failures, settings
+from tests import invariants
 
 
 @dataclass
@@ -132,6 +134,32 @@ def instrumentor() -> Iterator[AgentPerfInstrumentor]:
     yield instance
     if instance.is_instrumented_by_opentelemetry:
         instance.uninstrument()
+
+
+@pytest.fixture(autouse=True)
+def _every_report_is_possible(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every report a test renders in this process is checked by tests/invariants.py as it is rendered
+    (the table, Markdown, JSON and waterfalls; reports made in other processes are checked by their tests)."""
+    from otel_agentperf.views import cli, report, waterfall
+
+    def checked(render: Callable[..., str], check: Callable[[str], None]) -> Callable[..., str]:
+        def rendering(*args: Any, **kwargs: Any) -> str:
+            text = render(*args, **kwargs)
+            check(text)
+            return text
+
+        return rendering
+
+    renderers = {
+        "render_table": invariants.check_text,
+        "render_markdown": invariants.check_text,
+        "render_json": lambda text: invariants.check_json(json.loads(text)),
+    }
+    for name, check in renderers.items():
+        monkeypatch.setattr(report, name, checked(getattr(report, name), check))
+    monkeypatch.setattr(waterfall, "render", checked(waterfall.render, invariants.check_text))
+    formats = {"table": report.render_table, "markdown": report.render_markdown, "json": report.render_json}
+    monkeypatch.setattr(cli, "_RENDERERS", formats)
 
 
 @pytest.fixture(autouse=True)

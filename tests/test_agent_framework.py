@@ -369,7 +369,7 @@ def test_runs_leave_no_operation_behind_and_an_unread_stream_ends_when_collected
     asyncio.run(main())
     before = live_operations()
     asyncio.run(main())
-    assert live_operations() == before
+    assert live_operations() <= before  # none added (one the first round left referenced may be freed since)
     unread = agent.run("why is my agent slow", stream=True)
     del unread
     gc.collect()

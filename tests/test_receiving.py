@@ -18,6 +18,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
@@ -127,15 +128,30 @@ def test_self_time_counts_overlapping_children_once_and_orphans_are_roots() -> N
     assert (planner.name, orphan.name) == ("invoke_agent Planner", "chat m")
     assert planner.self_time == 40_000_000  # 100 ms less the 60 ms from 10 to 70
     text = waterfall.render([request], 1)
-    assert "Slowest traces (1 of 1):" in text and "4 spans" in text
+    assert "Slowest traces (1 of 1; ~ in a bar: waited for an event loop other code held):" in text
+    assert "4 spans" in text
     lines = text.splitlines()[4:]
-    assert [line[36:].split("  |")[0].rstrip() for line in lines] == [
+    assert [line[48:].split("  |")[0].rstrip() for line in lines] == [
         "invoke_agent Planner",
         "  execute_tool a",
         "  execute_tool b",
         "chat m",
     ]
     assert lines[0].split()[:3] == ["0.0", "100.0", "40.0"]
+
+
+def test_a_span_that_waited_for_a_held_loop_shows_the_wait_as_a_marked_part() -> None:
+    """A planner whose own time was mostly another request's block on its loop: the waterfall says so."""
+    planner = _span("invoke_agent Planner", 1, 0, 0, 400)
+    planner.attributes.append(
+        KeyValue(key=names.EVENT_LOOP_WAITED_TIME, value=AnyValue(double_value=0.3))  # 300 of its 400 ms
+    )
+    text = waterfall.render([_traces(planner, _span("chat m", 2, 1, 380, 400))], 1)
+    planner_line, chat_line = text.splitlines()[4:6]
+    assert planner_line.split()[:4] == ["0.0", "400.0", "380.0", "300.0"]
+    bar = planner_line.split("|")[1]
+    assert bar.count("~") == 30 and bar.count("#") == 10  # 300 of 400 ms over 40 columns
+    assert "~" not in chat_line.split("|")[1] and chat_line.split()[:3] == ["380.0", "20.0", "20.0"]
 
 
 def _post(url: str, body: bytes, **headers: str) -> tuple[int, bytes]:

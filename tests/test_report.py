@@ -105,8 +105,9 @@ def test_renderers_show_every_row(tmp_path: Path, capsys: pytest.CaptureFixture[
     scrape.write_text(_exposition({"alpha": [0.05], "beta": [0.2, 0.3]}))
     assert cli.main(["report", "--file", str(scrape), "--format", "markdown"]) == 0
     markdown = capsys.readouterr().out
-    assert markdown.splitlines()[0].startswith("| kind | operation |")
-    assert "| tool | beta | 2 | 0 | - | 500.0 |" in markdown  # no self time in this scrape: not shown as 0
+    assert markdown.splitlines()[0] == "Operations by total ms (the app did not export self time)"
+    assert markdown.splitlines()[2].startswith("| kind | operation | calls | errors | own ms | self ms | total ms |")
+    assert "| tool | beta | 2 | 0 | - | - | 500.0 |" in markdown  # no self time in this scrape: not shown as 0
     assert cli.main(["report", "--file", str(scrape), "--format", "json"]) == 0
     assert '"name": "alpha"' in capsys.readouterr().out
 
@@ -222,8 +223,11 @@ def test_redundant_loads_are_counted_in_time_and_streams_by_their_first_chunk() 
     table = report.render_table(list(rows.values()), said)
     assert f"first chunk p50 {first_chunk.value * 1000:.1f} ms" in table
     assert "3 redundant (18.0 ms)" in table
-    assert "Where the time goes (self time by kind): llm 4000.0 ms (99%), config 22.0 ms (1%)" in table
-    assert json.loads(report.render_json(list(rows.values()), said))["self_seconds_by_kind"] == pytest.approx(
+    assert (
+        "Where the time goes: the operations' own time is 4022.0 ms (summed over operations, concurrent ones "
+        "included): llm 4000.0 ms (99%), config 22.0 ms (1%)"
+    ) in table
+    assert json.loads(report.render_json(list(rows.values()), said))["own_seconds_by_kind"] == pytest.approx(
         {"llm": 4.0, "config": 0.022}
     )
 

@@ -120,7 +120,8 @@ def test_run_on_the_example_app_reports_its_operations_and_draws_its_real_spans(
     assert result.stdout.startswith("answered 4 questions\nready\n")  # the app's own lines, first and unchanged
     assert "Traceback" not in result.stderr
     report = result.stdout.split("otel-agentperf run: ", 1)[1]
-    assert report.startswith(f"`{sys.executable} -m research_assistant --rounds 1` exited with status 0; received ")
+    command = re.escape(f"`{sys.executable} -m research_assistant --rounds 1`")
+    assert re.match(rf"{command} exited with status 0 after [\d.]+ s; received ", report)
     table = {line.split()[1]: line.split() for line in report.splitlines() if line.startswith(("agent ", "workflow "))}
     # One round: 4 questions, one ResearchAgent each, under the Orchestrator; the LangGraph review once.
     assert table["ResearchAgent"][2] == "4"
@@ -172,7 +173,7 @@ def test_run_passes_the_exit_status_and_the_output_through(tmp_path: Path) -> No
     assert result.returncode == 3
     assert result.stdout.startswith("app says refunded order A1\napp says refunded order B2\n\n")
     assert result.stderr == "app warns on stderr\n"
-    assert "exited with status 3; received 7 spans" in result.stdout
+    assert re.search(r"exited with status 3 after [\d.]+ s; received 7 spans", result.stdout)
     rows = {
         line.split()[1]: line.split() for line in result.stdout.splitlines() if line.startswith(("tool ", "agent "))
     }

@@ -9,8 +9,10 @@ fails or is collected. Streams the application made without an instrumented call
 from __future__ import annotations
 
 import inspect
+import sys
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
+from time import perf_counter
 from types import ModuleType
 from typing import Any
 
@@ -20,6 +22,7 @@ from otel_agentperf.runtime import failures
 from . import content, shared
 
 STATE = "_otel_agentperf_stream"
+_frame = sys._getframe  # the frame that runs a step: where the loop monitor finds the stream's operation
 # Reads one streamed item (chunk or event) into the stream's state.
 Reader = Callable[["StreamState", Any], None]
 
@@ -140,20 +143,31 @@ def _read(state: StreamState | None, item: Any) -> None:
         failures.report("reading a streamed item", exc)
 
 
+# A stream's steps are its operation's own code: while one runs, the step's frame names the operation for
+# the loop monitor (a block inside it is the model call's, not the code reading the stream), and a
+# synchronous step on a loop's thread holds that loop for as long as it runs (``Invocation.hold``).
+
+
 def _next_hook(original: Any) -> Any:
     def next_item(self: Any) -> Any:
         state = _state(self)
         if state is None:
             return original(self)
+        invocation = state.invocation
+        began = perf_counter()
+        invocation.steps_in(_frame())
         state.stepping = True
         try:
             item = original(self)
         except BaseException as exc:
+            invocation.hold(perf_counter() - began)
             _ended(state, exc)
             raise
         finally:
             state.stepping = False
+            invocation.steps_in(None)
         _read(state, item)
+        invocation.hold(perf_counter() - began)
         return item
 
     return next_item
@@ -162,13 +176,30 @@ def _next_hook(original: Any) -> Any:
 def _iter_hook(original: Any) -> Any:
     def iterate(self: Any) -> Iterator[Any]:
         state = _state(self)
+        invocation = state.invocation if state is not None else None
+        frame = _frame()
+        began = perf_counter()
         try:
+            if invocation is not None:
+                invocation.steps_in(frame)
             for item in original(self):
                 _read(state, item)
+                if invocation is not None:
+                    invocation.hold(perf_counter() - began)
+                    invocation.steps_in(None)
                 yield item
+                began = perf_counter()
+                if invocation is not None:
+                    invocation.steps_in(frame)
         except BaseException as exc:
+            if invocation is not None:
+                invocation.hold(perf_counter() - began)
+                invocation.steps_in(None)
             _ended(state, exc)
             raise
+        if invocation is not None:
+            invocation.hold(perf_counter() - began)
+            invocation.steps_in(None)
         _ended(state, None)
 
     return iterate
@@ -179,6 +210,8 @@ def _anext_hook(original: Any) -> Any:
         state = _state(self)
         if state is None:
             return await original(self)
+        invocation = state.invocation
+        invocation.steps_in(_frame())
         state.stepping = True
         try:
             item = await original(self)
@@ -187,6 +220,7 @@ def _anext_hook(original: Any) -> Any:
             raise
         finally:
             state.stepping = False
+            invocation.steps_in(None)
         _read(state, item)
         return item
 
@@ -196,13 +230,25 @@ def _anext_hook(original: Any) -> Any:
 def _aiter_hook(original: Any) -> Any:
     async def aiterate(self: Any) -> AsyncIterator[Any]:
         state = _state(self)
+        invocation = state.invocation if state is not None else None
+        frame = _frame()
         try:
+            if invocation is not None:
+                invocation.steps_in(frame)
             async for item in original(self):
                 _read(state, item)
+                if invocation is not None:
+                    invocation.steps_in(None)
                 yield item
+                if invocation is not None:
+                    invocation.steps_in(frame)
         except BaseException as exc:
+            if invocation is not None:
+                invocation.steps_in(None)
             _ended(state, exc)
             raise
+        if invocation is not None:
+            invocation.steps_in(None)
         _ended(state, None)
 
     return aiterate

@@ -98,11 +98,13 @@ class Invocation:
         "_attributes",
         "_blocked",
         "_children",
+        "_counts_call",
         "_deferred",
         "_duration",
         "_enclosing",
         "_failure",
         "_frame",
+        "_held",
         "_held_at_start",
         "_metric_attributes",
         "_on_item",
@@ -114,6 +116,7 @@ class Invocation:
         "_protocol_attributes",
         "_snapshot",
         "_started",
+        "_step_frame",
         "_telemetry",
         "_token",
         "_waits_on",
@@ -136,6 +139,7 @@ class Invocation:
         snapshot: tuple[int, int] | None = None,
         outer: Invocation | None = None,
         on_loop: bool | None = None,
+        steps: bool = False,
         waits_on: LoopClock | None = None,
     ) -> None:
         self._telemetry = telemetry
@@ -151,9 +155,13 @@ class Invocation:
         self._snapshot = snapshot
         self._outer = outer
         self._deferred = False
-        # For a synchronous call, whether its thread runs an event loop (it then holds the loop for all its
-        # duration); None for a coroutine or an async generator, which give the loop back at each await.
+        # For a synchronous call or generator, whether its thread runs an event loop (its code then holds the
+        # loop while it runs); None for a coroutine or an async generator, which give the loop back at each await.
         self._on_loop = on_loop
+        # Seconds its own code ran synchronously on the loop's thread: a call until it returned (not the
+        # stream it may return, read later, awaiting), and each step of a stream or generator as it ran.
+        self._held = 0.0
+        self._counts_call = bool(on_loop) and not steps  # a call holds the loop from its start to its return
         # An awaiting operation on a watched loop: the loop's clock, and what it read as this one started.
         self._waits_on = waits_on
         self._held_at_start = waits_on.reading() if waits_on is not None else 0.0
@@ -165,9 +173,12 @@ class Invocation:
         # What the call adds to its protocol metric's attributes (an MCP session's transport and server);
         # made only for the calls that have some, off every other operation's path.
         self._protocol_attributes: dict[str, AttributeValue] | None = None
-        self._children: list[float] = []  # durations of the operations it called (append is thread-safe)
+        # What each operation it called measured, as it finished (append is thread-safe): (duration, seconds it
+        # waited for a loop others held, seconds it and its own callees held the loop), for the self figures.
+        self._children: list[tuple[float, float, float]] = []
         self._duration = 0.0  # set as it finishes, before ``_started`` is cleared
         self._frame: object = None  # the wrapper frame that runs it, noted for the loop monitor
+        self._step_frame: object = None  # the frame running a step of what it streams, likewise
         self._started: float | None = perf_counter()
 
     @property
@@ -183,6 +194,16 @@ class Invocation:
         """The wrapper frame ``frame`` runs this operation: the loop monitor finds it there on a stack."""
         self._frame = frame
         loop_clock.RUNNING_FRAMES[frame] = self
+
+    def steps_in(self, frame: object) -> None:
+        """A step of what this operation streams runs in ``frame`` (None: the step is over): while it runs,
+        the loop monitor finds the operation there, as it finds a call in its wrapper's frame."""
+        if frame is None:
+            loop_clock.RUNNING_FRAMES.pop(self._step_frame, None)
+            self._step_frame = None
+        elif loop_clock.watching() and self._started is not None:
+            self._step_frame = frame
+            loop_clock.RUNNING_FRAMES[frame] = self
 
     def running(self) -> bool:
         """Started, not finished, and not folded into another: it can take what an inner one learns."""
@@ -218,8 +239,9 @@ class Invocation:
             self._protocol_attributes = {}
         self._protocol_attributes.update(attributes)
 
-    def blocked(self, seconds: float, where: Location | None) -> None:
-        """The loop monitor saw this operation hold its event loop for ``seconds`` more (at ``where``).
+    def blocked(self, seconds: float, where: Location | None) -> float:
+        """The loop monitor saw this operation hold its event loop for ``seconds`` more (at ``where``); returns
+        the part charged.
 
         Never more in all than it has run: the monitor sees a block's edges up to one look late.
         """
@@ -227,11 +249,18 @@ class Invocation:
         ran = perf_counter() - started if started is not None else self._duration
         seconds = min(seconds, ran - self._blocked)
         if seconds <= 0:
-            return
+            return 0.0
         self._blocked += seconds
         if self._where is None:
             self._where = where
         self._telemetry.recorder.event_loop_blocked(seconds, self._metric_attributes, self._operation.kind)
+        return seconds
+
+    def hold(self, seconds: float) -> None:
+        """Its own code ran synchronously for ``seconds`` more (a step of the stream or generator it reads):
+        on an event loop's thread, that held the loop."""
+        if self._on_loop:
+            self._held += seconds
 
     def fail(self, error: BaseException | str) -> None:
         """The call returned, but what it returned is a failure; or its protocol names the failure.
@@ -246,9 +275,15 @@ class Invocation:
     def defer(self) -> None:
         """Called by a result hook: the call returned but the operation goes on (a stream being read).
 
-        The span stops being current now; :meth:`finish` records the operation later.
+        The span stops being current now; :meth:`finish` records the operation later. A synchronous call on
+        a loop's thread held the loop until it returned; what it returned (a stream, a stream manager) is
+        read from then on between awaits, so from then on it waits for the loop like any awaiting operation.
         """
         self._deferred = True
+        if self._on_loop and self._waits_on is None:
+            clock = loop_clock.current()
+            if clock is not None:
+                self._waits_on, self._held_at_start = clock, clock.reading()
 
     def end(self, error: BaseException | None = None, result: object = None) -> None:
         """The call returned or raised: run the result hook, then record (unless it deferred)."""
@@ -261,6 +296,10 @@ class Invocation:
             inside.on = was
 
     def _end(self, error: BaseException | None, result: object) -> None:
+        started = self._started
+        if self._counts_call and started is not None:  # the synchronous call returned or raised: it held its
+            self._counts_call = False  # loop until now
+            self._held += perf_counter() - started
         if error is None:
             if self._on_result is not None:
                 try:
@@ -323,13 +362,22 @@ class Invocation:
                 attributes = {**attributes, names.ERROR_TYPE: kind}
                 pending[names.ERROR_TYPE] = kind
                 self.span.set_status(Status(StatusCode.ERROR, kind))
-            attributes = self._record_blocking(duration, attributes)
-            if self._waits_on is not None and not self._children:
-                self._record_waiting(duration, attributes)
+            children = self._children
+            called = children_waited = children_held = 0.0
+            for child_duration, child_waited, child_held in children:
+                called += child_duration
+                children_waited += child_waited
+                children_held += child_held
+            attributes, held = self._record_blocking(duration, attributes, children_held)
+            waited = (
+                self._record_waiting(duration, attributes, held + children_held, children_waited)
+                if self._waits_on is not None
+                else 0.0
+            )
             recorder.duration(self._operation.histogram, duration, attributes, self.context)
             if self._operation.protocol is not None:
                 self._record_protocol(duration, pending.get(names.ERROR_TYPE))
-            own = max(duration - sum(self._children), 0.0) if self._children else duration
+            own = max(duration - called, 0.0) if children else duration
             pending[names.SELF_TIME] = own
             recorder.self_time(self._operation.kind, own, attributes)
             if duration > telemetry.slow.thresholds.get(self._operation.kind, math.inf):
@@ -337,7 +385,7 @@ class Invocation:
                     self._operation.kind, self.span, self._operation.span_name, duration, own, attributes
                 )
             if self._enclosing is not None:
-                self._enclosing._children.append(duration)
+                self._enclosing._children.append((duration, waited, held + children_held))
             self._record(attributes)
             if self._snapshot is not None and telemetry.memory is not None:
                 deltas = telemetry.memory.finish(self._snapshot)
@@ -363,52 +411,62 @@ class Invocation:
     def _record(self, attributes: Attributes) -> None:
         """What only this kind measures, recorded as the operation finishes (nothing for most kinds)."""
 
-    def _record_blocking(self, duration: float, attributes: Attributes) -> Attributes:
-        """Event-loop blocking: the time this operation held the loop, past the threshold, and where.
+    def _record_blocking(
+        self, duration: float, attributes: Attributes, children_held: float
+    ) -> tuple[Attributes, float]:
+        """Event-loop blocking: the time this operation's own code held the loop, and where; returns the
+        metric attributes (with the verdict, for config and history) and the seconds charged to it.
 
-        A synchronous call on the loop's thread held the loop for all its duration; anything else held it
-        for what the loop monitor saw. Config and history operations carry the verdict on their metric.
+        Its own code: what the loop monitor saw of it, or, for synchronous code on the loop's thread, the
+        time that code ran (a call until it returned, each step of what it streams), less what the
+        operations it called were charged (they held the loop inside it, and are charged themselves), when
+        that is past the threshold. Awaiting never holds the loop.
         """
         threshold = self._telemetry.block_threshold
-        blocked = max(self._blocked, duration if self._on_loop and duration >= threshold else 0.0)
+        own_held = self._held - children_held
+        blocked = max(self._blocked, own_held if own_held >= threshold else 0.0)
         if blocked > self._blocked:  # the part the monitor did not see (all of it, without the monitor)
-            self._telemetry.recorder.event_loop_blocked(
-                blocked - self._blocked, self._metric_attributes, self._operation.kind
-            )
-            clock = loop_clock.current() if self._on_loop else None
+            unseen = blocked - self._blocked
+            self._telemetry.recorder.event_loop_blocked(unseen, self._metric_attributes, self._operation.kind)
+            clock = loop_clock.current()
             if clock is not None:  # the loop was held that much longer than the monitor saw
-                clock.held += blocked - self._blocked
+                clock.add(unseen)
             self._blocked = blocked  # so the monitor's late look adds nothing past its duration
         # Held past the threshold by itself: a fast call that was on the stack during a longer block
         # is charged its part, not flagged.
-        blocked = blocked if blocked >= threshold else 0.0
-        if blocked:
-            self._pending[names.EVENT_LOOP_BLOCKED_TIME] = blocked
-            event: dict[str, AttributeValue] = {names.EVENT_LOOP_BLOCKED_TIME: blocked}
+        flagged = blocked if blocked >= threshold else 0.0
+        if flagged:
+            self._pending[names.EVENT_LOOP_BLOCKED_TIME] = flagged
+            event: dict[str, AttributeValue] = {names.EVENT_LOOP_BLOCKED_TIME: flagged}
             if self._where is not None:
                 function, path, line = self._where
                 event.update({names.CODE_FUNCTION: function, names.CODE_FILE_PATH: path, names.CODE_LINE_NUMBER: line})
             self.span.add_event(names.EVENT_LOOP_BLOCKED_EVENT, event)
         if self._on_loop is not None and self._operation.kind in names.EXCLUSIVE_KINDS:
-            return {**attributes, names.BLOCKING_EVENT_LOOP: "true" if blocked else "false"}
-        return attributes
+            return {**attributes, names.BLOCKING_EVENT_LOOP: "true" if flagged else "false"}, blocked
+        return attributes, blocked
 
-    def _record_waiting(self, duration: float, attributes: Attributes) -> None:
+    def _record_waiting(self, duration: float, attributes: Attributes, held: float, children_waited: float) -> float:
         """Time this awaiting operation's loop was held by other code while it ran: the delay a synchronous
-        culprit imposes on its victims, so the report can charge it to the culprit.
+        culprit imposes on its victims, so the report can charge it to the culprit. Returns the whole wait
+        (its callees' included), for the operation around it.
 
-        Only for operations that called none of their own (an agent's children measure their waits
-        themselves). An upper bound: a block that ended before the awaited I/O did delayed nothing.
+        ``held`` is what it and its callees held the loop themselves (not a wait); what its callees waited
+        they record themselves, so this one records the rest: the waits of its own time, as self time is
+        its duration less its callees'. An upper bound: a block that ended before the awaited I/O did
+        delayed nothing.
         """
         clock = self._waits_on
         if clock is None:
-            return
-        waited = min(clock.reading() - self._held_at_start - self._blocked, duration - self._blocked)
+            return 0.0
+        waited = max(min(clock.reading() - self._held_at_start - held, duration - held), 0.0)
+        own = waited - children_waited
         # The monitor sees a block end when the loop runs its callback: a block that ended just before
         # this started counts on for the instants until then. Under a millisecond is below what it can tell.
-        if waited >= _LEAST_WAIT:
-            self._pending[names.EVENT_LOOP_WAITED_TIME] = waited
-            self._telemetry.recorder.event_loop_waited(waited, attributes, self._operation.kind)
+        if own >= _LEAST_WAIT:
+            self._pending[names.EVENT_LOOP_WAITED_TIME] = own
+            self._telemetry.recorder.event_loop_waited(own, attributes, self._operation.kind)
+        return waited
 
 
 class AgentInvocation(Invocation):

@@ -31,6 +31,14 @@ class LoopClock:
         self.in_block = False  # the monitor saw a block it has not seen end yet
         self.since = 0.0  # when its part not yet in ``held`` began
 
+    def add(self, seconds: float) -> None:
+        """A block the monitor did not see whole, measured by what held the loop (a synchronous call that
+        just returned on the loop's thread): it ends now, so a block still open on the clock restarts here
+        rather than counting the same instants twice."""
+        self.held += seconds
+        if self.in_block:
+            self.since = perf_counter()
+
     def reading(self) -> float:
         """Held time up to now (``perf_counter``)."""
         return self.held + (perf_counter() - self.since if self.in_block else 0.0)

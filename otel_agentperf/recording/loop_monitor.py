@@ -157,9 +157,9 @@ class LoopMonitor:
             telemetry.recorder.event_loop_lag(max(lag, 0.0))
             if lag >= telemetry.block_threshold and entry.last is not None:
                 operations, where = entry.last
-                if operations:  # the block's last part, since the last look: what held it then (ended or not)
-                    operations[0].blocked(now - entry.charged_until, None)
-                    entry.clock.held += now - entry.charged_until
+                if operations:  # the block's last part, since the last look: what held it then (ended or not);
+                    # a synchronous call that ended has charged itself (and the clock) up to its end already
+                    entry.clock.held += operations[0].blocked(now - entry.charged_until, None)
                     entry.charged_until = now
                 else:
                     self._charge(entry, operations, where, now)

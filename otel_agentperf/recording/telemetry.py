@@ -124,15 +124,18 @@ class Telemetry:
         on_result: ResultHook | None = None,
         on_item: ResultHook | None = None,
         parent: Context | None = None,
+        steps: bool = False,
     ) -> Invocation:
         """Begin ``operation``; with ``attach`` its span becomes current until :meth:`Invocation.end`.
 
-        ``attributes`` go on the span, ``metric_attributes`` on the span and the metrics. Generators pass
-        ``attach=False`` and make :attr:`Invocation.context` current around each step; ``parent`` (default:
-        the current context) is for frameworks that report their own span tree. A config, history or LLM
-        operation inside another of its kind is folded into the outer one: its attributes, usage and
-        result reach the outer operation, and nothing is recorded twice (a user loader calling
-        ``yaml.safe_load`` is one load; a framework's model call through an instrumented SDK is one call).
+        ``sync``: the call runs synchronously on this thread (``steps``: in steps, a generator's, each timed
+        by its wrapper). ``attributes`` go on the span, ``metric_attributes`` on the span and the metrics.
+        Generators pass ``attach=False`` and make :attr:`Invocation.context` current around each step;
+        ``parent`` (default: the current context) is for frameworks that report their own span tree. A
+        config, history or LLM operation inside another of its kind is folded into the outer one: its
+        attributes, usage and result reach the outer operation, and nothing is recorded twice (a user loader
+        calling ``yaml.safe_load`` is one load; a framework's model call through an instrumented SDK is one
+        call).
         """
         if not self._providers_checked:
             self._providers_checked = True
@@ -181,6 +184,7 @@ class Telemetry:
             enclosing=enclosing if isinstance(enclosing, Invocation) else None,
             snapshot=self.memory.start() if self.memory is not None else None,
             on_loop=_loop_running() if sync else None,
+            steps=steps,
             waits_on=None if sync else loop_clock.current(),
         )
         ctx = otel_context.set_value(_CURRENT_KEY, invocation, trace.set_span_in_context(span, parent))

@@ -7,7 +7,7 @@ import math
 from dataclasses import asdict
 
 from otel_agentperf.views.insights import cold_start, time_by_kind, where_time_goes
-from otel_agentperf.views.rows import QUANTILES, Row, cost_text, estimate_text, ms, size_text
+from otel_agentperf.views.rows import QUANTILES, Row, cost_text, estimate_text, ms, ranked, size_text
 
 
 def notes(row: Row) -> str:
@@ -42,6 +42,7 @@ HEADER = (
     "operation",
     "calls",
     "errors",
+    "own ms",
     "self ms",
     "total ms",
     "mean ms",
@@ -58,6 +59,7 @@ def cells(row: Row) -> tuple[str, ...]:
         row.name,
         f"{row.calls:g}",
         f"{row.errors:g}",
+        ms(row.own_seconds) if row.self_known else "-",
         ms(row.self_seconds) if row.self_known else "-",
         ms(row.total_seconds),
         ms(row.mean_seconds),
@@ -66,9 +68,19 @@ def cells(row: Row) -> tuple[str, ...]:
     )
 
 
+def order(rows: list[Row]) -> str:
+    """What the table is sorted by, said above it: a column it shows."""
+    if any(row.self_known for row in rows):
+        return (
+            "Operations by own ms: self time (its duration less the operations it called) less the time it "
+            "waited for an event loop other code held"
+        )
+    return "Operations by total ms (the app did not export self time)"
+
+
 def render_table(rows: list[Row], bottlenecks: list[str]) -> str:
     """A fixed-width table for the terminal: names and notes left-aligned, numbers right-aligned."""
-    lines = [HEADER, *(cells(row) for row in rows)]
+    lines = [HEADER, *(cells(row) for row in ranked(rows))]
     widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
     rendered = []
     for line in lines:
@@ -77,6 +89,7 @@ def render_table(rows: list[Row], bottlenecks: list[str]) -> str:
             for i, (cell, width) in enumerate(zip(line, widths, strict=True))
         ]
         rendered.append("  ".join(padded).rstrip())
+    rendered.insert(0, order(rows))
     summary = [line for line in (where_time_goes(rows), cold_start(rows)) if line]
     if summary:
         rendered += ["", *summary]
@@ -87,8 +100,8 @@ def render_table(rows: list[Row], bottlenecks: list[str]) -> str:
 
 def render_markdown(rows: list[Row], bottlenecks: list[str]) -> str:
     """A GitHub-flavoured Markdown table, for CI logs and issues."""
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    lines += ["| " + " | ".join(cells(row)) + " |" for row in rows]
+    lines = [order(rows), "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(cells(row)) + " |" for row in ranked(rows)]
     summary = [line for line in (where_time_goes(rows), cold_start(rows)) if line]
     if summary:
         lines += ["", *summary]
@@ -97,10 +110,26 @@ def render_markdown(rows: list[Row], bottlenecks: list[str]) -> str:
     return "\n".join(lines)
 
 
+# Row fields that count things: whole numbers in JSON.
+_COUNTS = (
+    "calls",
+    "errors",
+    "redundant",
+    "blocking",
+    "unpriced",
+    "retries",
+    "retried_calls",
+    "size_observations",
+    "memory_peak_calls",
+    "memory_rss_calls",
+)
+_COST_DIGITS = 9  # dollars to a billionth: summed float prices print as 7.500000000000001e-05 otherwise
+
+
 def render_json(rows: list[Row], bottlenecks: list[str]) -> str:
     """Machine-readable rows (seconds, not milliseconds) and the bottleneck sentences."""
     operations = []
-    for row in rows:
+    for row in ranked(rows):
         item = asdict(row)
         item.pop("buckets")
         item.pop("first_chunk_buckets")
@@ -108,11 +137,15 @@ def render_json(rows: list[Row], bottlenecks: list[str]) -> str:
         item["first_chunk_p50_seconds"] = None if first_chunk is None else first_chunk.value
         item["bounds"] = {key: [low, None if math.isinf(high) else high] for key, (low, high) in row.bounds.items()}
         item["mean_seconds"] = row.mean_seconds
+        item["own_seconds"] = row.own_seconds
         item["tokens"] = row.tokens
         # Unknown, not free: a row with unpriced calls has no total cost (``cost_usd`` of its priced calls
         # would understate it); ``priced_cost_usd`` keeps what is known.
-        item["priced_cost_usd"] = row.cost_usd
-        item["cost_usd"] = row.cost_usd if row.cost_known else None
+        item["priced_cost_usd"] = round(row.cost_usd, _COST_DIGITS)
+        item["cost_usd"] = item["priced_cost_usd"] if row.cost_known else None
+        for count in _COUNTS:  # counted, not measured: whole numbers (the metrics carry them as floats)
+            item[count] = round(item[count])
+        item["retry_reasons"] = {reason: round(times) for reason, times in row.retry_reasons.items()}
         operations.append(item)
     by_kind = dict(time_by_kind(rows))
-    return json.dumps({"operations": operations, "self_seconds_by_kind": by_kind, "bottlenecks": bottlenecks}, indent=2)
+    return json.dumps({"operations": operations, "own_seconds_by_kind": by_kind, "bottlenecks": bottlenecks}, indent=2)

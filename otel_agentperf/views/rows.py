@@ -137,12 +137,16 @@ class Row:
         return self.size_records / self.size_observations if self.size_observations else None
 
     def estimate_quantiles(self) -> None:
+        """p50, p95 and p99 within what the buckets, the sum and the extremes allow, and in that order: each
+        quantile's limits grow with ``q``, so a later estimate raised to an earlier one stays within its own."""
         self.quantiles, self.bounds, self.relations = {}, {}, {}
+        floor = 0.0
         for q in QUANTILES:
             key = f"p{round(q * 100)}"
             found = bounded_quantile(q, self.buckets, self.mean_seconds, self.minimum, self.maximum)
-            self.quantiles[key] = None if found is None else found.value
+            self.quantiles[key] = None if found is None else max(found.value, floor)
             if found is not None:
+                floor = max(found.value, floor)
                 self.bounds[key] = (found.low, found.high)
                 self.relations[key] = found.relation
 
@@ -214,10 +218,12 @@ def bounded_quantile(
     """The ``q`` quantile from bucket counts and the mean, never outside what they allow.
 
     The quantile lies in its bucket; it is also at most ``mean / (1 - q)`` (Markov's inequality: values are
-    durations, never negative), which narrows a coarse bucket; one observation is the mean itself. The
-    estimate is the interpolated value kept inside those limits, so it never contradicts the mean; a
-    quantile in the first bucket or in the +Inf bucket is known only by a bound, unless the smallest and
-    largest values are known (OTLP histograms carry them): every quantile lies between those two.
+    durations, never negative) and at most the sum over the observations at or above it (of ``n``, the
+    ``n - ceil(q n) + 1`` largest: with three, p95 is the largest, never more than the sum), which narrow a
+    coarse bucket; one observation is the mean itself. The estimate is the interpolated value kept inside
+    those limits, so it never contradicts the mean or the sum; a quantile in the first bucket or in the
+    +Inf bucket is known only by a bound, unless the smallest and largest values are known (OTLP
+    histograms carry them): every quantile lies between those two.
     """
     value = quantile(q, buckets)
     if value is None:
@@ -234,7 +240,8 @@ def bounded_quantile(
         low = bound
     relation = "<" if low == 0.0 else ">" if math.isinf(high) else ""
     if mean is not None and q < 1:
-        cap = mean / (1 - q)
+        at_or_above = total - math.ceil(q * total - 1e-9) + 1
+        cap = min(mean / (1 - q), mean * total / max(at_or_above, 1.0))
         if cap >= low:
             high = min(high, cap)
     if minimum is not None and maximum is not None and minimum <= maximum:
@@ -244,7 +251,8 @@ def bounded_quantile(
 
 
 def ranked(rows: list[Row]) -> list[Row]:
-    """Most own time first (where the time really goes); by total time for data without self time."""
+    """Most own time first (where the time really goes: the report's ``own ms`` column); by total time for
+    data without self time."""
     if any(row.self_seconds for row in rows):
         return sorted(rows, key=lambda row: (row.own_seconds, row.total_seconds), reverse=True)
     return sorted(rows, key=lambda row: row.total_seconds, reverse=True)

@@ -194,10 +194,12 @@ def run(command: list[str], save: Path | None, live: bool, interval: float, slow
                 )
             except OSError as exc:
                 raise RunError(f"cannot start {command[0]}: {exc.strerror or exc}") from exc
+            began = time.monotonic()
             with _forwarding(child):
                 if live:
                     _live(ReceivedRows(received, " ".join(command)), interval, child)
                 returncode = child.wait()
+                ran = time.monotonic() - began
                 _reap_left_behind()
     finally:
         if saving is not None:
@@ -205,7 +207,8 @@ def run(command: list[str], save: Path | None, live: bool, interval: float, slow
                 saving.close()
     spans, exports = received.span_count(), len(received.metric_requests())
     said = (
-        f"otel-agentperf run: `{' '.join(command)}` exited with status {_status(returncode)}; received "
+        f"otel-agentperf run: `{' '.join(command)}` exited with status {_status(returncode)} after {ran:.2f} s; "
+        "received "
         f"{spans} span{'' if spans == 1 else 's'} and {exports} metric export{'' if exports == 1 else 's'}"
     )
     if received.save_error is not None:

@@ -1,10 +1,13 @@
 """The slowest traces as text waterfalls: one line per span, indented under its parent, with a time bar.
 
-Each line: start offset from the trace's start, duration, self time, the span's name as exported
-(``invoke_agent SupportAgent``, ``chat gpt-4o-mini``) indented by depth, and a bar placing the span within
-the trace. Self time is the span's duration less the union of its children's (children that overlap, as
-concurrent tasks do, are not counted twice), so it reads straight off the tree shown, whichever
-instrumentation made each span.
+Each line: start offset from the trace's start, duration, self time, the time it waited for an event loop
+other code held, the span's name as exported (``invoke_agent SupportAgent``, ``chat gpt-4o-mini``) indented
+by depth, and a bar placing the span within the trace. Self time is the span's duration less the union of
+its children's (children that overlap, as concurrent tasks do, are not counted twice), so it reads straight
+off the tree shown, whichever instrumentation made each span. The wait is the span's own
+(``agentperf.event_loop.waited_time``: its callees' waits are on their lines) and ends its bar as ``~``: a
+reader sees that part of the span was another operation's doing, not its own (when in the span it waited
+is not measured, only how long).
 """
 
 from __future__ import annotations
@@ -13,11 +16,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
+from otel_agentperf.conventions import names
 from otel_agentperf.views.rows import ms
 
 BAR_WIDTH = 40
+WAIT = "~"  # the part of a bar that the span spent waiting for a loop other code held
 MAX_LINES = 100  # spans shown per trace; the rest are counted
 
 
@@ -31,6 +37,7 @@ class SpanNode:
     start: int  # nanoseconds since the epoch
     end: int
     error: bool
+    waited: int = 0  # nanoseconds its own time waited for an event loop that other code held
     children: list[SpanNode] = field(default_factory=list)
 
     @property
@@ -84,6 +91,7 @@ def traces(requests: Iterable[ExportTraceServiceRequest]) -> list[Trace]:
                         span.start_time_unix_nano,
                         span.end_time_unix_nano,
                         span.status.code == Status.STATUS_CODE_ERROR,
+                        _waited(span.attributes),
                     )
                     by_trace.setdefault(span.trace_id, {})[span.span_id] = node
     found = []
@@ -98,6 +106,14 @@ def traces(requests: Iterable[ExportTraceServiceRequest]) -> list[Trace]:
     return found
 
 
+def _waited(attributes: Iterable[KeyValue]) -> int:
+    """The span's own wait for a held event loop, in nanoseconds (0 when it has none)."""
+    for attribute in attributes:
+        if attribute.key == names.EVENT_LOOP_WAITED_TIME and attribute.value.HasField("double_value"):
+            return max(int(attribute.value.double_value * 1e9), 0)
+    return 0
+
+
 def slowest(found: list[Trace], limit: int) -> list[Trace]:
     """The ``limit`` longest traces, longest first."""
     return sorted(found, key=lambda trace: trace.duration, reverse=True)[:limit]
@@ -107,7 +123,8 @@ def _bar(node: SpanNode, trace: Trace) -> str:
     scale = BAR_WIDTH / trace.duration if trace.duration else 0.0
     begin = min(int((node.start - trace.start) * scale), BAR_WIDTH - 1)
     length = max(1, round(node.duration * scale))
-    return "|" + (" " * begin + "#" * length)[:BAR_WIDTH].ljust(BAR_WIDTH) + "|"
+    waited = min(round(min(node.waited, node.duration) * scale), length)
+    return "|" + (" " * begin + "#" * (length - waited) + WAIT * waited)[:BAR_WIDTH].ljust(BAR_WIDTH) + "|"
 
 
 def render_trace(trace: Trace) -> str:
@@ -123,11 +140,13 @@ def render_trace(trace: Trace) -> str:
     width = max(len("span"), *(len(label) for label in labels))
     spans = f"{trace.span_count} span{'' if trace.span_count == 1 else 's'}"
     heading = f"trace {trace.trace_id.hex()}  {ms(trace.duration / 1e9)} ms  {spans}"
-    rendered = [heading, f"{'start ms':>10}  {'dur ms':>10}  {'self ms':>10}  {'span'.ljust(width)}  bar"]
+    columns = f"{'start ms':>10}  {'dur ms':>10}  {'self ms':>10}  {'waited ms':>10}  {'span'.ljust(width)}  bar"
+    rendered = [heading, columns]
     for (node, _), label in zip(shown, labels, strict=True):
+        waited = ms(node.waited / 1e9) if node.waited else ""
         rendered.append(
             f"{ms((node.start - trace.start) / 1e9):>10}  {ms(node.duration / 1e9):>10}  "
-            f"{ms(node.self_time / 1e9):>10}  {label.ljust(width)}  {_bar(node, trace)}"
+            f"{ms(node.self_time / 1e9):>10}  {waited:>10}  {label.ljust(width)}  {_bar(node, trace)}"
         )
     if len(lines) > MAX_LINES:
         rendered.append(f"... and {len(lines) - MAX_LINES} more spans")
@@ -140,5 +159,7 @@ def render(requests: Iterable[ExportTraceServiceRequest], limit: int) -> str:
     if not found:
         return "No spans were received."
     chosen = slowest(found, limit)
-    title = f"Slowest traces ({len(chosen)} of {len(found)}):"
+    title = (
+        f"Slowest traces ({len(chosen)} of {len(found)}; {WAIT} in a bar: waited for an event loop other code held):"
+    )
     return "\n\n".join([title, *(render_trace(trace) for trace in chosen)])

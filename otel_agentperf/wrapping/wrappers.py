@@ -13,6 +13,7 @@ import inspect
 import pickle
 import sys
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
+from time import perf_counter
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -146,6 +147,7 @@ def start(
     *,
     attach: bool = True,
     sync: bool = False,
+    steps: bool = False,
     frame: FrameType | None = None,
 ) -> Invocation | None:
     """Begin recording one call; None when suppressed, skipped by ``prepare``, or on any internal error.
@@ -158,7 +160,7 @@ def start(
     inside.on = True
     try:
         if prepare is None:
-            invocation = state.telemetry().start(operation, attach=attach, sync=sync)
+            invocation = state.telemetry().start(operation, attach=attach, sync=sync, steps=steps)
         else:
             call = prepare(instance, args, kwargs or {})
             if call is None:
@@ -169,6 +171,7 @@ def start(
                 call.metric_attributes,
                 attach=attach,
                 sync=sync,
+                steps=steps,
                 on_result=call.on_result,
                 on_item=call.on_item,
             )
@@ -273,7 +276,7 @@ def _generator_wrapper(operation: Operation, prepare: Prepare | None, switch: _S
 
 
 def _stepped(generator: Generator[Any, Any, Any], how: tuple[Any, ...]) -> Generator[Any, Any, Any]:
-    invocation = start(*how, attach=False, sync=True, frame=_frame())
+    invocation = start(*how, attach=False, sync=True, steps=True, frame=_frame())
     if invocation is None:
         return (yield from generator)
     ctx = invocation.context
@@ -282,6 +285,7 @@ def _stepped(generator: Generator[Any, Any, Any], how: tuple[Any, ...]) -> Gener
     try:
         while True:
             token = otel_context.attach(ctx)
+            began = perf_counter()
             try:
                 if thrown is not None:
                     exc, thrown = thrown, None
@@ -289,6 +293,7 @@ def _stepped(generator: Generator[Any, Any, Any], how: tuple[Any, ...]) -> Gener
                 else:
                     item = generator.send(sent)
             finally:
+                invocation.hold(perf_counter() - began)  # its own code ran: the consumer's, between items, did not
                 otel_context.detach(token)
             invocation.item(item)
             try:
