@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from otel_agentperf.views import cli
-from tests import tmux
+from tests import invariants, tmux
 from tests.conftest import Recorded
 from tests.doc_blocks import ROOT, block, blocks, code_spans, commands
 from tests.test_launcher import _free_port
@@ -89,6 +89,7 @@ def quickstart(server: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
             assert result.returncode == 0, f"{line}\n{result.stdout}{result.stderr}"
             assert "Traceback" not in result.stderr
             outputs[line] = result.stdout
+            invariants.check_text(result.stdout)  # every report the docs' commands print is possible
     return cwd, outputs
 
 
@@ -155,8 +156,8 @@ def test_the_waterfall_sample_has_the_shape_run_prints(quickstart: tuple[Path, d
     sample = block("waterfall").text.splitlines()
     printed = _line(quickstart[1], "otel-agentperf run -- ").split("Slowest traces", 1)[1].splitlines()
     heading = re.compile(r"trace [0-9a-f]{32}  \d+\.\d ms  \d+ spans?")
-    titles = re.compile(r"  start ms      dur ms     self ms  span +bar")  # the span column fits its names
-    span = re.compile(r" {2,}\d+\.\d {2,}\d+\.\d {2,}\d+\.\d  ( {2})*\S.*? +\|[# ]{40}\|")
+    titles = re.compile(r"  start ms      dur ms     self ms   waited ms  span +bar")  # the span column fits
+    span = re.compile(r" {2,}\d+\.\d {2,}\d+\.\d {2,}\d+\.\d {2}( {10}|[ \d]{6,}\.\d)  ( {2})*\S.*? +\|[#~ ]{40}\|")
     assert heading.fullmatch(sample[0]) and any(heading.fullmatch(line) for line in printed)
     assert titles.fullmatch(sample[1]) and any(titles.fullmatch(line) for line in printed)
     assert all(span.fullmatch(line) for line in sample[2:])

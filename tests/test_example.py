@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from otel_agentperf.views import scrape
+from tests import invariants
 from tests.doc_blocks import block, commands
 from tests.test_launcher import _free_port
 
@@ -30,6 +31,7 @@ def test_main_job_runs_the_example_and_reports_every_operation_kind() -> None:
     result = subprocess.run(["bash", "-c", main_job], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "app | answered 12 questions" in result.stdout
+    invariants.check_text(result.stdout)
     rows = {(row.kind, row.name): row for row in scrape.parse((ROOT / "demo-metrics.prom").read_text())}
     # 3 rounds x 4 questions; each answer makes 2 model calls, appends once and reads history twice.
     assert rows[("agent", "ResearchAgent")].calls == 12

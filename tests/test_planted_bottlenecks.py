@@ -52,6 +52,7 @@ from typing import Any
 
 import pytest
 
+from tests import invariants
 from tests.test_launcher import _free_port, _launcher
 
 # Once, not twice, under `--count 2` (CI time, see scripts/test.sh): what these tests check runs in processes
@@ -215,6 +216,7 @@ def test_first_bottleneck_names_the_planted_culprit_and_its_cost(
     assert result.returncode == 0, result.stderr
     report = result.stdout
     print(report)
+    invariants.check_text(report)
     print("measured by the app:", measured)
     line = first_bottleneck(report)
     assert case.culprit in line, f"the first bottleneck is not {case.culprit}: {line}"

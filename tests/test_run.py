@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests import tmux
+from tests import invariants, tmux
 from tests.test_launcher import _free_port
 
 # Once, not twice, under `--count 2` (CI time, see scripts/test.sh): what these tests check runs in processes
@@ -120,6 +120,7 @@ def test_run_on_the_example_app_reports_its_operations_and_draws_its_real_spans(
     assert result.stdout.startswith("answered 4 questions\nready\n")  # the app's own lines, first and unchanged
     assert "Traceback" not in result.stderr
     report = result.stdout.split("otel-agentperf run: ", 1)[1]
+    invariants.check_text(report)
     command = re.escape(f"`{sys.executable} -m research_assistant --rounds 1`")
     assert re.match(rf"{command} exited with status 0 after [\d.]+ s; received ", report)
     table = {line.split()[1]: line.split() for line in report.splitlines() if line.startswith(("agent ", "workflow "))}
@@ -157,6 +158,8 @@ def test_run_on_the_example_app_reports_its_operations_and_draws_its_real_spans(
     as_json = subprocess.run(
         [CLI, "report", "--file", str(saved), "--format", "json"], capture_output=True, text=True, timeout=60
     )
+    invariants.check_text(again.stdout)
+    invariants.check_json(json.loads(as_json.stdout))
     rows = {(op["kind"], op["name"]): op for op in json.loads(as_json.stdout)["operations"]}
     model = rows[("llm", "openai/slow-20-assistant-small")]
     assert model["calls"] == 8 and model["tokens"] == 21 + 33 + 8 * 9  # as tests/test_example.py counts them
