@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import importlib.util
+import io
 import json
 import sys
 import tracemalloc
@@ -139,7 +140,8 @@ def instrumentor() -> Iterator[AgentPerfInstrumentor]:
 @pytest.fixture(autouse=True)
 def _every_report_is_possible(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every report a test renders in this process is checked by tests/invariants.py as it is rendered
-    (the table, Markdown, JSON and waterfalls; reports made in other processes are checked by their tests)."""
+    (the table, Markdown, JSON, waterfalls and the live view's frames; reports made in other processes are
+    checked by the tests that start them)."""
     from otel_agentperf.views import cli, report, waterfall
 
     def checked(render: Callable[..., str], check: Callable[[str], None]) -> Callable[..., str]:
@@ -160,6 +162,19 @@ def _every_report_is_possible(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(waterfall, "render", checked(waterfall.render, invariants.check_text))
     formats = {"table": report.render_table, "markdown": report.render_markdown, "json": report.render_json}
     monkeypatch.setattr(cli, "_RENDERERS", formats)
+    from rich.console import Console
+
+    from otel_agentperf.views import top
+
+    def frame(view: top.View) -> Any:
+        drawn = render_frame(view)
+        screen = Console(width=top.PIPED_WIDTH, record=True, file=io.StringIO())
+        screen.print(drawn)
+        invariants.check_text(screen.export_text())
+        return drawn
+
+    render_frame = top.render
+    monkeypatch.setattr(top, "render", frame)
 
 
 @pytest.fixture(autouse=True)
