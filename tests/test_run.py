@@ -88,7 +88,7 @@ def _waterfalls(text: str) -> dict[str, list[tuple[int, str, float, float]]]:
         if heading:
             current = drawn.setdefault(heading.group(1), [])
         elif current is not None and line.endswith("|") and "  |" in line:
-            label = line[36 : line.index("  |", 36)].rstrip()
+            label = line[48 : line.index("  |", 48)].rstrip()  # after start, duration, self and waited
             name = label.lstrip(" ")
             current.append(((len(label) - len(name)) // 2, name, float(line[12:22]), float(line[24:34])))
         elif not line.strip():
@@ -206,7 +206,7 @@ def test_a_full_disk_under_save_is_said_and_the_app_and_report_go_on(tmp_path: P
     result = _run(["--save", str(full), "--", sys.executable, str(APPS / "run_app.py")], _env(), tmp_path)
     assert result.returncode == 0 and result.stderr == "app warns on stderr\n"
     assert re.search(r"received 7 spans and \d+ metric exports? \(/dev/full: cannot save: No space left", result.stdout)
-    assert "Slowest traces (3 of 3):" in result.stdout
+    assert "Slowest traces (3 of 3; " in result.stdout
 
 
 def test_report_on_nothing_points_at_run_and_the_prometheus_exporter() -> None:
