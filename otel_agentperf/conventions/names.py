@@ -116,7 +116,8 @@ OP_CHAT: Final = _gen_ai.GenAiOperationNameValues.CHAT.value
 OP_EMBEDDINGS: Final = _gen_ai.GenAiOperationNameValues.EMBEDDINGS.value
 # Custom operation names (the conventions allow them where no well-known value applies)
 OP_LOAD_CONFIG: Final = "load_config"
-OP_HISTORY_PREFIX: Final = "history_"
+OP_HISTORY: Final = "history"  # a history operation that is none of HISTORY_OPERATIONS
+OP_HISTORY_PREFIX: Final = f"{OP_HISTORY}_"
 
 # agentperf.* attributes
 OPERATION_KIND: Final = "agentperf.operation.kind"

@@ -89,8 +89,12 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
     found: dict[tuple[str, str], Row] = {}
 
     def row_for(kind: str, labels: dict[str, str]) -> Row:
-        # The exporter gives every series of a metric the same label keys, "" where a point had none.
-        name = "/".join(value for label in labels_of[kind] if (value := labels.get(label))) or "-"
+        # The exporter gives every series of a metric the same label keys, "" where a point had none. An
+        # unknown part (``_OTHER``: a history operation of no known verb, a value over its bound) names
+        # nothing, so it is left out while another part names the row: ``TripHistory.trips_of``, not
+        # ``TripHistory.trips_of/_OTHER``.
+        parts = [value for label in labels_of[kind] if (value := labels.get(label))]
+        name = "/".join([part for part in parts if part != names.OTHER] or parts) or "-"
         return found.setdefault((kind, name), Row(kind, name))
 
     for family in parsed:
