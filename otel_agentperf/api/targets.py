@@ -66,9 +66,8 @@ def parse(entry: str) -> Target:
     if match is None:
         raise ValueError("expected module:Qualified.name=kind or module:Qualified.name=kind:Name")
     module, path, kind, first, second = match.groups()
-    if kind not in names.KINDS or kind == names.KIND_SEGMENT:
-        allowed = ", ".join(k for k in names.KINDS if k != names.KIND_SEGMENT)
-        raise ValueError(f"unknown kind {kind!r} (use one of {allowed})")
+    if kind not in names.TARGET_KINDS:
+        raise ValueError(f"unknown kind {kind!r} (use one of {', '.join(names.TARGET_KINDS)})")
     operation, name = None, first
     if kind == names.KIND_HISTORY and first is not None and (second is not None or _OPERATION_WORD.match(first)):
         operation, name = first, second

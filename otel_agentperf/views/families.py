@@ -86,6 +86,7 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
     error_label = prometheus.label(names.ERROR_TYPE)
     redundant_label = prometheus.label(names.CONFIG_REDUNDANT)
     blocking_label = prometheus.label(names.BLOCKING_EVENT_LOOP)
+    operation_label = prometheus.label(names.GEN_AI_OPERATION_NAME)
     found: dict[tuple[str, str], Row] = {}
 
     def row_for(kind: str, labels: dict[str, str]) -> Row:
@@ -165,6 +166,8 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
         if kind is None or family.type != "histogram":
             continue
         for sample in family.samples:
+            if kind == names.KIND_MCP and sample.labels.get(operation_label):
+                continue  # an MCP tools/call: a tool operation, its row the tool's (the MCP metric is its second)
             row = row_for(kind, sample.labels)
             if sample.name.endswith("_bucket"):
                 bound = float(sample.labels["le"])

@@ -11,7 +11,14 @@ from otel_agentperf.views.families import STARTUP
 from otel_agentperf.views.rows import Row, ms
 
 # Kinds whose time is their own; agents and workflows contain the time of what they call.
-LEAF_KINDS = (names.KIND_LLM, names.KIND_TOOL, names.KIND_CONFIG, names.KIND_HISTORY, names.KIND_CREATE_AGENT)
+LEAF_KINDS = (
+    names.KIND_LLM,
+    names.KIND_TOOL,
+    names.KIND_CONFIG,
+    names.KIND_HISTORY,
+    names.KIND_CREATE_AGENT,
+    names.KIND_MCP,
+)
 _LONG_TAIL_RATIO = 5.0
 _LONG_TAIL_MIN_CALLS = 20
 _EXPLAINS = 0.5  # a finding costing this share of its operation's own time explains it
