@@ -34,7 +34,7 @@ def _client(server: Any, recorded: Recorded, **options: Any) -> anthropic.Anthro
     return anthropic.Anthropic(base_url=server.root_url, api_key="sk-ant-secret", open_telemetry=telemetry, **options)
 
 
-def test_message_span_tokens_with_cache_reads_and_the_sdk_span_nested(llm: Recorded, server: Any) -> None:
+def test_message_span_tokens_with_cache_reads(llm: Recorded, server: Any) -> None:
     message = _client(server, llm).messages.create(
         model="cached-3-claude", max_tokens=64, messages=MESSAGES, stop_sequences=["END"]
     )
@@ -52,9 +52,65 @@ def test_message_span_tokens_with_cache_reads_and_the_sdk_span_nested(llm: Recor
     assert attributes[names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 3
     assert attributes[names.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] == 0
     assert "sk-ant-secret" not in str([s.attributes for s in llm.spans()])
-    sdk_spans = [s for s in llm.spans() if s.instrumentation_scope.name == "com.anthropic.sdk.python"]
-    assert len(sdk_spans) == 1 and sdk_spans[0].parent.span_id == span.context.span_id
     assert (llm.tokens("input"), llm.tokens("output")) == (5, 9)
+
+
+SDK_SCOPE = "com.anthropic.sdk.python"  # the installed SDK's own tracing (anthropic/_tracing.py)
+
+
+def _every_call_shape(server: Any, recorded: Recorded) -> list[str]:
+    """One call of each shape, sync and async: create, create(stream=True), messages.stream(); the texts."""
+    telemetry = {"tracer_provider": recorded.tracer_provider}
+    client = _client(server, recorded)
+    texts = [str(client.messages.create(model="one-claude", max_tokens=64, messages=MESSAGES).content[0].text)]
+    stream = client.messages.create(model="one-claude-s", max_tokens=64, messages=MESSAGES, stream=True)
+    texts.append("".join(event.delta.text for event in stream if event.type == "content_block_delta"))
+    with client.messages.stream(model="one-claude-h", max_tokens=64, messages=MESSAGES) as helper:
+        texts.append("".join(helper.text_stream))
+
+    async def main() -> list[str]:
+        aclient = anthropic.AsyncAnthropic(base_url=server.root_url, api_key="local", open_telemetry=telemetry)
+        message = await aclient.messages.create(model="one-claude-a", max_tokens=64, messages=MESSAGES)
+        found = [str(message.content[0].text)]
+        astream = await aclient.messages.create(model="one-claude-as", max_tokens=64, messages=MESSAGES, stream=True)
+        found.append("".join([event.delta.text async for event in astream if event.type == "content_block_delta"]))
+        async with aclient.messages.stream(model="one-claude-ah", max_tokens=64, messages=MESSAGES) as ahelper:
+            found.append("".join([text async for text in ahelper.text_stream]))
+        return found
+
+    return texts + asyncio.run(main())
+
+
+MODELS = ("one-claude", "one-claude-s", "one-claude-h", "one-claude-a", "one-claude-as", "one-claude-ah")
+
+
+def test_each_call_is_one_span_ours_while_we_record_it(llm: Recorded, server: Any) -> None:
+    """The SDK's own API-call span gives way to ours, whatever the call's shape; every call is a trace of one."""
+    texts = _every_call_shape(server, llm)
+    assert len(set(texts)) == 1 and texts[0].startswith("Latency comes from")
+    spans = llm.spans()
+    assert [span.instrumentation_scope.name for span in spans] == [names.SCOPE_NAME] * 6
+    assert sorted(span.name for span in spans) == sorted(f"chat {model}" for model in MODELS)
+    assert all(span.parent is None for span in spans)
+    assert len({span.context.trace_id for span in spans}) == 6
+    assert all(span.attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 9 for span in spans)
+
+
+def test_the_sdk_spans_calls_we_do_not_record(recorded: Recorded, server: Any) -> None:
+    """Uninstrumented, and for SDK calls we do not record, the SDK's own span is there as the SDK makes it."""
+    _every_call_shape(server, recorded)
+    spans = recorded.spans()
+    assert [(span.instrumentation_scope.name, span.name) for span in spans] == [
+        (SDK_SCOPE, "anthropic.messages.create")
+    ] * 6
+    instrumentor = AnthropicInstrumentor()
+    instrumentor.instrument()
+    try:
+        with pytest.raises(anthropic.NotFoundError):  # the local server has no count_tokens: a 404, spanned
+            _client(server, recorded).messages.count_tokens(model="one-claude", messages=MESSAGES)
+    finally:
+        instrumentor.uninstrument()
+    assert [span.name for span in recorded.spans()[6:]] == ["anthropic.messages.count_tokens"]
 
 
 def test_streaming_create_keeps_the_sdk_stream(llm: Recorded, server: Any) -> None:

@@ -74,18 +74,18 @@ def test_llm_decorator_records_a_client_span_and_the_genai_client_metric(recorde
 
 
 @pytest.mark.parametrize(
-    ("function_name", "operation"),
+    ("function_name", "operation", "span_name"),
     [
-        ("get_execution_by_id", "read"),
-        ("append_message", "append"),
-        ("save_all", "write"),
-        ("search_similar", "search"),
-        ("clear", "delete"),
-        ("compact", "_OTHER"),
+        ("get_execution_by_id", "read", "history_read HistoryManager"),
+        ("append_message", "append", "history_append HistoryManager"),
+        ("save_all", "write", "history_write HistoryManager"),
+        ("search_similar", "search", "history_search HistoryManager"),
+        ("clear", "delete", "history_delete HistoryManager"),
+        ("compact", "_OTHER", "history HistoryManager"),  # no known verb: bounded metric, plain span name
     ],
 )
 def test_history_operation_is_inferred_from_the_function_name(
-    recorded: Recorded, function_name: str, operation: str
+    recorded: Recorded, function_name: str, operation: str, span_name: str
 ) -> None:
     def body(self: object) -> None:
         return None
@@ -94,8 +94,11 @@ def test_history_operation_is_inferred_from_the_function_name(
     body.__qualname__ = f"HistoryManager.{function_name}"
     wrapped = ap.history(body)
     wrapped(object())
-    span = recorded.span(f"history_{operation} HistoryManager")
+    span = recorded.span(span_name)
     assert span.attributes[names.HISTORY_OPERATION] == operation
+    assert span.attributes[names.GEN_AI_OPERATION_NAME] == span_name.split(maxsplit=1)[0]
+    point = recorded.histogram_point(names.HISTORY_OPERATION_DURATION)
+    assert point.attributes[names.HISTORY_OPERATION] == operation
     assert span.attributes[names.HISTORY_STORE] == "HistoryManager"
 
 
@@ -116,8 +119,10 @@ def test_unknown_history_operation_is_bounded_to_other(recorded: Recorded, caplo
         return None
 
     tidy()
-    assert recorded.span("history__OTHER kv").attributes[names.HISTORY_OPERATION] == "_OTHER"
-    assert any("unknown history operation 'vacuum'" in r.getMessage() for r in caplog.records)
+    assert [span.name for span in recorded.spans()] == ["history kv"]
+    assert recorded.span("history kv").attributes[names.HISTORY_OPERATION] == "_OTHER"
+    warned = [r.getMessage() for r in caplog.records if "vacuum" in r.getMessage()]
+    assert len(warned) == 1 and "@history(operation='vacuum') on tidy" in warned[0]
 
 
 def test_create_agent_on_a_class_times_construction(recorded: Recorded) -> None:

@@ -204,6 +204,7 @@ def test_the_pyproject_block_is_read_from_a_sub_folder(server: Any, myapp: Path)
     assert "WARNING" not in result.stderr and "Traceback" not in result.stderr
     assert _rows(result.stdout, "agent")["Coach"][2] == "3"  # "agent:Coach": named
     assert _rows(result.stdout, "history")["HistoryManager.get_execution_by_id/read"][2] == "3"
+    assert _rows(result.stdout, "history")["HistoryManager.runs_matching/search"][2] == "3"  # "history:search"
     assert "memory peak" in " ".join(_rows(result.stdout, "agent")["Coach"])  # memory = "tracemalloc"
 
 

@@ -216,7 +216,15 @@ def test_each_request_is_one_client_span_with_mcp_attributes(instrumented: Recor
     assert failed.status.status_code is StatusCode.ERROR
     assert ours[4].attributes[names.MCP_RESOURCE_URI] == "notes://today"
     assert ours[6].attributes[names.GEN_AI_PROMPT_NAME] == "review"
-    assert ours[0].attributes[names.SEGMENT_NAME] == names.MCP_TOOLS_LIST
+    # Listings, reads and prompts are MCP operations, not segments: no segment name, no segment metric.
+    assert [span.attributes[names.OPERATION_KIND] for span in ours] == [
+        names.KIND_MCP,
+        names.KIND_TOOL,
+        names.KIND_TOOL,
+        *[names.KIND_MCP] * 4,
+    ]
+    assert not any(names.SEGMENT_NAME in span.attributes for span in ours)
+    assert instrumented.histogram_points(names.SEGMENT_DURATION) == []
     tool_points = instrumented.histogram_points(names.TOOL_DURATION)
     assert sorted(((dict(p.attributes), p.count) for p in tool_points), key=lambda item: len(item[0])) == [
         ({names.GEN_AI_OPERATION_NAME: names.OP_EXECUTE_TOOL, names.GEN_AI_TOOL_NAME: "add"}, 1),
@@ -229,12 +237,6 @@ def test_each_request_is_one_client_span_with_mcp_attributes(instrumented: Recor
             1,
         ),
     ]
-    methods = {
-        p.attributes[names.MCP_METHOD_NAME]: p.count for p in instrumented.histogram_points(names.SEGMENT_DURATION)
-    }
-    assert methods == {
-        method: 1 for method in ("tools/list", "resources/list", "resources/read", "prompts/list", "prompts/get")
-    }
     # The MCP conventions' own metric: every request once, with its method, target and transport.
     common = {names.MCP_PROTOCOL_VERSION: PROTOCOL, **_transport(server)}
     tool = {names.GEN_AI_OPERATION_NAME: names.OP_EXECUTE_TOOL, names.MCP_METHOD_NAME: names.MCP_TOOLS_CALL}
@@ -369,6 +371,56 @@ def test_inside_an_agent_a_tool_call_is_counted(instrumented: Recorded, server: 
     tool = instrumented.span("tools/call add")
     assert tool.parent.span_id == agent.context.span_id
     assert tool.attributes[names.GEN_AI_AGENT_NAME] == "researcher"
+
+
+def test_the_report_shows_listings_reads_and_prompts_as_mcp_rows(make_recorded: Any, tmp_path: Path) -> None:
+    """Through the Prometheus exporter into report rows: one ``mcp`` row per method (a prompt's by its name),
+    the tool calls as tool rows only, and no segment row."""
+    from opentelemetry.exporter.prometheus import PrometheusMetricReader
+    from opentelemetry.sdk.metrics import MeterProvider
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from otel_agentperf.recording import state
+    from otel_agentperf.views import scrape
+
+    recorded = make_recorded()
+    registry = CollectorRegistry()
+    meter_provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
+    state.configure(recorded.tracer_provider, meter_provider)
+    server = Server("stdio", tmp_path / "server-spans.jsonl")
+
+    async def run() -> None:
+        async with server.session() as session:
+            await _session_work(session)
+            await session.list_tools()
+            with pytest.raises(MCPError):  # no such resource: a JSON-RPC error, the request's own
+                await session.read_resource("notes://missing")
+
+    try:
+        with instrumented_by(MCPInstrumentor()):
+            asyncio.run(run())
+        text = generate_latest(registry).decode()
+    finally:
+        meter_provider.shutdown()
+    rows = scrape.parse(text)
+    assert sorted((row.kind, row.name, row.calls) for row in rows if row.calls) == [
+        (names.KIND_MCP, "prompts/get/review", 1),
+        (names.KIND_MCP, "prompts/list", 1),
+        (names.KIND_MCP, "resources/list", 1),
+        (names.KIND_MCP, "resources/read", 2),
+        (names.KIND_MCP, "tools/list", 2),
+        (names.KIND_TOOL, "add", 1),
+        (names.KIND_TOOL, "fail", 1),
+    ]
+    listing = next(row for row in rows if row.name == "tools/list")
+    assert listing.self_known and 0 < listing.self_seconds <= listing.total_seconds
+    assert [row.errors for row in rows if row.name == "resources/read"] == [1]
+    (missing,) = [span for span in recorded.spans() if span.name == "resources/read" and not span.status.is_ok]
+    code = missing.attributes[names.RPC_RESPONSE_STATUS_CODE]
+    assert missing.attributes[names.ERROR_TYPE] == code and int(code) < 0  # the JSON-RPC code, as asked
+    # The MCP metric is the request's own duration: its error code is there, on the failed request's series.
+    failed = [line for line in text.splitlines() if line.startswith("mcp_client_operation_duration_seconds_count")]
+    assert sum(f'rpc_response_status_code="{code}"' in line and "resources/read" in line for line in failed) == 1
 
 
 def test_the_entry_point_names_the_instrumentor() -> None:

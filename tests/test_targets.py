@@ -351,6 +351,90 @@ def test_parse_reads_a_given_name() -> None:
         parse("myapp.agents:Coach.process_message=agent:")
 
 
+def test_parse_reads_a_history_operation_and_refuses_an_unknown_one() -> None:
+    assert parse("trips:TripHistory.trips_of=history:search")[2:] == (
+        "history",
+        "trips:TripHistory.trips_of=history:search",
+        None,
+        "search",
+    )
+    stated = parse("trips:TripHistory.trips_of=history: search : Trips")
+    assert (stated.operation, stated.operation_name) == ("search", "Trips")
+    named = parse("trips:TripHistory.trips_of=history:TripStore")  # not a lowercase word: the name, as before
+    assert (named.operation, named.operation_name) == (None, "TripStore")
+    with pytest.raises(ValueError, match=r"unknown history operation 'serach' .*read, append, write, search, delete"):
+        parse("trips:TripHistory.trips_of=history:serach")
+    with pytest.raises(ValueError, match="only history takes an operation"):
+        parse("trips:Planner.run=agent:search:Planner")
+
+
+TRIPS_SOURCE = textwrap.dedent(
+    """
+    class TripHistory:
+        def __init__(self):
+            self.trips = [{"user": i % 3, "city": "Oslo"} for i in range(30)]
+
+        def trips_of(self, user):
+            return [trip for trip in self.trips if trip["user"] == user]
+
+        def tally(self):
+            return len(self.trips)
+
+        def nearest(self, city):
+            return [trip for trip in self.trips if trip["city"] == city][:1]
+    """
+)
+
+
+def test_a_history_target_states_its_operation_and_no_name_shows_other(
+    instrumentor: AgentPerfInstrumentor,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    make_recorded: MakeRecorded,
+) -> None:
+    """``=history:search`` names the operation; a method of no known verb has none in its span or row."""
+    name = f"tripsapp_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(TRIPS_SOURCE)
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.otel-agentperf.targets]\n"
+        f'"{name}:TripHistory.trips_of" = "history:search"\n'
+        f'"{name}:TripHistory.tally" = "history"\n'
+        f'"{name}:TripHistory.nearest" = "history:serach"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    recorded = make_recorded()
+    registry = CollectorRegistry()
+    meter_provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
+    settings.reload()
+    try:
+        with caplog.at_level(logging.WARNING, logger="otel_agentperf"):
+            instrumentor.instrument(tracer_provider=recorded.tracer_provider, meter_provider=meter_provider)
+            trips = importlib.import_module(name).TripHistory()
+            assert len(trips.trips_of(1)) == 10
+            assert trips.tally() == 30
+            assert trips.nearest("Oslo") == [{"user": 0, "city": "Oslo"}]  # the bad entry leaves it unwrapped
+        instrumentor.uninstrument()
+        rows = scrape.parse(generate_latest(registry).decode())
+    finally:
+        meter_provider.shutdown()
+        sys.modules.pop(name, None)
+    assert [span.name for span in recorded.spans()] == [
+        "history_search TripHistory.trips_of",
+        "history TripHistory.tally",
+    ]
+    assert not any(names.OTHER in span.name for span in recorded.spans())
+    search, tally = recorded.spans()
+    assert search.attributes[names.HISTORY_OPERATION] == "search"
+    assert tally.attributes[names.HISTORY_OPERATION] == names.OTHER  # metric values stay bounded
+    history = sorted((row.name, row.calls) for row in rows if row.kind == names.KIND_HISTORY)
+    assert history == [("TripHistory.tally", 1), ("TripHistory.trips_of/search", 1)]
+    warned = [r.getMessage() for r in caplog.records if "serach" in r.getMessage()]
+    assert len(warned) == 1
+    assert f"{name}:TripHistory.nearest=history:serach" in warned[0] and "unknown history operation" in warned[0]
+
+
 STORE_SOURCE = textwrap.dedent(
     """
     class Store:

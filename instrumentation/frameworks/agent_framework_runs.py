@@ -36,14 +36,13 @@ from types import ModuleType
 from typing import Any
 
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
 from otel_agentperf.recording.invocations import Invocation, LLMInvocation
 from otel_agentperf.recording.operations import Operation, named
-from otel_agentperf.recording.telemetry import running_operation
+from otel_agentperf.recording.telemetry import running_operation, stand_in
 from otel_agentperf.runtime import failures
 from otel_agentperf.wrapping.library import LibraryInstrumentor
 from otel_agentperf.wrapping.wrappers import Call, Prepare, Wrapper, start
@@ -74,14 +73,6 @@ _SPAN_HELPERS = (
 )
 
 
-def _stand_in(kind: str) -> trace.Span | None:
-    """A non-recording span in our running operation's place, when it is of ``kind``; None otherwise."""
-    running = running_operation()
-    if running is None or running.kind != kind:
-        return None
-    return trace.NonRecordingSpan(running.span.get_span_context())
-
-
 def _framework_kind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
     """The kind of our operation a framework span helper's call stands for, from its attributes or name.
 
@@ -108,7 +99,7 @@ def _span_helper(returns_manager: bool) -> Wrapper:
         if _Switch.on:
             try:
                 kind = _framework_kind(args, kwargs)
-                span = _stand_in(kind) if kind is not None else None
+                span = stand_in(kind) if kind is not None else None
             except Exception as exc:
                 failures.report("replacing an Agent Framework span", exc)
         if span is None:

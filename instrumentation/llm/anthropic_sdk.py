@@ -6,8 +6,14 @@ the call, moves to the raw stream the manager opens, and ends when that stream e
 
 Anthropic reports input tokens without the cached ones; ``gen_ai.usage.input_tokens`` gets the sum
 (uncached + cache reads + cache writes) as the conventions ask, with reads and writes also reported
-on their own. The SDK's own API-call span (scope ``com.anthropic.sdk.python``) is an HTTP-level span
-without GenAI attributes; it nests under ours.
+on their own.
+
+The SDK traces itself (its ``_tracing``, on by default when OpenTelemetry is installed): one CLIENT span per
+API call, ``anthropic.messages.create`` (scope ``com.anthropic.sdk.python``). While our LLM operation is the
+innermost one running, the SDK's ``start_api_call_span`` gets a non-recording span in our span's place
+(``telemetry.stand_in``, as the Agent Framework's span helpers do), so a call is one span, ours, and the
+trace context the SDK propagates names it. Calls we do not record keep the SDK's own span; an SDK without
+its own tracing (older releases) has nothing to replace.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
 from otel_agentperf.recording.invocations import LLMInvocation
+from otel_agentperf.recording.telemetry import stand_in
+from otel_agentperf.runtime import failures
 from otel_agentperf.wrapping.wrappers import Call
 
 from . import content, shared, streams
@@ -104,12 +112,27 @@ def _prepare(function: str, streaming: bool) -> Any:
     return prepare
 
 
+def _api_call_span(original: Any) -> Any:
+    """The SDK's ``start_api_call_span``: our stand-in while our LLM operation records this call."""
+
+    @functools.wraps(original)
+    def start_api_call_span(*args: Any, **kwargs: Any) -> Any:
+        try:
+            span = stand_in(names.KIND_LLM)
+        except Exception as exc:
+            failures.report("replacing an Anthropic SDK span", exc)
+            span = None
+        return original(*args, **kwargs) if span is None else span
+
+    return start_api_call_span
+
+
 class AnthropicInstrumentor(shared.LLMInstrumentor):
     module = "anthropic"
     requirement = "anthropic >= 0.40"
 
     def patch(self, module: ModuleType) -> None:
-        from anthropic import _streaming
+        from anthropic import _base_client, _streaming
         from anthropic.lib import streaming as helpers
         from anthropic.resources import messages
 
@@ -128,3 +151,4 @@ class AnthropicInstrumentor(shared.LLMInstrumentor):
                 (helpers.AsyncMessageStream, "close"): streams.close_hook,
             }
         )
+        self.replace(_base_client, "start_api_call_span", _api_call_span, optional=True)

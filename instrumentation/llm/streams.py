@@ -16,6 +16,8 @@ from time import perf_counter
 from types import ModuleType
 from typing import Any
 
+from opentelemetry import context as otel_context
+
 from otel_agentperf.recording.invocations import LLMInvocation
 from otel_agentperf.runtime import failures
 
@@ -283,36 +285,62 @@ def close_hook(original: Any) -> Any:
 
 
 def enter_hook(original: Any) -> Any:
-    """A stream manager whose request is made on ``with``: hand its state to the stream it opens."""
+    """A stream manager whose request is made on ``with``: hand its state to the stream it opens.
+
+    The request is the operation's, so the operation's context is current while it is made: what the SDK
+    and the HTTP client do for it (the SDK's own span, our stand-in for it, the attempts) knows it.
+    """
 
     def moved(self: Any, opened: Any) -> None:
         state = self.__dict__.pop(STATE, None)
         if isinstance(state, StreamState):
             state.follow(getattr(opened, "_raw_stream", opened))
 
+    def attach(self: Any) -> object:
+        state = self.__dict__.get(STATE)
+        try:
+            return otel_context.attach(state.invocation.context) if isinstance(state, StreamState) else None
+        except Exception as exc:
+            failures.report("entering a stream manager", exc)
+            return None
+
     if inspect.iscoroutinefunction(original):
 
         async def aenter(self: Any) -> Any:
+            token = attach(self)
             try:
                 opened = await original(self)
             except BaseException as exc:
                 _ended(self.__dict__.pop(STATE, None), exc)
                 raise
+            finally:
+                _detach(token)
             moved(self, opened)
             return opened
 
         return aenter
 
     def enter(self: Any) -> Any:
+        token = attach(self)
         try:
             opened = original(self)
         except BaseException as exc:
             _ended(self.__dict__.pop(STATE, None), exc)
             raise
+        finally:
+            _detach(token)
         moved(self, opened)
         return opened
 
     return enter
+
+
+def _detach(token: object) -> None:
+    if token is not None:
+        try:
+            otel_context.detach(token)  # type: ignore[arg-type]
+        except Exception as exc:
+            failures.report("leaving a stream manager", exc)
 
 
 def iterator_hooks(stream_class: type) -> dict[tuple[type, str], shared.Hook]:

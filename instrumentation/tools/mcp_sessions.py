@@ -6,10 +6,11 @@ span named ``{mcp.method.name} {target}`` (``tools/call add``, ``prompts/get rev
 and a point of ``mcp.client.operation.duration``. ``call_tool`` is also a tool operation
 (``gen_ai.operation.name`` = ``execute_tool``, ``gen_ai.execute_tool.duration``, counted into the
 enclosing agent like any tool call); ``list_tools``, ``list_resources``, ``list_resource_templates``,
-``read_resource``, ``list_prompts`` and ``get_prompt`` are segment operations
-(``agentperf.segment.duration`` with ``agentperf.segment.name`` = the method): neither tool executions
-nor model calls. Each span carries ``mcp.method.name``, ``mcp.protocol.version``, ``gen_ai.tool.name``
-or ``gen_ai.prompt.name``, ``mcp.resource.uri`` (span only), and what the session's transport tells:
+``read_resource``, ``list_prompts`` and ``get_prompt`` are MCP operations (kind ``mcp``): neither tool
+executions nor model calls, their one duration metric is the MCP conventions' own, and their report row
+is named by ``mcp.method.name`` (and ``gen_ai.prompt.name``). Each span carries ``mcp.method.name``,
+``mcp.protocol.version``, ``gen_ai.tool.name`` or ``gen_ai.prompt.name``, ``mcp.resource.uri`` (span
+only), and what the session's transport tells:
 streamable HTTP gives ``mcp.session.id`` (the id the server assigned), ``network.transport`` = ``tcp``,
 ``network.protocol.name`` = ``http`` with the version of the server's last response, ``server.address``
 and ``server.port`` (from the endpoint URL); a stdio session (one ``stdio_client`` opened in this
@@ -48,7 +49,7 @@ from opentelemetry.trace import Span, SpanKind
 from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
-from otel_agentperf.recording import state
+from otel_agentperf.recording import operations, state
 from otel_agentperf.recording.invocations import Invocation, error_type
 from otel_agentperf.recording.operations import Operation
 from otel_agentperf.runtime import failures
@@ -105,20 +106,20 @@ def tool_operation(tool: str, server: bool) -> Operation:
 
 @functools.lru_cache(maxsize=1024)
 def method_operation(method: str, prompt: str = "") -> Operation:
-    """A listing, read or prompt request: a segment named by its method; a prompt's name is in the span name."""
-    protocol_attributes = {names.MCP_METHOD_NAME: method}
+    """A listing, read or prompt request: an MCP operation, ``{mcp.method.name} {target}`` as the conventions
+    name it (the prompt's name; a resource's URI is not low-cardinality, so it stays off the name).
+
+    Its duration is ``mcp.client.operation.duration`` itself (the kind's histogram), not a second metric.
+    """
+    metric_attributes = {names.MCP_METHOD_NAME: method}
     if prompt:
-        protocol_attributes[names.GEN_AI_PROMPT_NAME] = prompt
-    metric_attributes = {names.SEGMENT_NAME: method, names.MCP_METHOD_NAME: method}
-    span_name = f"{method} {prompt}" if prompt else method
+        metric_attributes[names.GEN_AI_PROMPT_NAME] = prompt
     return Operation(
-        names.KIND_SEGMENT,
+        names.KIND_MCP,
         method,
-        span_name,
+        operations.span_name(method, prompt, fallback=method),
         metric_attributes,
         span_kind=SpanKind.CLIENT,
-        protocol=names.MCP_CLIENT,
-        protocol_attributes=protocol_attributes,
     )
 
 
@@ -168,7 +169,7 @@ def _client_preparer(method: str, keyword: str | None, attribute: str | None) ->
         if attribute is not None and target is not None:
             attributes[attribute] = str(target)
         prompt = str(target) if method == names.MCP_PROMPTS_GET and target is not None else ""
-        return Call(method_operation(method, prompt), attributes, protocol_attributes=measured)
+        return Call(method_operation(method, prompt), attributes, metric_attributes=measured)
 
     return prepare
 
@@ -195,8 +196,11 @@ def _protocol_error(invocation: Invocation, exc: BaseException) -> None:
         if isinstance(code, int):
             invocation.fail(str(code))
             status = {names.RPC_RESPONSE_STATUS_CODE: str(code)}
-            invocation.add_attributes(status)
-            invocation.add_protocol_attributes(status)
+            if invocation.kind == names.KIND_MCP:  # its own duration is the MCP metric
+                invocation.add_attributes(None, status)
+            else:
+                invocation.add_attributes(status)
+                invocation.add_protocol_attributes(status)
     except Exception as error:
         failures.report("reading an MCP error", error)
 

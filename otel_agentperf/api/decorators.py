@@ -119,14 +119,15 @@ def history(func: F | None = None, *, store: str | None = None, operation: str |
 
     def build(f: Any) -> Operation:
         op = operation or operations.history_operation_for(underlying_function(f).__name__)
-        if op not in names.HISTORY_OPERATIONS and op != names.OTHER:
+        if operation is not None and operation not in names.HISTORY_OPERATIONS:
             failures.warn_once(
-                f"history-op:{op}",
-                "otel-agentperf: unknown history operation %r (use %s); recorded as _OTHER",
-                op,
+                f"history-op:{operation}",
+                "otel-agentperf: @history(operation=%r) on %s: unknown history operation (use one of %s); "
+                "recorded as a history operation of no known kind",
+                operation,
+                function_name(f),
                 ", ".join(names.HISTORY_OPERATIONS),
             )
-            op = names.OTHER
         return operations.history(store or owner_name(f), op)
 
     def apply(f: Any) -> Any:

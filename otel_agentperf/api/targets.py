@@ -4,6 +4,10 @@ An entry reads ``module:Qualified.name=kind`` or ``module:Qualified.name=kind:Na
 ``myapp.agents:Coach.process_message=agent:Coach``. Its operation (and so its report row) is named by the
 qualified name (``Coach.process_message``) unless the entry gives a name, so two methods of one class never
 merge silently into one row; giving two entries the same name merges them on purpose.
+A ``history`` entry can also state its operation, which is otherwise guessed from the method's name
+(``trips_of`` implies none): ``=history:search``, or with a name ``=history:search:Trips``. A value of
+lowercase letters only is an operation, so an unknown one (``=history:serach``) is a bad entry, not a
+store named ``serach``; a store name that is one lowercase word goes after the operation.
 Targets in modules that are not imported yet are applied when the module is first imported (a wrapt
 post-import hook). A malformed or unresolvable entry is warned about once, by name; the rest still apply.
 A target whose module is still not imported :data:`IMPORT_GRACE_S` after the targets were applied is
@@ -32,7 +36,9 @@ from otel_agentperf.wrapping.patching import Patcher
 from otel_agentperf.wrapping.wrappers import AgentPerfWrapper, wrap
 
 IMPORT_GRACE_S = 30.0  # after this, a target module not imported yet is likely misnamed: said while the app runs
-_ENTRY = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*:\s*([A-Za-z_][\w.]*)\s*=\s*([a-z_]+)\s*(?::\s*([^\s:=,][^:=,]*?))?\s*$")
+_FIELD = r"(?::\s*([^\s:=,][^:=,]*?))?\s*"  # an optional ``:value`` after the kind
+_ENTRY = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*:\s*([A-Za-z_][\w.]*)\s*=\s*([a-z_]+)\s*" + _FIELD + _FIELD + "$")
+_OPERATION_WORD = re.compile(r"^[a-z]+$")  # what is an operation, not a name, after ``history:``
 
 
 class Target(NamedTuple):
@@ -43,6 +49,7 @@ class Target(NamedTuple):
     kind: str
     entry: str
     name: str | None = None  # the operation's name when the entry gives one
+    operation: str | None = None  # a history entry's stated operation (one of names.HISTORY_OPERATIONS)
 
     @property
     def operation_name(self) -> str:
@@ -51,15 +58,27 @@ class Target(NamedTuple):
 
 
 def parse(entry: str) -> Target:
-    """Parse ``module:Qualified.name=kind[:Name]``; raises ``ValueError`` saying what is wrong."""
+    """Parse ``module:Qualified.name=kind[:Name]`` or ``...=history[:operation][:Name]``.
+
+    Raises ``ValueError`` saying what is wrong, an unknown history operation included.
+    """
     match = _ENTRY.match(entry)
     if match is None:
         raise ValueError("expected module:Qualified.name=kind or module:Qualified.name=kind:Name")
-    module, path, kind, name = match.groups()
-    if kind not in names.KINDS or kind == names.KIND_SEGMENT:
-        allowed = ", ".join(k for k in names.KINDS if k != names.KIND_SEGMENT)
-        raise ValueError(f"unknown kind {kind!r} (use one of {allowed})")
-    return Target(module, path, kind, entry.strip(), name)
+    module, path, kind, first, second = match.groups()
+    if kind not in names.TARGET_KINDS:
+        raise ValueError(f"unknown kind {kind!r} (use one of {', '.join(names.TARGET_KINDS)})")
+    operation, name = None, first
+    if kind == names.KIND_HISTORY and first is not None and (second is not None or _OPERATION_WORD.match(first)):
+        operation, name = first, second
+        if operation not in names.HISTORY_OPERATIONS:
+            raise ValueError(
+                f"unknown history operation {operation!r} (use one of {', '.join(names.HISTORY_OPERATIONS)}; "
+                "a store name of one lowercase word goes after the operation: history:read:NAME)"
+            )
+    elif second is not None:
+        raise ValueError(f"only history takes an operation before its name ({kind}:Name)")
+    return Target(module, path, kind, entry.strip(), name, operation)
 
 
 def parse_all(entries: Iterable[str]) -> list[Target]:
@@ -145,7 +164,7 @@ class TargetPatcher:
             return
         if not callable(original) and not isinstance(original, (staticmethod, classmethod)):
             raise TypeError(f"{target.path} is not callable")
-        operation = operations.for_kind(target.kind, target.operation_name, attribute)
+        operation = operations.for_kind(target.kind, target.operation_name, attribute, target.operation)
         prepare = measured_store if target.kind == names.KIND_HISTORY else None
         if attribute in vars(parent):
             self._patcher.wrap(parent, attribute, operation, prepare)

@@ -36,6 +36,12 @@ class Instruments:
     def __init__(self, latest: bool) -> None:
         self.latest = latest
         llm_duration = names.CLIENT_INFERENCE_DURATION if latest else names.CLIENT_OPERATION_DURATION
+        mcp_client = Instrument(
+            names.MCP_CLIENT_OPERATION_DURATION,
+            names.UNIT_SECONDS,
+            "MCP request duration as observed on the client, from sending it to receiving the response.",
+            buckets.MCP_DURATION,
+        )
         self.durations: Mapping[str, Instrument] = MappingProxyType(
             {
                 names.KIND_AGENT: Instrument(
@@ -74,17 +80,15 @@ class Instruments:
                 names.KIND_SEGMENT: Instrument(
                     names.SEGMENT_DURATION, names.UNIT_SECONDS, "Ad-hoc code segment time.", buckets.FAST_DURATION
                 ),
+                # An MCP request of no other kind: the MCP metric is its own duration (recorded once).
+                names.KIND_MCP: mcp_client,
             }
         )
-        # The MCP conventions' operation durations (the same in both layouts), by ``Operation.protocol``.
+        # The MCP conventions' operation durations (the same in both layouts), by ``Operation.protocol``: what
+        # an operation of another kind (an MCP tools/call, a tool) records besides its own duration.
         self.protocol_durations: Mapping[str, Instrument] = MappingProxyType(
             {
-                names.MCP_CLIENT: Instrument(
-                    names.MCP_CLIENT_OPERATION_DURATION,
-                    names.UNIT_SECONDS,
-                    "MCP request duration as observed on the client, from sending it to receiving the response.",
-                    buckets.MCP_DURATION,
-                ),
+                names.MCP_CLIENT: mcp_client,
                 names.MCP_SERVER: Instrument(
                     names.MCP_SERVER_OPERATION_DURATION,
                     names.UNIT_SECONDS,

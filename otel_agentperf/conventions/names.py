@@ -116,7 +116,8 @@ OP_CHAT: Final = _gen_ai.GenAiOperationNameValues.CHAT.value
 OP_EMBEDDINGS: Final = _gen_ai.GenAiOperationNameValues.EMBEDDINGS.value
 # Custom operation names (the conventions allow them where no well-known value applies)
 OP_LOAD_CONFIG: Final = "load_config"
-OP_HISTORY_PREFIX: Final = "history_"
+OP_HISTORY: Final = "history"  # a history operation that is none of HISTORY_OPERATIONS
+OP_HISTORY_PREFIX: Final = f"{OP_HISTORY}_"
 
 # agentperf.* attributes
 OPERATION_KIND: Final = "agentperf.operation.kind"
@@ -182,6 +183,9 @@ KIND_CONFIG: Final = "config"
 KIND_HISTORY: Final = "history"
 KIND_WORKFLOW: Final = "workflow"
 KIND_SEGMENT: Final = "segment"
+# An MCP request that is neither a tool call nor a model call (tools/list, resources/read, prompts/get...):
+# its duration is the MCP conventions' own metric, named by mcp.method.name.
+KIND_MCP: Final = "mcp"
 # Blocking I/O kinds: recorded only at the outermost level (a user loader calling yaml.safe_load is one
 # load), and flagged when a synchronous call blocks a running event loop. LLM operations fold too.
 EXCLUSIVE_KINDS: Final = frozenset({KIND_CONFIG, KIND_HISTORY})
@@ -194,7 +198,10 @@ KINDS: Final = (
     KIND_HISTORY,
     KIND_WORKFLOW,
     KIND_SEGMENT,
+    KIND_MCP,
 )
+# The kinds a target or decorator can declare: segments are opened by code, MCP requests by the MCP SDK.
+TARGET_KINDS: Final = tuple(kind for kind in KINDS if kind not in (KIND_SEGMENT, KIND_MCP))
 
 HISTORY_OPERATIONS: Final = ("read", "append", "write", "search", "delete")
 
@@ -258,4 +265,5 @@ NAMING_ATTRIBUTES: Final = {
     KIND_CONFIG: (CONFIG_LOADER,),
     KIND_HISTORY: (HISTORY_STORE, HISTORY_OPERATION),
     KIND_SEGMENT: (SEGMENT_NAME,),
+    KIND_MCP: (MCP_METHOD_NAME, GEN_AI_PROMPT_NAME),
 }

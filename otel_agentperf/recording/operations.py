@@ -83,9 +83,24 @@ _BY_NAME = {
 }
 
 
+def span_name(*parts: str | None, fallback: str) -> str:
+    """A span name from its parts (``{operation} {target}``), leaving out what is not known.
+
+    ``_OTHER`` stands in metric values for what is unknown or over the bound; in a span name it would read as
+    a name (``history__OTHER TripHistory.trips_of``), so an unknown part is left out and the name reads
+    ``history TripHistory.trips_of``. ``fallback`` when no part is left.
+    """
+    return " ".join(part for part in parts if part and part != names.OTHER) or fallback
+
+
 def _named(kind: str, name: str) -> Operation:
     operation, attribute = _BY_NAME[kind]
-    return Operation(kind, name, f"{operation} {name}", {names.GEN_AI_OPERATION_NAME: operation, attribute: name})
+    return Operation(
+        kind,
+        name,
+        span_name(operation, name, fallback=operation),
+        {names.GEN_AI_OPERATION_NAME: operation, attribute: name},
+    )
 
 
 def agent(name: str) -> Operation:
@@ -105,7 +120,7 @@ def create_agent(name: str, provider: str | None = None) -> Operation:
     return Operation(
         names.KIND_CREATE_AGENT,
         name,
-        f"{names.OP_CREATE_AGENT} {name}",
+        span_name(names.OP_CREATE_AGENT, name, fallback=names.OP_CREATE_AGENT),
         attributes,
         span_attributes,
         span_kind=SpanKind.CLIENT,
@@ -122,7 +137,7 @@ def workflow(name: str) -> Operation:
     return Operation(
         names.KIND_WORKFLOW,
         name,
-        f"{names.OP_INVOKE_WORKFLOW} {name}",
+        span_name(names.OP_INVOKE_WORKFLOW, name, fallback=names.OP_INVOKE_WORKFLOW),
         {names.GEN_AI_WORKFLOW_NAME: name},
         {names.GEN_AI_OPERATION_NAME: names.OP_INVOKE_WORKFLOW},
     )
@@ -139,11 +154,10 @@ def llm(name: str, model: str | None = None, provider: str | None = None, operat
         attributes[names.GEN_AI_PROVIDER_NAME] = provider
     if model:
         attributes[names.GEN_AI_REQUEST_MODEL] = model
-    span_name = f"{operation} {model}" if model else operation
     return Operation(
         names.KIND_LLM,
         name,
-        span_name,
+        span_name(operation, model, fallback=name),
         attributes,
         {names.CODE_FUNCTION: name},
         span_kind=SpanKind.CLIENT,
@@ -161,27 +175,36 @@ def history_operation_for(function_name: str) -> str:
 
 
 def history(store: str, operation: str, records_from_result: bool = True) -> Operation:
-    """A history-store operation; ``records_from_result``: a list or tuple it returns counts as the records."""
-    op_name = f"{names.OP_HISTORY_PREFIX}{operation}"
+    """A history-store operation; ``records_from_result``: a list or tuple it returns counts as the records.
+
+    An operation that is none of ``names.HISTORY_OPERATIONS`` is ``_OTHER`` on the metrics (their values
+    stay bounded) and plain ``history`` in the operation and span name (``history TripHistory.trips_of``).
+    """
+    known = operation in names.HISTORY_OPERATIONS
+    op_name = f"{names.OP_HISTORY_PREFIX}{operation}" if known else names.OP_HISTORY
     return Operation(
         names.KIND_HISTORY,
         store,
-        f"{op_name} {store}",
+        span_name(op_name, store, fallback=op_name),
         {
             names.GEN_AI_OPERATION_NAME: op_name,
             names.HISTORY_STORE: store,
-            names.HISTORY_OPERATION: operation,
+            names.HISTORY_OPERATION: operation if known else names.OTHER,
         },
         records_from_result=records_from_result,
     )
 
 
 def segment(name: str) -> Operation:
-    return Operation(names.KIND_SEGMENT, name, name, {names.SEGMENT_NAME: name})
+    return Operation(names.KIND_SEGMENT, name, span_name(name, fallback=names.KIND_SEGMENT), {names.SEGMENT_NAME: name})
 
 
-def for_kind(kind: str, name: str, function_name: str) -> Operation:
-    """The operation for a target or bare decorator: ``name`` is the agent/tool/store/loader name."""
+def for_kind(kind: str, name: str, function_name: str, history_operation: str | None = None) -> Operation:
+    """The operation for a target or bare decorator: ``name`` is the agent/tool/store/loader name.
+
+    A history operation is ``history_operation`` when given (a target that states it), else guessed from
+    ``function_name``.
+    """
     if kind == names.KIND_CREATE_AGENT:
         return create_agent(name)
     if kind == names.KIND_WORKFLOW:
@@ -191,7 +214,7 @@ def for_kind(kind: str, name: str, function_name: str) -> Operation:
     if kind == names.KIND_LLM:
         return llm(name)
     if kind == names.KIND_HISTORY:
-        return history(name, history_operation_for(function_name))
+        return history(name, history_operation or history_operation_for(function_name))
     if kind == names.KIND_SEGMENT:
         return segment(name)
     raise ValueError(f"unknown operation kind {kind!r}; use one of {', '.join(names.KINDS)}")

@@ -78,7 +78,9 @@ class Recorder:
         made: dict[str, Histogram] = {}
 
         def histogram(spec: Instrument) -> Histogram:
-            if spec.name not in made:  # embeddings share the inference histogram in semconv v1.41
+            # Embeddings share the inference histogram in semconv v1.41; an MCP request's duration is the MCP
+            # client metric that a tool call over MCP records too.
+            if spec.name not in made:
                 made[spec.name] = meter.create_histogram(
                     spec.name,
                     unit=spec.unit,

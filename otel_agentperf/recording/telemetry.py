@@ -51,6 +51,20 @@ def running_operation() -> Invocation | None:
     return found if isinstance(found, Invocation) and found.running() else None
 
 
+def stand_in(kind: str) -> trace.Span | None:
+    """A non-recording span in the place of our running operation, when that innermost one is of ``kind``.
+
+    A library that traces itself (the Agent Framework's span helpers, the Anthropic SDK's API-call span)
+    gets this instead of opening its own span for the call our operation already records: each call is
+    one span, and what the library nests or propagates under its span names ours. None otherwise, so the
+    library's own span is left alone whenever we are not recording that very call.
+    """
+    running = running_operation()
+    if running is None or running.kind != kind:
+        return None
+    return trace.NonRecordingSpan(running.span.get_span_context())
+
+
 def _loop_running() -> bool:
     """True when this thread runs an asyncio loop: synchronous I/O here blocks every task on it."""
     asyncio = sys.modules.get("asyncio")

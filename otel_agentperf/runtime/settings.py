@@ -73,6 +73,7 @@ DEFAULT_SLOW_MS: dict[str, float] = {
     "config": 500.0,
     "history": 1_000.0,
     "segment": 10_000.0,
+    "mcp": 10_000.0,
 }
 CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 OPT_IN_ENV = "OTEL_SEMCONV_STABILITY_OPT_IN"

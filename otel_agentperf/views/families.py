@@ -86,11 +86,16 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
     error_label = prometheus.label(names.ERROR_TYPE)
     redundant_label = prometheus.label(names.CONFIG_REDUNDANT)
     blocking_label = prometheus.label(names.BLOCKING_EVENT_LOOP)
+    operation_label = prometheus.label(names.GEN_AI_OPERATION_NAME)
     found: dict[tuple[str, str], Row] = {}
 
     def row_for(kind: str, labels: dict[str, str]) -> Row:
-        # The exporter gives every series of a metric the same label keys, "" where a point had none.
-        name = "/".join(value for label in labels_of[kind] if (value := labels.get(label))) or "-"
+        # The exporter gives every series of a metric the same label keys, "" where a point had none. An
+        # unknown part (``_OTHER``: a history operation of no known verb, a value over its bound) names
+        # nothing, so it is left out while another part names the row: ``TripHistory.trips_of``, not
+        # ``TripHistory.trips_of/_OTHER``.
+        parts = [value for label in labels_of[kind] if (value := labels.get(label))]
+        name = "/".join([part for part in parts if part != names.OTHER] or parts) or "-"
         return found.setdefault((kind, name), Row(kind, name))
 
     for family in parsed:
@@ -161,6 +166,8 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
         if kind is None or family.type != "histogram":
             continue
         for sample in family.samples:
+            if kind == names.KIND_MCP and sample.labels.get(operation_label):
+                continue  # an MCP tools/call: a tool operation, its row the tool's (the MCP metric is its second)
             row = row_for(kind, sample.labels)
             if sample.name.endswith("_bucket"):
                 bound = float(sample.labels["le"])

@@ -11,7 +11,14 @@ from otel_agentperf.views.families import STARTUP
 from otel_agentperf.views.rows import Row, ms
 
 # Kinds whose time is their own; agents and workflows contain the time of what they call.
-LEAF_KINDS = (names.KIND_LLM, names.KIND_TOOL, names.KIND_CONFIG, names.KIND_HISTORY, names.KIND_CREATE_AGENT)
+LEAF_KINDS = (
+    names.KIND_LLM,
+    names.KIND_TOOL,
+    names.KIND_CONFIG,
+    names.KIND_HISTORY,
+    names.KIND_CREATE_AGENT,
+    names.KIND_MCP,
+)
 _LONG_TAIL_RATIO = 5.0
 _LONG_TAIL_MIN_CALLS = 20
 _PER_SORT = 3  # findings of one sort (own time, waste, loop, retries) in the list at most

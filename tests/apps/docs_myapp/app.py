@@ -20,6 +20,7 @@ async def main() -> None:
     for text in ("plan my week", "move the run to friday", "what did I plan?"):
         run_id = await Coach(history).process_message(text)
         history.get_execution_by_id(run_id)
+        history.runs_matching(text)
     print("handled 3 messages")
 
 

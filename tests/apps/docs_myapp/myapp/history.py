@@ -16,3 +16,7 @@ class HistoryManager:
 
     def get_execution_by_id(self, run_id: str) -> dict[str, Any] | None:
         return next((run for run in self.runs if run["id"] == run_id), None)
+
+    def runs_matching(self, text: str) -> list[dict[str, Any]]:
+        """A search whose name has no verb otel-agentperf knows: the README's target states it."""
+        return [run for run in self.runs if text in str(run.get("text", ""))]
