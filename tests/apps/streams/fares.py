@@ -17,16 +17,20 @@ from pathlib import Path
 ROUTES = [
     f"{origin}-{destination}"
     for origin in ("LIS", "VIE", "KIX", "SFO")
-    for destination in ("JFK", "LHR", "FCO", "ATH", "CDG")
+    for destination in ("JFK", "LHR", "CDG", "FCO", "IST")
 ]
+FARE_CLASSES = ["economy", "business"]
 REQUEST_SECONDS = 0.05
 _held: list[float] = []  # perf_counter seconds per synchronous lookup
 
 
 def _legacy_fare_lookup(route: str) -> float:
-    """The synchronous fare client: one blocking request."""
-    time.sleep(REQUEST_SECONDS)
-    return 100.0 + len(route)
+    """The synchronous fare client: one blocking request per fare class."""
+    fares = []
+    for fare_class in FARE_CLASSES:
+        time.sleep(REQUEST_SECONDS)
+        fares.append(100.0 + len(route) * len(fare_class))
+    return min(fares)
 
 
 async def search_fares(route: str) -> float:
@@ -38,7 +42,7 @@ async def search_fares(route: str) -> float:
 
 
 async def check_all_fares() -> list[float]:
-    """Every route in turn, letting the loop run between them, as the app's fare watcher does."""
+    """Every route in turn, letting the loop run for a moment between them, as the app's fare watcher does."""
     fares = []
     for route in ROUTES:
         fares.append(await search_fares(route))

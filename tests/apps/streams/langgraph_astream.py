@@ -10,8 +10,8 @@ from langchain_openai import ChatOpenAI
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import create_react_agent
 
-QUESTIONS = ["best month for Lisbon", "Vienna on a budget", "Kyoto in spring"]
-MODEL = "slow-150-trip-writer"  # nine words, 150 ms apart: each answer streams for about 1.4 s
+QUESTIONS = ["best month for Lisbon", "Vienna on a budget", "Kyoto in spring", "Istanbul food tour"]
+MODEL = "slow-50-trip-writer"  # nine words, 50 ms apart: each answer streams for 0.45 s or more
 READY_MODEL = "readiness-check"  # answers at once
 
 

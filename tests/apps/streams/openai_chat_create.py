@@ -7,8 +7,8 @@ import asyncio
 import openai
 from fares import check_all_fares, save_timings
 
-QUESTIONS = ["best month for Lisbon", "Vienna on a budget", "Kyoto in spring"]
-MODEL = "slow-150-trip-writer"  # nine words, 150 ms apart: each answer streams for about 1.4 s
+QUESTIONS = ["best month for Lisbon", "Vienna on a budget", "Kyoto in spring", "Istanbul food tour"]
+MODEL = "slow-50-trip-writer"  # nine words, 50 ms apart: each answer streams for 0.45 s or more
 READY_MODEL = "readiness-check"  # answers at once
 
 
