@@ -36,7 +36,7 @@ DELTA = {Counter: AggregationTemporality.DELTA, Histogram: AggregationTemporalit
 
 
 def _record(provider: MeterProvider, values: list[float], error: bool = False) -> None:
-    meter = provider.get_meter("test")
+    meter = provider.get_meter(names.SCOPE_NAME)
     histogram = meter.create_histogram(TOOL.name, unit=TOOL.unit, explicit_bucket_boundaries_advisory=TOOL.boundaries)
     for value in values:
         attributes = {names.GEN_AI_TOOL_NAME: "search", names.GEN_AI_OPERATION_NAME: "execute_tool"}

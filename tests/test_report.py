@@ -30,7 +30,7 @@ def _exposition(values_by_tool: dict[str, list[float]], errors: dict[str, int] |
     registry = CollectorRegistry()
     provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
     spec = catalogue(False).durations[names.KIND_TOOL]
-    histogram = provider.get_meter("test").create_histogram(
+    histogram = provider.get_meter(names.SCOPE_NAME).create_histogram(
         spec.name, unit=spec.unit, explicit_bucket_boundaries_advisory=list(spec.boundaries)
     )
     for tool, values in values_by_tool.items():
@@ -197,7 +197,7 @@ def test_children_awaited_together_leave_the_parent_no_negative_self_time(record
 def test_redundant_loads_are_counted_in_time_and_streams_by_their_first_chunk() -> None:
     registry = CollectorRegistry()
     provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
-    recorder = Recorder(provider.get_meter("test"), catalogue(False))
+    recorder = Recorder(provider.get_meter(names.SCOPE_NAME), catalogue(False))
     config = {names.GEN_AI_OPERATION_NAME: names.OP_LOAD_CONFIG, names.CONFIG_LOADER: "yaml.safe_load"}
     recorder.duration(names.KIND_CONFIG, 0.004, {**config, names.CONFIG_REDUNDANT: "false"})
     for _ in range(3):
@@ -269,7 +269,7 @@ def test_the_report_says_what_sdk_retries_cost_as_measured_by_the_client(server:
 def test_tokens_are_read_from_the_newest_layouts_counters() -> None:
     registry = CollectorRegistry()
     provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
-    recorder = Recorder(provider.get_meter("test"), catalogue(True))
+    recorder = Recorder(provider.get_meter(names.SCOPE_NAME), catalogue(True))
     model = {
         names.GEN_AI_OPERATION_NAME: names.OP_CHAT,
         names.GEN_AI_PROVIDER_NAME: names.PROVIDER_OPENAI,
@@ -327,7 +327,7 @@ def _rendered(renderable: Any) -> str:
 def test_cost_has_significant_digits_unpriced_models_say_so_and_tokens_are_split(latest: bool) -> None:
     registry = CollectorRegistry()
     provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
-    recorder = Recorder(provider.get_meter("test"), catalogue(latest))
+    recorder = Recorder(provider.get_meter(names.SCOPE_NAME), catalogue(latest))
 
     def model(name: str) -> dict[str, Any]:
         return {
@@ -390,3 +390,30 @@ def test_version_and_help_in_plain_text() -> None:
         shown = subprocess.run([command, *sub, "--help"], capture_output=True, text=True, timeout=30)
         assert shown.returncode == 0 and "usage: otel-agentperf" in shown.stdout
         assert "`" not in shown.stdout, shown.stdout  # no reStructuredText markup leaks into help
+
+
+def test_only_what_otel_agentperf_recorded_is_counted_when_another_instrumentation_records_the_same_metric() -> None:
+    """A framework's own GenAI instrumentation (the Agent Framework's) or contrib's records the same
+    ``gen_ai.client.operation.duration`` for the same calls: counted too, every call would be two."""
+    from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from otel_agentperf.views import otlp
+
+    registry, memory = CollectorRegistry(), InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry), memory])
+    model = {
+        names.GEN_AI_OPERATION_NAME: names.OP_CHAT,
+        names.GEN_AI_PROVIDER_NAME: names.PROVIDER_OPENAI,
+        names.GEN_AI_REQUEST_MODEL: "m1",
+    }
+    ours = Recorder(provider.get_meter(names.SCOPE_NAME), catalogue(False))
+    theirs = Recorder(provider.get_meter("agent_framework"), catalogue(False))
+    for _ in range(4):
+        ours.duration(names.KIND_LLM, 0.5, model)
+        theirs.duration(names.KIND_LLM, 0.5, model)
+    scraped = {(row.kind, row.name): row for row in scrape.parse(generate_latest(registry).decode())}
+    received = {(row.kind, row.name): row for row in otlp.rows([encode_metrics(memory.get_metrics_data())])}
+    for found in (scraped, received):
+        chat = found[("llm", "openai/m1")]
+        assert (chat.calls, chat.total_seconds) == (4, pytest.approx(2.0))

@@ -31,7 +31,7 @@ class Pipeline:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=self.registry)])
-        meter = self.provider.get_meter("test")
+        meter = self.provider.get_meter(names.SCOPE_NAME)
         specs = catalogue(False).durations
         self.histograms = {
             kind: meter.create_histogram(
@@ -108,7 +108,7 @@ def test_bottleneck_sentences() -> None:
 def test_history_latency_growing_with_size_is_called_out() -> None:
     pipeline = Pipeline()
     view = View("http://app/metrics")
-    sizes = pipeline.provider.get_meter("test").create_histogram(
+    sizes = pipeline.provider.get_meter(names.SCOPE_NAME).create_histogram(
         names.HISTORY_SIZE_RECORDS,
         unit=names.UNIT_RECORDS,
         explicit_bucket_boundaries_advisory=list(buckets.RECORDS),

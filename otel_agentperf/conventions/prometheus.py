@@ -11,6 +11,8 @@ import json
 
 from otel_agentperf.conventions.instruments import Instrument
 
+SCOPE_LABEL = "otel_scope_name"  # the label the exporter gives each point's instrumentation scope (older: none)
+
 
 def metric_name(name: str, unit: str) -> str:
     """The series name the Prometheus exporter gives an instrument (before ``_bucket``/``_total``)."""

@@ -243,8 +243,12 @@ class Invocation:
         """The loop monitor saw this operation hold its event loop for ``seconds`` more (at ``where``); returns
         the part charged.
 
-        Never more in all than it has run: the monitor sees a block's edges up to one look late.
+        Never more in all than it has run: the monitor sees a block's edges up to one look late. Recorded as
+        the operation finishes, under the attributes it finishes with (a model call learns its model late),
+        or at once when it has finished already; a folded operation's block is its outer operation's.
         """
+        if self._outer is not None:
+            return self._outer.blocked(seconds, where)
         started = self._started
         ran = perf_counter() - started if started is not None else self._duration
         seconds = min(seconds, ran - self._blocked)
@@ -253,7 +257,8 @@ class Invocation:
         self._blocked += seconds
         if self._where is None:
             self._where = where
-        self._telemetry.recorder.event_loop_blocked(seconds, self._metric_attributes, self._operation.kind)
+        if started is None:
+            self._telemetry.recorder.event_loop_blocked(seconds, self._metric_attributes, self._operation.kind)
         return seconds
 
     def hold(self, seconds: float) -> None:
@@ -426,12 +431,12 @@ class Invocation:
         own_held = self._held - children_held
         blocked = max(self._blocked, own_held if own_held >= threshold else 0.0)
         if blocked > self._blocked:  # the part the monitor did not see (all of it, without the monitor)
-            unseen = blocked - self._blocked
-            self._telemetry.recorder.event_loop_blocked(unseen, self._metric_attributes, self._operation.kind)
             clock = loop_clock.current()
             if clock is not None:  # the loop was held that much longer than the monitor saw
-                clock.add(unseen)
+                clock.add(blocked - self._blocked)
             self._blocked = blocked  # so the monitor's late look adds nothing past its duration
+        if blocked:
+            self._telemetry.recorder.event_loop_blocked(blocked, attributes, self._operation.kind)
         # Held past the threshold by itself: a fast call that was on the stack during a longer block
         # is charged its part, not flagged.
         flagged = blocked if blocked >= threshold else 0.0

@@ -7,7 +7,7 @@ arrive here as metric families named and labelled as the Prometheus exporter spe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from otel_agentperf.conventions import names, prometheus
@@ -51,6 +51,23 @@ _EXTRA = {
 
 CODE = "code"  # the kind of a row for application code that ran outside any operation
 STARTUP = "startup"  # the kind of the cold-start rows: one per phase, a call per process
+
+
+class _Ours:
+    """A metric family with only the samples otel-agentperf recorded."""
+
+    def __init__(self, family: Any, samples: list[Any]) -> None:
+        self.name, self.type, self.samples = family.name, family.type, samples
+
+
+def _ours(parsed: Iterable[Any]) -> Iterator[Any]:
+    """The families, keeping only otel-agentperf's points where the source names their scope: the same
+    GenAI metric recorded by another instrumentation in the app (a framework's own, contrib's) would
+    otherwise count every call twice. A source that names no scope (an older exporter) is all ours."""
+    ours = names.SCOPE_NAME
+    for family in parsed:
+        samples = [sample for sample in family.samples if sample.labels.get(prometheus.SCOPE_LABEL, ours) == ours]
+        yield family if len(samples) == len(family.samples) else _Ours(family, samples)
 
 
 def rows(parsed: Iterable[Any]) -> list[Row]:
@@ -98,7 +115,7 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
         name = "/".join([part for part in parts if part != names.OTHER] or parts) or "-"
         return found.setdefault((kind, name), Row(kind, name))
 
-    for family in parsed:
+    for family in _ours(parsed):
         if family.name == self_family:
             for sample in family.samples:
                 if sample.name.endswith("_total") and sample.labels.get(kind_label) in labels_of:

@@ -111,8 +111,9 @@ def to_families(requests: Iterable[ExportMetricsServiceRequest]) -> list[Family]
                     kind = ("counter" if body.is_monotonic else "gauge") if data == "sum" else data
                     name = prometheus.metric_name(metric.name, metric.unit)
                     cumulative = data == "gauge" or body.aggregation_temporality == _CUMULATIVE
+                    scope = {prometheus.SCOPE_LABEL: scope_metrics.scope.name}  # as the Prometheus exporter labels it
                     for point in body.data_points:
-                        key = (name, kind, tuple(sorted(_labels(point.attributes).items())))
+                        key = (name, kind, tuple(sorted({**_labels(point.attributes), **scope}.items())))
                         if cumulative:
                             stream = (key, resource, scope_metrics.scope.name, point.start_time_unix_nano)
                             if stream not in latest or latest[stream][0] <= point.time_unix_nano:
