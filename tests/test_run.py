@@ -288,7 +288,9 @@ def test_live_view_while_the_app_runs_then_ctrl_c_gives_the_report(tmp_path: Pat
     try:
         screen = _wait_for(tmux, session, "support_agent")
         assert "otel-agentperf top" in screen and "lookup_order" in screen
-        _wait_for(tmux, session, "last ")  # a second frame: a window of what arrived since the first
+        # A second frame: a window of what arrived since the first. The header is one line however long the
+        # checkout's path in the command it names.
+        _wait_for(tmux, session, "otel-agentperf top (last ")
         subprocess.run([tmux, "send-keys", "-t", session, "C-c"], check=True)
         screen = _wait_for(tmux, session, "run-exit=")
         assert "run-exit=0" in screen  # the app's own status: it caught the Ctrl-C and ended
