@@ -188,6 +188,16 @@ def test_run_passes_the_exit_status_and_the_output_through(tmp_path: Path) -> No
     ]
 
 
+def test_slowest_0_gives_the_report_without_waterfalls_and_a_negative_count_is_refused(tmp_path: Path) -> None:
+    result = _run(["--slowest", "0", "--", sys.executable, str(APPS / "run_app.py"), "0"], _env(), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "exited with status 0; received 7 spans" in result.stdout
+    assert any(line.startswith("agent ") and "support_agent" in line for line in result.stdout.splitlines())
+    assert "Slowest traces" not in result.stdout and "No spans were received" not in result.stdout
+    refused = _run(["--slowest", "-1", "--", "true"], _env(), tmp_path)
+    assert refused.returncode == 2 and "--slowest: must be 0 or more: '-1'" in refused.stderr
+
+
 def test_run_without_a_command_or_with_a_missing_one_says_so_in_one_line(tmp_path: Path) -> None:
     missing = _run(["--", "no-such-command-here"], _env(), tmp_path)
     assert (missing.returncode, missing.stderr) == (127, "otel-agentperf: command not found: no-such-command-here\n")

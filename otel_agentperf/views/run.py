@@ -150,13 +150,16 @@ class ReceivedRows:
 
 
 def summary(received: Received, slowest: int) -> str:
-    """The report (table, where the time goes, bottlenecks) and the waterfall of the slowest traces."""
+    """The report (table, where the time goes, bottlenecks) and the waterfall of the ``slowest`` slowest
+    traces (none for 0: the report alone, for a run whose traces are not wanted)."""
     rows = otlp.rows(received.metric_requests())
     table = (
         report.render_table(rows, bottlenecks(rows))
         if rows
         else "No otel-agentperf metrics were received (is the command a Python program the launcher instruments?)"
     )
+    if slowest == 0:
+        return table
     return table + "\n\n" + waterfall.render(received.trace_requests(), slowest)
 
 
