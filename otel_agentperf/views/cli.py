@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from otel_agentperf.views import report, scrape
+from otel_agentperf.views.families import significant
 from otel_agentperf.views.insights import bottlenecks
 from otel_agentperf.views.rows import ReportError, Row
 
@@ -238,7 +239,7 @@ def _main(argv: list[str] | None) -> int:
         except KeyboardInterrupt:
             return 0
     try:
-        rows = _rows(args)
+        rows = significant(_rows(args))
     except ReportError as exc:
         print(f"otel-agentperf: {exc}", file=sys.stderr)
         return 2

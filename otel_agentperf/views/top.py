@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from otel_agentperf.conventions import names
+from otel_agentperf.views.families import significant
 from otel_agentperf.views.insights import bottlenecks, growth, growth_sentence, where_time_goes
 from otel_agentperf.views.rows import CounterReset, ReportError, Row, estimate_text, size_text, window
 from otel_agentperf.views.scrape import fetch, parse
@@ -90,6 +91,7 @@ class View:
                 self.rows, self.seconds = totals, None
                 self.message = f"counters reset ({exc}); showing totals since the restart"
         self.totals = totals
+        self.rows = significant(self.rows)
         if self.seconds is not None:
             for row in self.rows:
                 p95, size = row.quantiles.get("p95"), row.mean_size
