@@ -249,8 +249,9 @@ def test_the_mcp_stdio_block_instruments_its_server_under_run(tmp_path: Path) ->
         result = _bash(f"otel-agentperf run --slowest 5 -- {sys.executable} {client}", tmp_path, env)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "text='5'" in result.stdout and "Traceback" not in result.stderr
-        waterfalls = result.stdout.split("Slowest traces", 1)[1]
-        drawn[client] = re.findall(r"^ +[\d.]+ +[\d.]+ +[\d.]+  ( *tools/call \w+) +\|", waterfalls, re.M)
+        waterfalls = result.stdout.split("Slowest traces", 1)[1].splitlines()
+        at = next(line for line in waterfalls if line.rstrip().endswith(" bar")).index(" span") + 1  # the span column
+        drawn[client] = [line[at:].split("  |")[0].rstrip() for line in waterfalls if "tools/call" in line[at:]]
     assert drawn["client.py"] == ["tools/call add", "  tools/call add"]  # client span, server span under it
     assert drawn["bare_client.py"] == ["tools/call add"]
 
