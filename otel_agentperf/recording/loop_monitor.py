@@ -52,12 +52,12 @@ def _not_user_code() -> tuple[str, ...]:
     return tuple({os.path.normcase(os.path.abspath(folder)) + os.sep for folder in folders if folder})
 
 
-# The event loop's own frames, where a callback's stack ends: ``Handle._run`` runs one callback (a task's
-# step, a future's done callback); ``_run_once`` picks them. What is outside them (``run_forever``,
-# ``asyncio.run``, the ``<module>`` that called it) is not holding the loop, however it looks.
-_LOOP_FRAMES = frozenset(
-    {asyncio.events.Handle._run.__code__, asyncio.base_events.BaseEventLoop.__dict__["_run_once"].__code__}
-)
+# The event loop's own frames: ``Handle._run`` runs one callback (a task's step, a future's done callback),
+# where a callback's stack ends; ``_run_once`` picks the callbacks and polls the selector. What is outside a
+# callback (the loop's own polling, ``run_forever``, ``asyncio.run``, the ``<module>`` that called it) is
+# not code holding the loop, however it looks.
+_CALLBACK = asyncio.events.Handle._run.__code__
+_LOOP_STEP = asyncio.base_events.BaseEventLoop.__dict__["_run_once"].__code__
 
 
 class _Site(NamedTuple):
@@ -231,13 +231,13 @@ class LoopMonitor:
         frames), the nearest frame of the application's code; library frames inside it (the standard
         library, ``<frozen ...>``, ``<string>``, installed packages) stand for the application frame that
         called them. A callback with no application frame is named by its innermost frame. Frames outside
-        the callback (the ``<module>`` that called ``asyncio.run``) never hold the loop: with no loop frame
-        on the stack the loop is not running a callback, and no code is named.
+        the callback (the ``<module>`` that called ``asyncio.run``) never hold the loop: outside a callback
+        (the loop polling its selector) or with no loop frame on the stack, no code is named.
         """
         frame: FrameType | None = sys._current_frames().get(thread_id)
         user: _Site | None = None
         library: _Site | None = None
-        in_callback = True
+        callback: bool | None = None  # inside a callback the loop runs: unknown until a loop frame is met
         operations: list[Invocation] = []
         while frame is not None:
             code = frame.f_code
@@ -245,15 +245,15 @@ class LoopMonitor:
             if invocation is not None:
                 if isinstance(invocation, Invocation) and invocation.running():
                     operations.append(invocation)
-            elif code in _LOOP_FRAMES:
-                in_callback = False
-            elif in_callback and user is None:
-                if _user_code(code.co_filename):
+            elif callback is None:
+                if code is _CALLBACK or code is _LOOP_STEP:
+                    callback = code is _CALLBACK
+                elif user is None and _user_code(code.co_filename):
                     user = _site(frame)
-                elif library is None:
+                elif user is None and library is None:
                     library = _site(frame)
             frame = frame.f_back
-        if in_callback:  # no loop frame: the loop is not running a callback
+        if not callback:  # the loop's own work, or no loop running on the stack: no code holds it
             return operations, None
         return operations, user or library
 
