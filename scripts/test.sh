@@ -3,6 +3,9 @@
 # random order with every test run twice (but the end-to-end modules that start a new process per test, which
 # say so and run once: CI time); then the OpenAI tests on the oldest supported SDK and the Agent Framework and LiteLLM tests
 # on their oldest releases, and the core, targets and OpenAI tests on Python 3.10 and 3.13. Extra arguments go to the main pytest run.
+# Set-up (system tools, interpreters, environments) stops at its first failure; the check stages after it all
+# run even when one fails (a lint error must not hide a failure on Python 3.13), and the script ends by naming
+# the stages that failed and exiting non-zero if any did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export UV_PYTHON_DOWNLOADS=never PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -61,18 +64,24 @@ beside requirements/openai-oldest.lock .venv/openai-oldest
 beside requirements/agent-framework-oldest.lock .venv/agent-framework-oldest
 beside requirements/litellm-oldest.lock .venv/litellm-oldest
 
-.venv/bin/ruff check .
-.venv/bin/ruff format --check .
-.venv/bin/mypy
-.venv/bin/python -m pytest --count 2 --durations=25 "$@"
-PYTHONPATH=.venv/openai-oldest .venv/bin/python -m pytest -q -m "not newer_openai" tests/test_openai.py
-PYTHONPATH=.venv/agent-framework-oldest .venv/bin/python -m pytest -q tests/test_agent_framework.py
-PYTHONPATH=.venv/litellm-oldest .venv/bin/python -m pytest -q tests/test_litellm.py
-
 core_tests="tests/test_api.py tests/test_recording.py tests/test_targets.py tests/test_openai.py"
 for version in 3.10 3.13; do
     python="python${version/./}"
     locked_env ".venvs/py$version" "${!python}"
-    # shellcheck disable=SC2086 # one path a word
-    ".venvs/py$version/bin/python" -m pytest -q $core_tests
 done
+
+# shellcheck source=scripts/stages.sh
+source scripts/stages.sh
+stage "ruff check" .venv/bin/ruff check .
+stage "ruff format" .venv/bin/ruff format --check .
+stage "mypy" .venv/bin/mypy
+stage "pytest" .venv/bin/python -m pytest --count 2 --durations=25 "$@"
+stage "openai oldest" env PYTHONPATH=.venv/openai-oldest .venv/bin/python -m pytest -q -m "not newer_openai" tests/test_openai.py
+stage "agent-framework oldest" env PYTHONPATH=.venv/agent-framework-oldest .venv/bin/python -m pytest -q tests/test_agent_framework.py
+stage "litellm oldest" env PYTHONPATH=.venv/litellm-oldest .venv/bin/python -m pytest -q tests/test_litellm.py
+for version in 3.10 3.13; do
+    # shellcheck disable=SC2086 # one path a word
+    stage "python $version" ".venvs/py$version/bin/python" -m pytest -q $core_tests
+done
+
+stages_summary

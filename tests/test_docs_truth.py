@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
+import json
 import os
 import re
 import shutil
@@ -206,6 +207,53 @@ def test_the_pyproject_block_is_read_from_a_sub_folder(server: Any, myapp: Path)
     assert _rows(result.stdout, "history")["HistoryManager.get_execution_by_id/read"][2] == "3"
     assert _rows(result.stdout, "history")["HistoryManager.runs_matching/search"][2] == "3"  # "history:search"
     assert "memory peak" in " ".join(_rows(result.stdout, "agent")["Coach"])  # memory = "tracemalloc"
+
+
+def test_the_prices_block_prices_the_models_it_names(server: Any, tmp_path: Path) -> None:
+    """The prices block as the project's pyproject.toml, the quickstart app calling the model it names: the
+    JSON report's cost is the local server's usage (words) times those prices, and nothing is unpriced."""
+    text = block("pyproject-prices").text
+    (tmp_path / "pyproject.toml").write_text(text)
+    (tmp_path / ".git").mkdir()
+    shutil.copy(APPS / "quickstart" / "app.py", tmp_path / "app.py")
+    model = "acme-support-ft"
+    input_price, output_price = (
+        float(found)
+        for found in re.search(rf'"{model}" = {{ input = ([\d.]+), output = ([\d.]+) }}', text).groups()  # type: ignore[union-attr]
+    )
+    env = _shell_env(server, QUICKSTART_MODEL=model)
+    saved = _bash(f"otel-agentperf run --slowest 0 --save run.otlp -- {sys.executable} app.py", tmp_path, env)
+    assert saved.returncode == 0, saved.stdout + saved.stderr
+    assert "WARNING" not in saved.stderr
+    reported = _bash("otel-agentperf report --file run.otlp --format json", tmp_path, env)
+    rows = {(op["kind"], op["name"]): op for op in json.loads(reported.stdout)["operations"]}
+    row = rows[("llm", f"openai/{model}")]
+    assert row["calls"] == 3 and row["unpriced"] == 0 and row["output_tokens"] == 3 * 9  # nine words an answer
+    expected = (row["input_tokens"] * input_price + row["output_tokens"] * output_price) / 1e6
+    assert row["cost_usd"] == pytest.approx(expected, abs=1e-9)
+
+
+def test_the_mcp_stdio_block_instruments_its_server_under_run(tmp_path: Path) -> None:
+    """The block as the user's client, beside the real tools server, under ``otel-agentperf run``: the
+    server's SERVER span is the child of the client's call in one trace. The same client without ``env=``
+    (the SDK's default environment) gets no server span: what the text says the argument is for."""
+    code = block("mcp-stdio-env").text
+    shutil.copy(APPS / "mcp_tools_server.py", tmp_path / "mcp_tools_server.py")
+    (tmp_path / "client.py").write_text(code)
+    (tmp_path / "bare_client.py").write_text(code.replace(", env={**os.environ}", ""))
+    assert (tmp_path / "bare_client.py").read_text() != code
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "COLUMNS", "LINES"))}
+    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
+    drawn = {}
+    for client in ("client.py", "bare_client.py"):
+        result = _bash(f"otel-agentperf run --slowest 5 -- {sys.executable} {client}", tmp_path, env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "text='5'" in result.stdout and "Traceback" not in result.stderr
+        waterfalls = result.stdout.split("Slowest traces", 1)[1].splitlines()
+        at = next(line for line in waterfalls if line.rstrip().endswith(" bar")).index(" span") + 1  # the span column
+        drawn[client] = [line[at:].split("  |")[0].rstrip() for line in waterfalls if "tools/call" in line[at:]]
+    assert drawn["client.py"] == ["tools/call add", "  tools/call add"]  # client span, server span under it
+    assert drawn["bare_client.py"] == ["tools/call add"]
 
 
 def test_the_in_code_block_records_what_its_comments_say(recorded: Recorded) -> None:

@@ -92,11 +92,20 @@ async def _outside_any_operation(held: list[float]) -> None:
     await asyncio.sleep(0.01)
 
 
-def test_blocking_outside_any_operation_is_charged_to_the_code_that_did_it(monitored: Recorded) -> None:
+@pytest.mark.parametrize("paths", [False, True])
+def test_blocking_outside_any_operation_is_charged_to_the_code_that_did_it(
+    monitored: Recorded, monkeypatch: pytest.MonkeyPatch, paths: bool
+) -> None:
+    """Named ``module:function``; the file's path only with the opt-in that governs paths."""
+    if paths:
+        monkeypatch.setenv(settings.CAPTURE_PATHS_ENV, "true")
+        settings.reload()
     held: list[float] = []
     asyncio.run(_outside_any_operation(held))
-    where = {names.CODE_FUNCTION: "_outside_any_operation", names.CODE_FILE_PATH: THIS_FILE}
+    where = {names.CODE_FUNCTION: f"{__name__}:_outside_any_operation"}
     assert held[0] * 0.5 <= monitored.counter(BLOCKED, **where) <= held[0] * 1.1
+    points = [p for p in monitored.metrics()[BLOCKED].data.data_points if names.CODE_FUNCTION in p.attributes]
+    assert points and all(p.attributes.get(names.CODE_FILE_PATH) == (THIS_FILE if paths else None) for p in points)
 
 
 @ap.config

@@ -359,6 +359,33 @@ def test_cost_has_significant_digits_unpriced_models_say_so_and_tokens_are_split
     assert (item["input_tokens"], item["output_tokens"], item["tokens"]) == (100, 33, 133)
 
 
+def test_json_counts_are_whole_numbers_and_costs_are_rounded() -> None:
+    """Counters arrive as floats and sums of float prices carry noise: JSON says 3 calls and $0.000075."""
+    registry = CollectorRegistry()
+    provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
+    recorder = Recorder(provider.get_meter("test"), catalogue(False))
+    attributes = {
+        names.GEN_AI_OPERATION_NAME: names.OP_CHAT,
+        names.GEN_AI_PROVIDER_NAME: names.PROVIDER_OPENAI,
+        names.GEN_AI_REQUEST_MODEL: "cheap",
+    }
+    for _ in range(3):
+        recorder.duration(names.KIND_LLM, 0.5, attributes)
+        recorder.tokens(10, 5, None, None, attributes, failed=False)
+        recorder.cost(0.000025, attributes)
+    rows = scrape.parse(generate_latest(registry).decode())
+    provider.shutdown()
+    assert sum(row.cost_usd for row in rows) != 0.000075  # the float sum's noise, which JSON must not carry
+    text = report.render_json(rows, [])
+    (item,) = json.loads(text)["operations"]
+    assert (item["cost_usd"], item["priced_cost_usd"]) == (0.000075, 0.000075)
+    assert "7.500000000000001e-05" not in text
+    counts = ("calls", "errors", "redundant", "blocking", "input_tokens", "output_tokens", "tokens", "unpriced")
+    for count in (*counts, "retries", "retried_calls", "first_chunk_count", "size_records", "size_observations"):
+        assert type(item[count]) is int, count
+    assert (item["calls"], item["errors"], item["input_tokens"], item["tokens"]) == (3, 0, 30, 45)
+
+
 @pytest.mark.parametrize(
     ("value", "text"), [(0.000035, "$0.000035"), (0.0123, "$0.012"), (0.5, "$0.50"), (1.234, "$1.23"), (42.0, "$42.00")]
 )

@@ -188,6 +188,16 @@ def test_run_passes_the_exit_status_and_the_output_through(tmp_path: Path) -> No
     ]
 
 
+def test_slowest_0_gives_the_report_without_waterfalls_and_a_negative_count_is_refused(tmp_path: Path) -> None:
+    result = _run(["--slowest", "0", "--", sys.executable, str(APPS / "run_app.py"), "0"], _env(), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"exited with status 0 after [\d.]+ s; received 7 spans", result.stdout)
+    assert any(line.startswith("agent ") and "support_agent" in line for line in result.stdout.splitlines())
+    assert "Slowest traces" not in result.stdout and "No spans were received" not in result.stdout
+    refused = _run(["--slowest", "-1", "--", "true"], _env(), tmp_path)
+    assert refused.returncode == 2 and "--slowest: must be 0 or more: '-1'" in refused.stderr
+
+
 def test_run_without_a_command_or_with_a_missing_one_says_so_in_one_line(tmp_path: Path) -> None:
     missing = _run(["--", "no-such-command-here"], _env(), tmp_path)
     assert (missing.returncode, missing.stderr) == (127, "otel-agentperf: command not found: no-such-command-here\n")
@@ -288,7 +298,9 @@ def test_live_view_while_the_app_runs_then_ctrl_c_gives_the_report(tmp_path: Pat
     try:
         screen = _wait_for(tmux, session, "support_agent")
         assert "otel-agentperf top" in screen and "lookup_order" in screen
-        _wait_for(tmux, session, "last ")  # a second frame: a window of what arrived since the first
+        # A second frame: a window of what arrived since the first. The header is one line however long the
+        # checkout's path in the command it names.
+        _wait_for(tmux, session, "otel-agentperf top (last ")
         subprocess.run([tmux, "send-keys", "-t", session, "C-c"], check=True)
         screen = _wait_for(tmux, session, "run-exit=")
         assert "run-exit=0" in screen  # the app's own status: it caught the Ctrl-C and ended

@@ -129,6 +129,24 @@ _tmux = tmux.tmux
 _screen, _wait_for = tmux.screen, tmux.wait_for
 
 
+@pytest.mark.parametrize("width", [40, 80, 200])
+def test_header_is_one_line_cut_at_the_terminal_width_whatever_the_label(width: int) -> None:
+    """A long label (a command run from a deep checkout) is cut with an ellipsis; what the view shows and its
+    window stay whole on the first line, and the table is not the header's width."""
+    from rich.console import Console
+
+    label = f"{'/very/deep/checkout' * 12}/.venv/bin/python {'/very/deep/checkout' * 12}/app.py --flag"
+    view = View(label)
+    view.refresh([], 0.0, None)
+    view.seconds = 1.0
+    terminal = Console(width=width, record=True, color_system=None)
+    terminal.print(top.render(view))
+    lines = terminal.export_text().splitlines()
+    assert lines[0].startswith("otel-agentperf top (last 1.0s)  /very/")
+    assert lines[0].endswith("…") and len(lines[0]) == width
+    assert not any("checkout" in line for line in lines[1:])
+
+
 def test_live_view_in_a_real_terminal() -> None:
     tmux = _tmux()
     pipeline = Pipeline()
@@ -161,7 +179,7 @@ def test_live_view_in_a_real_terminal() -> None:
             assert "since start" in screen
             assert "Planner" in screen and "search" in screen, screen
             assert "sort: time" in screen
-            _wait_for(tmux, session, "last ")  # the second frame is a window
+            _wait_for(tmux, session, "otel-agentperf top (last ")  # the second frame is a window
             subprocess.run([tmux, "send-keys", "-t", session, "s"], check=True)
             _wait_for(tmux, session, "sort: rate")
             subprocess.run([tmux, "send-keys", "-t", session, "f"], check=True)

@@ -6,8 +6,8 @@ runs it is the loop lag (``agentperf.event_loop.lag``). A callback still waiting
 the loop is held by whatever runs on its thread, so the watchdog reads that thread's stack
 (``sys._current_frames``): the running operations on it (found by the wrapper frames that run them,
 ``loop_clock.RUNNING_FRAMES``; never by reading that thread's frame locals) are charged the time since
-the last look, the innermost first and none more than it has run, with the innermost frame of the
-application's own code as where it blocked; what no operation covers is charged to that location. Nothing
+the last look, the innermost first and none more than it has run, with where it blocked (:func:`_holder`); what no
+operation covers is charged to that code, named ``module:function``. Nothing
 runs on the loop's hot path: the loop runs one callback per look (a timer of its own would cost every
 loop iteration two clock reads), and the stacks are read only while it is held. A block that starts
 between the loop running a callback and the next being scheduled is charged from the scheduling: up to
@@ -20,13 +20,16 @@ never charged.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import sys
 import threading
 from time import perf_counter
 from types import FrameType
-from typing import Any
+from typing import Any, NamedTuple
+
+from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
 from otel_agentperf.recording import loop_clock, state
@@ -49,6 +52,53 @@ def _not_user_code() -> tuple[str, ...]:
     return tuple({os.path.normcase(os.path.abspath(folder)) + os.sep for folder in folders if folder})
 
 
+# The event loop's own frames: ``Handle._run`` runs one callback (a task's step, a future's done callback),
+# where a callback's stack ends; ``_run_once`` picks the callbacks and polls the selector. What is outside a
+# callback (the loop's own polling, ``run_forever``, ``asyncio.run``, the ``<module>`` that called it) is
+# not code holding the loop, however it looks.
+_CALLBACK = asyncio.events.Handle._run.__code__
+_LOOP_STEP = asyncio.base_events.BaseEventLoop.__dict__["_run_once"].__code__
+
+
+class _Site(NamedTuple):
+    """Where a loop was held: the function's qualified name, its file and line (for the operation's span
+    event) and its module's dotted name (for code outside operations, never a machine path)."""
+
+    function: str
+    path: str
+    line: int
+    module: str
+
+    @property
+    def location(self) -> Location:
+        return self.function, self.path, self.line
+
+    @property
+    def name(self) -> str:
+        """``module:function``: the same on every machine, and what an import or a search finds."""
+        return f"{self.module}:{self.function}"
+
+
+def _site(frame: FrameType) -> _Site:
+    """The frame's function and module. The module's name is read from the frame's globals (its module's
+    dictionary, never the frame's locals): the import name, or for a script run as ``__main__`` its
+    ``-m`` name or its file's name; a frozen or generated module keeps its import name too."""
+    code = frame.f_code
+    function = str(getattr(code, "co_qualname", code.co_name))  # co_qualname: Python 3.11+
+    module = frame.f_globals.get("__name__")
+    if module == "__main__" or not isinstance(module, str):
+        spec = frame.f_globals.get("__spec__")
+        spec_name = getattr(spec, "name", None)
+        module = spec_name if isinstance(spec_name, str) else os.path.splitext(os.path.basename(code.co_filename))[0]
+    return _Site(function, code.co_filename, frame.f_lineno, module)
+
+
+def _user_code(filename: str) -> bool:
+    """Code the application wrote: a real file (not ``<frozen abc>``, not ``<string>`` such as a dataclass's
+    generated ``__init__``) outside the standard library, installed packages and this package."""
+    return not filename.startswith("<") and not os.path.normcase(filename).startswith(_not_user_code())
+
+
 class _Watched:
     """One running loop: its thread, and when the monitor's timer on it is due."""
 
@@ -61,8 +111,8 @@ class _Watched:
         self.posted: float | None = None  # when the callback the loop has not run yet was scheduled
         self.charged_until = 0.0  # blocked time up to here is charged already
         # What the last look found holding the loop: the operations on its stack, innermost first, and
-        # where in the application's code.
-        self.last: tuple[list[Invocation], Location | None] | None = None
+        # where.
+        self.last: tuple[list[Invocation], _Site | None] | None = None
 
 
 class LoopMonitor:
@@ -121,7 +171,7 @@ class LoopMonitor:
         operations, where = self._holder(entry.thread_id)
         self._charge(entry, operations, where, now)
 
-    def _charge(self, entry: _Watched, operations: list[Invocation], where: Location | None, now: float) -> None:
+    def _charge(self, entry: _Watched, operations: list[Invocation], where: _Site | None, now: float) -> None:
         """The time since the last charge, to the innermost operation as far back as it has run, then to
         the ones around it; what none of them covers, to the application code outside operations."""
         seconds = now - entry.charged_until
@@ -133,7 +183,7 @@ class LoopMonitor:
         for operation in operations:
             part = min(seconds, operation.age(now)) - covered
             if part > 0:
-                operation.blocked(part, where if covered == 0 else None)
+                operation.blocked(part, where.location if covered == 0 and where is not None else None)
                 covered += part
         rest = seconds - covered
         if operations and 0 < rest <= settings.current().loop_block_threshold_s / 4:
@@ -143,9 +193,12 @@ class LoopMonitor:
         if rest <= 0 or where is None:
             return
         telemetry = state.telemetry()
-        function, path, _line = where
-        attributes = telemetry.bounds.metric_attributes({names.CODE_FUNCTION: function, names.CODE_FILE_PATH: path})
-        telemetry.recorder.event_loop_blocked(rest, attributes, None)
+        # The file's path only when the user opted in to paths (as for config and history files): a row
+        # named by a machine's folders differs per machine and says where the code was deployed.
+        code: dict[str, AttributeValue] = {names.CODE_FUNCTION: where.name}
+        if settings.current().capture_file_paths:
+            code[names.CODE_FILE_PATH] = where.path
+        telemetry.recorder.event_loop_blocked(rest, telemetry.bounds.metric_attributes(code), None)
 
     def _ran(self, entry: _Watched) -> None:
         """On the loop: the monitor's callback ran; how late is the lag, and a block ends here."""
@@ -171,23 +224,38 @@ class LoopMonitor:
             entry.posted = None
             entry.clock.in_block = False
 
-    def _holder(self, thread_id: int) -> tuple[list[Invocation], Location | None]:
-        """The running operations on the loop's thread, innermost first, and the innermost application frame."""
+    def _holder(self, thread_id: int) -> tuple[list[Invocation], _Site | None]:
+        """The running operations on the loop's thread, innermost first, and where the loop is held.
+
+        Where: walking out from the innermost frame, within the callback the loop runs (up to its own
+        frames), the nearest frame of the application's code; library frames inside it (the standard
+        library, ``<frozen ...>``, ``<string>``, installed packages) stand for the application frame that
+        called them. A callback with no application frame is named by its innermost frame. Frames outside
+        the callback (the ``<module>`` that called ``asyncio.run``) never hold the loop: outside a callback
+        (the loop polling its selector) or with no loop frame on the stack, no code is named.
+        """
         frame: FrameType | None = sys._current_frames().get(thread_id)
-        where: Location | None = None
+        user: _Site | None = None
+        library: _Site | None = None
+        callback: bool | None = None  # inside a callback the loop runs: unknown until a loop frame is met
         operations: list[Invocation] = []
-        not_user_code = _not_user_code()
         while frame is not None:
             code = frame.f_code
             invocation = loop_clock.RUNNING_FRAMES.get(frame)
             if invocation is not None:
                 if isinstance(invocation, Invocation) and invocation.running():
                     operations.append(invocation)
-            elif where is None and not os.path.normcase(code.co_filename).startswith(not_user_code):
-                function = str(getattr(code, "co_qualname", code.co_name))  # co_qualname: Python 3.11+
-                where = (function, code.co_filename, frame.f_lineno)
+            elif callback is None:
+                if code is _CALLBACK or code is _LOOP_STEP:
+                    callback = code is _CALLBACK
+                elif user is None and _user_code(code.co_filename):
+                    user = _site(frame)
+                elif user is None and library is None:
+                    library = _site(frame)
             frame = frame.f_back
-        return operations, where
+        if not callback:  # the loop's own work, or no loop running on the stack: no code holds it
+            return operations, None
+        return operations, user or library
 
 
 monitor = LoopMonitor()

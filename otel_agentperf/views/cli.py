@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from otel_agentperf.views import report, scrape
+from otel_agentperf.views.families import significant
 from otel_agentperf.views.insights import bottlenecks
 from otel_agentperf.views.rows import ReportError, Row
 
@@ -40,6 +41,17 @@ def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
     return parse
 
 
+def _count(text: str) -> int:
+    """An option's type: a whole number of 0 or more, else argparse's one-line usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     from otel_agentperf.stack import bundle
     from otel_agentperf.version import __version__
@@ -67,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
         "--interval", type=_positive(float), default=2.0, metavar="S", help="seconds between live refreshes (2)"
     )
     run_cmd.add_argument(
-        "--slowest", type=_positive(int), default=3, metavar="N", help="how many traces to draw (default 3)"
+        "--slowest", type=_count, default=3, metavar="N", help="how many traces to draw (default 3; 0: none)"
     )
     run_cmd.add_argument("argv", nargs=argparse.REMAINDER, metavar="COMMAND", help="the command to run, after --")
     report_cmd = commands.add_parser("report", help="one-shot performance report from a /metrics scrape or saved run")
@@ -227,7 +239,7 @@ def _main(argv: list[str] | None) -> int:
         except KeyboardInterrupt:
             return 0
     try:
-        rows = _rows(args)
+        rows = significant(_rows(args))
     except ReportError as exc:
         print(f"otel-agentperf: {exc}", file=sys.stderr)
         return 2

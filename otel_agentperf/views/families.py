@@ -50,6 +50,9 @@ _EXTRA = {
 
 
 CODE = "code"  # the kind of a row for application code that ran outside any operation
+# A code row is listed when it held its loop for at least this share of the time all rows held loops: the
+# few places worth a look, not every stray import or library callback that once crossed the threshold.
+CODE_SHARE = 0.01
 STARTUP = "startup"  # the kind of the cold-start rows: one per phase, a call per process
 
 
@@ -82,8 +85,9 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
         kind: [prometheus.label(attribute) for attribute in attributes]
         for kind, attributes in names.NAMING_ATTRIBUTES.items()
     }
-    # Code outside any operation that held the event loop is a row of its own, named by its location.
-    labels_of[CODE] = [prometheus.label(names.CODE_FUNCTION), prometheus.label(names.CODE_FILE_PATH)]
+    # Code outside any operation that held the event loop is a row of its own, named ``module:function``
+    # (its file's path, when the user opted in to paths, stays a label of the metric, not the row's name).
+    labels_of[CODE] = [prometheus.label(names.CODE_FUNCTION)]
     labels_of[STARTUP] = [prometheus.label(names.STARTUP_PHASE)]
     families[prometheus.family(catalogue(False).startup)] = STARTUP
     self_family = prometheus.family(catalogue(False).self_time)
@@ -208,3 +212,11 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
     for row in found.values():
         row.estimate_quantiles()
     return ranked(list(found.values()))
+
+
+def significant(rows: list[Row]) -> list[Row]:
+    """The rows to show: every operation, and code outside operations that held its loop for at least
+    :data:`CODE_SHARE` of the time all rows held loops. Applied to what is shown (a report, a live view's
+    window), not to the rows a window is computed from, so a row crossing the line is not taken as new."""
+    held = sum(row.blocked_seconds for row in rows)
+    return [row for row in rows if row.kind != CODE or (held > 0 and row.blocked_seconds >= CODE_SHARE * held)]

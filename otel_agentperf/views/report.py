@@ -116,9 +116,13 @@ _COUNTS = (
     "errors",
     "redundant",
     "blocking",
+    "input_tokens",
+    "output_tokens",
+    "first_chunk_count",
     "unpriced",
     "retries",
     "retried_calls",
+    "size_records",
     "size_observations",
     "memory_peak_calls",
     "memory_rss_calls",
@@ -138,7 +142,7 @@ def render_json(rows: list[Row], bottlenecks: list[str]) -> str:
         item["bounds"] = {key: [low, None if math.isinf(high) else high] for key, (low, high) in row.bounds.items()}
         item["mean_seconds"] = row.mean_seconds
         item["own_seconds"] = row.own_seconds
-        item["tokens"] = row.tokens
+        item["tokens"] = round(row.tokens)
         # Unknown, not free: a row with unpriced calls has no total cost (``cost_usd`` of its priced calls
         # would understate it); ``priced_cost_usd`` keeps what is known.
         item["priced_cost_usd"] = round(row.cost_usd, _COST_DIGITS)

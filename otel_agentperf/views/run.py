@@ -28,6 +28,7 @@ from typing import IO, BinaryIO, TextIO
 from otel_agentperf.receiving.received import Received
 from otel_agentperf.receiving.receiver import Receiver
 from otel_agentperf.views import otlp, report, waterfall
+from otel_agentperf.views.families import significant
 from otel_agentperf.views.insights import bottlenecks
 from otel_agentperf.views.rows import Row
 
@@ -150,13 +151,16 @@ class ReceivedRows:
 
 
 def summary(received: Received, slowest: int) -> str:
-    """The report (table, where the time goes, bottlenecks) and the waterfall of the slowest traces."""
-    rows = otlp.rows(received.metric_requests())
+    """The report (table, where the time goes, bottlenecks) and the waterfall of the ``slowest`` slowest
+    traces (none for 0: the report alone, for a run whose traces are not wanted)."""
+    rows = significant(otlp.rows(received.metric_requests()))
     table = (
         report.render_table(rows, bottlenecks(rows))
         if rows
         else "No otel-agentperf metrics were received (is the command a Python program the launcher instruments?)"
     )
+    if slowest == 0:
+        return table
     return table + "\n\n" + waterfall.render(received.trace_requests(), slowest)
 
 

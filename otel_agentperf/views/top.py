@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from otel_agentperf.conventions import names
+from otel_agentperf.views.families import significant
 from otel_agentperf.views.insights import bottlenecks, growth, growth_sentence, where_time_goes
 from otel_agentperf.views.rows import CounterReset, ReportError, Row, estimate_text, size_text, window
 from otel_agentperf.views.scrape import fetch, parse
@@ -40,7 +41,7 @@ class Source(Protocol):
 
     @property
     def label(self) -> str:
-        """What the title names: a URL, a command."""
+        """What the header names: a URL, a command."""
         ...
 
     def rows(self) -> list[Row]:
@@ -90,6 +91,7 @@ class View:
                 self.rows, self.seconds = totals, None
                 self.message = f"counters reset ({exc}); showing totals since the restart"
         self.totals = totals
+        self.rows = significant(self.rows)
         if self.seconds is not None:
             for row in self.rows:
                 p95, size = row.quantiles.get("p95"), row.mean_size
@@ -129,8 +131,7 @@ def _per(value: float, seconds: float | None, scale: float = 1.0, digits: int = 
 
 def render(view: View) -> Group:
     """The rich renderable for one frame."""
-    span = "since start" if view.seconds is None else f"last {view.seconds:.1f}s"
-    table = Table(title=f"otel-agentperf top  {view.label}  ({span})", title_justify="left", expand=False)
+    table = Table(expand=False)
     for column in (
         "kind",
         "operation",
@@ -192,7 +193,15 @@ def render(view: View) -> Group:
     footer += [Text(f"- {sentence}") for sentence in view.growing() + bottlenecks(view.rows, limit=4)]
     if view.message:
         footer.append(Text(view.message, style="bold red"))
-    return Group(table, *footer)
+    return Group(header(view), table, *footer)
+
+
+def header(view: View) -> Text:
+    """The view's first line: what it shows and the window first, then the source's label, on one line cut
+    with an ellipsis at the terminal's width. A table title would wrap at the table's width, so a long URL or
+    ``run --live -- COMMAND`` split the line (and the window's "last 2.0s") over several lines."""
+    span = "since start" if view.seconds is None else f"last {view.seconds:.1f}s"
+    return Text(f"otel-agentperf top ({span})  {view.label}", no_wrap=True, overflow="ellipsis")
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ import openai
 from appkit import serve
 
 from doc_chat.agents import ANSWER_TIMINGS, DocAssistant, QueryRewriter
+from doc_chat.models import stream_chat
 
 QUESTIONS = ["how do I install it", "which metrics are there", "how do I add a dashboard", "what does top show"]
 
@@ -20,8 +21,9 @@ def main() -> None:
         answer = await assistant.answer(question, query)
         await assistant.suggest_followups(answer)
 
-    async def warm_up() -> None:  # a readiness check before taking requests
-        await assistant.suggest_followups("ping")
+    async def warm_up() -> None:  # a readiness check before taking requests: both ways the app calls models
+        await client.chat.completions.create(model="health-check-mini", messages=[{"role": "user", "content": "ping"}])
+        await stream_chat(client, "health-check-mini", "ping")
 
     serve(
         handle,
