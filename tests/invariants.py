@@ -83,6 +83,8 @@ class _Checker:
     def name(self, kind: str, name: str) -> None:
         if name.strip() in ("", "-"):
             self.fail(f"a {kind} row named {name!r}")
+        if kind == "code" and ("<" in name or "/" in name or ":" not in name):
+            self.fail(f"code outside operations not named module:function: {name}")
         if "_OTHER" in name:
             self.fail(f"_OTHER in the row name {kind} {name}")
         if not self.paths and _has_path(name):
@@ -159,6 +161,8 @@ def check_text(report: str, *, wall: float | None = None, loops: int = 1, paths:
             if parts and abs(total - whole) > 0.1 * len(parts):
                 checker.fail(f"the kinds add up to {total:.1f} ms, not the stated {whole:.1f} ms: {line.strip()}")
     checker.findings(_bottleneck_lines(lines))
+    for name in _code_names(lines):
+        checker.name("code", name)
     for label in _span_labels(lines):
         if "_OTHER" in label:
             checker.fail(f"_OTHER in the span name {label}")
@@ -176,6 +180,20 @@ def _bottleneck_lines(lines: list[str]) -> list[str]:
         if inside and stripped.startswith("- "):
             found.append(stripped[2:])
         elif inside and stripped and not stripped.startswith("- "):
+            inside = False
+    return found
+
+
+def _code_names(lines: list[str]) -> list[str]:
+    """The names under "Code outside operations that held the event loop:"."""
+    found: list[str] = []
+    inside = False
+    for line in lines:
+        if line.startswith("Code outside operations"):
+            inside = True
+        elif inside and (held := re.match(r"- (.+) held it [\d.,]+ ms$", line.strip())):
+            found.append(held.group(1))
+        else:
             inside = False
     return found
 
@@ -280,6 +298,9 @@ def check_json(report: Mapping[str, Any], *, wall: float | None = None, loops: i
         if previous is not None and key > previous + 1e-9:
             checker.fail(f"operations not in order: {kind} {name} {key} after {previous}")
         previous = key
+    for code in report.get("code_outside_operations", []):
+        checker.name("code", code["name"])
+        held += code["blocked_seconds"]
     checker.loops_held(held)
     checker.findings(report.get("bottlenecks", []))
     checker.done()

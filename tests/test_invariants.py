@@ -121,6 +121,14 @@ PLANTED = {
         _broken("config    load_settings", "history   trips_of/_OTHER"),
         "_OTHER in the row name history trips_of/_OTHER",
     ),
+    "code named by its path": (
+        _broken(
+            "Slowest traces",
+            "Code outside operations that held the event loop:\n"
+            "- _path_stat/<frozen importlib> held it 81.0 ms\n\nSlowest traces",
+        ),
+        "code outside operations not named module:function: _path_stat/<frozen importlib>",
+    ),
     "_OTHER in a span name": (
         _broken("execute_tool search_flights", "history__OTHER TripHistory"),
         "_OTHER in the span name history__OTHER TripHistory",

@@ -22,6 +22,7 @@ LEAF_KINDS = (
 _LONG_TAIL_RATIO = 5.0
 _LONG_TAIL_MIN_CALLS = 20
 _PER_SORT = 3  # findings of one sort (own time, waste, loop, retries) in the list at most
+_EXPLAINS = 0.5  # holding the loop for this share of its own time explains an operation's own time
 
 
 def _label(row: Row) -> str:
@@ -84,10 +85,12 @@ def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:
     own_time = sum(row.own_seconds for row in rows)
     leaves = [row for row in rows if row.kind in LEAF_KINDS and row.calls]
     leaf_time = sum(row.total_seconds for row in leaves)
-    if own_time > 0:
-        # Own time: an operation's self time (never its callees', so an agent is not charged for its model),
-        # less the time it waited for an event loop other code held (charged to that code below).
-        top = max(rows, key=lambda row: row.own_seconds)
+    # Own time: an operation's self time (never its callees', so an agent is not charged for its model), less
+    # the time it waited for an event loop other code held (charged to that code below). An operation whose
+    # own time is mostly holding the loop is named for that below, in the sentence that says what it did.
+    busy = [row for row in rows if row.own_seconds > 0 and row.blocked_seconds < _EXPLAINS * row.own_seconds]
+    if own_time > 0 and busy:
+        top = max(busy, key=lambda row: row.own_seconds)
         costed.append(
             Finding(
                 top.own_seconds,
@@ -98,7 +101,7 @@ def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:
                 top,
             )
         )
-    elif leaves and leaf_time > 0:
+    elif own_time <= 0 and leaves and leaf_time > 0:
         top = max(leaves, key=lambda row: row.total_seconds)
         share = 100 * top.total_seconds / leaf_time
         costed.append(

@@ -6,6 +6,7 @@ import json
 import math
 from dataclasses import asdict
 
+from otel_agentperf.views.families import CODE, STARTUP
 from otel_agentperf.views.insights import cold_start, time_by_kind, where_time_goes
 from otel_agentperf.views.rows import QUANTILES, Row, cost_text, estimate_text, ms, ranked, size_text
 
@@ -78,9 +79,34 @@ def order(rows: list[Row]) -> str:
     return "Operations by total ms (the app did not export self time)"
 
 
+def operations(rows: list[Row]) -> list[Row]:
+    """The rows of the operation table, ranked: operations only. Code outside operations has no calls or
+    duration of its own, only the time it held a loop, and the cold-start phases are one figure per process:
+    each has its own lines (:func:`code_lines`, ``insights.cold_start``)."""
+    return ranked([row for row in rows if row.kind not in (CODE, STARTUP)])
+
+
+def _code(rows: list[Row]) -> list[Row]:
+    """Code outside any operation that held an event loop, the most first (the significant ones: see
+    ``families.significant``)."""
+    found = [row for row in rows if row.kind == CODE and row.blocked_seconds]
+    return sorted(found, key=lambda row: -row.blocked_seconds)
+
+
+def code_lines(rows: list[Row]) -> list[str]:
+    """The lines naming :func:`_code`'s rows, under the table."""
+    code = _code(rows)
+    if not code:
+        return []
+    return [
+        "Code outside operations that held the event loop:",
+        *(f"- {row.name} held it {ms(row.blocked_seconds)} ms" for row in code),
+    ]
+
+
 def render_table(rows: list[Row], bottlenecks: list[str]) -> str:
     """A fixed-width table for the terminal: names and notes left-aligned, numbers right-aligned."""
-    lines = [HEADER, *(cells(row) for row in ranked(rows))]
+    lines = [HEADER, *(cells(row) for row in operations(rows))]
     widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
     rendered = []
     for line in lines:
@@ -93,6 +119,8 @@ def render_table(rows: list[Row], bottlenecks: list[str]) -> str:
     summary = [line for line in (where_time_goes(rows), cold_start(rows)) if line]
     if summary:
         rendered += ["", *summary]
+    if code := code_lines(rows):
+        rendered += ["", *code]
     if bottlenecks:
         rendered += ["", "Bottlenecks:", *(f"- {sentence}" for sentence in bottlenecks)]
     return "\n".join(rendered)
@@ -101,10 +129,12 @@ def render_table(rows: list[Row], bottlenecks: list[str]) -> str:
 def render_markdown(rows: list[Row], bottlenecks: list[str]) -> str:
     """A GitHub-flavoured Markdown table, for CI logs and issues."""
     lines = [order(rows), "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    lines += ["| " + " | ".join(cells(row)) + " |" for row in ranked(rows)]
+    lines += ["| " + " | ".join(cells(row)) + " |" for row in operations(rows)]
     summary = [line for line in (where_time_goes(rows), cold_start(rows)) if line]
     if summary:
         lines += ["", *summary]
+    if code := code_lines(rows):
+        lines += ["", *code]
     if bottlenecks:
         lines += ["", "**Bottlenecks**", "", *(f"- {sentence}" for sentence in bottlenecks)]
     return "\n".join(lines)
@@ -131,9 +161,10 @@ _COST_DIGITS = 9  # dollars to a billionth: summed float prices print as 7.50000
 
 
 def render_json(rows: list[Row], bottlenecks: list[str]) -> str:
-    """Machine-readable rows (seconds, not milliseconds) and the bottleneck sentences."""
-    operations = []
-    for row in ranked(rows):
+    """Machine-readable rows (seconds, not milliseconds), the code outside operations that held a loop, the
+    cold-start phases and the bottleneck sentences."""
+    found = []
+    for row in operations(rows):
         item = asdict(row)
         item.pop("buckets")
         item.pop("first_chunk_buckets")
@@ -150,6 +181,14 @@ def render_json(rows: list[Row], bottlenecks: list[str]) -> str:
         for count in _COUNTS:  # counted, not measured: whole numbers (the metrics carry them as floats)
             item[count] = round(item[count])
         item["retry_reasons"] = {reason: round(times) for reason, times in row.retry_reasons.items()}
-        operations.append(item)
-    by_kind = dict(time_by_kind(rows))
-    return json.dumps({"operations": operations, "own_seconds_by_kind": by_kind, "bottlenecks": bottlenecks}, indent=2)
+        found.append(item)
+    code = [{"name": row.name, "blocked_seconds": row.blocked_seconds} for row in _code(rows)]
+    startup = {row.name: row.mean_seconds for row in rows if row.kind == STARTUP and row.calls}
+    report = {
+        "operations": found,
+        "code_outside_operations": code,
+        "startup_seconds": startup,
+        "own_seconds_by_kind": dict(time_by_kind(rows)),
+        "bottlenecks": bottlenecks,
+    }
+    return json.dumps(report, indent=2)
