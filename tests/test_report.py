@@ -363,7 +363,7 @@ def test_json_counts_are_whole_numbers_and_costs_are_rounded() -> None:
     """Counters arrive as floats and sums of float prices carry noise: JSON says 3 calls and $0.000075."""
     registry = CollectorRegistry()
     provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
-    recorder = Recorder(provider.get_meter("test"), catalogue(False))
+    recorder = Recorder(provider.get_meter(names.SCOPE_NAME), catalogue(False))
     attributes = {
         names.GEN_AI_OPERATION_NAME: names.OP_CHAT,
         names.GEN_AI_PROVIDER_NAME: names.PROVIDER_OPENAI,

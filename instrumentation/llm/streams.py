@@ -162,14 +162,13 @@ def _next_hook(original: Any) -> Any:
         try:
             item = original(self)
         except BaseException as exc:
-            invocation.hold(perf_counter() - began)
+            _stepped(invocation, began)
             _ended(state, exc)
             raise
         finally:
             state.stepping = False
-            invocation.steps_in(None)
         _read(state, item)
-        invocation.hold(perf_counter() - began)
+        _stepped(invocation, began)
         return item
 
     return next_item
@@ -180,28 +179,23 @@ def _iter_hook(original: Any) -> Any:
         state = _state(self)
         invocation = state.invocation if state is not None else None
         frame = _frame()
-        began = perf_counter()
+        began: float | None = perf_counter()
         try:
             if invocation is not None:
                 invocation.steps_in(frame)
             for item in original(self):
                 _read(state, item)
-                if invocation is not None:
-                    invocation.hold(perf_counter() - began)
-                    invocation.steps_in(None)
+                _stepped(invocation, began)
+                began = None  # the consumer's code runs from here to the next step
                 yield item
                 began = perf_counter()
                 if invocation is not None:
                     invocation.steps_in(frame)
         except BaseException as exc:
-            if invocation is not None:
-                invocation.hold(perf_counter() - began)
-                invocation.steps_in(None)
+            _stepped(invocation, began)
             _ended(state, exc)
             raise
-        if invocation is not None:
-            invocation.hold(perf_counter() - began)
-            invocation.steps_in(None)
+        _stepped(invocation, began)
         _ended(state, None)
 
     return iterate
@@ -322,17 +316,33 @@ def enter_hook(original: Any) -> Any:
 
     def enter(self: Any) -> Any:
         token = attach(self)
+        state = self.__dict__.get(STATE)
+        invocation = state.invocation if isinstance(state, StreamState) else None
+        began = perf_counter()
+        if invocation is not None:  # the request, made here synchronously: a step of the stream's operation
+            invocation.steps_in(_frame())
         try:
             opened = original(self)
         except BaseException as exc:
+            _stepped(invocation, began)
             _ended(self.__dict__.pop(STATE, None), exc)
             raise
         finally:
             _detach(token)
+        _stepped(invocation, began)
         moved(self, opened)
         return opened
 
     return enter
+
+
+def _stepped(invocation: LLMInvocation | None, began: float | None) -> None:
+    """A synchronous step of ``invocation``'s stream that began at ``began`` is over (None: none was going on:
+    the consumer stopped at an item it had been handed)."""
+    if invocation is not None:
+        if began is not None:
+            invocation.hold(perf_counter() - began)
+        invocation.steps_in(None)
 
 
 def _detach(token: object) -> None:
