@@ -83,7 +83,7 @@ class _Checker:
     def name(self, kind: str, name: str) -> None:
         if name.strip() in ("", "-"):
             self.fail(f"a {kind} row named {name!r}")
-        if kind == "code" and ("<" in name or "/" in name or ":" not in name):
+        if kind == "code" and ("<" in name.split(":", maxsplit=1)[0] or "/" in name or ":" not in name):
             self.fail(f"code outside operations not named module:function: {name}")
         if "_OTHER" in name:
             self.fail(f"_OTHER in the row name {kind} {name}")

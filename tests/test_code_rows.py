@@ -42,7 +42,7 @@ def _code_rows(tmp_path: Path) -> tuple[dict[str, float], dict[str, float], str]
         [CLI, "report", "--file", str(saved), "--format", "json"], capture_output=True, text=True, timeout=60
     )
     assert as_json.returncode == 0, as_json.stderr
-    rows = {op["name"]: op["blocked_seconds"] for op in json.loads(as_json.stdout)["operations"] if op["kind"] == CODE}
+    rows = {code["name"]: code["blocked_seconds"] for code in json.loads(as_json.stdout)["code_outside_operations"]}
     return rows, measured, result.stdout
 
 

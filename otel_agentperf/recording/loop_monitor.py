@@ -230,9 +230,10 @@ class LoopMonitor:
         Where: walking out from the innermost frame, within the callback the loop runs (up to its own
         frames), the nearest frame of the application's code; library frames inside it (the standard
         library, ``<frozen ...>``, ``<string>``, installed packages) stand for the application frame that
-        called them. A callback with no application frame is named by its innermost frame. Frames outside
-        the callback (the ``<module>`` that called ``asyncio.run``) never hold the loop: outside a callback
-        (the loop polling its selector) or with no loop frame on the stack, no code is named.
+        called them. A callback with no application frame is named by its innermost frame of a real module.
+        Frames outside the callback (the ``<module>`` that called ``asyncio.run``) never hold the loop:
+        outside a callback (the loop polling its selector) or with no loop frame on the stack, no code is
+        named.
         """
         frame: FrameType | None = sys._current_frames().get(thread_id)
         user: _Site | None = None
@@ -250,8 +251,8 @@ class LoopMonitor:
                     callback = code is _CALLBACK
                 elif user is None and _user_code(code.co_filename):
                     user = _site(frame)
-                elif user is None and library is None:
-                    library = _site(frame)
+                elif user is None and library is None and not code.co_filename.startswith("<"):
+                    library = _site(frame)  # a module with a name (not generated code's "<string>")
             frame = frame.f_back
         if not callback:  # the loop's own work, or no loop running on the stack: no code holds it
             return operations, None
