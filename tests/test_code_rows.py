@@ -67,8 +67,10 @@ def test_code_rows_are_module_function_resolved_to_the_application_frame(tmp_pat
     listed = sum(rows.values())
     assert listed <= 1.1 * (measured["lookup"] + measured["plugins"] + measured["session"] + measured["report"]) + 0.05
     assert measured["module"] > 0.2  # it did block, for longer than the threshold, twice
-    table = [line for line in printed.splitlines() if line.startswith("code ")]
-    assert table and all(_NAME.fullmatch(line.split()[1]) for line in table)
+    listed_lines = printed.split("Code outside operations that held the event loop:\n", 1)[1].split("\n\n", 1)[0]
+    names_listed = [line.split()[1] for line in listed_lines.splitlines()]
+    assert names_listed and all(_NAME.fullmatch(name) for name in names_listed)
+    assert names_listed == sorted(rows, key=lambda name: -rows[name])  # the most first, as the JSON has them
 
 
 def test_code_rows_under_one_percent_of_the_held_time_are_not_listed() -> None:
