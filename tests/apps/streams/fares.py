@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROUTES = [
     f"{origin}-{destination}"
-    for origin in ("LIS", "VIE", "KIX", "SFO")
+    for origin in ("LIS", "VIE", "KIX", "SFO", "GRU", "SYD")
     for destination in ("JFK", "LHR", "CDG", "FCO", "IST")
 ]
 FARE_CLASSES = ["economy", "business"]
