@@ -141,7 +141,9 @@ def test_a_stream_read_by_awaiting_never_holds_the_loop_whatever_wraps_it(shape:
     # Awaiting is not holding: at most the monitor's few looks of the SDK's own parsing.
     assert llm.blocked_seconds <= 0.1 * llm.total_seconds, (llm.blocked_seconds, llm.total_seconds)
     tool = run.rows[("tool", "fare_lookup")]
-    assert 0.75 * sum(held) <= tool.blocked_seconds <= 1.1 * sum(held)
+    # The monitor sees a block's edges up to a look late; on a machine two CPU burners and a second test run
+    # share, its thread runs late too (seen: +37 ms over three 50 ms blocks).
+    assert 0.75 * sum(held) <= tool.blocked_seconds <= 1.25 * sum(held)
     assert run.held() <= run.wall
     # The streams waited for the culprit's blocks, and that wait is not their own time.
     assert llm.waited_seconds > 0 and llm.own_seconds <= llm.self_seconds
@@ -154,8 +156,8 @@ def test_a_synchronous_stream_on_the_loop_holds_it_once_for_its_steps(server: An
 
     @ap.tool
     async def summarise() -> None:
+        started = perf_counter()  # the client's construction holds the loop too: the tool's own code
         client = openai.OpenAI(base_url=server.base_url, api_key="local")
-        started = perf_counter()
         stream = client.chat.completions.create(model="slow-120-sync", messages=MESSAGES, stream=True)  # type: ignore[arg-type]
         for _ in stream:
             time.sleep(0.002)  # the tool's own work on each chunk, between the stream's steps
@@ -170,7 +172,7 @@ def test_a_synchronous_stream_on_the_loop_holds_it_once_for_its_steps(server: An
     assert llm.blocked_seconds >= 0.12  # its request and its chunks, on the loop's thread
     assert llm.blocked_seconds <= llm.total_seconds * (1 + 1e-6)
     both = llm.blocked_seconds + tool.blocked_seconds
-    assert 0.8 * measured[0] <= both <= 1.1 * measured[0], (llm.blocked_seconds, tool.blocked_seconds, measured)
+    assert 0.8 * measured[0] <= both <= 1.25 * measured[0], (llm.blocked_seconds, tool.blocked_seconds, measured)
 
 
 @ap.config
