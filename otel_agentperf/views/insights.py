@@ -21,7 +21,6 @@ LEAF_KINDS = (
 )
 _LONG_TAIL_RATIO = 5.0
 _LONG_TAIL_MIN_CALLS = 20
-_PER_SORT = 3  # findings of one sort (own time, waste, loop, retries) in the list at most
 _EXPLAINS = 0.5  # holding the loop for this share of its own time explains an operation's own time
 
 
@@ -128,13 +127,13 @@ def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:
     for row in rows:
         if row.retries:
             costed.append(Finding(row.retry_seconds, "retries", retry_sentence(row), row))
-    # By cost, the figure each sentence gives first: a waste of 6 ms never precedes a block of 1.4 s. At most
-    # a few of one sort, so the third loop holder does not push the only redundant load off the list.
+    # By cost, the figure each sentence gives first: a waste of 6 ms never precedes a block of 1.4 s. One sort
+    # fills at most half the list, so the fifth loop holder does not push the only redundant load off it.
     shown: list[Finding] = []
     per_sort: dict[str, int] = {}
     for found in sorted(costed, key=lambda found: found.cost, reverse=True):
         per_sort[found.sort] = per_sort.get(found.sort, 0) + 1
-        if per_sort[found.sort] <= _PER_SORT:
+        if per_sort[found.sort] <= max(limit // 2, 1):  # one sort fills half the list at most
             shown.append(found)
     said = [found.sentence for found in shown]
     for row in sorted(rows, key=lambda r: r.errors / r.calls if r.calls else 0.0, reverse=True):
