@@ -193,7 +193,10 @@ def test_agent_duration_matches_its_span(frameworks: Recorded, server: Any) -> N
     span = frameworks.span("invoke_agent researcher")
     assert span.end_time is not None and span.start_time is not None
     point = frameworks.histogram_point(names.AGENT_DURATION)
-    assert point.sum == pytest.approx((span.end_time - span.start_time) / 1e9, rel=0.05, abs=0.002)
+    # The duration is measured inside the span: never longer (but for the two clocks' reading, 1 ms), and
+    # shorter by the finishing work, which a machine shared with CPU burners can pause (seen: 2.6 ms of 50).
+    spanned = (span.end_time - span.start_time) / 1e9
+    assert 0.9 * spanned - 0.005 <= point.sum <= spanned + 0.001
 
 
 def test_workflow_with_agent_subgraph(frameworks: Recorded, server: Any) -> None:
