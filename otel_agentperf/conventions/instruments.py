@@ -254,6 +254,17 @@ class Instruments:
             names.UNIT_SECONDS,
             "Time an awaiting operation could not go on because other code held its asyncio event loop.",
         )
+        self.request_duration = Instrument(
+            names.REQUEST_DURATION,
+            names.UNIT_SECONDS,
+            "Wall time of a request: the outermost agent, workflow or segment, by its kind and name.",
+            buckets.REQUEST_DURATION,
+        )
+        self.critical_path = Instrument(
+            names.REQUEST_CRITICAL_PATH,
+            names.UNIT_SECONDS,
+            "A request's wall time, each instant charged to the one operation on its critical path.",
+        )
         self.cache_write_attribute = (
             names.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS if latest else names.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
         )
@@ -275,6 +286,7 @@ class Instruments:
             self.event_loop_lag,
             self.llm_retry_duration,
             self.startup,
+            self.request_duration,
         ]
         return list({instrument.name: instrument for instrument in found}.values())
 
@@ -288,6 +300,7 @@ class Instruments:
             self.llm_retries,
             self.event_loop_blocked,
             self.event_loop_waited,
+            self.critical_path,
         ]
 
 

@@ -135,6 +135,18 @@ EVENT_LOOP_BLOCKED_TIME: Final = "agentperf.event_loop.blocked_time"
 EVENT_LOOP_BLOCKED_EVENT: Final = "agentperf.event_loop.blocked"  # the span event, with where it blocked
 # Seconds an awaiting operation's loop was held by other code while it ran (the span attribute, and the counter).
 EVENT_LOOP_WAITED_TIME: Final = "agentperf.event_loop.waited_time"
+# A request (the outermost agent, workflow or segment) and where its wall time went: the root's kind and
+# name on the request metrics; the operation on the critical path named as a report row names it (kind,
+# then the row name); on the root span, its top contributors as two arrays of the same length.
+REQUEST_KIND: Final = "agentperf.request.kind"
+REQUEST_NAME: Final = "agentperf.request.name"
+CRITICAL_PATH_OPERATION: Final = "agentperf.critical_path.operation"
+CRITICAL_PATH_OPERATIONS: Final = "agentperf.critical_path.operations"  # ["tool search_flights", ...]
+CRITICAL_PATH_SECONDS: Final = "agentperf.critical_path.seconds"  # [1.25, ...]: the same order
+# The critical-path "kind" of time an operation on the path spent waiting for an event loop other code
+# held: the report charges it to the holders, as it charges waits everywhere.
+KIND_WAITED: Final = "waited"
+WAITED_NAME: Final = "event loop held by other code"
 CODE_FILE_PATH: Final = "code.file.path"
 CODE_LINE_NUMBER: Final = "code.line.number"
 FILE_NAME: Final = "agentperf.file.name"
@@ -189,6 +201,8 @@ KIND_MCP: Final = "mcp"
 # Blocking I/O kinds: recorded only at the outermost level (a user loader calling yaml.safe_load is one
 # load), and flagged when a synchronous call blocks a running event loop. LLM operations fold too.
 EXCLUSIVE_KINDS: Final = frozenset({KIND_CONFIG, KIND_HISTORY})
+# The kinds whose outermost operation is a request, decomposed along its critical path.
+REQUEST_KINDS: Final = frozenset({KIND_AGENT, KIND_WORKFLOW, KIND_SEGMENT})
 KINDS: Final = (
     KIND_AGENT,
     KIND_CREATE_AGENT,
@@ -239,6 +253,8 @@ HISTORY_OPERATION_DURATION: Final = "agentperf.history.operation.duration"
 SEGMENT_DURATION: Final = "agentperf.segment.duration"
 OPERATIONS_ACTIVE: Final = "agentperf.operations.active"
 SELF_TIME: Final = "agentperf.operation.self_time"  # the counter, and the span attribute (seconds)
+REQUEST_DURATION: Final = "agentperf.request.duration"
+REQUEST_CRITICAL_PATH: Final = "agentperf.request.critical_path"
 EVENT_LOOP_LAG: Final = "agentperf.event_loop.lag"
 HISTORY_SIZE_RECORDS: Final = "agentperf.history.size.records"
 HISTORY_SIZE_BYTES: Final = "agentperf.history.size.bytes"
@@ -267,3 +283,12 @@ NAMING_ATTRIBUTES: Final = {
     KIND_SEGMENT: (SEGMENT_NAME,),
     KIND_MCP: (MCP_METHOD_NAME, GEN_AI_PROMPT_NAME),
 }
+
+
+def row_name(parts: list[str]) -> str:
+    """A report row's name from its naming attributes' values (``NAMING_ATTRIBUTES``), in order: joined by
+    ``/``, leaving out an unknown part (``_OTHER``: a history operation of no known verb, a value over its
+    bound) while another part names the row (``TripHistory.trips_of``, not ``TripHistory.trips_of/_OTHER``);
+    ``-`` when nothing does. The report's rows and the critical path name operations this one way."""
+    present = [part for part in parts if part]
+    return "/".join([part for part in present if part != OTHER] or present) or "-"

@@ -22,7 +22,7 @@ from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
 from otel_agentperf.conventions.instruments import Instruments
-from otel_agentperf.recording import loop_clock, prices
+from otel_agentperf.recording import critical_path, loop_clock, prices
 from otel_agentperf.recording.bounded import BoundedValues, Bounds
 from otel_agentperf.recording.loop_clock import LoopClock
 from otel_agentperf.recording.memory import MemoryProbe
@@ -112,8 +112,11 @@ class Invocation:
         "_on_result",
         "_operation",
         "_outer",
+        "_path",
+        "_path_before",
         "_pending",
         "_protocol_attributes",
+        "_request",
         "_snapshot",
         "_started",
         "_step_frame",
@@ -176,6 +179,13 @@ class Invocation:
         # What each operation it called measured, as it finished (append is thread-safe): (duration, seconds it
         # waited for a loop others held, seconds it and its own callees held the loop), for the self figures.
         self._children: list[tuple[float, float, float]] = []
+        # The critical path (``critical_path``): whether this operation is a request (the outermost agent,
+        # workflow or segment) or inside one (0: neither, nothing to compute), its path up to the end of the
+        # callee that finished last, and its parent's path as this one started (what it extends as it ends).
+        request: int = enclosing._request if enclosing is not None else 0
+        self._request: int = 1 if request else 2 if operation.kind in names.REQUEST_KINDS and outer is None else 0
+        self._path: critical_path.Node | None = None
+        self._path_before = enclosing._path if enclosing is not None and request else None
         self._duration = 0.0  # set as it finishes, before ``_started`` is cleared
         self._frame: object = None  # the wrapper frame that runs it, noted for the loop monitor
         self._step_frame: object = None  # the frame running a step of what it streams, likewise
@@ -374,11 +384,13 @@ class Invocation:
                 children_waited += child_waited
                 children_held += child_held
             attributes, held = self._record_blocking(duration, attributes, children_held)
-            waited = (
+            waited, own_waited = (
                 self._record_waiting(duration, attributes, held + children_held, children_waited)
                 if self._waits_on is not None
-                else 0.0
+                else (0.0, 0.0)
             )
+            if self._request:
+                self._end_path(started, started + duration, attributes, own_waited)
             recorder.duration(self._operation.histogram, duration, attributes, self.context)
             if self._operation.protocol is not None:
                 self._record_protocol(duration, pending.get(names.ERROR_TYPE))
@@ -405,6 +417,28 @@ class Invocation:
                 self.span.end()
             except Exception as exc:  # a span processor's on_end (the user's own, say) raised
                 failures.report("ending a span", exc)
+
+    def _end_path(self, started: float, ended: float, attributes: Attributes, waited: float) -> None:
+        """This operation's critical path, from its start to ``ended``: recorded as a request's, or handed to
+        the operation that called it (its path up to ``ended``), which may go on through it."""
+        kind = self._operation.kind
+        name = names.row_name([str(attributes.get(key, "")) for key in names.NAMING_ATTRIBUTES.get(kind, ())])
+        seconds = critical_path.close(self._path, started, ended, (kind, name), waited)
+        self._path = None
+        if self._request == 2:
+            self._telemetry.recorder.request(kind, name, ended - started, seconds, self.context)
+            top = critical_path.top(seconds)
+            self._pending[names.CRITICAL_PATH_OPERATIONS] = [operation for operation, _ in top]
+            self._pending[names.CRITICAL_PATH_SECONDS] = [value for _, value in top]
+            return
+        enclosing = self._enclosing
+        parent_started = enclosing._started if enclosing is not None else None
+        if enclosing is None or parent_started is None:
+            return  # the caller has finished: this one ran on after it, off its path
+        node = critical_path.extend(self._path_before, parent_started, started, ended, seconds)
+        last = enclosing._path
+        if last is None or node.end >= last.end:
+            enclosing._path = node
 
     def _record_protocol(self, duration: float, failed: AttributeValue | None) -> None:
         measured = {**self._operation.protocol_attributes, **(self._protocol_attributes or {})}
@@ -451,7 +485,9 @@ class Invocation:
             return {**attributes, names.BLOCKING_EVENT_LOOP: "true" if flagged else "false"}, blocked
         return attributes, blocked
 
-    def _record_waiting(self, duration: float, attributes: Attributes, held: float, children_waited: float) -> float:
+    def _record_waiting(
+        self, duration: float, attributes: Attributes, held: float, children_waited: float
+    ) -> tuple[float, float]:
         """Time this awaiting operation's loop was held by other code while it ran: the delay a synchronous
         culprit imposes on its victims, so the report can charge it to the culprit. Returns the whole wait
         (its callees' included), for the operation around it.
@@ -459,19 +495,20 @@ class Invocation:
         ``held`` is what it and its callees held the loop themselves (not a wait); what its callees waited
         they record themselves, so this one records the rest: the waits of its own time, as self time is
         its duration less its callees'. An upper bound: a block that ended before the awaited I/O did
-        delayed nothing.
+        delayed nothing. Also returns that own wait as recorded (0 under a millisecond), for its critical path.
         """
         clock = self._waits_on
         if clock is None:
-            return 0.0
+            return 0.0, 0.0
         waited = max(min(clock.reading() - self._held_at_start - held, duration - held), 0.0)
         own = waited - children_waited
         # The monitor sees a block end when the loop runs its callback: a block that ended just before
         # this started counts on for the instants until then. Under a millisecond is below what it can tell.
-        if own >= _LEAST_WAIT:
-            self._pending[names.EVENT_LOOP_WAITED_TIME] = own
-            self._telemetry.recorder.event_loop_waited(own, attributes, self._operation.kind)
-        return waited
+        if own < _LEAST_WAIT:
+            return waited, 0.0
+        self._pending[names.EVENT_LOOP_WAITED_TIME] = own
+        self._telemetry.recorder.event_loop_waited(own, attributes, self._operation.kind)
+        return waited, own
 
 
 class AgentInvocation(Invocation):

@@ -124,6 +124,8 @@ class Recorder:
             active.name, callbacks=[self._active.observe], unit=active.unit, description=active.description
         )
         self._self_times = counter(instruments.self_time)
+        self._request_duration = histogram(instruments.request_duration)
+        self._critical_path = counter(instruments.critical_path)
 
     def started(self, kind: str) -> None:
         """An operation of ``kind`` began (``agentperf.operations.active``)."""
@@ -149,6 +151,21 @@ class Recorder:
     def self_time(self, kind: str, seconds: float, attributes: Attributes) -> None:
         """Time the operation spent itself (``agentperf.operation.self_time``)."""
         self._self_times.add(seconds, attributes, kind)
+
+    def request(
+        self,
+        kind: str,
+        name: str,
+        seconds: float,
+        critical_path: Mapping[tuple[str, str], float],
+        context: Context | None = None,
+    ) -> None:
+        """A request ended: its wall time, and that time by the operation on its critical path at each instant
+        (``critical_path``: seconds by (kind, row name), summing to ``seconds``)."""
+        request = {names.REQUEST_KIND: kind, names.REQUEST_NAME: name}
+        self._request_duration.record(seconds, request, context)
+        for (part_kind, part_name), part in critical_path.items():
+            self._critical_path.add(part, {**request, names.CRITICAL_PATH_OPERATION: part_name}, part_kind)
 
     def chunks(
         self, first: float | None, gaps: Iterable[float], attributes: Attributes, context: Context | None = None

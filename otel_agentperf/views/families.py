@@ -111,12 +111,8 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
     found: dict[tuple[str, str], Row] = {}
 
     def row_for(kind: str, labels: dict[str, str]) -> Row:
-        # The exporter gives every series of a metric the same label keys, "" where a point had none. An
-        # unknown part (``_OTHER``: a history operation of no known verb, a value over its bound) names
-        # nothing, so it is left out while another part names the row: ``TripHistory.trips_of``, not
-        # ``TripHistory.trips_of/_OTHER``.
-        parts = [value for label in labels_of[kind] if (value := labels.get(label))]
-        name = "/".join([part for part in parts if part != names.OTHER] or parts) or "-"
+        # The exporter gives every series of a metric the same label keys, "" where a point had none.
+        name = names.row_name([labels.get(label, "") for label in labels_of[kind]])
         return found.setdefault((kind, name), Row(kind, name))
 
     for family in _ours(parsed):

@@ -1,0 +1,73 @@
+"""Where a request's wall time went: each instant charged to the one operation on its critical path.
+
+The critical path of an operation runs back from its end: the child that finished last (of those that
+ended by then) decides when the operation could go on, so that child is on the path for its whole
+interval, and before its start the path continues through the child that finished last before that start;
+the instants no such child covers are the operation's own. Concurrent children therefore never add up,
+and the decomposition sums to the operation's duration exactly. A request (the outermost agent, workflow
+or segment) records its decomposition as it ends.
+
+It is computed as operations finish, in memory bounded by the operations in flight, not by the size of
+the tree. A parent keeps one :class:`Node`: the decomposition of its time from its start to the end of
+the child that has finished last. A child notes that node as it starts (every child that finished before
+it started had ended by then, and the last of them ended last); as it finishes it extends the node it
+noted by the gap until its own start and its own decomposition, and that becomes the parent's node when it
+ends later than the current one. Nodes nobody can extend any more are left to the garbage collector.
+
+The part of an operation's own time on the path that it spent waiting for an event loop held by other
+code is charged to :data:`WAITED` (the report shares it among the holders, as it does every wait).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from otel_agentperf.conventions import names
+
+# An operation as the critical path names it: (kind, row name), as the report's rows are named.
+Key = tuple[str, str]
+WAITED: Key = (names.KIND_WAITED, names.WAITED_NAME)
+# The key of the parent's own instants in a node, named once the parent finishes (a model call learns
+# its model late).
+_OWN: Key = ("", "")
+TOP = 5  # contributors kept on the request's span
+
+
+class Node(NamedTuple):
+    """An operation's critical path from its start to ``end`` (a ``perf_counter`` time): seconds by key."""
+
+    end: float
+    seconds: dict[Key, float]
+
+
+def extend(before: Node | None, parent_start: float, start: float, end: float, child: dict[Key, float]) -> Node:
+    """The parent's path up to a child's ``end``: the path up to the child's ``start`` (``before``, the node
+    the parent had then), its own instants until the child started, and the child's own decomposition."""
+    seconds = dict(before.seconds) if before is not None else {}
+    gap = start - (before.end if before is not None else parent_start)
+    if gap > 0:
+        seconds[_OWN] = seconds.get(_OWN, 0.0) + gap
+    for key, value in child.items():
+        seconds[key] = seconds.get(key, 0.0) + value
+    return Node(end, seconds)
+
+
+def close(last: Node | None, start: float, end: float, own: Key, waited: float) -> dict[Key, float]:
+    """The decomposition of an operation from ``start`` to ``end``: its path up to the child that finished
+    last (``last``), its own instants after that, all its own instants named ``own``; of those, up to
+    ``waited`` seconds (its own wait for a loop other code held) are :data:`WAITED`'s."""
+    seconds = dict(last.seconds) if last is not None else {}
+    mine = seconds.pop(_OWN, 0.0) + max(end - (last.end if last is not None else start), 0.0)
+    moved = min(waited, mine)
+    if moved > 0:
+        seconds[WAITED] = seconds.get(WAITED, 0.0) + moved
+        mine -= moved
+    if mine > 0:
+        seconds[own] = seconds.get(own, 0.0) + mine
+    return seconds
+
+
+def top(seconds: dict[Key, float], limit: int = TOP) -> list[tuple[str, float]]:
+    """The largest contributors, ``("tool search_flights", 1.25)``, most first (for the request's span)."""
+    ranked = sorted(seconds.items(), key=lambda item: item[1], reverse=True)[:limit]
+    return [(f"{kind} {name}", value) for (kind, name), value in ranked]
