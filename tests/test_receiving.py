@@ -28,7 +28,7 @@ from otel_agentperf.conventions import names
 from otel_agentperf.conventions.instruments import catalogue
 from otel_agentperf.receiving import received, saved
 from otel_agentperf.receiving.receiver import Receiver
-from otel_agentperf.views import cli, otlp, scrape, waterfall
+from otel_agentperf.views import cli, otlp, scrape, spans, waterfall
 from otel_agentperf.views.run import child_environment
 
 TOOL = catalogue(False).durations[names.KIND_TOOL]
@@ -123,7 +123,7 @@ def test_self_time_counts_overlapping_children_once_and_orphans_are_roots() -> N
         _span("execute_tool b", 3, 1, 30, 70),
         _span("chat m", 4, 9, 80, 90),  # its parent never arrived
     )
-    (trace,) = waterfall.traces([request])
+    (trace,) = spans.traces([request])
     planner, orphan = trace.roots
     assert (planner.name, orphan.name) == ("invoke_agent Planner", "chat m")
     assert planner.self_time == 40_000_000  # 100 ms less the 60 ms from 10 to 70

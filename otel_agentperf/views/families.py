@@ -54,6 +54,11 @@ CODE = "code"  # the kind of a row for application code that ran outside any ope
 # few places worth a look, not every stray import or library callback that once crossed the threshold.
 CODE_SHARE = 0.01
 STARTUP = "startup"  # the kind of the cold-start rows: one per phase, a call per process
+# The kind of a request's row: named by its root's kind and name (``agent Orchestrator``), its calls the
+# requests, its durations their wall times, with their critical path.
+REQUEST = "request"
+# Rows that are not operations: they have lines of their own, outside the operation table.
+NOT_OPERATIONS = (CODE, STARTUP, REQUEST)
 
 
 class _Ours:
@@ -90,6 +95,10 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
     labels_of[CODE] = [prometheus.label(names.CODE_FUNCTION)]
     labels_of[STARTUP] = [prometheus.label(names.STARTUP_PHASE)]
     families[prometheus.family(catalogue(False).startup)] = STARTUP
+    request_labels = [prometheus.label(names.REQUEST_KIND), prometheus.label(names.REQUEST_NAME)]
+    families[prometheus.family(catalogue(False).request_duration)] = REQUEST
+    path_family = prometheus.family(catalogue(False).critical_path)
+    path_label = prometheus.label(names.CRITICAL_PATH_OPERATION)
     self_family = prometheus.family(catalogue(False).self_time)
     blocked_family = prometheus.family(catalogue(False).event_loop_blocked)
     waited_family = prometheus.family(catalogue(False).event_loop_waited)
@@ -112,10 +121,20 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
 
     def row_for(kind: str, labels: dict[str, str]) -> Row:
         # The exporter gives every series of a metric the same label keys, "" where a point had none.
+        if kind == REQUEST:
+            name = " ".join(labels.get(label) or "-" for label in request_labels)
+            return found.setdefault((kind, name), Row(kind, name))
         name = names.row_name([labels.get(label, "") for label in labels_of[kind]])
         return found.setdefault((kind, name), Row(kind, name))
 
     for family in _ours(parsed):
+        if family.name == path_family:
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    part = (sample.labels.get(kind_label) or "-", sample.labels.get(path_label) or "-")
+                    path = row_for(REQUEST, sample.labels).critical_path
+                    path[part] = path.get(part, 0.0) + sample.value
+            continue
         if family.name == self_family:
             for sample in family.samples:
                 if sample.name.endswith("_total") and sample.labels.get(kind_label) in labels_of:

@@ -7,7 +7,7 @@ import math
 from typing import NamedTuple
 
 from otel_agentperf.conventions import names
-from otel_agentperf.views.families import STARTUP
+from otel_agentperf.views.families import REQUEST, STARTUP
 from otel_agentperf.views.rows import Row, ms
 
 # Kinds whose time is their own; agents and workflows contain the time of what they call.
@@ -80,6 +80,7 @@ def cold_start(rows: list[Row]) -> str | None:
 def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:
     """Sentences naming what cost the most, most first: each finding with a cost in seconds (own time,
     waste in redundant loads, holding the event loop, retries) ranked by it; then errors and long tails."""
+    rows = [row for row in rows if row.kind != REQUEST]  # a request's time is its operations'
     costed: list[Finding] = []
     own_time = sum(row.own_seconds for row in rows)
     leaves = [row for row in rows if row.kind in LEAF_KINDS and row.calls]

@@ -6,7 +6,8 @@ import json
 import math
 from dataclasses import asdict
 
-from otel_agentperf.views.families import CODE, STARTUP
+from otel_agentperf.views import requests
+from otel_agentperf.views.families import CODE, NOT_OPERATIONS, STARTUP
 from otel_agentperf.views.insights import cold_start, time_by_kind, where_time_goes
 from otel_agentperf.views.rows import QUANTILES, Row, cost_text, estimate_text, ms, ranked, size_text
 
@@ -82,8 +83,8 @@ def order(rows: list[Row]) -> str:
 def operations(rows: list[Row]) -> list[Row]:
     """The rows of the operation table, ranked: operations only. Code outside operations has no calls or
     duration of its own, only the time it held a loop, and the cold-start phases are one figure per process:
-    each has its own lines (:func:`code_lines`, ``insights.cold_start``)."""
-    return ranked([row for row in rows if row.kind not in (CODE, STARTUP)])
+    each has its own lines (:func:`code_lines`, ``insights.cold_start``), as requests do (``requests.lines``)."""
+    return ranked([row for row in rows if row.kind not in NOT_OPERATIONS])
 
 
 def _code(rows: list[Row]) -> list[Row]:
@@ -116,6 +117,8 @@ def render_table(rows: list[Row], bottlenecks: list[str]) -> str:
         ]
         rendered.append("  ".join(padded).rstrip())
     rendered.insert(0, order(rows))
+    if lead := requests.lines(rows):
+        rendered[:0] = [*lead, ""]
     summary = [line for line in (where_time_goes(rows), cold_start(rows)) if line]
     if summary:
         rendered += ["", *summary]
@@ -128,7 +131,15 @@ def render_table(rows: list[Row], bottlenecks: list[str]) -> str:
 
 def render_markdown(rows: list[Row], bottlenecks: list[str]) -> str:
     """A GitHub-flavoured Markdown table, for CI logs and issues."""
-    lines = [order(rows), "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lead = requests.lines(rows)
+    lines = [
+        *lead,
+        *([""] if lead else []),
+        order(rows),
+        "",
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "---|" * len(HEADER),
+    ]
     lines += ["| " + " | ".join(cells(row)) + " |" for row in operations(rows)]
     summary = [line for line in (where_time_goes(rows), cold_start(rows)) if line]
     if summary:
@@ -161,8 +172,8 @@ _COST_DIGITS = 9  # dollars to a billionth: summed float prices print as 7.50000
 
 
 def render_json(rows: list[Row], bottlenecks: list[str]) -> str:
-    """Machine-readable rows (seconds, not milliseconds), the code outside operations that held a loop, the
-    cold-start phases and the bottleneck sentences."""
+    """Machine-readable requests and rows (seconds, not milliseconds), the code outside operations that held a
+    loop, the cold-start phases and the bottleneck sentences."""
     found = []
     for row in operations(rows):
         item = asdict(row)
@@ -185,6 +196,7 @@ def render_json(rows: list[Row], bottlenecks: list[str]) -> str:
     code = [{"name": row.name, "blocked_seconds": row.blocked_seconds} for row in _code(rows)]
     startup = {row.name: row.mean_seconds for row in rows if row.kind == STARTUP and row.calls}
     report = {
+        "requests": requests.as_json(rows),
         "operations": found,
         "code_outside_operations": code,
         "startup_seconds": startup,

@@ -102,6 +102,9 @@ class Row:
     retried_calls: float = 0.0
     retry_seconds: float = 0.0
     retry_reasons: dict[str, float] = field(default_factory=dict)
+    # A request's row (kind ``request``): its wall time by the operation on its critical path, in seconds by
+    # (kind, name) over all its requests, summing to ``total_seconds``.
+    critical_path: dict[tuple[str, str], float] = field(default_factory=dict)
 
     @property
     def tokens(self) -> float:
@@ -281,6 +284,12 @@ def window(before: list[Row], after: list[Row]) -> list[Row]:
             reason: count - old_reasons.get(reason, 0.0)
             for reason, count in row.retry_reasons.items()
             if count > old_reasons.get(reason, 0.0)
+        }
+        old_path = old.critical_path if old else {}
+        delta.critical_path = {
+            part: seconds - old_path.get(part, 0.0)
+            for part, seconds in row.critical_path.items()
+            if seconds > old_path.get(part, 0.0)
         }
         delta.estimate_quantiles()
         result.append(delta)

@@ -24,7 +24,8 @@ from rich.table import Table
 from rich.text import Text
 
 from otel_agentperf.conventions import names
-from otel_agentperf.views.families import significant
+from otel_agentperf.views import requests
+from otel_agentperf.views.families import REQUEST, significant
 from otel_agentperf.views.insights import bottlenecks, growth, growth_sentence, where_time_goes
 from otel_agentperf.views.rows import CounterReset, ReportError, Row, estimate_text, size_text, window
 from otel_agentperf.views.scrape import fetch, parse
@@ -104,7 +105,7 @@ class View:
         return [growth_sentence(kind, name, points) for (kind, name), points in self.trends.items() if growth(points)]
 
     def visible(self) -> list[Row]:
-        rows = [row for row in self.rows if self.kind in ("all", row.kind)]
+        rows = [row for row in self.rows if self.kind in ("all", row.kind) and row.kind != REQUEST]
         keys = {
             "time": lambda row: (-row.own_seconds, -row.total_seconds),  # where the time goes: own time first
             "rate": lambda row: -row.calls,
@@ -193,7 +194,8 @@ def render(view: View) -> Group:
     footer += [Text(f"- {sentence}") for sentence in view.growing() + bottlenecks(view.rows, limit=4)]
     if view.message:
         footer.append(Text(view.message, style="bold red"))
-    return Group(header(view), table, *footer)
+    lead = [Text(line) for line in requests.lines(view.rows)]  # the window's requests, like the table's rows
+    return Group(header(view), *lead, table, *footer)
 
 
 def header(view: View) -> Text:

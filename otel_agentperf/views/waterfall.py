@@ -13,105 +13,16 @@ is not measured, only how long).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from otel_agentperf.conventions import names
+from otel_agentperf.views import critical_path
 from otel_agentperf.views.rows import ms
+from otel_agentperf.views.spans import SpanNode, Trace, traces
 
 BAR_WIDTH = 40
 WAIT = "~"  # the part of a bar that the span spent waiting for a loop other code held
 MAX_LINES = 100  # spans shown per trace; the rest are counted
-
-
-@dataclass
-class SpanNode:
-    """One received span and the spans received under it, children in start order."""
-
-    name: str
-    span_id: bytes
-    parent_id: bytes
-    start: int  # nanoseconds since the epoch
-    end: int
-    error: bool
-    waited: int = 0  # nanoseconds its own time waited for an event loop that other code held
-    children: list[SpanNode] = field(default_factory=list)
-
-    @property
-    def duration(self) -> int:
-        return max(self.end - self.start, 0)
-
-    @property
-    def self_time(self) -> int:
-        """Duration less the union of the children's intervals, clipped to this span's own."""
-        covered, reach = 0, self.start
-        for child in sorted(self.children, key=lambda node: node.start):
-            begin, finish = max(child.start, reach), min(child.end, self.end)
-            if finish > begin:
-                covered += finish - begin
-                reach = finish
-        return max(self.duration - covered, 0)
-
-
-@dataclass
-class Trace:
-    """The spans received for one trace id: its roots (spans whose parent never arrived included)."""
-
-    trace_id: bytes
-    roots: list[SpanNode]
-    span_count: int
-
-    @property
-    def start(self) -> int:
-        return min(root.start for root in self.roots)
-
-    @property
-    def end(self) -> int:
-        return max(root.end for root in self.roots)
-
-    @property
-    def duration(self) -> int:
-        return max(self.end - self.start, 0)
-
-
-def traces(requests: Iterable[ExportTraceServiceRequest]) -> list[Trace]:
-    """Every trace in the requests, with its span tree."""
-    by_trace: dict[bytes, dict[bytes, SpanNode]] = {}
-    for request in requests:
-        for resource_spans in request.resource_spans:
-            for scope_spans in resource_spans.scope_spans:
-                for span in scope_spans.spans:
-                    node = SpanNode(
-                        span.name,
-                        span.span_id,
-                        span.parent_span_id,
-                        span.start_time_unix_nano,
-                        span.end_time_unix_nano,
-                        span.status.code == Status.STATUS_CODE_ERROR,
-                        _waited(span.attributes),
-                    )
-                    by_trace.setdefault(span.trace_id, {})[span.span_id] = node
-    found = []
-    for trace_id, nodes in by_trace.items():
-        roots: list[SpanNode] = []
-        for node in nodes.values():
-            parent = nodes.get(node.parent_id) if node.parent_id else None
-            (parent.children if parent is not None and parent is not node else roots).append(node)
-        for node in nodes.values():
-            node.children.sort(key=lambda child: child.start)
-        found.append(Trace(trace_id, sorted(roots, key=lambda root: root.start), len(nodes)))
-    return found
-
-
-def _waited(attributes: Iterable[KeyValue]) -> int:
-    """The span's own wait for a held event loop, in nanoseconds (0 when it has none)."""
-    for attribute in attributes:
-        if attribute.key == names.EVENT_LOOP_WAITED_TIME and attribute.value.HasField("double_value"):
-            return max(int(attribute.value.double_value * 1e9), 0)
-    return 0
 
 
 def slowest(found: list[Trace], limit: int) -> list[Trace]:
@@ -136,17 +47,24 @@ def render_trace(trace: Trace) -> str:
         lines.append((node, depth))
         pending += [(child, depth + 1) for child in reversed(node.children)]
     shown = lines[:MAX_LINES]
+    on_path: dict[int, int] = {}
+    for root in trace.roots:
+        on_path.update(critical_path.own_on_path(root))
     labels = ["  " * depth + node.name + ("  [error]" if node.error else "") for node, depth in shown]
     width = max(len("span"), *(len(label) for label in labels))
     spans = f"{trace.span_count} span{'' if trace.span_count == 1 else 's'}"
     heading = f"trace {trace.trace_id.hex()}  {ms(trace.duration / 1e9)} ms  {spans}"
-    columns = f"{'start ms':>10}  {'dur ms':>10}  {'self ms':>10}  {'waited ms':>10}  {'span'.ljust(width)}  bar"
+    columns = (
+        f"{'start ms':>10}  {'dur ms':>10}  {'self ms':>10}  {'waited ms':>10}  {'path ms':>10}  "
+        f"{'span'.ljust(width)}  bar"
+    )
     rendered = [heading, columns]
     for (node, _), label in zip(shown, labels, strict=True):
         waited = ms(node.waited / 1e9) if node.waited else ""
+        path = ms(on_path[id(node)] / 1e9) if on_path.get(id(node)) else ""
         rendered.append(
             f"{ms((node.start - trace.start) / 1e9):>10}  {ms(node.duration / 1e9):>10}  "
-            f"{ms(node.self_time / 1e9):>10}  {waited:>10}  {label.ljust(width)}  {_bar(node, trace)}"
+            f"{ms(node.self_time / 1e9):>10}  {waited:>10}  {path:>10}  {label.ljust(width)}  {_bar(node, trace)}"
         )
     if len(lines) > MAX_LINES:
         rendered.append(f"... and {len(lines) - MAX_LINES} more spans")
@@ -160,6 +78,7 @@ def render(requests: Iterable[ExportTraceServiceRequest], limit: int) -> str:
         return "No spans were received."
     chosen = slowest(found, limit)
     title = (
-        f"Slowest traces ({len(chosen)} of {len(found)}; {WAIT} in a bar: waited for an event loop other code held):"
+        f"Slowest traces ({len(chosen)} of {len(found)}; {WAIT} in a bar: waited for an event loop other code held; "
+        "path ms: the span's own time on the critical path, which decided when its trace could end):"
     )
     return "\n\n".join([title, *(render_trace(trace) for trace in chosen)])

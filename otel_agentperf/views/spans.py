@@ -1,0 +1,122 @@
+"""Received spans as trees: one per trace, each span with its children, for the waterfalls and the critical path.
+
+Spans are read from the OTLP trace requests ``run`` received (or a saved run). A span whose parent never
+arrived is a root of its trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Status
+
+from otel_agentperf.conventions import names
+
+
+@dataclass
+class SpanNode:
+    """One received span and the spans received under it, children in start order."""
+
+    name: str
+    span_id: bytes
+    parent_id: bytes
+    start: int  # nanoseconds since the epoch
+    end: int
+    error: bool
+    waited: int = 0  # nanoseconds its own time waited for an event loop that other code held
+    # otel-agentperf's operations only (another instrumentation's spans are none): its kind, and its name as a
+    # report row names it (``critical_path`` names the operations on a path this way).
+    kind: str = ""
+    label: str = ""
+    children: list[SpanNode] = field(default_factory=list)
+
+    @property
+    def duration(self) -> int:
+        return max(self.end - self.start, 0)
+
+    @property
+    def self_time(self) -> int:
+        """Duration less the union of the children's intervals, clipped to this span's own."""
+        covered, reach = 0, self.start
+        for child in sorted(self.children, key=lambda node: node.start):
+            begin, finish = max(child.start, reach), min(child.end, self.end)
+            if finish > begin:
+                covered += finish - begin
+                reach = finish
+        return max(self.duration - covered, 0)
+
+
+@dataclass
+class Trace:
+    """The spans received for one trace id: its roots (spans whose parent never arrived included)."""
+
+    trace_id: bytes
+    roots: list[SpanNode]
+    span_count: int
+
+    @property
+    def start(self) -> int:
+        return min(root.start for root in self.roots)
+
+    @property
+    def end(self) -> int:
+        return max(root.end for root in self.roots)
+
+    @property
+    def duration(self) -> int:
+        return max(self.end - self.start, 0)
+
+
+def traces(requests: Iterable[ExportTraceServiceRequest]) -> list[Trace]:
+    """Every trace in the requests, with its span tree."""
+    by_trace: dict[bytes, dict[bytes, SpanNode]] = {}
+    for request in requests:
+        for resource_spans in request.resource_spans:
+            for scope_spans in resource_spans.scope_spans:
+                ours = scope_spans.scope.name == names.SCOPE_NAME
+                for span in scope_spans.spans:
+                    node = SpanNode(
+                        span.name,
+                        span.span_id,
+                        span.parent_span_id,
+                        span.start_time_unix_nano,
+                        span.end_time_unix_nano,
+                        span.status.code == Status.STATUS_CODE_ERROR,
+                        *_ours(span.attributes) if ours else (0, "", ""),
+                    )
+                    by_trace.setdefault(span.trace_id, {})[span.span_id] = node
+    found = []
+    for trace_id, nodes in by_trace.items():
+        roots: list[SpanNode] = []
+        for node in nodes.values():
+            parent = nodes.get(node.parent_id) if node.parent_id else None
+            (parent.children if parent is not None and parent is not node else roots).append(node)
+        for node in nodes.values():
+            node.children.sort(key=lambda child: child.start)
+        found.append(Trace(trace_id, sorted(roots, key=lambda root: root.start), len(nodes)))
+    return found
+
+
+def _ours(attributes: Iterable[KeyValue]) -> tuple[int, str, str]:
+    """An otel-agentperf span's own wait for a held event loop in nanoseconds (0 when it has none), its
+    operation kind and its row name."""
+    found = {attribute.key: attribute.value for attribute in attributes}
+    waited = found.get(names.EVENT_LOOP_WAITED_TIME)
+    kind = found[names.OPERATION_KIND].string_value if names.OPERATION_KIND in found else ""
+    parts = [_text(found[key]) if key in found else "" for key in names.NAMING_ATTRIBUTES.get(kind, ())]
+    nanoseconds = (
+        max(int(waited.double_value * 1e9), 0) if waited is not None and waited.HasField("double_value") else 0
+    )
+    return nanoseconds, kind, names.row_name(parts)
+
+
+def _text(value: AnyValue) -> str:
+    """An attribute's value as the metrics' attribute would be written (``str()`` of it)."""
+    which = value.WhichOneof("value")
+    if which is None or which in ("array_value", "kvlist_value", "bytes_value"):
+        return ""
+    found = getattr(value, which)
+    return str(found)
