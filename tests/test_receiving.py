@@ -128,16 +128,19 @@ def test_self_time_counts_overlapping_children_once_and_orphans_are_roots() -> N
     assert (planner.name, orphan.name) == ("invoke_agent Planner", "chat m")
     assert planner.self_time == 40_000_000  # 100 ms less the 60 ms from 10 to 70
     text = waterfall.render([request], 1)
-    assert "Slowest traces (1 of 1; ~ in a bar: waited for an event loop other code held):" in text
+    assert text.startswith("Slowest traces (1 of 1; ~ in a bar: waited for an event loop other code held; path ms")
     assert "4 spans" in text
     lines = text.splitlines()[4:]
-    assert [line[48:].split("  |")[0].rstrip() for line in lines] == [
+    assert [line[60:].split("  |")[0].rstrip() for line in lines] == [
         "invoke_agent Planner",
         "  execute_tool a",
         "  execute_tool b",
         "chat m",
     ]
     assert lines[0].split()[:3] == ["0.0", "100.0", "40.0"]
+    # The critical path: b ended last, and a ended after b started, so a decided nothing; the planner's own
+    # instants on the path are 0-30 and 70-100 ms, b's whole 40 ms; the orphan is a path of its own.
+    assert [line[48:58].strip() for line in lines] == ["60.0", "", "40.0", "10.0"]
 
 
 def test_a_span_that_waited_for_a_held_loop_shows_the_wait_as_a_marked_part() -> None:

@@ -20,28 +20,29 @@ Key = tuple[str, str]
 WAITED: Key = (names.KIND_WAITED, names.WAITED_NAME)
 
 
-def operations(node: SpanNode) -> Iterator[SpanNode]:
+def operations(node: SpanNode, ours: bool = True) -> Iterator[SpanNode]:
     """The otel-agentperf operations directly under ``node``: its children, or for another
-    instrumentation's child, the operations under that one."""
+    instrumentation's child, the operations under that one (every child, with ``ours`` false)."""
     pending = list(reversed(node.children))
     while pending:
         child = pending.pop()
-        if child.kind:
+        if child.kind or not ours:
             yield child
         else:
             pending += reversed(child.children)
 
 
-def own_on_path(root: SpanNode) -> dict[int, int]:
+def own_on_path(root: SpanNode, ours: bool = True) -> dict[int, int]:
     """Nanoseconds of each operation's own instants on ``root``'s critical path, by ``id()`` of its node
-    (``root`` included; an operation off the path has none)."""
+    (``root`` included; an operation off the path has none). With ``ours`` false every span is an operation,
+    whichever instrumentation made it: the path through a waterfall, which shows them all."""
     found: dict[int, int] = {}
     pending = [root]  # each node here is on the path for its whole interval
     while pending:
         node = pending.pop()
         cursor = node.end
         own = 0
-        for child in sorted(operations(node), key=lambda child: child.end, reverse=True):
+        for child in sorted(operations(node, ours), key=lambda child: child.end, reverse=True):
             if child.end > cursor:
                 continue  # it ended after the path had moved on: something else decided when to go on
             own += cursor - child.end

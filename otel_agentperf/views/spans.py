@@ -85,7 +85,7 @@ def traces(requests: Iterable[ExportTraceServiceRequest]) -> list[Trace]:
                         span.start_time_unix_nano,
                         span.end_time_unix_nano,
                         span.status.code == Status.STATUS_CODE_ERROR,
-                        *_ours(span.attributes) if ours else (0, "", ""),
+                        *_read(span.attributes, ours),
                     )
                     by_trace.setdefault(span.trace_id, {})[span.span_id] = node
     found = []
@@ -100,17 +100,16 @@ def traces(requests: Iterable[ExportTraceServiceRequest]) -> list[Trace]:
     return found
 
 
-def _ours(attributes: Iterable[KeyValue]) -> tuple[int, str, str]:
-    """An otel-agentperf span's own wait for a held event loop in nanoseconds (0 when it has none), its
-    operation kind and its row name."""
+def _read(attributes: Iterable[KeyValue], ours: bool) -> tuple[int, str, str]:
+    """The span's own wait for a held event loop in nanoseconds (0 when it has none); for an otel-agentperf
+    span (``ours``), its operation kind and its row name."""
     found = {attribute.key: attribute.value for attribute in attributes}
     waited = found.get(names.EVENT_LOOP_WAITED_TIME)
-    kind = found[names.OPERATION_KIND].string_value if names.OPERATION_KIND in found else ""
+    known = waited is not None and waited.HasField("double_value")
+    nanoseconds = max(int(waited.double_value * 1e9), 0) if waited is not None and known else 0
+    kind = found[names.OPERATION_KIND].string_value if ours and names.OPERATION_KIND in found else ""
     parts = [_text(found[key]) if key in found else "" for key in names.NAMING_ATTRIBUTES.get(kind, ())]
-    nanoseconds = (
-        max(int(waited.double_value * 1e9), 0) if waited is not None and waited.HasField("double_value") else 0
-    )
-    return nanoseconds, kind, names.row_name(parts)
+    return nanoseconds, kind, names.row_name(parts) if kind else ""
 
 
 def _text(value: AnyValue) -> str:

@@ -49,7 +49,7 @@ def render_trace(trace: Trace) -> str:
     shown = lines[:MAX_LINES]
     on_path: dict[int, int] = {}
     for root in trace.roots:
-        on_path.update(critical_path.own_on_path(root))
+        on_path.update(critical_path.own_on_path(root, ours=False))
     labels = ["  " * depth + node.name + ("  [error]" if node.error else "") for node, depth in shown]
     width = max(len("span"), *(len(label) for label in labels))
     spans = f"{trace.span_count} span{'' if trace.span_count == 1 else 's'}"
