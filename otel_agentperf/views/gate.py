@@ -76,13 +76,13 @@ class Gate:
     def _limits(self, measured: dict[str, dict[str, Measure]]) -> list[Check]:
         found = []
         for limit in self.budgets.limits:
-            matched = [subject for subject in measured if limit.matches(subject)]
+            # A pattern's budget applies to the subjects that have the figure ("* *" p95_ms: not to code rows).
+            matched = [s for s in measured if limit.matches(s) and limit.figure.name in measured[s]]
             if not matched:  # a renamed or mistyped operation must not pass unseen
                 absent = Measure(None, "not in this run (its rows: otel-agentperf report)")
                 found.append(Check(limit.subject, limit.figure, limit.value, absent, "budget"))
             for subject in matched:
-                measure = measured[subject].get(limit.figure.name, Measure(None, "no such figure for it"))
-                found.append(Check(subject, limit.figure, limit.value, measure, "budget"))
+                found.append(Check(subject, limit.figure, limit.value, measured[subject][limit.figure.name], "budget"))
         return found
 
     def _baseline(self, measured: dict[str, dict[str, Measure]]) -> list[Check]:
@@ -141,6 +141,10 @@ def load(budgets_path: Path | None, baseline_path: Path | None, start: Path) -> 
             )
         found = Budgets("")
     if baseline_path is None:
+        if not found.limits:
+            raise GateError(
+                f"no budgets to check in {found.source}: it sets no limits (allowances need --baseline FILE)"
+            )
         return Gate(found)
     if not found.allowances and not found.subject_allowances:
         raise GateError(
