@@ -94,7 +94,8 @@ _TRUE = frozenset({"true", "1", "yes", "on"})
 # The GenAI capture switch's own values: content goes on spans (no events are emitted).
 _CAPTURE_ON = frozenset({"true", "span_only", "span_and_event"})
 _CAPTURE_OFF = frozenset({"", "false", "no_content", "event_only"})
-_KNOWN_KEYS = {"enabled", "memory", "targets", "config_files", "history_files", "prices"}
+# "budgets" is read by otel-agentperf check, not the app: known, so that the app does not warn about it.
+_KNOWN_KEYS = {"enabled", "memory", "targets", "config_files", "history_files", "prices", "budgets"}
 
 
 DEFAULT_SLOW_THRESHOLDS_S = tuple((kind, ms / 1000) for kind, ms in DEFAULT_SLOW_MS.items())

@@ -8,10 +8,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from otel_agentperf.views import report, scrape
+from otel_agentperf.views import gate, gate_output, report, sources
 from otel_agentperf.views.families import significant
 from otel_agentperf.views.insights import bottlenecks
-from otel_agentperf.views.rows import ReportError, Row
+from otel_agentperf.views.rows import ReportError
+from otel_agentperf.views.sources import Source
 
 DEFAULT_URL = "http://localhost:9464/metrics"
 DESCRIPTION = (
@@ -20,10 +21,6 @@ DESCRIPTION = (
 )
 BROKEN_PIPE = 128 + 13  # the status of a shell tool killed by SIGPIPE, when the reader of stdout went away
 _RENDERERS = {"table": report.render_table, "markdown": report.render_markdown, "json": report.render_json}
-_NOTHING_THERE = (
-    "nothing answers there: an app exports /metrics only while it runs, with OTEL_METRICS_EXPORTER=prometheus; "
-    "for a script that exits, run it as: otel-agentperf run -- python app.py"
-)
 
 
 def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
@@ -52,6 +49,31 @@ def _count(text: str) -> int:
     return value
 
 
+_FILE_HELP = "a run --save file, a saved scrape (Prometheus text format) or a report --format json output"
+
+
+def _check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    check_cmd = commands.add_parser(
+        "check",
+        help="the CI gate: check a run against performance budgets and a baseline",
+        description="Checks a run's figures (from the same rows report prints) against the budgets in\n"
+        "[tool.otel-agentperf.budgets] of the nearest pyproject.toml (or --budgets FILE) and against a\n"
+        "baseline with the allowances of its allow table. Names every broken budget.\n"
+        f"Exit status: 0 when every budget holds, {gate.BROKEN} when any is broken, "
+        f"{gate.UNUSABLE} when the input, the budgets\nor the baseline cannot be used.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    source = check_cmd.add_mutually_exclusive_group()
+    source.add_argument("--url", default=None, help=f"metrics endpoint to scrape (default {DEFAULT_URL})")
+    source.add_argument("--file", type=Path, help=_FILE_HELP)
+    check_cmd.add_argument(
+        "--budgets", type=Path, metavar="FILE", help="TOML budgets (default: the nearest pyproject.toml's)"
+    )
+    check_cmd.add_argument("--baseline", type=Path, metavar="FILE", help="the run to compare with: " + _FILE_HELP)
+    check_cmd.add_argument("--format", choices=sorted(gate_output.RENDERERS), default="table")
+    check_cmd.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML test report to FILE")
+
+
 def _parser() -> argparse.ArgumentParser:
     from otel_agentperf.stack import bundle
     from otel_agentperf.version import __version__
@@ -64,10 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd = commands.add_parser(
         "run",
         help="run a command under opentelemetry-instrument; when it exits: the report and its slowest traces",
-        usage="otel-agentperf run [--save FILE] [--live] [--interval S] [--slowest N] -- COMMAND [ARGS...]",
+        usage="otel-agentperf run [--save FILE] [--live] [--interval S] [--slowest N] [--budgets FILE] "
+        "[--baseline FILE] -- COMMAND [ARGS...]",
         description="Runs COMMAND under the opentelemetry-instrument launcher, receives its traces and metrics\n"
         "over OTLP/HTTP on loopback and, when it exits (Ctrl-C stops it), prints the report and the\n"
-        "slowest traces as waterfalls. Exits with COMMAND's status.",
+        "slowest traces as waterfalls. Exits with COMMAND's status. With --budgets or --baseline it then\n"
+        f"checks them as check does: COMMAND's status when not 0, else {gate.BROKEN} when a budget is broken.",
         epilog=f"run sets in COMMAND's environment:\n{SETS}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -81,12 +105,19 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument(
         "--slowest", type=_count, default=3, metavar="N", help="how many traces to draw (default 3; 0: none)"
     )
+    run_cmd.add_argument(
+        "--budgets", type=Path, metavar="FILE", help="after the report, check the budgets of FILE (see check)"
+    )
+    run_cmd.add_argument(
+        "--baseline", type=Path, metavar="FILE", help="after the report, check against this baseline (see check)"
+    )
     run_cmd.add_argument("argv", nargs=argparse.REMAINDER, metavar="COMMAND", help="the command to run, after --")
     report_cmd = commands.add_parser("report", help="one-shot performance report from a /metrics scrape or saved run")
     source = report_cmd.add_mutually_exclusive_group()
     source.add_argument("--url", default=None, help=f"metrics endpoint to scrape (default {DEFAULT_URL})")
-    source.add_argument("--file", type=Path, help="a saved scrape (Prometheus text format) or a run --save file")
+    source.add_argument("--file", type=Path, help=_FILE_HELP)
     report_cmd.add_argument("--format", choices=sorted(_RENDERERS), default="table")
+    _check_parser(commands)
     traces_cmd = commands.add_parser("traces", help="the slowest traces of a run --save file, as waterfalls")
     traces_cmd.add_argument("--file", type=Path, required=True, help="a file saved by otel-agentperf run --save")
     traces_cmd.add_argument(
@@ -129,25 +160,11 @@ def _read(path: Path) -> bytes:
         raise ReportError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-def _rows(args: argparse.Namespace) -> list[Row]:
-    """The report's rows: from a saved run, a saved scrape, or a scrape of the URL."""
-    from otel_agentperf.receiving import received, saved
-    from otel_agentperf.views import otlp
-
+def _source(args: argparse.Namespace) -> Source:
+    """The report's (or the gate's) input: a saved run, a saved scrape or report JSON, or a scrape of the URL."""
     if args.file is None:
-        url = args.url or DEFAULT_URL
-        try:
-            return scrape.parse(scrape.fetch(url))
-        except ReportError as exc:
-            refused = "refused" in str(exc).lower()
-            raise ReportError(f"{exc}\n{_NOTHING_THERE}" if refused else str(exc)) from exc
-    data = _read(args.file)
-    if saved.is_saved_run(data):
-        try:
-            return otlp.rows(received.load(data).metric_requests())
-        except saved.SavedRunError as exc:
-            raise ReportError(f"{args.file}: {exc}") from exc
-    return scrape.parse(data.decode("utf-8", errors="replace"))
+        return sources.from_url(args.url or DEFAULT_URL)
+    return sources.from_file(args.file)
 
 
 def _traces(args: argparse.Namespace) -> int:
@@ -195,12 +212,39 @@ def _grafana(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    """``check``: the verdict in the chosen format, the JUnit report if asked; :data:`gate.BROKEN` if any
+    budget is broken, :data:`gate.UNUSABLE` (one line on stderr) if something cannot be used."""
+    try:
+        checker = gate.load(args.budgets, args.baseline, Path.cwd())
+        source = _source(args)
+        checks = checker.judge(source)
+        status = gate.status(checks, source)
+    except (gate.GateError, ReportError) as exc:
+        print(f"otel-agentperf: {exc}", file=sys.stderr)
+        return gate.UNUSABLE
+    if args.junit is not None:
+        try:
+            gate_output.write_junit(checks, args.junit)
+        except OSError as exc:
+            print(f"otel-agentperf: cannot write {args.junit}: {exc.strerror or exc}", file=sys.stderr)
+            return gate.UNUSABLE
+    print(gate_output.RENDERERS[args.format](checks))
+    return status
+
+
 def _run(args: argparse.Namespace) -> int:
     from otel_agentperf.views import run
 
     command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     try:
-        return run.run(command, args.save, args.live, args.interval, args.slowest)
+        checker = None
+        if args.budgets is not None or args.baseline is not None:
+            checker = gate.load(args.budgets, args.baseline, Path.cwd())
+        return run.run(command, args.save, args.live, args.interval, args.slowest, checker)
+    except gate.GateError as exc:  # before COMMAND starts: a gate that cannot judge it is not worth the run
+        print(f"otel-agentperf: {exc}", file=sys.stderr)
+        return gate.UNUSABLE
     except run.RunError as exc:
         print(f"otel-agentperf: {exc}", file=sys.stderr)
         return 127 if str(exc).startswith("command not found") else 2
@@ -238,8 +282,10 @@ def _main(argv: list[str] | None) -> int:
             return top.run(top.Scrape(args.url), args.interval, args.frames)
         except KeyboardInterrupt:
             return 0
+    if args.command == "check":
+        return _check(args)
     try:
-        rows = significant(_rows(args))
+        rows = significant(_source(args).rows)
     except ReportError as exc:
         print(f"otel-agentperf: {exc}", file=sys.stderr)
         return 2

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
+from dataclasses import asdict, fields
+from typing import Any
 
 from otel_agentperf.views import requests
 from otel_agentperf.views.families import CODE, NOT_OPERATIONS, STARTUP
 from otel_agentperf.views.insights import cold_start, time_by_kind, where_time_goes
 from otel_agentperf.views.rows import QUANTILES, Row, cost_text, estimate_text, ms, ranked, size_text
+
+_FIELDS = tuple(f.name for f in fields(Row))
 
 
 def notes(row: Row) -> str:
@@ -204,3 +207,19 @@ def render_json(rows: list[Row], bottlenecks: list[str]) -> str:
         "bottlenecks": bottlenecks,
     }
     return json.dumps(report, indent=2)
+
+
+def read_json(report: dict[str, Any]) -> list[Row]:
+    """The rows of a :func:`render_json` output, as they were: its operations and its code outside
+    operations (a baseline for ``check``). What the JSON leaves out stays out: the buckets (each quantile
+    is there as estimated), so a row read back gives the figures it printed, not new estimates."""
+    found = []
+    for item in report["operations"]:
+        row = Row(**{name: item[name] for name in _FIELDS if name in item and name not in ("cost_usd", "bounds")})
+        row.cost_usd = float(item["priced_cost_usd"])
+        row.bounds = {key: (low, math.inf if high is None else high) for key, (low, high) in item["bounds"].items()}
+        found.append(row)
+    found += [
+        Row(CODE, code["name"], blocked_seconds=code["blocked_seconds"]) for code in report["code_outside_operations"]
+    ]
+    return found

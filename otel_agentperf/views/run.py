@@ -27,10 +27,12 @@ from typing import IO, BinaryIO, TextIO
 
 from otel_agentperf.receiving.received import Received
 from otel_agentperf.receiving.receiver import Receiver
-from otel_agentperf.views import otlp, report, waterfall
+from otel_agentperf.views import gate, gate_output, otlp, report, waterfall
 from otel_agentperf.views.families import significant
+from otel_agentperf.views.gate import Gate
 from otel_agentperf.views.insights import bottlenecks
 from otel_agentperf.views.rows import Row
+from otel_agentperf.views.sources import Source, from_received
 
 # What run sets in COMMAND's environment, for --help and the docs; every other OTEL_* variable is the user's.
 SETS = """\
@@ -169,8 +171,11 @@ def _status(returncode: int) -> int:
     return returncode if returncode >= 0 else 128 - returncode
 
 
-def run(command: list[str], save: Path | None, live: bool, interval: float, slowest: int) -> int:
-    """Run COMMAND to its end and report; its exit status (``RunError`` before it starts)."""
+def run(
+    command: list[str], save: Path | None, live: bool, interval: float, slowest: int, checker: Gate | None = None
+) -> int:
+    """Run COMMAND to its end and report (and check, with a ``checker``); its exit status (``RunError`` before
+    it starts): COMMAND's when not 0, else the gate's (:func:`gate_status`)."""
     if not command:
         raise RunError("run needs a command: otel-agentperf run -- python app.py")
     if shutil.which(command[0]) is None:
@@ -220,7 +225,27 @@ def run(command: list[str], save: Path | None, live: bool, interval: float, slow
     elif save is not None:
         said += f" (saved to {save}: otel-agentperf report --file {save}, otel-agentperf traces --file {save})"
     print(f"\n{said}\n\n{summary(received, slowest)}", flush=True)
-    return _status(returncode)
+    if checker is None:
+        return _status(returncode)
+    return gate_status(_status(returncode), checker, from_received(received, " ".join(command)))
+
+
+def gate_status(app_status: int, checker: Gate, source: Source) -> int:
+    """Print the gate's table after the report; the status: the app's when it failed (its failure is the
+    news, and a failed run's figures are not the ones budgeted), else the gate's (0, ``gate.BROKEN``, or
+    ``gate.UNUSABLE`` when there was nothing to check)."""
+    checks = checker.judge(source)
+    try:
+        verdict = gate.status(checks, source)
+    except gate.GateError as exc:
+        print(f"\notel-agentperf: {exc}", flush=True)
+        verdict = gate.UNUSABLE
+    else:
+        print(f"\n{gate_output.render_table(checks)}", flush=True)
+    if app_status:
+        print(f"otel-agentperf run: exits with the command's status {app_status}, not the gate's", flush=True)
+        return app_status
+    return verdict
 
 
 def _copy(source: IO[bytes] | None, target: Callable[[], TextIO]) -> threading.Thread:
