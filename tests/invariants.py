@@ -9,6 +9,7 @@ the JSON one; both raise :class:`Impossible` naming each broken rule:
 - p50 <= p95 <= p99, each at most the row's total (no observation exceeds the sum) and, where the
   smallest and largest values are known, between them;
 - every share is at most 100%, and the shares of one whole add up to it;
+- a request's critical path adds up to its mean wall time, its shares to 100%, its parts most first;
 - the table is sorted by the column it says it is sorted by;
 - findings with a cost come first, in non-increasing cost;
 - no machine path in a row or a finding (unless ``paths`` is allowed), no row named ``-``, none with 0
@@ -34,6 +35,8 @@ _HELD_NOTE = re.compile(rf"held the event loop ({_NUMBER}) ms")
 _HELD_RATE = re.compile(rf"loop held ({_NUMBER}) ms/s")
 _BY_KIND = re.compile(rf"^Where the time goes: .*? is ({_NUMBER}) ms \(.*?\): (.*?)(?:;|$)")
 _KIND_PART = re.compile(rf"(\S+) ({_NUMBER}) ms \(({_NUMBER})%\)")
+_REQUEST = re.compile(rf"^- (\S+) `(.+)`: ({_NUMBER}) requests, p50 (.+?) ms, p95 (.+?) ms, mean ({_NUMBER}) ms: (.*)$")
+_PATH_PART = re.compile(rf"(.+?) ({_NUMBER}) ms \((\d+)%\)(?:, |$)")
 # The sentences that carry a cost in seconds, each giving it as its first duration.
 _COSTED = (" takes ", " held the asyncio event loop for ", " ms wasted)", " was retried by its SDK")
 _ROOTS = ("/home/", "/root/", "/tmp/", "/usr/", "/opt/", "/var/", "/work/", "/private/", "/Users/", "/srv/")
@@ -132,6 +135,22 @@ class _Checker:
             if b > a + 0.05:  # one decimal of a millisecond as printed
                 self.fail(f"findings out of cost order: {b} ms after {a} ms ({second!r} after {first!r})")
 
+    def request_path(self, where: str, mean: float, parts: list[tuple[str, float, int]]) -> None:
+        """A request's critical path: parts (label, ms or seconds per request, share %) add up to its mean and
+        100%, most first (a last part summing the rest may be any size)."""
+        if not parts:
+            self.fail(f"{where}: no critical path")
+            return
+        total = sum(value for _, value, _ in parts)
+        if abs(total - mean) > 0.05 * len(parts) + 0.01 * mean:
+            self.fail(f"{where}: the critical path adds up to {total:g}, not the mean {mean:g}")
+        if sum(share for _, _, share in parts) != 100 and total > 0:
+            self.fail(f"{where}: the critical path's shares add up to {sum(share for _, _, share in parts)}%")
+        ranked = parts[:-1] if parts[-1][0].endswith(" other operations") else parts
+        for (label_a, a, _), (label_b, b, _) in itertools.pairwise(ranked):
+            if b > a + 1e-9:
+                self.fail(f"{where}: the critical path is not most first: {label_b} {b:g} after {label_a} {a:g}")
+
     def shares(self, text: str) -> None:
         for found in _SHARE.finditer(text):
             if _number(found.group(1)) > 100:
@@ -160,6 +179,13 @@ def check_text(report: str, *, wall: float | None = None, loops: int = 1, paths:
             total = sum(_number(ms) for _, ms, _ in parts)
             if parts and abs(total - whole) > 0.1 * len(parts):
                 checker.fail(f"the kinds add up to {total:.1f} ms, not the stated {whole:.1f} ms: {line.strip()}")
+    for line in lines:
+        if (found := _REQUEST.match(line.strip())) is not None:
+            kind, name, count, p50, p95, mean, parts = found.groups()
+            where = f"request {kind} {name}"
+            checker.quantiles(where, {"p50": _cell(p50), "p95": _cell(p95)}, _number(mean) * _number(count), None, None)
+            path = [(label, _number(ms), int(share)) for label, ms, share in _PATH_PART.findall(parts)]
+            checker.request_path(where, _number(mean), [(label, ms, share) for label, ms, share in path])
     checker.findings(_bottleneck_lines(lines))
     for name in _code_names(lines):
         checker.name("code", name)
@@ -273,6 +299,15 @@ def _rows(checker: _Checker, rows: list[dict[str, str]], said: str) -> None:
 def check_json(report: Mapping[str, Any], *, wall: float | None = None, loops: int = 1, paths: bool = False) -> None:
     """Check a JSON report (``report --format json``)."""
     checker = _Checker(wall, loops, paths)
+    for request in report.get("requests", []):
+        where = f"request {request['kind']} {request['name']}"
+        if not isinstance(request["count"], int) or request["count"] < 1:
+            checker.fail(f"{where}: count is not a whole number of requests: {request['count']!r}")
+        mean = request["mean_seconds"]
+        quantiles = {"p50": request["p50_seconds"], "p95": request["p95_seconds"]}
+        checker.quantiles(where, quantiles, mean * request["count"], None, None)
+        parts = [(part["name"], part["seconds"] * 1000, part["share_percent"]) for part in request["critical_path"]]
+        checker.request_path(where, mean * 1000, parts)
     operations = report.get("operations", [])
     previous: float | None = None
     held = 0.0

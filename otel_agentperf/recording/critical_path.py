@@ -30,7 +30,7 @@ WAITED: Key = (names.KIND_WAITED, names.WAITED_NAME)
 # The key of the parent's own instants in a node, named once the parent finishes (a model call learns
 # its model late).
 _OWN: Key = ("", "")
-TOP = 5  # contributors kept on the request's span
+TOP = 8  # contributors kept on the request's span
 
 
 class Node(NamedTuple):

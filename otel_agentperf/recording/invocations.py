@@ -119,6 +119,7 @@ class Invocation:
         "_request",
         "_snapshot",
         "_started",
+        "_started_ns",
         "_step_frame",
         "_telemetry",
         "_token",
@@ -144,6 +145,7 @@ class Invocation:
         on_loop: bool | None = None,
         steps: bool = False,
         waits_on: LoopClock | None = None,
+        started: tuple[int, float] | None = None,
     ) -> None:
         self._telemetry = telemetry
         self._operation = operation
@@ -189,7 +191,9 @@ class Invocation:
         self._duration = 0.0  # set as it finishes, before ``_started`` is cleared
         self._frame: object = None  # the wrapper frame that runs it, noted for the loop monitor
         self._step_frame: object = None  # the frame running a step of what it streams, likewise
-        self._started: float | None = perf_counter()
+        # When it started: (epoch nanoseconds, its span's start; ``perf_counter`` seconds), read together.
+        self._started_ns, at = started if started is not None else (0, perf_counter())
+        self._started: float | None = at
 
     @property
     def kind(self) -> str:
@@ -414,7 +418,8 @@ class Invocation:
         finally:
             recorder.ended(self._operation.kind)
             try:
-                self.span.end()
+                # It ends as its duration says (a span started without our clock ends when the SDK says).
+                self.span.end(end_time=self._started_ns + int(duration * 1e9) if self._started_ns else None)
             except Exception as exc:  # a span processor's on_end (the user's own, say) raised
                 failures.report("ending a span", exc)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from time import perf_counter, time_ns
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
@@ -185,7 +186,12 @@ class Telemetry:
             metrics_attributes = {**metrics_attributes, **self.bounds.metric_attributes(extra)}
         if attributes or extra:
             span_attributes = {**span_attributes, **(extra or {}), **(attributes or {})}
-        span = self.tracer.start_span(operation.span_name, parent, kind=operation.span_kind, attributes=span_attributes)
+        # The span starts and ends when the operation's own clock says (``Invocation.started_ns``), so a
+        # trace's intervals are the ones its metrics and critical path were measured over.
+        started_ns, started = time_ns(), perf_counter()
+        span = self.tracer.start_span(
+            operation.span_name, parent, kind=operation.span_kind, attributes=span_attributes, start_time=started_ns
+        )
         enclosing = otel_context.get_value(_CURRENT_KEY, parent)
         invocation = invocation_type(
             self,
@@ -200,6 +206,7 @@ class Telemetry:
             on_loop=_loop_running() if sync else None,
             steps=steps,
             waits_on=None if sync else loop_clock.current(),
+            started=(started_ns, started),
         )
         ctx = otel_context.set_value(_CURRENT_KEY, invocation, trace.set_span_in_context(span, parent))
         if kind == names.KIND_AGENT:
