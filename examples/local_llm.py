@@ -15,6 +15,8 @@ The requested model name selects a behaviour, so real SDK clients exercise real 
 - ``slow-<ms>-<name>``: waits before answering (or between streamed chunks);
 - ``ttft-<ms>-<name>`` (also after another prefix): waits before sending anything (headers included), so a
   stream's first chunk comes ``ms`` late and the rest as fast as usual;
+- ``prefill-<us>-<name>`` (also after another prefix): waits ``us`` microseconds per prompt word before
+  sending anything, as a model reads its prompt, so a longer prompt answers later;
 - ``hang-<name>``: waits 5 s before answering, for client timeouts;
 - ``cut-<name>``: a stream whose connection drops after two chunks;
 - ``long-<n>-<name>`` (also after another prefix): an answer of ``n`` words (the usual ones over and over),
@@ -254,6 +256,9 @@ class _Handler(BaseHTTPRequestHandler):
         first = re.search(r"(?:^|-)ttft-(\d+)-", model)
         if first:
             time.sleep(int(first.group(1)) / 1000)
+        prefill = re.search(r"(?:^|-)prefill-(\d+)-", model)
+        if prefill:
+            time.sleep(int(prefill.group(1)) * _input_words(request) / 1e6)
         slow = re.match(r"slow-(\d+)-", model)
         cached = re.search(r"(?:^|-)cached-(\d+)-", model)
         usage = None

@@ -19,6 +19,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
@@ -29,7 +30,7 @@ from otel_agentperf.conventions.instruments import catalogue
 from otel_agentperf.receiving import received, saved
 from otel_agentperf.receiving.receiver import Receiver
 from otel_agentperf.views import cli, otlp, scrape, spans, waterfall
-from otel_agentperf.views.run import child_environment
+from otel_agentperf.views.run import child_environment, marked_environment
 
 TOOL = catalogue(False).durations[names.KIND_TOOL]
 DELTA = {Counter: AggregationTemporality.DELTA, Histogram: AggregationTemporality.DELTA}
@@ -232,3 +233,59 @@ def test_the_commands_environment_keeps_what_does_not_conflict() -> None:
     assert (env["OTEL_EXPORTER_OTLP_PROTOCOL"], env["OTEL_LOGS_EXPORTER"]) == ("grpc", "otlp")
     assert env["OTEL_SERVICE_NAME"] == "support"
     assert child_environment({}, "http://127.0.0.1:5555")["OTEL_LOGS_EXPORTER"] == "none"
+
+
+def _spans_of(run_indexes: list[str | None]) -> ExportTraceServiceRequest:
+    """One trace request holding a resource per entry, each marked with that run index (or not at all)."""
+    request = ExportTraceServiceRequest()
+    for number, index in enumerate(run_indexes):
+        marks = [] if index is None else [KeyValue(key=names.RUN_INDEX, value=AnyValue(string_value=index))]
+        request.resource_spans.append(
+            ResourceSpans(
+                resource=Resource(attributes=marks),
+                scope_spans=[ScopeSpans(spans=[Span(name=f"span {number}")])],
+            )
+        )
+    return request
+
+
+def test_runs_split_what_was_received_by_the_run_index_of_each_resource() -> None:
+    keep = received.Received()
+    keep.add("traces", _spans_of(["2"]).SerializeToString())
+    keep.add("traces", _spans_of(["1", "2", "1"]).SerializeToString())  # a collector batched two runs
+    keep.add("metrics", _otlp([0.1]).SerializeToString())  # no mark: the SDK's resource alone
+    runs = keep.runs()
+    assert [run.index for run in runs] == [0, 1, 2]
+    names_by_run = {
+        run.index: [
+            [span.name for each in request.resource_spans for scope in each.scope_spans for span in scope.spans]
+            for request in run.trace_requests()
+        ]
+        for run in runs
+    }
+    assert names_by_run == {0: [], 1: [["span 0", "span 2"]], 2: [["span 0"], ["span 1"]]}
+    assert runs[0].metric_requests() == keep.metric_requests() and runs[1].metric_requests() == []
+
+
+def test_a_saved_run_without_marks_loads_as_one_run_of_index_0(tmp_path: Path) -> None:
+    path = tmp_path / "before-repeat.otlp"
+    path.write_bytes(
+        saved.MAGIC
+        + b"".join(
+            f"{signal} {len(body)}\n".encode() + body + b"\n"
+            for signal, body in [
+                ("traces", _spans_of([None, None]).SerializeToString()),
+                ("metrics", _otlp([0.1, 0.2]).SerializeToString()),
+            ]
+        )
+    )
+    (only,) = received.load(path.read_bytes()).runs()
+    assert only.index == 0 and len(only.trace_requests()) == len(only.metric_requests()) == 1
+
+
+def test_each_repeated_run_is_marked_after_the_users_own_resource_attributes() -> None:
+    assert marked_environment({}, 2)["OTEL_RESOURCE_ATTRIBUTES"] == "agentperf.run.index=2"
+    user = {"OTEL_RESOURCE_ATTRIBUTES": "team=orders,agentperf.run.index=9,", "OTEL_SERVICE_NAME": "support"}
+    env = marked_environment(user, 3)
+    assert env["OTEL_RESOURCE_ATTRIBUTES"] == "team=orders,agentperf.run.index=9,agentperf.run.index=3"
+    assert env["OTEL_SERVICE_NAME"] == "support"

@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from otel_agentperf.receiving import received
+from otel_agentperf.views import otlp
 from tests import invariants, tmux
 from tests.test_launcher import _free_port
 
@@ -217,6 +219,70 @@ def test_a_full_disk_under_save_is_said_and_the_app_and_report_go_on(tmp_path: P
     assert result.returncode == 0 and result.stderr == "app warns on stderr\n"
     assert re.search(r"received 7 spans and \d+ metric exports? \(/dev/full: cannot save: No space left", result.stdout)
     assert "Slowest traces (3 of 3; " in result.stdout
+
+
+def _resource(request: Any) -> dict[str, str]:
+    (resource_spans,) = request.resource_spans
+    return {each.key: each.value.string_value for each in resource_spans.resource.attributes}
+
+
+def test_repeat_runs_the_command_n_times_into_one_saved_run_each_run_marked(tmp_path: Path) -> None:
+    counter, save = tmp_path / "runs.txt", tmp_path / "repeated.otlp"
+    command = [sys.executable, str(APPS / "repeat_app.py"), str(counter), "0", "3", "5"]
+    result = _run(
+        ["--repeat", "3", "--save", str(save), "--slowest", "0", "--", *command],
+        _env(OTEL_RESOURCE_ATTRIBUTES="team=orders"),
+        tmp_path,
+    )
+    # Every run ran, and run exits with the first failing run's status.
+    assert counter.read_text().splitlines() == ["ran"] * 3
+    assert result.returncode == 3, result.stdout + result.stderr
+    said = r"ran 3 times in [\d.]+ s \(statuses 0, 3, 5; exits with 3, the first failing run's\)"
+    assert re.search(said, result.stdout)
+    # The report covers all runs: 1 + 2 + 3 agent invocations.
+    rows = {line.split()[1]: line.split() for line in result.stdout.splitlines() if line.startswith("agent ")}
+    assert rows["support_agent"][2] == "6"
+    runs = received.load(save.read_bytes()).runs()
+    assert [run.index for run in runs] == [1, 2, 3]
+    for run in runs:
+        agents = [
+            span
+            for request in run.trace_requests()
+            for resource_spans in request.resource_spans
+            for scope_spans in resource_spans.scope_spans
+            for span in scope_spans.spans
+            if span.name == "invoke_agent support_agent"
+        ]
+        assert len(agents) == run.index
+        agent_rows = [row for row in otlp.rows(run.metric_requests()) if row.name == "support_agent"]
+        assert [row.calls for row in agent_rows] == [run.index]
+        assert {_resource(request)["team"] for request in run.trace_requests()} == {"orders"}  # the user's kept
+
+
+def test_a_signal_stops_the_repeated_runs_at_the_run_it_reaches(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [CLI, "run", "--repeat", "3", "--slowest", "0", "--", sys.executable, str(APPS / "repeat_app.py"), "--wait"],
+        env=_env(),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # the SIGTERM goes to run alone, which forwards it
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == "waiting\n"
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, stdout + stderr
+    assert "waiting" not in stdout  # no second run started
+    assert re.search(r"exited with status 143 after [\d.]+ s", stdout)
+
+
+def test_repeat_with_the_live_view_or_below_1_is_refused_in_one_line(tmp_path: Path) -> None:
+    live = _run(["--repeat", "2", "--live", "--", "true"], _env(), tmp_path)
+    assert (live.returncode, live.stderr) == (2, "otel-agentperf: --live shows one run: drop --live or --repeat\n")
+    zero = _run(["--repeat", "0", "--", "true"], _env(), tmp_path)
+    assert zero.returncode == 2 and "--repeat: must be more than 0: '0'" in zero.stderr
 
 
 def test_report_on_nothing_points_at_run_and_the_prometheus_exporter() -> None:

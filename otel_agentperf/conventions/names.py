@@ -130,6 +130,9 @@ CONFIG_FORMAT: Final = "agentperf.config.format"
 CONFIG_SOURCE: Final = "agentperf.config.source"
 CONFIG_REDUNDANT: Final = "agentperf.config.redundant"
 BLOCKING_EVENT_LOOP: Final = "agentperf.blocking_event_loop"
+# The resource attribute ``otel-agentperf run --repeat N`` gives each run of its command (1 to N), so a
+# reader of the saved run can tell the runs apart (``Received.runs``).
+RUN_INDEX: Final = "agentperf.run.index"
 # Seconds an operation held its asyncio event loop (the span attribute, and the counter).
 EVENT_LOOP_BLOCKED_TIME: Final = "agentperf.event_loop.blocked_time"
 EVENT_LOOP_BLOCKED_EVENT: Final = "agentperf.event_loop.blocked"  # the span event, with where it blocked

@@ -3,17 +3,55 @@
 from __future__ import annotations
 
 import threading
-from typing import BinaryIO
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import BinaryIO, TypeVar
 
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+from opentelemetry.proto.metrics.v1.metrics_pb2 import ResourceMetrics
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
 
+from otel_agentperf.conventions import names
 from otel_agentperf.receiving import saved
 
 
 class BadRequest(Exception):
     """A payload that is not the OTLP request its signal names."""
+
+
+@dataclass
+class Run:
+    """The requests of one run of ``otel-agentperf run --repeat N``, in the order they arrived.
+
+    ``index`` is the run's ``agentperf.run.index`` (1 to N); 0 holds what carries none: everything of a run
+    saved without ``--repeat`` (or before it existed), or of an app that builds its resource without the
+    environment's ``OTEL_RESOURCE_ATTRIBUTES``.
+    """
+
+    index: int
+    traces: list[ExportTraceServiceRequest] = field(default_factory=list)
+    metrics: list[ExportMetricsServiceRequest] = field(default_factory=list)
+
+    def trace_requests(self) -> list[ExportTraceServiceRequest]:
+        """As :meth:`Received.trace_requests`, so a view that reads a whole run reads one of them too."""
+        return list(self.traces)
+
+    def metric_requests(self) -> list[ExportMetricsServiceRequest]:
+        return list(self.metrics)
+
+
+def _run_index(resource_attributes: Iterable[KeyValue]) -> int:
+    """A resource's ``agentperf.run.index``, 0 when it has none (or one that is not a whole number)."""
+    for each in resource_attributes:
+        if each.key == names.RUN_INDEX:
+            if each.value.HasField("int_value"):
+                return each.value.int_value
+            text = each.value.string_value  # what OTEL_RESOURCE_ATTRIBUTES gives: strings
+            return int(text) if text.isdigit() else 0
+    return 0
 
 
 class Received:
@@ -67,6 +105,26 @@ class Received:
         with self._lock:
             return list(self._metrics)
 
+    def runs(self) -> list[Run]:
+        """The requests split by the run that exported them, in run order (see :class:`Run`).
+
+        A request is split by its resources' ``agentperf.run.index``: every process of one run exports the
+        same index, so one request holds one run's data; a request that mixes resources (a collector
+        batching processes of several runs) is cut into one request per run.
+        """
+        found: dict[int, Run] = {}
+        for trace_request in self.trace_requests():
+            for index, resource_spans in _by_run(trace_request.resource_spans):
+                part = ExportTraceServiceRequest()
+                part.resource_spans.extend(resource_spans)
+                found.setdefault(index, Run(index)).traces.append(part)
+        for metric_request in self.metric_requests():
+            for index, resource_metrics in _by_run(metric_request.resource_metrics):
+                part = ExportMetricsServiceRequest()
+                part.resource_metrics.extend(resource_metrics)
+                found.setdefault(index, Run(index)).metrics.append(part)
+        return [found[index] for index in sorted(found)]
+
     def span_count(self) -> int:
         return sum(
             len(scope.spans)
@@ -74,6 +132,17 @@ class Received:
             for resource in request.resource_spans
             for scope in resource.scope_spans
         )
+
+
+_Resourced = TypeVar("_Resourced", ResourceSpans, ResourceMetrics)
+
+
+def _by_run(items: Iterable[_Resourced]) -> list[tuple[int, list[_Resourced]]]:
+    """A request's resource spans or metrics grouped by their resource's run index, in first-seen order."""
+    grouped: dict[int, list[_Resourced]] = {}
+    for item in items:
+        grouped.setdefault(_run_index(item.resource.attributes), []).append(item)
+    return list(grouped.items())
 
 
 def load(data: bytes) -> Received:

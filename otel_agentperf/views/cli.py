@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd = commands.add_parser(
         "run",
         help="run a command under opentelemetry-instrument; when it exits: the report and its slowest traces",
-        usage="otel-agentperf run [--save FILE] [--live] [--interval S] [--slowest N] [--budgets FILE] "
+        usage="otel-agentperf run [--save FILE] [--repeat N] [--live] [--interval S] [--slowest N] [--budgets FILE] "
         "[--baseline FILE] -- COMMAND [ARGS...]",
         description="Runs COMMAND under the opentelemetry-instrument launcher, receives its traces and metrics\n"
         "over OTLP/HTTP on loopback and, when it exits (Ctrl-C stops it), prints the report and the\n"
@@ -97,6 +97,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     run_cmd.add_argument(
         "--save", type=Path, metavar="FILE", help="keep what was received in FILE (read by report/traces --file)"
+    )
+    run_cmd.add_argument(
+        "--repeat",
+        type=_positive(int),
+        default=1,
+        metavar="N",
+        help="run COMMAND N times into one report and saved run, each run's telemetry marked with the resource "
+        "attribute agentperf.run.index (1 to N); exits with the first failing run's status (default 1)",
     )
     run_cmd.add_argument("--live", action="store_true", help="show the top view while COMMAND runs")
     run_cmd.add_argument(
@@ -241,7 +249,7 @@ def _run(args: argparse.Namespace) -> int:
         checker = None
         if args.budgets is not None or args.baseline is not None:
             checker = gate.load(args.budgets, args.baseline, Path.cwd())
-        return run.run(command, args.save, args.live, args.interval, args.slowest, checker)
+        return run.run(command, args.save, args.live, args.interval, args.slowest, checker, int(args.repeat))
     except gate.GateError as exc:  # before COMMAND starts: a gate that cannot judge it is not worth the run
         print(f"otel-agentperf: {exc}", file=sys.stderr)
         return gate.UNUSABLE

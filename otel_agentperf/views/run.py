@@ -7,6 +7,16 @@ this prints the report ``otel-agentperf report`` prints and a waterfall of the s
 with COMMAND's status. The app's stdin, stdout and stderr are its own, untouched. With ``--live`` the
 terminal's keys go to the live view (the app's stdin is ``/dev/null``) and the app's output is printed
 line by line above the view, which would otherwise draw over it.
+
+``--repeat N`` runs COMMAND N times, one after the other, into one receiver (so one report and one saved
+run cover them all), and exits with the first failing run's status (0 when all succeeded): the status of
+one run of a script, and what a CI step that loops over the runs with ``set -e`` would stop at. A
+Ctrl-C or SIGTERM ends the run it reaches and the ones after it. Each run is marked by the resource
+attribute ``agentperf.run.index`` (1 to N), appended to the user's own ``OTEL_RESOURCE_ATTRIBUTES``,
+rather than by a marker record in the saved run: every process of the run (forked workers and what it
+leaves behind included) stamps its own exports, so a late export is never put in the next run by its
+arrival, the saved-run format stays as it was (older files and any OTLP tool read it), and a collector or
+Tempo shows the mark too. ``Received.runs`` splits what was received by it.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, BinaryIO, TextIO
 
+from otel_agentperf.conventions import names
 from otel_agentperf.receiving.received import Received
 from otel_agentperf.receiving.receiver import Receiver
 from otel_agentperf.views import gate, gate_output, otlp, report, waterfall
@@ -41,7 +52,8 @@ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT and OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: the 
 OTEL_EXPORTER_OTLP_TRACES_PROTOCOL and OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: http/protobuf,
 OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: delta (so forked workers' metrics add up),
 OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: explicit_bucket_histogram (the report's buckets),
-OTEL_METRIC_EXPORT_INTERVAL: 1000 (ms), and OTEL_LOGS_EXPORTER: none unless you set it.
+OTEL_METRIC_EXPORT_INTERVAL: 1000 (ms), and OTEL_LOGS_EXPORTER: none unless you set it;
+with --repeat N, agentperf.run.index=<1..N> after your own OTEL_RESOURCE_ATTRIBUTES.
 Every other OTEL_* variable is yours (OTEL_EXPORTER_OTLP_ENDPOINT included)."""
 
 _OTLP_EXPORTERS = frozenset({"otlp", "otlp_proto_http", "otlp_proto_grpc", "none", ""})
@@ -69,6 +81,14 @@ def child_environment(environ: Mapping[str, str], endpoint: str) -> dict[str, st
     env["OTEL_METRIC_EXPORT_INTERVAL"] = "1000"
     env.setdefault("OTEL_LOGS_EXPORTER", "none")
     return env
+
+
+def marked_environment(env: Mapping[str, str], index: int) -> dict[str, str]:
+    """One repeated run's environment: ``env`` with ``agentperf.run.index=<index>`` after the user's own
+    resource attributes (the last value of a key wins, so a stale one in the user's is overridden)."""
+    own = env.get("OTEL_RESOURCE_ATTRIBUTES", "").strip().strip(",")
+    mark = f"{names.RUN_INDEX}={index}"
+    return {**env, "OTEL_RESOURCE_ATTRIBUTES": f"{own},{mark}" if own else mark}
 
 
 def launcher() -> str:
@@ -124,10 +144,13 @@ def _reap_left_behind() -> None:
 
 
 @contextlib.contextmanager
-def _forwarding(child: subprocess.Popen[bytes]) -> Iterator[None]:
-    """While COMMAND runs, SIGINT and SIGTERM go to it, and this process waits for it to end."""
+def _forwarding(child: subprocess.Popen[bytes]) -> Iterator[list[int]]:
+    """While COMMAND runs, SIGINT and SIGTERM go to it, and this process waits for it to end; yields the
+    signals that came meanwhile (a repeated run stops after a run the user stopped)."""
+    came: list[int] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
+        came.append(signum)
         if signum == signal.SIGINT and _terminal_signalled_the_group(child):
             return
         with contextlib.suppress(ProcessLookupError):
@@ -135,7 +158,7 @@ def _forwarding(child: subprocess.Popen[bytes]) -> Iterator[None]:
 
     previous = {signum: signal.signal(signum, forward) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield came
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -171,15 +194,36 @@ def _status(returncode: int) -> int:
     return returncode if returncode >= 0 else 128 - returncode
 
 
+def _ran(command: list[str], statuses: list[int], seconds: float) -> str:
+    """What the summary line says of how COMMAND ended: its status, or each repeated run's."""
+    if len(statuses) == 1:
+        return f"`{' '.join(command)}` exited with status {statuses[0]} after {seconds:.2f} s"
+    failed = [status for status in statuses if status != 0]
+    outcome = f"; exits with {failed[0]}, the first failing run's" if failed else ""
+    return (
+        f"`{' '.join(command)}` ran {len(statuses)} times in {seconds:.2f} s "
+        f"(statuses {', '.join(map(str, statuses))}{outcome})"
+    )
+
+
 def run(
-    command: list[str], save: Path | None, live: bool, interval: float, slowest: int, checker: Gate | None = None
+    command: list[str],
+    save: Path | None,
+    live: bool,
+    interval: float,
+    slowest: int,
+    checker: Gate | None = None,
+    repeat: int = 1,
 ) -> int:
-    """Run COMMAND to its end and report (and check, with a ``checker``); its exit status (``RunError`` before
-    it starts): COMMAND's when not 0, else the gate's (:func:`gate_status`)."""
+    """Run COMMAND ``repeat`` times to its end and report (and check, with a ``checker``); its exit status
+    (``RunError`` before it starts): the first failing run's when one failed, else the gate's
+    (:func:`gate_status`), else 0."""
     if not command:
         raise RunError("run needs a command: otel-agentperf run -- python app.py")
     if shutil.which(command[0]) is None:
         raise RunError(f"command not found: {command[0]}")
+    if live and repeat > 1:
+        raise RunError("--live shows one run: drop --live or --repeat")
     instrument = launcher()
     saving: BinaryIO | None = None
     if save is not None:
@@ -188,36 +232,40 @@ def run(
         except OSError as exc:
             raise RunError(f"cannot write {save}: {exc.strerror or exc}") from exc
     _adopt_orphans()
+    statuses: list[int] = []
     try:
         received = Received(saving)
         with Receiver(received) as receiver:
             env = child_environment(os.environ, receiver.endpoint)
+            ran = 0.0  # seconds COMMAND ran, summed over the runs (not the waits for what each left behind)
             piped = subprocess.PIPE if live else None
-            try:
-                child = subprocess.Popen(
-                    [instrument, *command],
-                    env=env,
-                    stdin=subprocess.DEVNULL if live else None,
-                    stdout=piped,
-                    stderr=piped,
-                )
-            except OSError as exc:
-                raise RunError(f"cannot start {command[0]}: {exc.strerror or exc}") from exc
-            began = time.monotonic()
-            with _forwarding(child):
-                if live:
-                    _live(ReceivedRows(received, " ".join(command)), interval, child)
-                returncode = child.wait()
-                ran = time.monotonic() - began
-                _reap_left_behind()
+            for index in range(1, repeat + 1):
+                try:
+                    child = subprocess.Popen(
+                        [instrument, *command],
+                        env=marked_environment(env, index) if repeat > 1 else env,
+                        stdin=subprocess.DEVNULL if live else None,
+                        stdout=piped,
+                        stderr=piped,
+                    )
+                except OSError as exc:
+                    raise RunError(f"cannot start {command[0]}: {exc.strerror or exc}") from exc
+                began = time.monotonic()
+                with _forwarding(child) as signals:
+                    if live:
+                        _live(ReceivedRows(received, " ".join(command)), interval, child)
+                    statuses.append(_status(child.wait()))
+                    ran += time.monotonic() - began
+                    _reap_left_behind()
+                if signals:
+                    break
     finally:
         if saving is not None:
             with contextlib.suppress(OSError):  # a failed write was reported with the summary
                 saving.close()
     spans, exports = received.span_count(), len(received.metric_requests())
     said = (
-        f"otel-agentperf run: `{' '.join(command)}` exited with status {_status(returncode)} after {ran:.2f} s; "
-        "received "
+        f"otel-agentperf run: {_ran(command, statuses, ran)}; received "
         f"{spans} span{'' if spans == 1 else 's'} and {exports} metric export{'' if exports == 1 else 's'}"
     )
     if received.save_error is not None:
@@ -225,9 +273,10 @@ def run(
     elif save is not None:
         said += f" (saved to {save}: otel-agentperf report --file {save}, otel-agentperf traces --file {save})"
     print(f"\n{said}\n\n{summary(received, slowest)}", flush=True)
+    status = next((status for status in statuses if status != 0), 0)
     if checker is None:
-        return _status(returncode)
-    return gate_status(_status(returncode), checker, from_received(received, " ".join(command)))
+        return status
+    return gate_status(status, checker, from_received(received, " ".join(command)))
 
 
 def gate_status(app_status: int, checker: Gate, source: Source) -> int:
