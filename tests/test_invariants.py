@@ -35,10 +35,10 @@ Bottlenecks:
 Slowest traces (1 of 3; ~ in a bar: waited for an event loop other code held):
 
 trace 964c06aa396de33326768f4c6bf25a90  1101.1 ms  4 spans
-  start ms      dur ms     self ms   waited ms  span                          bar
-       0.0      1101.1       442.3              invoke_workflow Orchestrator  |########################################|
-     516.7       369.1         1.2       300.0    chat claude-travel          |                  ###~~~~~~~~~~         |
-     557.7        78.8        78.8                execute_tool search_flights |                    ###                 |
+  start ms      dur ms     self ms   waited ms     path ms  span                          bar
+       0.0      1101.1       442.3                   442.3  invoke_workflow Orchestrator  |########################################|
+     516.7       369.1         1.2       300.0         1.2    chat claude-travel          |                  ###~~~~~~~~~~         |
+     557.7        78.8        78.8                     78.8   execute_tool search_flights |                    ###                 |
 """  # noqa: E501
 
 

@@ -90,7 +90,7 @@ def _waterfalls(text: str) -> dict[str, list[tuple[int, str, float, float]]]:
         if heading:
             current = drawn.setdefault(heading.group(1), [])
         elif current is not None and line.endswith("|") and "  |" in line:
-            label = line[48 : line.index("  |", 48)].rstrip()  # after start, duration, self and waited
+            label = line[60 : line.index("  |", 60)].rstrip()  # after start, duration, self, waited and path
             name = label.lstrip(" ")
             current.append(((len(label) - len(name)) // 2, name, float(line[12:22]), float(line[24:34])))
         elif not line.strip():
