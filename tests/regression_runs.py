@@ -187,3 +187,22 @@ def pairs(server: Any, root: Path) -> dict[tuple[str, int], Pair]:
                     each.process.kill()
                     each.process.wait()
     return pairs
+
+
+def same_version_twice(name: str, concurrency: int, server: Any, root: Path) -> Pair:
+    """Two runs of a case's v1, started and taking requests side by side as a v1/v2 pair does: a pair with
+    no change, whose differences are the machine's noise."""
+    case = CASES[name]
+    started = [_start(case, "v1", concurrency, server, root / f"{name}-{concurrency}-{each}") for each in (1, 2)]
+    try:
+        for each in started:
+            _wait_until_ready(each)
+        for each in started:
+            each.go()
+        (base_saved, before), (new_saved, after) = started[0].finish(), started[1].finish()
+    finally:
+        for each in started:
+            if each.process.poll() is None:
+                each.process.kill()
+                each.process.wait()
+    return Pair(base_saved, new_saved, _measured(before, after))

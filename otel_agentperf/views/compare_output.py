@@ -43,7 +43,7 @@ def lead(root: Root) -> str:
     return f"{said}; {verdict_text(root)}"
 
 
-def _cause_lines(root: Root, bullet: str) -> list[str]:
+def _cause_lines(root: Root, bullet: str, part_bullet: str) -> list[str]:
     shown, rest = root.causes[:SHOWN], root.causes[SHOWN:]
     found = []
     for cause in shown:
@@ -55,9 +55,9 @@ def _cause_lines(root: Root, bullet: str) -> list[str]:
         for part in cause.parts:
             if round(part.seconds * 1000, 1) == 0:
                 continue  # a part that did not move (all of them are in the JSON)
-            found.append(f"{bullet}    {part.what} ({part.formula}): {_ms(part.seconds)}")
+            found.append(f"{part_bullet}{part.what} ({part.formula}): {_ms(part.seconds)}")
         if cause.parts:
-            found.append(f"{bullet}    residual: {_ms(cause.residual)}")
+            found.append(f"{part_bullet}residual: {_ms(cause.residual)}")
     if rest:
         moved = sum(root.share(cause) for cause in rest)
         found.append(f"{bullet}{len(rest)} other operations: {_ms(sum(c.delta for c in rest))} ({moved:.0f}%)")
@@ -77,7 +77,7 @@ def _root_lines(root: Root, bullet: str) -> list[str]:
         f"({_ms(root.delta)}), {base.calls:g} → {new.calls:g} requests"
     )
     found.append(f"{bullet}causes (Δ critical-path time per request; they and the residual add up to the mean's Δ):")
-    found += _cause_lines(root, "  " + bullet)
+    found += _cause_lines(root, "  " + bullet, "    " + bullet)
     return found
 
 
