@@ -381,7 +381,7 @@ def compare(base: Side, new: Side, alpha: float = ALPHA) -> Comparison:
     for side in (base, new):
         if not side.traced:
             notes.append(f"{side.label} has no traces (a report JSON): no per-request samples, no statistical test")
-    roots.sort(key=lambda root: abs(root.delta), reverse=True)
+    roots.sort(key=lambda root: abs(root.delta) * root.new.calls, reverse=True)  # the most time moved first
     return Comparison(
         base.label,
         new.label,
