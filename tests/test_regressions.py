@@ -25,9 +25,9 @@ dollars where they apply), in both versions. The code charged is the case's: the
 the tutor model's calls, the time the geocoder held the loop (0 in v1: its client never holds it), the
 draft's time to first chunk, the scorer's retries, the research fan-out.
 
-What this module asserts until ``compare`` exists: the saved runs load, v2's mean request latency is
-above v1's, and the difference is the planted cost within ±25%. The planted costs are hundreds of
-milliseconds per request of waiting (server delays, retries' backoff, a held loop), not CPU, so a loaded
+What this module asserts (``test_compare.py`` holds ``compare`` to the same runs): the saved runs load,
+v2's mean request latency is above v1's, and the difference is the planted cost within ±25%. The planted
+costs are hundreds of milliseconds per request of waiting (server delays, retries' backoff, a held loop), not CPU, so a loaded
 machine (two CPU burners and a second test run on 2 cores) slows both versions' other work alike and
 moves the difference by far less than the margin; each app's other work is a few short calls (the tutor
 grades a lesson once, not every turn: at 8 in flight under load, four more calls a request moved the
