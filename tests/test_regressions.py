@@ -27,9 +27,9 @@ draft's time to first chunk, the scorer's retries, the research fan-out.
 
 What this module asserts (``test_compare.py`` holds ``compare`` to the same runs): the saved runs load,
 v2's mean request latency is above v1's, and the difference is the planted cost within ±25%. The planted
-costs are hundreds of milliseconds per request of waiting (server delays, retries' backoff, a held loop), not CPU, so a loaded
-machine (two CPU burners and a second test run on 2 cores) slows both versions' other work alike and
-moves the difference by far less than the margin; each app's other work is a few short calls (the tutor
+costs are hundreds of milliseconds per request of waiting (server delays, retries' backoff, a held loop),
+not CPU, so a loaded machine (two CPU burners and a second test run on 2 cores) slows both versions' other
+work alike and moves the difference by far less than the margin; each app's other work is a few short calls (the tutor
 grades a lesson once, not every turn: at 8 in flight under load, four more calls a request moved the
 difference by a third of the planted cost). With 8 in flight a held loop delays every request waiting
 beside it, so there the blocking tool's latency difference is at least its own held time (several times
