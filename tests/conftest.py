@@ -27,7 +27,8 @@ from otel_agentperf.api.instrumentor import AgentPerfInstrumentor
 from otel_agentperf.recording import prices, state
 from otel_agentperf.recording.invocations import AgentInvocation, Invocation
 from otel_agentperf.runtime import failures, settings
-from tests import invariants
+from tests import invariants, regression_runs
+from tests.regression_runs import Pair
 
 
 @dataclass
@@ -250,3 +251,14 @@ def instrumented_by(*instrumentors: Any) -> Iterator[None]:
     finally:
         for instrumentor in instrumentors:
             instrumentor.uninstrument()
+
+
+@pytest.fixture(scope="session")
+def regression_pair(server: Any, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, int], Pair]:
+    """``regression_pair(case, concurrency)``: the case's v1 and v2 saved runs and what the app measured.
+
+    Every case runs on the session's first use (``regression_runs.pairs``: minutes of runs) and is kept for
+    the session, so ``test_regressions.py`` and ``test_compare.py`` read the same runs.
+    """
+    pairs = regression_runs.pairs(server, tmp_path_factory.mktemp("regressions"))
+    return lambda name, concurrency: pairs[(name, concurrency)]

@@ -339,3 +339,77 @@ def check_json(report: Mapping[str, Any], *, wall: float | None = None, loops: i
     checker.loops_held(held)
     checker.findings(report.get("bottlenecks", []))
     checker.done()
+
+
+_CAUSE = re.compile(rf"^    (?:\S+ )?.+?: ({_NUMBER}) ms \(({_NUMBER})%\)")
+_RESIDUAL = re.compile(rf"^    residual: ({_NUMBER}) ms$")
+_CHANGE_SHARE = re.compile(rf"\(({_NUMBER})% of the change\)")
+_MEAN = re.compile(rf"^  mean: ({_NUMBER}) → ({_NUMBER}) ms \(({_NUMBER}) ms\)")
+
+
+def check_compare_json(report: Mapping[str, Any]) -> None:
+    """Check ``compare --format json``: per root, the causes and the residual add up to the change in mean
+    latency, which is the new mean less the base's; shares are at most 100% and add up to 100 when anything
+    moved; an LLM cause's parts and their residual add up to its change; a model's cost change is its two
+    terms; every per-request change is new less base."""
+    checker = _Checker(None, 1, False)
+    for root in report["roots"]:
+        where = f"compare {root['kind']} {root['name']}"
+        base, new = root["mean_seconds"]
+        delta = root["delta_mean_seconds"]
+        if not math.isclose(delta, new - base, abs_tol=1e-9):
+            checker.fail(f"{where}: Δ mean {delta} is not {new} - {base}")
+        summed = sum(cause["delta_seconds"] for cause in root["causes"]) + root["residual_seconds"]
+        if not math.isclose(summed, delta, abs_tol=1e-9):
+            checker.fail(f"{where}: causes and residual add up to {summed}, not the Δ {delta}")
+        shares = [cause["share_percent"] for cause in root["causes"]]
+        if any(share > 100 + 1e-9 or share < 0 for share in shares):
+            checker.fail(f"{where}: a share outside 0-100%: {shares}")
+        if any(cause["delta_seconds"] for cause in root["causes"]) and not math.isclose(sum(shares), 100):
+            checker.fail(f"{where}: shares add up to {sum(shares)}%")
+        for cause in root["causes"]:
+            if cause["parts"]:
+                parts = sum(part["seconds"] for part in cause["parts"]) + cause["parts_residual_seconds"]
+                if not math.isclose(parts, cause["delta_seconds"], abs_tol=1e-9):
+                    checker.fail(f"{where}: {cause['name']}'s parts add up to {parts}, not {cause['delta_seconds']}")
+        ordered = [abs(cause["delta_seconds"]) for cause in root["causes"]]
+        if ordered != sorted(ordered, reverse=True):
+            checker.fail(f"{where}: causes not largest first")
+    for cost in report["cost_by_model"]:
+        if not math.isclose(cost["from_calls_usd"] + cost["from_per_call_usd"], cost["delta_usd"], abs_tol=1e-15):
+            checker.fail(f"cost of {cost['name']}: its terms do not add up to its change")
+    for count in report["per_request"]:
+        if not math.isclose(count["new"] - count["base"], count["delta"], abs_tol=1e-12):
+            checker.fail(f"per request {count['name']}: delta is not new - base")
+    checker.done()
+
+
+def check_compare_text(report: str) -> None:
+    """Check ``compare``'s table or Markdown: per root, the causes shown (and the residual) add up to the
+    change in mean latency within the rounding of the figures printed, and no share is over 100%."""
+    checker = _Checker(None, 1, False)
+    lines = [line.replace("- ", "  ", 1) if line.startswith("- ") else line for line in report.splitlines()]
+    lines = [line.replace("  - ", "    ", 1) if line.startswith("  - ") else line for line in lines]
+    delta: float | None = None
+    causes: list[float] = []
+    for line in lines:
+        mean = _MEAN.match(line)
+        if mean:
+            delta, causes = _number(mean.group(3)), []
+            continue
+        residual = _RESIDUAL.match(line)
+        if residual and delta is not None:
+            summed = sum(causes) + _number(residual.group(1))
+            if abs(summed - delta) > 0.05 * (len(causes) + 2):
+                checker.fail(f"causes and residual add up to {summed:.1f} ms, not the Δ {delta:.1f} ms: {line}")
+            delta = None
+            continue
+        cause = _CAUSE.match(line)
+        if cause and delta is not None:
+            causes.append(_number(cause.group(1)))
+            if _number(cause.group(2)) > 100:
+                checker.fail(f"a share over 100%: {line}")
+    for share in _CHANGE_SHARE.findall(report):
+        if _number(share) > 100:
+            checker.fail(f"a cause over 100% of the change: {share}%")
+    checker.done()

@@ -126,6 +126,21 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--file", type=Path, help=_FILE_HELP)
     report_cmd.add_argument("--format", choices=sorted(_RENDERERS), default="table")
     _check_parser(commands)
+    compare_cmd = commands.add_parser(
+        "compare",
+        help="what changed between two runs per request, and why: causes that add up to the change",
+        description="Compares two runs (saved runs or report --format json files) per root: the change in\n"
+        "latency split into causes along the requests' critical path (with the residual), the per-request\n"
+        "counts and the cost by model; a timing change is judged by a Mann-Whitney U test at --alpha.\n"
+        "Exit status 0 (informational: the gate is check), 2 when an input cannot be used.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    compare_cmd.add_argument("base", type=Path, metavar="BASE", help="the run before: " + _FILE_HELP)
+    compare_cmd.add_argument("new", type=Path, metavar="NEW", help="the run after, of the same kind of file")
+    compare_cmd.add_argument("--format", choices=["table", "markdown", "json"], default="table")
+    compare_cmd.add_argument(
+        "--alpha", type=_positive(float), default=0.01, help="significance level of the test (default 0.01)"
+    )
     traces_cmd = commands.add_parser("traces", help="the slowest traces of a run --save file, as waterfalls")
     traces_cmd.add_argument("--file", type=Path, required=True, help="a file saved by otel-agentperf run --save")
     traces_cmd.add_argument(
@@ -241,6 +256,23 @@ def _check(args: argparse.Namespace) -> int:
     return status
 
 
+def _compare(args: argparse.Namespace) -> int:
+    """``compare``: always 0 once both inputs are read (the gate is ``check``); 2, with one line, if not."""
+    from otel_agentperf.views import compare, compare_output
+
+    try:
+        sides = [compare.load(path) for path in (args.base, args.new)]
+    except ReportError as exc:
+        print(f"otel-agentperf: {exc}", file=sys.stderr)
+        return 2
+    if not all(side.rows for side in sides):
+        empty = next(side.label for side in sides if not side.rows)
+        print(f"otel-agentperf: {empty} has no otel-agentperf metrics to compare", file=sys.stderr)
+        return 2
+    print(compare_output.RENDERERS[args.format](compare.compare(sides[0], sides[1], alpha=args.alpha)))
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from otel_agentperf.views import run
 
@@ -292,6 +324,8 @@ def _main(argv: list[str] | None) -> int:
             return 0
     if args.command == "check":
         return _check(args)
+    if args.command == "compare":
+        return _compare(args)
     try:
         rows = significant(_source(args).rows)
     except ReportError as exc:

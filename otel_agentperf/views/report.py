@@ -8,7 +8,7 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from otel_agentperf.views import requests
-from otel_agentperf.views.families import CODE, NOT_OPERATIONS, STARTUP
+from otel_agentperf.views.families import CODE, NOT_OPERATIONS, REQUEST, STARTUP
 from otel_agentperf.views.insights import cold_start, time_by_kind, where_time_goes
 from otel_agentperf.views.rows import QUANTILES, Row, cost_text, estimate_text, ms, ranked, size_text
 
@@ -222,4 +222,24 @@ def read_json(report: dict[str, Any]) -> list[Row]:
     found += [
         Row(CODE, code["name"], blocked_seconds=code["blocked_seconds"]) for code in report["code_outside_operations"]
     ]
+    found += [_request_row(request) for request in report.get("requests", [])]
     return found
+
+
+def _request_row(request: dict[str, Any]) -> Row:
+    """A request's row from its JSON (``requests.as_json``): its count, mean and quantiles as printed, and its
+    critical path as it was shown (holders already charged with the waits; the parts past the first few as
+    one), back in seconds over all its requests, so ``compare`` reads a report as it reads a run."""
+    count = request["count"]
+    row = Row(
+        REQUEST, f"{request['kind']} {request['name']}", calls=count, total_seconds=request["mean_seconds"] * count
+    )
+    for key in ("p50", "p95"):
+        value = request[f"{key}_seconds"]
+        if value is not None:
+            row.quantiles[key] = value
+            row.bounds[key] = (value, value)
+    row.critical_path = {
+        (part["kind"] or "", part["name"]): part["seconds"] * count for part in request["critical_path"]
+    }
+    return row

@@ -53,7 +53,7 @@ def shares(values: list[float]) -> list[int]:
     return whole
 
 
-def _charged(row: Row, holders: list[Row]) -> dict[tuple[str, str], float]:
+def charged(row: Row, holders: list[Row]) -> dict[tuple[str, str], float]:
     """The row's critical path with its waits for held loops charged to the holders, by time held."""
     path = dict(row.critical_path)
     waited = path.pop(WAITED, 0.0)
@@ -74,7 +74,7 @@ def requests(rows: list[Row], shown: int = SHOWN) -> list[Request]:
     for row in rows:
         if row.kind != REQUEST or not row.calls:
             continue
-        path = sorted(_charged(row, holders).items(), key=lambda item: item[1], reverse=True)
+        path = sorted(charged(row, holders).items(), key=lambda item: item[1], reverse=True)
         named, rest = path[:shown], path[shown:]
         items = [(kind, name, seconds) for (kind, name), seconds in named]
         if len(rest) == 1:

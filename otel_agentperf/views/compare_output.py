@@ -1,0 +1,209 @@
+"""``compare``'s output: the lead sentence per root, then its causes, the per-request counts and the cost by
+model, as a table (terminal), Markdown (a pull-request comment) or JSON (seconds and dollars)."""
+
+from __future__ import annotations
+
+import json
+
+from otel_agentperf.views.compare import Cause, Comparison, Root, percent
+from otel_agentperf.views.rows import usd
+
+SHOWN = 8  # causes listed per root; the rest are summed as one line
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:+.1f} ms"
+
+
+def _usd(value: float) -> str:
+    return ("+" if value >= 0 else "-") + usd(abs(value))
+
+
+def verdict_text(root: Root) -> str:
+    """``significant (Mann-Whitney U ..., p = 0.004 < 0.01)``, ``within noise (p = 0.2)``, or why untested."""
+    verdict = root.verdict
+    if verdict.p is None:
+        return f"not tested: {verdict.test.removeprefix('none: ')}"
+    said = "significant" if verdict.significant else "within noise"
+    return f"{said} (p = {verdict.p:.2g}, {verdict.test}, alpha = {verdict.alpha:g})"
+
+
+def lead(root: Root) -> str:
+    """The first line: the root's change in mean latency and its largest cause with its share."""
+    change = percent(root.delta, root.base.mean_seconds)
+    share = "" if change is None else f" ({change:+.0f}%)"
+    said = f"{root.kind} `{root.name}`: mean request latency {_ms(root.delta)}{share}"
+    if root.causes:
+        cause = root.causes[0]
+        money = f", {_usd(cause.usd)} per request" if cause.usd else ""
+        said += (
+            f"; largest cause: {cause.kind} `{cause.name}` {_ms(cause.delta)} per request{money} "
+            f"({root.share(cause):.0f}% of the change)"
+        )
+    return f"{said}; {verdict_text(root)}"
+
+
+def _cause_lines(root: Root, bullet: str, part_bullet: str) -> list[str]:
+    shown, rest = root.causes[:SHOWN], root.causes[SHOWN:]
+    found = []
+    for cause in shown:
+        money = f", {_usd(cause.usd)}" if cause.usd else ""
+        found.append(
+            f"{bullet}{cause.kind} {cause.name}: {_ms(cause.delta)} ({root.share(cause):.0f}%){money}"
+            f" [{cause.base * 1000:.1f} → {cause.new * 1000:.1f} ms on the path]"
+        )
+        for part in cause.parts:
+            if round(part.seconds * 1000, 1) == 0:
+                continue  # a part that did not move (all of them are in the JSON)
+            found.append(f"{part_bullet}{part.what} ({part.formula}): {_ms(part.seconds)}")
+        if cause.parts:
+            found.append(f"{part_bullet}residual: {_ms(cause.residual)}")
+    if rest:
+        moved = sum(root.share(cause) for cause in rest)
+        found.append(f"{bullet}{len(rest)} other operations: {_ms(sum(c.delta for c in rest))} ({moved:.0f}%)")
+    found.append(f"{bullet}residual: {_ms(root.residual)}")
+    return found
+
+
+def _root_lines(root: Root, bullet: str) -> list[str]:
+    base, new = root.base, root.new
+    found = [f"{root.kind} `{root.name}`: {verdict_text(root)}"]
+    for key in ("p50", "p95"):
+        old, now = base.quantiles.get(key), new.quantiles.get(key)
+        if old is not None and now is not None:
+            found.append(f"{bullet}{key}: {old * 1000:.1f} → {now * 1000:.1f} ms ({_ms(now - old)})")
+    found.append(
+        f"{bullet}mean: {(base.mean_seconds or 0) * 1000:.1f} → {(new.mean_seconds or 0) * 1000:.1f} ms "
+        f"({_ms(root.delta)}), {base.calls:g} → {new.calls:g} requests"
+    )
+    found.append(f"{bullet}causes (Δ critical-path time per request; they and the residual add up to the mean's Δ):")
+    found += _cause_lines(root, "  " + bullet, "    " + bullet)
+    return found
+
+
+def _count_text(value: float, unit: str) -> str:
+    if unit == "USD":
+        return usd(value) if value >= 0 else "-" + usd(-value)
+    if unit == "s":
+        return f"{value * 1000:.1f} ms"
+    return f"{value:.2f}{' ' + unit if unit else ''}"
+
+
+def _count_lines(comparison: Comparison, bullet: str) -> list[str]:
+    old, now = comparison.requests
+    found = [f"Per request (row totals over all {old:g} → {now:g} requests of every root):"]
+    for count in comparison.counts:
+        change = "changed" if count.exact and count.changed else "unchanged" if count.exact else ""
+        delta = (_usd(count.delta) if count.unit == "USD" else _count_text(count.delta, count.unit)).lstrip()
+        sign = "" if delta.startswith(("+", "-")) else "+"
+        found.append(
+            f"{bullet}{count.name}: {_count_text(count.base, count.unit)} → {_count_text(count.new, count.unit)} "
+            f"({sign}{delta}){' ' + change if change else ''}"
+        )
+    if comparison.costs:
+        found.append("Cost per request by model (Δ = Δcalls x old cost per call + new calls x Δcost per call):")
+        for cost in comparison.costs:
+            found.append(
+                f"{bullet}{cost.name}: {_usd(cost.delta)} = {_usd(cost.from_calls)} from calls "
+                f"({cost.calls[0]:.2f} → {cost.calls[1]:.2f}) + {_usd(cost.from_per_call)} from cost per call "
+                f"({usd(cost.usd_per_call[0])} → {usd(cost.usd_per_call[1])}; tokens per call "
+                f"{cost.tokens_per_call[0]:.1f} → {cost.tokens_per_call[1]:.1f})"
+            )
+    return found
+
+
+def _lines(comparison: Comparison, bullet: str) -> list[str]:
+    if not comparison.roots:
+        found = ["No root (request kind and name) is in both runs: nothing to compare."]
+    else:
+        found = [lead(root) for root in comparison.roots]
+    found.append(f"{comparison.base} → {comparison.new}")
+    for root in comparison.roots:
+        found += ["", *_root_lines(root, bullet)]
+    found += ["", *_count_lines(comparison, bullet)]
+    if comparison.notes:
+        found += ["", *(f"Note: {note}" for note in comparison.notes)]
+    return found
+
+
+def render_table(comparison: Comparison) -> str:
+    return "\n".join(_lines(comparison, "  "))
+
+
+def render_markdown(comparison: Comparison) -> str:
+    return "\n".join(_lines(comparison, "- "))
+
+
+def _cause_json(root: Root, cause: Cause) -> dict[str, object]:
+    return {
+        "kind": cause.kind,
+        "name": cause.name,
+        "base_seconds": cause.base,
+        "new_seconds": cause.new,
+        "delta_seconds": cause.delta,
+        "share_percent": root.share(cause),
+        "delta_usd": cause.usd,
+        "parts": [{"what": p.what, "formula": p.formula, "seconds": p.seconds} for p in cause.parts],
+        "parts_residual_seconds": cause.residual if cause.parts else None,
+    }
+
+
+def render_json(comparison: Comparison) -> str:
+    roots = []
+    for root in comparison.roots:
+        verdict = root.verdict
+        roots.append(
+            {
+                "kind": root.kind,
+                "name": root.name,
+                "lead": lead(root),
+                "count": [round(root.base.calls), round(root.new.calls)],
+                "p50_seconds": [root.base.quantiles.get("p50"), root.new.quantiles.get("p50")],
+                "p95_seconds": [root.base.quantiles.get("p95"), root.new.quantiles.get("p95")],
+                "mean_seconds": [root.base.mean_seconds, root.new.mean_seconds],
+                "delta_mean_seconds": root.delta,
+                "causes": [_cause_json(root, cause) for cause in root.causes],
+                "residual_seconds": root.residual,
+                "test": {
+                    "name": verdict.test,
+                    "p": verdict.p,
+                    "alpha": verdict.alpha,
+                    "significant": verdict.significant,
+                },
+            }
+        )
+    report = {
+        "base": comparison.base,
+        "new": comparison.new,
+        "roots": roots,
+        "requests": list(comparison.requests),
+        "per_request": [
+            {
+                "name": c.name,
+                "unit": c.unit,
+                "base": c.base,
+                "new": c.new,
+                "delta": c.delta,
+                "exact": c.exact,
+                "changed": c.changed if c.exact else None,
+            }
+            for c in comparison.counts
+        ],
+        "cost_by_model": [
+            {
+                "name": c.name,
+                "calls": list(c.calls),
+                "usd_per_call": list(c.usd_per_call),
+                "tokens_per_call": list(c.tokens_per_call),
+                "from_calls_usd": c.from_calls,
+                "from_per_call_usd": c.from_per_call,
+                "delta_usd": c.delta,
+            }
+            for c in comparison.costs
+        ],
+        "notes": comparison.notes,
+    }
+    return json.dumps(report, indent=2, ensure_ascii=False)
+
+
+RENDERERS = {"table": render_table, "markdown": render_markdown, "json": render_json}
