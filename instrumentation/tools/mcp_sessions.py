@@ -61,9 +61,9 @@ from otel_agentperf.wrapping.wrappers import Call
 # request is this operation's span.
 _RUNNING: ContextVar[tuple[str, Span] | None] = ContextVar("otel_agentperf_mcp_request", default=None)
 
-# Streamable HTTP transports by the id of the write stream their session sends on (the stream keeps no
-# weak references); an entry goes with its transport. And the HTTP version of each one's last response.
-_HTTP: dict[int, Any] = {}
+# Streamable HTTP transports (weakly) by the id of the write stream their session sends on (the stream keeps
+# no weak references); an entry goes with its transport. And the HTTP version of each one's last response.
+_HTTP: dict[int, weakref.ref[Any]] = {}
 _HTTP_VERSIONS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 # How many stdio transports are open in this context: a session asking while one is, talks over its pipe.
 _STDIO: ContextVar[int] = ContextVar("otel_agentperf_mcp_stdio", default=0)
@@ -136,7 +136,8 @@ def _server(endpoint: str) -> dict[str, AttributeValue]:
 def _transport_attributes(session: Any) -> tuple[dict[str, AttributeValue], dict[str, AttributeValue]]:
     """What a ClientSession's transport tells: (span-only attributes, attributes of spans and the MCP metric)."""
     stream = getattr(getattr(session, "_dispatcher", None), "_write_stream", None)
-    transport = _HTTP.get(id(stream)) if stream is not None else None
+    noted = _HTTP.get(id(stream)) if stream is not None else None
+    transport = noted() if noted is not None else None
     if transport is None:
         return {}, ({names.NETWORK_TRANSPORT: names.NETWORK_TRANSPORT_PIPE} if _STDIO.get() > 0 else {})
     measured: dict[str, AttributeValue] = {
@@ -334,15 +335,21 @@ def _middleware_hook(wrapped: Callable[..., Any], _instance: Any, args: tuple[An
     return _served(wrapped, args[0], args[1], args)
 
 
+def _forget(key: int, noted: weakref.ref[Any]) -> None:
+    """A transport went: its entry goes, unless a newer stream took the same id (and the entry) since."""
+    if _HTTP.get(key) is noted:
+        del _HTTP[key]
+
+
 def _post_writer_hook(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``StreamableHTTPTransport.post_writer(client, reader, read_writer, write_stream, ...)``: the session's
     write stream is this transport's, so its requests are known to go over HTTP to this endpoint."""
     try:
         stream = kwargs.get("write_stream", args[3] if len(args) > 3 else None)
         if stream is not None:
-            key = id(stream)
-            _HTTP[key] = instance
-            weakref.finalize(instance, _HTTP.pop, key, None)
+            key, noted = id(stream), weakref.ref(instance)
+            _HTTP[key] = noted
+            weakref.finalize(instance, _forget, key, noted)
     except Exception as exc:
         failures.report("noting an MCP HTTP transport", exc)
     return wrapped(*args, **kwargs)
