@@ -11,7 +11,8 @@ exporter that drops spans, a MeterProvider with a reader), and the best round of
 - floor+context: the floor plus making the span current, which nesting needs;
 - floor3: the floor with three histogram points, as many as an agent records (duration, LLM and tool calls);
 - decorated / target: the same function recorded by ``@agent`` and by an ``=agent`` target;
-- tool, workflow, config, history, segment: the same function recorded as each other kind.
+- tool, workflow, config, history, segment: the same function recorded as each other kind;
+- request: an agent calling the tool four times (its critical path computed as each tool ends).
 """
 
 from __future__ import annotations
@@ -155,7 +156,18 @@ def main() -> None:
         "history": otel_agentperf.history(store="bench")(bare),
         "segment": in_segment,
     }
+    # A request: an agent calling four tools one after another, so every operation is on a critical path
+    # that its caller extends as it finishes (instructions.sh divides by its five operations).
+    step = otel_agentperf.tool(name="step")(bare)
+
+    def four_steps(x: int) -> int:
+        for _ in range(4):
+            step(x)
+        return x
+
+    request = otel_agentperf.agent(name="request")(four_steps)
     sync_variants = {
+        "request": request,
         "bare": bare,
         "floor": floor,
         "floor3": floor3,

@@ -341,10 +341,11 @@ def check_json(report: Mapping[str, Any], *, wall: float | None = None, loops: i
     checker.done()
 
 
-_CAUSE = re.compile(rf"^    (?:\S+ )?.+?: ({_NUMBER}) ms \(({_NUMBER})%\)")
-_RESIDUAL = re.compile(rf"^    residual: ({_NUMBER}) ms$")
+_SIGNED = r"[+-]?[\d,]*\.?\d+"  # a change: +315.3, -5.6
+_CAUSE = re.compile(rf"^    (?:\S+ )?.+?: ({_SIGNED}) ms \(({_NUMBER})%\)")
+_RESIDUAL = re.compile(rf"^    residual: ({_SIGNED}) ms$")
 _CHANGE_SHARE = re.compile(rf"\(({_NUMBER})% of the change\)")
-_MEAN = re.compile(rf"^  mean: ({_NUMBER}) → ({_NUMBER}) ms \(({_NUMBER}) ms\)")
+_MEAN = re.compile(rf"^  mean: ({_NUMBER}) → ({_NUMBER}) ms \(({_SIGNED}) ms\)")
 
 
 def check_compare_json(report: Mapping[str, Any]) -> None:
@@ -388,6 +389,7 @@ def check_compare_text(report: str) -> None:
     """Check ``compare``'s table or Markdown: per root, the causes shown (and the residual) add up to the
     change in mean latency within the rounding of the figures printed, and no share is over 100%."""
     checker = _Checker(None, 1, False)
+    checked = 0
     lines = [line.replace("- ", "  ", 1) if line.startswith("- ") else line for line in report.splitlines()]
     lines = [line.replace("  - ", "    ", 1) if line.startswith("  - ") else line for line in lines]
     delta: float | None = None
@@ -402,7 +404,7 @@ def check_compare_text(report: str) -> None:
             summed = sum(causes) + _number(residual.group(1))
             if abs(summed - delta) > 0.05 * (len(causes) + 2):
                 checker.fail(f"causes and residual add up to {summed:.1f} ms, not the Δ {delta:.1f} ms: {line}")
-            delta = None
+            delta, checked = None, checked + 1
             continue
         cause = _CAUSE.match(line)
         if cause and delta is not None:
@@ -412,4 +414,6 @@ def check_compare_text(report: str) -> None:
     for share in _CHANGE_SHARE.findall(report):
         if _number(share) > 100:
             checker.fail(f"a cause over 100% of the change: {share}%")
+    if " → " in report and "causes" in report and not checked:
+        checker.fail("a comparison with causes whose sums could not be read")
     checker.done()

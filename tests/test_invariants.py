@@ -8,11 +8,12 @@ so does every report the rest of the suite renders (the autouse check in conftes
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
-from tests.invariants import Impossible, check_json, check_text
+from tests.invariants import Impossible, check_compare_text, check_json, check_text
 
 GOOD = """\
 otel-agentperf run: `python -m travel` exited with status 0 after 4.81 s; received 130 spans and 3 metric exports
@@ -181,3 +182,39 @@ def test_json_reports_are_checked_the_same_way() -> None:
         assert named in str(caught.value)
     with pytest.raises(Impossible, match="more than 1 loop"):
         check_json({"operations": [_operation()], "bottlenecks": []}, wall=1.0)
+
+
+REQUEST_LEAD = """Requests: latency, and where a request's wall time goes along its critical path (ms per request):
+- agent `planner`: 16 requests, p50 472.2 ms, p95 665.2 ms, mean 473.3 ms: tool search_flights 131.1 ms (28%), \
+code app:main 118.5 ms (25%), tool geocode 87.4 ms (18%), llm openai/gpt-4o-mini 70.8 ms (15%), agent planner 29.0 ms \
+(6%), tool preferences 21.4 ms (5%), 2 other operations 15.1 ms (3%)"""
+
+COMPARE = """workflow `SalesPipeline`: significant (p = 0.0051, Mann-Whitney U over per-request latencies (6 vs 6))
+  p50: 75.0 → 375.0 ms (+300.0 ms)
+  mean: 74.1 → 379.6 ms (+305.5 ms), 6 → 6 requests
+  causes (Δ critical-path time per request; they and the residual add up to the mean's Δ):
+    llm openai/scorer-pro → openai/throttle-2-150-scorer-pro: +315.3 ms (97%) [9.6 → 324.8 ms on the path]
+      retry and backoff time per call (c₁·Δr): +314.4 ms
+      residual: +0.9 ms
+    llm openai/slow-15-outreach-writer: -5.6 ms (2%) [27.6 → 21.9 ms on the path]
+    workflow SalesPipeline: -4.2 ms (1%) [2.6 → 0.8 ms on the path]
+    residual: +0.0 ms"""
+
+
+def test_request_leads_and_comparisons_are_checked() -> None:
+    """A request's parts add up to its mean and to 100%; a comparison's causes and residual to its change."""
+    check_text(REQUEST_LEAD)
+    check_compare_text(COMPARE)
+    wrong = {
+        "a share too many": (REQUEST_LEAD.replace("(28%)", "(29%)"), "shares add up to 101%"),
+        "a part too long": (REQUEST_LEAD.replace("131.1 ms", "151.1 ms"), "adds up to 493.3"),
+        "not most first": (REQUEST_LEAD.replace("87.4 ms", "187.4 ms"), "not most first"),
+        "p95 under p50": (REQUEST_LEAD.replace("p95 665.2", "p95 465.2"), "p50 472.2 above p95 465.2"),
+    }
+    for text, named in wrong.values():
+        with pytest.raises(Impossible, match=re.escape(named)):
+            check_text(text)
+    with pytest.raises(Impossible, match=re.escape("not the Δ 305.5 ms")):
+        check_compare_text(COMPARE.replace("+315.3 ms (97%)", "+335.3 ms (97%)"))
+    with pytest.raises(Impossible, match="sums could not be read"):
+        check_compare_text(COMPARE.replace("  mean:", "  average:"))
