@@ -12,7 +12,8 @@ exporter that drops spans, a MeterProvider with a reader), and the best round of
 - floor3: the floor with three histogram points, as many as an agent records (duration, LLM and tool calls);
 - decorated / target: the same function recorded by ``@agent`` and by an ``=agent`` target;
 - tool, workflow, config, history, segment: the same function recorded as each other kind;
-- request: an agent calling the tool four times (its critical path computed as each tool ends).
+- request: an agent calling the tool four times (its critical path computed as each tool ends);
+  request-no-path: the same without the critical path (instructions.sh: what the decomposition costs).
 """
 
 from __future__ import annotations
@@ -175,6 +176,13 @@ def main() -> None:
         "target": bench_targets.targeted,
         **kinds,
     }
+    if args.variant == "request-no-path":
+        # The same request with the critical path left out (its one entry, as each operation finishes): the
+        # difference is what the decomposition costs.
+        from otel_agentperf.recording.invocations import Invocation
+
+        Invocation._end_path = lambda *_: None  # type: ignore[method-assign]
+        args.variant = "request"
     if args.variant:
         function = sync_variants[args.variant]
         for i in range(args.calls):

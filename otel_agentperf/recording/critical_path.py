@@ -8,7 +8,7 @@ and the decomposition sums to the operation's duration exactly. A request (the o
 or segment) records its decomposition as it ends.
 
 It is computed as operations finish, in memory bounded by the operations in flight, not by the size of
-the tree. A parent keeps one :class:`Node`: the decomposition of its time from its start to the end of
+the tree. A parent keeps one ``Node``: the decomposition of its time from its start to the end of
 the child that has finished last. A child notes that node as it starts (every child that finished before
 it started had ended by then, and the last of them ended last); as it finishes it extends the node it
 noted by the gap until its own start and its own decomposition, and that becomes the parent's node when it
@@ -19,8 +19,6 @@ code is charged to :data:`WAITED` (the report shares it among the holders, as it
 """
 
 from __future__ import annotations
-
-from typing import NamedTuple
 
 from otel_agentperf.conventions import names
 
@@ -33,38 +31,57 @@ _OWN: Key = ("", "")
 TOP = 8  # contributors kept on the request's span
 
 
-class Node(NamedTuple):
-    """An operation's critical path from its start to ``end`` (a ``perf_counter`` time): seconds by key."""
-
-    end: float
-    seconds: dict[Key, float]
-
-
-def extend(before: Node | None, parent_start: float, start: float, end: float, child: dict[Key, float]) -> Node:
-    """The parent's path up to a child's ``end``: the path up to the child's ``start`` (``before``, the node
-    the parent had then), its own instants until the child started, and the child's own decomposition."""
-    seconds = dict(before.seconds) if before is not None else {}
-    gap = start - (before.end if before is not None else parent_start)
-    if gap > 0:
-        seconds[_OWN] = seconds.get(_OWN, 0.0) + gap
-    for key, value in child.items():
-        seconds[key] = seconds.get(key, 0.0) + value
-    return Node(end, seconds)
+# An operation's critical path from its start to an end (a ``perf_counter`` time): (end, seconds by key).
+# A plain tuple: one is made per finishing operation, and a named tuple's constructor is a Python call.
+Node = tuple[float, dict[Key, float]]
 
 
 def close(last: Node | None, start: float, end: float, own: Key, waited: float) -> dict[Key, float]:
     """The decomposition of an operation from ``start`` to ``end``: its path up to the child that finished
     last (``last``), its own instants after that, all its own instants named ``own``; of those, up to
     ``waited`` seconds (its own wait for a loop other code held) are :data:`WAITED`'s."""
-    seconds = dict(last.seconds) if last is not None else {}
-    mine = seconds.pop(_OWN, 0.0) + max(end - (last.end if last is not None else start), 0.0)
+    seconds: dict[Key, float] = {}
+    _add(seconds, last, start, end, own, waited)
+    return seconds
+
+
+def hand_on(
+    before: Node | None, parent_start: float, last: Node | None, start: float, end: float, own: Key, waited: float
+) -> Node:
+    """The parent's path up to the end of a child that ran from ``start`` to ``end``: the parent's path up to
+    the child's start (``before``, the node the parent had then), the parent's own instants until then, and
+    the child's decomposition (as :func:`close` makes it, added in place: one dictionary per finish)."""
+    if before is None:
+        seconds = {}
+        gap = start - parent_start
+    else:
+        seconds = before[1].copy()
+        gap = start - before[0]
+    if gap > 0:
+        seconds[_OWN] = seconds.get(_OWN, 0.0) + gap
+    if last is None and not waited:  # a call with no callees, which did not wait: all of it its own
+        seconds[own] = seconds.get(own, 0.0) + (end - start)
+    else:
+        _add(seconds, last, start, end, own, waited)
+    return end, seconds
+
+
+def _add(seconds: dict[Key, float], last: Node | None, start: float, end: float, own: Key, waited: float) -> None:
+    """Add an operation's decomposition (:func:`close`) to ``seconds``."""
+    if last is None:
+        mine = max(end - start, 0.0)
+    else:
+        mine = max(end - last[0], 0.0)
+        for key, value in last[1].items():
+            if key == _OWN:
+                mine += value
+            else:
+                seconds[key] = seconds.get(key, 0.0) + value
     moved = min(waited, mine)
     if moved > 0:
         seconds[WAITED] = seconds.get(WAITED, 0.0) + moved
-        mine -= moved
-    if mine > 0:
-        seconds[own] = seconds.get(own, 0.0) + mine
-    return seconds
+    if mine > moved:
+        seconds[own] = seconds.get(own, 0.0) + mine - moved
 
 
 def top(seconds: dict[Key, float], limit: int = TOP) -> list[tuple[str, float]]:

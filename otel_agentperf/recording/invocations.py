@@ -426,23 +426,30 @@ class Invocation:
     def _end_path(self, started: float, ended: float, attributes: Attributes, waited: float) -> None:
         """This operation's critical path, from its start to ``ended``: recorded as a request's, or handed to
         the operation that called it (its path up to ``ended``), which may go on through it."""
-        kind = self._operation.kind
-        name = names.row_name([str(attributes.get(key, "")) for key in names.NAMING_ATTRIBUTES.get(kind, ())])
-        seconds = critical_path.close(self._path, started, ended, (kind, name), waited)
-        self._path = None
+        operation = self._operation
+        naming = names.NAMING_ATTRIBUTES.get(operation.kind, ())
+        values = (attributes.get(naming[0]),) if len(naming) == 1 else tuple([attributes.get(n) for n in naming])
+        memo = operation.path_key
+        if memo is not None and memo[0] == values:  # named as its previous call was (a tool, an agent: always)
+            key = memo[1]
+        else:
+            key = (operation.kind, names.row_name(["" if value is None else str(value) for value in values]))
+            operation.path_key = (values, key)
+        last, self._path = self._path, None
         if self._request == 2:
-            self._telemetry.recorder.request(kind, name, ended - started, seconds, self.context)
+            seconds = critical_path.close(last, started, ended, key, waited)
+            self._telemetry.recorder.request(key[0], key[1], ended - started, seconds, self.context)
             top = critical_path.top(seconds)
-            self._pending[names.CRITICAL_PATH_OPERATIONS] = [operation for operation, _ in top]
+            self._pending[names.CRITICAL_PATH_OPERATIONS] = [name for name, _ in top]
             self._pending[names.CRITICAL_PATH_SECONDS] = [value for _, value in top]
             return
         enclosing = self._enclosing
         parent_started = enclosing._started if enclosing is not None else None
         if enclosing is None or parent_started is None:
             return  # the caller has finished: this one ran on after it, off its path
-        node = critical_path.extend(self._path_before, parent_started, started, ended, seconds)
+        node = critical_path.hand_on(self._path_before, parent_started, last, started, ended, key, waited)
         last = enclosing._path
-        if last is None or node.end >= last.end:
+        if last is None or node[0] >= last[0]:
             enclosing._path = node
 
     def _record_protocol(self, duration: float, failed: AttributeValue | None) -> None:

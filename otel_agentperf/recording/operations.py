@@ -35,6 +35,7 @@ class Operation:
         "kind",
         "metric_attributes",
         "name",
+        "path_key",
         "protocol",
         "protocol_attributes",
         "records_from_result",
@@ -70,6 +71,9 @@ class Operation:
         self.metric_attributes: Attributes = MappingProxyType(dict(metric_attributes))
         merged = {names.OPERATION_KIND: kind, **metric_attributes, **(span_attributes or {})}
         self.span_attributes: Attributes = MappingProxyType(merged)
+        # The one thing learnt after preparing: how the critical path named the last call of this operation
+        # (kind, row name) and from what values of its naming attributes; a call with the same reuses it.
+        self.path_key: tuple[tuple[AttributeValue | None, ...], tuple[str, str]] | None = None
 
     def __repr__(self) -> str:
         return f"Operation({self.kind!r}, {self.span_name!r})"

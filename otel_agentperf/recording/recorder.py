@@ -66,6 +66,38 @@ class _Sums:
         ]
 
 
+class _PathSums:
+    """Critical-path seconds per (request kind, request name, operation kind, operation name), added up under
+    one lock per request; the attributes are made at collection time, not per part on the hot path."""
+
+    def __init__(self) -> None:
+        self._lock = forksafe.lock()
+        self._totals: dict[tuple[str, str, str, str], float] = {}
+
+    def add(self, kind: str, name: str, parts: Mapping[tuple[str, str], float]) -> None:
+        totals = self._totals
+        with self._lock:
+            for (part_kind, part_name), seconds in parts.items():
+                key = (kind, name, part_kind, part_name)
+                totals[key] = totals.get(key, 0.0) + seconds
+
+    def observe(self, _options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            totals = list(self._totals.items())
+        return [
+            Observation(
+                seconds,
+                {
+                    names.REQUEST_KIND: kind,
+                    names.REQUEST_NAME: name,
+                    names.OPERATION_KIND: part_kind,
+                    names.CRITICAL_PATH_OPERATION: part_name,
+                },
+            )
+            for (kind, name, part_kind, part_name), seconds in totals
+        ]
+
+
 class Recorder:
     """The instruments of one meter, made from one layout's catalogue, and the only code that records.
 
@@ -125,7 +157,11 @@ class Recorder:
         )
         self._self_times = counter(instruments.self_time)
         self._request_duration = histogram(instruments.request_duration)
-        self._critical_path = counter(instruments.critical_path)
+        self._critical_path = _PathSums()
+        path = instruments.critical_path
+        meter.create_observable_counter(
+            path.name, callbacks=[self._critical_path.observe], unit=path.unit, description=path.description
+        )
 
     def started(self, kind: str) -> None:
         """An operation of ``kind`` began (``agentperf.operations.active``)."""
@@ -162,10 +198,8 @@ class Recorder:
     ) -> None:
         """A request ended: its wall time, and that time by the operation on its critical path at each instant
         (``critical_path``: seconds by (kind, row name), summing to ``seconds``)."""
-        request = {names.REQUEST_KIND: kind, names.REQUEST_NAME: name}
-        self._request_duration.record(seconds, request, context)
-        for (part_kind, part_name), part in critical_path.items():
-            self._critical_path.add(part, {**request, names.CRITICAL_PATH_OPERATION: part_name}, part_kind)
+        self._request_duration.record(seconds, {names.REQUEST_KIND: kind, names.REQUEST_NAME: name}, context)
+        self._critical_path.add(kind, name, critical_path)
 
     def chunks(
         self, first: float | None, gaps: Iterable[float], attributes: Attributes, context: Context | None = None
