@@ -199,6 +199,27 @@ def test_the_table_and_json_name_the_same_broken_budgets(run: Run, capsys: pytes
     assert p95["measured"] == pytest.approx(run.operation("tool", "search_flights")["quantiles"]["p95"] * 1000)
 
 
+def test_a_roots_requests_have_budgets_of_their_own(run: Run, capsys: pytest.CaptureFixture[str]) -> None:
+    """Per request of ``agent trip_planner`` (the report's lead): its count and latency from the request's
+    row, its LLM calls and tokens per request from the run's rows; one LLM call each, nine tokens out."""
+    (request,) = run.report["requests"]
+    assert (request["kind"], request["name"], request["count"]) == ("agent", "trip_planner", REQUESTS)
+    budgets = f"""
+["request agent trip_planner"]
+requests = {REQUESTS}
+p95_ms = {request["p95_seconds"] * 1000 + 1}
+llm_calls_per_request = 0
+output_tokens_per_request = {ANSWER_WORDS}
+"""
+    status, text, _ = _check(run, budgets, "--format", "json", capsys=capsys)
+    checks = {check["figure"]: check for check in json.loads(text)["checks"]}
+    assert status == 3
+    assert [figure for figure, check in checks.items() if check["broken"]] == ["llm_calls_per_request"]
+    assert checks["llm_calls_per_request"]["measured"] == 1
+    assert checks["output_tokens_per_request"]["measured"] == ANSWER_WORDS
+    assert checks["requests"]["measured"] == REQUESTS
+
+
 @pytest.mark.parametrize(
     ("budgets", "named"),
     [

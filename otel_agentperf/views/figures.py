@@ -1,12 +1,11 @@
 """What a budget can limit: named figures per subject, read from the report's own rows.
 
 A subject is what a budget names, ``"KIND NAME"``: an operation row of the report (``tool search_flights``,
-``llm openai/gpt-4o-mini``, ``code app:main`` for code outside operations that held the event loop). Each
-figure reads a :class:`rows.Row` (quantiles from the row's own estimates), so a budget judges exactly the
-numbers ``report`` prints, never a second computation of them.
-
-:func:`measure` is the seam for other subjects: it maps a source to figures per subject. Request rows (per
-root operation, ``request ROOT``) join it with a catalogue of their own in :func:`catalogue`.
+``llm openai/gpt-4o-mini``, ``code app:main`` for code outside operations that held the event loop), or a
+root's requests (``request agent Planner``: the report's lead). Each figure reads a :class:`rows.Row`
+(quantiles from the row's own estimates), so a budget judges exactly the numbers ``report`` prints, never a
+second computation of them. A request's counts per request (LLM calls, tokens, cost) are the run's totals
+over all its requests, of every root: the operation rows are not split by request.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from otel_agentperf.conventions import names
-from otel_agentperf.views.families import CODE, STARTUP
+from otel_agentperf.views.families import CODE, REQUEST, STARTUP
 from otel_agentperf.views.rows import Row
 from otel_agentperf.views.sources import Source
 
@@ -36,12 +35,14 @@ class Figure:
     name: str
     unit: str  # "ms", "USD", "%", "tokens", or "" for a count
     about: str
-    read: Callable[[Row], Measure]
+    read: Callable[[Row], Measure] | None  # None: a figure over the run (``over_run``)
     # Compared at this many decimals and shown with them: limits, measures and baselines in one precision,
     # so what is shown is what was judged (a report's JSON keeps dollars to 9 decimals).
     decimals: int = 2
     # A sum over the run (calls, cost): a subject a baseline did not have had 0 of it there.
     summed: bool = False
+    # A request's figure per request: what the run's rows add up to (None: unknown), divided by its requests.
+    over_run: Callable[[list[Row]], float | None] | None = None
 
     def text(self, value: float) -> str:
         """A value in the figure's unit, at the precision it is judged at: ``85.278 ms``, ``$0.0000282``."""
@@ -123,6 +124,66 @@ _LLM = (
     Figure("retries", "", "HTTP retries of its calls (SDK retries) in the run", lambda r: Measure(r.retries), 0, True),
 )
 _OPERATION = (*_TIMING, _BLOCKED, _BLOCKED_PER_CALL)
+
+
+def _of_kind(kind: str, total: Callable[[Row], float]) -> Callable[[list[Row]], float]:
+    return lambda rows: sum(total(row) for row in rows if row.kind == kind)
+
+
+def _run_cost(rows: list[Row]) -> float | None:
+    priced = [row for row in rows if row.kind == names.KIND_LLM]
+    return None if any(not row.cost_known for row in priced) else sum(row.cost_usd for row in priced)
+
+
+_PER_REQUEST = (
+    Figure(
+        "llm_calls_per_request",
+        "",
+        "LLM calls per request",
+        None,
+        2,
+        over_run=_of_kind(names.KIND_LLM, lambda r: r.calls),
+    ),
+    Figure(
+        "tool_calls_per_request",
+        "",
+        "tool calls per request",
+        None,
+        2,
+        over_run=_of_kind(names.KIND_TOOL, lambda r: r.calls),
+    ),
+    Figure(
+        "input_tokens_per_request",
+        "tokens",
+        "input tokens per request",
+        None,
+        2,
+        over_run=_of_kind(names.KIND_LLM, lambda r: r.input_tokens),
+    ),
+    Figure(
+        "output_tokens_per_request",
+        "tokens",
+        "output tokens per request",
+        None,
+        2,
+        over_run=_of_kind(names.KIND_LLM, lambda r: r.output_tokens),
+    ),
+    Figure("cost_usd_per_request", "USD", "cost per request, in dollars", None, 9, over_run=_run_cost),
+    Figure(
+        "blocked_ms_per_request",
+        "ms",
+        "time the event loop was held, per request",
+        None,
+        3,
+        over_run=lambda rows: 1000 * sum(r.blocked_seconds for r in rows if r.kind != REQUEST),
+    ),
+)
+# A root's requests: their count and latency (the request row's own), and what a request costs.
+_REQUEST = (
+    Figure("requests", "", "requests in the run", lambda row: Measure(row.calls), 0, summed=True),
+    *(figure for figure in _TIMING if figure.name.endswith("_ms")),
+    *_PER_REQUEST,
+)
 # Each kind's figures: code outside operations has no calls, only the time it held a loop; a cold-start
 # phase is one figure per process (its mean over processes).
 CATALOGUES: dict[str, dict[str, Figure]] = {
@@ -130,6 +191,7 @@ CATALOGUES: dict[str, dict[str, Figure]] = {
     names.KIND_LLM: {figure.name: figure for figure in (*_OPERATION, *_LLM)},
     CODE: {_BLOCKED.name: _BLOCKED},
     STARTUP: {figure.name: figure for figure in _TIMING if figure.name == "mean_ms"},
+    REQUEST: {figure.name: figure for figure in _REQUEST},
 }
 # Every kind of row a subject can name.
 KINDS = tuple(CATALOGUES)
@@ -157,8 +219,19 @@ def subject(kind: str, name: str) -> str:
 
 def measure(source: Source) -> dict[str, dict[str, Measure]]:
     """Every figure of every subject of a source, by subject and figure name: what budgets are judged by."""
+    rows = source.rows
+    requests = sum(row.calls for row in rows if row.kind == REQUEST)
+
+    def read(figure: Figure, row: Row) -> Measure:
+        if figure.read is not None:
+            return figure.read(row)
+        total = figure.over_run(rows) if figure.over_run is not None else None
+        if total is None:
+            return Measure(None, "calls of no known price")
+        return Measure(total / requests, note="over all requests of every root") if requests else Measure(None)
+
     return {
-        subject(row.kind, row.name): {name: figure.read(row) for name, figure in CATALOGUES[row.kind].items()}
-        for row in source.rows
+        subject(row.kind, row.name): {name: read(figure, row) for name, figure in CATALOGUES[row.kind].items()}
+        for row in rows
         if row.kind in CATALOGUES
     }
