@@ -6,6 +6,7 @@ Streams are followed in ``streams``.
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -186,7 +187,19 @@ def sdk_recording(provider: str) -> bool:
     ``__wrapped__`` would not do: the SDKs' own decorators set it with ``functools.wraps``.
     """
     where = SDK_CALLS.get(provider)
-    owner = getattr(sys.modules.get(where[0]), where[1], None) if where else None
+    if where is None:
+        return False
+    module = sys.modules.get(where[0])
+    if module is None and where[0].partition(".")[0] in sys.modules:
+        # The SDK is in use but loads its resources lazily, on a client's first call: a framework asking
+        # before that call would take the SDK for unrecorded and record the call itself. Loading the module
+        # now (once; it is the SDK's own) runs the post-import hooks that wrap it, as the call would.
+        try:
+            module = importlib.import_module(where[0])
+        except Exception as exc:
+            failures.report(f"loading {where[0]}", exc)
+            return False
+    owner = getattr(module, where[1], None)
     return owner is not None and getattr(vars(owner).get("create"), "_self_wrapper", None) is not None
 
 
