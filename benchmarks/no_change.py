@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,7 @@ def main() -> None:
     parser.add_argument("--comparisons", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--app", type=Path, default=ROOT / "tests" / "apps" / "critical_path_app.py")
+    parser.add_argument("--keep", type=Path, help="copy the two saved runs of a comparison that says a count changed")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "examples"))
     import local_llm
@@ -59,6 +61,11 @@ def main() -> None:
             changed = [figure["name"] for figure in found["per_request"] if figure["exact"] and figure["changed"]]
             timing += bool(regressed)
             counts += bool(changed)
+            if changed and args.keep is not None:
+                kept = args.keep / f"comparison-{index + 1}"
+                kept.mkdir(parents=True, exist_ok=True)
+                shutil.copy(base, kept / base.name)
+                shutil.copy(new, kept / new.name)
             tests = "; ".join(f"{root['name']} p = {root['test']['p']:.3g}" for root in found["roots"] if root["test"])
             print(f"comparison {index + 1}: {tests}; regressed: {regressed or 'no'}; counts changed: {changed or 'no'}")
     print(

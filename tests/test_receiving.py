@@ -227,7 +227,9 @@ def test_the_commands_environment_keeps_what_does_not_conflict() -> None:
     assert env["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] == env["OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"] == "http/protobuf"
     assert env["OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"] == "delta"
     assert env["OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION"] == "explicit_bucket_histogram"
-    assert env["OTEL_METRIC_EXPORT_INTERVAL"] == "1000"
+    # Long enough for the SDK's last collection at exit on a loaded machine; every second for the live view.
+    assert env["OTEL_METRIC_EXPORT_INTERVAL"] == "10000"
+    assert child_environment(user, "http://127.0.0.1:5555", live=True)["OTEL_METRIC_EXPORT_INTERVAL"] == "1000"
     # The user's own: logs still go to their collector, over their protocol; their service name stays.
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "https://collector.example:4318"
     assert (env["OTEL_EXPORTER_OTLP_PROTOCOL"], env["OTEL_LOGS_EXPORTER"]) == ("grpc", "otlp")

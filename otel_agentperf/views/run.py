@@ -52,7 +52,7 @@ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT and OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: the 
 OTEL_EXPORTER_OTLP_TRACES_PROTOCOL and OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: http/protobuf,
 OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: delta (so forked workers' metrics add up),
 OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: explicit_bucket_histogram (the report's buckets),
-OTEL_METRIC_EXPORT_INTERVAL: 1000 (ms), and OTEL_LOGS_EXPORTER: none unless you set it;
+OTEL_METRIC_EXPORT_INTERVAL: 10000 (ms; 1000 with --live), and OTEL_LOGS_EXPORTER: none unless you set it;
 with --repeat N, agentperf.run.index=<1..N> after your own OTEL_RESOURCE_ATTRIBUTES.
 Every other OTEL_* variable is yours (OTEL_EXPORTER_OTLP_ENDPOINT included)."""
 
@@ -66,7 +66,14 @@ class RunError(Exception):
     """Something that stops ``run`` before COMMAND starts; the message says what, for the user."""
 
 
-def child_environment(environ: Mapping[str, str], endpoint: str) -> dict[str, str]:
+# Milliseconds between metric exports: what the live view refreshes from, or else a longer wait. The SDK's
+# last collection at exit may take as long as one interval and no longer (it passes the interval as its
+# timeout): a 1 s interval lost a process's last metrics on a loaded machine ("Metric collection timed out").
+_LIVE_INTERVAL_MS = "1000"
+_INTERVAL_MS = "10000"
+
+
+def child_environment(environ: Mapping[str, str], endpoint: str, live: bool = False) -> dict[str, str]:
     """COMMAND's environment: the user's, with what ``run`` needs to receive its traces and metrics (``SETS``)."""
     env = dict(environ)
     for signal_name in ("traces", "metrics"):
@@ -78,7 +85,7 @@ def child_environment(environ: Mapping[str, str], endpoint: str) -> dict[str, st
         env[f"OTEL_EXPORTER_OTLP_{upper}_PROTOCOL"] = "http/protobuf"
     env["OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"] = "delta"
     env["OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION"] = "explicit_bucket_histogram"
-    env["OTEL_METRIC_EXPORT_INTERVAL"] = "1000"
+    env["OTEL_METRIC_EXPORT_INTERVAL"] = _LIVE_INTERVAL_MS if live else _INTERVAL_MS
     env.setdefault("OTEL_LOGS_EXPORTER", "none")
     return env
 
@@ -236,7 +243,7 @@ def run(
     try:
         received = Received(saving)
         with Receiver(received) as receiver:
-            env = child_environment(os.environ, receiver.endpoint)
+            env = child_environment(os.environ, receiver.endpoint, live)
             ran = 0.0  # seconds COMMAND ran, summed over the runs (not the waits for what each left behind)
             piped = subprocess.PIPE if live else None
             for index in range(1, repeat + 1):
