@@ -18,7 +18,7 @@ models around the planted cause. Its version is chosen by configuration, as a te
 - ``serialized-calls``: the research assistant awaits its web (250 ms) and paper (300 ms, Claude)
   researchers one after the other instead of gathering them.
 
-Each runs under ``otel-agentperf run --save`` (6 requests one at a time, 24 with 8 in flight) and writes
+Each runs under ``otel-agentperf run --save`` (10 requests one at a time, 24 with 8 in flight) and writes
 what it measured itself with ``perf_counter``: per request its latency (from getting a slot to its end,
 not its wait in the queue) and what the planted code cost it (``appkit.charge``: seconds, and tokens and
 dollars where they apply), in both versions. The code charged is the case's: the answering model's calls,
