@@ -131,9 +131,7 @@ def _in_process(recorded: Recorded, monkeypatch: pytest.MonkeyPatch, tree: Tree)
     on_span = dict(
         zip(span.attributes[names.CRITICAL_PATH_OPERATIONS], span.attributes[names.CRITICAL_PATH_SECONDS], strict=True)
     )
-    assert on_span == {f"{kind} {name}": value / 1000 for (kind, name), value in found.items()} or all(
-        abs(on_span[f"{kind} {name}"] * 1000 - value) < 1e-6 for (kind, name), value in found.items()
-    )
+    assert on_span == pytest.approx({f"{kind} {name}": value / 1000 for (kind, name), value in found.items()})
     return found
 
 

@@ -34,10 +34,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from otel_agentperf.conventions import names
 from otel_agentperf.views import critical_path, requests, sources, spans, stats
+from otel_agentperf.views.critical_path import Key
 from otel_agentperf.views.families import REQUEST
 from otel_agentperf.views.rows import Row
 
-Key = tuple[str, str]
 ALPHA = 0.01
 
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from otel_agentperf.conventions import names
+from otel_agentperf.views.critical_path import WAITED
 from otel_agentperf.views.families import REQUEST
 from otel_agentperf.views.rows import Row, ms
 
 SHOWN = 6  # parts named per request; the rest are summed as one
-WAITED = (names.KIND_WAITED, names.WAITED_NAME)
 
 
 @dataclass(frozen=True)
