@@ -6,6 +6,7 @@ import gc
 import importlib.util
 import io
 import json
+import signal
 import sys
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -29,6 +30,14 @@ from otel_agentperf.recording.invocations import AgentInvocation, Invocation
 from otel_agentperf.runtime import failures, settings
 from tests import invariants, regression_runs
 from tests.regression_runs import Pair
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Take SIGINT back when the session started with it ignored, as a background job of a non-interactive
+    shell does: every process a test starts would inherit the ignoring, and a test that stops its app with
+    SIGINT (a server's master, ``run``'s forwarding) would wait for an app that can no longer hear it."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @dataclass

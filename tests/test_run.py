@@ -278,6 +278,28 @@ def test_a_signal_stops_the_repeated_runs_at_the_run_it_reaches(tmp_path: Path) 
     assert re.search(r"exited with status 143 after [\d.]+ s", stdout)
 
 
+def test_a_signal_run_inherited_as_ignored_stays_ignored_as_it_would_without_run(tmp_path: Path) -> None:
+    # A background job of a non-interactive shell starts with SIGINT ignored, and so does its app: a SIGINT
+    # to run neither stops the app nor the repeated runs, as a loop running the app twice would go on.
+    app = "import time; print('waiting', flush=True); time.sleep(1); print('done', flush=True)"
+    ignoring = ["sh", "-c", 'trap "" INT; exec "$@"', "sh"]
+    process = subprocess.Popen(
+        [*ignoring, CLI, "run", "--repeat", "2", "--slowest", "0", "--", sys.executable, "-c", app],
+        env=_env(),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == "waiting\n"
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stdout + stderr
+    assert stdout.splitlines().count("done") == 2, stdout  # both runs went to their end
+
+
 def test_repeat_with_the_live_view_or_below_1_is_refused_in_one_line(tmp_path: Path) -> None:
     live = _run(["--repeat", "2", "--live", "--", "true"], _env(), tmp_path)
     assert (live.returncode, live.stderr) == (2, "otel-agentperf: --live shows one run: drop --live or --repeat\n")

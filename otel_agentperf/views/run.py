@@ -153,7 +153,11 @@ def _reap_left_behind() -> None:
 @contextlib.contextmanager
 def _forwarding(child: subprocess.Popen[bytes]) -> Iterator[list[int]]:
     """While COMMAND runs, SIGINT and SIGTERM go to it, and this process waits for it to end; yields the
-    signals that came meanwhile (a repeated run stops after a run the user stopped)."""
+    signals that came meanwhile (a repeated run stops after a run the user stopped).
+
+    A signal this process ignores is left ignored: COMMAND inherited that (a background job of a
+    non-interactive shell ignores SIGINT), so forwarding it would stop an app that, run without us, would
+    have gone on."""
     came: list[int] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
@@ -163,7 +167,11 @@ def _forwarding(child: subprocess.Popen[bytes]) -> Iterator[list[int]]:
         with contextlib.suppress(ProcessLookupError):
             child.send_signal(signum)
 
-    previous = {signum: signal.signal(signum, forward) for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        signum: signal.signal(signum, forward)
+        for signum in (signal.SIGINT, signal.SIGTERM)
+        if signal.getsignal(signum) is not signal.SIG_IGN
+    }
     try:
         yield came
     finally:
