@@ -15,6 +15,7 @@ decompositions must agree within 2% of its wall time and sum to it within 1%.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from otel_agentperf.receiving import received
 from otel_agentperf.recording import critical_path as in_process
 from otel_agentperf.recording import invocations, operations, state
 from otel_agentperf.recording import telemetry as telemetry_module
-from otel_agentperf.views import critical_path, requests, spans
+from otel_agentperf.views import critical_path, otlp, requests, spans
 from otel_agentperf.views.families import REQUEST
 from otel_agentperf.views.rows import Row
 from otel_agentperf.views.spans import SpanNode
@@ -273,3 +274,47 @@ def _recorded_path(loaded: received.Received, root: SpanNode) -> dict[tuple[str,
                         for label, value in zip(labels, seconds, strict=True)
                     }
     raise AssertionError(f"no span {root.name}")
+
+
+# Once, not twice, under `--count 2`: the app runs in a process the test starts afresh.
+@pytest.mark.repeat(1)
+def test_a_script_with_no_agent_is_one_request_the_whole_process(server: Any, tmp_path: Path) -> None:
+    saved, measured = tmp_path / "run.otlp", tmp_path / "measured.json"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
+    env.update(OPENAI_BASE_URL=server.base_url, OTEL_SERVICE_NAME="nightly-digest")
+    app = [sys.executable, str(ROOT / "tests" / "apps" / "batch_script.py"), str(measured)]
+    ran = subprocess.run(
+        [CLI, "run", "--save", str(saved), "--slowest", "0", "--", *app],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    invariants.check_text(ran.stdout)
+    wall = json.loads(measured.read_text(encoding="utf-8"))["seconds"]
+    loaded = received.load(saved.read_bytes())
+    (row,) = [row for row in otlp.rows(loaded.metric_requests()) if row.kind == REQUEST]
+    assert (row.name, row.calls) == ("process nightly-digest", 1)
+    # From its first operation's start to its last one's end, as the app measured around them.
+    assert row.total_seconds == pytest.approx(wall, abs=0.005 + 0.02 * wall)
+    assert sum(row.critical_path.values()) == pytest.approx(row.total_seconds, rel=0.01)
+    # The slowest fetch of each gather and every model call and parse are on the path (with the time a call
+    # waited for the loop, the SDK's first call say), and nothing else.
+    assert set(row.critical_path) - {in_process.WAITED} == {
+        ("tool", "fetch_document"),
+        ("llm", "openai/fast-summariser"),
+        ("tool", "parse_summary"),
+        (names.KIND_PROCESS, "nightly-digest"),
+    }
+    assert row.critical_path[("tool", "fetch_document")] == pytest.approx(2 * 0.12, abs=0.03)
+    # The same request and decomposition from its spans.
+    (from_spans,) = critical_path.all_requests(spans.traces(loaded.trace_requests()))
+    assert (from_spans.kind, from_spans.label) == (names.KIND_PROCESS, "nightly-digest")
+    assert from_spans.duration / 1e9 == pytest.approx(row.total_seconds, abs=0.02 * row.total_seconds)
+    decomposed = critical_path.decompose(from_spans)
+    for key in set(decomposed) | set(row.critical_path):
+        assert abs(decomposed.get(key, 0.0) - row.critical_path.get(key, 0.0)) <= 0.02 * wall, key
+    lead = ran.stdout.split("Requests: ", 1)[1].splitlines()[1]
+    assert lead.startswith("- process `nightly-digest`: 1 requests, p50 ")

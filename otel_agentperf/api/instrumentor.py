@@ -47,6 +47,7 @@ class AgentPerfInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 if tracer_provider is not None or meter_provider is not None or loaded.memory:
                     state.configure(tracer_provider, meter_provider, loaded.memory)
                 shutdown.install()
+                shutdown.before_last_export(_end_process)
                 if loaded.targets:
                     from otel_agentperf.api.targets import TargetPatcher, parse_all
 
@@ -65,3 +66,8 @@ class AgentPerfInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def applied_targets(self) -> int:
         """How many targets are wrapped right now (for diagnostics and tests)."""
         return 0 if self._patcher is None else self._patcher.applied
+
+
+def _end_process() -> None:
+    """The process's own request, when it made none (``Telemetry.end_process``)."""
+    state.telemetry().end_process()

@@ -206,6 +206,11 @@ KIND_MCP: Final = "mcp"
 EXCLUSIVE_KINDS: Final = frozenset({KIND_CONFIG, KIND_HISTORY})
 # The kinds whose outermost operation is a request, decomposed along its critical path.
 REQUEST_KINDS: Final = frozenset({KIND_AGENT, KIND_WORKFLOW, KIND_SEGMENT})
+# The request of a process that made none of those (a script calling models and tools directly): the
+# process as a whole, from its first operation's start to its last one's end, named by its service.name.
+KIND_PROCESS: Final = "process"
+SERVICE_NAME: Final = "service.name"
+UNKNOWN_SERVICE: Final = "unknown_service"  # the SDK's service.name when none was set
 KINDS: Final = (
     KIND_AGENT,
     KIND_CREATE_AGENT,

@@ -5,7 +5,8 @@ ended by then) decides when the operation could go on, so that child is on the p
 interval, and before its start the path continues through the child that finished last before that start;
 the instants no such child covers are the operation's own. Concurrent children therefore never add up,
 and the decomposition sums to the operation's duration exactly. A request (the outermost agent, workflow
-or segment) records its decomposition as it ends.
+or segment) records its decomposition as it ends. A process that makes no request is one
+(:class:`ProcessPath`): its operations outside any request hand their paths on to it as to a caller.
 
 It is computed as operations finish, in memory bounded by the operations in flight, not by the size of
 the tree. A parent keeps one ``Node``: the decomposition of its time from its start to the end of
@@ -19,6 +20,9 @@ code is charged to :data:`WAITED` (the report shares it among the holders, as it
 """
 
 from __future__ import annotations
+
+import os
+import weakref
 
 from otel_agentperf.conventions import names
 
@@ -88,3 +92,49 @@ def top(seconds: dict[Key, float], limit: int = TOP) -> list[tuple[str, float]]:
     """The largest contributors, ``("tool search_flights", 1.25)``, most first (for the request's span)."""
     ranked = sorted(seconds.items(), key=lambda item: item[1], reverse=True)[:limit]
     return [(f"{kind} {name}", value) for (kind, name), value in ranked]
+
+
+class ProcessPath:
+    """The process as the caller of every operation outside a request: the request of a process that makes
+    none (a script calling models and tools directly), from its first such operation's start to the end of
+    the one that finished last. Recorded at exit only when no agent, workflow or segment request ended in
+    the process; a forked child starts again (its parent's path is not its own).
+
+    The attribute names are an operation's (``Invocation``), so an operation hands its path on to this as
+    to the operation that called it."""
+
+    __slots__ = ("__weakref__", "_path", "_started", "had_request")
+
+    def __init__(self) -> None:
+        self._path: Node | None = None
+        self._started: float | None = None
+        self.had_request = False
+        _LIVE.add(self)
+
+    def began(self, at: float) -> None:
+        """An operation outside any request started at ``at`` (``perf_counter``)."""
+        if self._started is None:
+            self._started = at
+
+    def decomposition(self, name: str) -> tuple[float, dict[Key, float]] | None:
+        """The process's wall time as a request named ``name`` and its critical path; None when it made a
+        request of its own or ran no operation."""
+        if self.had_request or self._path is None or self._started is None:
+            return None
+        end = self._path[0]
+        return end - self._started, close(self._path, self._started, end, (names.KIND_PROCESS, name), 0.0)
+
+    def _forked(self) -> None:
+        self._path, self._started, self.had_request = None, None, False
+
+
+_LIVE: weakref.WeakSet[ProcessPath] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for process in list(_LIVE):
+        process._forked()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

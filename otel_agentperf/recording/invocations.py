@@ -41,6 +41,10 @@ ResultHook = Callable[[Any, object], None]
 # them runs warm (one at a time, between the SDK's parsing of each chunk, costs twice as much), so few that
 # no read of a stream waits long for them (a 2,000-chunk stream recorded at its end held its last read 30 ms).
 _CHUNK_BATCH = 64
+# Where an operation stands on a critical path (``Invocation._request``; 0: nowhere, folded into another).
+_INSIDE = 1  # inside a request
+_REQUEST = 2  # a request: the outermost agent, workflow or segment
+_OUTSIDE = 3  # outside any request: on the process's path (``critical_path.ProcessPath``)
 
 # OTLP carries integers as int64: a usage count outside it (or not a whole number) is not a token count.
 _MAX_TOKENS = 2**63 - 1
@@ -56,6 +60,7 @@ class Telemetry(Protocol):
     memory: MemoryProbe | None
     block_threshold: float  # seconds an operation must hold the event loop to count as blocking it
     slow: SlowLog
+    process: critical_path.ProcessPath  # the caller of operations outside any request
 
 
 # Where a blocked event loop was held: (code.function.name, code.file.path, code.line.number).
@@ -181,19 +186,37 @@ class Invocation:
         # What each operation it called measured, as it finished (append is thread-safe): (duration, seconds it
         # waited for a loop others held, seconds it and its own callees held the loop), for the self figures.
         self._children: list[tuple[float, float, float]] = []
-        # The critical path (``critical_path``): whether this operation is a request (the outermost agent,
-        # workflow or segment) or inside one (0: neither, nothing to compute), its path up to the end of the
-        # callee that finished last, and its parent's path as this one started (what it extends as it ends).
-        request: int = enclosing._request if enclosing is not None else 0
-        self._request: int = 1 if request else 2 if operation.kind in names.REQUEST_KINDS and outer is None else 0
-        self._path: critical_path.Node | None = None
-        self._path_before = enclosing._path if enclosing is not None and request else None
         self._duration = 0.0  # set as it finishes, before ``_started`` is cleared
         self._frame: object = None  # the wrapper frame that runs it, noted for the loop monitor
         self._step_frame: object = None  # the frame running a step of what it streams, likewise
         # When it started: (epoch nanoseconds, its span's start; ``perf_counter`` seconds), read together.
         self._started_ns, at = started if started is not None else (0, perf_counter())
         self._started: float | None = at
+        # The critical path (``critical_path``): whether this operation is inside a request (1), a request (2:
+        # the outermost agent, workflow or segment), outside any (3: on the process's path, the request of a
+        # process that makes none) or none of those (0: folded into another, nothing to compute); its path up
+        # to the end of the callee that finished last, and its caller's path as this one started (what it
+        # extends as it ends).
+        above = enclosing._request if enclosing is not None else _OUTSIDE
+        self._request: int = (
+            _INSIDE
+            if above in (_INSIDE, _REQUEST)
+            else _REQUEST
+            if operation.kind in names.REQUEST_KINDS and outer is None
+            else _OUTSIDE
+            if above == _OUTSIDE and outer is None
+            else 0
+        )
+        self._path: critical_path.Node | None = None
+        if self._request in (_INSIDE, _OUTSIDE):
+            if enclosing is not None:
+                self._path_before = enclosing._path
+            else:
+                process = telemetry.process
+                self._path_before = process._path
+                process.began(at)
+        else:
+            self._path_before = None
 
     @property
     def kind(self) -> str:
@@ -436,21 +459,25 @@ class Invocation:
             key = (operation.kind, names.row_name(["" if value is None else str(value) for value in values]))
             operation.path_key = (values, key)
         last, self._path = self._path, None
-        if self._request == 2:
+        telemetry = self._telemetry
+        if self._request == _REQUEST:
             seconds = critical_path.close(last, started, ended, key, waited)
-            self._telemetry.recorder.request(key[0], key[1], ended - started, seconds, self.context)
+            telemetry.recorder.request(key[0], key[1], ended - started, seconds, self.context)
+            telemetry.process.had_request = True
             top = critical_path.top(seconds)
             self._pending[names.CRITICAL_PATH_OPERATIONS] = [name for name, _ in top]
             self._pending[names.CRITICAL_PATH_SECONDS] = [value for _, value in top]
             return
-        enclosing = self._enclosing
-        parent_started = enclosing._started if enclosing is not None else None
-        if enclosing is None or parent_started is None:
+        caller: Invocation | critical_path.ProcessPath | None = self._enclosing
+        if caller is None and self._request == _OUTSIDE:
+            caller = telemetry.process
+        parent_started = caller._started if caller is not None else None
+        if caller is None or parent_started is None:
             return  # the caller has finished: this one ran on after it, off its path
         node = critical_path.hand_on(self._path_before, parent_started, last, started, ended, key, waited)
-        last = enclosing._path
+        last = caller._path
         if last is None or node[0] >= last[0]:
-            enclosing._path = node
+            caller._path = node
 
     def _record_protocol(self, duration: float, failed: AttributeValue | None) -> None:
         measured = {**self._operation.protocol_attributes, **(self._protocol_attributes or {})}

@@ -20,7 +20,7 @@ from opentelemetry.trace import TracerProvider
 from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import instruments, names
-from otel_agentperf.recording import bounded, loop_clock
+from otel_agentperf.recording import bounded, critical_path, loop_clock
 from otel_agentperf.recording.invocations import TYPES, AgentInvocation, Invocation, LLMInvocation, ResultHook
 from otel_agentperf.recording.memory import MemoryProbe
 from otel_agentperf.recording.operations import Operation
@@ -113,6 +113,7 @@ class Telemetry:
         self.bounds = bounded.Bounds()
         self.block_threshold = loaded.loop_block_threshold_s
         self.slow = SlowLog(dict(loaded.slow_thresholds_s))
+        self.process = critical_path.ProcessPath()
         self._made_from = (tracer_provider, meter_provider, memory_modes)
         # Explicit providers are the caller's choice; the global ones are looked at on the first operation.
         self._providers_checked = tracer_provider is not None or meter_provider is not None
@@ -128,6 +129,17 @@ class Telemetry:
         explicit = tracer_provider is not None or meter_provider is not None
         same_memory = memory is None or made_memory == memory
         return explicit and made_tracer is tracer_provider and made_meter is meter_provider and same_memory
+
+    def end_process(self) -> None:
+        """At exit: the process's request, when it made none of its own (``critical_path.ProcessPath``),
+        named by its resource's ``service.name``, as the spans it exported are."""
+        try:
+            name = _service_name(self._made_from[0], self._made_from[1])
+            found = self.process.decomposition(name)
+            if found is not None:
+                self.recorder.request(names.KIND_PROCESS, name, *found)
+        except Exception as exc:
+            failures.report("recording the process's request", exc)
 
     def start(
         self,
@@ -219,3 +231,18 @@ class Telemetry:
             invocation.attach()
         self.recorder.started(kind)
         return invocation
+
+
+def _service_name(tracer_provider: TracerProvider | None, meter_provider: MeterProvider | None) -> str:
+    """The ``service.name`` of the SDK's resource: the tracer provider's, else (traces off) the meter
+    provider's (the SDK keeps it in its configuration); the SDK's default when neither has one."""
+    tracers = tracer_provider or trace.get_tracer_provider()
+    meters = meter_provider or metrics.get_meter_provider()
+    for resource in (
+        getattr(tracers, "resource", None),
+        getattr(getattr(meters, "_sdk_config", None), "resource", None),
+    ):
+        name = getattr(resource, "attributes", {}).get(names.SERVICE_NAME)
+        if isinstance(name, str) and name:
+            return name
+    return names.UNKNOWN_SERVICE

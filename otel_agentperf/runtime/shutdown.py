@@ -22,6 +22,7 @@ import atexit
 import os
 import signal
 import threading
+from collections.abc import Callable
 from time import monotonic
 from types import FrameType
 from typing import Any
@@ -34,6 +35,24 @@ from otel_agentperf.runtime import failures, settings
 _installed = False
 _flushing = 0  # flushes under way in this process
 _terminate_after_flush = False
+_last_words: list[Callable[[], None]] = []  # what is recorded once the process ends (its own request)
+_said_in = 0  # the process that ran them (a forked child runs them again, for itself)
+
+
+def before_last_export(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once as the process ends, before its last export: what only the end of a process can
+    measure (the process as a request). It must not raise."""
+    if callback not in _last_words:
+        _last_words.append(callback)
+
+
+def _say_last_words() -> None:
+    global _said_in
+    if _said_in == os.getpid():
+        return
+    _said_in = os.getpid()
+    for callback in _last_words:
+        callback()
 
 
 def flush(timeout_s: float | None = None) -> None:
@@ -91,6 +110,7 @@ def _shut_down(providers: list[Any]) -> None:
 
 def _bounded_exit() -> None:
     """At exit: shut every provider down within the exporter timeout in all (registered after the SDK's, so first)."""
+    _say_last_words()
     providers = [provider for provider in _providers() if callable(getattr(provider, "shutdown", None))]
     for provider in providers:
         atexit.unregister(provider.shutdown)  # the SDK's own exit handler for it: not run a second time
@@ -116,7 +136,7 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     if not _terminate_after_flush:
         # Flush on a thread of its own, waited for at most the exporter timeout: this thread may be inside
         # the SDK holding a lock the flush needs, and the process must end all the same.
-        flusher = threading.Thread(target=flush, name="otel-agentperf-sigterm-flush", daemon=True)
+        flusher = threading.Thread(target=_final_flush, name="otel-agentperf-sigterm-flush", daemon=True)
         flusher.start()
         flusher.join(settings.current().exporter_timeout_s)
     _terminate()
@@ -130,7 +150,14 @@ class _ForkedWorkers:
 
     def register(self) -> None:
         """A worker's finalizers are cleared when it starts: add the exit flush after that."""
-        self.util.Finalize(None, flush, exitpriority=100)
+        self.util.Finalize(None, _final_flush, exitpriority=100)
+
+
+def _final_flush() -> None:
+    """An exit that skips ``atexit`` (SIGTERM, a forked worker's ``os._exit``): what the process measured to
+    its end, then the flush."""
+    _say_last_words()
+    flush()
 
 
 _forked_workers: _ForkedWorkers | None = None

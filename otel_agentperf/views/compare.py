@@ -61,15 +61,14 @@ def _walk(trace_requests: list[ExportTraceServiceRequest]) -> tuple[dict[str, li
     """Per-request latencies by root, and each operation's callers (its nearest enclosing operation)."""
     samples: dict[str, list[float]] = {}
     callers: dict[Key, set[Key]] = {}
-    for trace in spans.traces(trace_requests):
-        for root in critical_path.requests(trace.roots):
-            samples.setdefault(f"{root.kind} {root.label}", []).append(root.duration / 1e9)
-            pending = [root]
-            while pending:
-                node = pending.pop()
-                for child in critical_path.operations(node):
-                    callers.setdefault((child.kind, child.label), set()).add((node.kind, node.label))
-                    pending.append(child)
+    for root in critical_path.all_requests(spans.traces(trace_requests)):
+        samples.setdefault(f"{root.kind} {root.label}", []).append(root.duration / 1e9)
+        pending = [root]
+        while pending:
+            node = pending.pop()
+            for child in critical_path.operations(node):
+                callers.setdefault((child.kind, child.label), set()).add((node.kind, node.label))
+                pending.append(child)
     return samples, callers
 
 

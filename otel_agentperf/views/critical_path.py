@@ -7,6 +7,10 @@ and so on; the instants between are the operation's own. A child that ended afte
 waited for. Only otel-agentperf's operations count, as only they do in-process: another instrumentation's
 span (an HTTP client's) is part of the operation around it, its own children moved up to that operation.
 The two computations are independent, so each checks the other.
+
+A process that made no request is one, as in-process: its operations' spans are the children of a request
+of kind ``process`` from the first one's start to the last one's end, named by its ``service.name``. Spans
+know a process only by its resource, so processes that share one are taken as one.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from otel_agentperf.conventions import names
-from otel_agentperf.views.spans import SpanNode
+from otel_agentperf.views.spans import SpanNode, Trace
 
 Key = tuple[str, str]
 WAITED: Key = (names.KIND_WAITED, names.WAITED_NAME)
@@ -83,3 +87,28 @@ def requests(roots: list[SpanNode]) -> Iterator[SpanNode]:
             yield node
         else:
             pending += node.children
+
+
+def all_requests(traces: list[Trace]) -> Iterator[SpanNode]:
+    """Every request: each trace's (:func:`requests`), and the process's own for each resource that sent
+    no request (a node of kind ``process`` over the operations its traces hold)."""
+    quiet: dict[tuple[tuple[str, str], ...], list[SpanNode]] = {}
+    busy = set()
+    for trace in traces:
+        found = list(requests(trace.roots))
+        if found:
+            busy.add(trace.resource)
+            yield from found
+        else:
+            quiet.setdefault(trace.resource, []).extend(trace.roots)
+    for resource, roots in quiet.items():
+        if resource in busy:
+            continue
+        holder = SpanNode(names.KIND_PROCESS, b"", b"", 0, 0, False, children=sorted(roots, key=lambda r: r.start))
+        ran = list(operations(holder))
+        if not ran:
+            continue
+        holder.start, holder.end = min(node.start for node in ran), max(node.end for node in ran)
+        holder.kind, holder.label = names.KIND_PROCESS, dict(resource).get(names.SERVICE_NAME, names.UNKNOWN_SERVICE)
+        holder.name = f"{holder.kind} {holder.label}"
+        yield holder

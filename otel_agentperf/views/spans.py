@@ -56,6 +56,9 @@ class Trace:
     trace_id: bytes
     roots: list[SpanNode]
     span_count: int
+    # The resource that sent its first root, as sorted (key, text) pairs: the process, as far as spans tell
+    # (processes with the same resource cannot be told apart).
+    resource: tuple[tuple[str, str], ...] = ()
 
     @property
     def start(self) -> int:
@@ -73,8 +76,10 @@ class Trace:
 def traces(requests: Iterable[ExportTraceServiceRequest]) -> list[Trace]:
     """Every trace in the requests, with its span tree."""
     by_trace: dict[bytes, dict[bytes, SpanNode]] = {}
+    sent_by: dict[int, tuple[tuple[str, str], ...]] = {}  # id() of a node -> its resource
     for request in requests:
         for resource_spans in request.resource_spans:
+            resource = tuple(sorted((each.key, _text(each.value)) for each in resource_spans.resource.attributes))
             for scope_spans in resource_spans.scope_spans:
                 ours = scope_spans.scope.name == names.SCOPE_NAME
                 for span in scope_spans.spans:
@@ -88,6 +93,7 @@ def traces(requests: Iterable[ExportTraceServiceRequest]) -> list[Trace]:
                         *_read(span.attributes, ours),
                     )
                     by_trace.setdefault(span.trace_id, {})[span.span_id] = node
+                    sent_by[id(node)] = resource
     found = []
     for trace_id, nodes in by_trace.items():
         roots: list[SpanNode] = []
@@ -96,7 +102,8 @@ def traces(requests: Iterable[ExportTraceServiceRequest]) -> list[Trace]:
             (parent.children if parent is not None and parent is not node else roots).append(node)
         for node in nodes.values():
             node.children.sort(key=lambda child: child.start)
-        found.append(Trace(trace_id, sorted(roots, key=lambda root: root.start), len(nodes)))
+        roots.sort(key=lambda root: root.start)
+        found.append(Trace(trace_id, roots, len(nodes), sent_by[id(roots[0])] if roots else ()))
     return found
 
 
