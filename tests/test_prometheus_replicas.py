@@ -10,13 +10,18 @@ server must equal the replicas' own counts, scraped from each one directly.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +30,7 @@ import pytest
 from otel_agentperf.conventions import names
 from otel_agentperf.views import cli, prometheus_http, prometheus_window, report, scrape
 from otel_agentperf.views.rows import Row
+from tests.http_fixtures import serving
 from tests.test_launcher import _free_port
 from tests.test_prometheus_e2e import _get, _query, _tool, _wait
 
@@ -33,7 +39,7 @@ pytestmark = pytest.mark.repeat(1)
 APP = Path(__file__).resolve().parent / "apps" / "replica_app.py"
 LOADS = (3, 5, 8)  # requests per replica in each phase
 SLOWED = 1  # the replica whose lookup is slowed in the second phase
-FAST_S, SLOW_S = 0.01, 0.3
+FAST_S, SLOW_S = 0.01, 0.5  # the planted 0.49 s on 5 of 16 requests: 0.15 s per request, above a loaded machine's noise
 REQUEST_COUNT = "agentperf_request_duration_seconds_count"
 
 
@@ -46,6 +52,7 @@ class Deployment:
     started: float
     first_end: float
     second_end: float
+    ports: list[int] = field(default_factory=list)
     own: list[list[Row]] = field(default_factory=list)
 
 
@@ -136,15 +143,17 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, server: Any) -> Iterato
         for url in (base, federated):
             _wait(lambda url=url: _get(f"{url}/api/v1/targets")["data"]["activeTargets"], 60, f"{url}'s targets")
         total = float(sum(LOADS))
+        loading = time.time() - 1
         first_end = _phase(replicas, [FAST_S] * len(LOADS), [base, federated], total)
         time.sleep(1)
         delays = [SLOW_S if index == SLOWED else FAST_S for index in range(len(LOADS))]
         _phase(replicas, delays, [base, federated], 2 * total)
-        # Both windows as long: the second (first_end, second_end] as long as the first, which holds it all.
-        second_end = max(time.time(), 2 * first_end - started) + 1
+        # Both windows as long: the second (first_end, second_end] as long as the first, which holds the first
+        # phase from its start (the replicas' series first appear in it: all they count is the phase's).
+        second_end = max(time.time(), 2 * first_end - loading) + 1
         time.sleep(max(0.0, second_end - time.time()))
         own = [scrape.parse(scrape.fetch(f"http://127.0.0.1:{port}/metrics")) for port in ports]
-        yield Deployment(base, federated, started, first_end, second_end, own)
+        yield Deployment(base, federated, started, first_end, second_end, ports, own)
     finally:
         for process in replicas:
             assert process.stdin is not None
@@ -244,7 +253,142 @@ def test_compare_two_windows_names_the_slowed_operation(
     (root,) = compared["roots"]
     assert root["name"] == "Answerer"
     first = root["causes"][0]
-    assert (first["kind"], first["name"]) == ("tool", "lookup")
+    assert (first["kind"], first["name"]) == ("tool", "lookup"), root["causes"]
     # The slowdown per request, over every replica's requests: the slowed replica's share of them.
     planted = (SLOW_S - FAST_S) * LOADS[SLOWED] / sum(LOADS)
     assert first["delta_seconds"] == pytest.approx(planted, rel=0.25)
+
+
+@contextmanager
+def _guarded(upstream: str, authorization: str) -> Iterator[str]:
+    """A loopback gateway in front of Prometheus, as a hosted one is: it forwards a GET only with the right
+    ``Authorization`` and an ``X-Scope-OrgID`` header, and answers 401 otherwise."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.headers.get("Authorization") != authorization or self.headers.get("X-Scope-OrgID") != "team":
+                self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            with urllib.request.urlopen(upstream + self.path, timeout=30) as response:
+                body = response.read()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    gateway = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=gateway.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{gateway.server_address[1]}"
+    finally:
+        gateway.shutdown()
+        gateway.server_close()
+
+
+def test_credentials_reach_a_guarded_server(
+    deployment: Deployment, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    token, password = tmp_path / "token", tmp_path / "password"
+    token.write_text("s3cret\n")
+    password.write_text("hunter2\n")
+    header = ["--header", "X-Scope-OrgID: team"]
+    with _guarded(deployment.prometheus, "Bearer s3cret") as url:
+        code, out, err = _cli(
+            capsys, "report", "--prometheus", url, "--bearer-token-file", str(token), *header, *_whole(deployment)
+        )
+        assert code == 0, err
+        assert "lookup" in out
+        code, out, err = _cli(capsys, "report", "--prometheus", url, *header, *_whole(deployment))
+        assert (code, out) == (2, "")
+        assert err == f"otel-agentperf: Prometheus at {url} refused the request: HTTP 401 Unauthorized " + (
+            "(see --bearer-token-file, --username/--password-file, --header)\n"
+        )
+    basic = "Basic " + base64.b64encode(b"agent:hunter2").decode()
+    with _guarded(deployment.prometheus, basic) as url:
+        argv = ["--username", "agent", "--password-file", str(password), *header, *_whole(deployment)]
+        code, out, err = _cli(capsys, "report", "--prometheus", url, "--format", "json", *argv)
+        assert code == 0, err
+        assert json.loads(out)["requests"][0]["count"] == 2 * sum(LOADS)
+
+
+def test_a_refused_query_is_one_line(deployment: Deployment, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _cli(capsys, "report", "--prometheus", deployment.prometheus, "--match", '{job=~"("}')
+    assert (code, out) == (2, "")
+    assert err.startswith(f"otel-agentperf: Prometheus at {deployment.prometheus} refused the request: bad_data: ")
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_match_selects_replicas(deployment: Deployment, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--match`` narrows every query to the replicas it selects: one instance has its own requests only."""
+    slowed = f"127.0.0.1:{deployment.ports[SLOWED]}"
+    code, out, err = _cli(
+        capsys,
+        "report",
+        "--prometheus",
+        deployment.prometheus,
+        "--format",
+        "json",
+        "--match",
+        f'{{instance="{slowed}"}}',
+        *_whole(deployment),
+    )
+    assert code == 0, err
+    assert json.loads(out)["requests"][0]["count"] == 2 * LOADS[SLOWED]
+
+
+def test_check_and_top_read_the_server(
+    deployment: Deployment, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    budgets = tmp_path / "budgets.toml"
+    budgets.write_text('[tool.otel-agentperf.budgets."llm openai/gpt-4o-mini"]\ncalls = 10\n')
+    code, out, err = _cli(
+        capsys, "check", "--prometheus", deployment.prometheus, "--budgets", str(budgets), *_whole(deployment)
+    )
+    assert code == 3, err
+    assert "openai/gpt-4o-mini" in out and "32" in out
+    command = str(Path(sys.executable).parent / "otel-agentperf")
+    shown = subprocess.run(
+        [command, "top", "--prometheus", deployment.prometheus, "--range", "1h", "--frames", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "lookup" in shown.stdout and "Answerer" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--range", "5 minutes"], "not a Prometheus duration: '5 minutes' (such as 30s, 5m, 1h, 1d)"),
+        (["--end", "yesterday"], "not a time: 'yesterday'"),
+        (["--end", "2025-06-01T10:00:00"], "a time needs its offset"),
+        (["--password-file", "/nonexistent/password", "--username", "u"], "cannot read the password file"),
+        (["--header", "no colon"], "not a header: 'no colon'"),
+    ],
+)
+def test_options_that_cannot_be_used(capsys: pytest.CaptureFixture[str], argv: list[str], said: str) -> None:
+    code, out, err = _cli(capsys, "report", "--prometheus", "http://127.0.0.1:9", *argv)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"otel-agentperf: {said}") and err.count("\n") == 1
+
+
+def test_no_server_there(capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"
+    code, out, err = _cli(capsys, "report", "--prometheus", url)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"otel-agentperf: cannot reach Prometheus at {url}: ") and err.count("\n") == 1
+    with serving([b"# an app's /metrics, not a Prometheus server\n"]) as metrics:
+        base = metrics.rsplit("/", 1)[0]
+        code, out, err = _cli(capsys, "compare", "--prometheus", base, "--base-end", "now")
+    assert (code, out) == (2, "")
+    assert (
+        err
+        == f"otel-agentperf: {base} is not a Prometheus HTTP API (no JSON answer at /api/v1/label/__name__/values)\n"
+    )
