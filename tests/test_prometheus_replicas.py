@@ -30,6 +30,7 @@ import pytest
 from otel_agentperf.conventions import names
 from otel_agentperf.views import cli, prometheus_http, prometheus_window, report, scrape
 from otel_agentperf.views.rows import Row
+from tests.doc_blocks import block, commands
 from tests.http_fixtures import serving
 from tests.test_launcher import _free_port
 from tests.test_prometheus_e2e import _get, _query, _tool, _wait
@@ -392,3 +393,22 @@ def test_no_server_there(capsys: pytest.CaptureFixture[str]) -> None:
         err
         == f"otel-agentperf: {base} is not a Prometheus HTTP API (no JSON answer at /api/v1/label/__name__/values)\n"
     )
+
+
+def test_the_guide_s_commands(deployment: Deployment, tmp_path: Path) -> None:
+    """docs/replicas.md's block as written, against the deployment (the deploy: the first phase's end)."""
+    (tmp_path / "budgets.toml").write_text('[tool.otel-agentperf.budgets."agent Answerer"]\nerror_pct = 0\n')
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
+    env.update(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
+        PROMETHEUS=deployment.prometheus,
+        DEPLOYED_AT=f"{deployment.first_end:.3f}",
+    )
+    outputs = {}
+    for line in commands(block("replicas").text):
+        done = subprocess.run(["bash", "-c", line], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, f"{line}\n{done.stdout}{done.stderr}"
+        outputs[line.split()[1]] = done.stdout
+    assert "Answerer" in outputs["report"] and "lookup" in outputs["report"]
+    assert "lookup" in outputs["compare"]
+    assert "error_pct" in outputs["check"]
