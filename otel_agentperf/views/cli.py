@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from otel_agentperf.views import gate, gate_output, report, sources
+from otel_agentperf.views import gate, gate_output, prometheus_http, prometheus_window, report, sources
 from otel_agentperf.views.families import significant
 from otel_agentperf.views.insights import bottlenecks
 from otel_agentperf.views.rows import ReportError
@@ -50,6 +51,33 @@ def _count(text: str) -> int:
 
 
 _FILE_HELP = "a run --save file, a saved scrape (Prometheus text format) or a report --format json output"
+_PROMETHEUS_HELP = "a Prometheus server's base URL: read its window (--range, --end), summed across replicas"
+
+
+def _prometheus_options(command: argparse.ArgumentParser, default_range: str, end: bool = True) -> None:
+    """The options of a command that can read a Prometheus server: the window, and how to reach the server."""
+    group = command.add_argument_group("with --prometheus URL")
+    group.add_argument(
+        "--range",
+        default=default_range,
+        metavar="DURATION",
+        help=f"the window's length, a Prometheus duration such as 10m, 1h, 1d (default {default_range})",
+    )
+    if end:
+        group.add_argument(
+            "--end", default="now", metavar="TIME", help="the window's end: now (default), unix seconds or RFC 3339"
+        )
+    group.add_argument(
+        "--match", metavar="SELECTOR", help="a label selector added to every query, such as '{namespace=\"prod\"}'"
+    )
+    group.add_argument("--bearer-token-file", type=Path, metavar="FILE", help="send the token in FILE as a bearer")
+    group.add_argument("--username", metavar="USER", help="basic auth user (the password from --password-file)")
+    group.add_argument("--password-file", type=Path, metavar="FILE", help="basic auth password, read from FILE")
+    group.add_argument("--header", action="append", metavar="'NAME: VALUE'", help="an extra HTTP header (repeatable)")
+    group.add_argument("--ca-file", type=Path, metavar="FILE", help="trust the CA certificates in FILE (https)")
+    group.add_argument(
+        "--timeout", type=_positive(float), default=30.0, metavar="S", help="seconds per query (default 30)"
+    )
 
 
 def _check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,12 +94,14 @@ def _check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     source = check_cmd.add_mutually_exclusive_group()
     source.add_argument("--url", default=None, help=f"metrics endpoint to scrape (default {DEFAULT_URL})")
     source.add_argument("--file", type=Path, help=_FILE_HELP)
+    source.add_argument("--prometheus", metavar="URL", help=_PROMETHEUS_HELP)
     check_cmd.add_argument(
         "--budgets", type=Path, metavar="FILE", help="TOML budgets (default: the nearest pyproject.toml's)"
     )
     check_cmd.add_argument("--baseline", type=Path, metavar="FILE", help="the run to compare with: " + _FILE_HELP)
     check_cmd.add_argument("--format", choices=sorted(gate_output.RENDERERS), default="table")
     check_cmd.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML test report to FILE")
+    _prometheus_options(check_cmd, "1h")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -124,7 +154,9 @@ def _parser() -> argparse.ArgumentParser:
     source = report_cmd.add_mutually_exclusive_group()
     source.add_argument("--url", default=None, help=f"metrics endpoint to scrape (default {DEFAULT_URL})")
     source.add_argument("--file", type=Path, help=_FILE_HELP)
+    source.add_argument("--prometheus", metavar="URL", help=_PROMETHEUS_HELP)
     report_cmd.add_argument("--format", choices=sorted(_RENDERERS), default="table")
+    _prometheus_options(report_cmd, "1h")
     _check_parser(commands)
     compare_cmd = commands.add_parser(
         "compare",
@@ -135,21 +167,38 @@ def _parser() -> argparse.ArgumentParser:
         "Exit status 0 (informational: the gate is check), 2 when an input cannot be used.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    compare_cmd.add_argument("base", type=Path, metavar="BASE", help="the run before: " + _FILE_HELP)
-    compare_cmd.add_argument("new", type=Path, metavar="NEW", help="the run after, of the same kind of file")
+    compare_cmd.add_argument("base", type=Path, nargs="?", metavar="BASE", help="the run before: " + _FILE_HELP)
+    compare_cmd.add_argument("new", type=Path, nargs="?", metavar="NEW", help="the run after, of the same kind of file")
+    compare_cmd.add_argument(
+        "--prometheus", metavar="URL", help="compare two windows of this Prometheus server instead of two files"
+    )
+    compare_cmd.add_argument(
+        "--base-end", metavar="TIME", help="with --prometheus: the end of the window before (unix seconds, RFC 3339)"
+    )
+    compare_cmd.add_argument(
+        "--new-end", default="now", metavar="TIME", help="with --prometheus: the end of the window after (default now)"
+    )
     compare_cmd.add_argument("--format", choices=["table", "markdown", "json"], default="table")
     compare_cmd.add_argument(
         "--alpha", type=_positive(float), default=0.01, help="significance level of the test (default 0.01)"
     )
+    _prometheus_options(compare_cmd, "1h", end=False)
     traces_cmd = commands.add_parser("traces", help="the slowest traces of a run --save file, as waterfalls")
     traces_cmd.add_argument("--file", type=Path, required=True, help="a file saved by otel-agentperf run --save")
     traces_cmd.add_argument(
         "--slowest", type=_positive(int), default=3, metavar="N", help="how many traces to draw (default 3)"
     )
     top_cmd = commands.add_parser("top", help="live view of an app's operations (keys: s sort, f filter, q quit)")
-    top_cmd.add_argument("--url", default=DEFAULT_URL, help=f"metrics endpoint to scrape (default {DEFAULT_URL})")
+    top_source = top_cmd.add_mutually_exclusive_group()
+    top_source.add_argument("--url", default=DEFAULT_URL, help=f"metrics endpoint to scrape (default {DEFAULT_URL})")
+    top_source.add_argument(
+        "--prometheus",
+        metavar="URL",
+        help="a Prometheus server's base URL: the first frame is its last --range, then each refresh's window",
+    )
     top_cmd.add_argument("--interval", type=_positive(float), default=2.0, help="seconds between refreshes")
     top_cmd.add_argument("--frames", type=int, default=None, help="stop after this many frames")
+    _prometheus_options(top_cmd, "5m", end=False)
     grafana_cmd = commands.add_parser(
         "grafana",
         help="write the Grafana dashboards, provisioning and Prometheus alert rules into a folder",
@@ -183,8 +232,31 @@ def _read(path: Path) -> bytes:
         raise ReportError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
+def _window(args: argparse.Namespace, end: str | None, fixed_start: bool = False) -> prometheus_window.Window:
+    """The window of ``--prometheus`` that ends at ``end`` (now: None), or for ``top`` one that starts
+    ``--range`` before now and grows; raises :class:`ReportError` for an option that cannot be used."""
+    server = prometheus_http.connect(
+        args.prometheus,
+        bearer_token_file=args.bearer_token_file,
+        username=args.username,
+        password_file=args.password_file,
+        headers=args.header,
+        ca_file=args.ca_file,
+        timeout=args.timeout,
+    )
+    seconds = prometheus_window.duration(args.range)
+    match = prometheus_window.matchers(args.match)
+    if fixed_start:
+        return prometheus_window.Window(server, seconds, match=match, start=time.time() - seconds)
+    at = None if end in (None, "now") else prometheus_window.instant(end)
+    return prometheus_window.Window(server, seconds, at, match)
+
+
 def _source(args: argparse.Namespace) -> Source:
-    """The report's (or the gate's) input: a saved run, a saved scrape or report JSON, or a scrape of the URL."""
+    """The report's (or the gate's) input: a saved run, a saved scrape or report JSON, a window of a Prometheus
+    server, or a scrape of the URL."""
+    if args.prometheus is not None:
+        return sources.from_prometheus(_window(args, args.end))
     if args.file is None:
         return sources.from_url(args.url or DEFAULT_URL)
     return sources.from_file(args.file)
@@ -261,7 +333,18 @@ def _compare(args: argparse.Namespace) -> int:
     from otel_agentperf.views import compare, compare_output
 
     try:
-        sides = [compare.load(path) for path in (args.base, args.new)]
+        if args.prometheus is not None:
+            if args.base is not None or args.base_end is None:
+                raise ReportError("with --prometheus, give --base-end TIME (and --new-end, default now), not files")
+            windows = [sources.from_prometheus(_window(args, end)) for end in (args.base_end, args.new_end)]
+            sides = [
+                compare.Side(f"{name}: {window.label}", window.rows)
+                for name, window in zip(("base", "new"), windows, strict=True)
+            ]
+        elif args.base is None or args.new is None:
+            raise ReportError("compare needs BASE and NEW files, or --prometheus URL --base-end TIME")
+        else:
+            sides = [compare.load(path) for path in (args.base, args.new)]
     except ReportError as exc:
         print(f"otel-agentperf: {exc}", file=sys.stderr)
         return 2
@@ -319,7 +402,14 @@ def _main(argv: list[str] | None) -> int:
             print(f"otel-agentperf: top needs rich: pip install 'otel-agentperf[top]' ({exc})", file=sys.stderr)
             return 2
         try:
-            return top.run(top.Scrape(args.url), args.interval, args.frames)
+            source: top.Source = top.Scrape(args.url)
+            if args.prometheus is not None:
+                source = _window(args, None, fixed_start=True)
+        except ReportError as exc:
+            print(f"otel-agentperf: {exc}", file=sys.stderr)
+            return 2
+        try:
+            return top.run(source, args.interval, args.frames)
         except KeyboardInterrupt:
             return 0
     if args.command == "check":

@@ -7,8 +7,9 @@ arrive here as metric families named and labelled as the Prometheus exporter spe
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from otel_agentperf.conventions import names, prometheus
 from otel_agentperf.conventions.instruments import catalogue
@@ -78,13 +79,34 @@ def _ours(parsed: Iterable[Any]) -> Iterator[Any]:
         yield family if len(samples) == len(family.samples) else _Ours(family, samples)
 
 
-def rows(parsed: Iterable[Any]) -> list[Row]:
-    """Rows for every operation in ``parsed`` metric families (prometheus-client's ``Metric`` shape), ranked.
+class _Read(NamedTuple):
+    """Every metric family and label :func:`rows` reads, as the exporter spells them: one list, which
+    ``rows`` reads by and a source that aggregates before it hands families over (a Prometheus server,
+    ``prometheus_window.py``) keeps."""
 
-    A family has ``name`` and ``type``; each sample ``name``, ``labels`` and ``value``, named and labelled as
-    the Prometheus exporter names them. Besides exposition's samples, a duration histogram's ``_min`` and
-    ``_max`` samples (which OTLP carries and exposition cannot) bound its quantiles.
-    """
+    durations: dict[str, str]  # duration family -> the kind of its rows
+    labels_of: dict[str, list[str]]  # kind -> the labels that name its rows
+    request_labels: list[str]
+    path_family: str
+    path_label: str
+    self_family: str
+    blocked_family: str
+    waited_family: str
+    memory_families: dict[str, tuple[str, str]]
+    first_chunk_families: set[str]
+    retries_family: str
+    token_usage_family: str
+    token_type_label: str
+    status_label: str
+    kind_label: str
+    error_label: str
+    redundant_label: str
+    blocking_label: str
+    operation_label: str
+
+
+@functools.cache
+def _read() -> _Read:
     families = _families()
     labels_of = {
         kind: [prometheus.label(attribute) for attribute in attributes]
@@ -95,28 +117,94 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
     labels_of[CODE] = [prometheus.label(names.CODE_FUNCTION)]
     labels_of[STARTUP] = [prometheus.label(names.STARTUP_PHASE)]
     families[prometheus.family(catalogue(False).startup)] = STARTUP
-    request_labels = [prometheus.label(names.REQUEST_KIND), prometheus.label(names.REQUEST_NAME)]
     families[prometheus.family(catalogue(False).request_duration)] = REQUEST
-    path_family = prometheus.family(catalogue(False).critical_path)
-    path_label = prometheus.label(names.CRITICAL_PATH_OPERATION)
-    self_family = prometheus.family(catalogue(False).self_time)
-    blocked_family = prometheus.family(catalogue(False).event_loop_blocked)
-    waited_family = prometheus.family(catalogue(False).event_loop_waited)
     memory = catalogue(False).memory
-    memory_families = {
-        prometheus.family(memory[names.MEMORY_PEAK]): ("memory_peak_bytes", "memory_peak_calls"),
-        prometheus.family(memory[names.MEMORY_RSS_DELTA]): ("memory_rss_bytes", "memory_rss_calls"),
-    }
-    first_chunk_families = {prometheus.family(catalogue(latest).time_to_first_chunk) for latest in (False, True)}
-    retries_family = prometheus.family(catalogue(False).llm_retries)
-    token_usage_family = prometheus.family(catalogue(False).token_usage)
-    token_type_label = prometheus.label(names.GEN_AI_TOKEN_TYPE)
-    status_label = prometheus.label(names.HTTP_RESPONSE_STATUS_CODE)
-    kind_label = prometheus.label(names.OPERATION_KIND)
-    error_label = prometheus.label(names.ERROR_TYPE)
-    redundant_label = prometheus.label(names.CONFIG_REDUNDANT)
-    blocking_label = prometheus.label(names.BLOCKING_EVENT_LOOP)
-    operation_label = prometheus.label(names.GEN_AI_OPERATION_NAME)
+    return _Read(
+        durations=families,
+        labels_of=labels_of,
+        request_labels=[prometheus.label(names.REQUEST_KIND), prometheus.label(names.REQUEST_NAME)],
+        path_family=prometheus.family(catalogue(False).critical_path),
+        path_label=prometheus.label(names.CRITICAL_PATH_OPERATION),
+        self_family=prometheus.family(catalogue(False).self_time),
+        blocked_family=prometheus.family(catalogue(False).event_loop_blocked),
+        waited_family=prometheus.family(catalogue(False).event_loop_waited),
+        memory_families={
+            prometheus.family(memory[names.MEMORY_PEAK]): ("memory_peak_bytes", "memory_peak_calls"),
+            prometheus.family(memory[names.MEMORY_RSS_DELTA]): ("memory_rss_bytes", "memory_rss_calls"),
+        },
+        first_chunk_families={prometheus.family(catalogue(latest).time_to_first_chunk) for latest in (False, True)},
+        retries_family=prometheus.family(catalogue(False).llm_retries),
+        token_usage_family=prometheus.family(catalogue(False).token_usage),
+        token_type_label=prometheus.label(names.GEN_AI_TOKEN_TYPE),
+        status_label=prometheus.label(names.HTTP_RESPONSE_STATUS_CODE),
+        kind_label=prometheus.label(names.OPERATION_KIND),
+        error_label=prometheus.label(names.ERROR_TYPE),
+        redundant_label=prometheus.label(names.CONFIG_REDUNDANT),
+        blocking_label=prometheus.label(names.BLOCKING_EVENT_LOOP),
+        operation_label=prometheus.label(names.GEN_AI_OPERATION_NAME),
+    )
+
+
+def read_families() -> frozenset[str]:
+    """Every metric family :func:`rows` reads (both layouts)."""
+    read = _read()
+    return frozenset(
+        {
+            *read.durations,
+            *_EXTRA,
+            read.path_family,
+            read.self_family,
+            read.blocked_family,
+            read.waited_family,
+            *read.memory_families,
+            *read.first_chunk_families,
+            read.retries_family,
+            read.token_usage_family,
+        }
+    )
+
+
+def read_labels() -> frozenset[str]:
+    """Every label :func:`rows` reads: a source may sum away any other (``instance``, ``job``, a pod) and
+    give the same rows. ``le`` and the scope label are among them."""
+    read = _read()
+    return frozenset(
+        {
+            *(label for labels in read.labels_of.values() for label in labels),
+            *read.request_labels,
+            read.path_label,
+            read.token_type_label,
+            read.status_label,
+            read.kind_label,
+            read.error_label,
+            read.redundant_label,
+            read.blocking_label,
+            read.operation_label,
+            prometheus.SCOPE_LABEL,
+            "le",
+        }
+    )
+
+
+def rows(parsed: Iterable[Any]) -> list[Row]:
+    """Rows for every operation in ``parsed`` metric families (prometheus-client's ``Metric`` shape), ranked.
+
+    A family has ``name`` and ``type``; each sample ``name``, ``labels`` and ``value``, named and labelled as
+    the Prometheus exporter names them. Besides exposition's samples, a duration histogram's ``_min`` and
+    ``_max`` samples (which OTLP carries and exposition cannot) bound its quantiles.
+    """
+    read = _read()
+    families, labels_of, request_labels = read.durations, read.labels_of, read.request_labels
+    path_family, path_label, self_family = read.path_family, read.path_label, read.self_family
+    blocked_family, waited_family, memory_families = read.blocked_family, read.waited_family, read.memory_families
+    first_chunk_families, retries_family = read.first_chunk_families, read.retries_family
+    token_usage_family, token_type_label, status_label = (
+        read.token_usage_family,
+        read.token_type_label,
+        read.status_label,
+    )
+    kind_label, error_label, redundant_label = read.kind_label, read.error_label, read.redundant_label
+    blocking_label, operation_label = read.blocking_label, read.operation_label
     found: dict[tuple[str, str], Row] = {}
 
     def row_for(kind: str, labels: dict[str, str]) -> Row:

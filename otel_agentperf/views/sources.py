@@ -1,4 +1,5 @@
-"""Where a report's rows come from: a saved run, a saved scrape, a ``report --format json`` file or a URL.
+"""Where a report's rows come from: a saved run, a saved scrape, a ``report --format json`` file, a URL, or a
+window of a Prometheus server (``prometheus_window.py``).
 
 ``report`` and ``check`` (and ``check``'s baseline) read their input here, so every command sees the same
 rows for the same file.
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from otel_agentperf.receiving import received, saved
-from otel_agentperf.views import otlp, report, scrape
+from otel_agentperf.views import otlp, prometheus_window, report, scrape
 from otel_agentperf.views.rows import ReportError, Row
 
 NOTHING_THERE = (
@@ -66,3 +67,8 @@ def from_url(url: str) -> Source:
     except ReportError as exc:
         refused = "refused" in str(exc).lower()
         raise ReportError(f"{exc}\n{NOTHING_THERE}" if refused else str(exc)) from exc
+
+
+def from_prometheus(window: prometheus_window.Window) -> Source:
+    """A window of a Prometheus server's metrics, summed across replicas."""
+    return Source(window.label, window.rows())
