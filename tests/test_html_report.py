@@ -78,8 +78,9 @@ def _artifacts(tmp_path: Path) -> Path:
     return folder
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, cwd: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
+    env.update(extra)
     return subprocess.run([CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=240)
 
 
@@ -94,11 +95,11 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def app_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+def app_run(server: Any, tmp_path_factory: pytest.TempPathFactory) -> Run:
     folder = tmp_path_factory.mktemp("html")
     result = _cli(
         "run", "--save", "app.run", "--html", "app.html", "--slowest", "12", "--",
-        sys.executable, str(APP), "12", "4", cwd=folder,
+        sys.executable, str(APP), "12", "4", cwd=folder, OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="local",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "otel-agentperf run: the HTML report is in app.html" in result.stdout
@@ -130,7 +131,7 @@ def test_the_pages_figures_are_the_json_reports_and_it_asks_nothing_of_the_netwo
     assert [f"({p['share_percent']}%)" for p in request["critical_path"]] == [t[t.rindex(" ") + 1 :] for t in legend]
 
     rows = page.locator("table.operations tbody tr")
-    assert rows.count() == len(report["operations"]) == 4
+    assert rows.count() == len(report["operations"]) == 5
     for i, operation in enumerate(report["operations"]):  # the table's rank is the report's
         row = rows.nth(i)
         assert row.get_attribute("data-kind") == operation["kind"]
@@ -149,6 +150,12 @@ def test_the_pages_figures_are_the_json_reports_and_it_asks_nothing_of_the_netwo
     # Hostile names are text: nothing ran, no element came from them.
     assert page.evaluate("window.pwned") is None
     assert page.locator("main b, main script").count() == 0
+    # The model's tokens and cost (unpriced: the local model has no price), as the JSON has them.
+    (model,) = [op for op in report["operations"] if op["kind"] == "llm"]
+    spent = page.locator("#spending tbody tr")
+    assert spent.count() == 1 and spent.locator("th").text_content() == f"llm {model['name']}"
+    assert float(spent.locator("td").first.get_attribute("data-value") or "nan") == model["tokens"] > 0
+    assert spent.locator("td").nth(1).text_content() == "1 unpriced"  # rows.cost_text: no price, not free
     assert page.locator("script").count() == 2  # the data block and the page's own
     folder = _artifacts(tmp_path)
     page.screenshot(path=str(folder / "html-report-light.png"), full_page=True)
@@ -179,7 +186,7 @@ def test_the_operation_table_sorts_by_a_column_and_filters_by_name(app_run: Run,
     page.get_by_label("Filter:").fill("FLAKY")
     shown = page.locator("table.operations tbody tr:not([hidden])")
     assert shown.count() == 1 and shown.locator("th").text_content() == "flaky"
-    assert page.locator("#table-count").text_content() == "1 of 4 operations"
+    assert page.locator("#table-count").text_content() == "1 of 5 operations"
     page.get_by_label("Filter:").fill("tool script")  # every word must match: only the hostile name has both
     assert shown.count() == 1 and shown.locator("th").text_content() == HOSTILE
     opened.assert_quiet(app_run.html)
@@ -191,7 +198,8 @@ def test_a_click_on_a_span_shows_its_attributes_and_a_root_collapses_its_childre
     opened = _open(browser, app_run.html)
     page = opened.page
     assert page.locator("#traces-drawn").text_content() == "12 of 12 traces drawn (the slowest); 0 left out."
-    trace = page.locator("article.trace").first
+    chat = page.locator("button.span-name", has_text="chat ")
+    trace = page.locator("article.trace", has_not=chat).first  # a request of the planner's tools alone
     spans = trace.locator("li[role=treeitem]")
     assert spans.count() == 5
     trace.locator("button.span-name", has_text="script").click()
@@ -218,6 +226,21 @@ def test_a_click_on_a_span_shows_its_attributes_and_a_root_collapses_its_childre
     assert trace.locator("li[role=treeitem]:not([hidden])").count() == 1
     toggle.click()
     assert trace.locator("li[role=treeitem]:not([hidden])").count() == 5
+    opened.assert_quiet(app_run.html)
+
+
+def test_the_retried_model_call_shows_its_attempts_on_a_timeline(app_run: Run, browser: Browser) -> None:
+    opened = _open(browser, app_run.html)
+    page = opened.page
+    (model,) = [op for op in app_run.report["operations"] if op["kind"] == "llm"]
+    assert model["retries"] == 2 and model["retry_reasons"] == {"429": 2}
+    (said,) = page.locator("#retries > ul > li").all_text_contents()
+    assert said.startswith(f"llm {model['name']}: ") and "2 HTTP retries" in said
+    assert page.locator("#retries ol.timeline > li").count() == 1
+    attempts = page.locator("#retries .attempt")
+    assert attempts.count() == 2
+    for title in attempts.evaluate_all("marks => marks.map(m => m.title)"):
+        assert "429" in title, title
     opened.assert_quiet(app_run.html)
 
 
