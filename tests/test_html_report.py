@@ -200,7 +200,7 @@ def test_a_click_on_a_span_shows_its_attributes_and_a_root_collapses_its_childre
     assert page.locator("#traces-drawn").text_content() == "12 of 12 traces drawn (the slowest); 0 left out."
     chat = page.locator("button.span-name", has_text="chat ")
     trace = page.locator("article.trace", has_not=chat).first  # a request of the planner's tools alone
-    spans = trace.locator("li[role=treeitem]")
+    spans = trace.locator("ul.waterfall > li")
     assert spans.count() == 5
     trace.locator("button.span-name", has_text="script").click()
     panel = trace.locator("aside.span-details")
@@ -223,9 +223,9 @@ def test_a_click_on_a_span_shows_its_attributes_and_a_root_collapses_its_childre
     toggle.focus()
     page.keyboard.press("Enter")
     assert toggle.get_attribute("aria-expanded") == "false"
-    assert trace.locator("li[role=treeitem]:not([hidden])").count() == 1
+    assert trace.locator("ul.waterfall > li:not([hidden])").count() == 1
     toggle.click()
-    assert trace.locator("li[role=treeitem]:not([hidden])").count() == 5
+    assert trace.locator("ul.waterfall > li:not([hidden])").count() == 5
     opened.assert_quiet(app_run.html)
 
 

@@ -290,7 +290,7 @@
   function waterfall(trace, index) {
     const panel = el("aside", { class: "span-details", "aria-live": "polite" }, el("p", {}, "Select a span to see its attributes."));
     const items = [];
-    const list = el("ul", { class: "waterfall", role: "tree", "aria-label": `trace ${trace.id}` });
+    const list = el("ul", { class: "waterfall", "aria-label": `trace ${trace.id}` });
     trace.spans.forEach((span, i) => {
       const hasChildren = i + 1 < trace.spans.length && trace.spans[i + 1].parent === i;
       const left = (100 * span.start) / (trace.duration || 1);
@@ -303,7 +303,6 @@
       const item = el(
         "li",
         {
-          role: "treeitem",
           class: (span.path ? "on-path" : "") + (span.error ? " error" : ""),
           "data-parent": span.parent,
           style: "--depth:" + span.depth,
