@@ -10,10 +10,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export UV_PYTHON_DOWNLOADS=never PIP_DISABLE_PIP_VERSION_CHECK=1
 # System tools the tests drive for real: tmux (the live view's terminal test), Prometheus and promtool
-# (dashboards and alert rules, from Debian's prometheus package).
+# (dashboards and alert rules, from Debian's prometheus package), and Chromium (the HTML report, driven
+# headless by Playwright: the distribution's browser, never one Playwright downloads).
 missing=""
 command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
 command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
     $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q $missing >/dev/null

@@ -137,7 +137,13 @@ def test_the_docs_commands_run_and_name_the_cause(regression_pair: Callable[[str
     comment = (tmp_path / "comparison.md").read_text()
     invariants.check_compare_text(comment)
     assert "largest cause: llm `openai/slow-250-answer-pro`" in comment.splitlines()[0]
-    invariants.check_compare_json(json.loads((tmp_path / "comparison.json").read_text()))
+    as_json = json.loads((tmp_path / "comparison.json").read_text())
+    invariants.check_compare_json(as_json)
+    page = (tmp_path / "comparison.html").read_text()  # tests/test_html_report.py opens one in a browser
+    assert page.startswith("<!doctype html>")
+    lead = json.dumps(as_json["roots"][0]["lead"], ensure_ascii=False)
+    escaped = lead.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    assert '"lead":' + escaped in page  # the JSON's own lead, escaped for a script element
 
 
 def test_mann_whitney_matches_hand_computed_values() -> None:

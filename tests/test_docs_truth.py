@@ -119,6 +119,19 @@ def test_quickstart_save_keeps_what_report_and_traces_read_again(quickstart: tup
     assert traces.count(f" chat {MODEL} ") == 3
 
 
+def test_quickstart_html_writes_one_file_with_the_reports_figures(quickstart: tuple[Path, dict[str, str]]) -> None:
+    cwd, outputs = quickstart
+    said = _line(outputs, "otel-agentperf run --html report.html")
+    assert "otel-agentperf run: the HTML report is in report.html" in said
+    page = (cwd / "report.html").read_text()
+    assert page.startswith("<!doctype html>") and "<link" not in page and " src=" not in page  # nothing to fetch
+    embedded = page.split('<script type="application/json" id="agentperf-data">', 1)[1].split("</script>", 1)[0]
+    data = json.loads(embedded)
+    (model,) = [op for op in data["report"]["operations"] if op["kind"] == "llm"]
+    assert (model["name"], model["calls"]) == (f"openai/{MODEL}", 3)
+    assert len(data["traces"]["traces"]) == 3  # --slowest's default, as the terminal draws
+
+
 def test_quickstart_live_view_of_a_server_with_two_workers(server: Any, tmp_path: Path) -> None:
     """The ``--live`` line in a real terminal, the port moved off uvicorn's default; Ctrl-C ends it."""
     (line,) = [line for line in commands(block("quickstart").text) if "--live" in line]

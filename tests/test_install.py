@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,9 @@ def test_a_new_environment_gets_its_first_report_from_the_quickstart(server: Any
         check=True,
         timeout=300,
     )
+    (wheel,) = dist.glob("*.whl")
+    shipped = zipfile.ZipFile(wheel).namelist()
+    assert {"otel_agentperf/data/report.css", "otel_agentperf/data/report.js"} <= set(shipped)  # the HTML report's
     subprocess.run([UV, "venv", *quiet, "--python", sys.executable, venv], check=True, timeout=120)
     python = venv / "bin" / "python"
     sources = ["--find-links", dist, "--constraints", ROOT / "requirements" / "test.lock"]

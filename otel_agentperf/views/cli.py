@@ -116,8 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd = commands.add_parser(
         "run",
         help="run a command under opentelemetry-instrument; when it exits: the report and its slowest traces",
-        usage="otel-agentperf run [--save FILE] [--repeat N] [--live] [--interval S] [--slowest N] [--budgets FILE] "
-        "[--baseline FILE] -- COMMAND [ARGS...]",
+        usage="otel-agentperf run [--save FILE] [--html FILE] [--repeat N] [--live] [--interval S] [--slowest N] "
+        "[--budgets FILE] [--baseline FILE] -- COMMAND [ARGS...]",
         description="Runs COMMAND under the opentelemetry-instrument launcher, receives its traces and metrics\n"
         "over OTLP/HTTP on loopback and, when it exits (Ctrl-C stops it), prints the report and the\n"
         "slowest traces as waterfalls. Exits with COMMAND's status. With --budgets or --baseline it then\n"
@@ -127,6 +127,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     run_cmd.add_argument(
         "--save", type=Path, metavar="FILE", help="keep what was received in FILE (read by report/traces --file)"
+    )
+    run_cmd.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="also write the report and the --slowest traces as one self-contained HTML file (opens offline)",
     )
     run_cmd.add_argument(
         "--repeat",
@@ -155,7 +161,12 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--url", default=None, help=f"metrics endpoint to scrape (default {DEFAULT_URL})")
     source.add_argument("--file", type=Path, help=_FILE_HELP)
     source.add_argument("--prometheus", metavar="URL", help=_PROMETHEUS_HELP)
-    report_cmd.add_argument("--format", choices=sorted(_RENDERERS), default="table")
+    report_cmd.add_argument(
+        "--format",
+        choices=[*sorted(_RENDERERS), "html"],
+        default="table",
+        help="html: one self-contained file (with a saved run's slowest traces and retries), to redirect into a file",
+    )
     _prometheus_options(report_cmd, "1h")
     _check_parser(commands)
     compare_cmd = commands.add_parser(
@@ -178,7 +189,7 @@ def _parser() -> argparse.ArgumentParser:
     compare_cmd.add_argument(
         "--new-end", default="now", metavar="TIME", help="with --prometheus: the end of the window after (default now)"
     )
-    compare_cmd.add_argument("--format", choices=["table", "markdown", "json"], default="table")
+    compare_cmd.add_argument("--format", choices=["table", "markdown", "json", "html"], default="table")
     compare_cmd.add_argument(
         "--alpha", type=_positive(float), default=0.01, help="significance level of the test (default 0.01)"
     )
@@ -352,7 +363,13 @@ def _compare(args: argparse.Namespace) -> int:
         empty = next(side.label for side in sides if not side.rows)
         print(f"otel-agentperf: {empty} has no otel-agentperf metrics to compare", file=sys.stderr)
         return 2
-    print(compare_output.RENDERERS[args.format](compare.compare(sides[0], sides[1], alpha=args.alpha)))
+    comparison = compare.compare(sides[0], sides[1], alpha=args.alpha)
+    if args.format == "html":
+        from otel_agentperf.views import html_report
+
+        print(html_report.render_compare(comparison))
+    else:
+        print(compare_output.RENDERERS[args.format](comparison))
     return 0
 
 
@@ -364,7 +381,7 @@ def _run(args: argparse.Namespace) -> int:
         checker = None
         if args.budgets is not None or args.baseline is not None:
             checker = gate.load(args.budgets, args.baseline, Path.cwd())
-        return run.run(command, args.save, args.live, args.interval, args.slowest, checker, int(args.repeat))
+        return run.run(command, args.save, args.live, args.interval, args.slowest, checker, int(args.repeat), args.html)
     except gate.GateError as exc:  # before COMMAND starts: a gate that cannot judge it is not worth the run
         print(f"otel-agentperf: {exc}", file=sys.stderr)
         return gate.UNUSABLE
@@ -417,13 +434,20 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "compare":
         return _compare(args)
     try:
-        rows = significant(_source(args).rows)
+        source = _source(args)
+        rows = significant(source.rows)
     except ReportError as exc:
         print(f"otel-agentperf: {exc}", file=sys.stderr)
         return 2
     if not rows:
         print("otel-agentperf: the scrape has no otel-agentperf metrics (is the app instrumented?)", file=sys.stderr)
         return 1
+    if args.format == "html":
+        from otel_agentperf.views import html_report
+
+        traces = source.received.trace_requests() if source.received is not None else None
+        print(html_report.render(rows, bottlenecks(rows), traces))
+        return 0
     print(_RENDERERS[args.format](rows, bottlenecks(rows)))
     return 0
 

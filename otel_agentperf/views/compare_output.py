@@ -4,6 +4,7 @@ model, as a table (terminal), Markdown (a pull-request comment) or JSON (seconds
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from otel_agentperf.views.compare import Cause, Comparison, Root, percent
 from otel_agentperf.views.rows import usd
@@ -11,7 +12,8 @@ from otel_agentperf.views.rows import usd
 SHOWN = 8  # causes listed per root; the rest are summed as one line
 
 
-def _ms(seconds: float) -> str:
+def delta_ms(seconds: float) -> str:
+    """A signed change in milliseconds: ``+12.5 ms``."""
     return f"{seconds * 1000:+.1f} ms"
 
 
@@ -32,12 +34,12 @@ def lead(root: Root) -> str:
     """The first line: the root's change in mean latency and its largest cause with its share."""
     change = percent(root.delta, root.base.mean_seconds)
     share = "" if change is None else f" ({change:+.0f}%)"
-    said = f"{root.kind} `{root.name}`: mean request latency {_ms(root.delta)}{share}"
+    said = f"{root.kind} `{root.name}`: mean request latency {delta_ms(root.delta)}{share}"
     if root.causes:
         cause = root.causes[0]
         money = f", {_usd(cause.usd)} per request" if cause.usd else ""
         said += (
-            f"; largest cause: {cause.kind} `{cause.name}` {_ms(cause.delta)} per request{money} "
+            f"; largest cause: {cause.kind} `{cause.name}` {delta_ms(cause.delta)} per request{money} "
             f"({root.share(cause):.0f}% of the change)"
         )
     return f"{said}; {verdict_text(root)}"
@@ -49,19 +51,19 @@ def _cause_lines(root: Root, bullet: str, part_bullet: str) -> list[str]:
     for cause in shown:
         money = f", {_usd(cause.usd)}" if cause.usd else ""
         found.append(
-            f"{bullet}{cause.kind} {cause.name}: {_ms(cause.delta)} ({root.share(cause):.0f}%){money}"
+            f"{bullet}{cause.kind} {cause.name}: {delta_ms(cause.delta)} ({root.share(cause):.0f}%){money}"
             f" [{cause.base * 1000:.1f} → {cause.new * 1000:.1f} ms on the path]"
         )
         for part in cause.parts:
             if round(part.seconds * 1000, 1) == 0:
                 continue  # a part that did not move (all of them are in the JSON)
-            found.append(f"{part_bullet}{part.what} ({part.formula}): {_ms(part.seconds)}")
+            found.append(f"{part_bullet}{part.what} ({part.formula}): {delta_ms(part.seconds)}")
         if cause.parts:
-            found.append(f"{part_bullet}residual: {_ms(cause.residual)}")
+            found.append(f"{part_bullet}residual: {delta_ms(cause.residual)}")
     if rest:
         moved = sum(root.share(cause) for cause in rest)
-        found.append(f"{bullet}{len(rest)} other operations: {_ms(sum(c.delta for c in rest))} ({moved:.0f}%)")
-    found.append(f"{bullet}residual: {_ms(root.residual)}")
+        found.append(f"{bullet}{len(rest)} other operations: {delta_ms(sum(c.delta for c in rest))} ({moved:.0f}%)")
+    found.append(f"{bullet}residual: {delta_ms(root.residual)}")
     return found
 
 
@@ -71,10 +73,10 @@ def _root_lines(root: Root, bullet: str) -> list[str]:
     for key in ("p50", "p95"):
         old, now = base.quantiles.get(key), new.quantiles.get(key)
         if old is not None and now is not None:
-            found.append(f"{bullet}{key}: {old * 1000:.1f} → {now * 1000:.1f} ms ({_ms(now - old)})")
+            found.append(f"{bullet}{key}: {old * 1000:.1f} → {now * 1000:.1f} ms ({delta_ms(now - old)})")
     found.append(
         f"{bullet}mean: {(base.mean_seconds or 0) * 1000:.1f} → {(new.mean_seconds or 0) * 1000:.1f} ms "
-        f"({_ms(root.delta)}), {base.calls:g} → {new.calls:g} requests"
+        f"({delta_ms(root.delta)}), {base.calls:g} → {new.calls:g} requests"
     )
     found.append(f"{bullet}causes (Δ critical-path time per request; they and the residual add up to the mean's Δ):")
     found += _cause_lines(root, "  " + bullet, "    " + bullet)
@@ -89,7 +91,7 @@ def _count_text(value: float, unit: str) -> str:
     return f"{value:.2f}{' ' + unit if unit else ''}"
 
 
-def _count_lines(comparison: Comparison, bullet: str) -> list[str]:
+def count_lines(comparison: Comparison, bullet: str) -> list[str]:
     old, now = comparison.requests
     found = [f"Per request (row totals over all {old:g} → {now:g} requests of every root):"]
     for count in comparison.counts:
@@ -120,7 +122,7 @@ def _lines(comparison: Comparison, bullet: str) -> list[str]:
     found.append(f"{comparison.base} → {comparison.new}")
     for root in comparison.roots:
         found += ["", *_root_lines(root, bullet)]
-    found += ["", *_count_lines(comparison, bullet)]
+    found += ["", *count_lines(comparison, bullet)]
     if comparison.notes:
         found += ["", *(f"Note: {note}" for note in comparison.notes)]
     return found
@@ -148,7 +150,8 @@ def _cause_json(root: Root, cause: Cause) -> dict[str, object]:
     }
 
 
-def render_json(comparison: Comparison) -> str:
+def as_dict(comparison: Comparison) -> dict[str, Any]:
+    """The comparison as :func:`render_json` writes it (and the HTML report embeds it): seconds and dollars."""
     roots = []
     for root in comparison.roots:
         verdict = root.verdict
@@ -203,7 +206,11 @@ def render_json(comparison: Comparison) -> str:
         ],
         "notes": comparison.notes,
     }
-    return json.dumps(report, indent=2, ensure_ascii=False)
+    return report
+
+
+def render_json(comparison: Comparison) -> str:
+    return json.dumps(as_dict(comparison), indent=2, ensure_ascii=False)
 
 
 RENDERERS = {"table": render_table, "markdown": render_markdown, "json": render_json}

@@ -174,9 +174,10 @@ _COUNTS = (
 _COST_DIGITS = 9  # dollars to a billionth: summed float prices print as 7.500000000000001e-05 otherwise
 
 
-def render_json(rows: list[Row], bottlenecks: list[str]) -> str:
+def as_dict(rows: list[Row], bottlenecks: list[str]) -> dict[str, Any]:
     """Machine-readable requests and rows (seconds, not milliseconds), the code outside operations that held a
-    loop, the cold-start phases and the bottleneck sentences."""
+    loop, the cold-start phases and the bottleneck sentences: what :func:`render_json` writes and the HTML
+    report embeds, so both show the same figures."""
     found = []
     for row in operations(rows):
         item = asdict(row)
@@ -206,7 +207,12 @@ def render_json(rows: list[Row], bottlenecks: list[str]) -> str:
         "own_seconds_by_kind": dict(time_by_kind(rows)),
         "bottlenecks": bottlenecks,
     }
-    return json.dumps(report, indent=2)
+    return report
+
+
+def render_json(rows: list[Row], bottlenecks: list[str]) -> str:
+    """:func:`as_dict` as JSON."""
+    return json.dumps(as_dict(rows, bottlenecks), indent=2)
 
 
 def read_json(report: dict[str, Any]) -> list[Row]:

@@ -204,6 +204,20 @@ def summary(received: Received, slowest: int) -> str:
     return table + "\n\n" + waterfall.render(received.trace_requests(), slowest)
 
 
+def write_html(received: Received, slowest: int, path: Path) -> str:
+    """Write the report and the ``slowest`` traces as one HTML file; the line that says where (or why not:
+    a file that cannot be written costs the HTML, never the run's report or status)."""
+    from otel_agentperf.views import html_report
+
+    rows = significant(otlp.rows(received.metric_requests()))
+    page = html_report.render(rows, bottlenecks(rows), received.trace_requests(), slowest, "otel-agentperf run")
+    try:
+        path.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        return f"otel-agentperf run: cannot write {path}: {exc.strerror or exc}"
+    return f"otel-agentperf run: the HTML report is in {path}"
+
+
 def _status(returncode: int) -> int:
     """COMMAND's exit status as a shell reports it: 128 + the signal's number for a signal."""
     return returncode if returncode >= 0 else 128 - returncode
@@ -229,6 +243,7 @@ def run(
     slowest: int,
     checker: Gate | None = None,
     repeat: int = 1,
+    html: Path | None = None,
 ) -> int:
     """Run COMMAND ``repeat`` times to its end and report (and check, with a ``checker``); its exit status
     (``RunError`` before it starts): the first failing run's when one failed, else the gate's
@@ -288,6 +303,8 @@ def run(
     elif save is not None:
         said += f" (saved to {save}: otel-agentperf report --file {save}, otel-agentperf traces --file {save})"
     print(f"\n{said}\n\n{summary(received, slowest)}", flush=True)
+    if html is not None:
+        print(write_html(received, slowest, html), flush=True)
     status = next((status for status in statuses if status != 0), 0)
     if checker is None:
         return status

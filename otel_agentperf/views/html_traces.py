@@ -1,0 +1,170 @@
+"""The HTML report's traces: the slowest traces as span lists for its waterfalls, and the LLM calls the SDK
+retried as a timeline of their attempts.
+
+The trees are ``spans.traces``' and the critical path ``critical_path.own_on_path``'s, as the text waterfall
+draws them; this module only adds what a page can show on a click: each span's attributes and events.
+Everything drawn is bounded (traces, spans per trace, retried calls) and the page says how much was left
+out. Attributes that hold a machine's paths are left out (safe by default: the file is made to be shared).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from otel_agentperf.conventions import names
+from otel_agentperf.views import critical_path
+from otel_agentperf.views.rows import ms
+from otel_agentperf.views.spans import SpanNode, Trace, traces
+from otel_agentperf.views.waterfall import slowest
+
+MAX_SPANS = 400  # spans drawn per trace; the rest are counted
+MAX_RETRIED = 20  # retried LLM calls on the timeline; the rest are counted
+MAX_VALUE = 2000  # characters of an attribute's value shown; longer ones are cut and say so
+PRIVATE = frozenset({names.CODE_FILE_PATH, names.FILE_PATH})  # a machine's paths: never in a shared file
+
+
+@dataclass(frozen=True)
+class _Details:
+    """What a span carries beyond its tree: attributes and events, as text."""
+
+    attributes: list[tuple[str, str]]
+    events: list[dict[str, object]]
+
+
+def value_text(value: AnyValue) -> str:
+    """An attribute's value as text: arrays as ``[a, b]``, bytes in hex; cut past :data:`MAX_VALUE`."""
+    which = value.WhichOneof("value")
+    if which is None:
+        text = ""
+    elif which == "array_value":
+        text = "[" + ", ".join(value_text(item) for item in value.array_value.values) + "]"
+    elif which == "kvlist_value":
+        text = "{" + ", ".join(f"{kv.key}: {value_text(kv.value)}" for kv in value.kvlist_value.values) + "}"
+    elif which == "bytes_value":
+        text = value.bytes_value.hex()
+    else:
+        text = str(getattr(value, which))
+    return text if len(text) <= MAX_VALUE else text[:MAX_VALUE] + f"… ({len(text)} characters)"
+
+
+def _attributes(attributes: Iterable[KeyValue]) -> list[tuple[str, str]]:
+    return sorted((kv.key, value_text(kv.value)) for kv in attributes if kv.key not in PRIVATE)
+
+
+def _spans(requests: Iterable[ExportTraceServiceRequest]) -> Iterable[tuple[bytes, Span]]:
+    for request in requests:
+        for resource_spans in request.resource_spans:
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    yield span.trace_id, span
+
+
+def _details(requests: list[ExportTraceServiceRequest], wanted: set[bytes]) -> dict[bytes, _Details]:
+    """The attributes and events of every span of the ``wanted`` traces, by span id."""
+    found = {}
+    for trace_id, span in _spans(requests):
+        if trace_id in wanted:
+            events: list[dict[str, object]] = [
+                {
+                    "name": event.name,
+                    "time": event.time_unix_nano - span.start_time_unix_nano,
+                    "attributes": _attributes(event.attributes),
+                }
+                for event in span.events
+            ]
+            found[span.span_id] = _Details(_attributes(span.attributes), events)
+    return found
+
+
+def _trace(trace: Trace, details: dict[bytes, _Details]) -> dict[str, object]:
+    """One trace's spans in tree order (depth first, as the text waterfall lists them), at most
+    :data:`MAX_SPANS`, with times in nanoseconds from the trace's start and as the text waterfall prints them."""
+    on_path: dict[int, int] = {}
+    for root in trace.roots:
+        on_path.update(critical_path.own_on_path(root, ours=False))
+    listed: list[tuple[SpanNode, int, int]] = []
+    pending = [(root, 0, -1) for root in reversed(trace.roots)]
+    while pending:
+        node, depth, parent = pending.pop()
+        index = len(listed)
+        listed.append((node, depth, parent))
+        pending += [(child, depth + 1, index) for child in reversed(node.children)]
+    spans = []
+    for node, depth, parent in listed[:MAX_SPANS]:
+        detail = details.get(node.span_id, _Details([], []))
+        path = on_path.get(id(node), 0)
+        spans.append(
+            {
+                "name": node.name,
+                "depth": depth,
+                "parent": parent,
+                "start": node.start - trace.start,
+                "duration": node.duration,
+                "waited": node.waited,
+                "path": path,
+                "error": node.error,
+                "text": {
+                    "start": ms((node.start - trace.start) / 1e9),
+                    "duration": ms(node.duration / 1e9),
+                    "self": ms(node.self_time / 1e9),
+                    "waited": ms(node.waited / 1e9) if node.waited else "",
+                    "path": ms(path / 1e9) if path else "",
+                },
+                "attributes": detail.attributes,
+                "events": detail.events,  # times from the span's start
+            }
+        )
+    return {
+        "id": trace.trace_id.hex(),
+        "duration": trace.duration,
+        "duration_text": ms(trace.duration / 1e9),
+        "span_count": trace.span_count,
+        "left_out": max(len(listed) - MAX_SPANS, 0),
+        "spans": spans,
+    }
+
+
+def slowest_traces(requests: list[ExportTraceServiceRequest], limit: int) -> dict[str, object]:
+    """The ``limit`` slowest traces (``waterfall.slowest``), how many there were, and how many were left out."""
+    found = traces(requests)
+    chosen = slowest(found, limit)
+    details = _details(requests, {trace.trace_id for trace in chosen})
+    return {
+        "total": len(found),
+        "left_out": len(found) - len(chosen),
+        "traces": [_trace(trace, details) for trace in chosen],
+    }
+
+
+def retries(requests: list[ExportTraceServiceRequest]) -> dict[str, object]:
+    """The LLM calls with retried attempts (their ``agentperf.llm.retry`` events), the most retries first, at
+    most :data:`MAX_RETRIED`: each attempt that failed as an interval from the call's start, with its reason."""
+    found: list[tuple[int, int, dict[str, object]]] = []
+    for _, span in _spans(requests):
+        events = [event for event in span.events if event.name == names.LLM_RETRY_EVENT]
+        if not events:
+            continue
+        attempts = []
+        for event in events:
+            attributes = dict(_attributes(event.attributes))
+            seconds = float(attributes.pop(names.LLM_ATTEMPT_DURATION, "0") or 0)
+            end = event.time_unix_nano - span.start_time_unix_nano
+            attempts.append(
+                {
+                    "start": max(end - int(seconds * 1e9), 0),
+                    "end": end,
+                    "text": ms(seconds),
+                    "reason": ", ".join(f"{key}={value}" for key, value in attributes.items()),
+                }
+            )
+        duration = max(span.end_time_unix_nano - span.start_time_unix_nano, 0)
+        call = {"name": span.name, "duration": duration, "duration_text": ms(duration / 1e9), "attempts": attempts}
+        found.append((len(attempts), duration, call))
+    found.sort(key=lambda item: (-item[0], -item[1]))
+    calls = [call for _, _, call in found[:MAX_RETRIED]]
+    return {"total": len(found), "left_out": max(len(found) - MAX_RETRIED, 0), "calls": calls}

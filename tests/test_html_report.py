@@ -1,0 +1,339 @@
+"""The HTML report in a real browser: Debian's Chromium, driven headless by Playwright over the DevTools protocol.
+
+Each page is opened from ``file://`` with every console message and every request recorded: a page that logs
+an error, or asks for anything but its own file, fails. The figures in the DOM are held to the JSON report's
+for the same run. Screenshots go to ``$AGENTPERF_ARTIFACTS`` (or the test's tmp dir): look at them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from playwright.sync_api import Browser, Page, sync_playwright
+
+import otel_agentperf as perf
+from otel_agentperf.receiving import saved
+from otel_agentperf.receiving.received import Received
+from otel_agentperf.views import html_report, html_traces, run, sources
+from otel_agentperf.views.families import significant
+from otel_agentperf.views.insights import bottlenecks
+from tests.conftest import MakeRecorded
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "tests" / "apps" / "html_app.py"
+CLI = str(Path(sys.executable).parent / "otel-agentperf")
+CHROMIUM = Path("/usr/bin/chromium")  # the distribution's (scripts/test.sh installs it), never a download
+HOSTILE = "</script><script>window.pwned=1</script><!-- \"quoted\" 'single' & <b>bold</b>"  # as html_app.py
+MAX_BYTES = 3 * 1024 * 1024
+MAX_RENDER_MS = 2000.0
+
+
+@dataclass
+class Opened:
+    """A page and what it did while it loaded: its console messages and every URL it requested."""
+
+    page: Page
+    console: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    def assert_quiet(self, path: Path) -> None:
+        assert self.console == [], self.console
+        assert self.requests == [path.resolve().as_uri()]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium (scripts/test.sh does)"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        yield launched
+        launched.close()
+
+
+def _open(browser: Browser, path: Path, scheme: str = "light") -> Opened:
+    page = browser.new_page(color_scheme=scheme, viewport={"width": 1400, "height": 1000})
+    opened = Opened(page)
+    page.on("console", lambda message: opened.console.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: opened.console.append(f"pageerror: {error}"))
+    page.on("request", lambda request: opened.requests.append(request.url))
+    page.goto(path.resolve().as_uri())
+    page.wait_for_function("document.body.dataset.renderedMs !== undefined")
+    return opened
+
+
+def _artifacts(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("AGENTPERF_ARTIFACTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _cli(*args: str, cwd: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
+    env.update(extra)
+    return subprocess.run([CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=240)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One real run of html_app.py under ``run``: its saved run, its HTML and its JSON report."""
+
+    folder: Path
+    saved: Path
+    html: Path
+    report: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def app_run(server: Any, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    folder = tmp_path_factory.mktemp("html")
+    result = _cli(
+        "run", "--save", "app.run", "--html", "app.html", "--slowest", "12", "--",
+        sys.executable, str(APP), "12", "4", cwd=folder, OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="local",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "otel-agentperf run: the HTML report is in app.html" in result.stdout
+    as_json = _cli("report", "--file", "app.run", "--format", "json", cwd=folder)
+    assert as_json.returncode == 0, as_json.stderr
+    return Run(folder, folder / "app.run", folder / "app.html", json.loads(as_json.stdout))
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def test_the_pages_figures_are_the_json_reports_and_it_asks_nothing_of_the_network(
+    app_run: Run, browser: Browser, tmp_path: Path
+) -> None:
+    opened = _open(browser, app_run.html)
+    opened.assert_quiet(app_run.html)
+    page = opened.page
+    report = app_run.report
+    (request,) = report["requests"]
+    article = page.locator("article.request")
+    assert article.locator("h3").text_content() == "agent planner"
+    for key in ("count", "p50_seconds", "p95_seconds", "mean_seconds"):
+        figure = article.locator(f"dd[data-figure={key}]")
+        assert float(figure.get_attribute("data-value") or "nan") == request[key]
+    assert article.locator("dd[data-figure=count]").text_content() == "12"
+    assert article.locator("dd[data-figure=mean_seconds]").text_content() == _ms(request["mean_seconds"])
+    legend = article.locator("ol.legend li").all_text_contents()
+    assert [f"({p['share_percent']}%)" for p in request["critical_path"]] == [t[t.rindex(" ") + 1 :] for t in legend]
+
+    rows = page.locator("table.operations tbody tr")
+    assert rows.count() == len(report["operations"]) == 5
+    for i, operation in enumerate(report["operations"]):  # the table's rank is the report's
+        row = rows.nth(i)
+        assert row.get_attribute("data-kind") == operation["kind"]
+        assert row.locator("th").text_content() == operation["name"]  # the hostile name, as text
+        cells = row.locator("td")
+        assert cells.nth(1).text_content() == str(operation["calls"])
+        assert cells.nth(2).text_content() == str(operation["errors"])
+        assert cells.nth(3).text_content() == _ms(operation["own_seconds"])
+        assert cells.nth(5).text_content() == _ms(operation["total_seconds"])
+        assert float(cells.nth(6).get_attribute("data-value") or "nan") == operation["mean_seconds"]
+    assert page.locator("#bottlenecks li").all_text_contents() == report["bottlenecks"]
+    by_kind = page.locator("ul[aria-label='own time by kind'] > li")
+    assert [float(v or "nan") for v in by_kind.evaluate_all("items => items.map(i => i.dataset.value)")] == list(
+        report["own_seconds_by_kind"].values()
+    )
+    # Hostile names are text: nothing ran, no element came from them.
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("main b, main script").count() == 0
+    # The model's tokens and cost (unpriced: the local model has no price), as the JSON has them.
+    (model,) = [op for op in report["operations"] if op["kind"] == "llm"]
+    spent = page.locator("#spending tbody tr")
+    assert spent.count() == 1 and spent.locator("th").text_content() == f"llm {model['name']}"
+    assert float(spent.locator("td").first.get_attribute("data-value") or "nan") == model["tokens"] > 0
+    assert spent.locator("td").nth(1).text_content() == "1 unpriced"  # rows.cost_text: no price, not free
+    assert page.locator("script").count() == 2  # the data block and the page's own
+    folder = _artifacts(tmp_path)
+    page.screenshot(path=str(folder / "html-report-light.png"), full_page=True)
+    dark = _open(browser, app_run.html, "dark")
+    dark.assert_quiet(app_run.html)
+    assert dark.page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(21, 24, 28)"
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
+    dark.page.locator("#traces button.span-name").nth(2).click()
+    dark.page.screenshot(path=str(folder / "html-report-dark.png"), full_page=True)
+    page.emulate_media(media="print")  # printed: light, no controls, every span of a collapsed tree listed
+    assert not page.get_by_label("Filter:").is_visible()
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
+    page.pdf(path=str(folder / "html-report.pdf"))
+
+
+def test_the_operation_table_sorts_by_a_column_and_filters_by_name(app_run: Run, browser: Browser) -> None:
+    opened = _open(browser, app_run.html)
+    page = opened.page
+    rows = page.locator("table.operations tbody tr")
+    calls = page.locator("table.operations thead th").nth(2).locator("button")
+    calls.click()
+    values = [float(v) for v in rows.evaluate_all("trs => trs.map(tr => tr.children[2].dataset.value)")]
+    assert values == sorted(values, reverse=True) and values[0] == 24  # lookup: two per request
+    assert page.locator("th[aria-sort=descending]").text_content() == "calls"
+    calls.press("Enter")  # the keyboard sorts too: the other way
+    values = [float(v) for v in rows.evaluate_all("trs => trs.map(tr => tr.children[2].dataset.value)")]
+    assert values == sorted(values)
+    page.get_by_label("Filter:").fill("FLAKY")
+    shown = page.locator("table.operations tbody tr:not([hidden])")
+    assert shown.count() == 1 and shown.locator("th").text_content() == "flaky"
+    assert page.locator("#table-count").text_content() == "1 of 5 operations"
+    page.get_by_label("Filter:").fill("tool script")  # every word must match: only the hostile name has both
+    assert shown.count() == 1 and shown.locator("th").text_content() == HOSTILE
+    opened.assert_quiet(app_run.html)
+
+
+def test_a_click_on_a_span_shows_its_attributes_and_a_root_collapses_its_children(
+    app_run: Run, browser: Browser
+) -> None:
+    opened = _open(browser, app_run.html)
+    page = opened.page
+    assert page.locator("#traces-drawn").text_content() == "12 of 12 traces drawn (the slowest); 0 left out."
+    chat = page.locator("button.span-name", has_text="chat ")
+    trace = page.locator("article.trace", has_not=chat).first  # a request of the planner's tools alone
+    spans = trace.locator("ul.waterfall > li")
+    assert spans.count() == 5
+    trace.locator("button.span-name", has_text="script").click()
+    panel = trace.locator("aside.span-details")
+    assert panel.locator("h4").text_content() == f"execute_tool {HOSTILE}"
+    keys, values = (panel.locator(f"dl.attributes {tag}").all_text_contents() for tag in ("dt", "dd"))
+    attributes = dict(zip(keys, values, strict=True))
+    assert attributes["gen_ai.tool.name"] == HOSTILE
+    assert attributes["gen_ai.agent.name"] == "planner"
+    assert attributes["status"] == "ok"
+    # Requests 0, 3, 6 and 9 failed in flaky: four error spans marked, each with its status in the panel.
+    errors = page.locator("li.error")
+    assert errors.count() == 4 and errors.locator(".badge").all_text_contents() == ["error"] * 4
+    failed = page.locator("article.trace", has=page.locator("li.error")).first
+    failed.locator("li.error button.span-name").click()
+    status = failed.locator("aside dl.attributes div", has_text="status").first.locator("dd")
+    assert status.text_content() == "error"
+    # Sequential tools: every span of a trace is on its critical path.
+    assert trace.locator("li.on-path").count() == 5
+    toggle = trace.locator("button.toggle").first
+    toggle.focus()
+    page.keyboard.press("Enter")
+    assert toggle.get_attribute("aria-expanded") == "false"
+    assert trace.locator("ul.waterfall > li:not([hidden])").count() == 1
+    toggle.click()
+    assert trace.locator("ul.waterfall > li:not([hidden])").count() == 5
+    opened.assert_quiet(app_run.html)
+
+
+def test_the_retried_model_call_shows_its_attempts_on_a_timeline(app_run: Run, browser: Browser) -> None:
+    opened = _open(browser, app_run.html)
+    page = opened.page
+    (model,) = [op for op in app_run.report["operations"] if op["kind"] == "llm"]
+    assert model["retries"] == 2 and model["retry_reasons"] == {"429": 2}
+    (said,) = page.locator("#retries > ul > li").all_text_contents()
+    assert said.startswith(f"llm {model['name']}: ") and "2 HTTP retries" in said
+    assert page.locator("#retries ol.timeline > li").count() == 1
+    attempts = page.locator("#retries .attempt")
+    assert attempts.count() == 2
+    for title in attempts.evaluate_all("marks => marks.map(m => m.title)"):
+        assert "429" in title, title
+    opened.assert_quiet(app_run.html)
+
+
+def test_report_from_a_saved_run_or_its_json_gives_the_same_figures(app_run: Run, browser: Browser) -> None:
+    from_run = _cli("report", "--file", "app.run", "--format", "html", cwd=app_run.folder)
+    assert from_run.returncode == 0, from_run.stderr
+    (app_run.folder / "json.json").write_text(json.dumps(app_run.report))
+    from_json = _cli("report", "--file", "json.json", "--format", "html", cwd=app_run.folder)
+    assert from_json.returncode == 0, from_json.stderr
+    tables, traces = [], []
+    for name, text in (("report.html", from_run.stdout), ("from-json.html", from_json.stdout)):
+        path = app_run.folder / name
+        path.write_text(text)
+        opened = _open(browser, path)
+        opened.assert_quiet(path)
+        tables.append(opened.page.locator("table.operations").text_content())
+        traces.append(opened.page.locator("article.trace").count())
+    assert tables[0] == tables[1]
+    assert traces == [html_report.TRACES, 0]  # a report read back has no spans: no traces drawn
+
+
+def test_compare_html_shows_the_causes_as_the_json_has_them(app_run: Run, browser: Browser, tmp_path: Path) -> None:
+    more = _cli("run", "--save", "more.run", "--", sys.executable, str(APP), "12", "7", cwd=app_run.folder)
+    assert more.returncode == 0, more.stderr
+    as_json = _cli("compare", "app.run", "more.run", "--format", "json", cwd=app_run.folder)
+    as_html = _cli("compare", "app.run", "more.run", "--format", "html", cwd=app_run.folder)
+    assert as_json.returncode == as_html.returncode == 0, as_html.stderr
+    comparison = json.loads(as_json.stdout)
+    path = app_run.folder / "compare.html"
+    path.write_text(as_html.stdout)
+    opened = _open(browser, path)
+    opened.assert_quiet(path)
+    page = opened.page
+    assert page.locator("#summary li").all_text_contents() == [root["lead"] for root in comparison["roots"]]
+    (root,) = comparison["roots"]
+    bars = page.locator("section.root ul.bars > li")
+    values = [float(v) for v in bars.evaluate_all("items => items.map(i => i.dataset.value)")]
+    assert values == [cause["delta_seconds"] for cause in root["causes"]] + [root["residual_seconds"]]
+    assert page.locator("section.root li .label").first.text_content() == (
+        f"{root['causes'][0]['kind']} {root['causes'][0]['name']}"
+    )
+    page.screenshot(path=str(_artifacts(tmp_path) / "html-compare.png"), full_page=True)
+
+
+def test_a_file_that_cannot_be_written_costs_the_html_only(tmp_path: Path) -> None:
+    said = run.write_html(Received(), 3, tmp_path / "missing" / "report.html")
+    assert said == f"otel-agentperf run: cannot write {tmp_path / 'missing' / 'report.html'}: No such file or directory"
+
+
+@perf.tool
+def _step(item: int) -> int:
+    return item
+
+
+@perf.agent(name="bulk")
+def _bulk(steps: int, pause: float = 0.0) -> int:
+    time.sleep(pause)
+    return sum(_step(step) for step in range(steps))
+
+
+def test_a_10000_span_run_gives_a_bounded_file_that_renders_within_the_bound(
+    make_recorded: MakeRecorded, browser: Browser, tmp_path: Path
+) -> None:
+    recorded = make_recorded()
+    _bulk(999, pause=0.5)  # one request of 1,000 spans, more than a waterfall draws, the slowest on any machine
+    for _ in range(900):
+        _bulk(9)  # and 900 of 10
+    recorded.tracer_provider.force_flush()
+    spans = recorded.exporter.get_finished_spans()
+    assert len(spans) == 10_000
+    metrics = recorded.reader.get_metrics_data()
+    assert metrics is not None
+    path = tmp_path / "bulk.run"
+    with path.open("wb") as stream:
+        saved.start(stream)
+        saved.append(stream, "traces", encode_spans(spans).SerializeToString())
+        saved.append(stream, "metrics", encode_metrics(metrics).SerializeToString())
+    source = sources.from_file(path)
+    assert source.received is not None
+    rows = significant(source.rows)
+    html = tmp_path / "bulk.html"
+    html.write_text(html_report.render(rows, bottlenecks(rows), source.received.trace_requests(), 10))
+    size = html.stat().st_size
+    assert size <= MAX_BYTES
+    opened = _open(browser, html)
+    opened.assert_quiet(html)
+    rendered = float(opened.page.evaluate("document.body.dataset.renderedMs"))
+    print(f"10,000 spans: {size} bytes, rendered {rendered:.0f} ms after navigation started")
+    assert rendered < MAX_RENDER_MS
+    page = opened.page
+    assert page.locator("#traces-drawn").text_content() == "10 of 901 traces drawn (the slowest); 891 left out."
+    spans_left = 1000 - html_traces.MAX_SPANS
+    assert page.locator("article.trace").first.locator(".left-out").text_content() == (
+        f"{spans_left} more spans of this trace left out."
+    )
+    assert page.locator("table.operations tbody tr").count() == 2
