@@ -419,14 +419,14 @@ def _main(argv: list[str] | None) -> int:
             print(f"otel-agentperf: top needs rich: pip install 'otel-agentperf[top]' ({exc})", file=sys.stderr)
             return 2
         try:
-            source: top.Source = top.Scrape(args.url)
+            live: top.Source = top.Scrape(args.url)
             if args.prometheus is not None:
-                source = _window(args, None, fixed_start=True)
+                live = _window(args, None, fixed_start=True)
         except ReportError as exc:
             print(f"otel-agentperf: {exc}", file=sys.stderr)
             return 2
         try:
-            return top.run(source, args.interval, args.frames)
+            return top.run(live, args.interval, args.frames)
         except KeyboardInterrupt:
             return 0
     if args.command == "check":
