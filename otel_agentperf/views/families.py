@@ -49,6 +49,25 @@ _EXTRA = {
 }
 
 
+# Counters of the diagnoses (work that could have overlapped, repeated calls, growing prompts): the Row
+# field each adds to, on the row of the operation the kind label and naming attributes name.
+_DIAGNOSES = {
+    names.SEQUENTIAL_CALLS: "sequential_calls",
+    names.SEQUENTIAL_DURATION: "sequential_seconds",
+    names.SEQUENTIAL_RECOVERABLE: "recoverable_seconds",
+    names.REPEATED_CALLS: "repeated_calls",
+    names.REPEATED_DURATION: "repeated_seconds",
+    names.REPEATED_TOKENS: "repeated_tokens",
+    names.REPEATED_COST: "repeated_usd",
+    names.PROMPT_LATER_TURNS: "later_turns",
+    names.PROMPT_TURN_DISTANCE: "turn_distance",
+    names.PROMPT_FIRST_TURN_TOKENS: "first_turn_tokens",
+    names.PROMPT_EXCESS_TOKENS: "excess_tokens",
+    names.PROMPT_EXCESS_DURATION: "excess_seconds",
+    names.PROMPT_EXCESS_COST: "excess_usd",
+}
+
+
 CODE = "code"  # the kind of a row for application code that ran outside any operation
 # A code row is listed when it held its loop for at least this share of the time all rows held loops: the
 # few places worth a look, not every stray import or library callback that once crossed the threshold.
@@ -117,6 +136,7 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
     redundant_label = prometheus.label(names.CONFIG_REDUNDANT)
     blocking_label = prometheus.label(names.BLOCKING_EVENT_LOOP)
     operation_label = prometheus.label(names.GEN_AI_OPERATION_NAME)
+    diagnoses = {prometheus.family(spec): _DIAGNOSES[spec.name] for spec in catalogue(False).diagnoses()}
     found: dict[tuple[str, str], Row] = {}
 
     def row_for(kind: str, labels: dict[str, str]) -> Row:
@@ -134,6 +154,13 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
                     part = (sample.labels.get(kind_label) or "-", sample.labels.get(path_label) or "-")
                     path = row_for(REQUEST, sample.labels).critical_path
                     path[part] = path.get(part, 0.0) + sample.value
+            continue
+        if family.name in diagnoses:
+            field = diagnoses[family.name]
+            for sample in family.samples:
+                if sample.name.endswith("_total") and sample.labels.get(kind_label) in labels_of:
+                    row = row_for(sample.labels[kind_label], sample.labels)
+                    setattr(row, field, getattr(row, field) + sample.value)
             continue
         if family.name == self_family:
             for sample in family.samples:
