@@ -91,8 +91,9 @@ def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:
     leaf_time = sum(row.total_seconds for row in leaves)
     # Own time: an operation's self time (never its callees', so an agent is not charged for its model), less
     # the time it waited for an event loop other code held (charged to that code below). An operation whose
-    # own time is mostly holding the loop is named for that below, in the sentence that says what it did.
-    busy = [row for row in rows if row.own_seconds > 0 and row.blocked_seconds < _EXPLAINS * row.own_seconds]
+    # own time is mostly holding the loop, repeating calls or prompts grown since their first turn is named
+    # for that below, in the sentence that says what it did.
+    busy = [row for row in rows if row.own_seconds > 0 and _explained(row) < _EXPLAINS * row.own_seconds]
     if own_time > 0 and busy:
         top = max(busy, key=lambda row: row.own_seconds)
         costed.append(
@@ -158,6 +159,11 @@ def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:
                 f"{row.quantile_text('p50')} ms"
             )
     return said[:limit]
+
+
+def _explained(row: Row) -> float:
+    """The part of a row's own time a finding of its own explains: holding the loop, repeats, grown prompts."""
+    return row.blocked_seconds + row.repeated_seconds + row.excess_seconds
 
 
 class Finding(NamedTuple):
