@@ -121,6 +121,7 @@ def test_the_digest_reads_plain_data_only_and_within_its_budget() -> None:
     same = fingerprints.of_call("t", None, ("a",), {"x": 1, "y": [1, 2]})
     assert same == fingerprints.of_call("t", None, ("a",), {"y": [1, 2], "x": 1})
     assert same != fingerprints.of_call("t", None, ("a",), {"x": "1", "y": [1, 2]})
+    assert same != fingerprints.of_call("t", object(), ("a",), {"x": 1, "y": [1, 2]})
     assert fingerprints.of_call("t", None, (object(),), {}) is None
     assert fingerprints.of_call("t", None, ("x" * (fingerprints.BUDGET + 1),), {}) is None
 
