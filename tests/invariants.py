@@ -38,7 +38,15 @@ _KIND_PART = re.compile(rf"(\S+) ({_NUMBER}) ms \(({_NUMBER})%\)")
 _REQUEST = re.compile(rf"^- (\S+) `(.+)`: ({_NUMBER}) requests, p50 (.+?) ms, p95 (.+?) ms, mean ({_NUMBER}) ms: (.*)$")
 _PATH_PART = re.compile(rf"(.+?) ({_NUMBER}) ms \((\d+)%\)(?:, |$)")
 # The sentences that carry a cost in seconds, each giving it as its first duration.
-_COSTED = (" takes ", " held the asyncio event loop for ", " ms wasted)", " was retried by its SDK")
+_COSTED = (
+    " takes ",
+    " held the asyncio event loop for ",
+    " ms wasted)",
+    " was retried by its SDK",
+    " calls one after another, ",
+    " with the same arguments as an earlier call",
+    " prompts grow every turn: ",
+)
 _ROOTS = ("/home/", "/root/", "/tmp/", "/usr/", "/opt/", "/var/", "/work/", "/private/", "/Users/", "/srv/")
 
 

@@ -123,6 +123,29 @@ CASES = {
             ]
         ),
     ),
+    "sequential-calls": Case(
+        "morning_brief",
+        "agent `Planner.plan`",
+        targets="morning_brief.agents:Planner.plan=agent,morning_brief.agents:Writer.write=agent,"
+        "morning_brief.tools:headline_filter=tool",
+    ),
+    "repeated-tool-call": Case(
+        "order_desk",
+        "tool `lookup_order`",
+        targets=",".join(
+            [
+                "order_desk.agents:OrderAgent.answer=agent",
+                "order_desk.tools:lookup_order=tool",
+                "order_desk.tools:carrier_status=tool",
+                "order_desk.tools:format_reply=tool",
+            ]
+        ),
+    ),
+    "growing-prompt": Case(
+        "story_coach",
+        "llm `openai/prefill-1500-story-coach`",
+        targets="story_coach.agents:Coach.session=agent,story_coach.agents:Titler.title=agent",
+    ),
 }
 
 

@@ -150,14 +150,14 @@ def test_self_time_puts_the_culprit_first_not_the_agent_that_waited_for_it(make_
     state.configure(recorded.tracer_provider, meter_provider)
 
     @ap.tool
-    def fetch_page() -> None:
+    def fetch_page(url: str) -> None:
         time.sleep(0.05)
 
     @ap.agent(name="planner")
     def plan() -> None:
         time.sleep(0.01)
-        fetch_page()
-        fetch_page()
+        fetch_page("/flights")  # two pages, not one asked for twice (that would be a repeated call)
+        fetch_page("/hotels")
 
     for _ in range(3):
         plan()

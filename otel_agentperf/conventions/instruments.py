@@ -265,6 +265,44 @@ class Instruments:
             names.UNIT_SECONDS,
             "A request's wall time, each instant charged to the one operation on its critical path.",
         )
+        # Work that could have overlapped, repeated calls and growing prompts (docs/metrics.md, "Diagnoses").
+        self.sequential_calls = Instrument(
+            names.SEQUENTIAL_CALLS,
+            names.UNIT_CALLS,
+            "I/O-bound calls an operation awaited one after another, with none of its own work between them.",
+        )
+        self.sequential_duration = Instrument(
+            names.SEQUENTIAL_DURATION, names.UNIT_SECONDS, "Time those calls took one after another, summed."
+        )
+        self.sequential_recoverable = Instrument(
+            names.SEQUENTIAL_RECOVERABLE,
+            names.UNIT_SECONDS,
+            "Time running those calls together would have saved: each run's sum less its longest call.",
+        )
+        self.repeated_calls = Instrument(
+            names.REPEATED_CALLS, names.UNIT_CALLS, "Tool or model calls repeated with equal arguments in one request."
+        )
+        self.repeated_duration = Instrument(names.REPEATED_DURATION, names.UNIT_SECONDS, "Time those repeats took.")
+        self.repeated_tokens = Instrument(names.REPEATED_TOKENS, names.UNIT_TOKENS, "Tokens those repeats used.")
+        self.repeated_cost = Instrument(names.REPEATED_COST, names.UNIT_USD, "What those repeats cost, priced.")
+        self.prompt_later_turns = Instrument(
+            names.PROMPT_LATER_TURNS, names.UNIT_CALLS, "Model calls after the first turn of their conversation."
+        )
+        self.prompt_turn_distance = Instrument(
+            names.PROMPT_TURN_DISTANCE, names.UNIT_TURNS, "Turns between each later turn and its conversation's first."
+        )
+        self.prompt_first_turn_tokens = Instrument(
+            names.PROMPT_FIRST_TURN_TOKENS, names.UNIT_TOKENS, "Input tokens of the first turn, once per later turn."
+        )
+        self.prompt_excess_tokens = Instrument(
+            names.PROMPT_EXCESS_TOKENS, names.UNIT_TOKENS, "Input tokens of later turns beyond their first turn's."
+        )
+        self.prompt_excess_duration = Instrument(
+            names.PROMPT_EXCESS_DURATION, names.UNIT_SECONDS, "Time later turns took beyond their first turn's."
+        )
+        self.prompt_excess_cost = Instrument(
+            names.PROMPT_EXCESS_COST, names.UNIT_USD, "What the input tokens beyond the first turn's cost, priced."
+        )
         self.cache_write_attribute = (
             names.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS if latest else names.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
         )
@@ -301,6 +339,25 @@ class Instruments:
             self.event_loop_blocked,
             self.event_loop_waited,
             self.critical_path,
+            *self.diagnoses(),
+        ]
+
+    def diagnoses(self) -> list[Instrument]:
+        """The counters of work that could have overlapped, repeated calls and growing prompts."""
+        return [
+            self.sequential_calls,
+            self.sequential_duration,
+            self.sequential_recoverable,
+            self.repeated_calls,
+            self.repeated_duration,
+            self.repeated_tokens,
+            self.repeated_cost,
+            self.prompt_later_turns,
+            self.prompt_turn_distance,
+            self.prompt_first_turn_tokens,
+            self.prompt_excess_tokens,
+            self.prompt_excess_duration,
+            self.prompt_excess_cost,
         ]
 
 

@@ -33,6 +33,7 @@ GEN_AI_OPERATION_NAME: Final = _gen_ai.GEN_AI_OPERATION_NAME
 GEN_AI_PROVIDER_NAME: Final = _gen_ai.GEN_AI_PROVIDER_NAME
 GEN_AI_REQUEST_MODEL: Final = _gen_ai.GEN_AI_REQUEST_MODEL
 GEN_AI_AGENT_NAME: Final = _gen_ai.GEN_AI_AGENT_NAME
+GEN_AI_CONVERSATION_ID: Final = _gen_ai.GEN_AI_CONVERSATION_ID
 GEN_AI_AGENT_ID: Final = _gen_ai.GEN_AI_AGENT_ID
 GEN_AI_TOOL_NAME: Final = _gen_ai.GEN_AI_TOOL_NAME
 GEN_AI_WORKFLOW_NAME: Final = _gen_ai.GEN_AI_WORKFLOW_NAME
@@ -263,6 +264,23 @@ OPERATIONS_ACTIVE: Final = "agentperf.operations.active"
 SELF_TIME: Final = "agentperf.operation.self_time"  # the counter, and the span attribute (seconds)
 REQUEST_DURATION: Final = "agentperf.request.duration"
 REQUEST_CRITICAL_PATH: Final = "agentperf.request.critical_path"
+# Work that could have overlapped: I/O-bound calls one operation awaited one after another.
+SEQUENTIAL_CALLS: Final = "agentperf.sequential.calls"
+SEQUENTIAL_DURATION: Final = "agentperf.sequential.duration"
+SEQUENTIAL_RECOVERABLE: Final = "agentperf.sequential.recoverable"
+# Calls repeated with the same arguments within one request: what the repeats cost.
+REPEATED_CALLS: Final = "agentperf.repeated.calls"
+REPEATED: Final = "agentperf.repeated"  # span attribute: this call repeated an earlier one of its request
+REPEATED_DURATION: Final = "agentperf.repeated.duration"
+REPEATED_TOKENS: Final = "agentperf.repeated.tokens"
+REPEATED_COST: Final = "agentperf.repeated.cost"
+# Prompts that grow turn by turn within a conversation: the later turns against their conversation's first.
+PROMPT_LATER_TURNS: Final = "agentperf.prompt.later_turns"
+PROMPT_TURN_DISTANCE: Final = "agentperf.prompt.turn_distance"
+PROMPT_FIRST_TURN_TOKENS: Final = "agentperf.prompt.first_turn_tokens"
+PROMPT_EXCESS_TOKENS: Final = "agentperf.prompt.excess_tokens"
+PROMPT_EXCESS_DURATION: Final = "agentperf.prompt.excess_duration"
+PROMPT_EXCESS_COST: Final = "agentperf.prompt.excess_cost"
 EVENT_LOOP_LAG: Final = "agentperf.event_loop.lag"
 HISTORY_SIZE_RECORDS: Final = "agentperf.history.size.records"
 HISTORY_SIZE_BYTES: Final = "agentperf.history.size.bytes"
@@ -278,6 +296,7 @@ UNIT_TOKENS: Final = "{token}"
 UNIT_USD: Final = "{USD}"
 UNIT_CALLS: Final = "{call}"
 UNIT_RETRIES: Final = "{retry}"
+UNIT_TURNS: Final = "{turn}"
 
 # The attributes that name a row of a report, per duration histogram kind.
 NAMING_ATTRIBUTES: Final = {

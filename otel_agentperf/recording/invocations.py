@@ -46,6 +46,24 @@ _INSIDE = 1  # inside a request
 _REQUEST = 2  # a request: the outermost agent, workflow or segment
 _OUTSIDE = 3  # outside any request: on the process's path (``critical_path.ProcessPath``)
 
+# Children of one operation that can run at the same time as their siblings: what each waits on is
+# elsewhere (a model, a tool's service). A run of one family is one turn's work: a model call's answer
+# decides what the tools after it do, and their results what the next model call is asked.
+_IO_FAMILIES: Mapping[str, str] = {
+    names.KIND_LLM: names.KIND_LLM,
+    names.KIND_TOOL: names.KIND_TOOL,
+    names.KIND_MCP: names.KIND_TOOL,
+}
+# The most a parent may run between two calls for them to count as one after another with no work of its
+# own between them (the instrumentation's own work between them is left out of this gap).
+SEQUENTIAL_GAP = 0.002
+# Argument digests a request keeps, and conversations followed at once: bounded whatever the app does.
+_SEEN_LIMIT = 4096
+_CONVERSATION_LIMIT = 1024
+# (conversation id, request model) -> (turns so far, first turn's input tokens, first turn's seconds)
+Turns = dict[tuple[str, str], tuple[int, int, float]]
+_CONVERSATIONS: Turns = {}
+
 # OTLP carries integers as int64: a usage count outside it (or not a whole number) is not a token count.
 _MAX_TOKENS = 2**63 - 1
 
@@ -102,12 +120,14 @@ class Invocation:
     __slots__ = (
         "_attributes",
         "_blocked",
+        "_chain",
         "_children",
         "_counts_call",
         "_deferred",
         "_duration",
         "_enclosing",
         "_failure",
+        "_fingerprint",
         "_frame",
         "_held",
         "_held_at_start",
@@ -122,12 +142,16 @@ class Invocation:
         "_pending",
         "_protocol_attributes",
         "_request",
+        "_root",
+        "_seen",
+        "_sequential",
         "_snapshot",
         "_started",
         "_started_ns",
         "_step_frame",
         "_telemetry",
         "_token",
+        "_turns",
         "_waits_on",
         "_where",
         "context",
@@ -217,6 +241,21 @@ class Invocation:
                 process.began(at)
         else:
             self._path_before = None
+        # The request it is part of (itself, for a request), whose argument digests find repeated calls.
+        self._root: Invocation | None = (
+            enclosing._root
+            if enclosing is not None and above in (_INSIDE, _REQUEST)
+            else self
+            if self._request == _REQUEST
+            else None
+        )
+        self._seen: dict[bytes, None] | None = None  # a request's: digests of the calls made in it so far
+        self._fingerprint: bytes | None = None  # a tool's or model call's arguments, digested
+        # The run of I/O-bound children it is awaiting one after another: (when the last ended, their seconds,
+        # the longest's, how many, their family); the runs so far: [calls, seconds, recoverable seconds].
+        self._chain: tuple[float, float, float, int, str] | None = None
+        self._sequential: list[float] | None = None
+        self._turns: Turns | None = None  # an agent run's or a request's model conversations, by model
 
     @property
     def kind(self) -> str:
@@ -241,6 +280,16 @@ class Invocation:
         elif loop_clock.watching() and self._started is not None:
             self._step_frame = frame
             loop_clock.RUNNING_FRAMES[frame] = self
+
+    def in_request(self) -> bool:
+        """Part of a request: what repeats within it can be found."""
+        return self._root is not None
+
+    def note_call(self, fingerprint: bytes | None) -> None:
+        """The digest of this call's arguments (``recording.fingerprints``); a folded call's is its outer one's."""
+        target = self._outer or self
+        if fingerprint is not None and target._fingerprint is None:
+            target._fingerprint = fingerprint
 
     def running(self) -> bool:
         """Started, not finished, and not folded into another: it can take what an inner one learns."""
@@ -431,6 +480,13 @@ class Invocation:
             if self._enclosing is not None:
                 self._enclosing._children.append((duration, waited, held + children_held))
             self._record(attributes)
+            if self._fingerprint is not None:
+                self._check_repeat(duration, attributes)
+            if self._chain is not None:
+                self._close_chain()
+            if self._sequential is not None:
+                calls, seconds, recoverable = self._sequential
+                recorder.sequential(self._operation.kind, int(calls), seconds, recoverable, attributes)
             if self._snapshot is not None and telemetry.memory is not None:
                 deltas = telemetry.memory.finish(self._snapshot)
                 pending.update(deltas)
@@ -445,6 +501,61 @@ class Invocation:
                 self.span.end(end_time=self._started_ns + int(duration * 1e9) if self._started_ns else None)
             except Exception as exc:  # a span processor's on_end (the user's own, say) raised
                 failures.report("ending a span", exc)
+        enclosing = self._enclosing
+        if enclosing is not None and enclosing._started is not None:
+            enclosing._child_done(self._operation.kind, started, duration, perf_counter())
+
+    def _child_done(self, kind: str, started: float, duration: float, done: float) -> None:
+        """A call this one made, started at ``started``, has finished (its recording over at ``done``): it
+        extends the run of calls awaited one after another, or ends it and may begin the next.
+
+        It extends the run when it is of the run's family and started after the last one had finished, no
+        more than :data:`SEQUENTIAL_GAP` later: this operation awaited one, then at once the other.
+        """
+        family = _IO_FAMILIES.get(kind)
+        chain = self._chain
+        if chain is not None:
+            end, seconds, longest, count, chained = chain
+            if family == chained and 0.0 <= started - end <= SEQUENTIAL_GAP:
+                self._chain = (done, seconds + duration, max(longest, duration), count + 1, chained)
+                return
+            self._close_chain()
+        self._chain = None if family is None else (done, duration, duration, 1, family)
+
+    def _close_chain(self) -> None:
+        """The run of calls one after another is over: two or more add their time and what overlap saves."""
+        chain, self._chain = self._chain, None
+        if chain is None or chain[3] < 2:
+            return
+        _, seconds, longest, count, _ = chain
+        if self._sequential is None:
+            self._sequential = [count, seconds, seconds - longest]
+        else:
+            totals = self._sequential
+            totals[0] += count
+            totals[1] += seconds
+            totals[2] += seconds - longest
+
+    def _check_repeat(self, duration: float, attributes: Attributes) -> None:
+        """A call whose arguments' digest an earlier call in its request had: a repeat, recorded with its
+        time, tokens and cost. The first call with those arguments is not waste; later ones are."""
+        root = self._root
+        fingerprint = self._fingerprint
+        if root is None or fingerprint is None:
+            return
+        seen = root._seen
+        if seen is None:
+            seen = root._seen = {}
+        if fingerprint in seen:
+            tokens, usd = self._spent()
+            self._pending[names.REPEATED] = True
+            self._telemetry.recorder.repeated(self._operation.kind, duration, tokens, usd, attributes)
+        elif len(seen) < _SEEN_LIMIT:
+            seen[fingerprint] = None
+
+    def _spent(self) -> tuple[int, float | None]:
+        """Tokens and dollars this call used (a model call's)."""
+        return 0, None
 
     def _end_path(self, started: float, ended: float, attributes: Attributes, waited: float) -> None:
         """This operation's critical path, from its start to ``ended``: recorded as a request's, or handed to
@@ -597,7 +708,7 @@ class AgentInvocation(Invocation):
 class LLMInvocation(Invocation):
     """A model call: token usage and its cost, time to first chunk and between chunks of a stream."""
 
-    __slots__ = ("_attempts", "_chunk_gaps", "_first_chunk", "_last_chunk", "_usage")
+    __slots__ = ("_attempts", "_chunk_gaps", "_conversation", "_first_chunk", "_last_chunk", "_usage")
 
     def __init__(self, telemetry: Telemetry, operation: Operation, span: Span, **kwargs: Any) -> None:
         super().__init__(telemetry, operation, span, **kwargs)
@@ -609,6 +720,13 @@ class LLMInvocation(Invocation):
         self._chunk_gaps: list[float] = []
         self._usage: tuple[int | None, int | None, int | None, int | None] | None = None
         self._attempts: list[Attempt] | None = None
+        # Whose conversation this call is a turn of, without a conversation id: its agent run, or its request.
+        self._conversation: Invocation | None = self._root
+
+    def converses_in(self, owner: Invocation | None) -> None:
+        """This call is a turn of ``owner``'s conversation (the agent run it is made in)."""
+        if owner is not None:
+            self._conversation = owner
 
     def attempt(self, started: float, status: int | None, error: BaseException | None) -> None:
         """One HTTP request of this call ended (the SDKs retry 429s, 5xx and timeouts inside one call)."""
@@ -728,12 +846,49 @@ class LLMInvocation(Invocation):
             recorder.cached_input_tokens(cache_read, usage_attributes)
         model = self._attributes.get(names.GEN_AI_RESPONSE_MODEL) or self._attributes.get(names.GEN_AI_REQUEST_MODEL)
         price = prices.table().price(str(model)) if model else None
+        if input_tokens:
+            self._turn(input_tokens, str(model or ""), price)
         if price is None:
             recorder.unpriced(usage_attributes)
             return
         cost = price.cost(input_tokens or 0, output_tokens or 0, cache_read or 0, cache_write or 0)
         self._pending[names.LLM_COST] = cost
         recorder.cost(cost, usage_attributes)
+
+    def _spent(self) -> tuple[int, float | None]:
+        usage = self._usage
+        tokens = (usage[0] or 0) + (usage[1] or 0) if usage is not None else 0
+        cost = self._pending.get(names.LLM_COST)
+        return tokens, cost if isinstance(cost, float) else None
+
+    def _turn(self, input_tokens: int, model: str, price: prices.Price | None) -> None:
+        """This call as a turn of its conversation (by ``gen_ai.conversation.id`` when the call or its agent
+        has one, else its agent run or request; per model): a later turn records what it took beyond the
+        conversation's first, in input tokens, seconds and dollars."""
+        owner = self._conversation
+        conversation = self._attributes.get(names.GEN_AI_CONVERSATION_ID)
+        if conversation is None and owner is not None:
+            conversation = owner._attributes.get(names.GEN_AI_CONVERSATION_ID)
+        if conversation is not None:
+            turns, key = _CONVERSATIONS, (str(conversation), model)
+        elif owner is not None:
+            if owner._turns is None:
+                owner._turns = {}
+            turns, key = owner._turns, ("", model)
+        else:
+            return
+        state = turns.get(key)
+        if state is None:
+            if len(turns) >= _CONVERSATION_LIMIT:
+                turns.pop(next(iter(turns)), None)
+            turns[key] = (1, input_tokens, self._duration)
+            return
+        count, first_tokens, first_seconds = state
+        turns[key] = (count + 1, first_tokens, first_seconds)
+        excess = max(input_tokens - first_tokens, 0)
+        usd = price.cost(excess, 0) if price is not None and excess else None
+        seconds = max(self._duration - first_seconds, 0.0)
+        self._telemetry.recorder.later_turn(count, first_tokens, excess, seconds, usd, self._metric_attributes)
 
 
 class HistoryInvocation(Invocation):

@@ -156,6 +156,7 @@ class Recorder:
             active.name, callbacks=[self._active.observe], unit=active.unit, description=active.description
         )
         self._self_times = counter(instruments.self_time)
+        self._diagnoses = {spec.name: counter(spec) for spec in instruments.diagnoses()}
         self._request_duration = histogram(instruments.request_duration)
         self._critical_path = _PathSums()
         path = instruments.critical_path
@@ -200,6 +201,44 @@ class Recorder:
         (``critical_path``: seconds by (kind, row name), summing to ``seconds``)."""
         self._request_duration.record(seconds, {names.REQUEST_KIND: kind, names.REQUEST_NAME: name}, context)
         self._critical_path.add(kind, name, critical_path)
+
+    def sequential(self, kind: str, calls: int, seconds: float, recoverable: float, attributes: Attributes) -> None:
+        """An operation awaited ``calls`` I/O-bound calls one after another (in runs of two or more) that took
+        ``seconds`` in all; run together, each run would have taken its longest call: ``recoverable`` less."""
+        sums = self._diagnoses
+        sums[names.SEQUENTIAL_CALLS].add(calls, attributes, kind)
+        sums[names.SEQUENTIAL_DURATION].add(seconds, attributes, kind)
+        sums[names.SEQUENTIAL_RECOVERABLE].add(recoverable, attributes, kind)
+
+    def repeated(self, kind: str, seconds: float, tokens: int, usd: float | None, attributes: Attributes) -> None:
+        """A call repeated one made earlier in its request with equal arguments: its time, tokens and cost."""
+        sums = self._diagnoses
+        sums[names.REPEATED_CALLS].add(1, attributes, kind)
+        sums[names.REPEATED_DURATION].add(seconds, attributes, kind)
+        if tokens:
+            sums[names.REPEATED_TOKENS].add(tokens, attributes, kind)
+        if usd:
+            sums[names.REPEATED_COST].add(usd, attributes, kind)
+
+    def later_turn(
+        self,
+        distance: int,
+        first_tokens: int,
+        excess_tokens: int,
+        seconds: float,
+        usd: float | None,
+        attributes: Attributes,
+    ) -> None:
+        """A model call ``distance`` turns after its conversation's first: the first turn's input tokens, the
+        input tokens and seconds it took beyond the first's (never below 0) and what those tokens cost."""
+        sums = self._diagnoses
+        sums[names.PROMPT_LATER_TURNS].add(1, attributes, names.KIND_LLM)
+        sums[names.PROMPT_TURN_DISTANCE].add(distance, attributes, names.KIND_LLM)
+        sums[names.PROMPT_FIRST_TURN_TOKENS].add(first_tokens, attributes, names.KIND_LLM)
+        sums[names.PROMPT_EXCESS_TOKENS].add(excess_tokens, attributes, names.KIND_LLM)
+        sums[names.PROMPT_EXCESS_DURATION].add(seconds, attributes, names.KIND_LLM)
+        if usd:
+            sums[names.PROMPT_EXCESS_COST].add(usd, attributes, names.KIND_LLM)
 
     def chunks(
         self, first: float | None, gaps: Iterable[float], attributes: Attributes, context: Context | None = None

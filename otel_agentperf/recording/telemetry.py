@@ -187,6 +187,7 @@ class Telemetry:
         metrics_attributes = self.bounds.of_operation(operation, operation.metric_attributes)
         # What this call adds to the operation's own attributes: real values on the span, bounded on metrics.
         extra = dict(metric_attributes) if metric_attributes else None
+        agent: object = None
         if kind == names.KIND_TOOL or kind == names.KIND_LLM:
             agent = otel_context.get_value(_AGENT_KEY, parent)
             if isinstance(agent, AgentInvocation):
@@ -220,6 +221,8 @@ class Telemetry:
             waits_on=None if sync else loop_clock.current(),
             started=(started_ns, started),
         )
+        if isinstance(invocation, LLMInvocation) and isinstance(agent, AgentInvocation):
+            invocation.converses_in(agent)
         ctx = otel_context.set_value(_CURRENT_KEY, invocation, trace.set_span_in_context(span, parent))
         if kind == names.KIND_AGENT:
             ctx = otel_context.set_value(_AGENT_KEY, invocation, ctx)

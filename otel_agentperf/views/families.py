@@ -50,6 +50,25 @@ _EXTRA = {
 }
 
 
+# Counters of the diagnoses (work that could have overlapped, repeated calls, growing prompts): the Row
+# field each adds to, on the row of the operation the kind label and naming attributes name.
+_DIAGNOSES = {
+    names.SEQUENTIAL_CALLS: "sequential_calls",
+    names.SEQUENTIAL_DURATION: "sequential_seconds",
+    names.SEQUENTIAL_RECOVERABLE: "recoverable_seconds",
+    names.REPEATED_CALLS: "repeated_calls",
+    names.REPEATED_DURATION: "repeated_seconds",
+    names.REPEATED_TOKENS: "repeated_tokens",
+    names.REPEATED_COST: "repeated_usd",
+    names.PROMPT_LATER_TURNS: "later_turns",
+    names.PROMPT_TURN_DISTANCE: "turn_distance",
+    names.PROMPT_FIRST_TURN_TOKENS: "first_turn_tokens",
+    names.PROMPT_EXCESS_TOKENS: "excess_tokens",
+    names.PROMPT_EXCESS_DURATION: "excess_seconds",
+    names.PROMPT_EXCESS_COST: "excess_usd",
+}
+
+
 CODE = "code"  # the kind of a row for application code that ran outside any operation
 # A code row is listed when it held its loop for at least this share of the time all rows held loops: the
 # few places worth a look, not every stray import or library callback that once crossed the threshold.
@@ -103,6 +122,7 @@ class _Read(NamedTuple):
     redundant_label: str
     blocking_label: str
     operation_label: str
+    diagnoses: dict[str, str]  # a diagnosis counter's family -> the Row field it adds to
 
 
 @functools.cache
@@ -142,6 +162,7 @@ def _read() -> _Read:
         redundant_label=prometheus.label(names.CONFIG_REDUNDANT),
         blocking_label=prometheus.label(names.BLOCKING_EVENT_LOOP),
         operation_label=prometheus.label(names.GEN_AI_OPERATION_NAME),
+        diagnoses={prometheus.family(spec): _DIAGNOSES[spec.name] for spec in catalogue(False).diagnoses()},
     )
 
 
@@ -160,6 +181,7 @@ def read_families() -> frozenset[str]:
             *read.first_chunk_families,
             read.retries_family,
             read.token_usage_family,
+            *read.diagnoses,
         }
     )
 
@@ -204,7 +226,7 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
         read.status_label,
     )
     kind_label, error_label, redundant_label = read.kind_label, read.error_label, read.redundant_label
-    blocking_label, operation_label = read.blocking_label, read.operation_label
+    blocking_label, operation_label, diagnoses = read.blocking_label, read.operation_label, read.diagnoses
     found: dict[tuple[str, str], Row] = {}
 
     def row_for(kind: str, labels: dict[str, str]) -> Row:
@@ -222,6 +244,13 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
                     part = (sample.labels.get(kind_label) or "-", sample.labels.get(path_label) or "-")
                     path = row_for(REQUEST, sample.labels).critical_path
                     path[part] = path.get(part, 0.0) + sample.value
+            continue
+        if family.name in diagnoses:
+            field = diagnoses[family.name]
+            for sample in family.samples:
+                if sample.name.endswith("_total") and sample.labels.get(kind_label) in labels_of:
+                    row = row_for(sample.labels[kind_label], sample.labels)
+                    setattr(row, field, getattr(row, field) + sample.value)
             continue
         if family.name == self_family:
             for sample in family.samples:

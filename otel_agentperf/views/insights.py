@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from otel_agentperf.conventions import names
 from otel_agentperf.views.families import REQUEST, STARTUP
-from otel_agentperf.views.rows import Row, ms
+from otel_agentperf.views.rows import Row, ms, usd
 
 # Kinds whose time is their own; agents and workflows contain the time of what they call.
 LEAF_KINDS = (
@@ -21,6 +21,10 @@ LEAF_KINDS = (
 )
 _LONG_TAIL_RATIO = 5.0
 _LONG_TAIL_MIN_CALLS = 20
+# A prompt grows when its conversations reach this many turns on average and their last turn's input is
+# at least this many times the first's: a second turn carrying the first one's answer is not growth.
+_GROWING_TURNS = 3.0
+_GROWING_RATIO = 1.5
 _EXPLAINS = 0.5  # holding the loop for this share of its own time explains an operation's own time
 
 
@@ -87,8 +91,9 @@ def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:
     leaf_time = sum(row.total_seconds for row in leaves)
     # Own time: an operation's self time (never its callees', so an agent is not charged for its model), less
     # the time it waited for an event loop other code held (charged to that code below). An operation whose
-    # own time is mostly holding the loop is named for that below, in the sentence that says what it did.
-    busy = [row for row in rows if row.own_seconds > 0 and row.blocked_seconds < _EXPLAINS * row.own_seconds]
+    # own time is mostly holding the loop, repeating calls or prompts grown since their first turn is named
+    # for that below, in the sentence that says what it did.
+    busy = [row for row in rows if row.own_seconds > 0 and _explained(row) < _EXPLAINS * row.own_seconds]
     if own_time > 0 and busy:
         top = max(busy, key=lambda row: row.own_seconds)
         costed.append(
@@ -125,6 +130,7 @@ def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:
                 )
             )
     costed += _holding_the_loop(rows)
+    costed += diagnoses(rows)
     for row in rows:
         if row.retries:
             costed.append(Finding(row.retry_seconds, "retries", retry_sentence(row), row))
@@ -153,6 +159,11 @@ def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:
                 f"{row.quantile_text('p50')} ms"
             )
     return said[:limit]
+
+
+def _explained(row: Row) -> float:
+    """The part of a row's own time a finding of its own explains: holding the loop, repeats, grown prompts."""
+    return row.blocked_seconds + row.repeated_seconds + row.excess_seconds
 
 
 class Finding(NamedTuple):
@@ -200,6 +211,63 @@ def _holding_the_loop(rows: list[Row]) -> list[Finding]:
                 )
             )
     return found
+
+
+def diagnoses(rows: list[Row]) -> list[Finding]:
+    """Work that could have overlapped, calls repeated with equal arguments and prompts that grow turn by
+    turn, each with its cost in seconds first (its tokens and dollars after, where they apply)."""
+    found: list[Finding] = []
+    for row in rows:
+        if row.recoverable_seconds > 0 and row.sequential_calls:
+            together = row.sequential_seconds - row.recoverable_seconds
+            per_call = row.recoverable_seconds / row.calls if row.calls else 0.0
+            found.append(
+                Finding(
+                    row.recoverable_seconds,
+                    "overlap",
+                    f"{_label(row)} ran {row.sequential_calls:g} model or tool calls one after another, with no "
+                    f"work of its own between them: {ms(row.recoverable_seconds)} ms recoverable by running them "
+                    f"together ({ms(together)} ms instead of {ms(row.sequential_seconds)} ms; "
+                    f"{ms(per_call)} ms per {row.kind} call)",
+                    row,
+                )
+            )
+        if row.repeated_calls:
+            spent = [f"{row.repeated_tokens:g} tokens"] if row.repeated_tokens else []
+            spent += [usd(row.repeated_usd)] if row.repeated_usd else []
+            found.append(
+                Finding(
+                    row.repeated_seconds,
+                    "repeated",
+                    f"{_label(row)} was called {row.repeated_calls:g} times with the same arguments as an earlier "
+                    f"call of its request: {ms(row.repeated_seconds)} ms spent on repeats"
+                    + (f" ({', '.join(spent)})" if spent else ""),
+                    row,
+                )
+            )
+        sentence = growing_sentence(row)
+        if sentence is not None:
+            found.append(Finding(row.excess_seconds, "growing", sentence, row))
+    return found
+
+
+def growing_sentence(row: Row) -> str | None:
+    """A model whose prompts grow turn by turn: what later turns took beyond their conversation's first, the
+    growth per turn and how the last turn compares with the first (conversations of about equal length)."""
+    if not row.later_turns or not row.turn_distance or not row.first_turn_tokens or row.excess_seconds <= 0:
+        return None
+    turns = 2 * row.turn_distance / row.later_turns  # a conversation of T turns adds T(T-1)/2 over T-1 later turns
+    per_turn = row.excess_tokens / row.turn_distance
+    first = row.first_turn_tokens / row.later_turns
+    ratio = (first + per_turn * (turns - 1)) / first
+    if turns < _GROWING_TURNS or ratio < _GROWING_RATIO:
+        return None
+    extra = f"{row.excess_tokens:g} more input tokens" + (f", {usd(row.excess_usd)}" if row.excess_usd else "")
+    return (
+        f"{_label(row)} prompts grow every turn: later turns took {ms(row.excess_seconds)} ms more than their "
+        f"conversation's first ({extra}); turn {turns:.0f} costs {ratio:.1f}x turn 1, +{per_turn:.0f} input "
+        "tokens per turn"
+    )
 
 
 def retry_sentence(row: Row) -> str:

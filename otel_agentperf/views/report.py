@@ -31,6 +31,12 @@ def notes(row: Row) -> str:
         said.append(f"waited {ms(row.waited_seconds)} ms for a held loop")
     if row.retries:
         said.append(f"{row.retries:g} HTTP retries ({ms(row.retry_seconds)} ms)")
+    if row.recoverable_seconds:
+        said.append(f"{ms(row.recoverable_seconds)} ms recoverable by overlapping calls")
+    if row.repeated_calls:
+        said.append(f"{row.repeated_calls:g} repeated calls ({ms(row.repeated_seconds)} ms)")
+    if row.later_turns:
+        said.append(f"later turns +{ms(row.excess_seconds)} ms")
     memory = row.mean_memory
     if memory is not None:
         what, size = memory
@@ -170,6 +176,13 @@ _COUNTS = (
     "size_observations",
     "memory_peak_calls",
     "memory_rss_calls",
+    "sequential_calls",
+    "repeated_calls",
+    "repeated_tokens",
+    "later_turns",
+    "turn_distance",
+    "first_turn_tokens",
+    "excess_tokens",
 )
 _COST_DIGITS = 9  # dollars to a billionth: summed float prices print as 7.500000000000001e-05 otherwise
 

@@ -102,6 +102,24 @@ class Row:
     retried_calls: float = 0.0
     retry_seconds: float = 0.0
     retry_reasons: dict[str, float] = field(default_factory=dict)
+    # I/O-bound calls it awaited one after another (in runs of two or more), their seconds, and what running
+    # each run together would have saved (its sum less its longest call).
+    sequential_calls: float = 0.0
+    sequential_seconds: float = 0.0
+    recoverable_seconds: float = 0.0
+    # Calls repeating an earlier one of their request with equal arguments: how many, their time, tokens, cost.
+    repeated_calls: float = 0.0
+    repeated_seconds: float = 0.0
+    repeated_tokens: float = 0.0
+    repeated_usd: float = 0.0
+    # Model calls after their conversation's first turn: how many, the turns between them and the first
+    # (summed), the first turn's input tokens (once per later turn), and what they took beyond the first's.
+    later_turns: float = 0.0
+    turn_distance: float = 0.0
+    first_turn_tokens: float = 0.0
+    excess_tokens: float = 0.0
+    excess_seconds: float = 0.0
+    excess_usd: float = 0.0
     # A request's row (kind ``request``): its wall time by the operation on its critical path, in seconds by
     # (kind, name) over all its requests, summing to ``total_seconds``.
     critical_path: dict[tuple[str, str], float] = field(default_factory=dict)

@@ -22,7 +22,8 @@ from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.util.types import AttributeValue
 
-from otel_agentperf.recording import loop_clock, state
+from otel_agentperf.conventions import names
+from otel_agentperf.recording import fingerprints, loop_clock, state
 from otel_agentperf.recording.invocations import Invocation, ResultHook
 from otel_agentperf.recording.operations import Operation
 from otel_agentperf.runtime import failures
@@ -177,6 +178,11 @@ def start(
             )
             if call.protocol_attributes:
                 invocation.add_protocol_attributes(call.protocol_attributes)
+        kind = invocation.kind
+        if (kind == names.KIND_TOOL or kind == names.KIND_LLM) and invocation.in_request():
+            # A model call is the same request whichever client object sends it; a tool, on the same object.
+            on = None if kind == names.KIND_LLM else instance
+            invocation.note_call(fingerprints.of_call(operation.span_name, on, args, kwargs or {}))
         if frame is not None and loop_clock.watching():
             invocation.runs_in(frame)
         return invocation

@@ -1,0 +1,205 @@
+"""Work that could have overlapped, repeated calls and growing prompts, found in-process as requests run.
+
+Each case runs real decorated operations (and the real OpenAI SDK against the local model server) under
+in-memory providers, and holds the counters to the figures the spans of the same operations give: the
+recoverable seconds of calls awaited one after another are their durations' sum less the longest, a
+repeat's waste is its own duration and usage, a later turn's excess is its input tokens beyond the first
+turn's. The report's sentences are checked on rows with those counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+
+import otel_agentperf as ap
+from otel_agentperf.conventions import names
+from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
+from otel_agentperf.recording import fingerprints
+from otel_agentperf.views import insights
+from otel_agentperf.views.rows import Row
+from tests import invariants
+from tests.conftest import Recorded, instrumented_by
+
+
+def _total(recorded: Recorded, metric: str, **attributes: Any) -> float:
+    found = recorded.metrics().get(metric)
+    if found is None:
+        return 0.0
+    points = found.data.data_points
+    return float(sum(p.value for p in points if all(p.attributes.get(k) == v for k, v in attributes.items())))
+
+
+def _durations(recorded: Recorded, span_name: str) -> list[float]:
+    return [(s.end_time - s.start_time) / 1e9 for s in recorded.spans() if s.name == span_name]
+
+
+@ap.tool
+async def fetch(source: str) -> str:
+    await asyncio.sleep(0.02)
+    return source
+
+
+@ap.tool
+async def lookup(key: object) -> str:
+    await asyncio.sleep(0.005)
+    return str(key)
+
+
+def test_calls_awaited_one_after_another_count_their_sum_less_the_longest(recorded: Recorded) -> None:
+    @ap.agent(name="Gatherer")
+    async def gather_sources() -> None:
+        for source in ("news", "weather", "stocks"):  # independent, awaited one by one
+            await fetch(source)
+        await asyncio.sleep(0.01)  # the agent's own wait: the next ones are a new run
+        await asyncio.gather(fetch("a"), fetch("b"))  # together: nothing to recover
+
+    asyncio.run(gather_sources())
+    sequential = _durations(recorded, "execute_tool fetch")[:3]
+    attributes = {names.OPERATION_KIND: names.KIND_AGENT, names.GEN_AI_AGENT_NAME: "Gatherer"}
+    assert _total(recorded, names.SEQUENTIAL_CALLS, **attributes) == 3
+    assert _total(recorded, names.SEQUENTIAL_DURATION, **attributes) == pytest.approx(sum(sequential), abs=1e-6)
+    recoverable = _total(recorded, names.SEQUENTIAL_RECOVERABLE, **attributes)
+    assert recoverable == pytest.approx(sum(sequential) - max(sequential), abs=1e-6)
+
+
+def test_a_model_turn_and_the_tools_it_asks_for_are_not_one_run(recorded: Recorded) -> None:
+    @ap.llm(model="planner", provider="openai")
+    async def plan() -> str:
+        await asyncio.sleep(0.01)
+        return "fetch"
+
+    @ap.agent(name="ReAct")
+    async def react() -> None:
+        for _ in range(2):  # model, tool, model, tool: each depends on the one before
+            await plan()
+            await fetch("x")
+
+    asyncio.run(react())
+    assert _total(recorded, names.SEQUENTIAL_CALLS) == 0
+
+
+def test_a_repeated_tool_call_counts_its_time_and_never_keeps_the_arguments(recorded: Recorded) -> None:
+    marker = object()
+
+    @ap.agent(name="Looper")
+    async def loop() -> None:
+        await lookup("alpha")
+        await lookup("alpha")  # the same call again: waste
+        await lookup("beta")
+        await lookup(marker)  # not plain data: never judged
+        await lookup(marker)
+
+    asyncio.run(loop())
+    attributes = {names.OPERATION_KIND: names.KIND_TOOL, names.GEN_AI_TOOL_NAME: "lookup"}
+    assert _total(recorded, names.REPEATED_CALLS, **attributes) == 1
+    repeats = [s for s in recorded.spans() if s.attributes.get(names.REPEATED)]
+    assert len(repeats) == 1
+    duration = (repeats[0].end_time - repeats[0].start_time) / 1e9
+    assert _total(recorded, names.REPEATED_DURATION, **attributes) == pytest.approx(duration, abs=1e-6)
+    assert all("alpha" not in str(value) for span in recorded.spans() for value in span.attributes.values())
+
+
+def test_each_request_has_its_own_memory_of_calls(recorded: Recorded) -> None:
+    @ap.agent(name="Once")
+    async def once() -> None:
+        await lookup("alpha")
+
+    async def main() -> None:
+        await once()
+        await once()
+
+    asyncio.run(main())
+    assert _total(recorded, names.REPEATED_CALLS) == 0
+
+
+def test_the_digest_reads_plain_data_only_and_within_its_budget() -> None:
+    same = fingerprints.of_call("t", None, ("a",), {"x": 1, "y": [1, 2]})
+    assert same == fingerprints.of_call("t", None, ("a",), {"y": [1, 2], "x": 1})
+    assert same != fingerprints.of_call("t", None, ("a",), {"x": "1", "y": [1, 2]})
+    assert same != fingerprints.of_call("t", object(), ("a",), {"x": 1, "y": [1, 2]})
+    assert fingerprints.of_call("t", None, (object(),), {}) is None
+    assert fingerprints.of_call("t", None, ("x" * (fingerprints.BUDGET + 1),), {}) is None
+
+
+@pytest.fixture
+def sdk(recorded: Recorded) -> Iterator[Recorded]:
+    with instrumented_by(OpenAIInstrumentor()):
+        yield recorded
+
+
+def test_a_repeated_model_request_counts_its_tokens(sdk: Recorded, server: Any) -> None:
+    @ap.agent(name="Asker")
+    async def ask() -> None:
+        client = openai.AsyncOpenAI(base_url=server.base_url, api_key="local")
+        messages: Any = [{"role": "user", "content": "what is the capital of France"}]
+        await client.chat.completions.create(model="m-repeat", messages=messages)
+        await client.chat.completions.create(model="m-repeat", messages=messages)
+        await client.chat.completions.create(model="m-repeat", messages=messages, temperature=0.5)
+
+    asyncio.run(ask())
+    spans = [s for s in sdk.spans() if s.name == "chat m-repeat"]
+    repeated = [s for s in spans if s.attributes.get(names.REPEATED)]
+    assert len(repeated) == 1
+    tokens = (
+        repeated[0].attributes[names.GEN_AI_USAGE_INPUT_TOKENS]
+        + repeated[0].attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS]
+    )
+    assert _total(sdk, names.REPEATED_TOKENS, **{names.GEN_AI_REQUEST_MODEL: "m-repeat"}) == tokens
+
+
+def test_a_growing_conversation_counts_each_later_turns_excess(sdk: Recorded, server: Any) -> None:
+    @ap.agent(name="Chatter")
+    async def chat() -> None:
+        client = openai.AsyncOpenAI(base_url=server.base_url, api_key="local")
+        messages: Any = [{"role": "user", "content": "hello there"}]
+        for turn in range(5):
+            answer = await client.chat.completions.create(model="m-grow", messages=messages)
+            messages += [
+                {"role": "assistant", "content": answer.choices[0].message.content},
+                {"role": "user", "content": f"and turn {turn} " + "more words " * 20},
+            ]
+        await client.chat.completions.create(model="m-other", messages=messages[:1])  # another model: apart
+
+    asyncio.run(chat())
+    inputs = [s.attributes[names.GEN_AI_USAGE_INPUT_TOKENS] for s in sdk.spans() if s.name == "chat m-grow"]
+    grow = {names.GEN_AI_REQUEST_MODEL: "m-grow"}
+    assert _total(sdk, names.PROMPT_LATER_TURNS, **grow) == 4
+    assert _total(sdk, names.PROMPT_TURN_DISTANCE, **grow) == 1 + 2 + 3 + 4
+    assert _total(sdk, names.PROMPT_FIRST_TURN_TOKENS, **grow) == 4 * inputs[0]
+    assert _total(sdk, names.PROMPT_EXCESS_TOKENS, **grow) == sum(value - inputs[0] for value in inputs[1:])
+    assert _total(sdk, names.PROMPT_LATER_TURNS, **{names.GEN_AI_REQUEST_MODEL: "m-other"}) == 0
+
+
+def test_the_findings_give_their_cost_first_and_keep_cost_order() -> None:
+    planner = Row("agent", "Planner", calls=16, sequential_calls=48, sequential_seconds=1.23, recoverable_seconds=0.82)
+    search = Row("tool", "search", calls=40, total_seconds=0.8, repeated_calls=8, repeated_seconds=0.16)
+    writer = Row(
+        "llm",
+        "openai/writer",
+        calls=20,
+        total_seconds=0.3,
+        later_turns=19,
+        turn_distance=190,
+        first_turn_tokens=19 * 100,
+        excess_tokens=190 * 450,
+        excess_seconds=0.5,
+    )
+    report = insights.bottlenecks([planner, search, writer])
+    said = [line for line in report if " takes " not in line]  # the writer's own time, between them
+    assert said[0].startswith("agent `Planner` ran 48 model or tool calls one after another")
+    assert "820.0 ms recoverable" in said[0] and "410.0 ms instead of 1230.0 ms" in said[0]
+    assert said[1].startswith("llm `openai/writer` prompts grow every turn: later turns took 500.0 ms more")
+    assert "turn 20 costs 86.5x turn 1, +450 input tokens per turn" in said[1]
+    assert said[2].startswith("tool `search` was called 8 times with the same arguments")
+    invariants.check_text("Bottlenecks:\n" + "\n".join(f"- {line}" for line in report))
+
+
+def test_a_second_turn_carrying_the_first_answer_is_not_growth() -> None:
+    row = Row("llm", "openai/m", calls=2, later_turns=1, turn_distance=1, first_turn_tokens=100)
+    row.excess_tokens, row.excess_seconds = 300, 0.1
+    assert insights.growing_sentence(row) is None
