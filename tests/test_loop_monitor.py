@@ -221,6 +221,31 @@ def test_back_to_back_short_blocks_are_never_charged_more_than_they_ran(monitore
             assert span.attributes.get(BLOCKED, 0.0) <= ((span.end_time or 0) - (span.start_time or 0)) / 1e9 + 1e-6
 
 
+@ap.tool
+def parse_page(page: int) -> int:
+    time.sleep(0.022)  # past the 20 ms threshold: each call charges itself as it returns
+    return page
+
+
+async def _pages_parsed_in_one_step() -> None:
+    for _ in range(4):
+        await asyncio.sleep(0.001)
+        for page in range(3):  # three calls in one step of the task: 66 ms the loop never gets back
+            parse_page(page)
+
+
+def test_calls_that_charged_themselves_are_not_charged_again_to_the_code_around_them(monitored: Recorded) -> None:
+    asyncio.run(_pages_parsed_in_one_step())
+    point = monitored.histogram_point("gen_ai.execute_tool.duration", **{names.GEN_AI_TOOL_NAME: "parse_page"})
+    charged = monitored.counter(BLOCKED, **{names.GEN_AI_TOOL_NAME: "parse_page"})
+    assert point.count == 12
+    assert point.sum * 0.95 <= charged <= point.sum * (1 + 1e-9)
+    # The monitor's looks during the next call must not take the instants the last one charged itself for
+    # as the code's: between the calls the task runs microseconds of its own.
+    outside = [p.value for p in monitored.metrics()[BLOCKED].data.data_points if names.CODE_FUNCTION in p.attributes]
+    assert sum(outside) < 0.005, outside
+
+
 @ap.llm(model="victim-model", provider="openai")
 async def ask_model() -> None:
     await asyncio.sleep(0.04)  # the model's own latency: a network wait that gives the loop back

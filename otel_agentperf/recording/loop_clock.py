@@ -24,20 +24,26 @@ class LoopClock:
     part still to be added: an operation that starts right after a block is not charged its end.
     """
 
-    __slots__ = ("held", "in_block", "since")
+    __slots__ = ("charged_until", "held", "in_block", "since")
 
     def __init__(self) -> None:
         self.held = 0.0
         self.in_block = False  # the monitor saw a block it has not seen end yet
         self.since = 0.0  # when its part not yet in ``held`` began
+        self.charged_until = 0.0  # held time up to here is charged to what held the loop already
 
     def add(self, seconds: float) -> None:
         """A block the monitor did not see whole, measured by what held the loop (a synchronous call that
         just returned on the loop's thread): it ends now, so a block still open on the clock restarts here
-        rather than counting the same instants twice."""
+        rather than counting the same instants twice, and the monitor's next charge starts here too (the
+        call held the loop from its start to now, and has charged itself for it: charged again, the same
+        instants would go to the code the monitor sees next)."""
         self.held += seconds
+        now = perf_counter()
         if self.in_block:
-            self.since = perf_counter()
+            self.since = now
+        if now > self.charged_until:
+            self.charged_until = now
 
     def reading(self) -> float:
         """Held time up to now (``perf_counter``)."""

@@ -102,14 +102,13 @@ def _user_code(filename: str) -> bool:
 class _Watched:
     """One running loop: its thread, and when the monitor's timer on it is due."""
 
-    __slots__ = ("charged_until", "clock", "last", "loop", "posted", "thread_id")
+    __slots__ = ("clock", "last", "loop", "posted", "thread_id")
 
     def __init__(self, loop: Any, thread_id: int) -> None:
         self.loop = loop
         self.thread_id = thread_id
         self.clock = loop_clock.register(loop)  # every block measured on it, for the tasks that waited
         self.posted: float | None = None  # when the callback the loop has not run yet was scheduled
-        self.charged_until = 0.0  # blocked time up to here is charged already
         # What the last look found holding the loop: the operations on its stack, innermost first, and
         # where.
         self.last: tuple[list[Invocation], _Site | None] | None = None
@@ -160,7 +159,7 @@ class LoopMonitor:
         now = perf_counter()
         posted = entry.posted
         if posted is None:
-            entry.posted = entry.charged_until = now
+            entry.posted = entry.clock.charged_until = now
             try:
                 entry.loop.call_soon_threadsafe(self._ran, entry)
             except RuntimeError:  # closed since it was registered
@@ -174,8 +173,8 @@ class LoopMonitor:
     def _charge(self, entry: _Watched, operations: list[Invocation], where: _Site | None, now: float) -> None:
         """The time since the last charge, to the innermost operation as far back as it has run, then to
         the ones around it; what none of them covers, to the application code outside operations."""
-        seconds = now - entry.charged_until
-        entry.charged_until = now
+        seconds = now - entry.clock.charged_until
+        entry.clock.charged_until = now
         entry.clock.held += seconds
         entry.clock.since, entry.clock.in_block = now, True
         entry.last = (operations, where)
@@ -212,8 +211,8 @@ class LoopMonitor:
                 operations, where = entry.last
                 if operations:  # the block's last part, since the last look: what held it then (ended or not);
                     # a synchronous call that ended has charged itself (and the clock) up to its end already
-                    entry.clock.held += operations[0].blocked(now - entry.charged_until, None)
-                    entry.charged_until = now
+                    entry.clock.held += operations[0].blocked(now - entry.clock.charged_until, None)
+                    entry.clock.charged_until = now
                 else:
                     self._charge(entry, operations, where, now)
         except Exception as exc:
