@@ -10,6 +10,7 @@ turn's. The report's sentences are checked on rows with those counters.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -80,6 +81,22 @@ def test_a_model_turn_and_the_tools_it_asks_for_are_not_one_run(recorded: Record
             await fetch("x")
 
     asyncio.run(react())
+    assert _total(recorded, names.SEQUENTIAL_CALLS) == 0
+
+
+def test_a_call_that_held_the_loop_is_not_work_that_could_have_overlapped(recorded: Recorded) -> None:
+    @ap.tool
+    def embed(text: str) -> str:
+        time.sleep(0.03)  # synchronous work on the loop: beside the others it would hold them up as long
+        return text
+
+    @ap.agent(name="Indexer")
+    async def index() -> None:
+        await fetch("news")
+        embed("news")
+        await fetch("weather")
+
+    asyncio.run(index())
     assert _total(recorded, names.SEQUENTIAL_CALLS) == 0
 
 

@@ -503,16 +503,18 @@ class Invocation:
                 failures.report("ending a span", exc)
         enclosing = self._enclosing
         if enclosing is not None and enclosing._started is not None:
-            enclosing._child_done(self._operation.kind, started, duration, perf_counter())
+            enclosing._child_done(self._operation.kind, started, duration, perf_counter(), self._blocked)
 
-    def _child_done(self, kind: str, started: float, duration: float, done: float) -> None:
+    def _child_done(self, kind: str, started: float, duration: float, done: float, held: float) -> None:
         """A call this one made, started at ``started``, has finished (its recording over at ``done``): it
         extends the run of calls awaited one after another, or ends it and may begin the next.
 
         It extends the run when it is of the run's family and started after the last one had finished, no
-        more than :data:`SEQUENTIAL_GAP` later: this operation awaited one, then at once the other.
+        more than :data:`SEQUENTIAL_GAP` later: this operation awaited one, then at once the other. A call
+        that held its event loop for half its time or more (``held`` seconds) was not waiting on I/O: run
+        beside the others it would have held them up as long, so it ends the run.
         """
-        family = _IO_FAMILIES.get(kind)
+        family = _IO_FAMILIES.get(kind) if held * 2 < duration else None
         chain = self._chain
         if chain is not None:
             end, seconds, longest, count, chained = chain
