@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from typing import Any
 import pytest
 
 from otel_agentperf.conventions import names
+from otel_agentperf.stack import kubernetes
 from otel_agentperf.views import cli, prometheus_http, prometheus_window, report, scrape
 from otel_agentperf.views.rows import Row
 from tests.doc_blocks import block, commands
@@ -42,6 +44,7 @@ LOADS = (3, 5, 8)  # requests per replica in each phase
 SLOWED = 1  # the replica whose lookup is slowed in the second phase
 FAST_S, SLOW_S = 0.01, 0.5  # the planted 0.49 s on 5 of 16 requests: 0.15 s per request, above a loaded machine's noise
 REQUEST_COUNT = "agentperf_request_duration_seconds_count"
+RULES = Path(__file__).resolve().parent.parent / "deploy" / "kubernetes" / kubernetes.RULES_FILE
 
 
 @dataclass
@@ -57,10 +60,15 @@ class Deployment:
     own: list[list[Row]] = field(default_factory=list)
 
 
-def _start_prometheus(workdir: Path, name: str, scrape: str) -> tuple[subprocess.Popen[bytes], str]:
+def _start_prometheus(
+    workdir: Path, name: str, scrape: str, rules: Path | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     config = workdir / f"{name}.yml"
-    config.write_text(f"global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n{scrape}")
+    rule_files = f"rule_files:\n  - '{rules}'\n" if rules else ""
+    config.write_text(
+        f"global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n{rule_files}scrape_configs:\n{scrape}"
+    )
     checked = subprocess.run([_tool("promtool"), "check", "config", str(config)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     process = subprocess.Popen(
@@ -101,7 +109,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, server: Any) -> Iterato
     ports = [_free_port() for _ in LOADS]
     targets = ", ".join(f"'127.0.0.1:{port}'" for port in ports)
     first, base = _start_prometheus(
-        workdir, "first", f"  - job_name: replicas\n    static_configs:\n      - targets: [{targets}]\n"
+        workdir, "first", f"  - job_name: replicas\n    static_configs:\n      - targets: [{targets}]\n", RULES
     )
     first_port = base.rsplit(":", 1)[1]
     second, federated = _start_prometheus(
@@ -258,6 +266,55 @@ def test_compare_two_windows_names_the_slowed_operation(
     # The slowdown per request, over every replica's requests: the slowed replica's share of them.
     planted = (SLOW_S - FAST_S) * LOADS[SLOWED] / sum(LOADS)
     assert first["delta_seconds"] == pytest.approx(planted, rel=0.25)
+
+
+def _recorded(deployment: Deployment, record: str) -> list[dict[str, Any]]:
+    """A recording rule's samples over the last 20 s of the deployment: one series per label set."""
+    query = urllib.parse.urlencode({"query": f"{record}[20s]", "time": f"{deployment.second_end:.3f}"})
+    answer = _get(f"{deployment.prometheus}/api/v1/query?{query}")
+    assert answer["status"] == "success", answer
+    found: list[dict[str, Any]] = answer["data"]["result"]
+    assert found, f"the rule {record} recorded nothing"
+    return found
+
+
+def test_the_recording_rules_sum_the_replicas(deployment: Deployment) -> None:
+    """deploy/kubernetes's rules, evaluated by the first Prometheus: per replica, then summed for the service."""
+    base = "agentperf_request_duration_seconds"
+    per_replica = _recorded(deployment, f"instance_request:{base}_count:rate5m")
+    assert sorted(series["metric"]["instance"] for series in per_replica) == sorted(
+        f"127.0.0.1:{port}" for port in deployment.ports
+    )
+    (service,) = _recorded(deployment, f"job_request:{base}_count:rate5m")
+    assert (service["metric"]["job"], service["metric"]["agentperf_request_name"]) == ("replicas", "Answerer")
+    assert "instance" not in service["metric"]
+    by_time: dict[float, list[float]] = {}
+    for series in per_replica:
+        for at, value in series["values"]:
+            by_time.setdefault(at, []).append(float(value))
+    # Rules of one group are evaluated in order at one time: the service's value is exactly its replicas' sum.
+    compared = [(float(value), by_time[at]) for at, value in service["values"] if len(by_time.get(at, [])) == 3]
+    assert compared and compared[-1][0] > 0
+    for value, replicas in compared:
+        assert value == pytest.approx(sum(replicas), rel=1e-12)
+    # Each replica's mean request latency: the one with the planted slowdown stands out.
+    means = {
+        series["metric"]["instance"]: float(series["values"][-1][1])
+        for series in _recorded(deployment, f"instance_request:{base}:mean5m")
+    }
+    assert max(means, key=lambda instance: means[instance]) == f"127.0.0.1:{deployment.ports[SLOWED]}", means
+    # The model's calls from both conventions layouts (replica 0 is on the newest): one call per request, each
+    # replica's scraped at the same times as its requests, so the rates match only if every replica is counted.
+    model = "job_model:gen_ai_client_operation_duration_seconds"
+    (calls,) = _recorded(deployment, f"{model}_count:rate5m")
+    assert calls["metric"]["gen_ai_request_model"] == "gpt-4o-mini"
+    requests = dict(service["values"])
+    matched = [(float(value), float(requests[at])) for at, value in calls["values"] if at in requests]
+    assert matched and all(value == pytest.approx(expected, rel=1e-9) for value, expected in matched)
+    assert float(_recorded(deployment, f"{model}:p95_rate5m")[0]["values"][-1][1]) > 0
+    tokens = _recorded(deployment, "job_model_type:gen_ai_client_token_usage_sum:rate5m")
+    assert {series["metric"]["gen_ai_token_type"] for series in tokens} == {"input", "output"}
+    assert float(_recorded(deployment, "job_model:agentperf_llm_cost:rate5m")[0]["values"][-1][1]) > 0
 
 
 @contextmanager

@@ -233,6 +233,17 @@ def _parser() -> argparse.ArgumentParser:
         help="where Grafana sees FOLDER's dashboards/ folder, for the dashboard provisioning "
         f"(default {bundle.GRAFANA_DASHBOARDS_PATH})",
     )
+    kubernetes_cmd = commands.add_parser(
+        "kubernetes",
+        help="write the scale-out recipe's generated files: recording rules and the dashboards' ConfigMap",
+        description="Writes the Prometheus recording rules that aggregate across replicas and a ConfigMap of\n"
+        "the Grafana dashboards for Grafana's dashboard sidecar into FOLDER (docs/replicas.md).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    kubernetes_cmd.add_argument("folder", type=Path, metavar="FOLDER", help="where to write (created if missing)")
+    kubernetes_cmd.add_argument(
+        "--namespace", default="observability", help="the ConfigMap's namespace, Grafana's (default observability)"
+    )
     return parser
 
 
@@ -292,23 +303,30 @@ def _traces(args: argparse.Namespace) -> int:
 def _grafana(args: argparse.Namespace) -> int:
     from otel_agentperf.stack import bundle
 
-    if args.folder.exists() and not args.folder.is_dir():
+    places = {"prometheus_url": args.prometheus_url, "tempo_url": args.tempo_url}
+    return _write_into(args.folder, lambda: bundle.write(args.folder, dashboards_path=args.dashboards_path, **places))
+
+
+def _kubernetes(args: argparse.Namespace) -> int:
+    from otel_agentperf.stack import kubernetes
+
+    return _write_into(args.folder, lambda: kubernetes.write(args.folder, args.namespace))
+
+
+def _write_into(folder: Path, write: Callable[[], list[Path]]) -> int:
+    """Run ``write`` into ``folder`` and list what it wrote; a folder that cannot be written is one line."""
+    if folder.exists() and not folder.is_dir():
         print(
-            f"otel-agentperf: {args.folder} is a file: give a folder to write into (created if missing)",
+            f"otel-agentperf: {folder} is a file: give a folder to write into (created if missing)",
             file=sys.stderr,
         )
         return 2
     try:
-        written = bundle.write(
-            args.folder,
-            prometheus_url=args.prometheus_url,
-            tempo_url=args.tempo_url,
-            dashboards_path=args.dashboards_path,
-        )
+        written = write()
     except OSError as exc:
-        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(args.folder) else ""
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(folder) else ""
         print(
-            f"otel-agentperf: cannot write into {args.folder}{where}: {exc.strerror or exc}; "
+            f"otel-agentperf: cannot write into {folder}{where}: {exc.strerror or exc}; "
             "give a folder you can write to (created if missing)",
             file=sys.stderr,
         )
@@ -412,6 +430,8 @@ def _main(argv: list[str] | None) -> int:
         return _traces(args)
     if args.command == "grafana":
         return _grafana(args)
+    if args.command == "kubernetes":
+        return _kubernetes(args)
     if args.command == "top":
         try:
             from otel_agentperf.views import top
