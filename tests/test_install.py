@@ -65,6 +65,14 @@ def _fresh_clone(destination: Path) -> Path:
     return destination
 
 
+def _constraints() -> str:
+    """The main lock, then what the build back end's lock adds (a package both pin is the main lock's)."""
+    main = (ROOT / "requirements" / "test.lock").read_text()
+    pinned = {line.split("==")[0] for line in main.splitlines() if "==" in line}
+    build = (ROOT / "requirements" / "build.lock").read_text().splitlines()
+    return main + "".join(f"{line}\n" for line in build if "==" in line and line.split("==")[0] not in pinned)
+
+
 @pytest.fixture(scope="module")
 def released(tmp_path_factory: pytest.TempPathFactory) -> Released:
     assert UV is not None, "uv is in the lock; scripts/test.sh installs it"
@@ -73,7 +81,7 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Released:
     venv = base / "venv"
     subprocess.run([UV, "venv", "--quiet", "--seed", "--python", sys.executable, venv], check=True, timeout=120)
     constraints = base / "constraints.txt"  # the locks, for pip and for build's isolated build environment
-    constraints.write_text("".join((ROOT / "requirements" / lock).read_text() for lock in ("test.lock", "build.lock")))
+    constraints.write_text(_constraints())
     env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "PYTHON", "VIRTUAL_ENV"))}
     env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}", VIRTUAL_ENV=str(venv), PIP_CONSTRAINT=str(constraints))
     lines = commands(block("release-check").text)
