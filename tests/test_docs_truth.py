@@ -4,7 +4,8 @@ The blocks are read from the docs themselves (``tests/doc_blocks.py``), never co
 hosts and working folders are adapted; what the text promises (the comments beside a command, the span
 names beside a decorator, the shape of a sample) is checked against what really happens. The blocks run
 elsewhere: the README's main job in ``tests/test_example.py``, the lock command in ``tests/test_lock.py``,
-the backends in ``tests/test_backends.py``, ``pip install otel-agentperf`` in ``tests/test_install.py``.
+the backends in ``tests/test_backends.py``, the README's install and docs/release.md's build and check in
+``tests/test_install.py``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import pytest
 from otel_agentperf.views import cli
 from tests import invariants, tmux
 from tests.conftest import Recorded
-from tests.doc_blocks import ROOT, block, blocks, code_spans, commands
+from tests.doc_blocks import ROOT, CommandFailed, block, blocks, code_spans, commands, run, unaccounted
 from tests.test_launcher import _free_port
 
 # Once, not twice, under `--count 2` (CI time, see scripts/test.sh): what these tests check runs in processes
@@ -48,12 +49,44 @@ def _requested_ids() -> set[str]:
 
 
 def test_every_block_is_run_by_a_test_or_says_why_not() -> None:
-    found = blocks()
-    assert [b.where() for b in found if not b.marker] == []
-    assert [b.where() for b in found if b.marker == "not run here" and len(b.value.split()) < 5] == []
-    ids = [b.value for b in found if b.marker == "doc-test"]
-    assert len(ids) == len(set(ids)), "two blocks share an ID"
-    assert set(ids) == _requested_ids(), "a marker names no test, or a test asks for a block no doc has"
+    assert unaccounted(blocks(), _requested_ids()) == []
+
+
+PLANTED = """# A doc
+
+```bash
+otel-agentperf --version
+otel-agentperf report --flie run.otlp
+otel-agentperf --version
+```
+<!-- doc-test: planted -->
+
+```bash
+otel-agentperf traces --file run.otlp
+```
+
+```bash
+twine upload dist/*
+```
+<!-- not runnable here: publishing -->
+"""
+
+
+def test_a_planted_broken_command_or_unmarked_block_fails_the_docs_truth_test(tmp_path: Path) -> None:
+    """A doc with a mistyped option, a block no test runs and a reason too short to be one: the runner stops
+    at the broken line, named with what it printed, and the rule names each block that breaks it."""
+    doc = tmp_path / "planted.md"
+    doc.write_text(PLANTED)
+    found = blocks([doc])
+    (ran,) = [b for b in found if b.value == "planted"]
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    with pytest.raises(CommandFailed) as failed:
+        run(commands(ran.text), tmp_path, env)
+    said = str(failed.value)
+    assert said.startswith("otel-agentperf report --flie run.otlp\nexit 2\n")
+    assert "error:" in said.split("\n", 2)[2]  # what the command said is in the failure
+    assert unaccounted(found, {"planted"}) == [f"{doc}:10: no marker", f"{doc}:14: say why"]
+    assert unaccounted(found, set()) == [f"{doc}:10: no marker", f"{doc}:14: say why", "no test runs planted"]
 
 
 def _shell_env(server: Any, **extra: str) -> dict[str, str]:
@@ -80,10 +113,8 @@ def quickstart(server: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
     """The quickstart's lines up to ``--live``, each run as written in a folder holding the user's app.py."""
     cwd = tmp_path_factory.mktemp("quickstart")
     shutil.copy(APPS / "quickstart" / "app.py", cwd / "app.py")
-    lines = commands(block("quickstart").text)
-    assert lines[0] == "pip install otel-agentperf"  # tests/test_install.py installs it as a user would
     outputs = {}
-    for line in lines[1:]:
+    for line in commands(block("quickstart").text):
         if "--live" not in line:
             server.requests.pop(MODEL, None)
             result = _bash(line, cwd, _shell_env(server))
@@ -193,9 +224,7 @@ def test_the_launcher_block_records_the_targets_it_names(server: Any, myapp: Pat
     """The production block, with the Prometheus port moved; the app serves until the report has read it."""
     port = str(_free_port())
     script = [f"export OTEL_EXPORTER_PROMETHEUS_PORT={port}"]
-    lines = commands(block("launcher").text)
-    assert lines[0] == "pip install otel-agentperf"  # tests/test_install.py
-    for line in lines[1:]:
+    for line in commands(block("launcher").text):
         if line.startswith("opentelemetry-instrument "):
             script += [f"{line} &", "app=$!", "while [ ! -e ready ]; do sleep 0.1; done"]
         else:
