@@ -1,9 +1,10 @@
-"""What an app exported: OTLP trace and metric requests, decoded, in the order they arrived."""
+"""What an app exported: OTLP metrics digested per series, traces kept (all, or a bounded few), decoded."""
 
 from __future__ import annotations
 
+import io
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, TypeVar
 
@@ -12,10 +13,12 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import ResourceMetrics
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span
 
 from otel_agentperf.conventions import names
 from otel_agentperf.receiving import saved
+from otel_agentperf.receiving.metric_digest import MetricDigest
+from otel_agentperf.receiving.trace_keeper import TraceKeeper
 
 
 class BadRequest(Exception):
@@ -54,16 +57,31 @@ def _run_index(resource_attributes: Iterable[KeyValue]) -> int:
     return 0
 
 
-class Received:
-    """Every request received so far; each one also appended to a saved run, when there is one.
+class NotSaved(Exception):
+    """A request that could not be written to the saved run (a full disk): not kept either, so the report
+    and the saved run hold the same requests, and the receiver does not answer it as accepted."""
 
-    Requests come in on the receiver's handler threads while the live view reads them, hence the lock.
+
+SAMPLE = 16  # traces kept beside the slowest, a uniform sample of the rest
+
+
+class Received:
+    """What was received so far, in memory bounded by the metric series and the traces kept; each request
+    also appended to a saved run, when there is one.
+
+    Metrics are digested (``metric_digest``: one point per stream). Traces are kept by a
+    :class:`~otel_agentperf.receiving.trace_keeper.TraceKeeper` (the ``slowest`` slowest, a sample of
+    ``SAMPLE`` others, those still in flight), or every one of them with ``slowest=None`` (what ``compare``
+    reads: every request's latency). Requests come in on the receiver's handler threads while the live
+    view reads them, hence the lock.
     """
 
-    def __init__(self, save: BinaryIO | None = None) -> None:
+    def __init__(self, save: BinaryIO | None = None, slowest: int | None = None) -> None:
         self._lock = threading.Lock()
-        self._traces: list[ExportTraceServiceRequest] = []
-        self._metrics: list[ExportMetricsServiceRequest] = []
+        self._metrics = MetricDigest()
+        self._keeper = None if slowest is None else TraceKeeper(slowest, SAMPLE)
+        self._traces: list[ExportTraceServiceRequest] = []  # every request, without a keeper
+        self._spans = 0
         self._save = save
         self.saved = 0  # requests written to the saved run
         self.save_error: str | None = None
@@ -75,7 +93,8 @@ class Received:
                 self._save = None
 
     def add(self, signal: str, payload: bytes) -> None:
-        """Decode and keep one request; raises :class:`BadRequest` for a payload that does not decode."""
+        """Decode and keep one request; raises :class:`BadRequest` for a payload that does not decode, and
+        :class:`NotSaved` when saving it failed."""
         try:
             if signal == "traces":
                 trace_request = ExportTraceServiceRequest.FromString(payload)
@@ -84,29 +103,45 @@ class Received:
         except DecodeError as exc:
             raise BadRequest(f"not an OTLP {signal} request ({exc})") from exc
         with self._lock:
-            if signal == "traces":
-                self._traces.append(trace_request)
-            else:
-                self._metrics.append(metric_request)
             if self._save is not None:
                 try:
                     saved.append(self._save, signal, payload)
                 except OSError as exc:  # a full disk, say: the run goes on, and says so at the end
                     self.save_error = f"saving stopped after {self.saved} requests: {exc.strerror or exc}"
                     self._save = None
-                else:
-                    self.saved += 1
+                    raise NotSaved(self.save_error) from exc
+                self.saved += 1
+            if signal == "metrics":
+                self._metrics.add(metric_request)
+            elif self._keeper is not None:
+                self._keeper.add(trace_request)
+            else:
+                self._traces.append(trace_request)
+                self._spans += _spans_in(trace_request)
 
     def trace_requests(self) -> list[ExportTraceServiceRequest]:
+        """The traces kept: every request received, or (with a keeper) one request per trace kept."""
         with self._lock:
-            return list(self._traces)
+            return list(self._traces) if self._keeper is None else self._keeper.requests()
 
     def metric_requests(self) -> list[ExportMetricsServiceRequest]:
+        """The metrics received, digested into one request (none when nothing was received)."""
         with self._lock:
-            return list(self._metrics)
+            return [self._metrics.request()] if self._metrics.exports else []
+
+    @property
+    def metric_exports(self) -> int:
+        """How many metric requests arrived."""
+        return self._metrics.exports
+
+    def trace_count(self) -> int:
+        """Traces seen (kept or not); without a keeper, the traces in the requests."""
+        if self._keeper is not None:
+            return self._keeper.traces
+        return len({span.trace_id for request in self.trace_requests() for span in _spans(request)})
 
     def runs(self) -> list[Run]:
-        """The requests split by the run that exported them, in run order (see :class:`Run`).
+        """What was kept split by the run that exported it, in run order (see :class:`Run`).
 
         A request is split by its resources' ``agentperf.run.index``: every process of one run exports the
         same index, so one request holds one run's data; a request that mixes resources (a collector
@@ -126,12 +161,18 @@ class Received:
         return [found[index] for index in sorted(found)]
 
     def span_count(self) -> int:
-        return sum(
-            len(scope.spans)
-            for request in self.trace_requests()
-            for resource in request.resource_spans
-            for scope in resource.scope_spans
-        )
+        """Every span received, kept or not."""
+        return self._spans if self._keeper is None else self._keeper.spans
+
+
+def _spans(request: ExportTraceServiceRequest) -> Iterator[Span]:
+    for resource in request.resource_spans:
+        for scope in resource.scope_spans:
+            yield from scope.spans
+
+
+def _spans_in(request: ExportTraceServiceRequest) -> int:
+    return sum(len(scope.spans) for resource in request.resource_spans for scope in resource.scope_spans)
 
 
 _Resourced = TypeVar("_Resourced", ResourceSpans, ResourceMetrics)
@@ -145,10 +186,11 @@ def _by_run(items: Iterable[_Resourced]) -> list[tuple[int, list[_Resourced]]]:
     return list(grouped.items())
 
 
-def load(data: bytes) -> Received:
-    """A saved run's requests, as :class:`Received` held them while the run went on."""
-    received = Received()
-    for signal, payload in saved.records(data):
+def load(source: bytes | BinaryIO, slowest: int | None = None) -> Received:
+    """A saved run's requests (the file's bytes, or a stream read one record at a time), received as ``run``
+    received them (``slowest``: as for :class:`Received`)."""
+    received = Received(slowest=slowest)
+    for signal, payload in saved.records(io.BytesIO(source) if isinstance(source, bytes) else source):
         try:
             received.add(signal, payload)
         except BadRequest as exc:

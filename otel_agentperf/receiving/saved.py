@@ -9,10 +9,12 @@ run exactly as ``run`` read it live, and any OTLP tool decode it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import BinaryIO
 
 MAGIC = b"otel-agentperf saved run 1\n"
 SIGNALS = ("traces", "metrics")
+_HEAD_MAX = 32  # a record's head line: the signal, a space, a length and a newline
 
 
 class SavedRunError(Exception):
@@ -36,21 +38,19 @@ def append(stream: BinaryIO, signal: str, payload: bytes) -> None:
     stream.flush()
 
 
-def records(data: bytes) -> list[tuple[str, bytes]]:
-    """The (signal, payload) records of a saved run, in the order they were received."""
-    if not is_saved_run(data):
+def records(stream: BinaryIO) -> Iterator[tuple[str, bytes]]:
+    """The (signal, payload) records of a saved run, in the order they were received, read one at a time
+    (a saved run of any size is read in memory bounded by its largest request)."""
+    if stream.read(len(MAGIC)) != MAGIC:
         raise SavedRunError("not a saved run (no 'otel-agentperf saved run 1' header)")
-    found: list[tuple[str, bytes]] = []
     offset = len(MAGIC)
-    while offset < len(data):
-        end_of_line = data.find(b"\n", offset)
-        head = data[offset:end_of_line].decode("ascii", errors="replace").split(" ")
-        if end_of_line < 0 or len(head) != 2 or head[0] not in SIGNALS or not head[1].isdigit():
+    while line := stream.readline(_HEAD_MAX):
+        head = line.rstrip(b"\n").decode("ascii", errors="replace").split(" ")
+        if not line.endswith(b"\n") or len(head) != 2 or head[0] not in SIGNALS or not head[1].isdigit():
             raise SavedRunError(f"damaged record at byte {offset}")
-        start_of_payload = end_of_line + 1
-        end_of_payload = start_of_payload + int(head[1])
-        if data[end_of_payload : end_of_payload + 1] != b"\n":
+        length = int(head[1])
+        payload = stream.read(length + 1)
+        if len(payload) != length + 1 or payload[-1:] != b"\n":
             raise SavedRunError(f"record at byte {offset} is cut short (was the run stopped while writing?)")
-        found.append((head[0], data[start_of_payload:end_of_payload]))
-        offset = end_of_payload + 1
-    return found
+        yield head[0], payload[:-1]
+        offset += len(line) + length + 1

@@ -247,13 +247,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ReportError(f"cannot read {path}: {exc.strerror or exc}") from exc
-
-
 def _window(args: argparse.Namespace, end: str | None, fixed_start: bool = False) -> prometheus_window.Window:
     """The window of ``--prometheus`` that ends at ``end`` (now: None), or for ``top`` one that starts
     ``--range`` before now and grows; raises :class:`ReportError` for an option that cannot be used."""
@@ -285,18 +278,17 @@ def _source(args: argparse.Namespace) -> Source:
 
 
 def _traces(args: argparse.Namespace) -> int:
-    from otel_agentperf.receiving import received, saved
     from otel_agentperf.views import waterfall
 
     try:
-        loaded = received.load(_read(args.file))
-    except (ReportError, saved.SavedRunError) as exc:
-        print(
-            f"otel-agentperf: {args.file}: {exc}" if isinstance(exc, saved.SavedRunError) else f"otel-agentperf: {exc}",
-            file=sys.stderr,
-        )
+        loaded = sources.from_file(args.file, slowest=args.slowest).received
+    except ReportError as exc:
+        print(f"otel-agentperf: {exc}", file=sys.stderr)
         return 2
-    print(waterfall.render(loaded.trace_requests(), args.slowest))
+    if loaded is None:
+        print(f"otel-agentperf: {args.file}: not a saved run (otel-agentperf run --save FILE)", file=sys.stderr)
+        return 2
+    print(waterfall.render(loaded.trace_requests(), args.slowest, loaded.trace_count()))
     return 0
 
 

@@ -75,7 +75,7 @@ def _walk(trace_requests: list[ExportTraceServiceRequest]) -> tuple[dict[str, li
 def load(path: Path) -> Side:
     """A saved run (with its traces) or a ``report --format json`` output (rows only); raises
     :class:`rows.ReportError` for anything else that cannot be read."""
-    source = sources.from_file(path)
+    source = sources.from_file(path, slowest=None)  # every request's latency: every trace
     if source.received is None:
         return Side(source.label, source.rows)
     samples, callers = _walk(source.received.trace_requests())

@@ -201,7 +201,7 @@ def summary(received: Received, slowest: int) -> str:
     )
     if slowest == 0:
         return table
-    return table + "\n\n" + waterfall.render(received.trace_requests(), slowest)
+    return table + "\n\n" + waterfall.render(received.trace_requests(), slowest, received.trace_count())
 
 
 def write_html(received: Received, slowest: int, path: Path) -> str:
@@ -264,7 +264,7 @@ def run(
     _adopt_orphans()
     statuses: list[int] = []
     try:
-        received = Received(saving)
+        received = Received(saving, slowest=slowest)
         with Receiver(received) as receiver:
             env = child_environment(os.environ, receiver.endpoint, live)
             ran = 0.0  # seconds COMMAND ran, summed over the runs (not the waits for what each left behind)
@@ -293,7 +293,7 @@ def run(
         if saving is not None:
             with contextlib.suppress(OSError):  # a failed write was reported with the summary
                 saving.close()
-    spans, exports = received.span_count(), len(received.metric_requests())
+    spans, exports = received.span_count(), received.metric_exports
     said = (
         f"otel-agentperf run: {_ran(command, statuses, ran)}; received "
         f"{spans} span{'' if spans == 1 else 's'} and {exports} metric export{'' if exports == 1 else 's'}"

@@ -43,14 +43,22 @@ def from_received(got: received.Received, label: str) -> Source:
     return Source(label, otlp.rows(got.metric_requests()), got)
 
 
-def from_file(path: Path) -> Source:
-    """A ``run --save`` file, a ``report --format json`` output, or a saved Prometheus scrape."""
+def from_file(path: Path, slowest: int | None = 0) -> Source:
+    """A ``run --save`` file, a ``report --format json`` output, or a saved Prometheus scrape.
+
+    A saved run is read one request at a time into a :class:`received.Received` that keeps the ``slowest``
+    slowest traces (``None``: every trace, for ``compare``), so a saved run of any size is read in bounded
+    memory; the other two are small, and read whole."""
+    try:
+        with path.open("rb") as stream:
+            if saved.is_saved_run(stream.read(len(saved.MAGIC))):
+                stream.seek(0)
+                return from_received(received.load(stream, slowest), str(path))
+    except saved.SavedRunError as exc:
+        raise ReportError(f"{path}: {exc}") from exc
+    except OSError as exc:
+        raise ReportError(f"cannot read {path}: {exc.strerror or exc}") from exc
     data = _read(path)
-    if saved.is_saved_run(data):
-        try:
-            return from_received(received.load(data), str(path))
-        except saved.SavedRunError as exc:
-            raise ReportError(f"{path}: {exc}") from exc
     text = data.decode("utf-8", errors="replace")
     if text.lstrip().startswith("{"):
         try:

@@ -71,14 +71,16 @@ def render_trace(trace: Trace) -> str:
     return "\n".join(rendered)
 
 
-def render(requests: Iterable[ExportTraceServiceRequest], limit: int) -> str:
-    """The ``limit`` slowest traces of the requests, each as a waterfall; a sentence when there are none."""
+def render(requests: Iterable[ExportTraceServiceRequest], limit: int, seen: int | None = None) -> str:
+    """The ``limit`` slowest traces of the requests, each as a waterfall; a sentence when there are none.
+    ``seen``: how many traces there were, when the requests hold only some of them (the slowest kept)."""
     found = traces(requests)
     if not found:
         return "No spans were received."
     chosen = slowest(found, limit)
+    total = max(seen or 0, len(found))
     title = (
-        f"Slowest traces ({len(chosen)} of {len(found)}; {WAIT} in a bar: waited for an event loop other code held; "
+        f"Slowest traces ({len(chosen)} of {total}; {WAIT} in a bar: waited for an event loop other code held; "
         "path ms: the span's own time on the critical path, which decided when its trace could end):"
     )
     return "\n\n".join([title, *(render_trace(trace) for trace in chosen)])
