@@ -30,6 +30,7 @@ from otel_agentperf.receiving.received import BadRequest, NotSaved, Received
 PATHS = {"/v1/traces": "traces", "/v1/metrics": "metrics"}
 MAX_BODY = 20 * 1024 * 1024  # bytes, sent and decompressed: the Collector's default max_request_body_size
 _WBITS = {"gzip": 31, "deflate": 15}
+_CHUNK = 1 << 16
 
 
 class TooLarge(Exception):
@@ -37,18 +38,26 @@ class TooLarge(Exception):
 
 
 def _decompressed(body: bytes, encoding: str, limit: int) -> bytes:
-    """The body decompressed, never more than ``limit`` bytes of it (:class:`TooLarge` beyond)."""
+    """The body decompressed, never more than ``limit`` bytes of it (:class:`TooLarge` beyond); a gzip body
+    of several members (concatenated gzip streams) is their concatenation, as ``gzip.decompress`` reads it."""
     if encoding in ("", "identity"):
         return body
     if encoding not in _WBITS:
         raise BadRequest(f"unsupported Content-Encoding {encoding!r}")
-    inflating = zlib.decompressobj(wbits=_WBITS[encoding])
-    found = inflating.decompress(body, limit + 1)
-    if len(found) > limit:
-        raise TooLarge
-    if not inflating.eof:
-        raise BadRequest(f"{encoding} body is cut short")
-    return found
+    found: list[bytes] = []
+    room, rest = limit, body
+    while True:
+        inflating = zlib.decompressobj(wbits=_WBITS[encoding])
+        part = inflating.decompress(rest, room + 1)
+        if len(part) > room:
+            raise TooLarge
+        if not inflating.eof:
+            raise BadRequest(f"{encoding} body is cut short")
+        found.append(part)
+        room -= len(part)
+        rest = inflating.unused_data
+        if encoding != "gzip" or not rest:
+            return b"".join(found)
 
 
 class _Refusals:
@@ -81,7 +90,7 @@ def _handler(received: Received, refusals: _Refusals) -> type[BaseHTTPRequestHan
                 self._answer(400, b"Content-Length is not a number")
                 return
             if int(length) > MAX_BODY:
-                self.close_connection = True  # the body is not read: the connection cannot serve another
+                self._discard(int(length))  # read and dropped a chunk at a time: the sender then reads the 413
                 self._too_large()
                 return
             body = self.rfile.read(int(length))
@@ -106,6 +115,13 @@ def _handler(received: Received, refusals: _Refusals) -> type[BaseHTTPRequestHan
                 return
             reply = ExportTraceServiceResponse() if signal == "traces" else ExportMetricsServiceResponse()
             self._answer(200, reply.SerializeToString(), "application/x-protobuf")
+
+        def _discard(self, length: int) -> None:
+            while length > 0:
+                chunk = self.rfile.read(min(length, _CHUNK))
+                if not chunk:
+                    return
+                length -= len(chunk)
 
         def _too_large(self) -> None:
             refusals.too_large()

@@ -1,0 +1,207 @@
+"""``run`` in bounded memory: metrics digested per series give the rows every export gives, traces are kept
+to the slowest and a sample whatever their number, a saved run is read one record at a time, and the
+receiver refuses a body past its limit (sent or decompressed) with 413, in one line, without inflating it."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
+
+from otel_agentperf.receiving import received, saved, trace_keeper
+from otel_agentperf.receiving.receiver import MAX_BODY, Receiver
+from otel_agentperf.views import cli, otlp, spans
+from tests.test_receiving import DELTA, _post, _record
+
+
+def _exports(batches: list[list[float]], temporality: dict[type, AggregationTemporality]) -> list[bytes]:
+    """What one process's exporter sends, one collection per batch of values, in the real tool histogram."""
+    reader = InMemoryMetricReader(preferred_temporality=temporality)
+    provider = MeterProvider(metric_readers=[reader])
+    found = []
+    for values in batches:
+        _record(provider, values)
+        _record(provider, values[:1], error=True)
+        found.append(encode_metrics(reader.get_metrics_data()).SerializeToString())
+    provider.shutdown()
+    return found
+
+
+def test_digested_metrics_give_the_rows_every_export_gives_in_memory_per_series() -> None:
+    batches = [[0.01 * (i % 7 + 1), 0.2 + i / 100] for i in range(60)]
+    cumulative = {kind: AggregationTemporality.CUMULATIVE for kind in DELTA}
+    for temporality in (DELTA, cumulative):
+        payloads = _exports(batches, temporality)
+        keep = received.Received()
+        for payload in payloads:
+            keep.add("metrics", payload)
+        every = [received.ExportMetricsServiceRequest.FromString(payload) for payload in payloads]
+        assert otlp.rows(keep.metric_requests()) == otlp.rows(every)
+        (row,) = [row for row in otlp.rows(keep.metric_requests()) if row.name == "search"]
+        assert row.calls == 180 and row.errors == 60
+        (digest,) = keep.metric_requests()
+        points = [
+            p
+            for r in digest.resource_metrics
+            for s in r.scope_metrics
+            for m in s.metrics
+            for p in m.histogram.data_points
+        ]
+        assert len(points) == 2  # one per series (with and without the error), not one per export
+        assert keep.metric_exports == 60
+
+
+def _trace(number: int, seconds: float, children: int = 2) -> ExportTraceServiceRequest:
+    """One trace: ``children`` spans, then their root, ``seconds`` long; in one request, as a batch sends it."""
+    trace_id = number.to_bytes(16, "big")
+    root_id = (number * 1000 + 1).to_bytes(8, "big")
+    start = 10**18 + number * 10**9
+    made = [
+        Span(
+            trace_id=trace_id,
+            span_id=(number * 1000 + 2 + i).to_bytes(8, "big"),
+            parent_span_id=root_id,
+            name="child",
+            start_time_unix_nano=start,
+            end_time_unix_nano=start + 1000,
+        )
+        for i in range(children)
+    ]
+    made.append(
+        Span(
+            trace_id=trace_id,
+            span_id=root_id,
+            name=f"root {number}",
+            start_time_unix_nano=start,
+            end_time_unix_nano=start + int(seconds * 1e9),
+        )
+    )
+    mark = KeyValue(key="service.name", value=AnyValue(string_value="app"))
+    return ExportTraceServiceRequest(
+        resource_spans=[ResourceSpans(resource={"attributes": [mark]}, scope_spans=[ScopeSpans(spans=made)])]
+    )
+
+
+def test_the_keeper_keeps_the_slowest_and_a_sample_whatever_the_number_of_traces() -> None:
+    keep = received.Received(slowest=3)
+    for number in range(1, 5001):
+        seconds = 100.0 + number if number in (17, 2500, 4999) else (number % 97) / 100
+        keep.add("traces", _trace(number, seconds).SerializeToString())
+    kept = spans.traces(keep.trace_requests())
+    assert keep.span_count() == 15_000 and keep.trace_count() == 5000
+    assert len(kept) == 3 + received.SAMPLE  # the slowest three and the sample: nothing pending
+    slowest = sorted(kept, key=lambda trace: trace.duration, reverse=True)[:3]
+    assert [trace.roots[0].name for trace in slowest] == ["root 4999", "root 2500", "root 17"]
+    assert all(trace.span_count == 3 for trace in kept)  # each kept whole
+
+
+def test_a_trace_without_its_root_is_held_bounded_and_late_spans_join_a_kept_trace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    keeper = trace_keeper.TraceKeeper(slowest=1, sample=0)
+    monkeypatch.setattr(trace_keeper, "PENDING_SPANS", 100)
+    for number in range(1, 200):  # roots in another process: only children arrive
+        orphan = _trace(number, 0.5, children=3)
+        del orphan.resource_spans[0].scope_spans[0].spans[-1]
+        keeper.add(orphan)
+    assert keeper.traces == 199 and sum(len(r.resource_spans[0].scope_spans[0].spans) for r in keeper.requests()) <= 103
+    keeper.add(_trace(500, 9.0))
+    late = _trace(500, 9.0, children=1)
+    del late.resource_spans[0].scope_spans[0].spans[-1]
+    late.resource_spans[0].scope_spans[0].spans[0].span_id = b"late-one"
+    keeper.add(late)
+    (slowest,) = [trace for trace in spans.traces(keeper.requests()) if trace.duration == int(9e9)]
+    assert slowest.span_count == 4
+
+
+def test_report_and_traces_stream_through_a_saved_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "big.otlp"
+    with path.open("wb") as stream:
+        saved.start(stream)
+        for number in range(1, 3001):
+            saved.append(stream, "traces", _trace(number, 50.0 if number == 1234 else 0.01).SerializeToString())
+        for payload in _exports([[0.1, 0.2]] * 5, DELTA):
+            saved.append(stream, "metrics", payload)
+    loaded = received.load(path.open("rb"), slowest=1)
+    assert len(spans.traces(loaded.trace_requests())) == 1 + received.SAMPLE
+    assert cli.main(["traces", "--file", str(path), "--slowest", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Slowest traces (1 of 3000; " in out and "root 1234" in out
+    assert cli.main(["report", "--file", str(path), "--format", "json"]) == 0
+    (operation,) = json.loads(capsys.readouterr().out)["operations"]
+    assert operation["calls"] == 15
+    cut = tmp_path / "cut.otlp"
+    cut.write_bytes(path.read_bytes()[:-5])
+    try:
+        list(saved.records(io.BytesIO(cut.read_bytes())))
+    except saved.SavedRunError as exc:
+        assert str(exc).startswith("record at byte ") and "cut short" in str(exc)
+    else:
+        raise AssertionError("a cut saved run read as whole")
+
+
+def _bomb(megabytes: int) -> bytes:
+    """A gzip body of ``megabytes`` MiB of zeros, a gzip member per MiB (each about a kilobyte): what
+    ``gzip.decompress`` reads as their concatenation, made in milliseconds."""
+    return gzip.compress(bytes(1024 * 1024)) * megabytes
+
+
+def test_a_body_past_the_limit_is_refused_413_sent_or_inflated(tmp_path: Path) -> None:
+    bomb = _bomb(512)
+    assert len(bomb) < 600 * 1024
+    keep = received.Received()
+    with Receiver(keep) as receiver:
+        headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}
+        status, body = _post(f"{receiver.endpoint}/v1/traces", bomb, **headers)
+        assert status == 413 and str(MAX_BODY).encode() in body
+        plain = {"Content-Type": "application/x-protobuf"}
+        assert _post(f"{receiver.endpoint}/v1/traces", bytes(MAX_BODY + 1), **plain)[0] == 413
+        assert _post(f"{receiver.endpoint}/v1/traces", gzip.compress(b"\x00")[:-8], **headers)[0] == 400  # cut short
+        one_stream = zlib.compress(bytes(MAX_BODY + 1), 1)  # deflate: a single stream past the limit
+        assert (
+            _post(f"{receiver.endpoint}/v1/traces", one_stream, **{**headers, "Content-Encoding": "deflate"})[0] == 413
+        )
+        payload = _trace(1, 0.1).SerializeToString()
+        fine = gzip.compress(payload[:10]) + gzip.compress(payload[10:])  # two members: one body
+        assert _post(f"{receiver.endpoint}/v1/traces", fine, **headers)[0] == 200
+    assert keep.span_count() == 3  # only what was answered 200
+
+
+BOMBED = """
+import gzip, resource, urllib.error, urllib.request
+from otel_agentperf.receiving.received import Received
+from otel_agentperf.receiving.receiver import Receiver
+body = gzip.compress(bytes(1 << 20)) * 512
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with Receiver(Received()) as receiver:
+    request = urllib.request.Request(receiver.endpoint + "/v1/traces", data=body, headers={
+        "Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"})
+    try:
+        urllib.request.urlopen(request)
+    except urllib.error.HTTPError as exc:
+        print("answered", exc.code)
+print("grew kB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+def test_a_gzip_bomb_gets_413_one_line_and_the_receiving_process_stays_small() -> None:
+    """0.5 MB of gzip that inflates to 512 MiB: refused at the limit, the process's peak barely moves (inflated
+    it took ``run`` to over 1 GB). Measured in a process of its own, whose peak RSS is this alone."""
+    bombed = subprocess.run([sys.executable, "-c", BOMBED], capture_output=True, text=True, timeout=120, check=True)
+    answered, grew = bombed.stdout.splitlines()
+    assert answered == "answered 413"
+    assert int(grew.split()[-1]) < 64 * 1024  # kB: the limit's 20 MiB and change, not 512 MiB
+    (said,) = bombed.stderr.splitlines()
+    assert said.startswith("otel-agentperf run: refused a request larger than 20 MiB (sent or decompressed) with 413")
