@@ -147,6 +147,17 @@ REQUEST_NAME: Final = "agentperf.request.name"
 CRITICAL_PATH_OPERATION: Final = "agentperf.critical_path.operation"
 CRITICAL_PATH_OPERATIONS: Final = "agentperf.critical_path.operations"  # ["tool search_flights", ...]
 CRITICAL_PATH_SECONDS: Final = "agentperf.critical_path.seconds"  # [1.25, ...]: the same order
+# Keep hints, on a request's span as it ends: why its trace is worth keeping under tail sampling. ``agentperf.keep``
+# lists the reasons (comma-separated, a string a Collector's string_attribute policy matches), and each
+# reason is also a boolean ``agentperf.keep.<reason>`` (for a boolean_attribute policy); neither is set on a
+# request with no reason.
+KEEP: Final = "agentperf.keep"
+KEEP_SLOW: Final = "slow"  # slower than its request's recent p95
+KEEP_ERROR: Final = "error"  # it, or an operation inside it, failed
+KEEP_RETRIED: Final = "retried"  # a model call inside it took more than one HTTP attempt
+KEEP_BLOCKING: Final = "blocking"  # it, or an operation inside it, held the event loop past the threshold
+KEEP_COSTLY: Final = "costly"  # its model calls cost more than the threshold (OTEL_AGENTPERF_KEEP_COST_USD)
+KEEP_REASONS: Final = (KEEP_SLOW, KEEP_ERROR, KEEP_RETRIED, KEEP_BLOCKING, KEEP_COSTLY)
 # The critical-path "kind" of time an operation on the path spent waiting for an event loop other code
 # held: the report charges it to the holders, as it charges waits everywhere.
 KIND_WAITED: Final = "waited"

@@ -22,7 +22,7 @@ from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
 from otel_agentperf.conventions.instruments import Instruments
-from otel_agentperf.recording import critical_path, loop_clock, prices
+from otel_agentperf.recording import critical_path, keep_hints, loop_clock, prices
 from otel_agentperf.recording.bounded import BoundedValues, Bounds
 from otel_agentperf.recording.loop_clock import LoopClock
 from otel_agentperf.recording.memory import MemoryProbe
@@ -77,6 +77,8 @@ class Telemetry(Protocol):
     error_types: BoundedValues
     memory: MemoryProbe | None
     block_threshold: float  # seconds an operation must hold the event loop to count as blocking it
+    recent: keep_hints.RecentLatency  # each request name's recent durations, for the keep hint ``slow``
+    keep_cost: float  # US dollars a request must cost past for the keep hint ``costly``
     slow: SlowLog
     process: critical_path.ProcessPath  # the caller of operations outside any request
 
@@ -122,6 +124,7 @@ class Invocation:
         "_blocked",
         "_chain",
         "_children",
+        "_cost",
         "_counts_call",
         "_deferred",
         "_duration",
@@ -131,6 +134,7 @@ class Invocation:
         "_frame",
         "_held",
         "_held_at_start",
+        "_hints",
         "_metric_attributes",
         "_on_item",
         "_on_loop",
@@ -210,6 +214,10 @@ class Invocation:
         # What each operation it called measured, as it finished (append is thread-safe): (duration, seconds it
         # waited for a loop others held, seconds it and its own callees held the loop), for the self figures.
         self._children: list[tuple[float, float, float]] = []
+        # Keep hints (``keep_hints``): what it and its callees flagged (error, retried, held the loop) and what
+        # their model calls cost, handed to the operation that called it as it finishes.
+        self._hints = 0
+        self._cost = 0.0
         self._duration = 0.0  # set as it finishes, before ``_started`` is cleared
         self._frame: object = None  # the wrapper frame that runs it, noted for the loop monitor
         self._step_frame: object = None  # the frame running a step of what it streams, likewise
@@ -453,6 +461,7 @@ class Invocation:
                 attributes = {**attributes, names.ERROR_TYPE: kind}
                 pending[names.ERROR_TYPE] = kind
                 self.span.set_status(Status(StatusCode.ERROR, kind))
+                self._hints |= keep_hints.ERROR
             children = self._children
             called = children_waited = children_held = 0.0
             for child_duration, child_waited, child_held in children:
@@ -487,6 +496,11 @@ class Invocation:
             if self._sequential is not None:
                 calls, seconds, recoverable = self._sequential
                 recorder.sequential(self._operation.kind, int(calls), seconds, recoverable, attributes)
+            if self._request == _REQUEST:
+                self._keep(started, duration)
+            elif self._enclosing is not None and (self._hints or self._cost):
+                self._enclosing._hints |= self._hints
+                self._enclosing._cost += self._cost
             if self._snapshot is not None and telemetry.memory is not None:
                 deltas = telemetry.memory.finish(self._snapshot)
                 pending.update(deltas)
@@ -592,6 +606,16 @@ class Invocation:
         if last is None or node[0] >= last[0]:
             caller._path = node
 
+    def _keep(self, started: float, duration: float) -> None:
+        """A request's keep hints on its span: why its trace is worth keeping (``keep_hints``)."""
+        telemetry = self._telemetry
+        memo = self._operation.path_key  # its name as its critical path named it, just now
+        key = memo[1] if memo is not None else (self._operation.kind, self._operation.span_name)
+        slow = telemetry.recent.slower(key, duration)
+        found = keep_hints.reasons(self._hints, self._cost, telemetry.keep_cost, slow)
+        if found:
+            self._pending.update(keep_hints.attributes(found))
+
     def _record_protocol(self, duration: float, failed: AttributeValue | None) -> None:
         measured = {**self._operation.protocol_attributes, **(self._protocol_attributes or {})}
         if failed is not None:
@@ -627,6 +651,7 @@ class Invocation:
         # is charged its part, not flagged.
         flagged = blocked if blocked >= threshold else 0.0
         if flagged:
+            self._hints |= keep_hints.BLOCKING
             self._pending[names.EVENT_LOOP_BLOCKED_TIME] = flagged
             event: dict[str, AttributeValue] = {names.EVENT_LOOP_BLOCKED_TIME: flagged}
             if self._where is not None:
@@ -754,6 +779,7 @@ class LLMInvocation(Invocation):
         retried = attempts[:-1]
         seconds = last.started - first.started
         self._pending[names.LLM_HTTP_ATTEMPTS] = len(attempts)
+        self._hints |= keep_hints.RETRIED
         self._pending[names.LLM_RETRY_TIME] = seconds
         # Span events carry wall-clock times: each attempt's end, moved from the performance counter.
         offset = time.time_ns() - int(perf_counter() * 1e9)
@@ -855,6 +881,7 @@ class LLMInvocation(Invocation):
             return
         cost = price.cost(input_tokens or 0, output_tokens or 0, cache_read or 0, cache_write or 0)
         self._pending[names.LLM_COST] = cost
+        self._cost += cost
         recorder.cost(cost, usage_attributes)
 
     def _spent(self) -> tuple[int, float | None]:

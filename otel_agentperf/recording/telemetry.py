@@ -20,7 +20,7 @@ from opentelemetry.trace import TracerProvider
 from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import instruments, names
-from otel_agentperf.recording import bounded, critical_path, loop_clock
+from otel_agentperf.recording import bounded, critical_path, keep_hints, loop_clock
 from otel_agentperf.recording.invocations import TYPES, AgentInvocation, Invocation, LLMInvocation, ResultHook
 from otel_agentperf.recording.memory import MemoryProbe
 from otel_agentperf.recording.operations import Operation
@@ -114,6 +114,8 @@ class Telemetry:
         self.block_threshold = loaded.loop_block_threshold_s
         self.slow = SlowLog(dict(loaded.slow_thresholds_s))
         self.process = critical_path.ProcessPath()
+        self.recent = keep_hints.RecentLatency()
+        self.keep_cost = loaded.keep_cost_usd
         self._made_from = (tracer_provider, meter_provider, memory_modes)
         # Explicit providers are the caller's choice; the global ones are looked at on the first operation.
         self._providers_checked = tracer_provider is not None or meter_provider is not None

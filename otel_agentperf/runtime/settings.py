@@ -27,6 +27,8 @@ Environment variables (all optional):
   (default 20 ms; the monitor looks every quarter of that).
 - ``OTEL_AGENTPERF_SLOW_MS``: when an operation is slow enough for a log record: ``kind=ms`` pairs
   (``llm=5000,tool=500``) over the defaults in ``DEFAULT_SLOW_MS``, one number for every kind, or ``off``.
+- ``OTEL_AGENTPERF_KEEP_COST_USD``: a request whose model calls cost more (US dollars) carries the keep hint
+  ``costly`` (default 0.10; ``off`` never).
 
 Read from the standard variables too: ``OTEL_SDK_DISABLED``, ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``,
 ``OTEL_SEMCONV_STABILITY_OPT_IN``, ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` and
@@ -41,6 +43,7 @@ of an entry named in both.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -63,6 +66,8 @@ LOOP_MONITOR_ENV = "OTEL_AGENTPERF_LOOP_MONITOR"
 LOOP_BLOCK_MS_ENV = "OTEL_AGENTPERF_LOOP_BLOCK_MS"
 DEFAULT_LOOP_BLOCK_MS = 20.0
 SLOW_MS_ENV = "OTEL_AGENTPERF_SLOW_MS"
+KEEP_COST_ENV = "OTEL_AGENTPERF_KEEP_COST_USD"
+DEFAULT_KEEP_COST_USD = 0.10
 # Past these, an operation is logged as slow (milliseconds): generous, for what is slow for each kind.
 DEFAULT_SLOW_MS: dict[str, float] = {
     "agent": 60_000.0,
@@ -125,6 +130,7 @@ class Settings(NamedTuple):
     loop_block_threshold_s: float = DEFAULT_LOOP_BLOCK_MS / 1000
     # (kind, seconds) pairs: an operation of that kind taking longer is logged as slow.
     slow_thresholds_s: tuple[tuple[str, float], ...] = DEFAULT_SLOW_THRESHOLDS_S
+    keep_cost_usd: float = DEFAULT_KEEP_COST_USD  # a request costing more is hinted ``costly``; inf: never
     prices: Any = None  # the settings file's ``prices`` models table, or None
     prices_source: str = ""  # where that table came from, for warnings
     prices_file: str | None = None  # OTEL_AGENTPERF_PRICES
@@ -263,6 +269,29 @@ def _slow_thresholds(environ: os._Environ[str] | dict[str, str]) -> tuple[tuple[
     return tuple((kind, milliseconds / 1000) for kind, milliseconds in thresholds.items())
 
 
+def _keep_cost(environ: os._Environ[str] | dict[str, str]) -> float:
+    """US dollars a request's model calls must cost past for its keep hint ``costly`` (inf: off)."""
+    value = environ.get(KEEP_COST_ENV, "").strip()
+    if not value:
+        return DEFAULT_KEEP_COST_USD
+    if value.lower() in _FALSE:
+        return math.inf
+    try:
+        dollars = float(value)
+    except ValueError:
+        dollars = -1.0
+    if dollars < 0 or math.isnan(dollars):
+        failures.warn_once(
+            f"keep-cost:{value}",
+            "otel-agentperf: %s=%r is not a number of US dollars (or off); using %g",
+            KEEP_COST_ENV,
+            value,
+            DEFAULT_KEEP_COST_USD,
+        )
+        return DEFAULT_KEEP_COST_USD
+    return dollars
+
+
 def _parse_memory(value: object, source: str) -> frozenset[str]:
     if isinstance(value, str):
         items: list[object] = list(value.split(","))
@@ -330,6 +359,7 @@ def _load(environ: os._Environ[str] | dict[str, str]) -> Settings:
         loop_monitor=_flag(environ, LOOP_MONITOR_ENV, True),
         loop_block_threshold_s=_block_threshold(environ),
         slow_thresholds_s=_slow_thresholds(environ),
+        keep_cost_usd=_keep_cost(environ),
         prices_file=environ.get(PRICES_ENV) or None,
     )
 
