@@ -11,6 +11,7 @@ import subprocess
 import sys
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
@@ -205,3 +206,29 @@ def test_a_gzip_bomb_gets_413_one_line_and_the_receiving_process_stays_small() -
     assert int(grew.split()[-1]) < 64 * 1024  # kB: the limit's 20 MiB and change, not 512 MiB
     (said,) = bombed.stderr.splitlines()
     assert said.startswith("otel-agentperf run: refused a request larger than 20 MiB (sent or decompressed) with 413")
+
+
+class _FillsUp(io.BytesIO):
+    """A saved run's file whose disk fills after ``room`` writes."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    def write(self, data: Any) -> int:
+        if self.room == 0:
+            raise OSError(28, "No space left on device")
+        self.room -= 1
+        return super().write(data)
+
+
+def test_a_request_that_could_not_be_saved_is_answered_507_and_not_kept() -> None:
+    keep = received.Received(_FillsUp(2))  # the header and one request
+    headers = {"Content-Type": "application/x-protobuf"}
+    with Receiver(keep) as receiver:
+        assert _post(f"{receiver.endpoint}/v1/traces", _trace(1, 0.1).SerializeToString(), **headers)[0] == 200
+        status, body = _post(f"{receiver.endpoint}/v1/traces", _trace(2, 0.1).SerializeToString(), **headers)
+        assert status == 507 and b"No space left" in body
+        assert _post(f"{receiver.endpoint}/v1/traces", _trace(3, 0.1).SerializeToString(), **headers)[0] == 200
+    assert keep.span_count() == 6 and keep.saved == 1  # the first and (no longer saving) the third
+    assert keep.save_error is not None and keep.save_error.startswith("saving stopped after 1 requests")
