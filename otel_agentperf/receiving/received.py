@@ -186,11 +186,14 @@ def _by_run(items: Iterable[_Resourced]) -> list[tuple[int, list[_Resourced]]]:
     return list(grouped.items())
 
 
-def load(source: bytes | BinaryIO, slowest: int | None = None) -> Received:
+def load(source: bytes | BinaryIO, slowest: int | None = None, traces: bool = True) -> Received:
     """A saved run's requests (the file's bytes, or a stream read one record at a time), received as ``run``
-    received them (``slowest``: as for :class:`Received`)."""
+    received them (``slowest``: as for :class:`Received`); without ``traces``, its metrics alone (the trace
+    records are skipped undecoded: a report reads metrics only)."""
     received = Received(slowest=slowest)
     for signal, payload in saved.records(io.BytesIO(source) if isinstance(source, bytes) else source):
+        if signal == "traces" and not traces:
+            continue
         try:
             received.add(signal, payload)
         except BadRequest as exc:

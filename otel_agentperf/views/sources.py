@@ -47,13 +47,14 @@ def from_file(path: Path, slowest: int | None = 0) -> Source:
     """A ``run --save`` file, a ``report --format json`` output, or a saved Prometheus scrape.
 
     A saved run is read one request at a time into a :class:`received.Received` that keeps the ``slowest``
-    slowest traces (``None``: every trace, for ``compare``), so a saved run of any size is read in bounded
-    memory; the other two are small, and read whole."""
+    slowest traces (``None``: every trace, for ``compare``; 0: none, its traces not even decoded, for the
+    report and the gate, which read metrics), so a saved run of any size is read in bounded memory; the
+    other two are small, and read whole."""
     try:
         with path.open("rb") as stream:
             if saved.is_saved_run(stream.read(len(saved.MAGIC))):
                 stream.seek(0)
-                return from_received(received.load(stream, slowest), str(path))
+                return from_received(received.load(stream, slowest, traces=slowest != 0), str(path))
     except saved.SavedRunError as exc:
         raise ReportError(f"{path}: {exc}") from exc
     except OSError as exc:
