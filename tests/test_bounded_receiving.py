@@ -21,6 +21,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 
+from otel_agentperf.conventions import names
 from otel_agentperf.receiving import received, saved, trace_keeper
 from otel_agentperf.receiving.receiver import MAX_BODY, Receiver
 from otel_agentperf.views import cli, otlp, spans
@@ -64,7 +65,7 @@ def test_digested_metrics_give_the_rows_every_export_gives_in_memory_per_series(
         assert keep.metric_exports == 60
 
 
-def _trace(number: int, seconds: float, children: int = 2) -> ExportTraceServiceRequest:
+def _trace(number: int, seconds: float, children: int = 2, hint: str = "") -> ExportTraceServiceRequest:
     """One trace: ``children`` spans, then their root, ``seconds`` long; in one request, as a batch sends it."""
     trace_id = number.to_bytes(16, "big")
     root_id = (number * 1000 + 1).to_bytes(8, "big")
@@ -87,6 +88,7 @@ def _trace(number: int, seconds: float, children: int = 2) -> ExportTraceService
             name=f"root {number}",
             start_time_unix_nano=start,
             end_time_unix_nano=start + int(seconds * 1e9),
+            attributes=[KeyValue(key=names.KEEP, value=AnyValue(string_value=hint))] if hint else [],
         )
     )
     mark = KeyValue(key="service.name", value=AnyValue(string_value="app"))
@@ -99,10 +101,15 @@ def test_the_keeper_keeps_the_slowest_and_a_sample_whatever_the_number_of_traces
     keep = received.Received(slowest=3)
     for number in range(1, 5001):
         seconds = 100.0 + number if number in (17, 2500, 4999) else (number % 97) / 100
-        keep.add("traces", _trace(number, seconds).SerializeToString())
+        hint = "error,retried" if number % 50 == 0 else ""  # a hundred traces whose root carries keep hints
+        keep.add("traces", _trace(number, seconds, hint=hint).SerializeToString())
     kept = spans.traces(keep.trace_requests())
     assert keep.span_count() == 15_000 and keep.trace_count() == 5000
-    assert len(kept) == 3 + received.SAMPLE  # the slowest three and the sample: nothing pending
+    hinted = sorted(
+        int(trace.roots[0].name.split()[1]) for trace in kept if int(trace.roots[0].name.split()[1]) % 50 == 0
+    )
+    assert hinted[-trace_keeper.HINTED :] == list(range(5000 - 50 * (trace_keeper.HINTED - 1), 5001, 50))  # the latest
+    assert len(kept) <= 3 + received.SAMPLE + trace_keeper.HINTED  # the slowest three, the sample, the hinted
     slowest = sorted(kept, key=lambda trace: trace.duration, reverse=True)[:3]
     assert [trace.roots[0].name for trace in slowest] == ["root 4999", "root 2500", "root 17"]
     assert all(trace.span_count == 3 for trace in kept)  # each kept whole

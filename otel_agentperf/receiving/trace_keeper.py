@@ -1,12 +1,14 @@
-"""Received spans in bounded memory: the slowest traces, a uniform sample of the rest, and what is in flight.
+"""Received spans in bounded memory: the slowest traces, a sample of the rest, the hinted ones, those in flight.
 
 Spans arrive in export batches as they end, a trace's spans possibly in several batches (and processes). A
 trace is held as *pending* until its root arrives (a span without a parent: in one process it ends after
 its children, so its batch is the last of its trace there). It is then *finished*: ranked by its duration
-(its latest end less its earliest start) among the ``slowest`` kept so far, and offered to a reservoir of
-``sample`` traces (Algorithm R: every finished trace equally likely to be in it). A finished trace in
-neither is dropped; a span arriving after its trace finished joins it when it is kept, and is dropped
-otherwise (the ids of recently finished traces are remembered, a bounded number of them).
+(its latest end less its earliest start) among the ``slowest`` kept so far, offered to a reservoir of
+``sample`` traces (Algorithm R: every finished trace equally likely to be in it), and, when its root
+carries keep hints (``agentperf.keep``: it failed, retried, held the loop...), kept among the ``HINTED``
+latest such traces, as a Collector's tail sampling would keep it. A finished trace in none is dropped; a
+span arriving after its trace finished joins it when it is kept, and is dropped otherwise (the ids of
+recently finished traces are remembered, a bounded number of them).
 
 What bounds memory while traces are in flight: at most ``PENDING_SPANS`` spans are pending; beyond, the
 trace pending the longest is finished as it stands (a trace whose root is in a process that did not
@@ -30,7 +32,10 @@ from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from otel_agentperf.conventions import names
+
 PENDING_SPANS = 50_000
+HINTED = 64  # the latest traces whose root carries keep hints
 SPANS_PER_TRACE = 10_000
 _RECENT = 10_000  # finished trace ids remembered, so their late spans are not held as a new pending trace
 
@@ -42,6 +47,7 @@ class _Held:
     start: int
     end: int
     spans: list[tuple[bytes, bytes, bytes]] = field(default_factory=list)
+    hinted: bool = False  # its root carries keep hints
 
     @property
     def duration(self) -> int:
@@ -49,7 +55,8 @@ class _Held:
 
 
 class TraceKeeper:
-    """The ``slowest`` slowest finished traces, a reservoir of ``sample`` others, and the pending ones."""
+    """The ``slowest`` slowest finished traces, a reservoir of ``sample`` others, the latest hinted ones, and
+    the pending ones."""
 
     def __init__(self, slowest: int, sample: int, seed: int = 0) -> None:
         self._slowest_wanted = slowest
@@ -63,6 +70,8 @@ class TraceKeeper:
         self._slowest: list[tuple[int, int, bytes]] = []  # min-heap of (duration, order, trace id)
         self._in_slowest: set[bytes] = set()
         self._sample: list[bytes] = []
+        self._hinted: deque[bytes] = deque()
+        self._in_hinted: set[bytes] = set()
         self._recent: deque[bytes] = deque(maxlen=_RECENT)
         self._recent_set: set[bytes] = set()
         self.spans = 0  # every span received, kept or not
@@ -111,6 +120,8 @@ class TraceKeeper:
             self.dropped_spans += 1
             return False
         self._pending_spans += trace_id in self._pending
+        if not span.parent_span_id and any(each.key == names.KEEP for each in span.attributes):
+            held.hinted = True
         held.start = min(held.start, span.start_time_unix_nano)
         held.end = max(held.end, span.end_time_unix_nano)
         held.spans.append((resource_key, scope_key, span.SerializeToString()))
@@ -148,12 +159,20 @@ class TraceKeeper:
                     self._sample[index] = trace_id
                     self._release(out)
                     keep = True
+        if held.hinted:
+            self._hinted.append(trace_id)
+            self._in_hinted.add(trace_id)
+            keep = True
+            if len(self._hinted) > HINTED:
+                out = self._hinted.popleft()
+                self._in_hinted.discard(out)
+                self._release(out)
         if keep:
             self._kept[trace_id] = held
 
     def _release(self, trace_id: bytes) -> None:
-        """Drop a trace that left the slowest or the sample, unless it is still in the other."""
-        if trace_id not in self._in_slowest and trace_id not in self._sample:
+        """Drop a trace that left the slowest, the sample or the hinted, unless it is still in another."""
+        if trace_id not in self._in_slowest and trace_id not in self._in_hinted and trace_id not in self._sample:
             self._kept.pop(trace_id, None)
 
     def requests(self) -> list[ExportTraceServiceRequest]:

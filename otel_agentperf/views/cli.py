@@ -274,6 +274,10 @@ def _source(args: argparse.Namespace) -> Source:
         return sources.from_prometheus(_window(args, args.end))
     if args.file is None:
         return sources.from_url(args.url or DEFAULT_URL)
+    if args.command == "report" and args.format == "html":  # the page draws a saved run's traces too
+        from otel_agentperf.views import html_report
+
+        return sources.from_file(args.file, slowest=html_report.TRACES)
     return sources.from_file(args.file)
 
 
