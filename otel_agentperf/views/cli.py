@@ -461,8 +461,9 @@ def _main(argv: list[str] | None) -> int:
     if args.format == "html":
         from otel_agentperf.views import html_report
 
-        traces = source.received.trace_requests() if source.received is not None else None
-        print(html_report.render(rows, bottlenecks(rows), traces))
+        got = source.received
+        traces = got.trace_requests() if got is not None else None
+        print(html_report.render(rows, bottlenecks(rows), traces, seen=got.trace_count() if got is not None else None))
         return 0
     print(_RENDERERS[args.format](rows, bottlenecks(rows)))
     return 0

@@ -61,9 +61,14 @@ script-src 'unsafe-inline'; img-src data:">
 
 
 def run_data(
-    rows: list[Row], bottlenecks: list[str], traces: list[ExportTraceServiceRequest] | None, slowest: int
+    rows: list[Row],
+    bottlenecks: list[str],
+    traces: list[ExportTraceServiceRequest] | None,
+    slowest: int,
+    seen: int | None = None,
 ) -> dict[str, Any]:
-    """What the run view draws: the JSON report, the table's cells, and (for a run) its slowest traces."""
+    """What the run view draws: the JSON report, the table's cells, and (for a run) its slowest traces
+    (``seen``: how many traces there were, when ``traces`` holds only those ``run`` kept)."""
     figures = report.as_dict(rows, bottlenecks)
     operations = report.operations(rows)
     table_rows = []
@@ -138,7 +143,7 @@ def run_data(
         "blocking": sorted(blocking, key=lambda found: -float(found["seconds"])),
         "retried": retried,
         "retry_timeline": None if traces is None else html_traces.retries(traces),
-        "traces": None if traces is None or slowest == 0 else html_traces.slowest_traces(traces, slowest),
+        "traces": None if traces is None or slowest == 0 else html_traces.slowest_traces(traces, slowest, seen),
     }
 
 
@@ -148,9 +153,11 @@ def render(
     traces: list[ExportTraceServiceRequest] | None = None,
     slowest: int = TRACES,
     title: str = "otel-agentperf report",
+    seen: int | None = None,
 ) -> str:
-    """The report as one HTML file; with the run's trace requests, its slowest traces and retries too."""
-    return page(title, "run", run_data(rows, bottlenecks, traces, slowest))
+    """The report as one HTML file; with the run's trace requests, its slowest traces and retries too
+    (``seen``: how many traces there were, when the requests hold only the traces kept)."""
+    return page(title, "run", run_data(rows, bottlenecks, traces, slowest, seen))
 
 
 def render_compare(comparison: Comparison) -> str:

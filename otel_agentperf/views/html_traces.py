@@ -129,14 +129,16 @@ def _trace(trace: Trace, details: dict[bytes, _Details]) -> dict[str, object]:
     }
 
 
-def slowest_traces(requests: list[ExportTraceServiceRequest], limit: int) -> dict[str, object]:
-    """The ``limit`` slowest traces (``waterfall.slowest``), how many there were, and how many were left out."""
+def slowest_traces(requests: list[ExportTraceServiceRequest], limit: int, seen: int | None = None) -> dict[str, object]:
+    """The ``limit`` slowest traces (``waterfall.slowest``), how many there were (``seen``, when the requests
+    hold only the traces ``run`` kept), and how many were left out."""
     found = traces(requests)
     chosen = slowest(found, limit)
     details = _details(requests, {trace.trace_id for trace in chosen})
+    total = max(seen or 0, len(found))
     return {
-        "total": len(found),
-        "left_out": len(found) - len(chosen),
+        "total": total,
+        "left_out": total - len(chosen),
         "traces": [_trace(trace, details) for trace in chosen],
     }
 

@@ -210,7 +210,8 @@ def write_html(received: Received, slowest: int, path: Path) -> str:
     from otel_agentperf.views import html_report
 
     rows = significant(otlp.rows(received.metric_requests()))
-    page = html_report.render(rows, bottlenecks(rows), received.trace_requests(), slowest, "otel-agentperf run")
+    traces = received.trace_requests()
+    page = html_report.render(rows, bottlenecks(rows), traces, slowest, "otel-agentperf run", received.trace_count())
     try:
         path.write_text(page, encoding="utf-8")
     except OSError as exc:
