@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
+from otel_agentperf.conventions import names
 from otel_agentperf.stack import dashboards, kubernetes
 from otel_agentperf.views import cli, scrape
 from tests.doc_blocks import ROOT, block, commands
@@ -33,7 +34,7 @@ from tests.test_launcher import _free_port
 from tests.test_stack import _promtool
 
 KUBERNETES = ROOT / "deploy" / "kubernetes"
-KEEP_HINT = "agentperf.keep"  # the root span's keep hints (issue #28 part 3); names.py will hold it
+KEEP_HINT = names.KEEP  # the root span's keep hints
 # Beside the components test_compose lists: the two this recipe adds, both in the contrib distribution's
 # manifest (opentelemetry-collector-releases distributions/otelcol-contrib/manifest.yaml).
 RECIPE_COMPONENTS = {"processors": {"tail_sampling"}, "exporters": {"loadbalancing"}}
