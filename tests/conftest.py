@@ -152,7 +152,8 @@ def _every_report_is_possible(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every report a test renders in this process is checked by tests/invariants.py as it is rendered
     (the table, Markdown, JSON, waterfalls and the live view's frames; reports made in other processes are
     checked by the tests that start them)."""
-    from otel_agentperf.views import cli, report, waterfall
+    from otel_agentperf.command import cli
+    from otel_agentperf.views import report, waterfall
 
     def checked(render: Callable[..., str], check: Callable[[str], None]) -> Callable[..., str]:
         def rendering(*args: Any, **kwargs: Any) -> str:

@@ -21,10 +21,11 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 
+from otel_agentperf.command import cli
 from otel_agentperf.conventions import names
 from otel_agentperf.receiving import received, saved, trace_keeper
 from otel_agentperf.receiving.receiver import MAX_BODY, Receiver
-from otel_agentperf.views import cli, otlp, spans
+from otel_agentperf.views import otlp, spans
 from tests.test_receiving import DELTA, _post, _record
 
 

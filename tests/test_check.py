@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from otel_agentperf.views import cli
+from otel_agentperf.command import cli
 from tests.doc_blocks import ROOT, block, commands
 
 # Once, not twice, under `--count 2` (CI time, see scripts/test.sh): the runs are processes started afresh.

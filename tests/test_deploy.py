@@ -24,9 +24,10 @@ from typing import Any
 import pytest
 import yaml
 
+from otel_agentperf.command import cli
 from otel_agentperf.conventions import names
 from otel_agentperf.stack import dashboards, kubernetes
-from otel_agentperf.views import cli, scrape
+from otel_agentperf.views import scrape
 from tests.doc_blocks import ROOT, block, commands
 from tests.otlp_receiver import http_receiver
 from tests.test_compose import CONTRIB_COMPONENTS

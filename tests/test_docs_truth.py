@@ -10,6 +10,7 @@ the backends in ``tests/test_backends.py``, the README's install and docs/releas
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import functools
 import importlib
@@ -27,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from otel_agentperf.views import cli
+from otel_agentperf.command import cli
 from tests import invariants, tmux
 from tests.conftest import Recorded
 from tests.doc_blocks import ROOT, CommandFailed, block, blocks, code_spans, commands, run, unaccounted
@@ -370,6 +371,43 @@ def test_the_architecture_picture_names_only_what_exists() -> None:
         for module in base.glob("*.py"):
             if module.stem != "__init__":
                 assert re.search(rf"\b{module.stem}\b", text), f"architecture.md never names {folder}/{module.name}"
+
+
+# What each layer may import besides the layers above it in the picture (architecture.md says why).
+_NARROWER = {
+    "receiving": {"conventions", "receiving"},
+    "stack": {"conventions", "stack"},
+    "views": {"conventions", "runtime", "receiving", "views"},
+}
+
+
+def _imported(path: Path) -> set[str]:
+    """The package's modules ``path`` imports, at its top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+            if node.module == "otel_agentperf":
+                found.update(f"otel_agentperf.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name.startswith("otel_agentperf.")}
+
+
+def test_each_layer_imports_only_what_the_picture_allows() -> None:
+    order = [folder for folder, _ in _layout_items(block("layout").text)]
+    layers = list(dict.fromkeys(order))  # the folders, top to bottom
+    broken = []
+    for index, layer in enumerate(layers):
+        base = ROOT / "instrumentation" if layer == "instrumentation" else ROOT / "otel_agentperf" / layer
+        allowed = _NARROWER.get(layer, set(layers[: index + 1]))
+        for path in sorted(base.rglob("*.py")):
+            for module in _imported(path):
+                target = module.split(".")[1]
+                if target in layers and target not in allowed:
+                    broken.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert layers[0] == "conventions" and layers[-1] == "command", layers
+    assert not broken, broken
 
 
 def _subcommands() -> dict[str, Any]:

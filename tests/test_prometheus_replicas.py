@@ -28,9 +28,10 @@ from typing import Any
 
 import pytest
 
+from otel_agentperf.command import cli
 from otel_agentperf.conventions import names
 from otel_agentperf.stack import kubernetes
-from otel_agentperf.views import cli, prometheus_http, prometheus_window, report, scrape
+from otel_agentperf.views import prometheus_http, prometheus_window, report, scrape
 from otel_agentperf.views.rows import Row
 from tests.doc_blocks import block, commands
 from tests.http_fixtures import serving

@@ -25,11 +25,12 @@ from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 from prometheus_client import CollectorRegistry, generate_latest
 
+from otel_agentperf.command import cli
 from otel_agentperf.conventions import names
 from otel_agentperf.conventions.instruments import catalogue
 from otel_agentperf.receiving import received, saved
 from otel_agentperf.receiving.receiver import Receiver
-from otel_agentperf.views import cli, otlp, scrape, spans, waterfall
+from otel_agentperf.views import otlp, scrape, spans, waterfall
 from otel_agentperf.views.run import child_environment, marked_environment
 
 TOOL = catalogue(False).durations[names.KIND_TOOL]

@@ -16,10 +16,11 @@ from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
 from prometheus_client import CollectorRegistry, generate_latest
 
+from otel_agentperf.command import cli
 from otel_agentperf.conventions import buckets, names
 from otel_agentperf.conventions.instruments import catalogue
 from otel_agentperf.recording.recorder import Recorder
-from otel_agentperf.views import cli, report, scrape
+from otel_agentperf.views import report, scrape
 from otel_agentperf.views import rows as rows_module
 from otel_agentperf.views.insights import bottlenecks
 from tests.http_fixtures import serving

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from otel_agentperf.command import cli
 from otel_agentperf.stack import bundle, dashboards
-from otel_agentperf.views import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAFANA = ROOT / "grafana"
