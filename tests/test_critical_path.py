@@ -221,15 +221,17 @@ def test_shares_add_up_to_exactly_100() -> None:
     assert requests.shares([0.0, 0.0]) == [0, 0]
 
 
-# Once, not twice, under `--count 2`: the app runs in processes the test starts afresh.
-@pytest.mark.repeat(1)
-def test_a_real_apps_requests_decompose_alike_in_process_and_from_their_spans(server: Any, tmp_path: Path) -> None:
+def _run_saved(
+    server: Any, tmp_path: Path, app: list[str], slowest: str = "0", **extra: str
+) -> tuple[subprocess.CompletedProcess[str], received.Received]:
+    """``run --save`` of a test app (its file under tests/apps, then its arguments) against the local model
+    server; its report checked for possible numbers, and what it saved, loaded."""
     saved = tmp_path / "run.otlp"
     env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
-    env["OPENAI_BASE_URL"] = server.base_url
-    app = [sys.executable, str(ROOT / "tests" / "apps" / "critical_path_app.py"), "8"]
+    env.update(OPENAI_BASE_URL=server.base_url, **extra)
+    command = [sys.executable, str(ROOT / "tests" / "apps" / app[0]), *app[1:]]
     ran = subprocess.run(
-        [CLI, "run", "--save", str(saved), "--slowest", "1", "--", *app],
+        [CLI, "run", "--save", str(saved), "--slowest", slowest, "--", *command],
         env=env,
         capture_output=True,
         text=True,
@@ -238,7 +240,13 @@ def test_a_real_apps_requests_decompose_alike_in_process_and_from_their_spans(se
     )
     assert ran.returncode == 0, ran.stderr
     invariants.check_text(ran.stdout)
-    loaded = received.load(saved.read_bytes())
+    return ran, received.load(saved.read_bytes())
+
+
+# Once, not twice, under `--count 2`: the app runs in processes the test starts afresh.
+@pytest.mark.repeat(1)
+def test_a_real_apps_requests_decompose_alike_in_process_and_from_their_spans(server: Any, tmp_path: Path) -> None:
+    ran, loaded = _run_saved(server, tmp_path, ["critical_path_app.py", "8"], slowest="1")
     checked = 0
     for trace in spans.traces(loaded.trace_requests()):
         for root in critical_path.requests(trace.roots):
@@ -279,22 +287,9 @@ def _recorded_path(loaded: received.Received, root: SpanNode) -> dict[tuple[str,
 # Once, not twice, under `--count 2`: the app runs in a process the test starts afresh.
 @pytest.mark.repeat(1)
 def test_a_script_with_no_agent_is_one_request_the_whole_process(server: Any, tmp_path: Path) -> None:
-    saved, measured = tmp_path / "run.otlp", tmp_path / "measured.json"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
-    env.update(OPENAI_BASE_URL=server.base_url, OTEL_SERVICE_NAME="nightly-digest")
-    app = [sys.executable, str(ROOT / "tests" / "apps" / "batch_script.py"), str(measured)]
-    ran = subprocess.run(
-        [CLI, "run", "--save", str(saved), "--slowest", "0", "--", *app],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert ran.returncode == 0, ran.stderr
-    invariants.check_text(ran.stdout)
+    measured = tmp_path / "measured.json"
+    ran, loaded = _run_saved(server, tmp_path, ["batch_script.py", str(measured)], OTEL_SERVICE_NAME="nightly-digest")
     wall = json.loads(measured.read_text(encoding="utf-8"))["seconds"]
-    loaded = received.load(saved.read_bytes())
     (row,) = [row for row in otlp.rows(loaded.metric_requests()) if row.kind == REQUEST]
     assert (row.name, row.calls) == ("process nightly-digest", 1)
     # From its first operation's start to its last one's end, as the app measured around them.
