@@ -47,7 +47,7 @@ from otel_agentperf.runtime import failures
 from otel_agentperf.wrapping.library import LibraryInstrumentor
 from otel_agentperf.wrapping.wrappers import Call, Prepare, Wrapper, start
 
-from ..llm import shared
+from ..llm import extractors
 from .function_tools import prepare_tool_call
 
 # What the instance of a run or chat call in progress is: (instance, its operation), so the layers of one
@@ -163,7 +163,7 @@ def _chat_result(invocation: LLMInvocation, response: Any) -> None:
     """Usage, response id, model and finish reason from the framework's ``ChatResponse``."""
     _usage(invocation, getattr(response, "usage_details", None))
     reason = getattr(response, "finish_reason", None)
-    shared.set_response(
+    extractors.set_response(
         invocation, getattr(response, "response_id", None), getattr(response, "model", None), [str(reason or "")]
     )
 
@@ -196,7 +196,7 @@ class _Updates:
             self.reasons.append(str(reason))
         model = getattr(update, "model", None)
         if model or reason:
-            shared.set_response(invocation, getattr(update, "response_id", None), model, self.reasons)
+            extractors.set_response(invocation, getattr(update, "response_id", None), model, self.reasons)
 
 
 def _prepare_chat(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
@@ -207,13 +207,13 @@ def _prepare_chat(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any])
     model = client_kwargs.get("model") or options.get("model") or getattr(instance, "model", None)
     model_name = str(model) if model and model != _UNKNOWN else ""
     function = f"{type(instance).__name__}.get_response"
-    operation = shared.operation(function, _provider(instance), names.OP_CHAT, model_name)
-    attributes = shared.request_attributes(options)
+    operation = extractors.operation(function, _provider(instance), names.OP_CHAT, model_name)
+    attributes = extractors.request_attributes(options)
     server = None
     service_url = getattr(instance, "service_url", None)
     url = service_url() if callable(service_url) else None
     if isinstance(url, str) and "://" in url:
-        server = dict(shared.url_attributes(url))  # on the metrics too, as the conventions have it
+        server = dict(extractors.url_attributes(url))  # on the metrics too, as the conventions have it
     if kwargs.get("stream"):
         attributes[names.GEN_AI_REQUEST_STREAM] = True
         return Call(operation, attributes, server)
@@ -326,7 +326,7 @@ def _call_hook(operation: Operation, prepare: Prepare) -> Wrapper:
 
 _DEFAULT_WORKFLOW = named(names.KIND_WORKFLOW, "Workflow")
 _AGENT_RUN = _call_hook(named(names.KIND_AGENT, "Agent"), _prepare_agent)
-_CHAT_CALL = _call_hook(shared.operation("ChatClient.get_response", "", names.OP_CHAT, ""), _prepare_chat)
+_CHAT_CALL = _call_hook(extractors.operation("ChatClient.get_response", "", names.OP_CHAT, ""), _prepare_chat)
 
 
 class AgentFrameworkInstrumentor(LibraryInstrumentor):
