@@ -27,7 +27,8 @@ Updates = Callable[[LLMInvocation], Callable[[Any], None]]
 
 
 class Switch:
-    """Off once uninstrumented: a module that imported a hooked helper by name keeps the hook, inert."""
+    """On while the instrumentor is, for the call hooks and the span helpers' hooks alike: off once
+    uninstrumented, a module that imported a hooked helper by name keeps the hook, inert."""
 
     on = False
 
