@@ -29,7 +29,7 @@ from otel_agentperf.conventions import buckets, names
 from otel_agentperf.instrumentation.frameworks import langgraph_runs
 from otel_agentperf.instrumentation.frameworks.langchain_runnables import LangChainInstrumentor
 from otel_agentperf.instrumentation.frameworks.langgraph_runs import LangGraphInstrumentor
-from otel_agentperf.instrumentation.llm import shared
+from otel_agentperf.instrumentation.llm import extractors
 from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
 from otel_agentperf.runtime import failures
 from tests.conftest import Recorded, instrumented_by, live_operations, trees
@@ -310,7 +310,7 @@ def test_a_failure_inside_the_instrumentation_does_not_break_the_call(
     def fail(_provider: str) -> bool:
         raise RuntimeError("instrumentation bug")
 
-    monkeypatch.setattr(shared, "sdk_recording", fail)
+    monkeypatch.setattr(extractors, "sdk_recording", fail)
     monkeypatch.setattr(failures, "_seen", set())
     model = FakeListChatModel(responses=["fine"])
     assert [model.invoke("hi").content, model.invoke("hi").content] == ["fine", "fine"]

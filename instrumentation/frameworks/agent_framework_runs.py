@@ -24,105 +24,33 @@ one of our operations of the same kind is the one running, those helpers get a n
 span's place, so each operation is one span (ours, whichever was enabled first) and what the framework
 nests under its span (executor and edge spans, message sends, MCP calls) nests under ours. The framework's
 own metrics are its own (its ``agent_framework`` meter) and stay as the app set them up.
+
+This module reads what each call tells (agent, provider, model, usage, updates) and patches the
+framework; following a call is ``agent_framework_calls``, standing in for the framework's spans
+``agent_framework_spans``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import inspect
-import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
-from opentelemetry import context as otel_context
-from opentelemetry.context import Context
 from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
-from otel_agentperf.recording.invocations import Invocation, LLMInvocation
-from otel_agentperf.recording.operations import Operation, named
-from otel_agentperf.recording.telemetry import running_operation, stand_in
+from otel_agentperf.recording.invocations import LLMInvocation
+from otel_agentperf.recording.operations import named
 from otel_agentperf.runtime import failures
 from otel_agentperf.wrapping.library import LibraryInstrumentor
-from otel_agentperf.wrapping.wrappers import Call, Prepare, Wrapper, start
+from otel_agentperf.wrapping.wrappers import Call
 
-from ..llm import shared
+from ..llm import extractors
+from .agent_framework_calls import Switch, call_hook, in_progress
+from .agent_framework_spans import SPAN, SPAN_HELPERS, SPAN_MANAGER
 from .function_tools import prepare_tool_call
 
-# What the instance of a run or chat call in progress is: (instance, its operation), so the layers of one
-# call under it pass through.
-_CALL_KEY = otel_context.create_key("agentperf-agent-framework-call")
-# The framework's operation names on its spans, and the kind of our operation that stands for each.
-_FRAMEWORK_KINDS = {
-    names.OP_INVOKE_AGENT: names.KIND_AGENT,
-    names.OP_CHAT: names.KIND_LLM,
-    names.OP_EXECUTE_TOOL: names.KIND_TOOL,
-}
-_WORKFLOW_RUN_SPAN = "workflow.run"
 _UNKNOWN = "unknown"  # what the framework reports for a provider or model it does not know
-# The framework's span helpers: (module, function) pairs; some modules import the helper by name.
-_SPAN_HELPERS = (
-    ("agent_framework.observability", "_get_span"),
-    ("agent_framework.observability", "_start_streaming_span"),
-    ("agent_framework.observability", "get_function_span"),
-    ("agent_framework._tools", "get_function_span"),
-    ("agent_framework.observability", "start_workflow_span"),
-    ("agent_framework._workflows._workflow", "start_workflow_span"),
-    ("agent_framework._workflows._functional", "start_workflow_span"),
-)
-
-
-def _framework_kind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-    """The kind of our operation a framework span helper's call stands for, from its attributes or name.
-
-    The framework's names are ``str`` enum members: equal to, and hashed as, their values.
-    """
-    first = kwargs.get("name", kwargs.get("attributes", args[0] if args else None))
-    if isinstance(first, str):
-        return names.KIND_WORKFLOW if first == _WORKFLOW_RUN_SPAN else None
-    operation = first.get(names.GEN_AI_OPERATION_NAME) if isinstance(first, Mapping) else None
-    return _FRAMEWORK_KINDS.get(operation) if isinstance(operation, str) else None
-
-
-class _Switch:
-    """Off once uninstrumented: a module that imported a hooked helper by name keeps the hook, inert."""
-
-    on = False
-
-
-def _span_helper(returns_manager: bool) -> Wrapper:
-    """Hook for one of the framework's span helpers: our stand-in while our operation of its kind runs."""
-
-    def hook(wrapped: Any, _instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        span = None
-        if _Switch.on:
-            try:
-                kind = _framework_kind(args, kwargs)
-                span = stand_in(kind) if kind is not None else None
-            except Exception as exc:
-                failures.report("replacing an Agent Framework span", exc)
-        if span is None:
-            return wrapped(*args, **kwargs)
-        return contextlib.nullcontext(span) if returns_manager else span
-
-    return hook
-
-
-_SPAN_MANAGER = _span_helper(returns_manager=True)
-_SPAN = _span_helper(returns_manager=False)
-
-
-def _in_progress(instance: Any) -> bool:
-    """Whether this instance's run or chat call is the operation running (a layer of that same call)."""
-    found = otel_context.get_value(_CALL_KEY)
-    return isinstance(found, tuple) and found[0] is instance and running_operation() is found[1]
-
-
-def _marked(invocation: Invocation, instance: Any) -> Context:
-    """The operation's context, naming the instance it runs for."""
-    invocation.context = otel_context.set_value(_CALL_KEY, (instance, invocation), invocation.context)
-    return invocation.context
 
 
 def _provider(client: Any) -> str:
@@ -135,7 +63,7 @@ def _provider(client: Any) -> str:
 
 
 def _prepare_agent(instance: Any, _args: tuple[Any, ...], _kwargs: dict[str, Any]) -> Call | None:
-    if _in_progress(instance):
+    if in_progress(instance):
         return None
     name = getattr(instance, "name", None)
     attributes: dict[str, AttributeValue] = {}
@@ -163,7 +91,7 @@ def _chat_result(invocation: LLMInvocation, response: Any) -> None:
     """Usage, response id, model and finish reason from the framework's ``ChatResponse``."""
     _usage(invocation, getattr(response, "usage_details", None))
     reason = getattr(response, "finish_reason", None)
-    shared.set_response(
+    extractors.set_response(
         invocation, getattr(response, "response_id", None), getattr(response, "model", None), [str(reason or "")]
     )
 
@@ -196,24 +124,24 @@ class _Updates:
             self.reasons.append(str(reason))
         model = getattr(update, "model", None)
         if model or reason:
-            shared.set_response(invocation, getattr(update, "response_id", None), model, self.reasons)
+            extractors.set_response(invocation, getattr(update, "response_id", None), model, self.reasons)
 
 
 def _prepare_chat(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
-    if _in_progress(instance):
+    if in_progress(instance):
         return None
     options = kwargs.get("options") or {}
     client_kwargs = kwargs.get("client_kwargs") or {}
     model = client_kwargs.get("model") or options.get("model") or getattr(instance, "model", None)
     model_name = str(model) if model and model != _UNKNOWN else ""
     function = f"{type(instance).__name__}.get_response"
-    operation = shared.operation(function, _provider(instance), names.OP_CHAT, model_name)
-    attributes = shared.request_attributes(options)
+    operation = extractors.operation(function, _provider(instance), names.OP_CHAT, model_name)
+    attributes = extractors.request_attributes(options)
     server = None
     service_url = getattr(instance, "service_url", None)
     url = service_url() if callable(service_url) else None
     if isinstance(url, str) and "://" in url:
-        server = dict(shared.url_attributes(url))  # on the metrics too, as the conventions have it
+        server = dict(extractors.url_attributes(url))  # on the metrics too, as the conventions have it
     if kwargs.get("stream"):
         attributes[names.GEN_AI_REQUEST_STREAM] = True
         return Call(operation, attributes, server)
@@ -224,109 +152,9 @@ def _prepare_workflow(instance: Any, _args: tuple[Any, ...], _kwargs: dict[str, 
     return Call(named(names.KIND_WORKFLOW, str(getattr(instance, "name", None) or type(instance).__name__)))
 
 
-@contextlib.contextmanager
-def _current(context: Context) -> Iterator[None]:
-    token = otel_context.attach(context)
-    try:
-        yield
-    finally:
-        otel_context.detach(token)
-
-
-class _StreamEnd:
-    """The stream's cleanup hook: ends the operation, with the error the stream ended with, if any.
-
-    Holds the stream weakly (the stream holds this hook); a stream collected unread ends the operation too.
-    """
-
-    __slots__ = ("collected", "invocation", "stream")
-
-    def __init__(self, invocation: Invocation, stream: Any) -> None:
-        self.invocation = invocation
-        self.stream = weakref.ref(stream)
-        self.collected = weakref.finalize(stream, invocation.finish)
-
-    def __call__(self) -> None:
-        self.collected.detach()
-        stream = self.stream()
-        error = getattr(stream, "_stream_error", None) if stream is not None else None
-        self.invocation.finish(error if isinstance(error, BaseException) else None)
-
-
-def _follow(invocation: Invocation, context: Context, stream: Any) -> None:
-    """Keep the operation going with ``stream``: current around each pull, ended by the stream's cleanup."""
-    stream.with_pull_context_manager(lambda: _current(context))
-    if isinstance(invocation, LLMInvocation):
-        stream.with_transform_hook(_Updates(invocation))
-    stream.with_cleanup_hook(_StreamEnd(invocation, stream))
-
-
-def _streamed(
-    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any], operation: Operation, prepare: Prepare
-) -> Any:
-    invocation = start(operation, prepare, instance, args, kwargs, attach=False)
-    if invocation is None:
-        return wrapped(*args, **kwargs)
-    context = _marked(invocation, instance)
-    token = otel_context.attach(context)
-    try:
-        stream = wrapped(*args, **kwargs)
-    except BaseException as exc:
-        invocation.end(exc)
-        raise
-    finally:
-        otel_context.detach(token)
-    try:
-        if callable(getattr(stream, "with_cleanup_hook", None)):
-            _follow(invocation, context, stream)
-        else:  # not a ResponseStream: nothing tells when it ends
-            invocation.end(result=stream)
-    except Exception as exc:
-        failures.report("following an Agent Framework stream", exc)
-        invocation.end(result=stream)
-    return stream
-
-
-async def _awaited(
-    awaitable: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any], operation: Operation, prepare: Prepare
-) -> Any:
-    invocation = start(operation, prepare, instance, args, kwargs, attach=False)
-    if invocation is None:
-        return await awaitable
-    _marked(invocation, instance)
-    invocation.attach()
-    try:
-        result = await awaitable
-    except BaseException as exc:
-        invocation.end(exc)
-        raise
-    invocation.end(result=result)
-    return result
-
-
-def _call_hook(operation: Operation, prepare: Prepare) -> Wrapper:
-    """Hook for ``run``/``get_response``: an awaitable recorded when awaited, or a stream followed to its end."""
-
-    def hook(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not _Switch.on:
-            return wrapped(*args, **kwargs)
-        if kwargs.get("stream"):
-            return _streamed(wrapped, instance, args, kwargs, operation, prepare)
-        result = wrapped(*args, **kwargs)
-        if not inspect.isawaitable(result):
-            return result
-        recorded: Any = _awaited(result, instance, args, kwargs, operation, prepare)
-        name = getattr(result, "__qualname__", None)
-        if isinstance(name, str):  # task reprs and "never awaited" warnings name the framework's coroutine
-            recorded.__name__, recorded.__qualname__ = getattr(result, "__name__", name), name
-        return recorded
-
-    return hook
-
-
 _DEFAULT_WORKFLOW = named(names.KIND_WORKFLOW, "Workflow")
-_AGENT_RUN = _call_hook(named(names.KIND_AGENT, "Agent"), _prepare_agent)
-_CHAT_CALL = _call_hook(shared.operation("ChatClient.get_response", "", names.OP_CHAT, ""), _prepare_chat)
+_AGENT_RUN = call_hook(named(names.KIND_AGENT, "Agent"), _prepare_agent)
+_CHAT_CALL = call_hook(extractors.operation("ChatClient.get_response", "", names.OP_CHAT, ""), _prepare_chat, _Updates)
 
 
 class AgentFrameworkInstrumentor(LibraryInstrumentor):
@@ -334,7 +162,7 @@ class AgentFrameworkInstrumentor(LibraryInstrumentor):
     requirement = "agent-framework-core >= 1.22"
 
     def hooks(self) -> list[tuple[str, Callable[[ModuleType], None]]]:
-        helpers = [(module, self._helper_patch(function)) for module, function in _SPAN_HELPERS]
+        helpers = [(module, self._helper_patch(function)) for module, function in SPAN_HELPERS]
         return [
             ("agent_framework._agents", self._patch_agents),
             ("agent_framework._clients", self._patch_clients),
@@ -347,15 +175,15 @@ class AgentFrameworkInstrumentor(LibraryInstrumentor):
         ]
 
     def _instrument(self, **kwargs: Any) -> None:
-        _Switch.on = True
+        Switch.on = True
         super()._instrument(**kwargs)
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        _Switch.on = False
+        Switch.on = False
         super()._uninstrument(**kwargs)
 
     def _helper_patch(self, function: str) -> Callable[[ModuleType], None]:
-        hook = _SPAN_MANAGER if function in ("_get_span", "get_function_span") else _SPAN
+        hook = SPAN_MANAGER if function in ("_get_span", "get_function_span") else SPAN
 
         def patch(module: ModuleType) -> None:
             # A module importing the helper after it was hooked imports the hook itself.

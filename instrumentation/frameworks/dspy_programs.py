@@ -28,7 +28,7 @@ from otel_agentperf.recording.operations import named
 from otel_agentperf.wrapping.library import LibraryInstrumentor
 from otel_agentperf.wrapping.wrappers import Call, Prepare
 
-from ..llm import shared
+from ..llm import extractors
 
 # DSPy's agent modules, by (module, class); their subclasses are agents too.
 AGENT_CLASSES = frozenset(
@@ -89,9 +89,9 @@ def _lm_result(invocation: LLMInvocation, result: Any) -> None:
         reasons = [str(response.finish_reason) for response in responses]
     else:
         raw = getattr(result, "raw", None)
-        response_id = shared.field(raw, "id")
-        reasons = [str(shared.field(choice, "finish_reason")) for choice in shared.field(raw, "choices") or ()]
-    shared.set_response(invocation, response_id, getattr(result, "response_model", None), reasons)
+        response_id = extractors.field(raw, "id")
+        reasons = [str(extractors.field(choice, "finish_reason")) for choice in extractors.field(raw, "choices") or ()]
+    extractors.set_response(invocation, response_id, getattr(result, "response_model", None), reasons)
 
 
 def _lm_preparer(settings: Any) -> Prepare:
@@ -102,15 +102,15 @@ def _lm_preparer(settings: Any) -> Prepare:
         model = getattr(lm, "model", None)
         if not isinstance(model, str):
             return None
-        provider, model_name = shared.split_model(model)
+        provider, model_name = extractors.split_model(model)
         lm_kwargs = getattr(lm, "kwargs", None) or {}
-        attributes = shared.request_attributes({**lm_kwargs, **(getattr(call, "kwargs", None) or {})})
+        attributes = extractors.request_attributes({**lm_kwargs, **(getattr(call, "kwargs", None) or {})})
         base_url = lm_kwargs.get("api_base") or lm_kwargs.get("base_url")
         # The server is an attribute of the metrics too, as the conventions have it.
-        server = dict(shared.url_attributes(base_url)) if isinstance(base_url, str) else None
+        server = dict(extractors.url_attributes(base_url)) if isinstance(base_url, str) else None
         if getattr(settings, "send_stream", None) is not None:
             attributes[names.GEN_AI_REQUEST_STREAM] = True
-        operation = shared.operation(f"{type(lm).__name__}.__call__", provider, names.OP_CHAT, model_name)
+        operation = extractors.operation(f"{type(lm).__name__}.__call__", provider, names.OP_CHAT, model_name)
         return Call(operation, attributes, server, on_result=_lm_result)
 
     return prepare
@@ -160,7 +160,7 @@ class DSPyInstrumentor(LibraryInstrumentor):
             self.wrap(module.Tool, method, default, _prepare_tool)
 
     def _patch_lm(self, module: ModuleType) -> None:
-        default = shared.operation("LM.__call__", "", names.OP_CHAT, "")
+        default = extractors.operation("LM.__call__", "", names.OP_CHAT, "")
         prepare = _lm_preparer(getattr(module, "settings", None))
         for function in ("execute", "aexecute"):
             self.wrap(module, function, default, prepare)

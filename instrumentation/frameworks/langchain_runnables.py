@@ -25,7 +25,7 @@ from otel_agentperf.recording.operations import named
 from otel_agentperf.wrapping.library import LibraryInstrumentor
 from otel_agentperf.wrapping.wrappers import Call, Prepare
 
-from ..llm import shared
+from ..llm import extractors
 from .function_tools import prepare_tool_call
 
 _PARAMETERS = {
@@ -49,7 +49,7 @@ def _read_message(invocation: LLMInvocation, message: Any, reasons: list[str]) -
     reason = metadata.get("finish_reason") or metadata.get("stop_reason")
     if reason:
         reasons.append(str(reason))
-    shared.set_response(invocation, getattr(message, "id", None), metadata.get("model_name"), reasons)
+    extractors.set_response(invocation, getattr(message, "id", None), metadata.get("model_name"), reasons)
 
 
 def _generation_result(invocation: LLMInvocation, result: Any) -> None:
@@ -81,22 +81,22 @@ class _StreamReader:
             reason = metadata.get("finish_reason")
             if reason:
                 self.reasons.append(str(reason))
-            shared.set_response(invocation, None, metadata.get("model_name"), self.reasons)
+            extractors.set_response(invocation, None, metadata.get("model_name"), self.reasons)
 
 
 def _prepare_model(method: str, streaming: bool) -> Prepare:
     def prepare(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
         params = instance._get_ls_params()
         provider = str(params.get("ls_provider") or "")
-        if shared.sdk_recording(provider):
+        if extractors.sdk_recording(provider):
             return None
         model = params.get("ls_model_name")
         function = f"{type(instance).__name__}.{method}"
-        operation = shared.operation(
-            function, shared.provider(provider) if provider else "", names.OP_CHAT, str(model) if model else ""
+        operation = extractors.operation(
+            function, extractors.provider(provider) if provider else "", names.OP_CHAT, str(model) if model else ""
         )
         attributes: dict[str, AttributeValue] = {
-            key: shared.numeric(key, value)
+            key: extractors.numeric(key, value)
             for param, key in _PARAMETERS.items()
             if isinstance(value := params.get(param), (int, float)) and not isinstance(value, bool)
         }
@@ -128,7 +128,7 @@ class LangChainInstrumentor(LibraryInstrumentor):
     def _patch_models(self, module: ModuleType) -> None:
         def spec(method: str, streaming: bool) -> Any:
             prepare = _prepare_model(method, streaming)
-            return lambda cls, _name: (shared.operation(f"{cls.__name__}.{method}", "", names.OP_CHAT, ""), prepare)
+            return lambda cls, _name: (extractors.operation(f"{cls.__name__}.{method}", "", names.OP_CHAT, ""), prepare)
 
         self.wrap_hierarchy(
             module.BaseChatModel,

@@ -29,7 +29,7 @@ from otel_agentperf.recording.operations import Operation, named
 from otel_agentperf.runtime import failures, forksafe
 from otel_agentperf.wrapping.library import LibraryInstrumentor
 
-from ..llm import shared
+from ..llm import extractors
 
 
 class AgentsSpanError(Exception):
@@ -161,9 +161,9 @@ def _span_operation(data: Any) -> Operation | None:
         return named(names.KIND_SEGMENT, "handoff")  # the target is known only at the end
     if kind == "GuardrailSpanData":
         return named(names.KIND_SEGMENT, f"guardrail {data.name}")
-    if kind in ("GenerationSpanData", "ResponseSpanData") and not shared.sdk_recording(names.PROVIDER_OPENAI):
+    if kind in ("GenerationSpanData", "ResponseSpanData") and not extractors.sdk_recording(names.PROVIDER_OPENAI):
         model = getattr(data, "model", None)
-        return shared.operation("agents." + kind, names.PROVIDER_OPENAI, names.OP_CHAT, str(model) if model else "")
+        return extractors.operation("agents." + kind, names.PROVIDER_OPENAI, names.OP_CHAT, str(model) if model else "")
     return None
 
 
@@ -183,12 +183,12 @@ def _read_span(invocation: Invocation, data: Any) -> None:
         if usage is not None:
             details = getattr(usage, "input_tokens_details", None)
             invocation.set_usage(usage.input_tokens, usage.output_tokens, getattr(details, "cached_tokens", None))
-        shared.set_response(invocation, response.id, response.model, ())
+        extractors.set_response(invocation, response.id, response.model, ())
     elif kind == "GenerationSpanData":
         usage = data.usage or {}
         if usage.get("input_tokens"):  # a stream without usage reports zeros: no usage, not zero tokens
             invocation.set_usage(usage["input_tokens"], usage.get("output_tokens"))
-        shared.set_response(invocation, None, data.model, ())
+        extractors.set_response(invocation, None, data.model, ())
 
 
 processor = AgentPerfProcessor()

@@ -2,7 +2,7 @@
 
 ``messages.stream()`` returns a manager that makes its request on ``with``: its operation starts at
 the call, moves to the raw stream the manager opens, and ends when that stream ends, is closed (the
-``with`` block's exit), or is collected. Return values are never replaced (see ``shared``).
+``with`` block's exit), or is collected. Return values are never replaced (see ``patch``).
 
 Anthropic reports input tokens without the cached ones; ``gen_ai.usage.input_tokens`` gets the sum
 (uncached + cache reads + cache writes) as the conventions ask, with reads and writes also reported
@@ -30,7 +30,7 @@ from otel_agentperf.recording.telemetry import stand_in
 from otel_agentperf.runtime import failures
 from otel_agentperf.wrapping.wrappers import Call
 
-from . import content, shared, streams
+from . import content, extractors, patch, streams
 
 
 @functools.cache
@@ -86,7 +86,9 @@ def _result(invocation: LLMInvocation, result: object) -> None:
         texts = [t for block in blocks if isinstance(t := getattr(block, "text", None), str)]
         calls = [(block.id, block.name, block.input) for block in blocks if getattr(block, "type", None) == "tool_use"]
         output = content.output(texts, reason, content.max_length(), calls)
-    shared.set_response(invocation, getattr(result, "id", None), getattr(result, "model", None), [reason or ""], output)
+    extractors.set_response(
+        invocation, getattr(result, "id", None), getattr(result, "model", None), [reason or ""], output
+    )
 
 
 def _input_content(kwargs: dict[str, Any]) -> dict[str, AttributeValue]:
@@ -101,13 +103,13 @@ def _input_content(kwargs: dict[str, Any]) -> dict[str, AttributeValue]:
 
 def _prepare(function: str, streaming: bool) -> Any:
     def prepare(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
-        if shared.recorded_elsewhere():
+        if extractors.recorded_elsewhere():
             return None
-        attributes = shared.request_attributes({**kwargs, "stream": True} if streaming else kwargs)
+        attributes = extractors.request_attributes({**kwargs, "stream": True} if streaming else kwargs)
         if content.enabled():
             attributes.update(_input_content(kwargs))
-        operation = shared.operation(function, names.PROVIDER_ANTHROPIC, names.OP_CHAT, shared.model_of(kwargs))
-        return Call(operation, attributes, shared.server_attributes(instance), _result)
+        operation = extractors.operation(function, names.PROVIDER_ANTHROPIC, names.OP_CHAT, extractors.model_of(kwargs))
+        return Call(operation, attributes, extractors.server_attributes(instance), _result)
 
     return prepare
 
@@ -127,7 +129,7 @@ def _api_call_span(original: Any) -> Any:
     return start_api_call_span
 
 
-class AnthropicInstrumentor(shared.LLMInstrumentor):
+class AnthropicInstrumentor(patch.LLMInstrumentor):
     module = "anthropic"
     requirement = "anthropic >= 0.40"
 

@@ -10,7 +10,7 @@ instead of calling ``create``, so the SDK instrumentor does not see those calls 
 
 The provider is the model's LiteLLM prefix (``openai/gpt-4o``), else ``custom_llm_provider``, else the
 provider LiteLLM's model table lists the model under, else the one LiteLLM reports after the call, mapped
-to the conventions' values (``shared.PROVIDERS``). Usage and response attributes come from LiteLLM's
+to the conventions' values (``extractors.PROVIDERS``). Usage and response attributes come from LiteLLM's
 OpenAI-shaped result; the cost from our price table. A stream is LiteLLM's ``CustomStreamWrapper``,
 followed as the SDK streams are (``streams``): time to first chunk, per-chunk time, and usage when the
 request asked for it (``stream_options``). The Router's retry count goes on the span. No prompt or
@@ -30,7 +30,7 @@ from otel_agentperf.conventions import names
 from otel_agentperf.recording.invocations import LLMInvocation
 from otel_agentperf.wrapping.wrappers import Call, Prepare
 
-from . import content, openai_sdk, shared, streams
+from . import content, extractors, openai_sdk, patch, streams
 
 _STREAM_MODULE = "litellm.litellm_core_utils.streaming_handler"
 # (public function, operation name)
@@ -53,19 +53,19 @@ def _listed_provider(model: str) -> str:
     """
     entry = getattr(_litellm(), "model_cost", {}).get(model)
     found = entry.get("litellm_provider") if isinstance(entry, dict) else None
-    return shared.provider(found) if isinstance(found, str) and found else ""
+    return extractors.provider(found) if isinstance(found, str) and found else ""
 
 
 def provider_and_model(kwargs: dict[str, Any]) -> tuple[str, str]:
     """(provider, model as the provider knows it) for a LiteLLM call's arguments."""
-    model = shared.model_of(kwargs)
+    model = extractors.model_of(kwargs)
     explicit = kwargs.get("custom_llm_provider")
     prefix, _, rest = model.partition("/")
     if isinstance(explicit, str) and explicit:
-        return shared.provider(explicit), rest if rest and prefix == explicit else model
+        return extractors.provider(explicit), rest if rest and prefix == explicit else model
     known = getattr(_litellm(), "provider_list", ())
     if rest and prefix in known:
-        return shared.split_model(model)
+        return extractors.split_model(model)
     return _listed_provider(model), model
 
 
@@ -80,10 +80,10 @@ def _after_call(invocation: LLMInvocation, result: object, server_known: bool) -
     attributes: dict[str, AttributeValue] = {}
     provider = hidden.get("custom_llm_provider")
     if isinstance(provider, str) and provider:
-        attributes[names.GEN_AI_PROVIDER_NAME] = shared.provider(provider)
+        attributes[names.GEN_AI_PROVIDER_NAME] = extractors.provider(provider)
     api_base = hidden.get("api_base")
     if not server_known and isinstance(api_base, str) and api_base:
-        attributes.update(shared.url_attributes(api_base))
+        attributes.update(extractors.url_attributes(api_base))
     invocation.add_attributes(None, attributes)
     headers = hidden.get("additional_headers")
     retries = headers.get("x-litellm-attempted-retries") if isinstance(headers, dict) else None
@@ -93,12 +93,12 @@ def _after_call(invocation: LLMInvocation, result: object, server_known: bool) -
 
 def _usage(invocation: LLMInvocation, usage: Any) -> None:
     if usage is not None:
-        details = shared.field(usage, "prompt_tokens_details")
+        details = extractors.field(usage, "prompt_tokens_details")
         invocation.set_usage(
-            shared.field(usage, "prompt_tokens"),
-            shared.field(usage, "completion_tokens"),
-            shared.field(details, "cached_tokens"),
-            shared.field(usage, "cache_creation_input_tokens"),
+            extractors.field(usage, "prompt_tokens"),
+            extractors.field(usage, "completion_tokens"),
+            extractors.field(details, "cached_tokens"),
+            extractors.field(usage, "cache_creation_input_tokens"),
         )
 
 
@@ -138,15 +138,15 @@ def _prepare(function: str, operation_name: str, router: bool) -> Prepare:
         if args and isinstance(args[0], str) and "model" not in kwargs:
             kwargs = {**kwargs, "model": args[0]}
         # A Router's model is a model group: the deployment's provider comes from the attempt folded into it.
-        provider, model = ("", shared.model_of(kwargs)) if router else provider_and_model(kwargs)
-        attributes: dict[str, AttributeValue] = shared.request_attributes(kwargs)
+        provider, model = ("", extractors.model_of(kwargs)) if router else provider_and_model(kwargs)
+        attributes: dict[str, AttributeValue] = extractors.request_attributes(kwargs)
         if isinstance(formats := kwargs.get("encoding_format"), str):
             attributes[names.GEN_AI_REQUEST_ENCODING_FORMATS] = [formats]
         if operation_name == names.OP_CHAT and content.enabled():
             attributes.update(openai_sdk.input_content(kwargs))
         base_url = kwargs.get("api_base") or kwargs.get("base_url")
-        server = dict(shared.url_attributes(base_url)) if isinstance(base_url, str) else {}
-        operation = shared.operation(function, provider, operation_name, model)
+        server = dict(extractors.url_attributes(base_url)) if isinstance(base_url, str) else {}
+        operation = extractors.operation(function, provider, operation_name, model)
         return Call(operation, attributes, server, known_server if server or router else unknown_server)
 
     return prepare
@@ -165,7 +165,7 @@ def _defining_class(router: type, name: str) -> type | None:
     return owner if isinstance(owner, type) and name in vars(owner) else None
 
 
-class LiteLLMInstrumentor(shared.LLMInstrumentor):
+class LiteLLMInstrumentor(patch.LLMInstrumentor):
     module = "litellm"
     requirement = "litellm >= 1.110"
 
@@ -175,7 +175,7 @@ class LiteLLMInstrumentor(shared.LLMInstrumentor):
             self.wrap(
                 module,
                 name,
-                shared.operation(function, "", operation_name, ""),
+                extractors.operation(function, "", operation_name, ""),
                 _prepare(function, operation_name, False),
             )
         router = getattr(module, "Router", None)
@@ -191,7 +191,7 @@ class LiteLLMInstrumentor(shared.LLMInstrumentor):
                 self.wrap(
                     owner,
                     name,
-                    shared.operation(function, "", operation_name, ""),
+                    extractors.operation(function, "", operation_name, ""),
                     _prepare(function, operation_name, True),
                 )
         stream_module = sys.modules.get(_STREAM_MODULE)

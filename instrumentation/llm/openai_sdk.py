@@ -3,7 +3,7 @@
 Wrapped: ``chat.completions.create`` and ``parse``, ``responses.create`` and ``parse``,
 ``embeddings.create``. The ``.stream()`` helpers call ``create`` themselves, so they are recorded
 through it; their helper streams' ``close`` is hooked because it closes the HTTP response rather
-than the raw stream. Return values are never replaced (see ``shared``).
+than the raw stream. Return values are never replaced (see ``patch``).
 
 Token usage on chat streams is what the user asked the API for: ``stream_options`` is never added to
 a request (a usage chunk has no ``choices``, which code indexing ``chunk.choices[0]`` would trip on).
@@ -25,7 +25,7 @@ from otel_agentperf.conventions import names
 from otel_agentperf.recording.invocations import LLMInvocation
 from otel_agentperf.wrapping.wrappers import Call
 
-from . import content, shared, streams
+from . import content, extractors, patch, streams
 
 
 @functools.cache
@@ -44,8 +44,8 @@ def _raw_types() -> tuple[type, ...]:
 
 def _usage(invocation: LLMInvocation, usage: Any, input_key: str, output_key: str, details_key: str) -> None:
     if usage is not None:
-        cached = shared.field(shared.field(usage, details_key), "cached_tokens")
-        invocation.set_usage(shared.field(usage, input_key), shared.field(usage, output_key), cached)
+        cached = extractors.field(extractors.field(usage, details_key), "cached_tokens")
+        invocation.set_usage(extractors.field(usage, input_key), extractors.field(usage, output_key), cached)
 
 
 def read_chat_chunk(state: streams.StreamState, chunk: Any) -> None:
@@ -72,8 +72,12 @@ def read_chat_chunk(state: streams.StreamState, chunk: Any) -> None:
     state.response_id = state.response_id or getattr(chunk, "id", None)
     usage = getattr(chunk, "usage", None)
     if usage is not None:
-        cached = shared.field(shared.field(usage, "prompt_tokens_details"), "cached_tokens")
-        state.usage[:3] = [shared.field(usage, "prompt_tokens"), shared.field(usage, "completion_tokens"), cached]
+        cached = extractors.field(extractors.field(usage, "prompt_tokens_details"), "cached_tokens")
+        state.usage[:3] = [
+            extractors.field(usage, "prompt_tokens"),
+            extractors.field(usage, "completion_tokens"),
+            cached,
+        ]
 
 
 def _read_response_event(state: streams.StreamState, event: Any) -> None:
@@ -89,8 +93,8 @@ def _read_response_event(state: streams.StreamState, event: Any) -> None:
     state.model(getattr(response, "model", None))
     usage = getattr(response, "usage", None)
     if usage is not None:
-        cached = shared.field(shared.field(usage, "input_tokens_details"), "cached_tokens")
-        state.usage[:3] = [shared.field(usage, "input_tokens"), shared.field(usage, "output_tokens"), cached]
+        cached = extractors.field(extractors.field(usage, "input_tokens_details"), "cached_tokens")
+        state.usage[:3] = [extractors.field(usage, "input_tokens"), extractors.field(usage, "output_tokens"), cached]
     reason = getattr(getattr(response, "incomplete_details", None), "reason", None)
     if reason:
         state.finish_reasons.append(str(reason))
@@ -123,7 +127,7 @@ def chat_response(invocation: LLMInvocation, result: object) -> None:
                 texts.append(text or "")
             calls += made
         output = content.output(texts, next(iter(reasons), None), content.max_length(), calls)
-    shared.set_response(invocation, getattr(result, "id", None), getattr(result, "model", None), reasons, output)
+    extractors.set_response(invocation, getattr(result, "id", None), getattr(result, "model", None), reasons, output)
 
 
 def _response_result(invocation: LLMInvocation, result: object) -> None:
@@ -140,7 +144,9 @@ def _response_result(invocation: LLMInvocation, result: object) -> None:
             if getattr(item, "type", None) == "function_call"
         ]
         output = content.output([text] if text or not calls else [], reason, content.max_length(), calls)
-    shared.set_response(invocation, getattr(result, "id", None), getattr(result, "model", None), [reason or ""], output)
+    extractors.set_response(
+        invocation, getattr(result, "id", None), getattr(result, "model", None), [reason or ""], output
+    )
 
 
 def embeddings_result(invocation: LLMInvocation, result: object) -> None:
@@ -148,7 +154,7 @@ def embeddings_result(invocation: LLMInvocation, result: object) -> None:
     usage = getattr(result, "usage", None)
     if usage is not None:
         invocation.set_usage(getattr(usage, "prompt_tokens", None), None)
-    shared.set_response(invocation, None, getattr(result, "model", None), ())
+    extractors.set_response(invocation, None, getattr(result, "model", None), ())
 
 
 def _parsed(on_result: Any) -> Any:
@@ -180,15 +186,15 @@ def _provider(resource: Any) -> str:
 
 def _prepare(function: str, operation_name: str, on_result: Any) -> Any:
     def prepare(instance: Any, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
-        if shared.recorded_elsewhere():
+        if extractors.recorded_elsewhere():
             return None
-        attributes: dict[str, AttributeValue] = shared.request_attributes(kwargs)
+        attributes: dict[str, AttributeValue] = extractors.request_attributes(kwargs)
         if isinstance(formats := kwargs.get("encoding_format"), str):
             attributes[names.GEN_AI_REQUEST_ENCODING_FORMATS] = [formats]
         if operation_name == names.OP_CHAT and content.enabled():
             attributes.update(input_content(kwargs))
-        operation = shared.operation(function, _provider(instance), operation_name, shared.model_of(kwargs))
-        return Call(operation, attributes, shared.server_attributes(instance), _parsed(on_result))
+        operation = extractors.operation(function, _provider(instance), operation_name, extractors.model_of(kwargs))
+        return Call(operation, attributes, extractors.server_attributes(instance), _parsed(on_result))
 
     return prepare
 
@@ -235,7 +241,7 @@ def _on_disk(name: str) -> bool:
     return True
 
 
-class OpenAIInstrumentor(shared.LLMInstrumentor):
+class OpenAIInstrumentor(patch.LLMInstrumentor):
     module = "openai"
     requirement = "openai >= 1.40"
 

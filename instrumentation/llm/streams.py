@@ -21,7 +21,7 @@ from opentelemetry import context as otel_context
 from otel_agentperf.recording.invocations import LLMInvocation
 from otel_agentperf.runtime import failures
 
-from . import content, shared
+from . import content, extractors, patch
 
 STATE = "_otel_agentperf_stream"
 _frame = sys._getframe  # the frame that runs a step: where the loop monitor finds the stream's operation
@@ -82,7 +82,7 @@ class StreamState:
         chunk timings, which carry it, are recorded from then on in batches as the chunks arrive."""
         if model and self.response_model is None:
             self.response_model = model
-            shared.set_response(self.invocation, None, model, ())
+            extractors.set_response(self.invocation, None, model, ())
 
     def text(self, delta: Any) -> None:
         if self.texts is not None and isinstance(delta, str) and sum(map(len, self.texts)) < self.limit:
@@ -111,7 +111,7 @@ class StreamState:
                 # A turn that only calls tools has no text part, not an empty one.
                 texts = [text] if text or not calls else []
                 output = content.output(texts, next(iter(self.finish_reasons), None), self.limit, calls)
-            shared.set_response(invocation, self.response_id, self.response_model, self.finish_reasons, output)
+            extractors.set_response(invocation, self.response_id, self.response_model, self.finish_reasons, output)
         except Exception as exc:
             failures.report("reading a stream's result", exc)
         invocation.finish(error)
@@ -353,7 +353,7 @@ def _detach(token: object) -> None:
             failures.report("leaving a stream manager", exc)
 
 
-def iterator_hooks(stream_class: type) -> dict[tuple[type, str], shared.Hook]:
+def iterator_hooks(stream_class: type) -> dict[tuple[type, str], patch.Hook]:
     """Hooks for a stream class that is its own iterator, sync and async (LiteLLM's ``CustomStreamWrapper``).
 
     ``__iter__``/``__aiter__`` return the stream itself there, so only stepping and closing are hooked.
@@ -366,7 +366,7 @@ def iterator_hooks(stream_class: type) -> dict[tuple[type, str], shared.Hook]:
     }
 
 
-def stream_hooks(stream_module: ModuleType) -> dict[tuple[type, str], shared.Hook]:
+def stream_hooks(stream_module: ModuleType) -> dict[tuple[type, str], patch.Hook]:
     """Hooks for a Stainless SDK's ``Stream``/``AsyncStream`` iteration and close."""
     sync_class, async_class = stream_module.Stream, stream_module.AsyncStream
     return {

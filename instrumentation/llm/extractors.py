@@ -1,6 +1,9 @@
-"""What the LLM instrumentors share: operations, request and response attributes, providers, duplicates.
+"""What an LLM call tells, read as it is made: its operation, request and response attributes, the provider,
+and whether another GenAI instrumentation records it already.
 
-Streams are followed in ``streams``.
+The instrumentors' per-call ``prepare`` and result hooks read through these (as contrib's GenAI packages
+read through their ``utils``); how the SDKs are patched is :mod:`.patch`, streams are followed in
+:mod:`.streams`.
 """
 
 from __future__ import annotations
@@ -8,7 +11,7 @@ from __future__ import annotations
 import functools
 import importlib
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,10 +23,6 @@ from otel_agentperf.recording import operations
 from otel_agentperf.recording.invocations import LLMInvocation
 from otel_agentperf.recording.operations import Operation
 from otel_agentperf.runtime import failures, settings
-from otel_agentperf.wrapping.library import LibraryInstrumentor
-from otel_agentperf.wrapping.wrappers import Prepare
-
-from . import attempts
 
 # Other GenAI instrumentations of these SDKs, by the module their wrappers and tracers are named after.
 OTHER_INSTRUMENTATIONS = (
@@ -92,9 +91,6 @@ PROVIDERS = {
         "watsonx_text": names.PROVIDER.IBM_WATSONX_AI,
     }.items()
 }
-
-# Builds a replacement method from the original one.
-Hook = Callable[[Any], Any]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -227,35 +223,3 @@ def set_response(
         attributes[names.GEN_AI_RESPONSE_MODEL] = str(model)
         metric_attributes = {names.GEN_AI_RESPONSE_MODEL: str(model)}
     invocation.add_attributes(attributes, metric_attributes)
-
-
-class LLMInstrumentor(LibraryInstrumentor):
-    """A LibraryInstrumentor that leaves SDK methods already wrapped by another GenAI instrumentation alone,
-    and sees each call's HTTP attempts (:mod:`.attempts`) while it is on."""
-
-    def _instrument(self, **kwargs: Any) -> None:
-        super()._instrument(**kwargs)
-        attempts.HttpAttempts.acquire()
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        super()._uninstrument(**kwargs)
-        attempts.HttpAttempts.release()
-
-    def wrap_call(self, owner: Any, name: str, prepare: Prepare, function: str, provider: str, op: str) -> None:
-        current = vars(owner).get(name)
-        wrapper_module = getattr(getattr(current, "_self_wrapper", None), "__module__", "") or ""
-        if wrapper_module.startswith(OTHER_INSTRUMENTATIONS):
-            failures.warn_once(
-                f"duplicate:{wrapper_module}:{owner.__qualname__}.{name}",
-                "otel-agentperf: %s.%s is already instrumented by %s; otel-agentperf leaves its calls to it",
-                owner.__qualname__,
-                name,
-                wrapper_module,
-            )
-            return
-        self.wrap(owner, name, operation(function, provider, op, ""), prepare)
-
-    def replace_all(self, hooks: Mapping[tuple[type, str], Hook]) -> None:
-        """Replace methods on SDK classes with ``hook(original)``, warning once for any this version lacks."""
-        for (owner, name), hook in hooks.items():
-            self.replace(owner, name, hook)
