@@ -5,6 +5,13 @@ clients) send each attempt through an httpx client's ``send`` (``httpx2`` in the
 Anthropic SDKs), so ``send`` is hooked on both packages' clients while an LLM instrumentor is on. A
 request outside any LLM call passes straight through after one context lookup; one inside is an attempt
 of that call, with its status or error (:meth:`LLMInvocation.attempt`).
+
+An attempt also measures how long it waited for a free connection of the client's pool, apart from the
+server's time: the request carries an httpcore ``trace`` extension (httpcore's public hook, chained to
+one the app set), and the first event the connection gives (``connection.connect_tcp.started`` for a new
+one, ``http11.send_request_headers.started`` or its HTTP/2 twin for one reused) is the moment the pool
+handed the request a connection. A request that took under ``_QUEUED`` to get there did not queue: that
+is the client's own work (:meth:`LLMInvocation.waited_for_connection`).
 """
 
 from __future__ import annotations
@@ -23,6 +30,71 @@ from otel_agentperf.runtime.reentry import inside
 from otel_agentperf.wrapping.library import LibraryInstrumentor
 
 CLIENT_MODULES = ("httpx", "httpx2")
+_QUEUED = 0.001  # seconds from send to a connection's first event beyond which a request queued for one
+
+
+class _Handed:
+    """The ``trace`` extension of one attempt: notes when the pool handed it a connection (the first event),
+    and passes every event on to the app's own extension, when it set one."""
+
+    __slots__ = ("app", "at", "extensions")
+
+    def __init__(self, extensions: dict[str, Any]) -> None:
+        self.extensions = extensions
+        self.app = extensions.get("trace")
+        self.at: float | None = None
+
+    def restore(self) -> None:
+        """Give the request back its own extension (a retry that resends it is traced afresh)."""
+        if self.app is None:
+            self.extensions.pop("trace", None)
+        else:
+            self.extensions["trace"] = self.app
+
+    def __call__(self, event: str, info: Any) -> Any:
+        if self.at is None:
+            self.at = perf_counter()
+        return self.app(event, info) if self.app is not None else None
+
+
+class _AsyncHanded(_Handed):
+    """The same for an async client, whose pool awaits what the extension returns (a sync one would fail)."""
+
+    __slots__ = ()
+
+    async def __call__(self, event: str, info: Any) -> Any:
+        if self.at is None:
+            self.at = perf_counter()
+        if self.app is not None:
+            await self.app(event, info)
+
+
+def _traced(args: tuple[Any, ...], kwargs: dict[str, Any], kind: type[_Handed]) -> _Handed | None:
+    """Give the request being sent a trace extension of ours (chained to the app's), or None if it has none."""
+    request = args[0] if args else kwargs.get("request")
+    extensions = getattr(request, "extensions", None)
+    if not isinstance(extensions, dict):
+        return None
+    handed = kind(extensions)
+    extensions["trace"] = handed
+    return handed
+
+
+def _pool_limit(client: Any) -> int | None:
+    """The connection limit of the client's default pool, when it has httpx's own transport (read, never set)."""
+    limit = getattr(getattr(getattr(client, "_transport", None), "_pool", None), "_max_connections", None)
+    return limit if isinstance(limit, int) and 0 < limit < 1 << 31 else None
+
+
+def _waited(invocation: LLMInvocation, client: Any, started: float, handed: _Handed | None) -> None:
+    if handed is None:
+        return
+    try:
+        handed.restore()
+        if handed.at is not None and handed.at - started >= _QUEUED:
+            invocation.waited_for_connection(handed.at - started, _pool_limit(client))
+    except Exception as exc:
+        failures.report("recording an LLM call's wait for a connection", exc)
 
 
 def _attempt(invocation: LLMInvocation, started: float, response: Any, error: BaseException | None) -> None:
@@ -33,30 +105,36 @@ def _attempt(invocation: LLMInvocation, started: float, response: Any, error: Ba
         failures.report("recording an LLM call's HTTP attempt", exc)
 
 
-def _send(wrapped: Any, _instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _send(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     invocation = None if inside.on else running_llm()
     if invocation is None:
         return wrapped(*args, **kwargs)
     started = perf_counter()
+    handed = _traced(args, kwargs, _Handed)
     try:
         response = wrapped(*args, **kwargs)
     except BaseException as exc:
+        _waited(invocation, instance, started, handed)
         _attempt(invocation, started, None, exc)
         raise
+    _waited(invocation, instance, started, handed)
     _attempt(invocation, started, response, None)
     return response
 
 
-async def _send_async(wrapped: Any, _instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+async def _send_async(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     invocation = None if inside.on else running_llm()
     if invocation is None:
         return await wrapped(*args, **kwargs)
     started = perf_counter()
+    handed = _traced(args, kwargs, _AsyncHanded)
     try:
         response = await wrapped(*args, **kwargs)
     except BaseException as exc:
+        _waited(invocation, instance, started, handed)
         _attempt(invocation, started, None, exc)
         raise
+    _waited(invocation, instance, started, handed)
     _attempt(invocation, started, response, None)
     return response
 

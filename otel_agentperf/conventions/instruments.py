@@ -303,6 +303,19 @@ class Instruments:
         self.prompt_excess_cost = Instrument(
             names.PROMPT_EXCESS_COST, names.UNIT_USD, "What the input tokens beyond the first turn's cost, priced."
         )
+        self.connection_wait_calls = Instrument(
+            names.CONNECTION_WAIT_CALLS, names.UNIT_CALLS, "Model calls that waited for a free HTTP connection."
+        )
+        self.connection_wait_duration = Instrument(
+            names.CONNECTION_WAIT_DURATION,
+            names.UNIT_SECONDS,
+            "Time model calls waited for a free connection of their HTTP client's pool, before the server had them.",
+        )
+        self.connection_wait_pool_limit = Instrument(
+            names.CONNECTION_WAIT_POOL_LIMIT,
+            names.UNIT_CONNECTIONS,
+            "The pool's connection limit, once per waiting call whose pool has one: over the calls, the mean limit.",
+        )
         self.cache_write_attribute = (
             names.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS if latest else names.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
         )
@@ -343,7 +356,7 @@ class Instruments:
         ]
 
     def diagnoses(self) -> list[Instrument]:
-        """The counters of work that could have overlapped, repeated calls and growing prompts."""
+        """The counters of work that could have overlapped, repeated calls, growing prompts and connection waits."""
         return [
             self.sequential_calls,
             self.sequential_duration,
@@ -358,6 +371,9 @@ class Instruments:
             self.prompt_excess_tokens,
             self.prompt_excess_duration,
             self.prompt_excess_cost,
+            self.connection_wait_calls,
+            self.connection_wait_duration,
+            self.connection_wait_pool_limit,
         ]
 
 

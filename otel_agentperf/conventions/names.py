@@ -281,6 +281,10 @@ PROMPT_FIRST_TURN_TOKENS: Final = "agentperf.prompt.first_turn_tokens"
 PROMPT_EXCESS_TOKENS: Final = "agentperf.prompt.excess_tokens"
 PROMPT_EXCESS_DURATION: Final = "agentperf.prompt.excess_duration"
 PROMPT_EXCESS_COST: Final = "agentperf.prompt.excess_cost"
+# Waiting for a free connection of an httpx pool before an LLM call's HTTP request could be sent.
+CONNECTION_WAIT_CALLS: Final = "agentperf.connection_wait.calls"
+CONNECTION_WAIT_DURATION: Final = "agentperf.connection_wait.duration"  # the counter, and the span attribute (s)
+CONNECTION_WAIT_POOL_LIMIT: Final = "agentperf.connection_wait.pool_limit"  # summed per waiting call
 EVENT_LOOP_LAG: Final = "agentperf.event_loop.lag"
 HISTORY_SIZE_RECORDS: Final = "agentperf.history.size.records"
 HISTORY_SIZE_BYTES: Final = "agentperf.history.size.bytes"
@@ -297,6 +301,7 @@ UNIT_USD: Final = "{USD}"
 UNIT_CALLS: Final = "{call}"
 UNIT_RETRIES: Final = "{retry}"
 UNIT_TURNS: Final = "{turn}"
+UNIT_CONNECTIONS: Final = "{connection}"
 
 # The attributes that name a row of a report, per duration histogram kind.
 NAMING_ATTRIBUTES: Final = {

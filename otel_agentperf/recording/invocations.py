@@ -710,7 +710,16 @@ class AgentInvocation(Invocation):
 class LLMInvocation(Invocation):
     """A model call: token usage and its cost, time to first chunk and between chunks of a stream."""
 
-    __slots__ = ("_attempts", "_chunk_gaps", "_conversation", "_first_chunk", "_last_chunk", "_usage")
+    __slots__ = (
+        "_attempts",
+        "_chunk_gaps",
+        "_connection_wait",
+        "_conversation",
+        "_first_chunk",
+        "_last_chunk",
+        "_pool_limit",
+        "_usage",
+    )
 
     def __init__(self, telemetry: Telemetry, operation: Operation, span: Span, **kwargs: Any) -> None:
         super().__init__(telemetry, operation, span, **kwargs)
@@ -722,6 +731,9 @@ class LLMInvocation(Invocation):
         self._chunk_gaps: list[float] = []
         self._usage: tuple[int | None, int | None, int | None, int | None] | None = None
         self._attempts: list[Attempt] | None = None
+        # Seconds its HTTP requests waited for a free connection of their client's pool, and that pool's limit.
+        self._connection_wait = 0.0
+        self._pool_limit: int | None = None
         # Whose conversation this call is a turn of, without a conversation id: its agent run, or its request.
         self._conversation: Invocation | None = self._root
 
@@ -744,6 +756,14 @@ class LLMInvocation(Invocation):
             self._attempts = [attempt]
         else:
             self._attempts.append(attempt)
+
+    def waited_for_connection(self, seconds: float, limit: int | None) -> None:
+        """One HTTP request of this call waited ``seconds`` for a free connection of a pool of ``limit``."""
+        if self._started is None:
+            return
+        self._connection_wait += seconds
+        if limit is not None:
+            self._pool_limit = limit
 
     def _record_retries(self) -> None:
         """Every attempt but the last was retried: what made it retry, and the time spent before the last."""
@@ -839,6 +859,9 @@ class LLMInvocation(Invocation):
         self._record_retries()
         self._record_chunks()
         recorder, usage_attributes = self._telemetry.recorder, self._metric_attributes
+        if self._connection_wait:
+            self._pending[names.CONNECTION_WAIT_DURATION] = self._connection_wait
+            recorder.connection_wait(self._connection_wait, self._pool_limit, usage_attributes)
         if self._usage is None:
             return
         input_tokens, output_tokens, cache_read, cache_write = self._usage

@@ -240,6 +240,15 @@ class Recorder:
         if usd:
             sums[names.PROMPT_EXCESS_COST].add(usd, attributes, names.KIND_LLM)
 
+    def connection_wait(self, seconds: float, limit: int | None, attributes: Attributes) -> None:
+        """A model call waited ``seconds`` for a free connection of its HTTP client's pool (of ``limit``
+        connections, when the pool says)."""
+        sums = self._diagnoses
+        sums[names.CONNECTION_WAIT_CALLS].add(1, attributes, names.KIND_LLM)
+        sums[names.CONNECTION_WAIT_DURATION].add(seconds, attributes, names.KIND_LLM)
+        if limit:
+            sums[names.CONNECTION_WAIT_POOL_LIMIT].add(limit, attributes, names.KIND_LLM)
+
     def chunks(
         self, first: float | None, gaps: Iterable[float], attributes: Attributes, context: Context | None = None
     ) -> None:

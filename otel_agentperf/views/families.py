@@ -66,6 +66,9 @@ _DIAGNOSES = {
     names.PROMPT_EXCESS_TOKENS: "excess_tokens",
     names.PROMPT_EXCESS_DURATION: "excess_seconds",
     names.PROMPT_EXCESS_COST: "excess_usd",
+    names.CONNECTION_WAIT_CALLS: "connection_wait_calls",
+    names.CONNECTION_WAIT_DURATION: "connection_wait_seconds",
+    names.CONNECTION_WAIT_POOL_LIMIT: "connection_wait_limits",
 }
 
 

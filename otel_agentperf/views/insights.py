@@ -162,8 +162,9 @@ def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:
 
 
 def _explained(row: Row) -> float:
-    """The part of a row's own time a finding of its own explains: holding the loop, repeats, grown prompts."""
-    return row.blocked_seconds + row.repeated_seconds + row.excess_seconds
+    """The part of a row's own time a finding of its own explains: holding the loop, repeats, grown prompts,
+    waiting for a free connection."""
+    return row.blocked_seconds + row.repeated_seconds + row.excess_seconds + row.connection_wait_seconds
 
 
 class Finding(NamedTuple):
@@ -214,8 +215,9 @@ def _holding_the_loop(rows: list[Row]) -> list[Finding]:
 
 
 def diagnoses(rows: list[Row]) -> list[Finding]:
-    """Work that could have overlapped, calls repeated with equal arguments and prompts that grow turn by
-    turn, each with its cost in seconds first (its tokens and dollars after, where they apply)."""
+    """Work that could have overlapped, calls repeated with equal arguments, prompts that grow turn by
+    turn and calls queued for a free connection, each with its cost in seconds first (its tokens and
+    dollars after, where they apply)."""
     found: list[Finding] = []
     for row in rows:
         if row.recoverable_seconds > 0 and row.sequential_calls:
@@ -248,7 +250,19 @@ def diagnoses(rows: list[Row]) -> list[Finding]:
         sentence = growing_sentence(row)
         if sentence is not None:
             found.append(Finding(row.excess_seconds, "growing", sentence, row))
+        if row.connection_wait_calls and row.connection_wait_seconds > 0:
+            found.append(Finding(row.connection_wait_seconds, "connection", connection_sentence(row), row))
     return found
+
+
+def connection_sentence(row: Row) -> str:
+    """Model calls queued in their HTTP client for a free connection: time the server never saw."""
+    limit = row.connection_wait_limits / row.connection_wait_calls if row.connection_wait_calls else 0.0
+    pool = f" (pool limit {limit:.0f})" if limit else ""
+    return (
+        f"{_label(row)}: {row.connection_wait_calls:g} calls waited {ms(row.connection_wait_seconds)} ms for a free "
+        f"HTTP connection{pool}, before the server had them"
+    )
 
 
 def growing_sentence(row: Row) -> str | None:

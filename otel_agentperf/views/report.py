@@ -37,6 +37,8 @@ def notes(row: Row) -> str:
         said.append(f"{row.repeated_calls:g} repeated calls ({ms(row.repeated_seconds)} ms)")
     if row.later_turns:
         said.append(f"later turns +{ms(row.excess_seconds)} ms")
+    if row.connection_wait_calls:
+        said.append(f"waited {ms(row.connection_wait_seconds)} ms for a connection")
     memory = row.mean_memory
     if memory is not None:
         what, size = memory
@@ -183,6 +185,8 @@ _COUNTS = (
     "turn_distance",
     "first_turn_tokens",
     "excess_tokens",
+    "connection_wait_calls",
+    "connection_wait_limits",
 )
 _COST_DIGITS = 9  # dollars to a billionth: summed float prices print as 7.500000000000001e-05 otherwise
 

@@ -120,6 +120,11 @@ class Row:
     excess_tokens: float = 0.0
     excess_seconds: float = 0.0
     excess_usd: float = 0.0
+    # Model calls that waited for a free connection of their HTTP client's pool: how many, the seconds they
+    # waited (before the server had them), and their pools' limits summed over them (a mean limit, read below).
+    connection_wait_calls: float = 0.0
+    connection_wait_seconds: float = 0.0
+    connection_wait_limits: float = 0.0
     # A request's row (kind ``request``): its wall time by the operation on its critical path, in seconds by
     # (kind, name) over all its requests, summing to ``total_seconds``.
     critical_path: dict[tuple[str, str], float] = field(default_factory=dict)
