@@ -6,12 +6,13 @@ Anthropic SDKs), so ``send`` is hooked on both packages' clients while an LLM in
 request outside any LLM call passes straight through after one context lookup; one inside is an attempt
 of that call, with its status or error (:meth:`LLMInvocation.attempt`).
 
-An attempt also measures how long it waited for a free connection of the client's pool, apart from the
-server's time: the request carries an httpcore ``trace`` extension (httpcore's public hook, chained to
-one the app set), and the first event the connection gives (``connection.connect_tcp.started`` for a new
-one, ``http11.send_request_headers.started`` or its HTTP/2 twin for one reused) is the moment the pool
-handed the request a connection. A request that took under ``_QUEUED`` to get there did not queue: that
-is the client's own work (:meth:`LLMInvocation.waited_for_connection`).
+An attempt sent while its client's pool is full (as many connections as its limit, none free) also
+measures how long it waited for a free connection, apart from the server's time: the request carries an
+httpcore ``trace`` extension (httpcore's public hook, chained to one the app set), and the first event
+its connection gives (``connection.connect_tcp.started`` for a new one,
+``http11.send_request_headers.started`` or its HTTP/2 twin for one reused) is the moment the pool handed
+it one (:meth:`LLMInvocation.waited_for_connection`). Under ``_QUEUED`` is the client's own work, not a
+wait. An attempt sent while the pool has room is left untraced: it cannot queue.
 """
 
 from __future__ import annotations
@@ -69,30 +70,53 @@ class _AsyncHanded(_Handed):
             await self.app(event, info)
 
 
-def _traced(args: tuple[Any, ...], kwargs: dict[str, Any], kind: type[_Handed]) -> _Handed | None:
-    """Give the request being sent a trace extension of ours (chained to the app's), or None if it has none."""
+def _traced(
+    client: Any, args: tuple[Any, ...], kwargs: dict[str, Any], kind: type[_Handed]
+) -> tuple[_Handed, int] | None:
+    """When the client's pool is full (as many connections as its limit, none free), give the request being
+    sent a trace extension of ours (chained to the app's) and return it with the limit; else None: the
+    request will not queue (a first call's set-up is not a wait), and is left as it is."""
+    limit, connections = _pool(client)
+    if limit is None or len(connections) < limit or any(connection.is_available() for connection in connections):
+        return None
     request = args[0] if args else kwargs.get("request")
     extensions = getattr(request, "extensions", None)
     if not isinstance(extensions, dict):
         return None
     handed = kind(extensions)
     extensions["trace"] = handed
-    return handed
+    return handed, limit
 
 
-def _pool_limit(client: Any) -> int | None:
-    """The connection limit of the client's default pool, when it has httpx's own transport (read, never set)."""
-    limit = getattr(getattr(getattr(client, "_transport", None), "_pool", None), "_max_connections", None)
-    return limit if isinstance(limit, int) and 0 < limit < 1 << 31 else None
+def _pool(client: Any) -> tuple[int | None, list[Any]]:
+    """The connection limit of the client's default pool and its connections, when it has httpx's own
+    transport (the limit read, never set; ``connections`` is the pool's public list)."""
+    pool = getattr(getattr(client, "_transport", None), "_pool", None)
+    limit = getattr(pool, "_max_connections", None)
+    if not isinstance(limit, int) or not 0 < limit < 1 << 31:
+        return None, []
+    connections = getattr(pool, "connections", None)
+    return (limit, connections) if isinstance(connections, list) else (None, [])
 
 
-def _waited(invocation: LLMInvocation, client: Any, started: float, handed: _Handed | None) -> None:
-    if handed is None:
+def _traced_safely(
+    client: Any, args: tuple[Any, ...], kwargs: dict[str, Any], kind: type[_Handed]
+) -> tuple[_Handed, int] | None:
+    try:
+        return _traced(client, args, kwargs, kind)
+    except Exception as exc:
+        failures.report("tracing an LLM call's wait for a connection", exc)
+        return None
+
+
+def _waited(invocation: LLMInvocation, started: float, traced: tuple[_Handed, int] | None) -> None:
+    if traced is None:
         return
+    handed, limit = traced
     try:
         handed.restore()
         if handed.at is not None and handed.at - started >= _QUEUED:
-            invocation.waited_for_connection(handed.at - started, _pool_limit(client))
+            invocation.waited_for_connection(handed.at - started, limit)
     except Exception as exc:
         failures.report("recording an LLM call's wait for a connection", exc)
 
@@ -110,14 +134,14 @@ def _send(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, 
     if invocation is None:
         return wrapped(*args, **kwargs)
     started = perf_counter()
-    handed = _traced(args, kwargs, _Handed)
+    traced = _traced_safely(instance, args, kwargs, _Handed)
     try:
         response = wrapped(*args, **kwargs)
     except BaseException as exc:
-        _waited(invocation, instance, started, handed)
+        _waited(invocation, started, traced)
         _attempt(invocation, started, None, exc)
         raise
-    _waited(invocation, instance, started, handed)
+    _waited(invocation, started, traced)
     _attempt(invocation, started, response, None)
     return response
 
@@ -127,14 +151,14 @@ async def _send_async(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs
     if invocation is None:
         return await wrapped(*args, **kwargs)
     started = perf_counter()
-    handed = _traced(args, kwargs, _AsyncHanded)
+    traced = _traced_safely(instance, args, kwargs, _AsyncHanded)
     try:
         response = await wrapped(*args, **kwargs)
     except BaseException as exc:
-        _waited(invocation, instance, started, handed)
+        _waited(invocation, started, traced)
         _attempt(invocation, started, None, exc)
         raise
-    _waited(invocation, instance, started, handed)
+    _waited(invocation, started, traced)
     _attempt(invocation, started, response, None)
     return response
 
