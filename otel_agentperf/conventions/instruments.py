@@ -229,6 +229,12 @@ class Instruments:
             "Time from the process start to a start-up phase (instrumented, first agent invocation); once each.",
             buckets.FAST_DURATION,
         )
+        self.import_duration = Instrument(
+            names.IMPORT_DURATION,
+            names.UNIT_SECONDS,
+            "A top-level package's imports between instrumentation and the first agent, cumulative; once per process.",
+            buckets.FAST_DURATION,
+        )
         # Asynchronous instruments, read from the recorder's running totals at collection time.
         self.operations_active = Instrument(
             names.OPERATIONS_ACTIVE, names.UNIT_OPERATIONS, "Operations in progress, per operation kind."
@@ -337,6 +343,7 @@ class Instruments:
             self.event_loop_lag,
             self.llm_retry_duration,
             self.startup,
+            self.import_duration,
             self.request_duration,
         ]
         return list({instrument.name: instrument for instrument in found}.values())

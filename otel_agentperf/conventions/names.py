@@ -181,6 +181,11 @@ SLOW_LEFT_OUT: Final = "agentperf.slow.left_out"  # slow calls of it not logged 
 STARTUP_PHASE: Final = "agentperf.startup.phase"
 STARTUP_INSTRUMENTED: Final = "instrumented"  # otel-agentperf's instrumentor ran
 STARTUP_FIRST_AGENT: Final = "first_agent"  # the process's first agent invocation began
+# Cold start broken down: each top-level package's imports between instrumentation and the first agent.
+IMPORT_DURATION: Final = "agentperf.startup.import_duration"
+IMPORT_MODULE: Final = "agentperf.import.module"  # the top-level package (``openai``), never a path
+IMPORT_CUMULATIVE: Final = "agentperf.import.cumulative"  # span attribute: the package's imports, summed (s)
+IMPORTS_SPAN: Final = "agentperf.imports"  # the span from instrumentation to the first agent, over them
 
 # Values of agentperf.config.source
 SOURCE_FILE: Final = "file"

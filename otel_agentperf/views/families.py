@@ -81,7 +81,8 @@ STARTUP = "startup"  # the kind of the cold-start rows: one per phase, a call pe
 # requests, its durations their wall times, with their critical path.
 REQUEST = "request"
 # Rows that are not operations: they have lines of their own, outside the operation table.
-NOT_OPERATIONS = (CODE, STARTUP, REQUEST)
+IMPORT = "import"  # the kind of the cold start's import rows: one per top-level package, a call per process
+NOT_OPERATIONS = (CODE, STARTUP, IMPORT, REQUEST)
 
 
 class _Ours:
@@ -140,6 +141,8 @@ def _read() -> _Read:
     labels_of[CODE] = [prometheus.label(names.CODE_FUNCTION)]
     labels_of[STARTUP] = [prometheus.label(names.STARTUP_PHASE)]
     families[prometheus.family(catalogue(False).startup)] = STARTUP
+    labels_of[IMPORT] = [prometheus.label(names.IMPORT_MODULE)]
+    families[prometheus.family(catalogue(False).import_duration)] = IMPORT
     families[prometheus.family(catalogue(False).request_duration)] = REQUEST
     memory = catalogue(False).memory
     return _Read(

@@ -7,7 +7,7 @@ import math
 from typing import NamedTuple
 
 from otel_agentperf.conventions import names
-from otel_agentperf.views.families import REQUEST, STARTUP
+from otel_agentperf.views.families import IMPORT, REQUEST, STARTUP
 from otel_agentperf.views.rows import Row, ms, usd
 
 # Kinds whose time is their own; agents and workflows contain the time of what they call.
@@ -79,6 +79,29 @@ def cold_start(rows: list[Row]) -> str | None:
     processes = max(row.calls for row in phases.values())
     over = f" (mean of {processes:g} processes)" if processes > 1 else ""
     return "Cold start, after the process started: " + ", ".join(said) + over
+
+
+def imports(rows: list[Row]) -> list[str]:
+    """The cold start's imports as a table: each top-level package's cumulative import time per process
+    (what it imported included), slowest first, with its share of the time until the first agent."""
+    found = sorted((row for row in rows if row.kind == IMPORT and row.calls), key=lambda row: -row.total_seconds)
+    if not found:
+        return []
+    first = next((row for row in rows if row.kind == STARTUP and row.name == names.STARTUP_FIRST_AGENT), None)
+    until = first.mean_seconds if first is not None and first.calls else None
+    width = max(len(row.name) for row in found)
+    instrumented = next((row for row in rows if row.kind == STARTUP and row.name == names.STARTUP_INSTRUMENTED), None)
+    before = (
+        f", timed from instrumentation at {ms(instrumented.mean_seconds)} ms (what came before is not timed)"
+        if instrumented is not None and instrumented.calls
+        else ""
+    )
+    lines = [f"Imports until the first agent (per process, cumulative: each with what it imported{before}):"]
+    for row in found:
+        seconds = row.mean_seconds or 0.0
+        share = f"  {100 * seconds / until:3.0f}% of the time to the first agent" if until else ""
+        lines.append(f"  {row.name.ljust(width)}  {ms(seconds):>9} ms{share}")
+    return lines
 
 
 def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:
