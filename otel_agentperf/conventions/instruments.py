@@ -309,6 +309,11 @@ class Instruments:
         self.prompt_excess_cost = Instrument(
             names.PROMPT_EXCESS_COST, names.UNIT_USD, "What the input tokens beyond the first turn's cost, priced."
         )
+        self.cpu_sampled_time = Instrument(
+            names.CPU_SAMPLED_TIME,
+            names.UNIT_SECONDS,
+            "Seconds an operation was sampled running at a code location (opt-in CPU sampler, 100 samples a second).",
+        )
         self.connection_wait_calls = Instrument(
             names.CONNECTION_WAIT_CALLS, names.UNIT_CALLS, "Model calls that waited for a free HTTP connection."
         )
@@ -359,6 +364,7 @@ class Instruments:
             self.event_loop_blocked,
             self.event_loop_waited,
             self.critical_path,
+            self.cpu_sampled_time,
             *self.diagnoses(),
         ]
 

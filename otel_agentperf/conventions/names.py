@@ -286,6 +286,12 @@ PROMPT_FIRST_TURN_TOKENS: Final = "agentperf.prompt.first_turn_tokens"
 PROMPT_EXCESS_TOKENS: Final = "agentperf.prompt.excess_tokens"
 PROMPT_EXCESS_DURATION: Final = "agentperf.prompt.excess_duration"
 PROMPT_EXCESS_COST: Final = "agentperf.prompt.excess_cost"
+# CPU hotspots inside operations (opt-in sampler): the seconds sampled at each code location, and the span
+# event on an instance that ran long enough, with its top locations and their shares.
+CPU_SAMPLED_TIME: Final = "agentperf.cpu.sampled_time"
+CPU_HOTSPOTS_EVENT: Final = "agentperf.cpu.hotspots"
+CPU_SHARE: Final = "agentperf.cpu.share"  # event attribute: each location's share of the instance's samples
+CPU_SAMPLED: Final = "agentperf.cpu.sampled"  # event attribute: the instance's sampled seconds
 # Waiting for a free connection of an httpx pool before an LLM call's HTTP request could be sent.
 CONNECTION_WAIT_CALLS: Final = "agentperf.connection_wait.calls"
 CONNECTION_WAIT_DURATION: Final = "agentperf.connection_wait.duration"  # the counter, and the span attribute (s)

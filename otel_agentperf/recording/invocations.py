@@ -22,7 +22,7 @@ from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
 from otel_agentperf.conventions.instruments import Instruments
-from otel_agentperf.recording import critical_path, loop_clock, prices
+from otel_agentperf.recording import cpu_sampler, critical_path, loop_clock, prices
 from otel_agentperf.recording.bounded import BoundedValues, Bounds
 from otel_agentperf.recording.loop_clock import LoopClock
 from otel_agentperf.recording.memory import MemoryProbe
@@ -41,6 +41,8 @@ ResultHook = Callable[[Any, object], None]
 # them runs warm (one at a time, between the SDK's parsing of each chunk, costs twice as much), so few that
 # no read of a stream waits long for them (a 2,000-chunk stream recorded at its end held its last read 30 ms).
 _CHUNK_BATCH = 64
+_HOTSPOTS = 5  # code locations recorded per operation instance the CPU sampler found running
+_HOTSPOT_EVENT_SECONDS = 0.05  # seconds sampled running that earn an instance its span event of hotspots
 # Where an operation stands on a critical path (``Invocation._request``; 0: nowhere, folded into another).
 _INSIDE = 1  # inside a request
 _REQUEST = 2  # a request: the outermost agent, workflow or segment
@@ -257,6 +259,25 @@ class Invocation:
         self._sequential: list[float] | None = None
         self._turns: Turns | None = None  # an agent run's or a request's model conversations, by model
 
+    def _record_hotspots(self, hot: dict[cpu_sampler.Location, float], attributes: Attributes) -> None:
+        """Where the sampler found this operation running: the top locations' seconds, and on an instance
+        sampled long enough (the slow ones), a span event with their shares."""
+        total = sum(hot.values())
+        top = sorted(hot.items(), key=lambda item: -item[1])[:_HOTSPOTS]
+        recorder, kind = self._telemetry.recorder, self._operation.kind
+        for (module, function, line), seconds in top:
+            recorder.cpu_sampled(kind, f"{module}:{function}", line, seconds, attributes)
+        if total >= _HOTSPOT_EVENT_SECONDS:
+            self.span.add_event(
+                names.CPU_HOTSPOTS_EVENT,
+                {
+                    names.CPU_SAMPLED: total,
+                    names.CODE_FUNCTION: [f"{module}:{function}" for (module, function, _), _ in top],
+                    names.CODE_LINE_NUMBER: [line for (_, _, line), _ in top],
+                    names.CPU_SHARE: [count / total for _, count in top],
+                },
+            )
+
     @property
     def kind(self) -> str:
         return self._operation.kind
@@ -441,6 +462,7 @@ class Invocation:
         if self._frame is not None:
             loop_clock.RUNNING_FRAMES.pop(self._frame, None)
             self._frame = None
+        hot = cpu_sampler.sampler.take(self) if cpu_sampler.sampler.on else None
         if self._outer is not None:
             return
         telemetry = self._telemetry
@@ -480,6 +502,8 @@ class Invocation:
             if self._enclosing is not None:
                 self._enclosing._children.append((duration, waited, held + children_held))
             self._record(attributes)
+            if hot:
+                self._record_hotspots(hot, attributes)
             if self._fingerprint is not None:
                 self._check_repeat(duration, attributes)
             if self._chain is not None:

@@ -158,6 +158,7 @@ class Recorder:
         )
         self._self_times = counter(instruments.self_time)
         self._diagnoses = {spec.name: counter(spec) for spec in instruments.diagnoses()}
+        self._cpu_sampled = counter(instruments.cpu_sampled_time)
         self._request_duration = histogram(instruments.request_duration)
         self._critical_path = _PathSums()
         path = instruments.critical_path
@@ -240,6 +241,12 @@ class Recorder:
         sums[names.PROMPT_EXCESS_DURATION].add(seconds, attributes, names.KIND_LLM)
         if usd:
             sums[names.PROMPT_EXCESS_COST].add(usd, attributes, names.KIND_LLM)
+
+    def cpu_sampled(self, kind: str, function: str, line: int, seconds: float, attributes: Attributes) -> None:
+        """An operation was sampled running ``seconds`` at ``function`` (``module:function``), ``line``."""
+        self._cpu_sampled.add(
+            seconds, {**attributes, names.CODE_FUNCTION: function, names.CODE_LINE_NUMBER: line}, kind
+        )
 
     def connection_wait(self, seconds: float, limit: int | None, attributes: Attributes) -> None:
         """A model call waited ``seconds`` for a free connection of its HTTP client's pool (of ``limit``

@@ -127,6 +127,9 @@ class _Read(NamedTuple):
     blocking_label: str
     operation_label: str
     diagnoses: dict[str, str]  # a diagnosis counter's family -> the Row field it adds to
+    cpu_family: str  # the CPU sampler's seconds per code location
+    function_label: str
+    line_label: str
 
 
 @functools.cache
@@ -169,6 +172,9 @@ def _read() -> _Read:
         blocking_label=prometheus.label(names.BLOCKING_EVENT_LOOP),
         operation_label=prometheus.label(names.GEN_AI_OPERATION_NAME),
         diagnoses={prometheus.family(spec): _DIAGNOSES[spec.name] for spec in catalogue(False).diagnoses()},
+        cpu_family=prometheus.family(catalogue(False).cpu_sampled_time),
+        function_label=prometheus.label(names.CODE_FUNCTION),
+        line_label=prometheus.label(names.CODE_LINE_NUMBER),
     )
 
 
@@ -188,6 +194,7 @@ def read_families() -> frozenset[str]:
             read.retries_family,
             read.token_usage_family,
             *read.diagnoses,
+            read.cpu_family,
         }
     )
 
@@ -208,6 +215,8 @@ def read_labels() -> frozenset[str]:
             read.redundant_label,
             read.blocking_label,
             read.operation_label,
+            read.function_label,
+            read.line_label,
             prometheus.SCOPE_LABEL,
             "le",
         }
@@ -244,6 +253,13 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
         return found.setdefault((kind, name), Row(kind, name))
 
     for family in _ours(parsed):
+        if family.name == read.cpu_family:
+            for sample in family.samples:
+                if sample.name.endswith("_total") and sample.labels.get(kind_label) in labels_of:
+                    hotspots = row_for(sample.labels[kind_label], sample.labels).hotspots
+                    where = f"{sample.labels.get(read.function_label) or '-'}:{sample.labels.get(read.line_label) or 0}"
+                    hotspots[where] = hotspots.get(where, 0.0) + sample.value
+            continue
         if family.name == path_family:
             for sample in family.samples:
                 if sample.name.endswith("_total"):

@@ -104,6 +104,25 @@ def imports(rows: list[Row]) -> list[str]:
     return lines
 
 
+_HOTSPOT_ROWS = 5  # operations whose CPU hotspots the report lists, most sampled first
+_HOTSPOT_LOCATIONS = 3  # locations listed per operation
+
+
+def hotspots(rows: list[Row]) -> list[str]:
+    """Where the opt-in CPU sampler found operations running: per operation (most sampled first), its top
+    code locations with their share of its samples."""
+    sampled = sorted((row for row in rows if row.hotspots), key=lambda row: -sum(row.hotspots.values()))
+    if not sampled:
+        return []
+    lines = ["CPU hotspots (sampled while running, not awaiting):"]
+    for row in sampled[:_HOTSPOT_ROWS]:
+        total = sum(row.hotspots.values())
+        top = sorted(row.hotspots.items(), key=lambda item: -item[1])[:_HOTSPOT_LOCATIONS]
+        said = ", ".join(f"{where} {100 * seconds / total:.0f}%" for where, seconds in top)
+        lines.append(f"  {_label(row)} ({ms(total)} ms sampled): {said}")
+    return lines
+
+
 def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:
     """Sentences naming what cost the most, most first: each finding with a cost in seconds (own time,
     waste in redundant loads, holding the event loop, retries) ranked by it; then errors and long tails."""

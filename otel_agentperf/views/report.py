@@ -9,7 +9,7 @@ from typing import Any
 
 from otel_agentperf.views import requests
 from otel_agentperf.views.families import CODE, IMPORT, NOT_OPERATIONS, REQUEST, STARTUP
-from otel_agentperf.views.insights import cold_start, imports, time_by_kind, where_time_goes
+from otel_agentperf.views.insights import cold_start, hotspots, imports, time_by_kind, where_time_goes
 from otel_agentperf.views.rows import QUANTILES, Row, cost_text, estimate_text, ms, ranked, size_text
 
 _FIELDS = tuple(f.name for f in fields(Row))
@@ -137,6 +137,8 @@ def render_table(rows: list[Row], bottlenecks: list[str]) -> str:
         rendered += ["", *code]
     if imported := imports(rows):
         rendered += ["", *imported]
+    if hot := hotspots(rows):
+        rendered += ["", *hot]
     if bottlenecks:
         rendered += ["", "Bottlenecks:", *(f"- {sentence}" for sentence in bottlenecks)]
     return "\n".join(rendered)
@@ -161,6 +163,8 @@ def render_markdown(rows: list[Row], bottlenecks: list[str]) -> str:
         lines += ["", *code]
     if imported := imports(rows):
         lines += ["", "```", *imported, "```"]
+    if hot := hotspots(rows):
+        lines += ["", "```", *hot, "```"]
     if bottlenecks:
         lines += ["", "**Bottlenecks**", "", *(f"- {sentence}" for sentence in bottlenecks)]
     return "\n".join(lines)
