@@ -27,6 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Tracer
 
 from otel_agentperf.conventions import names
@@ -137,7 +138,8 @@ class ImportTimer:
                 recorder.import_duration(package, seconds)
             if tracer is not None and slowest:
                 offset = time.time_ns() - int(perf_counter() * 1e9)
-                parent = tracer.start_span(names.IMPORTS_SPAN, start_time=offset + int(started * 1e9))
+                # A trace of its own (an empty context): a start-up timeline, whatever operation is current.
+                parent = tracer.start_span(names.IMPORTS_SPAN, Context(), start_time=offset + int(started * 1e9))
                 context = trace.set_span_in_context(parent)
                 for package, seconds in slowest:
                     began, ended = intervals[package]

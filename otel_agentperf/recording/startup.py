@@ -17,6 +17,7 @@ from opentelemetry.trace import Tracer
 from otel_agentperf.conventions import names
 from otel_agentperf.recording import imports
 from otel_agentperf.recording.recorder import Recorder
+from otel_agentperf.runtime import settings
 
 
 def process_age() -> float | None:
@@ -47,14 +48,16 @@ class ColdStart:
     ) -> None:
         """The process reached ``phase`` (``instrumented``, ``first_agent``): record when, the first time;
         ``context``: the operation that reached it (the first agent), whose span the point's exemplar names.
-        Instrumented starts timing imports; the first agent records them (spans by ``tracer``)."""
+        Instrumented starts timing imports; the first agent records them (as spans by ``tracer`` too, when
+        asked for)."""
         if phase in self._recorded:
             return
         self._recorded.add(phase)
         if phase == names.STARTUP_INSTRUMENTED and names.STARTUP_FIRST_AGENT not in self._recorded:
             imports.timer.start()
         elif phase == names.STARTUP_FIRST_AGENT:
-            imports.timer.record(recorder, tracer, perf_counter())
+            spans = tracer if settings.current().import_spans else None
+            imports.timer.record(recorder, spans, perf_counter())
         age = process_age()
         if age is not None:
             recorder.startup(phase, age, context)
