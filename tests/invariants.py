@@ -46,6 +46,7 @@ _COSTED = (
     " calls one after another, ",
     " with the same arguments as an earlier call",
     " prompts grow every turn: ",
+    " for a free HTTP connection",
 )
 _ROOTS = ("/home/", "/root/", "/tmp/", "/usr/", "/opt/", "/var/", "/work/", "/private/", "/Users/", "/srv/")
 

@@ -1,4 +1,5 @@
-"""Work that could have overlapped, repeated calls and growing prompts, found in-process as requests run.
+"""Work that could have overlapped, repeated calls, growing prompts and calls queued for a connection, found
+in-process as requests run.
 
 Each case runs real decorated operations (and the real OpenAI SDK against the local model server) under
 in-memory providers, and holds the counters to the figures the spans of the same operations give: the
@@ -14,6 +15,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx2
 import openai
 import pytest
 
@@ -220,3 +222,54 @@ def test_a_second_turn_carrying_the_first_answer_is_not_growth() -> None:
     row = Row("llm", "openai/m", calls=2, later_turns=1, turn_distance=1, first_turn_tokens=100)
     row.excess_tokens, row.excess_seconds = 300, 0.1
     assert insights.growing_sentence(row) is None
+
+
+def test_calls_queued_for_a_free_connection_count_the_wait_apart_from_the_server(sdk: Recorded, server: Any) -> None:
+    app_events: list[str] = []  # the app's own trace extension on one request still hears every event
+
+    async def app_trace(event: str, _info: Any) -> None:
+        app_events.append(event)
+
+    async def ask_four() -> list[float]:
+        http = openai.DefaultAsyncHttpxClient(limits=httpx2.Limits(max_connections=1))
+        client = openai.AsyncOpenAI(base_url=server.base_url, api_key="local", http_client=http)
+        messages: Any = [{"role": "user", "content": "hi"}]
+        await client.chat.completions.create(model="slow-5-m-warm", messages=messages)  # one connection, open
+
+        async def timed() -> float:
+            start = time.perf_counter()
+            await client.chat.completions.create(model="slow-150-m-pool", messages=messages)
+            return time.perf_counter() - start
+
+        spent = await asyncio.gather(*(timed() for _ in range(4)))
+        await http.aclose()
+        return spent
+
+    with pytest.MonkeyPatch.context() as patch:
+        original = httpx2.AsyncClient.build_request
+
+        def build_request(self: Any, *args: Any, **kwargs: Any) -> Any:
+            request = original(self, *args, **kwargs)
+            request.extensions["trace"] = app_trace
+            return request
+
+        patch.setattr(httpx2.AsyncClient, "build_request", build_request)
+        spent = asyncio.run(ask_four())
+    pool = {names.GEN_AI_REQUEST_MODEL: "slow-150-m-pool"}
+    # One connection for four calls of 150 ms: each waits for the ones before it (0, 1, 2 and 3 answers).
+    waited = _total(sdk, names.CONNECTION_WAIT_DURATION, **pool)
+    stopwatch = sum(spent) - len(spent) * min(spent)  # each call beyond an unqueued one's time
+    assert _total(sdk, names.CONNECTION_WAIT_CALLS, **pool) == 3
+    assert waited == pytest.approx(stopwatch, rel=0.25)
+    assert _total(sdk, names.CONNECTION_WAIT_POOL_LIMIT, **pool) == 3  # a pool of 1, once per waiting call
+    assert _total(sdk, names.CONNECTION_WAIT_CALLS, **{names.GEN_AI_REQUEST_MODEL: "slow-5-m-warm"}) == 0
+    spans = [s for s in sdk.spans() if s.name == "chat slow-150-m-pool"]
+    on_spans = sum(float(s.attributes.get(names.CONNECTION_WAIT_DURATION, 0.0)) for s in spans)
+    assert on_spans == pytest.approx(waited)
+    assert "http11.send_request_headers.started" in app_events and "http11.response_closed.complete" in app_events
+    row = Row("llm", "openai/slow-150-m-pool", calls=4, total_seconds=sum(spent))
+    row.connection_wait_calls, row.connection_wait_seconds, row.connection_wait_limits = 3, waited, 3
+    assert insights.connection_sentence(row) == (
+        f"llm `openai/slow-150-m-pool`: 3 calls waited {waited * 1000:.1f} ms for a free HTTP connection "
+        "(pool limit 1), before the server had them"
+    )

@@ -31,6 +31,9 @@ name: ``(4500.0 ms wasted)`` for redundant loads, ``held the asyncio event loop 
   to the start of the final one (429 answers and the SDK's backoff), summed over calls; the app's client
   times its attempts with an httpx request hook. The server (``throttle-2-30-``) refuses every call twice,
   keyed on the SDK's retry count, so the 429s recur at any concurrency; the client allows 4 retries.
+- ``waiting-for-a-connection``: the seconds the price checks (eight at once per request, through a client
+  whose httpx pool holds two connections) took beyond an unqueued check's time, the fastest of three
+  made one at a time before the requests: what each spent queued for a connection.
 
 The apps warm the SDK up with one call before their requests, as a readiness check would: the SDK's first
 call imports and builds enough to hold the event loop for a few hundred milliseconds, which at 8 in flight
@@ -146,6 +149,7 @@ CASES = {
         "llm `openai/prefill-1500-story-coach`",
         targets="story_coach.agents:Coach.session=agent,story_coach.agents:Titler.title=agent",
     ),
+    "waiting-for-a-connection": Case("price_watch", "llm `openai/slow-40-price-checker`"),
 }
 
 

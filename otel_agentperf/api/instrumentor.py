@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
 from otel_agentperf.conventions import names
-from otel_agentperf.recording import state
+from otel_agentperf.recording import cpu_sampler, state
 from otel_agentperf.recording.startup import cold_start
 from otel_agentperf.runtime import failures, reentry, settings, shutdown
 
@@ -54,6 +54,8 @@ class AgentPerfInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                     if AgentPerfInstrumentor._patcher is None:
                         AgentPerfInstrumentor._patcher = TargetPatcher()
                     AgentPerfInstrumentor._patcher.apply(parse_all(loaded.targets))
+                if loaded.cpu_profile:
+                    cpu_sampler.sampler.start()
                 cold_start.reached(names.STARTUP_INSTRUMENTED, state.telemetry().recorder)
         except Exception as exc:
             failures.report("applying otel-agentperf targets", exc)

@@ -229,6 +229,12 @@ class Instruments:
             "Time from the process start to a start-up phase (instrumented, first agent invocation); once each.",
             buckets.FAST_DURATION,
         )
+        self.import_duration = Instrument(
+            names.IMPORT_DURATION,
+            names.UNIT_SECONDS,
+            "A top-level package's imports between instrumentation and the first agent, cumulative; once per process.",
+            buckets.FAST_DURATION,
+        )
         # Asynchronous instruments, read from the recorder's running totals at collection time.
         self.operations_active = Instrument(
             names.OPERATIONS_ACTIVE, names.UNIT_OPERATIONS, "Operations in progress, per operation kind."
@@ -303,6 +309,24 @@ class Instruments:
         self.prompt_excess_cost = Instrument(
             names.PROMPT_EXCESS_COST, names.UNIT_USD, "What the input tokens beyond the first turn's cost, priced."
         )
+        self.cpu_sampled_time = Instrument(
+            names.CPU_SAMPLED_TIME,
+            names.UNIT_SECONDS,
+            "Seconds an operation was sampled running at a code location (opt-in CPU sampler, 100 samples a second).",
+        )
+        self.connection_wait_calls = Instrument(
+            names.CONNECTION_WAIT_CALLS, names.UNIT_CALLS, "Model calls that waited for a free HTTP connection."
+        )
+        self.connection_wait_duration = Instrument(
+            names.CONNECTION_WAIT_DURATION,
+            names.UNIT_SECONDS,
+            "Time model calls waited for a free connection of their HTTP client's pool, before the server had them.",
+        )
+        self.connection_wait_pool_limit = Instrument(
+            names.CONNECTION_WAIT_POOL_LIMIT,
+            names.UNIT_CONNECTIONS,
+            "The pool's connection limit, once per waiting call whose pool has one: over the calls, the mean limit.",
+        )
         self.cache_write_attribute = (
             names.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS if latest else names.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
         )
@@ -324,6 +348,7 @@ class Instruments:
             self.event_loop_lag,
             self.llm_retry_duration,
             self.startup,
+            self.import_duration,
             self.request_duration,
         ]
         return list({instrument.name: instrument for instrument in found}.values())
@@ -339,11 +364,12 @@ class Instruments:
             self.event_loop_blocked,
             self.event_loop_waited,
             self.critical_path,
+            self.cpu_sampled_time,
             *self.diagnoses(),
         ]
 
     def diagnoses(self) -> list[Instrument]:
-        """The counters of work that could have overlapped, repeated calls and growing prompts."""
+        """The counters of work that could have overlapped, repeated calls, growing prompts and connection waits."""
         return [
             self.sequential_calls,
             self.sequential_duration,
@@ -358,6 +384,9 @@ class Instruments:
             self.prompt_excess_tokens,
             self.prompt_excess_duration,
             self.prompt_excess_cost,
+            self.connection_wait_calls,
+            self.connection_wait_duration,
+            self.connection_wait_pool_limit,
         ]
 
 

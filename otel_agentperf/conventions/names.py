@@ -192,6 +192,11 @@ SLOW_LEFT_OUT: Final = "agentperf.slow.left_out"  # slow calls of it not logged 
 STARTUP_PHASE: Final = "agentperf.startup.phase"
 STARTUP_INSTRUMENTED: Final = "instrumented"  # otel-agentperf's instrumentor ran
 STARTUP_FIRST_AGENT: Final = "first_agent"  # the process's first agent invocation began
+# Cold start broken down: each top-level package's imports between instrumentation and the first agent.
+IMPORT_DURATION: Final = "agentperf.startup.import_duration"
+IMPORT_MODULE: Final = "agentperf.import.module"  # the top-level package (``openai``), never a path
+IMPORT_CUMULATIVE: Final = "agentperf.import.cumulative"  # span attribute: the package's imports, summed (s)
+IMPORTS_SPAN: Final = "agentperf.imports"  # the span from instrumentation to the first agent, over them
 
 # Values of agentperf.config.source
 SOURCE_FILE: Final = "file"
@@ -292,6 +297,16 @@ PROMPT_FIRST_TURN_TOKENS: Final = "agentperf.prompt.first_turn_tokens"
 PROMPT_EXCESS_TOKENS: Final = "agentperf.prompt.excess_tokens"
 PROMPT_EXCESS_DURATION: Final = "agentperf.prompt.excess_duration"
 PROMPT_EXCESS_COST: Final = "agentperf.prompt.excess_cost"
+# CPU hotspots inside operations (opt-in sampler): the seconds sampled at each code location, and the span
+# event on an instance that ran long enough, with its top locations and their shares.
+CPU_SAMPLED_TIME: Final = "agentperf.cpu.sampled_time"
+CPU_HOTSPOTS_EVENT: Final = "agentperf.cpu.hotspots"
+CPU_SHARE: Final = "agentperf.cpu.share"  # event attribute: each location's share of the instance's samples
+CPU_SAMPLED: Final = "agentperf.cpu.sampled"  # event attribute: the instance's sampled seconds
+# Waiting for a free connection of an httpx pool before an LLM call's HTTP request could be sent.
+CONNECTION_WAIT_CALLS: Final = "agentperf.connection_wait.calls"
+CONNECTION_WAIT_DURATION: Final = "agentperf.connection_wait.duration"  # the counter, and the span attribute (s)
+CONNECTION_WAIT_POOL_LIMIT: Final = "agentperf.connection_wait.pool_limit"  # summed per waiting call
 EVENT_LOOP_LAG: Final = "agentperf.event_loop.lag"
 HISTORY_SIZE_RECORDS: Final = "agentperf.history.size.records"
 HISTORY_SIZE_BYTES: Final = "agentperf.history.size.bytes"
@@ -308,6 +323,7 @@ UNIT_USD: Final = "{USD}"
 UNIT_CALLS: Final = "{call}"
 UNIT_RETRIES: Final = "{retry}"
 UNIT_TURNS: Final = "{turn}"
+UNIT_CONNECTIONS: Final = "{connection}"
 
 # The attributes that name a row of a report, per duration histogram kind.
 NAMING_ATTRIBUTES: Final = {

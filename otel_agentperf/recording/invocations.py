@@ -22,7 +22,7 @@ from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
 from otel_agentperf.conventions.instruments import Instruments
-from otel_agentperf.recording import critical_path, keep_hints, loop_clock, prices
+from otel_agentperf.recording import cpu_sampler, critical_path, keep_hints, loop_clock, prices
 from otel_agentperf.recording.bounded import BoundedValues, Bounds
 from otel_agentperf.recording.loop_clock import LoopClock
 from otel_agentperf.recording.memory import MemoryProbe
@@ -41,6 +41,8 @@ ResultHook = Callable[[Any, object], None]
 # them runs warm (one at a time, between the SDK's parsing of each chunk, costs twice as much), so few that
 # no read of a stream waits long for them (a 2,000-chunk stream recorded at its end held its last read 30 ms).
 _CHUNK_BATCH = 64
+_HOTSPOTS = 5  # code locations recorded per operation instance the CPU sampler found running
+_HOTSPOT_EVENT_SECONDS = 0.05  # seconds sampled running that earn an instance its span event of hotspots
 # Where an operation stands on a critical path (``Invocation._request``; 0: nowhere, folded into another).
 _INSIDE = 1  # inside a request
 _REQUEST = 2  # a request: the outermost agent, workflow or segment
@@ -265,6 +267,25 @@ class Invocation:
         self._sequential: list[float] | None = None
         self._turns: Turns | None = None  # an agent run's or a request's model conversations, by model
 
+    def _record_hotspots(self, hot: dict[cpu_sampler.Location, float], attributes: Attributes) -> None:
+        """Where the sampler found this operation running: the top locations' seconds, and on an instance
+        sampled long enough (the slow ones), a span event with their shares."""
+        total = sum(hot.values())
+        top = sorted(hot.items(), key=lambda item: -item[1])[:_HOTSPOTS]
+        recorder, kind = self._telemetry.recorder, self._operation.kind
+        for (module, function, line), seconds in top:
+            recorder.cpu_sampled(kind, f"{module}:{function}", line, seconds, attributes)
+        if total >= _HOTSPOT_EVENT_SECONDS:
+            self.span.add_event(
+                names.CPU_HOTSPOTS_EVENT,
+                {
+                    names.CPU_SAMPLED: total,
+                    names.CODE_FUNCTION: [f"{module}:{function}" for (module, function, _), _ in top],
+                    names.CODE_LINE_NUMBER: [line for (_, _, line), _ in top],
+                    names.CPU_SHARE: [count / total for _, count in top],
+                },
+            )
+
     @property
     def kind(self) -> str:
         return self._operation.kind
@@ -449,6 +470,7 @@ class Invocation:
         if self._frame is not None:
             loop_clock.RUNNING_FRAMES.pop(self._frame, None)
             self._frame = None
+        hot = cpu_sampler.sampler.take(self) if cpu_sampler.sampler.on else None
         if self._outer is not None:
             return
         telemetry = self._telemetry
@@ -489,6 +511,8 @@ class Invocation:
             if self._enclosing is not None:
                 self._enclosing._children.append((duration, waited, held + children_held))
             self._record(attributes)
+            if hot:
+                self._record_hotspots(hot, attributes)
             if self._fingerprint is not None:
                 self._check_repeat(duration, attributes)
             if self._chain is not None:
@@ -735,7 +759,16 @@ class AgentInvocation(Invocation):
 class LLMInvocation(Invocation):
     """A model call: token usage and its cost, time to first chunk and between chunks of a stream."""
 
-    __slots__ = ("_attempts", "_chunk_gaps", "_conversation", "_first_chunk", "_last_chunk", "_usage")
+    __slots__ = (
+        "_attempts",
+        "_chunk_gaps",
+        "_connection_wait",
+        "_conversation",
+        "_first_chunk",
+        "_last_chunk",
+        "_pool_limit",
+        "_usage",
+    )
 
     def __init__(self, telemetry: Telemetry, operation: Operation, span: Span, **kwargs: Any) -> None:
         super().__init__(telemetry, operation, span, **kwargs)
@@ -747,6 +780,9 @@ class LLMInvocation(Invocation):
         self._chunk_gaps: list[float] = []
         self._usage: tuple[int | None, int | None, int | None, int | None] | None = None
         self._attempts: list[Attempt] | None = None
+        # Seconds its HTTP requests waited for a free connection of their client's pool, and that pool's limit.
+        self._connection_wait = 0.0
+        self._pool_limit: int | None = None
         # Whose conversation this call is a turn of, without a conversation id: its agent run, or its request.
         self._conversation: Invocation | None = self._root
 
@@ -769,6 +805,14 @@ class LLMInvocation(Invocation):
             self._attempts = [attempt]
         else:
             self._attempts.append(attempt)
+
+    def waited_for_connection(self, seconds: float, limit: int | None) -> None:
+        """One HTTP request of this call waited ``seconds`` for a free connection of a pool of ``limit``."""
+        if self._started is None:
+            return
+        self._connection_wait += seconds
+        if limit is not None:
+            self._pool_limit = limit
 
     def _record_retries(self) -> None:
         """Every attempt but the last was retried: what made it retry, and the time spent before the last."""
@@ -865,6 +909,9 @@ class LLMInvocation(Invocation):
         self._record_retries()
         self._record_chunks()
         recorder, usage_attributes = self._telemetry.recorder, self._metric_attributes
+        if self._connection_wait:
+            self._pending[names.CONNECTION_WAIT_DURATION] = self._connection_wait
+            recorder.connection_wait(self._connection_wait, self._pool_limit, usage_attributes)
         if self._usage is None:
             return
         input_tokens, output_tokens, cache_read, cache_write = self._usage

@@ -57,9 +57,13 @@ _clocks: dict[int, LoopClock] = {}
 RUNNING_FRAMES: dict[Any, Any] = {}
 
 
+# Set while the CPU sampler (``cpu_sampler.py``, opt-in) runs: it finds operations on stacks the same way.
+sampling = False
+
+
 def watching() -> bool:
-    """Whether any loop is watched: only then do wrapped calls note their frames."""
-    return bool(_clocks)
+    """Whether any loop is watched, or the CPU sampler runs: only then do wrapped calls note their frames."""
+    return sampling or bool(_clocks)
 
 
 def register(loop: Any) -> LoopClock:

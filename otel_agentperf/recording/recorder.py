@@ -147,6 +147,7 @@ class Recorder:
         self._llm_retries = counter(instruments.llm_retries)
         self._llm_retry_duration = histogram(instruments.llm_retry_duration)
         self._startup = histogram(instruments.startup)
+        self._import_duration = histogram(instruments.import_duration)
         self._event_loop_lag = histogram(instruments.event_loop_lag)
         self._event_loop_blocked = counter(instruments.event_loop_blocked)
         self._event_loop_waited = counter(instruments.event_loop_waited)
@@ -157,6 +158,7 @@ class Recorder:
         )
         self._self_times = counter(instruments.self_time)
         self._diagnoses = {spec.name: counter(spec) for spec in instruments.diagnoses()}
+        self._cpu_sampled = counter(instruments.cpu_sampled_time)
         self._request_duration = histogram(instruments.request_duration)
         self._critical_path = _PathSums()
         path = instruments.critical_path
@@ -240,6 +242,21 @@ class Recorder:
         if usd:
             sums[names.PROMPT_EXCESS_COST].add(usd, attributes, names.KIND_LLM)
 
+    def cpu_sampled(self, kind: str, function: str, line: int, seconds: float, attributes: Attributes) -> None:
+        """An operation was sampled running ``seconds`` at ``function`` (``module:function``), ``line``."""
+        self._cpu_sampled.add(
+            seconds, {**attributes, names.CODE_FUNCTION: function, names.CODE_LINE_NUMBER: line}, kind
+        )
+
+    def connection_wait(self, seconds: float, limit: int | None, attributes: Attributes) -> None:
+        """A model call waited ``seconds`` for a free connection of its HTTP client's pool (of ``limit``
+        connections, when the pool says)."""
+        sums = self._diagnoses
+        sums[names.CONNECTION_WAIT_CALLS].add(1, attributes, names.KIND_LLM)
+        sums[names.CONNECTION_WAIT_DURATION].add(seconds, attributes, names.KIND_LLM)
+        if limit:
+            sums[names.CONNECTION_WAIT_POOL_LIMIT].add(limit, attributes, names.KIND_LLM)
+
     def chunks(
         self, first: float | None, gaps: Iterable[float], attributes: Attributes, context: Context | None = None
     ) -> None:
@@ -302,6 +319,10 @@ class Recorder:
     def startup(self, phase: str, seconds: float, context: Context | None = None) -> None:
         """How long after the process started it reached ``phase``; once per process and phase."""
         self._startup.record(seconds, {names.STARTUP_PHASE: phase}, context)
+
+    def import_duration(self, package: str, seconds: float) -> None:
+        """A top-level package's imports took ``seconds`` (cumulative) before the first agent; once per process."""
+        self._import_duration.record(seconds, {names.IMPORT_MODULE: package})
 
     def agent_calls(
         self, llm_calls: int, tool_calls: int, attributes: Attributes, context: Context | None = None

@@ -228,7 +228,7 @@ class Telemetry:
         ctx = otel_context.set_value(_CURRENT_KEY, invocation, trace.set_span_in_context(span, parent))
         if kind == names.KIND_AGENT:
             ctx = otel_context.set_value(_AGENT_KEY, invocation, ctx)
-            cold_start.reached(names.STARTUP_FIRST_AGENT, self.recorder, ctx)
+            cold_start.reached(names.STARTUP_FIRST_AGENT, self.recorder, ctx, self.tracer)
         if fold_key is not None:
             ctx = otel_context.set_value(fold_key, invocation, ctx)
         invocation.context = ctx

@@ -25,6 +25,10 @@ Environment variables (all optional):
 - ``OTEL_AGENTPERF_LOOP_MONITOR``: ``false`` switches the asyncio loop monitor off;
   ``OTEL_AGENTPERF_LOOP_BLOCK_MS``: how long an operation must hold the loop to count as blocking it
   (default 20 ms; the monitor looks every quarter of that).
+- ``OTEL_AGENTPERF_CPU_PROFILE``: ``true`` samples the stacks of running operations (about 100 a second)
+  for their CPU hotspots (docs/metrics.md); off by default, and then nothing is started.
+- ``OTEL_AGENTPERF_IMPORT_SPANS``: ``true`` also exports the cold start's slowest imports as spans (a trace
+  of their own); off by default, as the table and the metric say the same.
 - ``OTEL_AGENTPERF_SLOW_MS``: when an operation is slow enough for a log record: ``kind=ms`` pairs
   (``llm=5000,tool=500``) over the defaults in ``DEFAULT_SLOW_MS``, one number for every kind, or ``off``.
 - ``OTEL_AGENTPERF_KEEP_COST_USD``: a request whose model calls cost more (US dollars) carries the keep hint
@@ -59,6 +63,8 @@ CONFIG_FILES_ENV = "OTEL_AGENTPERF_CONFIG_FILES"
 HISTORY_FILES_ENV = "OTEL_AGENTPERF_HISTORY_FILES"
 PRICES_ENV = "OTEL_AGENTPERF_PRICES"
 CAPTURE_PATHS_ENV = "OTEL_AGENTPERF_CAPTURE_FILE_PATHS"
+CPU_PROFILE_ENV = "OTEL_AGENTPERF_CPU_PROFILE"
+IMPORT_SPANS_ENV = "OTEL_AGENTPERF_IMPORT_SPANS"
 MAX_LENGTH_ENV = "OTEL_AGENTPERF_CONTENT_MAX_LENGTH"
 CONFIGURE_SDK_ENV = "OTEL_AGENTPERF_CONFIGURE_SDK"
 FLUSH_ON_SIGTERM_ENV = "OTEL_AGENTPERF_FLUSH_ON_SIGTERM"
@@ -122,6 +128,8 @@ class Settings(NamedTuple):
     capture_content: bool = False
     content_max_length: int = DEFAULT_MAX_LENGTH
     capture_file_paths: bool = False
+    cpu_profile: bool = False  # sample running operations' stacks for their CPU hotspots
+    import_spans: bool = False  # export the cold start's slowest imports as spans too
     configure_sdk: bool = True
     sdk_disabled: bool = False  # OTEL_SDK_DISABLED=true: the SDK is off, so nothing of ours sets it up
     flush_on_sigterm: bool = True
@@ -352,6 +360,8 @@ def _load(environ: os._Environ[str] | dict[str, str]) -> Settings:
         capture_content=_capture(environ),
         content_max_length=_max_length(environ),
         capture_file_paths=_flag(environ, CAPTURE_PATHS_ENV, False),
+        cpu_profile=_flag(environ, CPU_PROFILE_ENV, False),
+        import_spans=_flag(environ, IMPORT_SPANS_ENV, False),
         configure_sdk=_flag(environ, CONFIGURE_SDK_ENV, True),
         sdk_disabled=_sdk_disabled(environ),
         flush_on_sigterm=_flag(environ, FLUSH_ON_SIGTERM_ENV, True),

@@ -66,6 +66,9 @@ _DIAGNOSES = {
     names.PROMPT_EXCESS_TOKENS: "excess_tokens",
     names.PROMPT_EXCESS_DURATION: "excess_seconds",
     names.PROMPT_EXCESS_COST: "excess_usd",
+    names.CONNECTION_WAIT_CALLS: "connection_wait_calls",
+    names.CONNECTION_WAIT_DURATION: "connection_wait_seconds",
+    names.CONNECTION_WAIT_POOL_LIMIT: "connection_wait_limits",
 }
 
 
@@ -78,7 +81,8 @@ STARTUP = "startup"  # the kind of the cold-start rows: one per phase, a call pe
 # requests, its durations their wall times, with their critical path.
 REQUEST = "request"
 # Rows that are not operations: they have lines of their own, outside the operation table.
-NOT_OPERATIONS = (CODE, STARTUP, REQUEST)
+IMPORT = "import"  # the kind of the cold start's import rows: one per top-level package, a call per process
+NOT_OPERATIONS = (CODE, STARTUP, IMPORT, REQUEST)
 
 
 class _Ours:
@@ -123,6 +127,9 @@ class _Read(NamedTuple):
     blocking_label: str
     operation_label: str
     diagnoses: dict[str, str]  # a diagnosis counter's family -> the Row field it adds to
+    cpu_family: str  # the CPU sampler's seconds per code location
+    function_label: str
+    line_label: str
 
 
 @functools.cache
@@ -137,6 +144,8 @@ def _read() -> _Read:
     labels_of[CODE] = [prometheus.label(names.CODE_FUNCTION)]
     labels_of[STARTUP] = [prometheus.label(names.STARTUP_PHASE)]
     families[prometheus.family(catalogue(False).startup)] = STARTUP
+    labels_of[IMPORT] = [prometheus.label(names.IMPORT_MODULE)]
+    families[prometheus.family(catalogue(False).import_duration)] = IMPORT
     families[prometheus.family(catalogue(False).request_duration)] = REQUEST
     memory = catalogue(False).memory
     return _Read(
@@ -163,6 +172,9 @@ def _read() -> _Read:
         blocking_label=prometheus.label(names.BLOCKING_EVENT_LOOP),
         operation_label=prometheus.label(names.GEN_AI_OPERATION_NAME),
         diagnoses={prometheus.family(spec): _DIAGNOSES[spec.name] for spec in catalogue(False).diagnoses()},
+        cpu_family=prometheus.family(catalogue(False).cpu_sampled_time),
+        function_label=prometheus.label(names.CODE_FUNCTION),
+        line_label=prometheus.label(names.CODE_LINE_NUMBER),
     )
 
 
@@ -182,6 +194,7 @@ def read_families() -> frozenset[str]:
             read.retries_family,
             read.token_usage_family,
             *read.diagnoses,
+            read.cpu_family,
         }
     )
 
@@ -202,6 +215,8 @@ def read_labels() -> frozenset[str]:
             read.redundant_label,
             read.blocking_label,
             read.operation_label,
+            read.function_label,
+            read.line_label,
             prometheus.SCOPE_LABEL,
             "le",
         }
@@ -238,6 +253,13 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
         return found.setdefault((kind, name), Row(kind, name))
 
     for family in _ours(parsed):
+        if family.name == read.cpu_family:
+            for sample in family.samples:
+                if sample.name.endswith("_total") and sample.labels.get(kind_label) in labels_of:
+                    hotspots = row_for(sample.labels[kind_label], sample.labels).hotspots
+                    where = f"{sample.labels.get(read.function_label) or '-'}:{sample.labels.get(read.line_label) or 0}"
+                    hotspots[where] = hotspots.get(where, 0.0) + sample.value
+            continue
         if family.name == path_family:
             for sample in family.samples:
                 if sample.name.endswith("_total"):

@@ -7,7 +7,7 @@ import math
 from typing import NamedTuple
 
 from otel_agentperf.conventions import names
-from otel_agentperf.views.families import REQUEST, STARTUP
+from otel_agentperf.views.families import IMPORT, REQUEST, STARTUP
 from otel_agentperf.views.rows import Row, ms, usd
 
 # Kinds whose time is their own; agents and workflows contain the time of what they call.
@@ -79,6 +79,48 @@ def cold_start(rows: list[Row]) -> str | None:
     processes = max(row.calls for row in phases.values())
     over = f" (mean of {processes:g} processes)" if processes > 1 else ""
     return "Cold start, after the process started: " + ", ".join(said) + over
+
+
+def imports(rows: list[Row]) -> list[str]:
+    """The cold start's imports as a table: each top-level package's cumulative import time per process
+    (what it imported included), slowest first, with its share of the time until the first agent."""
+    found = sorted((row for row in rows if row.kind == IMPORT and row.calls), key=lambda row: -row.total_seconds)
+    if not found:
+        return []
+    first = next((row for row in rows if row.kind == STARTUP and row.name == names.STARTUP_FIRST_AGENT), None)
+    until = first.mean_seconds if first is not None and first.calls else None
+    width = max(len(row.name) for row in found)
+    instrumented = next((row for row in rows if row.kind == STARTUP and row.name == names.STARTUP_INSTRUMENTED), None)
+    before = (
+        f", timed from instrumentation at {ms(instrumented.mean_seconds)} ms (what came before is not timed)"
+        if instrumented is not None and instrumented.calls
+        else ""
+    )
+    lines = [f"Imports until the first agent (per process, cumulative: each with what it imported{before}):"]
+    for row in found:
+        seconds = row.mean_seconds or 0.0
+        share = f"  {100 * seconds / until:3.0f}% of the time to the first agent" if until else ""
+        lines.append(f"  {row.name.ljust(width)}  {ms(seconds):>9} ms{share}")
+    return lines
+
+
+_HOTSPOT_ROWS = 5  # operations whose CPU hotspots the report lists, most sampled first
+_HOTSPOT_LOCATIONS = 3  # locations listed per operation
+
+
+def hotspots(rows: list[Row]) -> list[str]:
+    """Where the opt-in CPU sampler found operations running: per operation (most sampled first), its top
+    code locations with their share of its samples."""
+    sampled = sorted((row for row in rows if row.hotspots), key=lambda row: -sum(row.hotspots.values()))
+    if not sampled:
+        return []
+    lines = ["CPU hotspots (sampled while running, not awaiting):"]
+    for row in sampled[:_HOTSPOT_ROWS]:
+        total = sum(row.hotspots.values())
+        top = sorted(row.hotspots.items(), key=lambda item: -item[1])[:_HOTSPOT_LOCATIONS]
+        said = ", ".join(f"{where} {100 * seconds / total:.0f}%" for where, seconds in top)
+        lines.append(f"  {_label(row)} ({ms(total)} ms sampled): {said}")
+    return lines
 
 
 def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:
@@ -162,8 +204,9 @@ def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:
 
 
 def _explained(row: Row) -> float:
-    """The part of a row's own time a finding of its own explains: holding the loop, repeats, grown prompts."""
-    return row.blocked_seconds + row.repeated_seconds + row.excess_seconds
+    """The part of a row's own time a finding of its own explains: holding the loop, repeats, grown prompts,
+    waiting for a free connection."""
+    return row.blocked_seconds + row.repeated_seconds + row.excess_seconds + row.connection_wait_seconds
 
 
 class Finding(NamedTuple):
@@ -214,8 +257,9 @@ def _holding_the_loop(rows: list[Row]) -> list[Finding]:
 
 
 def diagnoses(rows: list[Row]) -> list[Finding]:
-    """Work that could have overlapped, calls repeated with equal arguments and prompts that grow turn by
-    turn, each with its cost in seconds first (its tokens and dollars after, where they apply)."""
+    """Work that could have overlapped, calls repeated with equal arguments, prompts that grow turn by
+    turn and calls queued for a free connection, each with its cost in seconds first (its tokens and
+    dollars after, where they apply)."""
     found: list[Finding] = []
     for row in rows:
         if row.recoverable_seconds > 0 and row.sequential_calls:
@@ -248,7 +292,19 @@ def diagnoses(rows: list[Row]) -> list[Finding]:
         sentence = growing_sentence(row)
         if sentence is not None:
             found.append(Finding(row.excess_seconds, "growing", sentence, row))
+        if row.connection_wait_calls and row.connection_wait_seconds > 0:
+            found.append(Finding(row.connection_wait_seconds, "connection", connection_sentence(row), row))
     return found
+
+
+def connection_sentence(row: Row) -> str:
+    """Model calls queued in their HTTP client for a free connection: time the server never saw."""
+    limit = row.connection_wait_limits / row.connection_wait_calls if row.connection_wait_calls else 0.0
+    pool = f" (pool limit {limit:.0f})" if limit else ""
+    return (
+        f"{_label(row)}: {row.connection_wait_calls:g} calls waited {ms(row.connection_wait_seconds)} ms for a free "
+        f"HTTP connection{pool}, before the server had them"
+    )
 
 
 def growing_sentence(row: Row) -> str | None:

@@ -8,8 +8,8 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from otel_agentperf.views import requests
-from otel_agentperf.views.families import CODE, NOT_OPERATIONS, REQUEST, STARTUP
-from otel_agentperf.views.insights import cold_start, time_by_kind, where_time_goes
+from otel_agentperf.views.families import CODE, IMPORT, NOT_OPERATIONS, REQUEST, STARTUP
+from otel_agentperf.views.insights import cold_start, hotspots, imports, time_by_kind, where_time_goes
 from otel_agentperf.views.rows import QUANTILES, Row, cost_text, estimate_text, ms, ranked, size_text
 
 _FIELDS = tuple(f.name for f in fields(Row))
@@ -37,6 +37,8 @@ def notes(row: Row) -> str:
         said.append(f"{row.repeated_calls:g} repeated calls ({ms(row.repeated_seconds)} ms)")
     if row.later_turns:
         said.append(f"later turns +{ms(row.excess_seconds)} ms")
+    if row.connection_wait_calls:
+        said.append(f"waited {ms(row.connection_wait_seconds)} ms for a connection")
     memory = row.mean_memory
     if memory is not None:
         what, size = memory
@@ -133,6 +135,10 @@ def render_table(rows: list[Row], bottlenecks: list[str]) -> str:
         rendered += ["", *summary]
     if code := code_lines(rows):
         rendered += ["", *code]
+    if imported := imports(rows):
+        rendered += ["", *imported]
+    if hot := hotspots(rows):
+        rendered += ["", *hot]
     if bottlenecks:
         rendered += ["", "Bottlenecks:", *(f"- {sentence}" for sentence in bottlenecks)]
     return "\n".join(rendered)
@@ -155,6 +161,10 @@ def render_markdown(rows: list[Row], bottlenecks: list[str]) -> str:
         lines += ["", *summary]
     if code := code_lines(rows):
         lines += ["", *code]
+    if imported := imports(rows):
+        lines += ["", "```", *imported, "```"]
+    if hot := hotspots(rows):
+        lines += ["", "```", *hot, "```"]
     if bottlenecks:
         lines += ["", "**Bottlenecks**", "", *(f"- {sentence}" for sentence in bottlenecks)]
     return "\n".join(lines)
@@ -183,6 +193,8 @@ _COUNTS = (
     "turn_distance",
     "first_turn_tokens",
     "excess_tokens",
+    "connection_wait_calls",
+    "connection_wait_limits",
 )
 _COST_DIGITS = 9  # dollars to a billionth: summed float prices print as 7.500000000000001e-05 otherwise
 
@@ -212,11 +224,13 @@ def as_dict(rows: list[Row], bottlenecks: list[str]) -> dict[str, Any]:
         found.append(item)
     code = [{"name": row.name, "blocked_seconds": row.blocked_seconds} for row in _code(rows)]
     startup = {row.name: row.mean_seconds for row in rows if row.kind == STARTUP and row.calls}
+    imported = {row.name: row.mean_seconds for row in rows if row.kind == IMPORT and row.calls}
     report = {
         "requests": requests.as_json(rows),
         "operations": found,
         "code_outside_operations": code,
         "startup_seconds": startup,
+        "import_seconds": imported,
         "own_seconds_by_kind": dict(time_by_kind(rows)),
         "bottlenecks": bottlenecks,
     }

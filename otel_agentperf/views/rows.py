@@ -120,6 +120,13 @@ class Row:
     excess_tokens: float = 0.0
     excess_seconds: float = 0.0
     excess_usd: float = 0.0
+    # Model calls that waited for a free connection of their HTTP client's pool: how many, the seconds they
+    # waited (before the server had them), and their pools' limits summed over them (a mean limit, read below).
+    connection_wait_calls: float = 0.0
+    connection_wait_seconds: float = 0.0
+    connection_wait_limits: float = 0.0
+    # Where the opt-in CPU sampler found it running: seconds by ``module:function:line``.
+    hotspots: dict[str, float] = field(default_factory=dict)
     # A request's row (kind ``request``): its wall time by the operation on its critical path, in seconds by
     # (kind, name) over all its requests, summing to ``total_seconds``.
     critical_path: dict[tuple[str, str], float] = field(default_factory=dict)
@@ -302,6 +309,12 @@ def window(before: list[Row], after: list[Row]) -> list[Row]:
             reason: count - old_reasons.get(reason, 0.0)
             for reason, count in row.retry_reasons.items()
             if count > old_reasons.get(reason, 0.0)
+        }
+        old_hot = old.hotspots if old else {}
+        delta.hotspots = {
+            where: seconds - old_hot.get(where, 0.0)
+            for where, seconds in row.hotspots.items()
+            if seconds > old_hot.get(where, 0.0)
         }
         old_path = old.critical_path if old else {}
         delta.critical_path = {

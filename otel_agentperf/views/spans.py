@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Status
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from otel_agentperf.conventions import names
 
@@ -83,6 +83,8 @@ def traces(requests: Iterable[ExportTraceServiceRequest]) -> list[Trace]:
             for scope_spans in resource_spans.scope_spans:
                 ours = scope_spans.scope.name == names.SCOPE_NAME
                 for span in scope_spans.spans:
+                    if ours and _cold_start_import(span):
+                        continue
                     node = SpanNode(
                         span.name,
                         span.span_id,
@@ -105,6 +107,14 @@ def traces(requests: Iterable[ExportTraceServiceRequest]) -> list[Trace]:
         roots.sort(key=lambda root: root.start)
         found.append(Trace(trace_id, roots, len(nodes), sent_by[id(roots[0])] if roots else ()))
     return found
+
+
+def _cold_start_import(span: Span) -> bool:
+    """One of the cold start's import spans (``recording/imports.py``): a timeline of start-up for a trace
+    backend, not a request, so the traces read here leave them out."""
+    return span.name == names.IMPORTS_SPAN or (
+        span.name.startswith("import ") and any(each.key == names.IMPORT_MODULE for each in span.attributes)
+    )
 
 
 def _read(attributes: Iterable[KeyValue], ours: bool) -> tuple[int, str, str]:
