@@ -273,3 +273,32 @@ def test_calls_queued_for_a_free_connection_count_the_wait_apart_from_the_server
         f"llm `openai/slow-150-m-pool`: 3 calls waited {waited * 1000:.1f} ms for a free HTTP connection "
         "(pool limit 1), before the server had them"
     )
+
+
+def test_a_row_whose_later_turns_fall_short_of_growth_is_still_named_for_its_own_time() -> None:
+    # Two turns per conversation (a plan call, then an answer call with a longer prompt): too few to be a
+    # growing prompt, so no sentence explains its time, and it is named as the largest own time it is.
+    answerer = Row(
+        "llm",
+        "openai/answerer",
+        calls=24,
+        total_seconds=2.8,
+        self_seconds=2.8,
+        later_turns=12,
+        turn_distance=12,
+        first_turn_tokens=12 * 7,
+        excess_tokens=12 * 4,
+        excess_seconds=2.4,
+    )
+    tool = Row("tool", "search_docs", calls=12, total_seconds=0.27, self_seconds=0.27)
+    report = insights.bottlenecks([answerer, tool])
+    assert report[0].startswith("llm `openai/answerer` takes 91% of the operations' own time (2800.0 ms")
+    assert not any("prompts grow" in line for line in report)
+
+
+def test_calls_one_after_another_that_would_save_little_run_together_are_no_finding() -> None:
+    # One long call beside short ones: together they would take nearly as long.
+    agent = Row(
+        "agent", "Researcher", calls=12, sequential_calls=24, sequential_seconds=0.967, recoverable_seconds=0.002
+    )
+    assert not any("one after another" in line for line in insights.bottlenecks([agent]))

@@ -963,7 +963,12 @@ class LLMInvocation(Invocation):
         turns[key] = (count + 1, first_tokens, first_seconds)
         excess = max(input_tokens - first_tokens, 0)
         usd = price.cost(excess, 0) if price is not None and excess else None
-        seconds = max(self._duration - first_seconds, 0.0)
+        # What it took beyond the first turn, up to the part of its time its extra tokens are of its prompt:
+        # a turn whose prompt did not grow took nothing for growth, however long it waited for its loop or
+        # streamed; where time grows with the prompt (a constant plus a time per token) the bound holds.
+        seconds = (
+            min(max(self._duration - first_seconds, 0.0), self._duration * excess / input_tokens) if excess else 0.0
+        )
         self._telemetry.recorder.later_turn(count, first_tokens, excess, seconds, usd, self._metric_attributes)
 
 

@@ -25,6 +25,9 @@ _LONG_TAIL_MIN_CALLS = 20
 # at least this many times the first's: a second turn carrying the first one's answer is not growth.
 _GROWING_TURNS = 3.0
 _GROWING_RATIO = 1.5
+# Calls one after another are named only when running them together would save this share of their time:
+# a few milliseconds saved on seconds of calls (one long call beside short ones) is no finding.
+_OVERLAP_SHARE = 0.1
 _EXPLAINS = 0.5  # holding the loop for this share of its own time explains an operation's own time
 
 
@@ -204,9 +207,13 @@ def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:
 
 
 def _explained(row: Row) -> float:
-    """The part of a row's own time a finding of its own explains: holding the loop, repeats, grown prompts,
-    waiting for a free connection."""
-    return row.blocked_seconds + row.repeated_seconds + row.excess_seconds + row.connection_wait_seconds
+    """The part of a row's own time a finding of its own explains and names (holding the loop, repeats, grown
+    prompts, waiting for a free connection): only what a sentence says counts, so a row whose figure falls
+    short of its sentence is still named for its own time, never left out of the list."""
+    grown = row.excess_seconds if growing_sentence(row) is not None else 0.0
+    repeated = row.repeated_seconds if row.repeated_calls else 0.0
+    waited = row.connection_wait_seconds if row.connection_wait_calls else 0.0
+    return row.blocked_seconds + repeated + grown + waited
 
 
 class Finding(NamedTuple):
@@ -262,7 +269,7 @@ def diagnoses(rows: list[Row]) -> list[Finding]:
     dollars after, where they apply)."""
     found: list[Finding] = []
     for row in rows:
-        if row.recoverable_seconds > 0 and row.sequential_calls:
+        if row.sequential_calls and row.recoverable_seconds > _OVERLAP_SHARE * row.sequential_seconds:
             together = row.sequential_seconds - row.recoverable_seconds
             per_call = row.recoverable_seconds / row.calls if row.calls else 0.0
             found.append(
