@@ -334,7 +334,8 @@ def test_a_10000_span_run_gives_a_bounded_file_that_renders_within_the_bound(
     page = opened.page
     assert page.locator("#traces-drawn").text_content() == "10 of 901 traces drawn (the slowest); 891 left out."
     spans_left = 1000 - html_traces.MAX_SPANS
-    assert page.locator("article.trace").first.locator(".left-out").text_content() == (
-        f"{spans_left} more spans of this trace left out."
-    )
+    # The long trace, wherever a loaded machine's pauses put it among the slowest: the only one cut short.
+    left_out = page.locator("article.trace .left-out")
+    assert left_out.count() == 1
+    assert left_out.text_content() == f"{spans_left} more spans of this trace left out."
     assert page.locator("table.operations tbody tr").count() == 2
