@@ -357,13 +357,18 @@ def test_the_workflow_fails_against_a_faster_baseline_and_still_writes_its_repor
         baseline.write_text(recorded)
     assert statuses == [0, 3, 0]  # the check step fails the job; the verdict is still shown
     comment = (recipe / "perf-gate.md").read_text()
-    assert comment.startswith("### otel-agentperf check: 1 of ")
-    (row,) = _markdown_table(comment, "**Broken budgets**")
+    broken = _markdown_table(comment, "**Broken budgets**")
+    assert comment.startswith(f"### otel-agentperf check: {len(broken)} of ")
+    # The planted count, exactly; beside it only timings may break, on a machine loaded unlike when the
+    # baseline was recorded (the recipe allows p95 250 ms more than the baseline's).
+    (row,) = [row for row in broken if row["figure"] != "p95_ms"]
     assert (row["subject"], row["figure"], row["measured"], row["limit"]) == (
         "llm openai/gpt-4o-mini",
         "calls",
         str(REQUESTS),
         str(REQUESTS - 1),
     )
-    (failure,) = ET.parse(recipe / "perf-junit.xml").getroot().iter("failure")
-    assert failure.get("message", "").startswith(f"calls {REQUESTS} > limit {REQUESTS - 1}")
+    failures = [failure.get("message", "") for failure in ET.parse(recipe / "perf-junit.xml").getroot().iter("failure")]
+    assert len(failures) == len(broken)
+    (other,) = [message for message in failures if not message.startswith("p95_ms ")]
+    assert other.startswith(f"calls {REQUESTS} > limit {REQUESTS - 1}")
