@@ -131,6 +131,7 @@ class Invocation:
         "_deferred",
         "_duration",
         "_enclosing",
+        "_ended",
         "_failure",
         "_fingerprint",
         "_frame",
@@ -221,6 +222,7 @@ class Invocation:
         self._hints = 0
         self._cost = 0.0
         self._duration = 0.0  # set as it finishes, before ``_started`` is cleared
+        self._ended: float | None = None  # when it finished (``perf_counter``)
         self._frame: object = None  # the wrapper frame that runs it, noted for the loop monitor
         self._step_frame: object = None  # the frame running a step of what it streams, likewise
         # When it started: (epoch nanoseconds, its span's start; ``perf_counter`` seconds), read together.
@@ -319,6 +321,11 @@ class Invocation:
         target = self._outer or self
         if fingerprint is not None and target._fingerprint is None:
             target._fingerprint = fingerprint
+
+    def ended_by(self, now: float) -> float:
+        """When it finished (``perf_counter``), or ``now`` while it runs: where a block it held can end."""
+        ended = self._ended
+        return now if ended is None else min(ended, now)
 
     def running(self) -> bool:
         """Started, not finished, and not folded into another: it can take what an inner one learns."""
@@ -464,8 +471,9 @@ class Invocation:
         started = self._started
         if started is None:
             return
-        duration = perf_counter() - started
-        self._duration = duration
+        ended = perf_counter()
+        duration = ended - started
+        self._duration, self._ended = duration, ended
         self._started = None
         if self._frame is not None:
             loop_clock.RUNNING_FRAMES.pop(self._frame, None)

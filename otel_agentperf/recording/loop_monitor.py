@@ -209,9 +209,13 @@ class LoopMonitor:
             telemetry.recorder.event_loop_lag(max(lag, 0.0))
             if lag >= telemetry.block_threshold and entry.last is not None:
                 operations, where = entry.last
-                if operations:  # the block's last part, since the last look: what held it then (ended or not);
-                    # a synchronous call that ended has charged itself (and the clock) up to its end already
-                    entry.clock.held += operations[0].blocked(now - entry.clock.charged_until, None)
+                if operations:  # the block's last part, since the last look: what held it then (ended or not),
+                    # up to its end (the code after it in the same step ran on into the next operation, whose
+                    # start read the clock as held to then); a synchronous call that ended has charged itself
+                    # (and the clock) up to its end already
+                    holder = operations[0]
+                    until = holder.ended_by(now)
+                    entry.clock.held += holder.blocked(max(until - entry.clock.charged_until, 0.0), None)
                     entry.clock.charged_until = now
                 else:
                     self._charge(entry, operations, where, now)
