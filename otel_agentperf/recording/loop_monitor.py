@@ -3,7 +3,9 @@
 A watchdog thread looks at every registered loop every quarter of the blocking threshold and, when the
 loop has run the previous one, schedules a callback on it (``call_soon_threadsafe``); how late the loop
 runs it is the loop lag (``agentperf.event_loop.lag``). A callback still waiting past the threshold means
-the loop is held by whatever runs on its thread, so the watchdog reads that thread's stack
+the loop is held by whatever runs on its thread (unless the thread is polling its selector: then the
+process was not scheduled or another thread kept the interpreter, and no one on the loop held it), so the
+watchdog reads that thread's stack
 (``sys._current_frames``): the running operations on it (found by the wrapper frames that run them,
 ``loop_clock.RUNNING_FRAMES``; never by reading that thread's frame locals) are charged the time since
 the last look, the innermost first and none more than it has run, with where it blocked (:func:`_holder`); what no
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import selectors
 import sys
 import threading
 from time import perf_counter
@@ -58,6 +61,12 @@ def _not_user_code() -> tuple[str, ...]:
 # not code holding the loop, however it looks.
 _CALLBACK = asyncio.events.Handle._run.__code__
 _LOOP_STEP = asyncio.base_events.BaseEventLoop.__dict__["_run_once"].__code__
+# The selectors' ``select``: a loop thread found in one is waiting for I/O, held by nothing on it.
+_POLLING = frozenset(
+    code
+    for kind in vars(selectors).values()
+    if isinstance(kind, type) and (code := getattr(kind.__dict__.get("select"), "__code__", None)) is not None
+)
 
 
 class _Site(NamedTuple):
@@ -166,6 +175,12 @@ class LoopMonitor:
                 self.unregister(entry.loop)
             return
         if now - posted < settings.current().loop_block_threshold_s:
+            return
+        frame = sys._current_frames().get(entry.thread_id)
+        if frame is not None and frame.f_code in _POLLING:
+            # The loop polls its selector with the callback still waiting: nothing on the loop holds it
+            # (the process was not scheduled, or another thread kept the interpreter). The tasks awaiting
+            # on it lost nothing to a blocker; what held it before this is charged when the callback runs.
             return
         operations, where = self._holder(entry.thread_id)
         self._charge(entry, operations, where, now)
