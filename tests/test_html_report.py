@@ -23,6 +23,7 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from playwright.sync_api import Browser, Page, sync_playwright
 
 import otel_agentperf as perf
+from otel_agentperf.conventions import names
 from otel_agentperf.receiving import saved
 from otel_agentperf.receiving.received import Received
 from otel_agentperf.views import html_report, html_traces, run, sources
@@ -32,6 +33,7 @@ from tests.conftest import MakeRecorded
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "tests" / "apps" / "html_app.py"
+BLOCKING_APP = ROOT / "tests" / "apps" / "html_blocking_app.py"
 CLI = str(Path(sys.executable).parent / "otel-agentperf")
 CHROMIUM = Path("/usr/bin/chromium")  # the distribution's (scripts/test.sh installs it), never a download
 HOSTILE = "</script><script>window.pwned=1</script><!-- \"quoted\" 'single' & <b>bold</b>"  # as html_app.py
@@ -156,6 +158,18 @@ def test_the_pages_figures_are_the_json_reports_and_it_asks_nothing_of_the_netwo
     assert spent.count() == 1 and spent.locator("th").text_content() == f"llm {model['name']}"
     assert float(spent.locator("td").first.get_attribute("data-value") or "nan") == model["tokens"] > 0
     assert spent.locator("td").nth(1).text_content() == "1 unpriced"  # rows.cost_text: no price, not free
+    # The whole run's tokens and cost in the summary: the JSON's "spent", the cost unknown (not $0).
+    totals = report["spent"]
+    assert totals["tokens"] == totals["input_tokens"] + totals["output_tokens"] == model["tokens"]
+    assert totals["cost_usd"] is None and totals["unpriced"] == 1
+    run_spent = page.locator("#requests article.spent")
+    tokens = run_spent.locator("dd[data-figure=tokens]")
+    assert float(tokens.get_attribute("data-value") or "nan") == totals["tokens"]
+    assert tokens.text_content() == str(totals["tokens"])
+    said = run_spent.locator("dd[data-figure=input_tokens]").text_content()
+    assert said == f"{totals['input_tokens']} in + {totals['output_tokens']} out"
+    cost = run_spent.locator("dd[data-figure=cost_usd]")
+    assert cost.get_attribute("data-value") is None and cost.text_content() == "1 unpriced"
     assert page.locator("script").count() == 2  # the data block and the page's own
     folder = _artifacts(tmp_path)
     page.screenshot(path=str(folder / "html-report-light.png"), full_page=True)
@@ -242,6 +256,87 @@ def test_the_retried_model_call_shows_its_attempts_on_a_timeline(app_run: Run, b
     for title in attempts.evaluate_all("marks => marks.map(m => m.title)"):
         assert "429" in title, title
     opened.assert_quiet(app_run.html)
+
+
+@pytest.fixture(scope="module")
+def blocking_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    folder = tmp_path_factory.mktemp("blocking")
+    result = _cli(
+        "run", "--save", "b.run", "--html", "b.html", "--", sys.executable, str(BLOCKING_APP), "3", cwd=folder
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    as_json = _cli("report", "--file", "b.run", "--format", "json", cwd=folder)
+    assert as_json.returncode == 0, as_json.stderr
+    return Run(folder, folder / "b.run", folder / "b.html", json.loads(as_json.stdout))
+
+
+def _blocked_events(path: Path) -> dict[str, list[tuple[float, str, str, int]]]:
+    """Read from the saved run, apart from the report: each span name's event-loop blocked events."""
+    source = sources.from_file(path, slowest=10)
+    assert source.received is not None
+    found: dict[str, list[tuple[float, str, str, int]]] = {}
+    for request in source.received.trace_requests():
+        for resource_spans in request.resource_spans:
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    for event in span.events:
+                        if event.name == names.EVENT_LOOP_BLOCKED_EVENT:
+                            values = {kv.key: kv.value for kv in event.attributes}
+                            found.setdefault(span.name, []).append(
+                                (
+                                    values[names.EVENT_LOOP_BLOCKED_TIME].double_value,
+                                    values[names.CODE_FUNCTION].string_value if names.CODE_FUNCTION in values else "",
+                                    Path(values[names.CODE_FILE_PATH].string_value).name
+                                    if names.CODE_FILE_PATH in values
+                                    else "",
+                                    values[names.CODE_LINE_NUMBER].int_value if names.CODE_LINE_NUMBER in values else 0,
+                                )
+                            )
+    return found
+
+
+def test_each_operation_that_held_the_loop_shows_where_the_monitor_saw_it(
+    blocking_run: Run, browser: Browser, tmp_path: Path
+) -> None:
+    opened = _open(browser, blocking_run.html)
+    opened.assert_quiet(blocking_run.html)
+    page = opened.page
+    report = blocking_run.report
+    held = {f"{op['kind']} {op['name']}": op["blocked_seconds"] for op in report["operations"]}
+    held |= {code["name"]: code["blocked_seconds"] for code in report["code_outside_operations"]}
+    assert set(held) == {"agent async_planner", "tool crunch", "html_blocking_app:warm_cache"}
+    bars = page.locator("#blocking ul.bars > li")
+    labels = bars.locator(".label").all_text_contents()
+    values = [float(v) for v in bars.evaluate_all("items => items.map(i => i.dataset.value)")]
+    assert dict(zip(labels, values, strict=True)) == held  # every bar is the JSON's figure
+    assert values == sorted(values, reverse=True)
+    # Under each operation, its sites as its spans' events say: function, file name (never the folders), line.
+    lines = [number for number, text in enumerate(BLOCKING_APP.read_text().splitlines(), 1) if "sleep(HELD)" in text]
+    events = _blocked_events(blocking_run.saved)
+    seen = 0
+    for label, span_name, function in (
+        ("agent async_planner", "invoke_agent async_planner", "parse_slowly"),
+        ("tool crunch", "execute_tool crunch", "crunch"),
+    ):
+        found = events[span_name]
+        assert len(found) == 3  # one per request: each block is past the threshold
+        by_site: dict[tuple[str, str, int], list[float]] = {}
+        for seconds, *site in found:
+            by_site.setdefault((site[0], site[1], site[2]), []).append(seconds)
+        expected = []
+        for (name, file, line), times in sorted(by_site.items(), key=lambda item: -sum(item[1])):
+            where = f"{name} ({file}:{line})" if name else "where the monitor did not see"
+            expected.append(f"{where}: {_ms(sum(times))} ms in {len(times)} span{'s' if len(times) != 1 else ''}")
+            if name:
+                assert (name, file) == (function, BLOCKING_APP.name) and line in lines
+                seen += len(times)
+        bar = bars.filter(has=page.locator(".label", has_text=label))
+        assert bar.locator("ul.parts > li").all_text_contents() == expected
+    assert seen > 0  # six blocks of 60 ms: the monitor saw where at least one was
+    assert "/" not in (page.locator("#blocking").text_content() or "")  # no machine path
+    page.screenshot(path=str(_artifacts(tmp_path) / "html-blocking.png"), full_page=True)
+    # Nothing was spent on models: the summary has no tokens or cost to show.
+    assert report["spent"]["tokens"] == 0 and page.locator("article.spent").count() == 0
 
 
 def test_report_from_a_saved_run_or_its_json_gives_the_same_figures(app_run: Run, browser: Browser) -> None:

@@ -55,12 +55,37 @@
   }
 
   // ---- run view -------------------------------------------------------------------------------------------
+  // The whole run's model calls: tokens and cost, the JSON report's "spent".
+  function spentFigures() {
+    const spent = data.spent;
+    const figures = spent.figures;
+    if (!figures.tokens && !figures.priced_cost_usd && !figures.unpriced) return null;
+    return el(
+      "article",
+      { class: "spent" },
+      el("h3", {}, "The run's model calls"),
+      el(
+        "dl",
+        { class: "figures" },
+        [
+          ["tokens", "tokens", figures.tokens, spent.total_text],
+          ["in + out", "input_tokens", figures.input_tokens, spent.tokens_text],
+          ["cost", "cost_usd", figures.cost_usd, spent.cost_text],
+        ].map(([term, key, value, text]) =>
+          el("div", {}, el("dt", {}, term), el("dd", { "data-figure": key, "data-value": value }, text))
+        )
+      )
+    );
+  }
+
   function requestsSection() {
-    if (!data.requests.length) return null;
+    const spent = spentFigures();
+    if (!data.requests.length && !spent) return null;
     return section(
       "requests",
-      "Requests",
-      el("p", {}, "Latency per root, and where a request's wall time goes along its critical path (ms per request)."),
+      "Summary",
+      spent,
+      data.requests.length ? el("p", {}, "Latency per root, and where a request's wall time goes along its critical path (ms per request).") : null,
       data.requests.map((request, index) => {
         const figures = request.figures;
         const stack = el(
@@ -208,7 +233,13 @@
     return section(
       "blocking",
       "Event-loop blocking",
-      el("p", {}, "What held an event loop (ms), operations and the application code outside them:"),
+      el(
+        "p",
+        {},
+        "What held an event loop (ms): operations and the application code outside them (named module:function). " +
+          "Under an operation, where the loop monitor saw it held the loop past the threshold (function, file and line), " +
+          "from the spans of the traces this report holds."
+      ),
       bars(data.blocking, "held the event loop")
     );
   }
