@@ -197,10 +197,8 @@ def render_compare(comparison: Comparison) -> str:
             {
                 "label": f"{cause.kind} {cause.name}",
                 "seconds": cause.delta,
-                "text": f"{compare_output.delta_ms(cause.delta)} ({root.share(cause):.0f}%)",
-                "parts": [
-                    f"{part.what} ({part.formula}): {compare_output.delta_ms(part.seconds)}" for part in cause.parts
-                ],
+                "text": compare_output.cause_figures(root, cause),
+                "parts": compare_output.part_lines(cause),
             }
             for cause in root.causes
         ]
@@ -220,6 +218,6 @@ def render_compare(comparison: Comparison) -> str:
         "comparison": figures,
         "leads": [compare_output.lead(root) for root in comparison.roots],
         "roots": roots,
-        "counts": compare_output.count_lines(comparison, ""),
+        "counts": [{"heading": heading, "lines": lines} for heading, lines in compare_output.count_groups(comparison)],
     }
     return page(f"otel-agentperf compare: {comparison.base} → {comparison.new}", "compare", data)
