@@ -179,10 +179,28 @@ def test_the_pages_figures_are_the_json_reports_and_it_asks_nothing_of_the_netwo
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
     dark.page.locator("#traces button.span-name").nth(2).click()
     dark.page.screenshot(path=str(folder / "html-report-dark.png"), full_page=True)
-    page.emulate_media(media="print")  # printed: light, no controls, every span of a collapsed tree listed
+    background = "getComputedStyle(document.body).backgroundColor"
+    page.emulate_media(color_scheme="dark")  # an open page follows the system's switch
+    assert page.evaluate(background) == "rgb(21, 24, 28)"
+    path_row = page.locator("#traces li.on-path").first
+    assert path_row.evaluate("li => getComputedStyle(li).backgroundColor") == "rgb(61, 51, 20)"
+    trace = page.locator("article.trace").first
+    trace.locator("button.toggle").first.click()  # collapsed on screen
+    assert trace.locator("ul.waterfall > li:not([hidden])").count() == 1
+    trace.locator("button.span-name").first.click()
+    # Printed, even from a dark screen: the light palette, black text, no controls or side panel, and every
+    # span of a collapsed tree listed.
+    page.emulate_media(media="print")
+    assert page.evaluate(background) == "rgb(255, 255, 255)"
+    assert page.evaluate("getComputedStyle(document.body).color") == "rgb(0, 0, 0)"
+    assert path_row.evaluate("li => getComputedStyle(li).backgroundColor") == "rgb(255, 243, 196)"
     assert not page.get_by_label("Filter:").is_visible()
-    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
+    assert not trace.locator("aside.span-details").is_visible()
+    spans = trace.locator("ul.waterfall > li")
+    assert spans.count() > 1 and all(spans.nth(i).is_visible() for i in range(spans.count()))
     page.pdf(path=str(folder / "html-report.pdf"))
+    page.emulate_media(media="screen", color_scheme="light")
+    assert page.evaluate(background) == "rgb(255, 255, 255)" and not spans.nth(1).is_visible()
 
 
 def test_the_operation_table_sorts_by_a_column_and_filters_by_name(app_run: Run, browser: Browser) -> None:
@@ -200,6 +218,7 @@ def test_the_operation_table_sorts_by_a_column_and_filters_by_name(app_run: Run,
     page.get_by_label("Filter:").fill("FLAKY")
     shown = page.locator("table.operations tbody tr:not([hidden])")
     assert shown.count() == 1 and shown.locator("th").text_content() == "flaky"
+    assert page.locator("table.operations tbody tr:visible").count() == 1
     assert page.locator("#table-count").text_content() == "1 of 5 operations"
     page.get_by_label("Filter:").fill("tool script")  # every word must match: only the hostile name has both
     assert shown.count() == 1 and shown.locator("th").text_content() == HOSTILE
@@ -238,8 +257,45 @@ def test_a_click_on_a_span_shows_its_attributes_and_a_root_collapses_its_childre
     page.keyboard.press("Enter")
     assert toggle.get_attribute("aria-expanded") == "false"
     assert trace.locator("ul.waterfall > li:not([hidden])").count() == 1
+    assert [spans.nth(i).is_visible() for i in range(5)] == [True] + [False] * 4  # hidden on screen, not only marked
     toggle.click()
     assert trace.locator("ul.waterfall > li:not([hidden])").count() == 5
+    opened.assert_quiet(app_run.html)
+
+
+def test_the_page_is_used_from_the_keyboard_alone(app_run: Run, browser: Browser) -> None:
+    opened = _open(browser, app_run.html)
+    page = opened.page
+    page.locator("body").focus()
+    focused = "document.activeElement"
+    page.keyboard.press("Tab")  # the first stop: the filter, then the table's sort buttons in column order
+    assert page.evaluate(f"{focused}.id") == "table-filter"
+    page.keyboard.type("lookup")
+    assert page.locator("#table-count").text_content() == "1 of 5 operations"
+    page.keyboard.press("Tab")
+    assert page.evaluate(f"{focused}.textContent") == "kind"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate(f"{focused}.textContent") == "calls"
+    page.keyboard.press("Space")  # a button: Space sorts as Enter does
+    assert page.locator("th[aria-sort=descending]").text_content() == "calls"
+    # Tab on to the first waterfall: its root's toggle, then its name; Enter shows the span's attributes.
+    toggle = page.locator("article.trace").first.locator("button.toggle").first
+    while page.evaluate(f"{focused}.classList.contains('toggle')") is False:
+        page.keyboard.press("Tab")
+    assert page.evaluate(f"{focused}.getAttribute('aria-label')").startswith("collapse ")
+    page.keyboard.press("Enter")
+    assert toggle.get_attribute("aria-expanded") == "false"
+    page.keyboard.press("Tab")
+    name = page.evaluate(f"{focused}.textContent")
+    page.keyboard.press("Enter")
+    panel = page.locator("article.trace").first.locator("aside.span-details")
+    assert panel.locator("h4").text_content() == name
+    assert panel.locator("dl.attributes dt").first.text_content() == "start ms"
+    # Every control is a real button or a labelled input, and focus is drawn.
+    assert page.locator("main [onclick], main [tabindex]").count() == 0
+    outline = page.evaluate(f"getComputedStyle({focused}).outlineStyle")
+    assert outline == "solid"
     opened.assert_quiet(app_run.html)
 
 
@@ -362,8 +418,10 @@ def test_compare_html_shows_the_causes_as_the_json_has_them(app_run: Run, browse
     assert more.returncode == 0, more.stderr
     as_json = _cli("compare", "app.run", "more.run", "--format", "json", cwd=app_run.folder)
     as_html = _cli("compare", "app.run", "more.run", "--format", "html", cwd=app_run.folder)
-    assert as_json.returncode == as_html.returncode == 0, as_html.stderr
+    as_text = _cli("compare", "app.run", "more.run", cwd=app_run.folder)
+    assert as_json.returncode == as_html.returncode == as_text.returncode == 0, as_html.stderr
     comparison = json.loads(as_json.stdout)
+    terminal = [line.strip() for line in as_text.stdout.splitlines()]
     path = app_run.folder / "compare.html"
     path.write_text(as_html.stdout)
     opened = _open(browser, path)
@@ -377,6 +435,23 @@ def test_compare_html_shows_the_causes_as_the_json_has_them(app_run: Run, browse
     assert page.locator("section.root li .label").first.text_content() == (
         f"{root['causes'][0]['kind']} {root['causes'][0]['name']}"
     )
+    # The explanation is the terminal's, line for line: the verdict, the latency, each cause with its parts.
+    section = page.locator("section.root")
+    assert f"{root['kind']} `{root['name']}`: {section.locator('p.verdict').text_content()}" in terminal
+    for line in section.locator("h2 + p + ul > li").all_text_contents():
+        assert line in terminal, line
+    causes = bars.evaluate_all(
+        """items => items.map(i => [i.querySelector('.label').textContent, i.querySelector('.figure').textContent,
+        [...i.querySelectorAll('ul.parts > li')].map(p => p.textContent)])"""
+    )
+    shown = [f"{label}: {figure}" for label, figure, _ in causes]
+    assert shown[:-1] == [line for line in terminal if line.endswith(" ms on the path]")]
+    assert shown[-1] in terminal  # the residual
+    (llm,) = [parts for label, _, parts in causes if label.startswith("llm ")]
+    assert llm and llm[-1].startswith("residual: ") and all(part in terminal for part in llm)
+    counted = page.locator("#counts li").all_text_contents()
+    assert counted and all(line in terminal for line in counted)
+    assert page.locator("#counts p").all_text_contents()[0] in terminal
     page.screenshot(path=str(_artifacts(tmp_path) / "html-compare.png"), full_page=True)
 
 

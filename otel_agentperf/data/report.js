@@ -421,7 +421,11 @@
           bars(root.causes, "causes of the change")
         )
       ),
-      section("counts", "Per request", el("p", {}, data.counts[0]), el("ul", {}, data.counts.slice(1).map((line) => el("li", {}, line)))),
+      section(
+        "counts",
+        "Per request",
+        data.counts.map((group) => [el("p", {}, group.heading), el("ul", {}, group.lines.map((line) => el("li", {}, line)))])
+      ),
       comparison.notes.length ? section("notes", "Notes", el("ul", {}, comparison.notes.map((note) => el("li", {}, note)))) : null,
     ];
     main.replaceChildren(...parts.filter(Boolean));
