@@ -307,10 +307,40 @@ def test_the_retried_model_call_shows_its_attempts_on_a_timeline(app_run: Run, b
     (said,) = page.locator("#retries > ul > li").all_text_contents()
     assert said.startswith(f"llm {model['name']}: ") and "2 HTTP retries" in said
     assert page.locator("#retries ol.timeline > li").count() == 1
-    attempts = page.locator("#retries .attempt")
+    attempts = page.locator("#retries .attempt:not(.last)")  # the failed ones
     assert attempts.count() == 2
     for title in attempts.evaluate_all("marks => marks.map(m => m.title)"):
         assert "429" in title, title
+    # The attempt that answered: from the first attempt's start plus the span's retry time, read here from
+    # the saved run's span apart from the report.
+    source = sources.from_file(app_run.saved, slowest=20)
+    assert source.received is not None
+    (span,) = [
+        span
+        for request in source.received.trace_requests()
+        for resource_spans in request.resource_spans
+        for scope_spans in resource_spans.scope_spans
+        for span in scope_spans.spans
+        if any(event.name == names.LLM_RETRY_EVENT for event in span.events)
+    ]
+    retry_time = next(kv.value.double_value for kv in span.attributes if kv.key == names.LLM_RETRY_TIME)
+    first = min(
+        event.time_unix_nano
+        - span.start_time_unix_nano
+        - int(next(kv.value.double_value for kv in event.attributes if kv.key == names.LLM_ATTEMPT_DURATION) * 1e9)
+        for event in span.events
+        if event.name == names.LLM_RETRY_EVENT
+    )
+    start = first + int(retry_time * 1e9)
+    said = f"last attempt from +{_ms(start / 1e9)} ms (retries took {_ms(retry_time)} ms)"
+    last = page.locator("#retries .attempt.last")
+    assert last.get_attribute("title") == said
+    assert page.locator("#retries .last-attempt").text_content() == "; " + said
+    link = page.locator("#retries a")
+    assert link.get_attribute("href") == f"#trace-{span.trace_id.hex()}"
+    link.press("Enter")  # to the call's waterfall, from the keyboard
+    assert page.evaluate("location.hash") == f"#trace-{span.trace_id.hex()}"
+    assert page.locator(f"#trace-{span.trace_id.hex()} button.span-name", has_text="chat ").count() == 1
     opened.assert_quiet(app_run.html)
 
 

@@ -254,7 +254,7 @@
       timeline && timeline.calls.length
         ? [
             el("h3", {}, "Retried calls, attempt by attempt"),
-            el("p", {}, `${timeline.calls.length} of ${timeline.total} retried calls drawn; each failed attempt is a mark on its call's time.`),
+            el("p", {}, `${timeline.calls.length} of ${timeline.total} retried calls drawn; each failed attempt is a red mark on its call's time, the last attempt (the one that answered) a blue one.`),
             el(
               "ol",
               { class: "timeline" },
@@ -266,6 +266,13 @@
                   el(
                     "span",
                     { class: "track" },
+                    call.last
+                      ? el("span", {
+                          class: "attempt last",
+                          style: `--x:${((100 * call.last.start) / (call.duration || 1)).toFixed(2)}%;--w:${((100 * (call.last.end - call.last.start)) / (call.duration || 1)).toFixed(2)}%`,
+                          title: call.last.text,
+                        })
+                      : null,
                     call.attempts.map((attempt) =>
                       el("span", {
                         class: "attempt",
@@ -274,7 +281,13 @@
                       })
                     )
                   ),
-                  el("span", { class: "figure" }, call.attempts.map((a) => `${a.text} ms ${a.reason}`).join("; "))
+                  el(
+                    "span",
+                    { class: "figure" },
+                    call.attempts.map((a) => `${a.text} ms ${a.reason}`).join("; "),
+                    call.last ? el("span", { class: "last-attempt" }, "; " + call.last.text) : null,
+                    document.getElementById("trace-" + call.trace) ? [" ", el("a", { href: "#trace-" + call.trace }, "its trace")] : null
+                  )
                 )
               )
             ),
@@ -375,7 +388,7 @@
     list.append(...items);
     return el(
       "article",
-      { class: "trace", "data-trace": index },
+      { class: "trace", "data-trace": index, id: "trace-" + trace.id },
       el("h3", {}, `trace ${trace.id}`, " ", el("small", {}, `${trace.duration_text} ms, ${trace.span_count} spans`)),
       el("p", { class: "columns", "aria-hidden": "true" }, el("span", { class: "times" }, el("span", {}, "start ms"), el("span", {}, "dur ms"), el("span", {}, "path ms")), el("span", {}, "span (highlighted: on the critical path)")),
       el("div", { class: "trace-body" }, list, panel),
@@ -396,8 +409,11 @@
   }
 
   function runView() {
-    const found = [requestsSection(), spendingSection(), timeSection(), bottlenecksSection(), tableSection(), blockingSection(), retrySection(), tracesSection()];
-    main.replaceChildren(...found.filter(Boolean));
+    const traces = tracesSection();
+    main.replaceChildren(...[requestsSection(), spendingSection(), timeSection(), bottlenecksSection(), tableSection(), blockingSection()].filter(Boolean));
+    if (traces) main.append(traces); // drawn before the retries, which link to a call's trace when it is drawn
+    const retries = retrySection();
+    if (retries) main.insertBefore(retries, traces);
   }
 
   // ---- compare view ---------------------------------------------------------------------------------------

@@ -147,6 +147,17 @@ def slowest_traces(requests: list[ExportTraceServiceRequest], limit: int, seen: 
     }
 
 
+def _last_attempt(span: Span, first: int, duration: int) -> dict[str, object] | None:
+    """The attempt that answered, from its start (the ``first`` attempt's start plus the span's
+    ``agentperf.llm.retry.time``) to the call's end; None when the span does not say."""
+    retry_time = next((kv.value.double_value for kv in span.attributes if kv.key == names.LLM_RETRY_TIME), None)
+    if retry_time is None:
+        return None
+    start = min(first + int(retry_time * 1e9), duration)
+    said = f"last attempt from +{ms(start / 1e9)} ms (retries took {ms(retry_time)} ms)"
+    return {"start": start, "end": duration, "text": said}
+
+
 def retries(requests: list[ExportTraceServiceRequest]) -> dict[str, object]:
     """The LLM calls with retried attempts (their ``agentperf.llm.retry`` events), the most retries first, at
     most :data:`MAX_RETRIED`: each attempt that failed as an interval from the call's start, with its reason."""
@@ -155,21 +166,29 @@ def retries(requests: list[ExportTraceServiceRequest]) -> dict[str, object]:
         events = [event for event in span.events if event.name == names.LLM_RETRY_EVENT]
         if not events:
             continue
-        attempts = []
+        attempts, starts = [], []
         for event in events:
             attributes = dict(_attributes(event.attributes))
             seconds = float(attributes.pop(names.LLM_ATTEMPT_DURATION, "0") or 0)
             end = event.time_unix_nano - span.start_time_unix_nano
+            starts.append(max(end - int(seconds * 1e9), 0))
             attempts.append(
                 {
-                    "start": max(end - int(seconds * 1e9), 0),
+                    "start": starts[-1],
                     "end": end,
                     "text": ms(seconds),
                     "reason": ", ".join(f"{key}={value}" for key, value in attributes.items()),
                 }
             )
         duration = max(span.end_time_unix_nano - span.start_time_unix_nano, 0)
-        call = {"name": span.name, "duration": duration, "duration_text": ms(duration / 1e9), "attempts": attempts}
+        call = {
+            "name": span.name,
+            "trace": span.trace_id.hex(),
+            "duration": duration,
+            "duration_text": ms(duration / 1e9),
+            "attempts": attempts,
+            "last": _last_attempt(span, min(starts), duration),
+        }
         found.append((len(attempts), duration, call))
     found.sort(key=lambda item: (-item[0], -item[1]))
     calls = [call for _, _, call in found[:MAX_RETRIED]]
