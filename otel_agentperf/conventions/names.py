@@ -249,6 +249,8 @@ HISTORY_OPERATIONS: Final = ("read", "append", "write", "search", "delete")
 AGENT_DURATION: Final = "gen_ai.invoke_agent.duration"
 TOOL_DURATION: Final = "gen_ai.execute_tool.duration"
 WORKFLOW_DURATION: Final = "gen_ai.workflow.duration"
+# The newest GenAI conventions' name for it (model/gen-ai/metrics.yaml of semantic-conventions-genai).
+INVOKE_WORKFLOW_DURATION: Final = "gen_ai.invoke_workflow.duration"
 CLIENT_OPERATION_DURATION: Final = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION
 CLIENT_INFERENCE_DURATION: Final = "gen_ai.client.inference.duration"
 CLIENT_TOKEN_USAGE: Final = _gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE
@@ -266,6 +268,9 @@ CLIENT_USAGE_CACHE_READ_TOKENS: Final = "gen_ai.client.inference.usage.cache_rea
 CLIENT_USAGE_CACHE_WRITE_TOKENS: Final = "gen_ai.client.inference.usage.cache_write.input_tokens"
 AGENT_LLM_CALLS: Final = "agentperf.agent.llm_calls"
 AGENT_TOOL_CALLS: Final = "agentperf.agent.tool_calls"
+# The newest GenAI conventions' own counts of the same (they replace the two above in that layout).
+INVOKE_AGENT_INFERENCE_CALLS: Final = "gen_ai.invoke_agent.inference_calls"
+INVOKE_AGENT_TOOL_CALLS: Final = "gen_ai.invoke_agent.tool_calls"
 LLM_COST: Final = "agentperf.llm.cost"
 LLM_UNPRICED: Final = "agentperf.llm.unpriced"
 LLM_CACHED_INPUT_TOKENS: Final = "agentperf.llm.cached_input_tokens"
@@ -321,6 +326,8 @@ UNIT_RECORDS: Final = "{record}"
 UNIT_TOKENS: Final = "{token}"
 UNIT_USD: Final = "{USD}"
 UNIT_CALLS: Final = "{call}"
+UNIT_INFERENCE_CALLS: Final = "{inference_call}"
+UNIT_TOOL_CALLS: Final = "{tool_call}"
 UNIT_RETRIES: Final = "{retry}"
 UNIT_TURNS: Final = "{turn}"
 UNIT_CONNECTIONS: Final = "{connection}"
