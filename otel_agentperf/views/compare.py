@@ -39,9 +39,9 @@ from otel_agentperf.conventions import names
 from otel_agentperf.receiving import saved
 from otel_agentperf.receiving.finished_traces import FinishedTraces
 from otel_agentperf.receiving.metric_digest import MetricDigest
-from otel_agentperf.views import critical_path, otlp, requests, sources, spans, stats
+from otel_agentperf.views import critical_path, insights, otlp, requests, sources, spans, stats
 from otel_agentperf.views.critical_path import Key
-from otel_agentperf.views.families import REQUEST
+from otel_agentperf.views.families import IMPORT, REQUEST
 from otel_agentperf.views.rows import ReportError, Row
 
 ALPHA = 0.01
@@ -291,6 +291,31 @@ class ModelCost:
 
 
 @dataclass(frozen=True)
+class Diagnosis:
+    """One of the report's diagnoses (``insights``) in both runs, per request (per process for an import):
+    its seconds, and its tokens and dollars where it spends them. The figures are the rows' own."""
+
+    what: str  # one of DIAGNOSES
+    kind: str
+    name: str  # the operation, or the package of an import
+    seconds: tuple[float, float]
+    tokens: tuple[float, float] | None = None
+    usd: tuple[float, float] | None = None
+    per: str = "request"
+    weight: float = 1.0  # what one ``per`` is worth in requests: an import's processes over the requests
+    place: str = ""  # a CPU hotspot's code location
+
+    @property
+    def delta(self) -> float:
+        return self.seconds[1] - self.seconds[0]
+
+    @property
+    def cost(self) -> float:
+        """The change per request, what diagnoses are ordered by (an import's spread over its run's requests)."""
+        return self.delta * self.weight
+
+
+@dataclass(frozen=True)
 class Comparison:
     base: str
     new: str
@@ -299,6 +324,7 @@ class Comparison:
     counts: list[Count]
     costs: list[ModelCost]
     notes: list[str]
+    diagnoses: list[Diagnosis] = field(default_factory=list)
 
 
 def _per_call(row: Row | None, total: Callable[[Row], float]) -> float | None:
@@ -464,6 +490,60 @@ def _costs(base: Side, new: Side) -> list[ModelCost]:
     return sorted(found, key=lambda cost: abs(cost.delta), reverse=True)
 
 
+# What each diagnosis reads of a row: its seconds, tokens and dollars (None where it spends none).
+_DIAGNOSED: tuple[
+    tuple[str, Callable[[Row], float], Callable[[Row], float] | None, Callable[[Row], float] | None], ...
+] = (
+    ("calls one after another (recoverable)", lambda row: row.recoverable_seconds, None, None),
+    ("repeated calls", lambda row: row.repeated_seconds, lambda row: row.repeated_tokens, lambda r: r.repeated_usd),
+    ("growing prompts", lambda row: row.excess_seconds, lambda row: row.excess_tokens, lambda row: row.excess_usd),
+    ("waiting for a connection", lambda row: row.connection_wait_seconds, None, None),
+)
+DIAGNOSES = (*(what for what, *_ in _DIAGNOSED), "slow import", "CPU hotspot")
+
+
+def _diagnoses(base: Side, new: Side) -> list[Diagnosis]:
+    """Every diagnosis either run has, per request (an import the report names: per process), the largest change
+    per request first."""
+    per = (request_count(base), request_count(new))
+    old_rows, new_rows = _rows(base), _rows(new)
+    slow = {(row.kind, row.name) for side in (base, new) for row in insights.slow_import_rows(side.rows)}
+    found = []
+    for key in sorted(set(old_rows) | set(new_rows)):
+        rows = (old_rows.get(key), new_rows.get(key))
+        kind, name = key
+        if kind == IMPORT:
+            if key in slow:  # what the report names, in either run
+                seconds = tuple((row.mean_seconds or 0.0) if row else 0.0 for row in rows)
+                processes = max(row.calls if row else 0.0 for row in rows)
+                weight = processes / max(per)
+                found.append(
+                    Diagnosis("slow import", kind, name, (seconds[0], seconds[1]), per="process", weight=weight)
+                )
+            continue
+        for what, spent, tokens, usd in _DIAGNOSED:
+            figures = [spent(row) / each if row else 0.0 for row, each in zip(rows, per, strict=True)]
+            if not any(figures):
+                continue
+            counted = [tokens(row) / each if row and tokens else 0.0 for row, each in zip(rows, per, strict=True)]
+            paid = [usd(row) / each if row and usd else 0.0 for row, each in zip(rows, per, strict=True)]
+            found.append(
+                Diagnosis(
+                    what,
+                    kind,
+                    name,
+                    (figures[0], figures[1]),
+                    (counted[0], counted[1]) if tokens else None,
+                    (paid[0], paid[1]) if usd else None,
+                )
+            )
+        places = set(rows[0].hotspots if rows[0] else ()) | set(rows[1].hotspots if rows[1] else ())
+        for place in sorted(places):
+            sampled = [row.hotspots.get(place, 0.0) / each if row else 0.0 for row, each in zip(rows, per, strict=True)]
+            found.append(Diagnosis("CPU hotspot", kind, name, (sampled[0], sampled[1]), place=place))
+    return sorted(found, key=lambda diagnosis: abs(diagnosis.cost), reverse=True)
+
+
 def compare(base: Side, new: Side, alpha: float = ALPHA) -> Comparison:
     """Every root both runs have, the per-request counts and the cost by model; notes say what is missing."""
     old_roots = {row.name: row for row in base.rows if row.kind == REQUEST and row.calls}
@@ -483,6 +563,7 @@ def compare(base: Side, new: Side, alpha: float = ALPHA) -> Comparison:
         _counts(base, new),
         _costs(base, new),
         notes,
+        _diagnoses(base, new),
     )
 
 

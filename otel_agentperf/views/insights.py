@@ -114,6 +114,13 @@ _SLOW_IMPORT_SECONDS = 0.1
 _SLOW_IMPORTS_NAMED = 5
 
 
+def slow_import_rows(rows: list[Row]) -> list[Row]:
+    """The imports a process spent at least ``_SLOW_IMPORT_SECONDS`` on, slowest first; not this package's own
+    modules (loaded as its instrumentors apply targets): the app cannot defer them."""
+    found = sorted((row for row in rows if row.kind == IMPORT and row.calls), key=lambda row: -row.total_seconds)
+    return [row for row in found if (row.mean_seconds or 0.0) >= _SLOW_IMPORT_SECONDS and row.name != names.SCOPE_NAME]
+
+
 def slow_imports(rows: list[Row]) -> str | None:
     """One sentence naming the imports that made the cold start slow (per process, cumulative), slowest first,
     with their seconds and share of the time they were timed in (from instrumentation to the first agent: what
@@ -121,11 +128,7 @@ def slow_imports(rows: list[Row]) -> str | None:
     phases = {row.name: row.mean_seconds for row in rows if row.kind == STARTUP and row.calls}
     first, instrumented = phases.get(names.STARTUP_FIRST_AGENT), phases.get(names.STARTUP_INSTRUMENTED)
     timed = first - (instrumented or 0.0) if first else None
-    found = sorted((row for row in rows if row.kind == IMPORT and row.calls), key=lambda row: -row.total_seconds)
-    # Not this package's own modules (loaded as its instrumentors apply targets): the app cannot defer them.
-    slow = [row for row in found if (row.mean_seconds or 0.0) >= _SLOW_IMPORT_SECONDS and row.name != names.SCOPE_NAME][
-        :_SLOW_IMPORTS_NAMED
-    ]
+    slow = slow_import_rows(rows)[:_SLOW_IMPORTS_NAMED]
     if not slow:
         return None
     window = "instrumentation" if instrumented else "the process's start"
