@@ -14,6 +14,7 @@ import pytest
 
 from otel_agentperf.views import compare, compare_output
 from otel_agentperf.views.rows import Row
+from tests import invariants
 from tests.regression_runs import CLI, TOLERANCE
 
 pytestmark = pytest.mark.repeat(1)  # the runs are processes of their own
@@ -66,6 +67,8 @@ def test_the_planted_diagnosis_is_named_first_with_its_change(
     report = json.loads(
         subprocess.run([CLI, "compare", str(base), str(new), "--format", "json"], capture_output=True, text=True).stdout
     )
+    invariants.check_compare_json(report)
+    invariants.check_compare_text(table)
     first = report["diagnoses"][0]
     assert (first["what"], f"{first['kind']} `{first['name']}`") == (what, culprit), report["diagnoses"]
     assert abs(first["delta_seconds"] - planted) <= TOLERANCE * planted, (first, planted)
