@@ -23,6 +23,7 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from playwright.sync_api import Browser, Page, sync_playwright
 
 import otel_agentperf as perf
+from otel_agentperf.conventions import names
 from otel_agentperf.receiving import saved
 from otel_agentperf.receiving.received import Received
 from otel_agentperf.views import html_report, html_traces, run, sources
@@ -32,6 +33,7 @@ from tests.conftest import MakeRecorded
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "tests" / "apps" / "html_app.py"
+BLOCKING_APP = ROOT / "tests" / "apps" / "html_blocking_app.py"
 CLI = str(Path(sys.executable).parent / "otel-agentperf")
 CHROMIUM = Path("/usr/bin/chromium")  # the distribution's (scripts/test.sh installs it), never a download
 HOSTILE = "</script><script>window.pwned=1</script><!-- \"quoted\" 'single' & <b>bold</b>"  # as html_app.py
@@ -156,6 +158,18 @@ def test_the_pages_figures_are_the_json_reports_and_it_asks_nothing_of_the_netwo
     assert spent.count() == 1 and spent.locator("th").text_content() == f"llm {model['name']}"
     assert float(spent.locator("td").first.get_attribute("data-value") or "nan") == model["tokens"] > 0
     assert spent.locator("td").nth(1).text_content() == "1 unpriced"  # rows.cost_text: no price, not free
+    # The whole run's tokens and cost in the summary: the JSON's "spent", the cost unknown (not $0).
+    totals = report["spent"]
+    assert totals["tokens"] == totals["input_tokens"] + totals["output_tokens"] == model["tokens"]
+    assert totals["cost_usd"] is None and totals["unpriced"] == 1
+    run_spent = page.locator("#requests article.spent")
+    tokens = run_spent.locator("dd[data-figure=tokens]")
+    assert float(tokens.get_attribute("data-value") or "nan") == totals["tokens"]
+    assert tokens.text_content() == str(totals["tokens"])
+    said = run_spent.locator("dd[data-figure=input_tokens]").text_content()
+    assert said == f"{totals['input_tokens']} in + {totals['output_tokens']} out"
+    cost = run_spent.locator("dd[data-figure=cost_usd]")
+    assert cost.get_attribute("data-value") is None and cost.text_content() == "1 unpriced"
     assert page.locator("script").count() == 2  # the data block and the page's own
     folder = _artifacts(tmp_path)
     page.screenshot(path=str(folder / "html-report-light.png"), full_page=True)
@@ -165,10 +179,28 @@ def test_the_pages_figures_are_the_json_reports_and_it_asks_nothing_of_the_netwo
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
     dark.page.locator("#traces button.span-name").nth(2).click()
     dark.page.screenshot(path=str(folder / "html-report-dark.png"), full_page=True)
-    page.emulate_media(media="print")  # printed: light, no controls, every span of a collapsed tree listed
+    background = "getComputedStyle(document.body).backgroundColor"
+    page.emulate_media(color_scheme="dark")  # an open page follows the system's switch
+    assert page.evaluate(background) == "rgb(21, 24, 28)"
+    path_row = page.locator("#traces li.on-path").first
+    assert path_row.evaluate("li => getComputedStyle(li).backgroundColor") == "rgb(61, 51, 20)"
+    trace = page.locator("article.trace").first
+    trace.locator("button.toggle").first.click()  # collapsed on screen
+    assert trace.locator("ul.waterfall > li:not([hidden])").count() == 1
+    trace.locator("button.span-name").first.click()
+    # Printed, even from a dark screen: the light palette, black text, no controls or side panel, and every
+    # span of a collapsed tree listed.
+    page.emulate_media(media="print")
+    assert page.evaluate(background) == "rgb(255, 255, 255)"
+    assert page.evaluate("getComputedStyle(document.body).color") == "rgb(0, 0, 0)"
+    assert path_row.evaluate("li => getComputedStyle(li).backgroundColor") == "rgb(255, 243, 196)"
     assert not page.get_by_label("Filter:").is_visible()
-    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
+    assert not trace.locator("aside.span-details").is_visible()
+    spans = trace.locator("ul.waterfall > li")
+    assert spans.count() > 1 and all(spans.nth(i).is_visible() for i in range(spans.count()))
     page.pdf(path=str(folder / "html-report.pdf"))
+    page.emulate_media(media="screen", color_scheme="light")
+    assert page.evaluate(background) == "rgb(255, 255, 255)" and not spans.nth(1).is_visible()
 
 
 def test_the_operation_table_sorts_by_a_column_and_filters_by_name(app_run: Run, browser: Browser) -> None:
@@ -186,6 +218,7 @@ def test_the_operation_table_sorts_by_a_column_and_filters_by_name(app_run: Run,
     page.get_by_label("Filter:").fill("FLAKY")
     shown = page.locator("table.operations tbody tr:not([hidden])")
     assert shown.count() == 1 and shown.locator("th").text_content() == "flaky"
+    assert page.locator("table.operations tbody tr:visible").count() == 1
     assert page.locator("#table-count").text_content() == "1 of 5 operations"
     page.get_by_label("Filter:").fill("tool script")  # every word must match: only the hostile name has both
     assert shown.count() == 1 and shown.locator("th").text_content() == HOSTILE
@@ -224,8 +257,45 @@ def test_a_click_on_a_span_shows_its_attributes_and_a_root_collapses_its_childre
     page.keyboard.press("Enter")
     assert toggle.get_attribute("aria-expanded") == "false"
     assert trace.locator("ul.waterfall > li:not([hidden])").count() == 1
+    assert [spans.nth(i).is_visible() for i in range(5)] == [True] + [False] * 4  # hidden on screen, not only marked
     toggle.click()
     assert trace.locator("ul.waterfall > li:not([hidden])").count() == 5
+    opened.assert_quiet(app_run.html)
+
+
+def test_the_page_is_used_from_the_keyboard_alone(app_run: Run, browser: Browser) -> None:
+    opened = _open(browser, app_run.html)
+    page = opened.page
+    page.locator("body").focus()
+    focused = "document.activeElement"
+    page.keyboard.press("Tab")  # the first stop: the filter, then the table's sort buttons in column order
+    assert page.evaluate(f"{focused}.id") == "table-filter"
+    page.keyboard.type("lookup")
+    assert page.locator("#table-count").text_content() == "1 of 5 operations"
+    page.keyboard.press("Tab")
+    assert page.evaluate(f"{focused}.textContent") == "kind"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate(f"{focused}.textContent") == "calls"
+    page.keyboard.press("Space")  # a button: Space sorts as Enter does
+    assert page.locator("th[aria-sort=descending]").text_content() == "calls"
+    # Tab on to the first waterfall: its root's toggle, then its name; Enter shows the span's attributes.
+    toggle = page.locator("article.trace").first.locator("button.toggle").first
+    while page.evaluate(f"{focused}.classList.contains('toggle')") is False:
+        page.keyboard.press("Tab")
+    assert page.evaluate(f"{focused}.getAttribute('aria-label')").startswith("collapse ")
+    page.keyboard.press("Enter")
+    assert toggle.get_attribute("aria-expanded") == "false"
+    page.keyboard.press("Tab")
+    name = page.evaluate(f"{focused}.textContent")
+    page.keyboard.press("Enter")
+    panel = page.locator("article.trace").first.locator("aside.span-details")
+    assert panel.locator("h4").text_content() == name
+    assert panel.locator("dl.attributes dt").first.text_content() == "start ms"
+    # Every control is a real button or a labelled input, and focus is drawn.
+    assert page.locator("main [onclick], main [tabindex]").count() == 0
+    outline = page.evaluate(f"getComputedStyle({focused}).outlineStyle")
+    assert outline == "solid"
     opened.assert_quiet(app_run.html)
 
 
@@ -237,11 +307,122 @@ def test_the_retried_model_call_shows_its_attempts_on_a_timeline(app_run: Run, b
     (said,) = page.locator("#retries > ul > li").all_text_contents()
     assert said.startswith(f"llm {model['name']}: ") and "2 HTTP retries" in said
     assert page.locator("#retries ol.timeline > li").count() == 1
-    attempts = page.locator("#retries .attempt")
+    attempts = page.locator("#retries .attempt:not(.last)")  # the failed ones
     assert attempts.count() == 2
     for title in attempts.evaluate_all("marks => marks.map(m => m.title)"):
         assert "429" in title, title
+    # The attempt that answered: from the first attempt's start plus the span's retry time, read here from
+    # the saved run's span apart from the report.
+    source = sources.from_file(app_run.saved, slowest=20)
+    assert source.received is not None
+    (span,) = [
+        span
+        for request in source.received.trace_requests()
+        for resource_spans in request.resource_spans
+        for scope_spans in resource_spans.scope_spans
+        for span in scope_spans.spans
+        if any(event.name == names.LLM_RETRY_EVENT for event in span.events)
+    ]
+    retry_time = next(kv.value.double_value for kv in span.attributes if kv.key == names.LLM_RETRY_TIME)
+    first = min(
+        event.time_unix_nano
+        - span.start_time_unix_nano
+        - int(next(kv.value.double_value for kv in event.attributes if kv.key == names.LLM_ATTEMPT_DURATION) * 1e9)
+        for event in span.events
+        if event.name == names.LLM_RETRY_EVENT
+    )
+    start = first + int(retry_time * 1e9)
+    said = f"last attempt from +{_ms(start / 1e9)} ms (retries took {_ms(retry_time)} ms)"
+    last = page.locator("#retries .attempt.last")
+    assert last.get_attribute("title") == said
+    assert page.locator("#retries .last-attempt").text_content() == "; " + said
+    link = page.locator("#retries a")
+    assert link.get_attribute("href") == f"#trace-{span.trace_id.hex()}"
+    link.press("Enter")  # to the call's waterfall, from the keyboard
+    assert page.evaluate("location.hash") == f"#trace-{span.trace_id.hex()}"
+    assert page.locator(f"#trace-{span.trace_id.hex()} button.span-name", has_text="chat ").count() == 1
     opened.assert_quiet(app_run.html)
+
+
+@pytest.fixture(scope="module")
+def blocking_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    folder = tmp_path_factory.mktemp("blocking")
+    result = _cli(
+        "run", "--save", "b.run", "--html", "b.html", "--", sys.executable, str(BLOCKING_APP), "3", cwd=folder
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    as_json = _cli("report", "--file", "b.run", "--format", "json", cwd=folder)
+    assert as_json.returncode == 0, as_json.stderr
+    return Run(folder, folder / "b.run", folder / "b.html", json.loads(as_json.stdout))
+
+
+def _blocked_events(path: Path) -> dict[str, list[tuple[float, str, str, int]]]:
+    """Read from the saved run, apart from the report: each span name's event-loop blocked events."""
+    source = sources.from_file(path, slowest=10)
+    assert source.received is not None
+    found: dict[str, list[tuple[float, str, str, int]]] = {}
+    for request in source.received.trace_requests():
+        for resource_spans in request.resource_spans:
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    for event in span.events:
+                        if event.name == names.EVENT_LOOP_BLOCKED_EVENT:
+                            values = {kv.key: kv.value for kv in event.attributes}
+                            found.setdefault(span.name, []).append(
+                                (
+                                    values[names.EVENT_LOOP_BLOCKED_TIME].double_value,
+                                    values[names.CODE_FUNCTION].string_value if names.CODE_FUNCTION in values else "",
+                                    Path(values[names.CODE_FILE_PATH].string_value).name
+                                    if names.CODE_FILE_PATH in values
+                                    else "",
+                                    values[names.CODE_LINE_NUMBER].int_value if names.CODE_LINE_NUMBER in values else 0,
+                                )
+                            )
+    return found
+
+
+def test_each_operation_that_held_the_loop_shows_where_the_monitor_saw_it(
+    blocking_run: Run, browser: Browser, tmp_path: Path
+) -> None:
+    opened = _open(browser, blocking_run.html)
+    opened.assert_quiet(blocking_run.html)
+    page = opened.page
+    report = blocking_run.report
+    held = {f"{op['kind']} {op['name']}": op["blocked_seconds"] for op in report["operations"]}
+    held |= {code["name"]: code["blocked_seconds"] for code in report["code_outside_operations"]}
+    assert set(held) == {"agent async_planner", "tool crunch", "html_blocking_app:warm_cache"}
+    bars = page.locator("#blocking ul.bars > li")
+    labels = bars.locator(".label").all_text_contents()
+    values = [float(v) for v in bars.evaluate_all("items => items.map(i => i.dataset.value)")]
+    assert dict(zip(labels, values, strict=True)) == held  # every bar is the JSON's figure
+    assert values == sorted(values, reverse=True)
+    # Under each operation, its sites as its spans' events say: function, file name (never the folders), line.
+    lines = [number for number, text in enumerate(BLOCKING_APP.read_text().splitlines(), 1) if "sleep(HELD)" in text]
+    events = _blocked_events(blocking_run.saved)
+    seen = 0
+    for label, span_name, function in (
+        ("agent async_planner", "invoke_agent async_planner", "parse_slowly"),
+        ("tool crunch", "execute_tool crunch", "crunch"),
+    ):
+        found = events[span_name]
+        assert len(found) == 3  # one per request: each block is past the threshold
+        by_site: dict[tuple[str, str, int], list[float]] = {}
+        for seconds, *site in found:
+            by_site.setdefault((site[0], site[1], site[2]), []).append(seconds)
+        expected = []
+        for (name, file, line), times in sorted(by_site.items(), key=lambda item: -sum(item[1])):
+            where = f"{name} ({file}:{line})" if name else "where the monitor did not see"
+            expected.append(f"{where}: {_ms(sum(times))} ms in {len(times)} span{'s' if len(times) != 1 else ''}")
+            if name:
+                assert (name, file) == (function, BLOCKING_APP.name) and line in lines
+                seen += len(times)
+        bar = bars.filter(has=page.locator(".label", has_text=label))
+        assert bar.locator("ul.parts > li").all_text_contents() == expected
+    assert seen > 0  # six blocks of 60 ms: the monitor saw where at least one was
+    assert "/" not in (page.locator("#blocking").text_content() or "")  # no machine path
+    page.screenshot(path=str(_artifacts(tmp_path) / "html-blocking.png"), full_page=True)
+    # Nothing was spent on models: the summary has no tokens or cost to show.
+    assert report["spent"]["tokens"] == 0 and page.locator("article.spent").count() == 0
 
 
 def test_report_from_a_saved_run_or_its_json_gives_the_same_figures(app_run: Run, browser: Browser) -> None:
@@ -267,8 +448,10 @@ def test_compare_html_shows_the_causes_as_the_json_has_them(app_run: Run, browse
     assert more.returncode == 0, more.stderr
     as_json = _cli("compare", "app.run", "more.run", "--format", "json", cwd=app_run.folder)
     as_html = _cli("compare", "app.run", "more.run", "--format", "html", cwd=app_run.folder)
-    assert as_json.returncode == as_html.returncode == 0, as_html.stderr
+    as_text = _cli("compare", "app.run", "more.run", cwd=app_run.folder)
+    assert as_json.returncode == as_html.returncode == as_text.returncode == 0, as_html.stderr
     comparison = json.loads(as_json.stdout)
+    terminal = [line.strip() for line in as_text.stdout.splitlines()]
     path = app_run.folder / "compare.html"
     path.write_text(as_html.stdout)
     opened = _open(browser, path)
@@ -282,6 +465,23 @@ def test_compare_html_shows_the_causes_as_the_json_has_them(app_run: Run, browse
     assert page.locator("section.root li .label").first.text_content() == (
         f"{root['causes'][0]['kind']} {root['causes'][0]['name']}"
     )
+    # The explanation is the terminal's, line for line: the verdict, the latency, each cause with its parts.
+    section = page.locator("section.root")
+    assert f"{root['kind']} `{root['name']}`: {section.locator('p.verdict').text_content()}" in terminal
+    for line in section.locator("h2 + p + ul > li").all_text_contents():
+        assert line in terminal, line
+    causes = bars.evaluate_all(
+        """items => items.map(i => [i.querySelector('.label').textContent, i.querySelector('.figure').textContent,
+        [...i.querySelectorAll('ul.parts > li')].map(p => p.textContent)])"""
+    )
+    shown = [f"{label}: {figure}" for label, figure, _ in causes]
+    assert shown[:-1] == [line for line in terminal if line.endswith(" ms on the path]")]
+    assert shown[-1] in terminal  # the residual
+    (llm,) = [parts for label, _, parts in causes if label.startswith("llm ")]
+    assert llm and llm[-1].startswith("residual: ") and all(part in terminal for part in llm)
+    counted = page.locator("#counts li").all_text_contents()
+    assert counted and all(line in terminal for line in counted)
+    assert page.locator("#counts p").all_text_contents()[0] in terminal
     page.screenshot(path=str(_artifacts(tmp_path) / "html-compare.png"), full_page=True)
 
 

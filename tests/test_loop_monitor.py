@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -19,6 +23,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 import otel_agentperf as ap
 from otel_agentperf.conventions import names
 from otel_agentperf.instrumentation.runtime.asyncio_loops import AsyncioInstrumentor
+from otel_agentperf.recording import loop_clock, loop_monitor
 from otel_agentperf.runtime import settings
 from otel_agentperf.views import scrape
 from otel_agentperf.views.insights import bottlenecks
@@ -290,3 +295,77 @@ def test_an_operation_alone_on_its_loop_never_waits() -> None:
     rows = _reported(sequential([]))
     assert rows[("llm", "openai/victim-model")].waited_seconds == 0
     assert rows[("tool", "crunch")].blocked_seconds > 0
+
+
+def _look_at_a_late_callback(busy: float) -> float:
+    """Held seconds one look adds on a real loop running in a thread, its callback one second late, while
+    the loop either polls its selector (``busy`` 0) or runs a callback sleeping ``busy`` seconds."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    started = threading.Event()
+    loop.call_soon_threadsafe(started.set)
+    try:
+        assert started.wait(10) and thread.ident is not None and thread.native_id is not None
+        if busy:
+            loop.call_soon_threadsafe(time.sleep, busy)
+        time.sleep(0.05)  # the loop is back in its selector, or inside the sleeping callback
+        entry = loop_monitor._Watched(loop, thread.ident, thread.native_id)
+        entry.posted = entry.clock.charged_until = perf_counter() - 1.0
+        loop_monitor.monitor._look(entry)
+        return entry.clock.reading()
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+        loop_clock.unregister(loop)
+
+
+def test_a_loop_polling_its_selector_is_held_by_nothing() -> None:
+    """A callback late while its loop polls (the process was not scheduled, or another thread kept the
+    interpreter) lost the tasks awaiting on that loop nothing to a blocker: none of it is theirs to wait for."""
+    assert _look_at_a_late_callback(0) == 0.0
+    assert _look_at_a_late_callback(0.5) >= 0.9  # the same look on a loop a callback holds charges it
+
+
+def _spin(seconds: float) -> None:
+    end = perf_counter() + seconds
+    while perf_counter() < end:
+        pass
+
+
+def test_time_the_loop_waited_for_a_cpu_is_not_charged_as_held() -> None:
+    """A callback spinning for 0.4 s of wall time on a CPU it shares with a process burning it runs for a
+    part of that time: the rest it waits in the run queue, the machine's time, not the code's. A look charges
+    what the loop's thread ran, as its CPU clock counts it."""
+    burner = subprocess.Popen(
+        [sys.executable, "-c", "import os\nos.sched_setaffinity(0, {0})\nprint(flush=True)\nwhile True: pass"],
+        stdout=subprocess.PIPE,
+    )
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    started = threading.Event()
+    loop.call_soon_threadsafe(started.set)
+    try:
+        assert started.wait(10) and thread.ident is not None and thread.native_id is not None
+        os.sched_setaffinity(thread.native_id, {0})
+        cpu = time.pthread_getcpuclockid(thread.ident)
+        assert burner.stdout is not None and burner.stdout.readline() == b"\n"  # the burner is burning CPU 0
+        entry = loop_monitor._Watched(loop, thread.ident, thread.native_id)
+        entry.posted = entry.clock.charged_until = perf_counter()
+        ran_before, wall_before = time.clock_gettime(cpu), perf_counter()
+        loop.call_soon_threadsafe(_spin, 0.4)
+        time.sleep(0.3)
+        loop_monitor.monitor._look(entry)
+        ran, wall = time.clock_gettime(cpu) - ran_before, perf_counter() - wall_before
+        held = entry.clock.reading()
+    finally:
+        burner.kill()
+        burner.communicate()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+        loop_clock.unregister(loop)
+    assert ran < 0.7 * wall, (ran, wall)  # it did share the CPU: most of its wall time was not its own
+    assert 0.7 * ran <= held <= ran * 1.3 + 0.005, (held, ran, wall)

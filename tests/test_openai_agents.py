@@ -57,7 +57,9 @@ def agents_only(recorded: Recorded) -> Iterator[Recorded]:
 
 
 def _client(server: Any) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-local", max_retries=0)
+    # A minute to connect, not the SDK's 5 s: fifty runs connecting at once to a server in this process, on
+    # a machine a CI run beside it loads, were seen to take longer; no test here is about timeouts.
+    return openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-local", max_retries=0, timeout=60.0)
 
 
 def _researcher(server: Any, tools: list[Any] | None = None) -> Agent[Any]:

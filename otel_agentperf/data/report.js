@@ -55,12 +55,37 @@
   }
 
   // ---- run view -------------------------------------------------------------------------------------------
+  // The whole run's model calls: tokens and cost, the JSON report's "spent".
+  function spentFigures() {
+    const spent = data.spent;
+    const figures = spent.figures;
+    if (!figures.tokens && !figures.priced_cost_usd && !figures.unpriced) return null;
+    return el(
+      "article",
+      { class: "spent" },
+      el("h3", {}, "The run's model calls"),
+      el(
+        "dl",
+        { class: "figures" },
+        [
+          ["tokens", "tokens", figures.tokens, spent.total_text],
+          ["in + out", "input_tokens", figures.input_tokens, spent.tokens_text],
+          ["cost", "cost_usd", figures.cost_usd, spent.cost_text],
+        ].map(([term, key, value, text]) =>
+          el("div", {}, el("dt", {}, term), el("dd", { "data-figure": key, "data-value": value }, text))
+        )
+      )
+    );
+  }
+
   function requestsSection() {
-    if (!data.requests.length) return null;
+    const spent = spentFigures();
+    if (!data.requests.length && !spent) return null;
     return section(
       "requests",
-      "Requests",
-      el("p", {}, "Latency per root, and where a request's wall time goes along its critical path (ms per request)."),
+      "Summary",
+      spent,
+      data.requests.length ? el("p", {}, "Latency per root, and where a request's wall time goes along its critical path (ms per request).") : null,
       data.requests.map((request, index) => {
         const figures = request.figures;
         const stack = el(
@@ -208,7 +233,13 @@
     return section(
       "blocking",
       "Event-loop blocking",
-      el("p", {}, "What held an event loop (ms), operations and the application code outside them:"),
+      el(
+        "p",
+        {},
+        "What held an event loop (ms): operations and the application code outside them (named module:function). " +
+          "Under an operation, where the loop monitor saw it held the loop past the threshold (function, file and line), " +
+          "from the spans of the traces this report holds."
+      ),
       bars(data.blocking, "held the event loop")
     );
   }
@@ -223,7 +254,7 @@
       timeline && timeline.calls.length
         ? [
             el("h3", {}, "Retried calls, attempt by attempt"),
-            el("p", {}, `${timeline.calls.length} of ${timeline.total} retried calls drawn; each failed attempt is a mark on its call's time.`),
+            el("p", {}, `${timeline.calls.length} of ${timeline.total} retried calls drawn; each failed attempt is a red mark on its call's time, the last attempt (the one that answered) a blue one.`),
             el(
               "ol",
               { class: "timeline" },
@@ -235,6 +266,13 @@
                   el(
                     "span",
                     { class: "track" },
+                    call.last
+                      ? el("span", {
+                          class: "attempt last",
+                          style: `--x:${((100 * call.last.start) / (call.duration || 1)).toFixed(2)}%;--w:${((100 * (call.last.end - call.last.start)) / (call.duration || 1)).toFixed(2)}%`,
+                          title: call.last.text,
+                        })
+                      : null,
                     call.attempts.map((attempt) =>
                       el("span", {
                         class: "attempt",
@@ -243,7 +281,13 @@
                       })
                     )
                   ),
-                  el("span", { class: "figure" }, call.attempts.map((a) => `${a.text} ms ${a.reason}`).join("; "))
+                  el(
+                    "span",
+                    { class: "figure" },
+                    call.attempts.map((a) => `${a.text} ms ${a.reason}`).join("; "),
+                    call.last ? el("span", { class: "last-attempt" }, "; " + call.last.text) : null,
+                    document.getElementById("trace-" + call.trace) ? [" ", el("a", { href: "#trace-" + call.trace }, "its trace")] : null
+                  )
                 )
               )
             ),
@@ -344,7 +388,7 @@
     list.append(...items);
     return el(
       "article",
-      { class: "trace", "data-trace": index },
+      { class: "trace", "data-trace": index, id: "trace-" + trace.id },
       el("h3", {}, `trace ${trace.id}`, " ", el("small", {}, `${trace.duration_text} ms, ${trace.span_count} spans`)),
       el("p", { class: "columns", "aria-hidden": "true" }, el("span", { class: "times" }, el("span", {}, "start ms"), el("span", {}, "dur ms"), el("span", {}, "path ms")), el("span", {}, "span (highlighted: on the critical path)")),
       el("div", { class: "trace-body" }, list, panel),
@@ -365,8 +409,11 @@
   }
 
   function runView() {
-    const found = [requestsSection(), spendingSection(), timeSection(), bottlenecksSection(), tableSection(), blockingSection(), retrySection(), tracesSection()];
-    main.replaceChildren(...found.filter(Boolean));
+    const traces = tracesSection();
+    main.replaceChildren(...[requestsSection(), spendingSection(), timeSection(), bottlenecksSection(), tableSection(), blockingSection()].filter(Boolean));
+    if (traces) main.append(traces); // drawn before the retries, which link to a call's trace when it is drawn
+    const retries = retrySection();
+    if (retries) main.insertBefore(retries, traces);
   }
 
   // ---- compare view ---------------------------------------------------------------------------------------
@@ -390,7 +437,11 @@
           bars(root.causes, "causes of the change")
         )
       ),
-      section("counts", "Per request", el("p", {}, data.counts[0]), el("ul", {}, data.counts.slice(1).map((line) => el("li", {}, line)))),
+      section(
+        "counts",
+        "Per request",
+        data.counts.map((group) => [el("p", {}, group.heading), el("ul", {}, group.lines.map((line) => el("li", {}, line)))])
+      ),
       comparison.notes.length ? section("notes", "Notes", el("ul", {}, comparison.notes.map((note) => el("li", {}, note)))) : null,
     ];
     main.replaceChildren(...parts.filter(Boolean));

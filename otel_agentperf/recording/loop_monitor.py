@@ -3,7 +3,9 @@
 A watchdog thread looks at every registered loop every quarter of the blocking threshold and, when the
 loop has run the previous one, schedules a callback on it (``call_soon_threadsafe``); how late the loop
 runs it is the loop lag (``agentperf.event_loop.lag``). A callback still waiting past the threshold means
-the loop is held by whatever runs on its thread, so the watchdog reads that thread's stack
+the loop is held by whatever runs on its thread (unless the thread is polling its selector: then the
+process was not scheduled or another thread kept the interpreter, and no one on the loop held it), so the
+watchdog reads that thread's stack
 (``sys._current_frames``): the running operations on it (found by the wrapper frames that run them,
 ``loop_clock.RUNNING_FRAMES``; never by reading that thread's frame locals) are charged the time since
 the last look, the innermost first and none more than it has run, with where it blocked (:func:`_holder`); what no
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import selectors
 import sys
 import threading
 from time import perf_counter
@@ -34,6 +37,7 @@ from opentelemetry.util.types import AttributeValue
 from otel_agentperf.conventions import names
 from otel_agentperf.recording import loop_clock, state
 from otel_agentperf.recording.invocations import Invocation, Location
+from otel_agentperf.recording.run_queue import RunQueue
 from otel_agentperf.runtime import failures, forksafe, settings
 from otel_agentperf.runtime.reentry import inside
 
@@ -58,6 +62,12 @@ def _not_user_code() -> tuple[str, ...]:
 # not code holding the loop, however it looks.
 _CALLBACK = asyncio.events.Handle._run.__code__
 _LOOP_STEP = asyncio.base_events.BaseEventLoop.__dict__["_run_once"].__code__
+# The selectors' ``select``: a loop thread found in one is waiting for I/O, held by nothing on it.
+_POLLING = frozenset(
+    code
+    for kind in vars(selectors).values()
+    if isinstance(kind, type) and (code := getattr(kind.__dict__.get("select"), "__code__", None)) is not None
+)
 
 
 class _Site(NamedTuple):
@@ -102,11 +112,12 @@ def _user_code(filename: str) -> bool:
 class _Watched:
     """One running loop: its thread, and when the monitor's timer on it is due."""
 
-    __slots__ = ("clock", "last", "loop", "posted", "thread_id")
+    __slots__ = ("clock", "last", "loop", "posted", "queue", "thread_id")
 
-    def __init__(self, loop: Any, thread_id: int) -> None:
+    def __init__(self, loop: Any, thread_id: int, native_id: int) -> None:
         self.loop = loop
         self.thread_id = thread_id
+        self.queue = RunQueue(native_id)  # what of a block the loop's thread spent waiting for a CPU
         self.clock = loop_clock.register(loop)  # every block measured on it, for the tasks that waited
         self.posted: float | None = None  # when the callback the loop has not run yet was scheduled
         # What the last look found holding the loop: the operations on its stack, innermost first, and
@@ -129,7 +140,7 @@ class LoopMonitor:
         if not loaded.enabled or not loaded.loop_monitor:
             return
         with self._lock:
-            self._loops[id(loop)] = _Watched(loop, threading.get_ident())
+            self._loops[id(loop)] = _Watched(loop, threading.get_ident(), threading.get_native_id())
             if self._thread is None or not self._thread.is_alive():  # first loop, or first after a fork
                 self._thread = threading.Thread(target=self._run, name="otel-agentperf-loop-monitor", daemon=True)
                 self._thread.start()
@@ -137,7 +148,9 @@ class LoopMonitor:
 
     def unregister(self, loop: Any) -> None:
         with self._lock:
-            self._loops.pop(id(loop), None)
+            entry = self._loops.pop(id(loop), None)
+        if entry is not None:
+            entry.queue.close()
         loop_clock.unregister(loop)
 
     def _run(self) -> None:
@@ -160,6 +173,7 @@ class LoopMonitor:
         posted = entry.posted
         if posted is None:
             entry.posted = entry.clock.charged_until = now
+            entry.queue.mark()
             try:
                 entry.loop.call_soon_threadsafe(self._ran, entry)
             except RuntimeError:  # closed since it was registered
@@ -167,13 +181,19 @@ class LoopMonitor:
             return
         if now - posted < settings.current().loop_block_threshold_s:
             return
+        frame = sys._current_frames().get(entry.thread_id)
+        if frame is not None and frame.f_code in _POLLING:
+            # The loop polls its selector with the callback still waiting: nothing on the loop holds it
+            # (the process was not scheduled, or another thread kept the interpreter). The tasks awaiting
+            # on it lost nothing to a blocker; what held it before this is charged when the callback runs.
+            return
         operations, where = self._holder(entry.thread_id)
         self._charge(entry, operations, where, now)
 
     def _charge(self, entry: _Watched, operations: list[Invocation], where: _Site | None, now: float) -> None:
         """The time since the last charge, to the innermost operation as far back as it has run, then to
         the ones around it; what none of them covers, to the application code outside operations."""
-        seconds = now - entry.clock.charged_until
+        seconds = max(now - entry.clock.charged_until - entry.queue.since_mark(), 0.0)
         entry.clock.charged_until = now
         entry.clock.held += seconds
         entry.clock.since, entry.clock.in_block = now, True
@@ -215,7 +235,8 @@ class LoopMonitor:
                     # (and the clock) up to its end already
                     holder = operations[0]
                     until = holder.ended_by(now)
-                    entry.clock.held += holder.blocked(max(until - entry.clock.charged_until, 0.0), None)
+                    part = until - entry.clock.charged_until - entry.queue.since_mark()
+                    entry.clock.held += holder.blocked(max(part, 0.0), None)
                     entry.clock.charged_until = now
                 else:
                     self._charge(entry, operations, where, now)

@@ -46,21 +46,31 @@ def lead(root: Root) -> str:
     return f"{said}; {verdict_text(root)}"
 
 
+def cause_figures(root: Root, cause: Cause) -> str:
+    """A cause's change as its line says it: ``+12.5 ms (80%), +$0.0001 [10.0 → 22.5 ms on the path]``."""
+    money = f", {_usd(cause.usd)}" if cause.usd else ""
+    return (
+        f"{delta_ms(cause.delta)} ({root.share(cause):.0f}%){money}"
+        f" [{cause.base * 1000:.1f} → {cause.new * 1000:.1f} ms on the path]"
+    )
+
+
+def part_lines(cause: Cause) -> list[str]:
+    """An LLM cause's parts that moved (all of them are in the JSON), then what they leave unexplained."""
+    found = [
+        f"{part.what} ({part.formula}): {delta_ms(part.seconds)}"
+        for part in cause.parts
+        if round(part.seconds * 1000, 1) != 0
+    ]
+    return [*found, f"residual: {delta_ms(cause.residual)}"] if cause.parts else []
+
+
 def _cause_lines(root: Root, bullet: str, part_bullet: str) -> list[str]:
     shown, rest = root.causes[:SHOWN], root.causes[SHOWN:]
     found = []
     for cause in shown:
-        money = f", {_usd(cause.usd)}" if cause.usd else ""
-        found.append(
-            f"{bullet}{cause.kind} {cause.name}: {delta_ms(cause.delta)} ({root.share(cause):.0f}%){money}"
-            f" [{cause.base * 1000:.1f} → {cause.new * 1000:.1f} ms on the path]"
-        )
-        for part in cause.parts:
-            if round(part.seconds * 1000, 1) == 0:
-                continue  # a part that did not move (all of them are in the JSON)
-            found.append(f"{part_bullet}{part.what} ({part.formula}): {delta_ms(part.seconds)}")
-        if cause.parts:
-            found.append(f"{part_bullet}residual: {delta_ms(cause.residual)}")
+        found.append(f"{bullet}{cause.kind} {cause.name}: {cause_figures(root, cause)}")
+        found += [f"{part_bullet}{line}" for line in part_lines(cause)]
     if rest:
         moved = sum(root.share(cause) for cause in rest)
         found.append(f"{bullet}{len(rest)} other operations: {delta_ms(sum(c.delta for c in rest))} ({moved:.0f}%)")
@@ -92,27 +102,35 @@ def _count_text(value: float, unit: str) -> str:
     return f"{value:.2f}{' ' + unit if unit else ''}"
 
 
-def count_lines(comparison: Comparison, bullet: str) -> list[str]:
+def count_groups(comparison: Comparison) -> list[tuple[str, list[str]]]:
+    """The per-request counts, then the cost by model: each a heading and its lines."""
     old, now = comparison.requests
-    found = [f"Per request (row totals over all {old:g} → {now:g} requests of every root):"]
+    counts = []
     for count in comparison.counts:
         change = "changed" if count.exact and count.changed else "unchanged" if count.exact else ""
         delta = (_usd(count.delta) if count.unit == "USD" else _count_text(count.delta, count.unit)).lstrip()
         sign = "" if delta.startswith(("+", "-")) else "+"
-        found.append(
-            f"{bullet}{count.name}: {_count_text(count.base, count.unit)} → {_count_text(count.new, count.unit)} "
+        counts.append(
+            f"{count.name}: {_count_text(count.base, count.unit)} → {_count_text(count.new, count.unit)} "
             f"({sign}{delta}){' ' + change if change else ''}"
         )
+    found = [(f"Per request (row totals over all {old:g} → {now:g} requests of every root):", counts)]
     if comparison.costs:
-        found.append("Cost per request by model (Δ = Δcalls x old cost per call + new calls x Δcost per call):")
-        for cost in comparison.costs:
-            found.append(
-                f"{bullet}{cost.name}: {_usd(cost.delta)} = {_usd(cost.from_calls)} from calls "
-                f"({cost.calls[0]:.2f} → {cost.calls[1]:.2f}) + {_usd(cost.from_per_call)} from cost per call "
-                f"({usd(cost.usd_per_call[0])} → {usd(cost.usd_per_call[1])}; tokens per call "
-                f"{cost.tokens_per_call[0]:.1f} → {cost.tokens_per_call[1]:.1f})"
-            )
+        costs = [
+            f"{cost.name}: {_usd(cost.delta)} = {_usd(cost.from_calls)} from calls "
+            f"({cost.calls[0]:.2f} → {cost.calls[1]:.2f}) + {_usd(cost.from_per_call)} from cost per call "
+            f"({usd(cost.usd_per_call[0])} → {usd(cost.usd_per_call[1])}; tokens per call "
+            f"{cost.tokens_per_call[0]:.1f} → {cost.tokens_per_call[1]:.1f})"
+            for cost in comparison.costs
+        ]
+        found.append(
+            ("Cost per request by model (Δ = Δcalls x old cost per call + new calls x Δcost per call):", costs)
+        )
     return found
+
+
+def count_lines(comparison: Comparison, bullet: str) -> list[str]:
+    return [line for heading, lines in count_groups(comparison) for line in (heading, *(bullet + x for x in lines))]
 
 
 def diagnosis_text(diagnosis: Diagnosis) -> str:

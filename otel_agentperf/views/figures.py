@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from otel_agentperf.conventions import names
 from otel_agentperf.views.families import CODE, REQUEST, STARTUP
-from otel_agentperf.views.rows import Row
+from otel_agentperf.views.rows import Row, spent
 from otel_agentperf.views.sources import Source
 
 
@@ -130,11 +130,6 @@ def _of_kind(kind: str, total: Callable[[Row], float]) -> Callable[[list[Row]], 
     return lambda rows: sum(total(row) for row in rows if row.kind == kind)
 
 
-def _run_cost(rows: list[Row]) -> float | None:
-    priced = [row for row in rows if row.kind == names.KIND_LLM]
-    return None if any(not row.cost_known for row in priced) else sum(row.cost_usd for row in priced)
-
-
 _PER_REQUEST = (
     Figure(
         "llm_calls_per_request",
@@ -158,7 +153,7 @@ _PER_REQUEST = (
         "input tokens per request",
         None,
         2,
-        over_run=_of_kind(names.KIND_LLM, lambda r: r.input_tokens),
+        over_run=lambda rows: spent(rows).input_tokens,
     ),
     Figure(
         "output_tokens_per_request",
@@ -166,9 +161,16 @@ _PER_REQUEST = (
         "output tokens per request",
         None,
         2,
-        over_run=_of_kind(names.KIND_LLM, lambda r: r.output_tokens),
+        over_run=lambda rows: spent(rows).output_tokens,
     ),
-    Figure("cost_usd_per_request", "USD", "cost per request, in dollars", None, 9, over_run=_run_cost),
+    Figure(
+        "cost_usd_per_request",
+        "USD",
+        "cost per request, in dollars",
+        None,
+        9,
+        over_run=lambda rows: spent(rows).cost_usd,
+    ),
     Figure(
         "blocked_ms_per_request",
         "ms",

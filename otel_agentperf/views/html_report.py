@@ -21,7 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from otel_agentperf.views import compare_output, html_traces, report, requests
 from otel_agentperf.views.compare import Comparison
 from otel_agentperf.views.insights import cold_start, where_time_goes
-from otel_agentperf.views.rows import QUANTILES, Row, cost_text, ms
+from otel_agentperf.views.rows import QUANTILES, Row, cost_text, ms, spent
 
 TRACES = 5  # slowest traces drawn by ``report --format html`` (``run --html`` draws ``--slowest``)
 CHART_OPERATIONS = 15  # operations in the "where the time goes" chart; the table has them all
@@ -105,15 +105,32 @@ def run_data(
         for row, item in zip(operations, figures["operations"], strict=True)
         if row.tokens or row.cost_usd or row.unpriced
     ]
+    used = spent(rows)
+    run_spent = {
+        "figures": figures["spent"],
+        "total_text": f"{figures['spent']['tokens']}",  # a whole number: never 1.2e+06
+        "tokens_text": f"{figures['spent']['input_tokens']} in + {figures['spent']['output_tokens']} out",
+        "cost_text": cost_text(used) or "$0.00",
+    }
     blocking = [
         {"label": code["name"], "seconds": code["blocked_seconds"], "text": f"{ms(code['blocked_seconds'])} ms"}
         for code in figures["code_outside_operations"]
     ]
-    blocking += [
-        {"label": f"{row.kind} {row.name}", "seconds": row.blocked_seconds, "text": f"{ms(row.blocked_seconds)} ms"}
-        for row in operations
-        if row.blocked_seconds
-    ]
+    sites = {} if traces is None else html_traces.blocking_sites(traces)
+    for row in operations:
+        if row.blocked_seconds:
+            label = f"{row.kind} {row.name}"
+            found = sites.get(label, html_traces.Sites(sites=[], texts=[], left_out=0))
+            left_out = [f"{found['left_out']} more sites left out"] if found["left_out"] else []
+            blocking.append(
+                {
+                    "label": label,
+                    "seconds": row.blocked_seconds,
+                    "text": f"{ms(row.blocked_seconds)} ms",
+                    "sites": found["sites"],
+                    "parts": found["texts"] + left_out,
+                }
+            )
     retried = [
         {
             "label": f"{row.kind} {row.name}",
@@ -129,6 +146,7 @@ def run_data(
         "table": {"header": list(report.HEADER), "order": report.order(rows), "rows": table_rows},
         "requests": summary,
         "spending": spending,
+        "spent": run_spent,
         "by_kind": [
             {"label": kind, "seconds": seconds, "text": f"{ms(seconds)} ms"}
             for kind, seconds in figures["own_seconds_by_kind"].items()
@@ -179,10 +197,8 @@ def render_compare(comparison: Comparison) -> str:
             {
                 "label": f"{cause.kind} {cause.name}",
                 "seconds": cause.delta,
-                "text": f"{compare_output.delta_ms(cause.delta)} ({root.share(cause):.0f}%)",
-                "parts": [
-                    f"{part.what} ({part.formula}): {compare_output.delta_ms(part.seconds)}" for part in cause.parts
-                ],
+                "text": compare_output.cause_figures(root, cause),
+                "parts": compare_output.part_lines(cause),
             }
             for cause in root.causes
         ]
@@ -202,6 +218,6 @@ def render_compare(comparison: Comparison) -> str:
         "comparison": figures,
         "leads": [compare_output.lead(root) for root in comparison.roots],
         "roots": roots,
-        "counts": compare_output.count_lines(comparison, ""),
+        "counts": [{"heading": heading, "lines": lines} for heading, lines in compare_output.count_groups(comparison)],
     }
     return page(f"otel-agentperf compare: {comparison.base} → {comparison.new}", "compare", data)

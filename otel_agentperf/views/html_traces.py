@@ -1,5 +1,6 @@
-"""The HTML report's traces: the slowest traces as span lists for its waterfalls, and the LLM calls the SDK
-retried as a timeline of their attempts.
+"""The HTML report's traces: the slowest traces as span lists for its waterfalls, the LLM calls the SDK
+retried as a timeline of their attempts, and where each operation held its event loop (the loop monitor's
+sites, from the spans' ``agentperf.event_loop.blocked`` events).
 
 The trees are ``spans.traces``' and the critical path ``critical_path.own_on_path``'s, as the text waterfall
 draws them; this module only adds what a page can show on a click: each span's attributes and events.
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import PurePath
+from typing import TypedDict
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -24,6 +27,7 @@ from otel_agentperf.views.waterfall import slowest
 
 MAX_SPANS = 400  # spans drawn per trace; the rest are counted
 MAX_RETRIED = 20  # retried LLM calls on the timeline; the rest are counted
+MAX_SITES = 10  # sites listed per operation that held a loop; the rest are counted
 MAX_VALUE = 2000  # characters of an attribute's value shown; longer ones are cut and say so
 PRIVATE = frozenset({names.CODE_FILE_PATH, names.FILE_PATH})  # a machine's paths: never in a shared file
 
@@ -143,6 +147,17 @@ def slowest_traces(requests: list[ExportTraceServiceRequest], limit: int, seen: 
     }
 
 
+def _last_attempt(span: Span, first: int, duration: int) -> dict[str, object] | None:
+    """The attempt that answered, from its start (the ``first`` attempt's start plus the span's
+    ``agentperf.llm.retry.time``) to the call's end; None when the span does not say."""
+    retry_time = next((kv.value.double_value for kv in span.attributes if kv.key == names.LLM_RETRY_TIME), None)
+    if retry_time is None:
+        return None
+    start = min(first + int(retry_time * 1e9), duration)
+    said = f"last attempt from +{ms(start / 1e9)} ms (retries took {ms(retry_time)} ms)"
+    return {"start": start, "end": duration, "text": said}
+
+
 def retries(requests: list[ExportTraceServiceRequest]) -> dict[str, object]:
     """The LLM calls with retried attempts (their ``agentperf.llm.retry`` events), the most retries first, at
     most :data:`MAX_RETRIED`: each attempt that failed as an interval from the call's start, with its reason."""
@@ -151,22 +166,104 @@ def retries(requests: list[ExportTraceServiceRequest]) -> dict[str, object]:
         events = [event for event in span.events if event.name == names.LLM_RETRY_EVENT]
         if not events:
             continue
-        attempts = []
+        attempts, starts = [], []
         for event in events:
             attributes = dict(_attributes(event.attributes))
             seconds = float(attributes.pop(names.LLM_ATTEMPT_DURATION, "0") or 0)
             end = event.time_unix_nano - span.start_time_unix_nano
+            starts.append(max(end - int(seconds * 1e9), 0))
             attempts.append(
                 {
-                    "start": max(end - int(seconds * 1e9), 0),
+                    "start": starts[-1],
                     "end": end,
                     "text": ms(seconds),
                     "reason": ", ".join(f"{key}={value}" for key, value in attributes.items()),
                 }
             )
         duration = max(span.end_time_unix_nano - span.start_time_unix_nano, 0)
-        call = {"name": span.name, "duration": duration, "duration_text": ms(duration / 1e9), "attempts": attempts}
+        call = {
+            "name": span.name,
+            "trace": span.trace_id.hex(),
+            "duration": duration,
+            "duration_text": ms(duration / 1e9),
+            "attempts": attempts,
+            "last": _last_attempt(span, min(starts), duration),
+        }
         found.append((len(attempts), duration, call))
     found.sort(key=lambda item: (-item[0], -item[1]))
     calls = [call for _, _, call in found[:MAX_RETRIED]]
     return {"total": len(found), "left_out": max(len(found) - MAX_RETRIED, 0), "calls": calls}
+
+
+class Sites(TypedDict):
+    """Where one operation held its loop: each site's figures, the same as a line of text, and how many
+    sites were left out."""
+
+    sites: list[dict[str, object]]
+    texts: list[str]
+    left_out: int
+
+
+@dataclass
+class _Held:
+    """One site where an operation held its loop: how many of its spans say so, and for how long."""
+
+    count: int = 0
+    seconds: float = 0.0
+
+
+def _blocked_events(requests: list[ExportTraceServiceRequest]) -> dict[bytes, list[tuple[float, str, str, int]]]:
+    """Each span's ``agentperf.event_loop.blocked`` events as (seconds, function, file name, line), by span id.
+    The file's name only: its folders are a machine's path."""
+    found: dict[bytes, list[tuple[float, str, str, int]]] = {}
+    for _, span in _spans(requests):
+        for event in span.events:
+            if event.name != names.EVENT_LOOP_BLOCKED_EVENT:
+                continue
+            values = {kv.key: kv.value for kv in event.attributes}
+            seconds = (
+                values[names.EVENT_LOOP_BLOCKED_TIME].double_value if names.EVENT_LOOP_BLOCKED_TIME in values else 0.0
+            )
+            function = values[names.CODE_FUNCTION].string_value if names.CODE_FUNCTION in values else ""
+            path = values[names.CODE_FILE_PATH].string_value if names.CODE_FILE_PATH in values else ""
+            line = values[names.CODE_LINE_NUMBER].int_value if names.CODE_LINE_NUMBER in values else 0
+            found.setdefault(span.span_id, []).append((seconds, function, PurePath(path).name if path else "", line))
+    return found
+
+
+def blocking_sites(requests: list[ExportTraceServiceRequest]) -> dict[str, Sites]:
+    """Where each operation held its event loop past the threshold, as the loop monitor saw it, by the
+    operation's row label (``kind name``, as the blocking bars name it): each site (function, file name,
+    line; empty when the monitor did not see one) with how many spans held the loop there and for how long,
+    the longest first, at most :data:`MAX_SITES`."""
+    events = _blocked_events(requests)
+    if not events:
+        return {}
+    by_label: dict[str, dict[tuple[str, str, int], _Held]] = {}
+    pending = [root for trace in traces(requests) for root in trace.roots]
+    while pending:
+        node = pending.pop()
+        pending += node.children
+        if node.kind and node.span_id in events:
+            sites = by_label.setdefault(f"{node.kind} {node.label}", {})
+            for seconds, function, file, line in events[node.span_id]:
+                held = sites.setdefault((function, file, line), _Held())
+                held.count += 1
+                held.seconds += seconds
+    found: dict[str, Sites] = {}
+    for label, sites in by_label.items():
+        ordered = sorted(sites.items(), key=lambda item: -item[1].seconds)[:MAX_SITES]
+        texts = [
+            f"{f'{function} ({file}:{line})' if function else 'where the monitor did not see'}: "
+            f"{ms(held.seconds)} ms in {held.count} span{'s' if held.count != 1 else ''}"
+            for (function, file, line), held in ordered
+        ]
+        found[label] = {
+            "sites": [
+                {"function": function, "file": file, "line": line, "count": held.count, "seconds": held.seconds}
+                for (function, file, line), held in ordered
+            ],
+            "texts": texts,
+            "left_out": max(len(sites) - MAX_SITES, 0),
+        }
+    return found

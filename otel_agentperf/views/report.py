@@ -10,7 +10,7 @@ from typing import Any
 from otel_agentperf.views import requests
 from otel_agentperf.views.families import CODE, IMPORT, NOT_OPERATIONS, REQUEST, STARTUP
 from otel_agentperf.views.insights import cold_start, hotspots, imports, slow_imports, time_by_kind, where_time_goes
-from otel_agentperf.views.rows import QUANTILES, Row, cost_text, estimate_text, ms, ranked, size_text
+from otel_agentperf.views.rows import QUANTILES, Row, cost_text, estimate_text, ms, ranked, size_text, spent
 
 _FIELDS = tuple(f.name for f in fields(Row))
 
@@ -205,8 +205,8 @@ _COST_DIGITS = 9  # dollars to a billionth: summed float prices print as 7.50000
 
 def as_dict(rows: list[Row], bottlenecks: list[str]) -> dict[str, Any]:
     """Machine-readable requests and rows (seconds, not milliseconds), the code outside operations that held a
-    loop, the cold-start phases and the bottleneck sentences: what :func:`render_json` writes and the HTML
-    report embeds, so both show the same figures."""
+    loop, what the run's model calls spent (tokens and cost), the cold-start phases and the bottleneck
+    sentences: what :func:`render_json` writes and the HTML report embeds, so both show the same figures."""
     found = []
     for row in operations(rows):
         item = asdict(row)
@@ -229,10 +229,19 @@ def as_dict(rows: list[Row], bottlenecks: list[str]) -> dict[str, Any]:
     code = [{"name": row.name, "blocked_seconds": row.blocked_seconds} for row in _code(rows)]
     startup = {row.name: row.mean_seconds for row in rows if row.kind == STARTUP and row.calls}
     imported = {row.name: row.mean_seconds for row in rows if row.kind == IMPORT and row.calls}
+    used = spent(rows)
     report = {
         "requests": requests.as_json(rows),
         "operations": found,
         "code_outside_operations": code,
+        "spent": {  # the whole run's model calls: tokens, and a cost that is None while a call has no price
+            "input_tokens": round(used.input_tokens),
+            "output_tokens": round(used.output_tokens),
+            "tokens": round(used.input_tokens + used.output_tokens),
+            "cost_usd": None if used.cost_usd is None else round(used.cost_usd, _COST_DIGITS),
+            "priced_cost_usd": round(used.priced_cost_usd, _COST_DIGITS),
+            "unpriced": round(used.unpriced),
+        },
         "startup_seconds": startup,
         "import_seconds": imported,
         "slow_imports": slow_imports(rows),

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 
+from otel_agentperf.conventions import names
+
 QUANTILES = (0.5, 0.95, 0.99)
 
 
@@ -39,9 +41,10 @@ def usd(value: float) -> str:
     return f"${value:.{digits}f}"
 
 
-def cost_text(row: Row) -> str:
-    """A row's cost as far as it is known: priced calls in dollars, the unpriced ones said to be unpriced."""
-    said = [usd(row.cost_usd)] if row.cost_usd else []
+def cost_text(row: Row | Spent) -> str:
+    """A cost as far as it is known: priced calls in dollars, the unpriced ones said to be unpriced."""
+    priced = row.cost_usd if isinstance(row, Row) else row.priced_cost_usd
+    said = [usd(priced)] if priced else []
     if row.unpriced:
         said.append(f"{row.unpriced:g} unpriced")
     return " + ".join(said)
@@ -284,6 +287,34 @@ def ranked(rows: list[Row]) -> list[Row]:
     if any(row.self_seconds for row in rows):
         return sorted(rows, key=lambda row: (row.own_seconds, row.total_seconds), reverse=True)
     return sorted(rows, key=lambda row: row.total_seconds, reverse=True)
+
+
+@dataclass(frozen=True)
+class Spent:
+    """What a run's model calls used altogether: summed over the LLM rows only (an agent's row never counts
+    its model's tokens again)."""
+
+    input_tokens: float
+    output_tokens: float
+    priced_cost_usd: float  # the calls with a price
+    unpriced: float  # calls with usage and no price: the total cost is unknown, not free
+
+    @property
+    def cost_usd(self) -> float | None:
+        """The whole run's cost, or None when some call had no price."""
+        return None if self.unpriced else self.priced_cost_usd
+
+
+def spent(rows: list[Row]) -> Spent:
+    """The run's tokens and cost: the one place they are summed (the JSON report's ``spent``, the HTML
+    summary, and the per-request figures a budget limits)."""
+    llm = [row for row in rows if row.kind == names.KIND_LLM]
+    return Spent(
+        sum(row.input_tokens for row in llm),
+        sum(row.output_tokens for row in llm),
+        sum(row.cost_usd for row in llm),
+        sum(row.unpriced for row in llm),
+    )
 
 
 def window(before: list[Row], after: list[Row]) -> list[Row]:
