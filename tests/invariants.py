@@ -391,6 +391,10 @@ def check_compare_json(report: Mapping[str, Any]) -> None:
     for count in report["per_request"]:
         if not math.isclose(count["new"] - count["base"], count["delta"], abs_tol=1e-12):
             checker.fail(f"per request {count['name']}: delta is not new - base")
+    for diagnosis in report.get("diagnoses", []):
+        base, new = diagnosis["seconds"]
+        if not math.isclose(new - base, diagnosis["delta_seconds"], abs_tol=1e-12):
+            checker.fail(f"diagnosis {diagnosis['line']}: delta is not new - base")
     checker.done()
 
 

@@ -23,9 +23,9 @@ from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMet
 
 from otel_agentperf.command import cli
 from otel_agentperf.conventions import names
-from otel_agentperf.receiving import received, saved, trace_keeper
+from otel_agentperf.receiving import finished_traces, received, saved, trace_keeper
 from otel_agentperf.receiving.receiver import MAX_BODY, Receiver
-from otel_agentperf.views import otlp, spans
+from otel_agentperf.views import compare, otlp, spans
 from tests.test_receiving import DELTA, _post, _record
 
 
@@ -240,3 +240,80 @@ def test_a_request_that_could_not_be_saved_is_answered_507_and_not_kept() -> Non
         assert _post(f"{receiver.endpoint}/v1/traces", _trace(3, 0.1).SerializeToString(), **headers)[0] == 200
     assert keep.span_count() == 6 and keep.saved == 1  # the first and (no longer saving) the third
     assert keep.save_error is not None and keep.save_error.startswith("saving stopped after 1 requests")
+
+
+def _operation(trace: int, span: int, parent: int, kind: str, name: str, start: int, end: int) -> Span:
+    """An otel-agentperf span of ``kind`` named ``name`` (its naming attribute), times in milliseconds."""
+    naming = names.NAMING_ATTRIBUTES[kind][0]
+    return Span(
+        trace_id=trace.to_bytes(16, "big"),
+        span_id=span.to_bytes(8, "big"),
+        parent_span_id=parent.to_bytes(8, "big") if parent else b"",
+        name=f"{kind} {name}",
+        start_time_unix_nano=10**18 + start * 10**6,
+        end_time_unix_nano=10**18 + end * 10**6,
+        attributes=[
+            KeyValue(key=names.OPERATION_KIND, value=AnyValue(string_value=kind)),
+            KeyValue(key=naming, value=AnyValue(string_value=name)),
+        ],
+    )
+
+
+def _batch(service: str, run: int, made: list[Span]) -> ExportTraceServiceRequest:
+    resource = [
+        KeyValue(key=names.SERVICE_NAME, value=AnyValue(string_value=service)),
+        KeyValue(key=names.RUN_INDEX, value=AnyValue(string_value=str(run))),
+    ]
+    scope = {"name": names.SCOPE_NAME}
+    return ExportTraceServiceRequest(
+        resource_spans=[
+            ResourceSpans(resource={"attributes": resource}, scope_spans=[ScopeSpans(scope=scope, spans=made)])
+        ]
+    )
+
+
+def test_compare_reads_a_saved_run_a_finished_trace_at_a_time_with_late_spans_and_quiet_processes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """3,000 requests over two runs, each an agent calling a tool, in batches of 10 requests; a helper process's
+    span of every tenth request arrives a batch late (it joins its trace: its caller is the agent); a process
+    that made no request is one request from its first operation to its last. Held spans never pass the
+    window and pending limits, and every latency and caller is what the whole run gives."""
+    monkeypatch.setattr(finished_traces, "GRACE_SPANS", 40)
+    monkeypatch.setattr(finished_traces, "PENDING_SPANS", 60)
+    path = tmp_path / "run.otlp"
+    held: list[int] = []
+    original = finished_traces.FinishedTraces.add
+
+    def watched(self: finished_traces.FinishedTraces, request: ExportTraceServiceRequest) -> Any:
+        found = original(self, request)
+        held.append(self.held_spans)
+        return found
+
+    monkeypatch.setattr(finished_traces.FinishedTraces, "add", watched)
+    late: list[Span] = []
+    with path.open("wb") as stream:
+        saved.start(stream)
+        for first in range(0, 3000, 10):
+            made: list[Span] = []
+            for number in range(first, first + 10):
+                start = number * 100
+                made.append(_operation(number, 2, 1, names.KIND_TOOL, "search", start, start + 10 + number % 7))
+                made.append(_operation(number, 1, 0, names.KIND_AGENT, "planner", start, start + 20 + number % 7))
+            saved.append(stream, "traces", _batch("app", 1 + first // 1500, made).SerializeToString())
+            if late:
+                saved.append(stream, "traces", _batch("helper", 1 + first // 1500, late).SerializeToString())
+            late = [_operation(first, 3, 1, names.KIND_TOOL, "fetch", first * 100 + 1, first * 100 + 5)]
+        quiet = [_operation(90_000 + i, 1, 0, names.KIND_TOOL, "warm", 500 * i, 500 * i + 3) for i in range(3)]
+        saved.append(stream, "traces", _batch("worker", 1, quiet).SerializeToString())
+    side = compare.load(path)
+    assert max(held) <= 40 + 60 + 20  # the window, the pending limit, and one batch beyond them
+    latencies = side.samples["agent planner"]
+    assert len(latencies) == 3000
+    assert sorted(round(seconds * 1000) for seconds in latencies) == sorted(20 + n % 7 for n in range(3000))
+    assert side.samples["process worker"] == [pytest.approx(1.003)]
+    assert side.callers[(names.KIND_TOOL, "search")] == {(names.KIND_AGENT, "planner")}
+    assert side.callers[(names.KIND_TOOL, "fetch")] == {(names.KIND_AGENT, "planner")}  # arrived late, joined
+    assert side.callers[(names.KIND_TOOL, "warm")] == {(names.KIND_PROCESS, "worker")}
+    means = side.run_means["agent planner"]
+    assert means == [pytest.approx(sum(20 + n % 7 for n in range(k, k + 1500)) / 1500 / 1000) for k in (0, 1500)]

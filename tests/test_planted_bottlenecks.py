@@ -274,3 +274,27 @@ _SHARE = "takes 51% of the time operations spent themselves (1189.6 ms of 2350.6
 )
 def test_the_cost_is_the_first_duration_after_the_culprit(line: str, seconds: float) -> None:
     assert culprit_cost_seconds(line, "config `yaml.load`") == pytest.approx(seconds)
+
+
+def test_a_slow_import_is_named_with_its_seconds(server: Any, tmp_path: Path) -> None:
+    """The route planner's vendored solver builds its tables as it is imported (about 0.4 s): the report's
+        slow-import sentence names it with the seconds the app's stopwatch gave its import (±25%), as the
+    report's JSON does. One
+        concurrency: an import happens once per process, whatever is in flight after."""
+    case = Case("route_planner", "`geo_solver`")
+    scraped, measured = _run_and_scrape(case, 1, server.base_url, tmp_path)
+    scrape_file = tmp_path / "scraped.prom"
+    scrape_file.write_text(scraped, encoding="utf-8")
+    result = subprocess.run(
+        [_cli(), "report", "--file", str(scrape_file)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    print(result.stdout)
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("Slow import")]
+    assert case.culprit in line, line  # beside the SDK's own imports, slower on a loaded machine
+    cost, expected = culprit_cost_seconds(line, case.culprit), measured["culprit_seconds"]
+    assert abs(cost - expected) <= TOLERANCE * expected, f"the app measured {expected * 1000:.1f} ms: {line}"
+    as_json = subprocess.run(
+        [_cli(), "report", "--file", str(scrape_file), "--format", "json"], capture_output=True, text=True, check=True
+    )
+    assert json.loads(as_json.stdout)["slow_imports"] == line

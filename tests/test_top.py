@@ -225,3 +225,42 @@ def test_top_piped_uses_a_wide_table_not_80_columns() -> None:
     assert 80 < max(len(line) for line in piped.stdout.splitlines()) <= top.PIPED_WIDTH
     assert "SupportAgentWithALongName" in piped.stdout
     assert max(len(line) for line in narrow.stdout.splitlines()) <= 100  # COLUMNS still rules when set
+
+
+def test_each_diagnosis_has_its_top_line() -> None:
+    """A window's rows with every #29 diagnosis: each is in its row's notes per second of the window (or its
+    sentence), and the slow import (once per process, at start) under the table from the totals."""
+    from rich.console import Console
+
+    from otel_agentperf.views.rows import Row
+
+    rows = [
+        Row("agent", "Planner.plan", calls=10, total_seconds=5.0, recoverable_seconds=1.2, sequential_calls=30),
+        Row(
+            "llm",
+            "openai/coach",
+            calls=5,
+            total_seconds=4.0,
+            later_turns=4,
+            turn_distance=10,
+            first_turn_tokens=400,
+            excess_tokens=500,
+            excess_seconds=0.6,
+        ),
+        Row("tool", "lookup", calls=20, total_seconds=2.0, repeated_calls=5, repeated_seconds=0.5),
+        Row("llm", "openai/m", calls=10, total_seconds=3.0, connection_wait_calls=4, connection_wait_seconds=0.8),
+        Row("tool", "score", calls=10, total_seconds=1.0, hotspots={"app.rank:score:12": 0.3, "app.rank:io:3": 0.1}),
+        Row("import", "heavy_lib", calls=1, total_seconds=0.42),
+    ]
+    view = View("http://app/metrics")
+    view.refresh(rows, 0.0, None)
+    view.seconds = 2.0  # as if the rows were a 2-second window
+    terminal = Console(width=400, record=True, color_system=None)
+    terminal.print(top.render(view))
+    text = terminal.export_text()
+    assert "600.0 ms/s recoverable (calls one after another)" in text
+    assert "5 repeats, 250.0 ms/s" in text
+    assert "prompt growth 300.0 ms/s" in text
+    assert "waited for a connection 400.0 ms/s" in text
+    assert "CPU at app.rank:score:12 75%" in text
+    assert "Slow import at cold start, per process: `heavy_lib` 420.0 ms" in text

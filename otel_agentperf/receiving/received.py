@@ -71,8 +71,9 @@ class Received:
 
     Metrics are digested (``metric_digest``: one point per stream). Traces are kept by a
     :class:`~otel_agentperf.receiving.trace_keeper.TraceKeeper` (the ``slowest`` slowest, a sample of
-    ``SAMPLE`` others, those still in flight), or every one of them with ``slowest=None`` (what ``compare``
-    reads: every request's latency). Requests come in on the receiver's handler threads while the live
+    ``SAMPLE`` others, those still in flight), or every one of them with ``slowest=None`` (for a run known to
+    be small; ``compare``, which needs every request's latency, streams a saved run through
+    ``finished_traces`` instead). Requests come in on the receiver's handler threads while the live
     view reads them, hence the lock.
     """
 

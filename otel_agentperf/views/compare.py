@@ -29,14 +29,20 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otel_agentperf.conventions import names
-from otel_agentperf.views import critical_path, requests, sources, spans, stats
+from otel_agentperf.receiving import saved
+from otel_agentperf.receiving.finished_traces import FinishedTraces
+from otel_agentperf.receiving.metric_digest import MetricDigest
+from otel_agentperf.views import critical_path, insights, otlp, requests, sources, spans, stats
 from otel_agentperf.views.critical_path import Key
-from otel_agentperf.views.families import REQUEST
-from otel_agentperf.views.rows import Row
+from otel_agentperf.views.families import IMPORT, REQUEST
+from otel_agentperf.views.rows import ReportError, Row
 
 ALPHA = 0.01
 
@@ -57,37 +63,125 @@ class Side:
         return bool(self.samples)
 
 
-def _walk(trace_requests: list[ExportTraceServiceRequest]) -> tuple[dict[str, list[float]], dict[Key, set[Key]]]:
-    """Per-request latencies by root, and each operation's callers (its nearest enclosing operation)."""
-    samples: dict[str, list[float]] = {}
-    callers: dict[Key, set[Key]] = {}
-    for root in critical_path.all_requests(spans.traces(trace_requests)):
-        samples.setdefault(f"{root.kind} {root.label}", []).append(root.duration / 1e9)
+class _Walk:
+    """What ``compare`` reads of traces, taken one finished trace at a time (``finished_traces``), so a saved run
+    of any size is read in memory bounded by the traces in flight and the operations' names: per root, each
+    request's latency (what the rank test needs), per run and root the latencies' sum and
+    count, and each operation's callers (its nearest enclosing operation).
+
+    A trace with no request in it belongs to its process (``critical_path.all_requests``): its operations
+    are kept per resource (their earliest start, latest end and callers) and become that process's one
+    request at the end, unless the resource sent a request too.
+    """
+
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = {}
+        self.per_run: dict[tuple[str, str], list[float]] = {}  # (run index, root) -> [sum, count]
+        self.callers: dict[Key, set[Key]] = {}
+        self._busy: set[tuple[tuple[str, str], ...]] = set()
+        self._quiet: dict[tuple[tuple[str, str], ...], tuple[int, int, dict[Key, set[Key]]]] = {}
+
+    def add(self, trace: spans.Trace) -> None:
+        found = list(critical_path.requests(trace.roots))
+        if not found:
+            self._add_quiet(trace)
+            return
+        self._busy.add(trace.resource)
+        run = dict(trace.resource).get(names.RUN_INDEX, "")
+        for root in found:
+            self._add_request(root, run, self.callers)
+
+    def _add_request(self, root: spans.SpanNode, run: str, callers: dict[Key, set[Key]]) -> None:
+        name = f"{root.kind} {root.label}"
+        seconds = root.duration / 1e9
+        self.samples.setdefault(name, []).append(seconds)
+        total = self.per_run.setdefault((run, name), [0.0, 0.0])
+        total[0] += seconds
+        total[1] += 1
         pending = [root]
         while pending:
             node = pending.pop()
             for child in critical_path.operations(node):
                 callers.setdefault((child.kind, child.label), set()).add((node.kind, node.label))
                 pending.append(child)
-    return samples, callers
+
+    def _add_quiet(self, trace: spans.Trace) -> None:
+        if trace.resource in self._busy:
+            return
+        holder = spans.SpanNode("", b"", b"", 0, 0, False, children=trace.roots)
+        ran = list(critical_path.operations(holder))
+        if not ran:
+            return
+        start, end, callers = self._quiet.get(trace.resource, (min(n.start for n in ran), 0, {}))
+        label = dict(trace.resource).get(names.SERVICE_NAME, names.UNKNOWN_SERVICE)
+        for node in ran:
+            callers.setdefault((node.kind, node.label), set()).add((names.KIND_PROCESS, label))
+            pending = [node]
+            while pending:
+                each = pending.pop()
+                for child in critical_path.operations(each):
+                    callers.setdefault((child.kind, child.label), set()).add((each.kind, each.label))
+                    pending.append(child)
+        start = min(start, *(node.start for node in ran))
+        self._quiet[trace.resource] = (start, max(end, *(node.end for node in ran)), callers)
+
+    def side(self, label: str, rows: list[Row]) -> Side:
+        """The run as ``compare`` reads it, once every trace was added."""
+        for resource, (start, end, callers) in self._quiet.items():
+            if resource in self._busy:
+                continue
+            name = dict(resource).get(names.SERVICE_NAME, names.UNKNOWN_SERVICE)
+            process = spans.SpanNode(names.KIND_PROCESS, b"", b"", start, end, False)
+            process.kind, process.label = names.KIND_PROCESS, name
+            self._add_request(process, dict(resource).get(names.RUN_INDEX, ""), {})
+            for key, found in callers.items():
+                self.callers.setdefault(key, set()).update(found)
+        run_means: dict[str, list[float]] = {}
+        if len({run for run, _ in self.per_run}) > 1:
+            for (_, name), (total, count) in sorted(self.per_run.items()):
+                run_means.setdefault(name, []).append(total / count)
+        frozen = {key: frozenset(found) for key, found in self.callers.items()}
+        return Side(label, rows, self.samples, run_means, frozen)
+
+
+def _saved_run(path: Path, stream: BinaryIO) -> Side:
+    """A saved run read one record at a time: its metrics through ``run``'s digest, its traces handed on one
+    at a time as they finish."""
+    digest = MetricDigest()
+    traces = FinishedTraces()
+    walk = _Walk()
+
+    def walk_through(finished: list[ExportTraceServiceRequest]) -> None:
+        for request in finished:
+            for trace in spans.traces([request]):
+                walk.add(trace)
+
+    try:
+        for signal, payload in saved.records(stream):
+            if signal == "metrics":
+                digest.add(ExportMetricsServiceRequest.FromString(payload))
+            else:
+                walk_through(traces.add(ExportTraceServiceRequest.FromString(payload)))
+    except DecodeError as exc:
+        raise ReportError(f"{path}: a record is not an OTLP request ({exc})") from exc
+    except saved.SavedRunError as exc:
+        raise ReportError(f"{path}: {exc}") from exc
+    walk_through(traces.close())
+    return walk.side(str(path), otlp.rows([digest.request()] if digest.exports else []))
 
 
 def load(path: Path) -> Side:
     """A saved run (with its traces) or a ``report --format json`` output (rows only); raises
     :class:`rows.ReportError` for anything else that cannot be read."""
-    source = sources.from_file(path, slowest=None)  # every request's latency: every trace
-    if source.received is None:
-        return Side(source.label, source.rows)
-    samples, callers = _walk(source.received.trace_requests())
-    run_means: dict[str, list[float]] = {}
-    runs = source.received.runs()
-    if len(runs) > 1:
-        for run in runs:
-            of_run, _ = _walk(run.trace_requests())
-            for name, latencies in of_run.items():
-                run_means.setdefault(name, []).append(sum(latencies) / len(latencies))
-    frozen = {key: frozenset(found) for key, found in callers.items()}
-    return Side(source.label, source.rows, samples, run_means, frozen)
+    try:
+        with path.open("rb") as stream:
+            if saved.is_saved_run(stream.read(len(saved.MAGIC))):
+                stream.seek(0)
+                return _saved_run(path, stream)
+    except OSError as exc:
+        raise ReportError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    source = sources.from_file(path)
+    return Side(source.label, source.rows)
 
 
 @dataclass(frozen=True)
@@ -197,6 +291,31 @@ class ModelCost:
 
 
 @dataclass(frozen=True)
+class Diagnosis:
+    """One of the report's diagnoses (``insights``) in both runs, per request (per process for an import):
+    its seconds, and its tokens and dollars where it spends them. The figures are the rows' own."""
+
+    what: str  # one of DIAGNOSES
+    kind: str
+    name: str  # the operation, or the package of an import
+    seconds: tuple[float, float]
+    tokens: tuple[float, float] | None = None
+    usd: tuple[float, float] | None = None
+    per: str = "request"
+    weight: float = 1.0  # what one ``per`` is worth in requests: an import's processes over the requests
+    place: str = ""  # a CPU hotspot's code location
+
+    @property
+    def delta(self) -> float:
+        return self.seconds[1] - self.seconds[0]
+
+    @property
+    def cost(self) -> float:
+        """The change per request, what diagnoses are ordered by (an import's spread over its run's requests)."""
+        return self.delta * self.weight
+
+
+@dataclass(frozen=True)
 class Comparison:
     base: str
     new: str
@@ -205,6 +324,7 @@ class Comparison:
     counts: list[Count]
     costs: list[ModelCost]
     notes: list[str]
+    diagnoses: list[Diagnosis] = field(default_factory=list)
 
 
 def _per_call(row: Row | None, total: Callable[[Row], float]) -> float | None:
@@ -370,6 +490,60 @@ def _costs(base: Side, new: Side) -> list[ModelCost]:
     return sorted(found, key=lambda cost: abs(cost.delta), reverse=True)
 
 
+# What each diagnosis reads of a row: its seconds, tokens and dollars (None where it spends none).
+_DIAGNOSED: tuple[
+    tuple[str, Callable[[Row], float], Callable[[Row], float] | None, Callable[[Row], float] | None], ...
+] = (
+    ("calls one after another (recoverable)", lambda row: row.recoverable_seconds, None, None),
+    ("repeated calls", lambda row: row.repeated_seconds, lambda row: row.repeated_tokens, lambda r: r.repeated_usd),
+    ("growing prompts", lambda row: row.excess_seconds, lambda row: row.excess_tokens, lambda row: row.excess_usd),
+    ("waiting for a connection", lambda row: row.connection_wait_seconds, None, None),
+)
+DIAGNOSES = (*(what for what, *_ in _DIAGNOSED), "slow import", "CPU hotspot")
+
+
+def _diagnoses(base: Side, new: Side) -> list[Diagnosis]:
+    """Every diagnosis either run has, per request (an import the report names: per process), the largest change
+    per request first."""
+    per = (request_count(base), request_count(new))
+    old_rows, new_rows = _rows(base), _rows(new)
+    slow = {(row.kind, row.name) for side in (base, new) for row in insights.slow_import_rows(side.rows)}
+    found = []
+    for key in sorted(set(old_rows) | set(new_rows)):
+        rows = (old_rows.get(key), new_rows.get(key))
+        kind, name = key
+        if kind == IMPORT:
+            if key in slow:  # what the report names, in either run
+                seconds = tuple((row.mean_seconds or 0.0) if row else 0.0 for row in rows)
+                processes = max(row.calls if row else 0.0 for row in rows)
+                weight = processes / max(per)
+                found.append(
+                    Diagnosis("slow import", kind, name, (seconds[0], seconds[1]), per="process", weight=weight)
+                )
+            continue
+        for what, spent, tokens, usd in _DIAGNOSED:
+            figures = [spent(row) / each if row else 0.0 for row, each in zip(rows, per, strict=True)]
+            if not any(figures):
+                continue
+            counted = [tokens(row) / each if row and tokens else 0.0 for row, each in zip(rows, per, strict=True)]
+            paid = [usd(row) / each if row and usd else 0.0 for row, each in zip(rows, per, strict=True)]
+            found.append(
+                Diagnosis(
+                    what,
+                    kind,
+                    name,
+                    (figures[0], figures[1]),
+                    (counted[0], counted[1]) if tokens else None,
+                    (paid[0], paid[1]) if usd else None,
+                )
+            )
+        places = set(rows[0].hotspots if rows[0] else ()) | set(rows[1].hotspots if rows[1] else ())
+        for place in sorted(places):
+            sampled = [row.hotspots.get(place, 0.0) / each if row else 0.0 for row, each in zip(rows, per, strict=True)]
+            found.append(Diagnosis("CPU hotspot", kind, name, (sampled[0], sampled[1]), place=place))
+    return sorted(found, key=lambda diagnosis: abs(diagnosis.cost), reverse=True)
+
+
 def compare(base: Side, new: Side, alpha: float = ALPHA) -> Comparison:
     """Every root both runs have, the per-request counts and the cost by model; notes say what is missing."""
     old_roots = {row.name: row for row in base.rows if row.kind == REQUEST and row.calls}
@@ -389,6 +563,7 @@ def compare(base: Side, new: Side, alpha: float = ALPHA) -> Comparison:
         _counts(base, new),
         _costs(base, new),
         notes,
+        _diagnoses(base, new),
     )
 
 

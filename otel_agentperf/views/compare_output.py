@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from otel_agentperf.views.compare import Cause, Comparison, Root, percent
+from otel_agentperf.views.compare import Cause, Comparison, Diagnosis, Root, percent
+from otel_agentperf.views.families import IMPORT
 from otel_agentperf.views.rows import usd
 
 SHOWN = 8  # causes listed per root; the rest are summed as one line
@@ -132,15 +133,43 @@ def count_lines(comparison: Comparison, bullet: str) -> list[str]:
     return [line for heading, lines in count_groups(comparison) for line in (heading, *(bullet + x for x in lines))]
 
 
+def diagnosis_text(diagnosis: Diagnosis) -> str:
+    """``repeated calls of tool `lookup`: 12.0 → 130.5 ms per request (+118.5 ms), tokens +450, +$0.0012``."""
+    old, now = diagnosis.seconds
+    subject = f"`{diagnosis.name}`" if diagnosis.kind == IMPORT else f"of {diagnosis.kind} `{diagnosis.name}`"
+    place = f" at {diagnosis.place}" if diagnosis.place else ""
+    said = (
+        f"{diagnosis.what} {subject}{place}: {old * 1000:.1f} → {now * 1000:.1f} ms per "
+        f"{diagnosis.per} ({delta_ms(diagnosis.delta)})"
+    )
+    if diagnosis.tokens is not None and diagnosis.tokens != (0.0, 0.0):
+        said += f", tokens {diagnosis.tokens[1] - diagnosis.tokens[0]:+.1f}"
+    if diagnosis.usd is not None and diagnosis.usd != (0.0, 0.0):
+        said += f", {_usd(diagnosis.usd[1] - diagnosis.usd[0])}"
+    return said
+
+
+def diagnosis_lines(comparison: Comparison, bullet: str) -> list[str]:
+    """The report's diagnoses in both runs, the largest change first (none when neither run has one)."""
+    if not comparison.diagnoses:
+        return []
+    found = ["Diagnoses (as the report gives them, per request; the largest change first):"]
+    return found + [f"{bullet}{diagnosis_text(diagnosis)}" for diagnosis in comparison.diagnoses]
+
+
 def _lines(comparison: Comparison, bullet: str) -> list[str]:
     if not comparison.roots:
         found = ["No root (request kind and name) is in both runs: nothing to compare."]
     else:
         found = [lead(root) for root in comparison.roots]
+    if comparison.diagnoses and comparison.diagnoses[0].delta:
+        found.append(f"Largest change in a diagnosis: {diagnosis_text(comparison.diagnoses[0])}")
     found.append(f"{comparison.base} → {comparison.new}")
     for root in comparison.roots:
         found += ["", *_root_lines(root, bullet)]
     found += ["", *count_lines(comparison, bullet)]
+    if diagnosed := diagnosis_lines(comparison, bullet):
+        found += ["", *diagnosed]
     if comparison.notes:
         found += ["", *(f"Note: {note}" for note in comparison.notes)]
     return found
@@ -221,6 +250,21 @@ def as_dict(comparison: Comparison) -> dict[str, Any]:
                 "delta_usd": c.delta,
             }
             for c in comparison.costs
+        ],
+        "diagnoses": [
+            {
+                "what": d.what,
+                "kind": d.kind,
+                "name": d.name,
+                "place": d.place or None,
+                "per": d.per,
+                "seconds": list(d.seconds),
+                "delta_seconds": d.delta,
+                "tokens": None if d.tokens is None else list(d.tokens),
+                "usd": None if d.usd is None else list(d.usd),
+                "line": diagnosis_text(d),
+            }
+            for d in comparison.diagnoses
         ],
         "notes": comparison.notes,
     }

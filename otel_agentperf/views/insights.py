@@ -107,6 +107,43 @@ def imports(rows: list[Row]) -> list[str]:
     return lines
 
 
+# An import is slow enough to name when a process spent this long on it: on a cold start, a tenth of a second
+# is worth deferring whatever else is slow. Cumulative figures overlap (a package imported inside another counts
+# for both), so a few more than one are named.
+_SLOW_IMPORT_SECONDS = 0.1
+_SLOW_IMPORTS_NAMED = 5
+
+
+def slow_import_rows(rows: list[Row]) -> list[Row]:
+    """The imports a process spent at least ``_SLOW_IMPORT_SECONDS`` on, slowest first; not this package's own
+    modules (loaded as its instrumentors apply targets): the app cannot defer them."""
+    found = sorted((row for row in rows if row.kind == IMPORT and row.calls), key=lambda row: -row.total_seconds)
+    return [row for row in found if (row.mean_seconds or 0.0) >= _SLOW_IMPORT_SECONDS and row.name != names.SCOPE_NAME]
+
+
+def slow_imports(rows: list[Row]) -> str | None:
+    """One sentence naming the imports that made the cold start slow (per process, cumulative), slowest first,
+    with their seconds and share of the time they were timed in (from instrumentation to the first agent: what
+    came before, the interpreter and the launcher, no import of the app's can shorten): what to import lazily."""
+    phases = {row.name: row.mean_seconds for row in rows if row.kind == STARTUP and row.calls}
+    first, instrumented = phases.get(names.STARTUP_FIRST_AGENT), phases.get(names.STARTUP_INSTRUMENTED)
+    timed = first - (instrumented or 0.0) if first else None
+    slow = slow_import_rows(rows)[:_SLOW_IMPORTS_NAMED]
+    if not slow:
+        return None
+    window = "instrumentation" if instrumented else "the process's start"
+    said = [
+        f"`{row.name}` {ms(row.mean_seconds)} ms"
+        + (f" ({100 * (row.mean_seconds or 0.0) / timed:.0f}%)" if timed else "")
+        for row in slow
+    ]
+    within = f" (share of the {ms(timed)} ms from {window} to the first agent)" if timed else ""
+    return (
+        f"Slow import{'s' if len(slow) > 1 else ''} at cold start, per process{within}: {', '.join(said)}; importing "
+        f"{'them' if len(slow) > 1 else 'it'} where first used (lazily) starts the app sooner"
+    )
+
+
 _HOTSPOT_ROWS = 5  # operations whose CPU hotspots the report lists, most sampled first
 _HOTSPOT_LOCATIONS = 3  # locations listed per operation
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from otel_agentperf.views import requests
 from otel_agentperf.views.families import CODE, IMPORT, NOT_OPERATIONS, REQUEST, STARTUP
-from otel_agentperf.views.insights import cold_start, hotspots, imports, time_by_kind, where_time_goes
+from otel_agentperf.views.insights import cold_start, hotspots, imports, slow_imports, time_by_kind, where_time_goes
 from otel_agentperf.views.rows import QUANTILES, Row, cost_text, estimate_text, ms, ranked, size_text, spent
 
 _FIELDS = tuple(f.name for f in fields(Row))
@@ -137,6 +137,8 @@ def render_table(rows: list[Row], bottlenecks: list[str]) -> str:
         rendered += ["", *code]
     if imported := imports(rows):
         rendered += ["", *imported]
+    if slow := slow_imports(rows):
+        rendered.append(slow)
     if hot := hotspots(rows):
         rendered += ["", *hot]
     if bottlenecks:
@@ -163,6 +165,8 @@ def render_markdown(rows: list[Row], bottlenecks: list[str]) -> str:
         lines += ["", *code]
     if imported := imports(rows):
         lines += ["", "```", *imported, "```"]
+    if slow := slow_imports(rows):
+        lines += ["", slow]
     if hot := hotspots(rows):
         lines += ["", "```", *hot, "```"]
     if bottlenecks:
@@ -240,6 +244,7 @@ def as_dict(rows: list[Row], bottlenecks: list[str]) -> dict[str, Any]:
         },
         "startup_seconds": startup,
         "import_seconds": imported,
+        "slow_imports": slow_imports(rows),
         "own_seconds_by_kind": dict(time_by_kind(rows)),
         "bottlenecks": bottlenecks,
     }

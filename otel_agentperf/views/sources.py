@@ -47,7 +47,7 @@ def from_file(path: Path, slowest: int | None = 0) -> Source:
     """A ``run --save`` file, a ``report --format json`` output, or a saved Prometheus scrape.
 
     A saved run is read one request at a time into a :class:`received.Received` that keeps the ``slowest``
-    slowest traces (``None``: every trace, for ``compare``; 0: none, its traces not even decoded, for the
+    slowest traces (``None``: every trace; 0: none, its traces not even decoded, for the
     report and the gate, which read metrics), so a saved run of any size is read in bounded memory; the
     other two are small, and read whole."""
     try:

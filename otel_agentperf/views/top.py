@@ -26,7 +26,14 @@ from rich.text import Text
 from otel_agentperf.conventions import names
 from otel_agentperf.views import requests
 from otel_agentperf.views.families import REQUEST, significant
-from otel_agentperf.views.insights import bottlenecks, growth, growth_sentence, where_time_goes
+from otel_agentperf.views.insights import (
+    bottlenecks,
+    growing_sentence,
+    growth,
+    growth_sentence,
+    slow_imports,
+    where_time_goes,
+)
 from otel_agentperf.views.rows import CounterReset, ReportError, Row, estimate_text, size_text, window
 from otel_agentperf.views.scrape import fetch, parse
 
@@ -130,6 +137,26 @@ def _per(value: float, seconds: float | None, scale: float = 1.0, digits: int = 
     return "-" if seconds is None or seconds <= 0 else f"{value * scale / seconds:.{digits}f}"
 
 
+def diagnosis_notes(row: Row, seconds: float | None) -> list[str]:
+    """A row's #29 diagnoses in its notes, in milliseconds a second of the window (the report's figures): calls
+    one after another (what running them together recovers), repeats, prompt growth, waits for a connection,
+    and its busiest sampled code location."""
+    found = []
+    if row.recoverable_seconds:
+        found.append(f"{_per(row.recoverable_seconds * 1000, seconds)} ms/s recoverable (calls one after another)")
+    if row.repeated_calls:
+        spent = f", {_per(row.repeated_tokens, seconds)} tokens/s" if row.repeated_tokens else ""
+        found.append(f"{row.repeated_calls:g} repeats, {_per(row.repeated_seconds * 1000, seconds)} ms/s{spent}")
+    if row.excess_seconds and growing_sentence(row) is not None:
+        found.append(f"prompt growth {_per(row.excess_seconds * 1000, seconds)} ms/s")
+    if row.connection_wait_calls:
+        found.append(f"waited for a connection {_per(row.connection_wait_seconds * 1000, seconds)} ms/s")
+    if row.hotspots:
+        where, sampled = max(row.hotspots.items(), key=lambda item: item[1])
+        found.append(f"CPU at {where} {100 * sampled / sum(row.hotspots.values()):.0f}%")
+    return found
+
+
 def render(view: View) -> Group:
     """The rich renderable for one frame."""
     table = Table(expand=False)
@@ -166,6 +193,7 @@ def render(view: View) -> Group:
             notes.append(f"waited {_per(row.waited_seconds * 1000, view.seconds)} ms/s for a held loop")
         if row.retries:
             notes.append(f"{_per(row.retries, view.seconds)} HTTP retries/s")
+        notes += diagnosis_notes(row, view.seconds)
         memory = row.mean_memory
         if memory is not None:
             notes.append(f"memory {memory[0]} {size_text(memory[1])}/call")
@@ -191,6 +219,8 @@ def render(view: View) -> Group:
     summary = where_time_goes(view.rows)
     if summary:
         footer.append(Text(summary))
+    if slow := slow_imports(view.totals):  # once per process, at start: since the app started, not the window
+        footer.append(Text(slow))
     footer += [Text(f"- {sentence}") for sentence in view.growing() + bottlenecks(view.rows, limit=4)]
     if view.message:
         footer.append(Text(view.message, style="bold red"))
