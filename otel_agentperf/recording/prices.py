@@ -1,21 +1,20 @@
 """Offline cost estimates: token usage times a price table, never a guess.
 
 The table ships with the package (``data/prices.toml``, US dollars per million tokens) and is
-extended or overridden by the user's file (``OTEL_AGENTPERF_PRICES``) and by a ``prices`` table in
-the settings file. It is read once, on the first priced call, with instrumentation suppressed so our
-own config-loading telemetry does not see it.
+extended or overridden by a ``prices`` table (or price file) in the settings file, then by the user's
+file (``OTEL_AGENTPERF_PRICES``). It is read once per settings snapshot, on the first priced call, with
+instrumentation suppressed so our own config-loading telemetry does not see it.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from otel_agentperf.runtime import failures
+from otel_agentperf.runtime import failures, settings
 
 _PER_TOKENS = 1_000_000
 _DATE_STAMP = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
@@ -84,18 +83,29 @@ def parse(models: Any, source: str) -> dict[str, Price]:
     return found
 
 
-@functools.lru_cache(maxsize=1)
-def table() -> PriceTable:
-    """The packaged prices, then the settings file's ``prices``, then the file named by the environment."""
-    from otel_agentperf.runtime import settings
+_built: tuple[object, PriceTable] | None = None  # the settings snapshot the table was built from, and the table
 
+
+def table() -> PriceTable:
+    """The packaged prices, then each of the settings' price tables in order; rebuilt when the settings are.
+
+    Built on the first priced call of a settings snapshot and kept with it: ``settings.reload()`` makes a new
+    snapshot, and the next priced call a new table from it.
+    """
+    global _built
+    loaded = settings.current()
+    built = _built
+    if built is not None and built[0] is loaded:
+        return built[1]
     with resources.as_file(resources.files("otel_agentperf").joinpath("data/prices.toml")) as packaged:
         prices = parse((settings.read_toml(packaged) or {}).get("models"), "the packaged price table")
-    loaded = settings.current()
-    if loaded.prices is not None:
-        prices.update(parse(loaded.prices, loaded.prices_source))
-    path = loaded.prices_file
-    data = settings.read_toml(Path(path)) if path else None
-    if path and data is not None:
-        prices.update(parse(data.get("models", data), path))
-    return PriceTable(prices)
+    for source in loaded.prices:
+        models = source.models
+        if source.path is not None:
+            data = settings.read_toml(Path(source.path))
+            models = None if data is None else data.get("models", data)
+        if models is not None:
+            prices.update(parse(models, source.label))
+    made = PriceTable(prices)
+    _built = (loaded, made)
+    return made
