@@ -8,6 +8,7 @@ instrumentation suppressed so our own config-loading telemetry does not see it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from importlib import resources
@@ -83,20 +84,14 @@ def parse(models: Any, source: str) -> dict[str, Price]:
     return found
 
 
-_built: tuple[object, PriceTable] | None = None  # the settings snapshot the table was built from, and the table
-
-
+@functools.lru_cache(maxsize=1)
 def table() -> PriceTable:
     """The packaged prices, then each of the settings' price tables in order; rebuilt when the settings are.
 
-    Built on the first priced call of a settings snapshot and kept with it: ``settings.reload()`` makes a new
-    snapshot, and the next priced call a new table from it.
+    Built on the first priced call and kept until ``settings.reload()`` makes a new snapshot (``on_reload``
+    below): the next priced call builds the table from it.
     """
-    global _built
     loaded = settings.current()
-    built = _built
-    if built is not None and built[0] is loaded:
-        return built[1]
     with resources.as_file(resources.files("otel_agentperf").joinpath("data/prices.toml")) as packaged:
         prices = parse((settings.read_toml(packaged) or {}).get("models"), "the packaged price table")
     for source in loaded.prices:
@@ -106,6 +101,7 @@ def table() -> PriceTable:
             models = None if data is None else data.get("models", data)
         if models is not None:
             prices.update(parse(models, source.label))
-    made = PriceTable(prices)
-    _built = (loaded, made)
-    return made
+    return PriceTable(prices)
+
+
+settings.on_reload(table.cache_clear)

@@ -182,6 +182,16 @@ FILE_KEYS = frozenset(row.key for row in ROWS if row.key is not None) | OTHER_FI
 
 _current: Settings | None = None
 _lock = forksafe.lock()
+_forget: list[Callable[[], None]] = []  # what each new snapshot makes stale (the price table)
+
+
+def on_reload(forget: Callable[[], None]) -> None:
+    """Call ``forget`` whenever a new snapshot is made: what was built from the old one is rebuilt from it.
+
+    A callback, not a check on every use: the price table is read on every priced call, and a cached
+    function (``functools.lru_cache``) costs that call no Python frame and no trip into this module.
+    """
+    _forget.append(forget)
 
 
 def current() -> Settings:
@@ -197,6 +207,8 @@ def reload(only_if_missing: bool = False) -> Settings:
         if only_if_missing and _current is not None:
             return _current
         _current = load(os.environ)
+        for forget in _forget:
+            forget()
         return _current
 
 
