@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import otel_agentperf
 from otel_agentperf.api.instrumentor import AgentPerfInstrumentor
-from otel_agentperf.recording import prices, state
+from otel_agentperf.recording import state
 from otel_agentperf.recording.invocations import AgentInvocation, Invocation
 from otel_agentperf.runtime import failures, settings
 from tests import invariants, regression_runs
@@ -204,7 +204,6 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(key, raising=False)
     # LiteLLM (DSPy's engine) would fetch its model cost map from the internet; this machine has none.
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "true")
-    prices.table.cache_clear()
     failures.forget()
     settings.reload()  # the snapshot of this test's environment (a test that changes it reloads again)
 

@@ -153,7 +153,6 @@ def test_a_bad_prices_file_keeps_the_packaged_prices_and_is_read_once(
     bad.write_bytes(b'[models."m"]\ninput = 1\n# \xff\xfe\n')
     monkeypatch.setenv("OTEL_AGENTPERF_PRICES", str(bad))
     settings.reload()
-    prices.table.cache_clear()
     with caplog.at_level(logging.WARNING, logger="otel_agentperf"):
         first = prices.table()
         assert prices.table() is first

@@ -36,6 +36,8 @@ FAST_DURATION: Final = (
     20.0,
     60.0,
 )
+# otel-agentperf's own work per operation: microseconds, doubling (a wrapper's start and end).
+OVERHEAD: Final = tuple(2.0**i / 1_000_000 for i in range(14))  # 1 µs … 8.2 ms
 # The conventions' advice for token usage: 1 to 4^13, quadrupling.
 TOKENS: Final = tuple(float(4**i) for i in range(14))
 # Bytes: 1 KiB to 4 GiB, quadrupling.

@@ -237,6 +237,12 @@ class Instruments:
             "Time from the process start to a start-up phase (instrumented, first agent invocation); once each.",
             buckets.FAST_DURATION,
         )
+        self.overhead = Instrument(
+            names.OVERHEAD,
+            names.UNIT_SECONDS,
+            "otel-agentperf's own work for a sampled operation (every 64th): its start and end, the call left out.",
+            buckets.OVERHEAD,
+        )
         self.import_duration = Instrument(
             names.IMPORT_DURATION,
             names.UNIT_SECONDS,
@@ -356,6 +362,7 @@ class Instruments:
             self.event_loop_lag,
             self.llm_retry_duration,
             self.startup,
+            self.overhead,
             self.import_duration,
             self.request_duration,
         ]

@@ -277,6 +277,8 @@ LLM_CACHED_INPUT_TOKENS: Final = "agentperf.llm.cached_input_tokens"
 LLM_RETRIES: Final = "agentperf.llm.retries"
 LLM_RETRY_DURATION: Final = "agentperf.llm.retry.duration"
 STARTUP_DURATION: Final = "agentperf.startup.duration"
+# otel-agentperf's own work per sampled operation, by agentperf.operation.kind (recording/overhead.py).
+OVERHEAD: Final = "agentperf.overhead"
 CREATE_AGENT_DURATION: Final = "agentperf.create_agent.duration"
 CONFIG_LOAD_DURATION: Final = "agentperf.config.load.duration"
 HISTORY_OPERATION_DURATION: Final = "agentperf.history.operation.duration"

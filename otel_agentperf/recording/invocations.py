@@ -12,7 +12,7 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Mapping
-from time import perf_counter
+from time import perf_counter, perf_counter_ns
 from typing import Any, NamedTuple, Protocol
 
 from opentelemetry import context as otel_context
@@ -162,6 +162,7 @@ class Invocation:
         "_waits_on",
         "_where",
         "context",
+        "own_ns",
         "span",
     )
 
@@ -185,6 +186,7 @@ class Invocation:
     ) -> None:
         self._telemetry = telemetry
         self._operation = operation
+        self.own_ns = 0  # the sampled start's own nanoseconds (recording/overhead.py); 0: not sampled
         self.span = span
         self.context: Context = outer.context if outer is not None else Context()
         self._token: object = None
@@ -417,10 +419,22 @@ class Invocation:
         if self._started is None:
             return
         was, inside.on = inside.on, True
+        own = self.own_ns
+        began = perf_counter_ns() if own else 0
         try:
             self._end(error, result)
         finally:
             inside.on = was
+            if own:
+                self._charge_own(own + perf_counter_ns() - began)
+
+    def _charge_own(self, nanoseconds: int) -> None:
+        """A sampled operation's own cost, start and end (``recording/overhead.py``), recorded once."""
+        self.own_ns = 0
+        try:
+            self._telemetry.recorder.overhead(self._operation.kind, nanoseconds / 1e9)
+        except Exception as exc:
+            failures.report("recording otel-agentperf's own cost", exc)
 
     def _end(self, error: BaseException | None, result: object) -> None:
         started = self._started

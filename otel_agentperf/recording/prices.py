@@ -1,9 +1,9 @@
 """Offline cost estimates: token usage times a price table, never a guess.
 
 The table ships with the package (``data/prices.toml``, US dollars per million tokens) and is
-extended or overridden by the user's file (``OTEL_AGENTPERF_PRICES``) and by a ``prices`` table in
-the settings file. It is read once, on the first priced call, with instrumentation suppressed so our
-own config-loading telemetry does not see it.
+extended or overridden by a ``prices`` table (or price file) in the settings file, then by the user's
+file (``OTEL_AGENTPERF_PRICES``). It is read once per settings snapshot, on the first priced call, with
+instrumentation suppressed so our own config-loading telemetry does not see it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from otel_agentperf.runtime import failures
+from otel_agentperf.runtime import failures, settings
 
 _PER_TOKENS = 1_000_000
 _DATE_STAMP = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
@@ -86,16 +86,22 @@ def parse(models: Any, source: str) -> dict[str, Price]:
 
 @functools.lru_cache(maxsize=1)
 def table() -> PriceTable:
-    """The packaged prices, then the settings file's ``prices``, then the file named by the environment."""
-    from otel_agentperf.runtime import settings
+    """The packaged prices, then each of the settings' price tables in order; rebuilt when the settings are.
 
+    Built on the first priced call and kept until ``settings.reload()`` makes a new snapshot (``on_reload``
+    below): the next priced call builds the table from it.
+    """
+    loaded = settings.current()
     with resources.as_file(resources.files("otel_agentperf").joinpath("data/prices.toml")) as packaged:
         prices = parse((settings.read_toml(packaged) or {}).get("models"), "the packaged price table")
-    loaded = settings.current()
-    if loaded.prices is not None:
-        prices.update(parse(loaded.prices, loaded.prices_source))
-    path = loaded.prices_file
-    data = settings.read_toml(Path(path)) if path else None
-    if path and data is not None:
-        prices.update(parse(data.get("models", data), path))
+    for source in loaded.prices:
+        models = source.models
+        if source.path is not None:
+            data = settings.read_toml(Path(source.path))
+            models = None if data is None else data.get("models", data)
+        if models is not None:
+            prices.update(parse(models, source.label))
     return PriceTable(prices)
+
+
+settings.on_reload(table.cache_clear)

@@ -148,6 +148,7 @@ class Recorder:
         self._llm_retries = counter(instruments.llm_retries)
         self._llm_retry_duration = histogram(instruments.llm_retry_duration)
         self._startup = histogram(instruments.startup)
+        self._overhead = histogram(instruments.overhead)
         self._import_duration = histogram(instruments.import_duration)
         self._event_loop_lag = histogram(instruments.event_loop_lag)
         self._event_loop_blocked = counter(instruments.event_loop_blocked)
@@ -320,6 +321,10 @@ class Recorder:
     def startup(self, phase: str, seconds: float, context: Context | None = None) -> None:
         """How long after the process started it reached ``phase``; once per process and phase."""
         self._startup.record(seconds, {names.STARTUP_PHASE: phase}, context)
+
+    def overhead(self, kind: str, seconds: float) -> None:
+        """otel-agentperf's own work for one sampled operation of ``kind`` (``recording/overhead.py``)."""
+        self._overhead.record(seconds, {names.OPERATION_KIND: kind})
 
     def import_duration(self, package: str, seconds: float) -> None:
         """A top-level package's imports took ``seconds`` (cumulative) before the first agent; once per process."""

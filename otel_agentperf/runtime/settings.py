@@ -1,152 +1,199 @@
-"""User settings, read once into a frozen :class:`Settings` snapshot: environment variables and a TOML file.
+"""User settings: one declarative table, read once into a frozen :class:`Settings` snapshot.
+
+Every setting is one :class:`Row` of :data:`ROWS`: the field of the snapshot, the environment variable,
+the key in the settings file, the type (one parser per type, ``setting_types``), the default and what it
+does. The README's settings table is :func:`markdown_table` of these rows (a test holds them equal).
+
+A value is read from the environment and from the settings file: ``OTEL_AGENTPERF_CONFIG`` names a TOML
+file, or else ``[tool.otel-agentperf]`` in the nearest ``pyproject.toml`` is read (the working directory's,
+else its parent's and so on, stopping at a version-control root, a folder with ``.git``, ``.hg`` or
+``.svn``, or the filesystem root, as a script started from a sub-folder of its project expects). The
+environment wins over the file; targets and price tables from both apply (the environment's last), and
+the package is on only if neither turns it off. Every bad value is one warning naming the variable, or
+the file and key, and what is wrong with it (never the value); the rest applies. The standard
+OpenTelemetry variables are read by OpenTelemetry's own rules.
 
 Every layer reads :func:`current`; nothing else in the package reads the environment. The snapshot is made
 on first use (under the launcher, by its pre-instrument hook, before any instrumentor runs) and kept for
 the life of the process; :func:`reload` makes a new one (tests, or an application that changes its
-environment on purpose).
-
-Environment variables (all optional):
-
-- ``OTEL_AGENTPERF_ENABLED``: ``false`` turns every decorator, segment and target into a pass-through.
-- ``OTEL_AGENTPERF_TARGETS``: comma-separated ``module:Qualified.name=kind`` entries.
-- ``OTEL_AGENTPERF_MEMORY``: ``rss``, ``tracemalloc``, or ``both`` (also ``rss,tracemalloc``); off by default.
-- ``OTEL_AGENTPERF_CONFIG_FILES`` / ``OTEL_AGENTPERF_HISTORY_FILES``: comma-separated file-name patterns
-  that make a ``json.load``/``json.dump`` file a config load or a history operation (defaults below).
-- ``OTEL_AGENTPERF_CONFIG``: path of a TOML file with the same settings; without it,
-  ``[tool.otel-agentperf]`` in the nearest ``pyproject.toml`` is read: the working directory's, else its
-  parent's and so on, stopping at a version-control root (a folder with ``.git``, ``.hg`` or ``.svn``) or
-  the filesystem root, as a script started from a sub-folder of its project expects. The file whose
-  settings are used is logged (info).
-- ``OTEL_AGENTPERF_PRICES``: a TOML price file (see ``recording.prices``).
-- ``OTEL_AGENTPERF_CAPTURE_FILE_PATHS``: ``true`` puts a config or history file's full path on its span.
-- ``OTEL_AGENTPERF_CONTENT_MAX_LENGTH``: characters kept of each captured message part (default 4096).
-- ``OTEL_AGENTPERF_CONFIGURE_SDK``, ``OTEL_AGENTPERF_FLUSH_ON_SIGTERM``: ``false`` leaves the SDK set-up,
-  or SIGTERM, alone (see ``launcher`` and ``shutdown``).
-- ``OTEL_AGENTPERF_LOOP_MONITOR``: ``false`` switches the asyncio loop monitor off;
-  ``OTEL_AGENTPERF_LOOP_BLOCK_MS``: how long an operation must hold the loop to count as blocking it
-  (default 20 ms; the monitor looks every quarter of that).
-- ``OTEL_AGENTPERF_CPU_PROFILE``: ``true`` samples the stacks of running operations (about 100 a second)
-  for their CPU hotspots (docs/metrics.md); off by default, and then nothing is started.
-- ``OTEL_AGENTPERF_IMPORT_SPANS``: ``true`` also exports the cold start's slowest imports as spans (a trace
-  of their own); off by default, as the table and the metric say the same.
-- ``OTEL_AGENTPERF_SLOW_MS``: when an operation is slow enough for a log record: ``kind=ms`` pairs
-  (``llm=5000,tool=500``) over the defaults in ``DEFAULT_SLOW_MS``, one number for every kind, or ``off``.
-- ``OTEL_AGENTPERF_KEEP_COST_USD``: a request whose model calls cost more (US dollars) carries the keep hint
-  ``costly`` (default 0.10; ``off`` never).
-
-Read from the standard variables too: ``OTEL_SDK_DISABLED``, ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``,
-``OTEL_SEMCONV_STABILITY_OPT_IN``, ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` and
-``OTEL_EXPORTER_OTLP_TIMEOUT``.
-
-TOML keys: ``enabled`` (bool), ``memory`` (string or list), ``targets`` (list of entries, or a table
-mapping ``"module:Qualified.name"`` to a kind), ``config_files`` and ``history_files`` (lists of
-patterns), ``prices`` (a table of model prices, or the path of a price file; see ``prices``).
-Environment variables win over the file; target lists are merged, the environment deciding the kind
-of an entry named in both.
+environment on purpose), and whatever is built from the settings (the price table) is rebuilt with it.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from otel_agentperf.runtime import failures, forksafe
+from otel_agentperf.runtime import setting_types as types
+from otel_agentperf.runtime.setting_types import DEFAULT_SLOW_MS, MEMORY_MODES, PriceSource
 
-ENABLED_ENV = "OTEL_AGENTPERF_ENABLED"
-TARGETS_ENV = "OTEL_AGENTPERF_TARGETS"
-MEMORY_ENV = "OTEL_AGENTPERF_MEMORY"
+__all__ = ["DEFAULT_SLOW_MS", "MEMORY_MODES", "PriceSource"]
+
 CONFIG_ENV = "OTEL_AGENTPERF_CONFIG"
-CONFIG_FILES_ENV = "OTEL_AGENTPERF_CONFIG_FILES"
-HISTORY_FILES_ENV = "OTEL_AGENTPERF_HISTORY_FILES"
-PRICES_ENV = "OTEL_AGENTPERF_PRICES"
 CAPTURE_PATHS_ENV = "OTEL_AGENTPERF_CAPTURE_FILE_PATHS"
-CPU_PROFILE_ENV = "OTEL_AGENTPERF_CPU_PROFILE"
-IMPORT_SPANS_ENV = "OTEL_AGENTPERF_IMPORT_SPANS"
-MAX_LENGTH_ENV = "OTEL_AGENTPERF_CONTENT_MAX_LENGTH"
-CONFIGURE_SDK_ENV = "OTEL_AGENTPERF_CONFIGURE_SDK"
-FLUSH_ON_SIGTERM_ENV = "OTEL_AGENTPERF_FLUSH_ON_SIGTERM"
 LOOP_MONITOR_ENV = "OTEL_AGENTPERF_LOOP_MONITOR"
 LOOP_BLOCK_MS_ENV = "OTEL_AGENTPERF_LOOP_BLOCK_MS"
-DEFAULT_LOOP_BLOCK_MS = 20.0
 SLOW_MS_ENV = "OTEL_AGENTPERF_SLOW_MS"
 KEEP_COST_ENV = "OTEL_AGENTPERF_KEEP_COST_USD"
+DEFAULT_LOOP_BLOCK_MS = 20.0
 DEFAULT_KEEP_COST_USD = 0.10
-# Past these, an operation is logged as slow (milliseconds): generous, for what is slow for each kind.
-DEFAULT_SLOW_MS: dict[str, float] = {
-    "agent": 60_000.0,
-    "create_agent": 1_000.0,
-    "tool": 10_000.0,
-    "llm": 30_000.0,
-    "workflow": 300_000.0,
-    "config": 500.0,
-    "history": 1_000.0,
-    "segment": 10_000.0,
-    "mcp": 10_000.0,
-}
-CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
-OPT_IN_ENV = "OTEL_SEMCONV_STABILITY_OPT_IN"
-LATEST_EXPERIMENTAL = "gen_ai_latest_experimental"
-TIMEOUT_ENV = "OTEL_EXPORTER_OTLP_TIMEOUT"
 DEFAULT_CONFIG_FILES = ("*config*", "*settings*", "*.conf.json")
 DEFAULT_HISTORY_FILES = ("*history*", "*.jsonl", "*conversation*", "*transcript*", "*messages*", "*checkpoint*")
 DEFAULT_MAX_LENGTH = 4096
 DEFAULT_TIMEOUT_S = 10.0  # the OTLP exporters' default timeout
-MEMORY_MODES = ("rss", "tracemalloc")
-MEMORY_BOTH = "both"  # every mode in MEMORY_MODES
+DEFAULT_SLOW_THRESHOLDS_S = tuple((kind, ms / 1000) for kind, ms in DEFAULT_SLOW_MS.items())
 VCS_MARKERS = (".git", ".hg", ".svn")  # a folder holding one is a repository's root: the search stops there
 PYPROJECT_TABLE = "otel-agentperf"
-ENTRY_POINT_NAME = "otel_agentperf"  # the core instrumentor's entry point: also the package's off switch
-
-_FALSE = frozenset({"false", "0", "no", "off"})
-_TRUE = frozenset({"true", "1", "yes", "on"})
-# The GenAI capture switch's own values: content goes on spans (no events are emitted).
-_CAPTURE_ON = frozenset({"true", "span_only", "span_and_event"})
-_CAPTURE_OFF = frozenset({"", "false", "no_content", "event_only"})
-# "budgets" is read by otel-agentperf check, not the app: known, so that the app does not warn about it.
-_KNOWN_KEYS = {"enabled", "memory", "targets", "config_files", "history_files", "prices", "budgets"}
-
-
-DEFAULT_SLOW_THRESHOLDS_S = tuple((kind, ms / 1000) for kind, ms in DEFAULT_SLOW_MS.items())
+# Read by otel-agentperf check, not the app: known, so that the app does not warn about it.
+OTHER_FILE_KEYS = frozenset({"budgets"})
 
 
 class Settings(NamedTuple):
-    """Everything every layer needs to know from the user, merged from the file and the environment.
+    """Everything every layer needs to know from the user: one field per row of :data:`ROWS`, and ``file``.
 
     A NamedTuple, as the package's other value records: made at import in every process start-up, where a
     frozen dataclass of this size costs about 1 ms to create, a NamedTuple 0.15 ms.
     """
 
     enabled: bool = True
-    memory: frozenset[str] = frozenset()
+    ours_disabled: bool = False  # OTEL_PYTHON_DISABLED_INSTRUMENTATIONS names the package (folded into enabled)
+    sdk_disabled: bool = False  # OTEL_SDK_DISABLED=true: the SDK is off, so nothing of ours sets it up
+    config_file: str | None = None  # OTEL_AGENTPERF_CONFIG
     targets: tuple[str, ...] = ()
+    memory: frozenset[str] = frozenset()
     config_files: tuple[str, ...] = DEFAULT_CONFIG_FILES
     history_files: tuple[str, ...] = DEFAULT_HISTORY_FILES
+    capture_file_paths: bool = False
     latest_experimental: bool = False
+    prices: tuple[PriceSource, ...] = ()  # applied in order over the packaged table (recording.prices)
     capture_content: bool = False
     content_max_length: int = DEFAULT_MAX_LENGTH
-    capture_file_paths: bool = False
-    cpu_profile: bool = False  # sample running operations' stacks for their CPU hotspots
-    import_spans: bool = False  # export the cold start's slowest imports as spans too
     configure_sdk: bool = True
-    sdk_disabled: bool = False  # OTEL_SDK_DISABLED=true: the SDK is off, so nothing of ours sets it up
     flush_on_sigterm: bool = True
     exporter_timeout_s: float = DEFAULT_TIMEOUT_S
     loop_monitor: bool = True
     loop_block_threshold_s: float = DEFAULT_LOOP_BLOCK_MS / 1000
     # (kind, seconds) pairs: an operation of that kind taking longer is logged as slow.
     slow_thresholds_s: tuple[tuple[str, float], ...] = DEFAULT_SLOW_THRESHOLDS_S
+    cpu_profile: bool = False  # sample running operations' stacks for their CPU hotspots
+    import_spans: bool = False  # export the cold start's slowest imports as spans too
     keep_cost_usd: float = DEFAULT_KEEP_COST_USD  # a request costing more is hinted ``costly``; inf: never
-    prices: Any = None  # the settings file's ``prices`` models table, or None
-    prices_source: str = ""  # where that table came from, for warnings
-    prices_file: str | None = None  # OTEL_AGENTPERF_PRICES
     file: str = ""  # the settings file read, "" when none
 
 
+_DEFAULTS = Settings()
+
+
+def _file_wins_unless_env(default: Any, from_file: Any, from_env: Any) -> Any:
+    """The environment's value, else the file's, else the default."""
+    return from_env if from_env is not _UNSET else from_file if from_file is not _UNSET else default
+
+
+def _both_apply(default: Any, from_file: Any, from_env: Any) -> Any:
+    """The file's entries, then the environment's (targets: the environment decides a kind named in both)."""
+    return (*(() if from_file is _UNSET else from_file), *(() if from_env is _UNSET else from_env)) or default
+
+
+def _both_allow(default: Any, from_file: Any, from_env: Any) -> Any:
+    """On only if neither says off."""
+    return all(value for value in (default, from_file, from_env) if value is not _UNSET)
+
+
+class Row(NamedTuple):
+    """One setting: where it is read from, its type, its default, and what it does (the README's words)."""
+
+    field: str  # of Settings
+    env: str
+    key: str | None  # in the settings file; None for a variable the file cannot set
+    type: types.Type
+    shown: str  # the default, as the README shows it
+    doc: str
+    merge: Callable[[Any, Any, Any], Any] = _file_wins_unless_env
+
+
+_UNSET: Any = object()  # a source that did not set the setting
+
+ROWS: tuple[Row, ...] = (
+    Row("enabled", "OTEL_AGENTPERF_ENABLED", "enabled", types.FLAG, "`true`",
+        "`false` turns every decorator, segment and target into a pass-through", _both_allow),
+    Row("targets", "OTEL_AGENTPERF_TARGETS", "targets", types.TARGETS, "",
+        "comma-separated targets (in the file, a list or a table of `\"module:path\" = \"kind\"`; the file's "
+        "and the environment's are merged, the environment deciding the kind of one named in both)", _both_apply),
+    Row("config_file", CONFIG_ENV, None, types.PATH, "",
+        "a TOML file with the settings below (its keys at the top, or under `[tool.otel-agentperf]`); without "
+        "it, `[tool.otel-agentperf]` in the nearest `pyproject.toml`"),
+    Row("memory", "OTEL_AGENTPERF_MEMORY", "memory", types.MEMORY, "off",
+        "`rss`, `tracemalloc` or `both`: per-operation memory attributes and histograms"),
+    Row("configure_sdk", "OTEL_AGENTPERF_CONFIGURE_SDK", "configure_sdk", types.FLAG, "`true`",
+        "configure the SDK under the launcher when no configurator did"),
+    Row("config_files", "OTEL_AGENTPERF_CONFIG_FILES", "config_files", types.PATTERNS, "see docs/metrics.md",
+        "file-name patterns that make a `json.load` file a config load"),
+    Row("history_files", "OTEL_AGENTPERF_HISTORY_FILES", "history_files", types.PATTERNS, "see docs/metrics.md",
+        "file-name patterns that make a `json.load`/`json.dump` file a history operation"),
+    Row("capture_file_paths", CAPTURE_PATHS_ENV, "capture_file_paths", types.FLAG, "`false`",
+        "record full file paths, not just base names (and the file of code outside operations that held an "
+        "event loop)"),
+    Row("latest_experimental", "OTEL_SEMCONV_STABILITY_OPT_IN", None, types.OPT_IN, "",
+        "`gen_ai_latest_experimental` selects the newest GenAI conventions (semantic-conventions-genai, schema "
+        "`gen-ai-dev/1.42.0-dev`): inference, embeddings and chunk metrics renamed, token usage split by "
+        "direction, `cache_write`, `top_k` an int, `gen_ai.invoke_workflow.duration`, and the conventions' agent "
+        "call counts `gen_ai.invoke_agent.inference_calls`/`.tool_calls` in place of `agentperf.agent.*_calls`. "
+        "The default is what python-genai's OpenAI instrumentation emits (docs/metrics.md)"),
+    Row("prices", "OTEL_AGENTPERF_PRICES", "prices", types.PRICES, "",
+        'TOML price file (`[models."name"]` with `input`, `output`, `cached_input`, `cache_write` in USD per '
+        "million tokens) over the packaged table; in the file, a table of models or a path relative to it (the "
+        "variable's file is applied last)", _both_apply),
+    Row("capture_content", "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", None, types.CAPTURE, "`false`",
+        "`true` records prompt and completion text on LLM spans"),
+    Row("content_max_length", "OTEL_AGENTPERF_CONTENT_MAX_LENGTH", "content_max_length", types.POSITIVE_INT,
+        "`4096`", "characters kept per captured text part (an attribute keeps at most 16 times that)"),
+    Row("flush_on_sigterm", "OTEL_AGENTPERF_FLUSH_ON_SIGTERM", "flush_on_sigterm", types.FLAG, "`true`",
+        "under the launcher, when the app has no SIGTERM handler: flush queued telemetry on SIGTERM, then end "
+        "by SIGTERM as the default would"),
+    Row("loop_block_threshold_s", LOOP_BLOCK_MS_ENV, "loop_block_ms", types.MILLISECONDS, "`20`",
+        "how long an operation (or code outside any) must hold an asyncio event loop to count as blocking it; "
+        "the loop monitor looks every quarter of it"),
+    Row("slow_thresholds_s", SLOW_MS_ENV, "slow_ms", types.SLOW_MS,
+        "per kind: " + ", ".join(f"{kind} {ms:g}" for kind, ms in DEFAULT_SLOW_MS.items()),
+        "an operation taking longer emits one OpenTelemetry log record (WARN, in its trace, with duration and "
+        "self time; at most one per operation every 10 s): `kind=ms` pairs (`llm=5000,tool=500`; in the file, "
+        "also a table), one number for every kind, or `off`"),
+    Row("cpu_profile", "OTEL_AGENTPERF_CPU_PROFILE", "cpu_profile", types.FLAG, "`false`",
+        "`true` samples running operations' stacks 100 times a second for their CPU hotspots (docs/metrics.md, "
+        '"CPU hotspots")'),
+    Row("import_spans", "OTEL_AGENTPERF_IMPORT_SPANS", "import_spans", types.FLAG, "`false`",
+        "`true` also exports the cold start's slowest imports as spans, a trace of their own (docs/metrics.md, "
+        '"Cold start broken down")'),
+    Row("loop_monitor", LOOP_MONITOR_ENV, "loop_monitor", types.FLAG, "`true`",
+        "`false` switches the asyncio loop monitor (loop lag, blocked time by operation) off"),
+    Row("keep_cost_usd", KEEP_COST_ENV, "keep_cost_usd", types.DOLLARS_OR_OFF, "`0.10`",
+        "a request whose model calls cost more carries the keep hint `costly` (docs/metrics.md, keep hints); "
+        "`off` never"),
+    Row("sdk_disabled", "OTEL_SDK_DISABLED", None, types.OTEL_FLAG, "`false`",
+        "`true` turns the SDK, and with it the whole package, off (nothing of ours sets the SDK up)"),
+    Row("ours_disabled", "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", None, types.INSTRUMENTATION_NAMES, "",
+        "`otel_agentperf` (or `*`) among the names turns the whole package off; the SDK is still set up"),
+    Row("exporter_timeout_s", "OTEL_EXPORTER_OTLP_TIMEOUT", None, types.SECONDS, "`10`",
+        "the exporters' timeout (seconds), which also bounds the flush at exit"),
+)  # fmt: skip
+FILE_KEYS = frozenset(row.key for row in ROWS if row.key is not None) | OTHER_FILE_KEYS
+
 _current: Settings | None = None
 _lock = forksafe.lock()
+_forget: list[Callable[[], None]] = []  # what each new snapshot makes stale (the price table)
+
+
+def on_reload(forget: Callable[[], None]) -> None:
+    """Call ``forget`` whenever a new snapshot is made: what was built from the old one is rebuilt from it.
+
+    A callback, not a check on every use: the price table is read on every priced call, and a cached
+    function (``functools.lru_cache``) costs that call no Python frame and no trip into this module.
+    """
+    _forget.append(forget)
 
 
 def current() -> Settings:
@@ -161,250 +208,73 @@ def reload(only_if_missing: bool = False) -> Settings:
     with _lock:
         if only_if_missing and _current is not None:
             return _current
-        _current = _load(os.environ)
+        _current = load(os.environ)
+        for forget in _forget:
+            forget()
         return _current
 
 
-def _flag(environ: os._Environ[str] | dict[str, str], name: str, default: bool) -> bool:
-    """A boolean variable: true/1/yes/on or false/0/no/off; anything else keeps the default, with a warning."""
-    value = environ.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in _TRUE or value in _FALSE:
-        return value in _TRUE
-    failures.warn_once(
-        f"flag:{name}:{value}",
-        "otel-agentperf: %s=%r is not true/false; using %s",
-        name,
-        value,
-        "true" if default else "false",
-    )
-    return default
-
-
-def _sdk_disabled(environ: os._Environ[str] | dict[str, str]) -> bool:
-    return environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
-
-
-def _disabled_by_opentelemetry(environ: os._Environ[str] | dict[str, str]) -> bool:
-    """``OTEL_SDK_DISABLED=true``, or ``otel_agentperf`` (or ``*``) in ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS``.
-
-    Either turns the whole package off: no decorator, target or library instrumentor installs a wrapper.
-    Only the first also leaves the SDK unconfigured: disabling our instrumentations is not disabling the
-    SDK, which the app's own spans and other instrumentations still need (``launcher``).
-    """
-    if _sdk_disabled(environ):
-        return True
-    disabled = {name.strip() for name in environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
-    return ENTRY_POINT_NAME in disabled or "*" in disabled
-
-
-def _capture(environ: os._Environ[str] | dict[str, str]) -> bool:
-    value = environ.get(CAPTURE_ENV, "").strip().lower()
-    if value in _CAPTURE_ON:
-        return True
-    if value not in _CAPTURE_OFF:
-        failures.warn_once(
-            f"capture:{value}", "otel-agentperf: %s=%r is not recognised; content is not captured", CAPTURE_ENV, value
-        )
-    elif value == "event_only":
-        failures.warn_once("capture:event_only", "otel-agentperf: content events are not emitted; nothing captured")
-    return False
-
-
-def _max_length(environ: os._Environ[str] | dict[str, str]) -> int:
-    value = environ.get(MAX_LENGTH_ENV, "").strip()
-    if value.isdigit() and int(value) > 0:
-        return int(value)
-    if value:
-        failures.warn_once(
-            f"max-length:{value}", "otel-agentperf: %s=%r is not a positive integer", MAX_LENGTH_ENV, value
-        )
-    return DEFAULT_MAX_LENGTH
-
-
-def _timeout(environ: os._Environ[str] | dict[str, str]) -> float:
-    """The exporter timeout the user configured for the SDK (seconds), which bounds our exit flush too."""
-    value = environ.get(TIMEOUT_ENV, "")
+def load(environ: Mapping[str, str]) -> Settings:
+    """The settings these variables and the settings file they lead to give; bad values warned about, skipped."""
+    config_file = _from_env(_row("config_file"), environ)
+    table: dict[str, Any] = {}
+    source = ""
     try:
-        return float(value) if value else DEFAULT_TIMEOUT_S
-    except ValueError:
-        return DEFAULT_TIMEOUT_S
-
-
-def _block_threshold(environ: os._Environ[str] | dict[str, str]) -> float:
-    """How long (seconds) an operation must hold the event loop to count as blocking it."""
-    value = environ.get(LOOP_BLOCK_MS_ENV, "").strip()
-    try:
-        milliseconds = float(value) if value else DEFAULT_LOOP_BLOCK_MS
-    except ValueError:
-        milliseconds = -1.0
-    if milliseconds <= 0:
-        failures.warn_once(
-            f"block-ms:{value}",
-            "otel-agentperf: %s=%r is not a positive number of milliseconds; using %g",
-            LOOP_BLOCK_MS_ENV,
-            value,
-            DEFAULT_LOOP_BLOCK_MS,
-        )
-        milliseconds = DEFAULT_LOOP_BLOCK_MS
-    return milliseconds / 1000
-
-
-def _slow_thresholds(environ: os._Environ[str] | dict[str, str]) -> tuple[tuple[str, float], ...]:
-    """Per kind, how long (seconds) an operation may take before it is logged as slow."""
-    value = environ.get(SLOW_MS_ENV, "").strip()
-    thresholds = dict(DEFAULT_SLOW_MS)
-    if value.lower() in _FALSE:
-        return ()
-    for item in (part.strip() for part in value.split(",") if part.strip()):
-        kind, _, number = item.rpartition("=")
-        kinds = [kind.strip()] if kind else list(thresholds)
-        try:
-            milliseconds = float(number)
-        except ValueError:
-            milliseconds = -1.0
-        if milliseconds <= 0 or any(k not in thresholds for k in kinds):
-            failures.warn_once(
-                f"slow-ms:{item}",
-                "otel-agentperf: ignoring %r in %s: use kind=milliseconds with kind one of %s, or one number",
-                item,
-                SLOW_MS_ENV,
-                ", ".join(thresholds),
-            )
-            continue
-        thresholds.update(dict.fromkeys(kinds, milliseconds))
-    return tuple((kind, milliseconds / 1000) for kind, milliseconds in thresholds.items())
-
-
-def _keep_cost(environ: os._Environ[str] | dict[str, str]) -> float:
-    """US dollars a request's model calls must cost past for its keep hint ``costly`` (inf: off)."""
-    value = environ.get(KEEP_COST_ENV, "").strip()
-    if not value:
-        return DEFAULT_KEEP_COST_USD
-    if value.lower() in _FALSE:
-        return math.inf
-    try:
-        dollars = float(value)
-    except ValueError:
-        dollars = -1.0
-    if dollars < 0 or math.isnan(dollars):
-        failures.warn_once(
-            f"keep-cost:{value}",
-            "otel-agentperf: %s=%r is not a number of US dollars (or off); using %g",
-            KEEP_COST_ENV,
-            value,
-            DEFAULT_KEEP_COST_USD,
-        )
-        return DEFAULT_KEEP_COST_USD
-    return dollars
-
-
-def _parse_memory(value: object, source: str) -> frozenset[str]:
-    if isinstance(value, str):
-        items: list[object] = list(value.split(","))
-    elif isinstance(value, list):
-        items = value
-    else:
-        failures.warn_once(
-            f"memory-type:{source}", "otel-agentperf: 'memory' in %s must be a string or a list; ignored", source
-        )
-        return frozenset()
-    modes: set[str] = set()
-    for item in items:
-        mode = str(item).strip().lower()
-        if not mode or mode in {"off", "false", "none"}:
-            continue
-        if mode == MEMORY_BOTH:
-            modes.update(MEMORY_MODES)
-        elif mode in MEMORY_MODES:
-            modes.add(mode)
-        else:
-            failures.warn_once(
-                f"memory:{mode}",
-                "otel-agentperf: unknown memory mode %r in %s (use %s or %s)",
-                mode,
-                source,
-                ", ".join(MEMORY_MODES),
-                MEMORY_BOTH,
-            )
-    return frozenset(modes)
-
-
-def _patterns(environ: os._Environ[str] | dict[str, str], name: str) -> tuple[str, ...] | None:
-    value = environ.get(name)
-    return None if value is None else tuple(p.strip() for p in value.split(",") if p.strip())
-
-
-def _load(environ: os._Environ[str] | dict[str, str]) -> Settings:
-    """Merge the TOML file (if any) with the environment; bad entries are warned about and skipped."""
-    found: dict[str, Any] = {}
-    try:
-        found = _from_file(environ)
+        table, source = _read_file(None if config_file is _UNSET else config_file)
     except Exception as exc:  # never let a settings mistake stop the launcher loading instrumentors
         failures.report("reading the otel-agentperf settings file", exc)
-    enabled = _flag(environ, ENABLED_ENV, True)
-    found["enabled"] = found.get("enabled", True) and enabled and not _disabled_by_opentelemetry(environ)
-    if environ.get(MEMORY_ENV):
-        found["memory"] = _parse_memory(environ[MEMORY_ENV], MEMORY_ENV)
-    env_targets = tuple(entry.strip() for entry in environ.get(TARGETS_ENV, "").split(",") if entry.strip())
-    found["targets"] = (*found.get("targets", ()), *env_targets)
-    for name, key in ((CONFIG_FILES_ENV, "config_files"), (HISTORY_FILES_ENV, "history_files")):
-        patterns = _patterns(environ, name)
-        if patterns is not None:
-            found[key] = patterns
-    tokens = {token.strip() for token in environ.get(OPT_IN_ENV, "").split(",")}
-    return Settings(
-        **found,
-        latest_experimental=LATEST_EXPERIMENTAL in tokens,
-        capture_content=_capture(environ),
-        content_max_length=_max_length(environ),
-        capture_file_paths=_flag(environ, CAPTURE_PATHS_ENV, False),
-        cpu_profile=_flag(environ, CPU_PROFILE_ENV, False),
-        import_spans=_flag(environ, IMPORT_SPANS_ENV, False),
-        configure_sdk=_flag(environ, CONFIGURE_SDK_ENV, True),
-        sdk_disabled=_sdk_disabled(environ),
-        flush_on_sigterm=_flag(environ, FLUSH_ON_SIGTERM_ENV, True),
-        exporter_timeout_s=_timeout(environ),
-        loop_monitor=_flag(environ, LOOP_MONITOR_ENV, True),
-        loop_block_threshold_s=_block_threshold(environ),
-        slow_thresholds_s=_slow_thresholds(environ),
-        keep_cost_usd=_keep_cost(environ),
-        prices_file=environ.get(PRICES_ENV) or None,
-    )
-
-
-def _from_file(environ: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
-    """The settings file's options: each bad one is warned about, by file and key, and skipped."""
-    table, source = _read_file(environ)
-    found: dict[str, Any] = {"file": source}
-    for key in sorted(set(table) - _KNOWN_KEYS):
+    for key in sorted(set(table) - FILE_KEYS):
         failures.warn_once(f"key:{source}:{key}", "otel-agentperf: unknown option %r in %s; ignored", key, source)
-    if "enabled" in table:
-        if isinstance(table["enabled"], bool):
-            found["enabled"] = table["enabled"]
-        else:
-            failures.warn_once(f"enabled:{source}", "otel-agentperf: 'enabled' in %s must be true or false", source)
-    if "memory" in table:
-        found["memory"] = _parse_memory(table["memory"], source)
-    found["targets"] = tuple(_file_targets(table.get("targets", []), source))
-    for key in ("config_files", "history_files"):
-        if key in table:
-            value = table[key]
-            if isinstance(value, list) and all(isinstance(item, str) for item in value):
-                found[key] = tuple(value)
-            else:
-                failures.warn_once(
-                    f"{key}:{source}", "otel-agentperf: %r in %s must be a list of patterns", key, source
-                )
-    value = table.get("prices")
-    if isinstance(value, str):  # the path of a price file, relative to the settings file
-        path = Path(source).parent / value
-        data = read_toml(path)
-        found["prices"], found["prices_source"] = (data.get("models", data) if data is not None else None), str(path)
-    elif value is not None:
-        found["prices"], found["prices_source"] = value, f"{source} (prices)"
-    return found
+    folder = Path(source).parent
+    values: dict[str, Any] = {}
+    for row in ROWS:
+        from_file = _from_file(row, table, source, folder) if row.key is not None and row.key in table else _UNSET
+        values[row.field] = row.merge(getattr(_DEFAULTS, row.field), from_file, _from_env(row, environ))
+    values["enabled"] = values["enabled"] and not values["sdk_disabled"] and not values["ours_disabled"]
+    return Settings(**values, file=source)
+
+
+def _row(field: str) -> Row:
+    return next(row for row in ROWS if row.field == field)
+
+
+def _parse(row: Row, value: object, where: types.Where, named: str) -> Any:
+    """The row's type parses the value; what is wrong with it is one warning (per problem and value)."""
+    seen = f"setting:{named}:{value!r}"  # the value keys the warning, to say it once; it is never logged
+
+    def note(problem: str) -> None:
+        failures.warn_once(f"{seen}:{problem}", "otel-agentperf: %s %s", named, problem)
+
+    try:
+        return row.type.parse(value, where._replace(note=note))
+    except types.Invalid as problem:
+        failures.warn_once(f"{seen}:invalid", "otel-agentperf: %s %s; ignored", named, problem)
+        return _UNSET
+
+
+def _from_env(row: Row, environ: Mapping[str, str]) -> Any:
+    text = environ.get(row.env)
+    if text is None or (not text.strip() and not row.type.blank_is_value):
+        return _UNSET
+    return _parse(row, text, types.Where(True, Path.cwd(), _ignore), row.env)
+
+
+def _from_file(row: Row, table: Mapping[str, Any], source: str, folder: Path) -> Any:
+    key = row.key or ""
+    return _parse(row, table[key], types.Where(False, folder, _ignore), f"{key!r} in {source}")
+
+
+def _ignore(problem: str) -> None:
+    """The note of a ``Where`` before ``_parse`` gives it one that warns."""
+
+
+def markdown_table() -> str:
+    """The README's settings table, made from :data:`ROWS`."""
+    lines = ["| variable | file key | default | effect |", "|---|---|---|---|"]
+    for row in ROWS:
+        key = f"`{row.key}`" if row.key else ""
+        lines.append(f"| `{row.env}` | {key} | {row.shown} | {row.doc} |")
+    return "\n".join(lines) + "\n"
 
 
 def read_toml(path: Path) -> dict[str, Any] | None:
@@ -434,35 +304,23 @@ def nearest_pyproject(start: Path) -> Path | None:
     return None
 
 
-def _read_file(environ: os._Environ[str] | dict[str, str]) -> tuple[dict[str, Any], str]:
-    explicit = environ.get(CONFIG_ENV)
+def _read_file(explicit: str | None) -> tuple[dict[str, Any], str]:
+    """The settings table and the file it is in: the file named, else the nearest ``pyproject.toml``'s table."""
     found = Path(explicit) if explicit else nearest_pyproject(Path.cwd())
     if found is None:
         return {}, ""
-    path = found
-    data = read_toml(path)
+    data = read_toml(found)
     if data is None:
-        return {}, str(path)
+        return {}, str(found)
     tool = data.get("tool")
     if explicit:
         table = tool.get(PYPROJECT_TABLE, data) if isinstance(tool, dict) else data
     elif isinstance(tool, dict) and PYPROJECT_TABLE in tool:
         table = tool[PYPROJECT_TABLE]
     else:
-        return {}, str(path)  # the nearest pyproject.toml has no settings of ours: nothing used, nothing said
+        return {}, str(found)  # the nearest pyproject.toml has no settings of ours: nothing used, nothing said
     if not isinstance(table, dict):
-        failures.warn_once(f"table:{path}", "otel-agentperf: settings in %s are not a table", path)
-        return {}, str(path)
-    failures.logger.info("otel-agentperf: settings from %s", path)
-    return table, str(path)
-
-
-def _file_targets(value: Any, source: str) -> list[str]:
-    if isinstance(value, dict):
-        return [f"{path}={kind}" for path, kind in value.items()]
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return list(value)
-    failures.warn_once(
-        f"targets:{source}", "otel-agentperf: 'targets' in %s must be a list of strings or a table; ignored", source
-    )
-    return []
+        failures.warn_once(f"table:{found}", "otel-agentperf: settings in %s are not a table", found)
+        return {}, str(found)
+    failures.logger.info("otel-agentperf: settings from %s", found)
+    return table, str(found)

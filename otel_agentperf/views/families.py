@@ -82,7 +82,10 @@ STARTUP = "startup"  # the kind of the cold-start rows: one per phase, a call pe
 REQUEST = "request"
 # Rows that are not operations: they have lines of their own, outside the operation table.
 IMPORT = "import"  # the kind of the cold start's import rows: one per top-level package, a call per process
-NOT_OPERATIONS = (CODE, STARTUP, IMPORT, REQUEST)
+# The kind of the package's own-cost rows: one per operation kind, its calls the sampled operations, its
+# total their own time (recording/overhead.py).
+OVERHEAD = "overhead"
+NOT_OPERATIONS = (CODE, STARTUP, IMPORT, REQUEST, OVERHEAD)
 
 
 class _Ours:
@@ -147,6 +150,8 @@ def _read() -> _Read:
     labels_of[IMPORT] = [prometheus.label(names.IMPORT_MODULE)]
     families[prometheus.family(catalogue(False).import_duration)] = IMPORT
     families[prometheus.family(catalogue(False).request_duration)] = REQUEST
+    labels_of[OVERHEAD] = [prometheus.label(names.OPERATION_KIND)]
+    families[prometheus.family(catalogue(False).overhead)] = OVERHEAD
     memory = catalogue(False).memory
     return _Read(
         durations=families,
@@ -366,6 +371,37 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
     for row in found.values():
         row.estimate_quantiles()
     return ranked(list(found.values()))
+
+
+class OwnCost(NamedTuple):
+    """otel-agentperf's own cost over what the rows cover (``recording/overhead.py`` samples it)."""
+
+    seconds: float  # each kind's sampled mean times that kind's operations
+    per_operation_seconds: float
+    share: float | None  # of the run: the requests' summed time and this (None without requests)
+
+
+def own_cost(rows: list[Row]) -> OwnCost | None:
+    """The package's own cost, from its sampled ``overhead`` rows scaled by each kind's operations; None
+    when nothing was sampled (an app exporting from an older version, or fewer operations than a sample)."""
+    sampled = {row.name: row for row in rows if row.kind == OVERHEAD and row.calls}
+    if not sampled:
+        return None
+    calls: dict[str, float] = {}
+    for row in rows:
+        if row.kind not in NOT_OPERATIONS:
+            calls[row.kind] = calls.get(row.kind, 0.0) + row.calls
+    mean = sum(row.total_seconds for row in sampled.values()) / sum(row.calls for row in sampled.values())
+    for kind in sampled.keys() - calls.keys():  # sampled, but its rows are not here (a filtered view)
+        calls[kind] = sampled[kind].calls
+    seconds = sum(
+        count * (sampled[kind].total_seconds / sampled[kind].calls if kind in sampled else mean)
+        for kind, count in calls.items()
+    )
+    # A request's duration is timed from inside its start to inside its end: most of the package's own work
+    # for it lies outside, so the run is the requests' time and the own cost (a share that never passes 1).
+    run = sum(row.total_seconds for row in rows if row.kind == REQUEST)
+    return OwnCost(seconds, seconds / sum(calls.values()), seconds / (run + seconds) if run else None)
 
 
 def significant(rows: list[Row]) -> list[Row]:

@@ -20,7 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from otel_agentperf.views import compare_output, html_traces, report, requests
 from otel_agentperf.views.compare import Comparison
-from otel_agentperf.views.insights import cold_start, where_time_goes
+from otel_agentperf.views.insights import cold_start, own_cost_line, where_time_goes
 from otel_agentperf.views.rows import QUANTILES, Row, cost_text, ms, spent
 
 TRACES = 5  # slowest traces drawn by ``report --format html`` (``run --html`` draws ``--slowest``)
@@ -157,7 +157,7 @@ def run_data(
             if row.self_known
         ],
         "by_operation_left_out": max(len(operations) - CHART_OPERATIONS, 0),
-        "sentences": [line for line in (where_time_goes(rows), cold_start(rows)) if line],
+        "sentences": [line for line in (where_time_goes(rows), cold_start(rows), own_cost_line(rows)) if line],
         "blocking": sorted(blocking, key=lambda found: -float(found["seconds"])),
         "retried": retried,
         "retry_timeline": None if traces is None else html_traces.retries(traces),

@@ -7,7 +7,7 @@ import math
 from typing import NamedTuple
 
 from otel_agentperf.conventions import names
-from otel_agentperf.views.families import IMPORT, REQUEST, STARTUP
+from otel_agentperf.views.families import IMPORT, REQUEST, STARTUP, own_cost
 from otel_agentperf.views.rows import Row, ms, usd
 
 # Kinds whose time is their own; agents and workflows contain the time of what they call.
@@ -82,6 +82,15 @@ def cold_start(rows: list[Row]) -> str | None:
     processes = max(row.calls for row in phases.values())
     over = f" (mean of {processes:g} processes)" if processes > 1 else ""
     return "Cold start, after the process started: " + ", ".join(said) + over
+
+
+def own_cost_line(rows: list[Row]) -> str | None:
+    """The report's last line: what otel-agentperf itself cost, of the run and per operation (sampled)."""
+    cost = own_cost(rows)
+    if cost is None:
+        return None
+    share = "" if cost.share is None else f"{cost.share:.1%} of the run "
+    return f"otel-agentperf's own cost: {share}({cost.per_operation_seconds * 1e6:.0f} µs per operation)"
 
 
 def imports(rows: list[Row]) -> list[str]:

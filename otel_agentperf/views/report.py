@@ -8,8 +8,16 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from otel_agentperf.views import requests
-from otel_agentperf.views.families import CODE, IMPORT, NOT_OPERATIONS, REQUEST, STARTUP
-from otel_agentperf.views.insights import cold_start, hotspots, imports, slow_imports, time_by_kind, where_time_goes
+from otel_agentperf.views.families import CODE, IMPORT, NOT_OPERATIONS, OVERHEAD, REQUEST, STARTUP, own_cost
+from otel_agentperf.views.insights import (
+    cold_start,
+    hotspots,
+    imports,
+    own_cost_line,
+    slow_imports,
+    time_by_kind,
+    where_time_goes,
+)
 from otel_agentperf.views.rows import QUANTILES, Row, cost_text, estimate_text, ms, ranked, size_text, spent
 
 _FIELDS = tuple(f.name for f in fields(Row))
@@ -143,6 +151,8 @@ def render_table(rows: list[Row], bottlenecks: list[str]) -> str:
         rendered += ["", *hot]
     if bottlenecks:
         rendered += ["", "Bottlenecks:", *(f"- {sentence}" for sentence in bottlenecks)]
+    if own := own_cost_line(rows):
+        rendered += ["", own]
     return "\n".join(rendered)
 
 
@@ -171,6 +181,8 @@ def render_markdown(rows: list[Row], bottlenecks: list[str]) -> str:
         lines += ["", "```", *hot, "```"]
     if bottlenecks:
         lines += ["", "**Bottlenecks**", "", *(f"- {sentence}" for sentence in bottlenecks)]
+    if own := own_cost_line(rows):
+        lines += ["", own]
     return "\n".join(lines)
 
 
@@ -247,6 +259,13 @@ def as_dict(rows: list[Row], bottlenecks: list[str]) -> dict[str, Any]:
         "slow_imports": slow_imports(rows),
         "own_seconds_by_kind": dict(time_by_kind(rows)),
         "bottlenecks": bottlenecks,
+        # otel-agentperf's own cost: the sampled rows it is figured from, and the figure (report's last line).
+        "overhead_samples": [
+            {"kind": row.name, "calls": round(row.calls), "total_seconds": row.total_seconds}
+            for row in rows
+            if row.kind == OVERHEAD
+        ],
+        "own_cost": None if (cost := own_cost(rows)) is None else cost._asdict(),
     }
     return report
 
@@ -270,6 +289,10 @@ def read_json(report: dict[str, Any]) -> list[Row]:
         Row(CODE, code["name"], blocked_seconds=code["blocked_seconds"]) for code in report["code_outside_operations"]
     ]
     found += [_request_row(request) for request in report.get("requests", [])]
+    found += [
+        Row(OVERHEAD, item["kind"], calls=item["calls"], total_seconds=item["total_seconds"])
+        for item in report.get("overhead_samples", [])
+    ]
     return found
 
 

@@ -13,7 +13,7 @@ import inspect
 import pickle
 import sys
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
-from time import perf_counter
+from time import perf_counter, perf_counter_ns
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -23,13 +23,14 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
-from otel_agentperf.recording import fingerprints, loop_clock, state
+from otel_agentperf.recording import fingerprints, loop_clock, overhead, state
 from otel_agentperf.recording.invocations import Invocation, ResultHook
 from otel_agentperf.recording.operations import Operation
 from otel_agentperf.runtime import failures
 from otel_agentperf.runtime.reentry import inside
 
 _frame = sys._getframe  # the calling frame: the wrapper frame that runs an operation
+_tick, _MASK = overhead.tick, overhead.MASK  # every EVERY-th operation times its own start and end
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
@@ -159,6 +160,7 @@ def start(
     if inside.on or not is_instrumentation_enabled():
         return None
     inside.on = True
+    began = 0 if next(_tick) & _MASK else perf_counter_ns()
     try:
         if prepare is None:
             invocation = state.telemetry().start(operation, attach=attach, sync=sync, steps=steps)
@@ -185,6 +187,8 @@ def start(
             invocation.note_call(fingerprints.of_call(operation.span_name, on, args, kwargs or {}))
         if frame is not None and loop_clock.watching():
             invocation.runs_in(frame)
+        if began:
+            invocation.own_ns = perf_counter_ns() - began or 1
         return invocation
     except Exception as exc:
         failures.report(f"starting {operation.kind} operation", exc)

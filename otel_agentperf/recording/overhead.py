@@ -1,0 +1,20 @@
+"""otel-agentperf's own cost, timed on a sample of operations.
+
+Every :data:`EVERY`-th operation the package times its own work with ``perf_counter_ns``: starting the
+operation (``wrapping.wrappers.start``: the kind's preparation, the span, the context) and ending it
+(``Invocation.end``: the result hook, the span's end and every point recorded), never the wrapped call
+itself. Each sampled operation is one point of ``agentperf.overhead`` by operation kind; the report scales
+each kind's mean by that kind's operations (``views/rows.py``, ``own_cost``). Left out: wrapt's dispatch
+into the wrapper, and a deferred operation's (a stream's) end, which runs when its consumer finishes it.
+
+Sampling is one step of a shared counter per operation (atomic under the GIL, so no lock) and two clock
+reads per sampled one: docs/metrics.md ("otel-agentperf's own cost") has what that costs.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+EVERY = 64  # a power of two: the test for a sampled operation is a mask
+MASK = EVERY - 1
+tick = itertools.count()  # next(tick) & MASK == 0: this operation is timed

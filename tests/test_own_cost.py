@@ -1,0 +1,101 @@
+"""otel-agentperf's own cost: sampled as it runs, exported as a metric, and the report's last line.
+
+The figure is checked against ``benchmarks/overhead.py``'s own measurement (best-of-rounds time of a decorated
+call less the bare call), run in-process at a small scale: the two agree within a factor of 1.5. Nothing
+else here depends on timing.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+import otel_agentperf
+from otel_agentperf.conventions import names
+from otel_agentperf.recording import overhead
+from otel_agentperf.views import families, html_report, otlp, report
+from otel_agentperf.views.rows import Row
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture
+def reader() -> Iterator[InMemoryMetricReader]:
+    """The SDK pipeline ``benchmarks/overhead.py`` records through: spans batched and dropped, metrics kept."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from pipeline import DropExporter
+
+        tracer_provider = TracerProvider()
+        tracer_provider.add_span_processor(BatchSpanProcessor(DropExporter(), max_queue_size=8192))
+        memory = InMemoryMetricReader()
+        otel_agentperf.configure(tracer_provider, MeterProvider(metric_readers=[memory]))
+        yield memory
+        tracer_provider.shutdown()
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def _bare(x: int) -> int:
+    return x + 1
+
+
+def _rows(reader: InMemoryMetricReader) -> list[Row]:
+    return otlp.rows([encode_metrics(reader.get_metrics_data())])
+
+
+def test_every_64th_operation_is_one_point_of_the_overhead_metric_by_kind(reader: InMemoryMetricReader) -> None:
+    tool = otel_agentperf.tool(name="sampled")(_bare)
+    for i in range(overhead.EVERY * 10):
+        tool(i)
+    (row,) = [row for row in _rows(reader) if row.kind == families.OVERHEAD]
+    assert (row.name, row.calls) == (names.KIND_TOOL, 10)
+    assert 0 < row.total_seconds / row.calls < 0.05  # microseconds of work each, far below a scheduler slice
+
+
+def test_the_figure_is_within_a_factor_of_1_5_of_the_overhead_benchmarks_measurement(
+    reader: InMemoryMetricReader,
+) -> None:
+    from overhead import best_per_call
+
+    agent = otel_agentperf.agent(name="bench")(_bare)
+    calls = overhead.EVERY * 40  # 40 samples a round
+    measured = best_per_call(agent, calls, 5) - best_per_call(_bare, calls, 5)
+    cost = families.own_cost(_rows(reader))
+    assert cost is not None and cost.share is not None
+    assert 1 / 1.5 <= cost.per_operation_seconds / measured <= 1.5, (cost, measured)
+
+
+def test_the_report_ends_with_the_line_in_every_form(reader: InMemoryMetricReader) -> None:
+    agent = otel_agentperf.agent(name="bench")(_bare)
+    for i in range(overhead.EVERY * 2):
+        agent(i)
+    rows = _rows(reader)
+    cost = families.own_cost(rows)
+    assert cost is not None and cost.share is not None
+    line = (
+        f"otel-agentperf's own cost: {cost.share:.1%} of the run ({cost.per_operation_seconds * 1e6:.0f} µs per"
+        " operation)"
+    )
+    assert re.fullmatch(r"otel-agentperf's own cost: \d+\.\d% of the run \(\d+ µs per operation\)", line)
+    assert report.render_table(rows, []).endswith("\n" + line)
+    assert report.render_markdown(rows, []).endswith("\n" + line)
+    figures = report.as_dict(rows, [])
+    assert figures["own_cost"] == cost._asdict()
+    assert families.own_cost(report.read_json(figures)) == cost  # a JSON report read back says the same
+    assert html_report.run_data(rows, [], None, 0)["sentences"][-1] == line
+
+
+def test_without_samples_there_is_no_line() -> None:
+    rows = [Row(names.KIND_TOOL, "t", calls=3, total_seconds=1.0)]
+    assert families.own_cost(rows) is None
+    assert "own cost" not in report.render_table(rows, [])
