@@ -150,6 +150,7 @@ CASES = {
         targets="story_coach.agents:Coach.session=agent,story_coach.agents:Titler.title=agent",
     ),
     "waiting-for-a-connection": Case("price_watch", "llm `openai/slow-40-price-checker`"),
+    "loop-saturation": Case("doc_indexer", "loop `MainThread`"),
 }
 
 
