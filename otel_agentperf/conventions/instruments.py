@@ -275,6 +275,11 @@ class Instruments:
             names.UNIT_SECONDS,
             "Time an asyncio event loop spent in windows of at least 1 s it was busy for 90% or more of.",
         )
+        self.event_loop_saturated_queued = Instrument(
+            names.EVENT_LOOP_SATURATED_QUEUED_TIME,
+            names.UNIT_SECONDS,
+            "Time awaiting operations were ready but queued on an asyncio event loop in its saturated windows.",
+        )
         self.event_loop_consumed = Instrument(
             names.EVENT_LOOP_CONSUMED_TIME,
             names.UNIT_SECONDS,
@@ -400,6 +405,7 @@ class Instruments:
             self.event_loop_running,
             self.event_loop_busy,
             self.event_loop_saturated,
+            self.event_loop_saturated_queued,
             self.event_loop_consumed,
             self.event_loop_queued,
         ]

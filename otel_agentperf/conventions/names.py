@@ -146,6 +146,7 @@ EVENT_LOOP_WAITED_TIME: Final = "agentperf.event_loop.waited_time"
 EVENT_LOOP_RUNNING_TIME: Final = "agentperf.event_loop.running_time"
 EVENT_LOOP_BUSY_TIME: Final = "agentperf.event_loop.busy_time"
 EVENT_LOOP_SATURATED_TIME: Final = "agentperf.event_loop.saturated_time"
+EVENT_LOOP_SATURATED_QUEUED_TIME: Final = "agentperf.event_loop.saturated_queued_time"
 EVENT_LOOP_CONSUMED_TIME: Final = "agentperf.event_loop.consumed_time"
 EVENT_LOOP_QUEUED_TIME: Final = "agentperf.event_loop.queued_time"  # the counter, and the span attribute
 THREAD_NAME: Final = "thread.name"  # the thread a loop runs on: what names a loop's row

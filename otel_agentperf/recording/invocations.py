@@ -506,7 +506,6 @@ class Invocation:
         telemetry = self._telemetry
         recorder = telemetry.recorder
         pending = self._pending
-        waited = 0.0
         try:
             attributes = self._metric_attributes
             if error is not None:
@@ -574,7 +573,7 @@ class Invocation:
                 failures.report("ending a span", exc)
         enclosing = self._enclosing
         if enclosing is not None and enclosing._started is not None:
-            loop = self._blocked + waited + self._queued  # on the loop, or waiting for it: not waiting on I/O
+            loop = self._blocked + self._queued  # holding its loop, or queued for a turn on it: not waiting on I/O
             enclosing._child_done(self._operation.kind, started, duration, perf_counter(), loop)
 
     def _child_done(self, kind: str, started: float, duration: float, done: float, loop: float) -> None:
@@ -583,9 +582,9 @@ class Invocation:
 
         It extends the run when it is of the run's family and started after the last one had finished, no
         more than :data:`SEQUENTIAL_GAP` later: this operation awaited one, then at once the other. A call
-        that held its event loop, or waited for it (held by other code, or queued for its turn on a busy
-        loop), for half its time or more (``loop`` seconds) was not waiting on I/O: run beside the others it
-        would have taken as long, so it ends the run.
+        that held its event loop, or queued for its turn on a saturated one, for half its time or more
+        (``loop`` seconds) was not waiting on I/O: run beside the others it would have taken as long, so it
+        ends the run.
         """
         family = _IO_FAMILIES.get(kind) if loop * 2 < duration else None
         chain = self._chain

@@ -128,12 +128,15 @@ class _Watched:
         "attributes",
         "busy",
         "callback",
+        "carried",
         "clock",
+        "held",
         "last",
         "long",
         "loop",
         "pending",
         "posted",
+        "queued",
         "running",
         "sampled",
         "seen",
@@ -148,10 +151,16 @@ class _Watched:
         # The current saturation window: its running time, the part busy, and the part of that in one callback
         # the last look saw running too (a callback that long is a block of its own, not saturation).
         self.running = self.busy = self.long = 0.0
+        self.queued = 0.0  # and the seconds awaiting operations queued in it (each look's time, per operation)
+        self.carried = 0.0  # the time of looks that landed in the selector with callbacks ready (below)
         self.callback: FrameType | None = None  # the callback frame the last look saw running, if any
         self.seen = 0.0  # its running time in all
         # The looks since the monitor's callback was scheduled: their seconds and the operations queued then.
         self.pending: list[tuple[float, list[Invocation]]] = []
+        # What the current window's looks charge each operation as queued: charged when the window closes
+        # saturated (the time an operation waited for a saturated loop), dropped otherwise (a task that waits a
+        # moment for its turn on a loop with time to spare is not slowed by the loop).
+        self.held: dict[Invocation, float] = {}
         self.clock = loop_clock.register(loop)  # every block measured on it, for the tasks that waited
         self.posted: float | None = None  # when the callback the loop has not run yet was scheduled
         # What the last look found holding the loop: the operations on its stack, innermost first, and
@@ -206,15 +215,16 @@ class LoopMonitor:
         now = perf_counter()
         posted = entry.posted
         seconds, queued = self._sample(entry, now)
-        if queued:
+        if queued and seconds > 0:
             entry.pending.append((seconds, queued))
         if posted is None:
             # The loop ran the last callback before a block was seen: the queues of the looks since it was
             # scheduled stand, and this look's too (its time is before the next callback is scheduled, which
             # is where a block's time on the loop's clock can begin).
+            held = entry.held
             for part, operations in entry.pending:
                 for operation in operations:
-                    operation.queued(part)
+                    held[operation] = held.get(operation, 0.0) + part
             entry.pending.clear()
         elif now - posted >= settings.current().loop_block_threshold_s:
             entry.pending.clear()  # a block: the loop's clock counts these instants, for the tasks that waited
@@ -232,23 +242,30 @@ class LoopMonitor:
 
     def _sample(self, entry: _Watched, now: float) -> tuple[float, list[Invocation]]:
         """One look at the loop's thread for saturation: idle in its selector, or busy, and then on what; and
-        the seconds the look stands for (since the last), with the operations that queued for their turn
-        meanwhile. Those are charged once the loop has run the monitor's callback without a block past the
-        threshold (:meth:`_look`): the loop's clock measures a block, and the tasks waiting through it wait
-        for a held loop (``Invocation._record_waiting``), not twice."""
+        the seconds of queueing the look stands for, with the operations that queued for their turn. Those
+        are charged once the loop has run the monitor's callback without a block past the threshold
+        (:meth:`_look`): the loop's clock measures a block, and the tasks waiting through it wait for a held
+        loop (``Invocation._record_waiting``), not twice. A look stands for the time since the last one."""
         weight = now - entry.sampled
         entry.sampled = now
         frame: FrameType | None = sys._current_frames().get(entry.thread_id)
         queued: list[Invocation] = []
         if frame is None or weight <= 0:
-            return weight, queued
+            return 0.0, queued
         entry.running += weight
         callback = None
+        share = 0.0
         # In its selector with callbacks ready, the loop only polls (a zero timeout) between busy iterations:
         # busy. A thread waiting for the GIL takes it as the loop enters a system call, so looks land there
-        # more often than the time the loop spends there.
-        if frame.f_code not in _SELECT or getattr(entry.loop, "_ready", None):
+        # more often than the loop spends there, when its ready queue is at its longest: such a look's
+        # queueing goes to the next look that finds the loop in a callback.
+        polling = frame.f_code in _SELECT
+        if not polling or getattr(entry.loop, "_ready", None):
             entry.busy += weight
+        if polling:
+            entry.carried = entry.carried + weight if getattr(entry.loop, "_ready", None) else 0.0
+        else:
+            share, entry.carried = weight + entry.carried, 0.0
             operations, where, callback = self._walk(frame)
             if callback is not None and callback is entry.callback:
                 entry.long += weight
@@ -259,10 +276,11 @@ class LoopMonitor:
                 code = telemetry.bounds.metric_attributes({names.CODE_FUNCTION: where.name})
                 telemetry.recorder.event_loop_consumed(weight, code, None)
             queued = _queued(entry.loop)
+            entry.queued += share * len(queued)
         entry.callback = callback
         if entry.running >= WINDOW_S:
             _close_window(entry, entry.running if _saturated(entry) else 0.0)
-        return weight, queued
+        return share, queued
 
     def _charge(self, entry: _Watched, operations: list[Invocation], where: _Site | None, now: float) -> None:
         """The time since the last charge, to the innermost operation as far back as it has run, then to
@@ -371,12 +389,17 @@ def _saturated(entry: _Watched) -> bool:
 
 
 def _close_window(entry: _Watched, saturated: float) -> None:
-    """Record a window of the loop's running time: how long, how much of it busy, ``saturated`` (all or none)."""
+    """Record a window of the loop's running time: how long, how much of it busy, ``saturated`` (all or none),
+    and when it was, the operations' time queued in it."""
+    held, entry.held = entry.held, {}
+    if saturated:
+        for operation, seconds in held.items():
+            operation.queued(seconds)
     telemetry = state.telemetry()
     attributes = telemetry.bounds.metric_attributes(entry.attributes)
-    telemetry.recorder.event_loop_window(entry.running, entry.busy, saturated, attributes)
+    telemetry.recorder.event_loop_window(entry.running, entry.busy, saturated, entry.queued, attributes)
     entry.seen += entry.running
-    entry.running = entry.busy = entry.long = 0.0
+    entry.running = entry.busy = entry.long = entry.queued = 0.0
 
 
 def _queued(loop: Any) -> list[Invocation]:

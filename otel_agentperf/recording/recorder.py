@@ -154,6 +154,7 @@ class Recorder:
         self._event_loop_running = counter(instruments.event_loop_running)
         self._event_loop_busy = counter(instruments.event_loop_busy)
         self._event_loop_saturated = counter(instruments.event_loop_saturated)
+        self._event_loop_saturated_queued = counter(instruments.event_loop_saturated_queued)
         self._event_loop_consumed = counter(instruments.event_loop_consumed)
         self._event_loop_queued = counter(instruments.event_loop_queued)
         self._active = _ActiveCounts()
@@ -356,12 +357,16 @@ class Recorder:
         """Time an awaiting operation's loop was held by other code while it ran."""
         self._event_loop_waited.add(seconds, attributes, kind)
 
-    def event_loop_window(self, running: float, busy: float, saturated: float, attributes: Attributes) -> None:
-        """A loop's watched running time, the part it was busy, and the part in saturated windows."""
+    def event_loop_window(
+        self, running: float, busy: float, saturated: float, queued: float, attributes: Attributes
+    ) -> None:
+        """A loop's watched running time, the part it was busy, the part in saturated windows, and what awaiting
+        operations queued on it in those."""
         self._event_loop_running.add(running, attributes, None)
         self._event_loop_busy.add(busy, attributes, None)
         if saturated:
             self._event_loop_saturated.add(saturated, attributes, None)
+            self._event_loop_saturated_queued.add(queued, attributes, None)
 
     def event_loop_consumed(self, seconds: float, attributes: Attributes, kind: str | None) -> None:
         """Time the loop was seen running an operation (its attributes and kind), or code at a location."""

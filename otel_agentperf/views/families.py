@@ -180,6 +180,7 @@ def _read() -> _Read:
             prometheus.family(catalogue(False).event_loop_running): "loop_seconds",
             prometheus.family(catalogue(False).event_loop_busy): "busy_seconds",
             prometheus.family(catalogue(False).event_loop_saturated): "saturated_seconds",
+            prometheus.family(catalogue(False).event_loop_saturated_queued): "saturated_queued_seconds",
         },
         holders={
             prometheus.family(catalogue(False).event_loop_consumed): "consumed_seconds",

@@ -234,25 +234,27 @@ class Finding(NamedTuple):
 def saturation(rows: list[Row]) -> list[Finding]:
     """Loops that were saturated (busy for 90% of a window of at least 1 s, mostly with short callbacks: the
     loop monitor's rule), each with what it cost: the time awaiting operations spent ready but queued for
-    their turn, and waiting for a loop held past the threshold, in all; then what ran on the loops the most
-    (operations, and code outside operations worth listing: ``families.significant``)."""
+    their turn in its saturated windows, in all; then what ran on the loops the most (operations, and code
+    outside operations worth listing: ``families.significant``)."""
     found: list[Finding] = []
     saturated = [row for row in rows if row.kind == LOOP and row.saturated_seconds > 0]
     if not saturated:
         return found
-    operations = [row for row in rows if row.kind not in NOT_OPERATIONS]
-    queued = sum(row.queued_seconds + row.waited_seconds for row in operations)
-    shown = [row for row in significant(rows) if row.consumed_seconds > 0 and (row.kind == CODE or row in operations)]
+    shown = [
+        row
+        for row in significant(rows)
+        if row.consumed_seconds > 0 and (row.kind == CODE or row.kind not in NOT_OPERATIONS)
+    ]
     busiest = sorted(shown, key=lambda row: -row.consumed_seconds)[:_BUSIEST]
     ran = ", ".join(f"{_label(row)} {ms(row.consumed_seconds)} ms" for row in busiest)
     for loop in saturated:
         busy = 100 * loop.busy_seconds / loop.loop_seconds if loop.loop_seconds else 0.0
         found.append(
             Finding(
-                queued,
+                loop.saturated_queued_seconds,
                 "saturated",
-                f"{_label(loop)} was saturated: awaiting operations queued {ms(queued)} ms in all for their turn "
-                f"while it ran many short callbacks, {ms(loop.saturated_seconds)} ms of its "
+                f"{_label(loop)} was saturated: awaiting operations queued {ms(loop.saturated_queued_seconds)} ms "
+                f"in all for their turn while it ran many short callbacks, {ms(loop.saturated_seconds)} ms of its "
                 f"{ms(loop.loop_seconds)} ms in windows busy 90% or more (busy {busy:.0f}% in all)"
                 + (f"; it ran {ran}" if ran else ""),
                 loop,

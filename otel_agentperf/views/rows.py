@@ -77,10 +77,11 @@ class Row:
     consumed_seconds: float = 0.0
     queued_seconds: float = 0.0
     # An event loop's row (kind ``loop``, named by its thread): its watched running time, the part it was busy
-    # running callbacks, and the part in saturated windows.
+    # running callbacks, the part in saturated windows, and what awaiting operations queued in those.
     loop_seconds: float = 0.0
     busy_seconds: float = 0.0
     saturated_seconds: float = 0.0
+    saturated_queued_seconds: float = 0.0  # what awaiting operations queued on it in its saturated windows
     input_tokens: float = 0.0
     output_tokens: float = 0.0
     cost_usd: float = 0.0  # of the priced calls only
