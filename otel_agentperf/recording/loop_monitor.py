@@ -13,13 +13,15 @@ loop iteration two clock reads), and the stacks are read only while it is held. 
 between the loop running a callback and the next being scheduled is charged from the scheduling: up to
 one look short.
 
-Saturation (docs/metrics.md, "Loop saturation"): at each look the watchdog also notes whether the loop's
-thread was busy (anywhere but in its selector's ``select``), weighting the look by the time since the last
-one. A busy look is charged to the innermost operation on the stack, else to the application code running
-(``module:function``), short callbacks included; the operations whose tasks wait in the loop's ready queue
-(``loop._ready``, copied under the GIL) are charged the same time as queued for their turn. A window of at
-least :data:`WINDOW_S` of the loop's running time that was busy for :data:`SATURATED_SHARE` of it or more is
-saturated. Statistical, like any sampler: exact in the long run, a look's time off per figure.
+Saturation (docs/metrics.md, "Loop saturation"): at a look every :data:`SAMPLE_S` or more the watchdog
+also notes whether the loop's thread was busy (anywhere but in its selector's ``select`` with nothing
+ready), weighting the look by the time since the last one. A busy look is charged to the innermost
+operation on the stack, else to the application code running (``module:function``), short callbacks
+included; the operations whose tasks wait in the loop's ready queue (``loop._ready``, copied under the GIL)
+are charged the same time as queued for their turn, when the window turns out saturated. A window of at
+least :data:`WINDOW_S` of the loop's running time that was busy for :data:`SATURATED_SHARE` of it or more,
+mostly in short callbacks, is saturated. Statistical, like any sampler: exact in the long run, a look's
+time off per figure.
 
 Loops are registered by the asyncio instrumentor (``BaseEventLoop.run_forever``). uvloop's loop runs
 in C and is not seen. Operations in a thread pool (``run_in_executor``) do not hold the loop and are
@@ -73,6 +75,9 @@ _SELECT = frozenset(
     for cls in (getattr(selectors, name, None) for name in ("SelectSelector", "PollSelector", "EpollSelector"))
     if cls is not None
 )
+# Saturation looks are at most this often (the block looks, a quarter of the threshold, are more often): a
+# look reads the loop thread's stack and its ready queue, about 50-230 us of the GIL at 50 tasks in operations.
+SAMPLE_S = 0.02
 WINDOW_S = 1.0  # a loop's saturation is judged over windows of at least this much of its running time
 SATURATED_SHARE = 0.9  # busy for this share of a window or more: the window is saturated
 # The loop's own callbacks and the monitor's (reading its wake-up pipe, the monitor's callback): busy time of
@@ -214,9 +219,10 @@ class LoopMonitor:
         charge whatever holds the loop."""
         now = perf_counter()
         posted = entry.posted
-        seconds, queued = self._sample(entry, now)
-        if queued and seconds > 0:
-            entry.pending.append((seconds, queued))
+        if now - entry.sampled >= SAMPLE_S:
+            seconds, queued = self._sample(entry, now)
+            if queued and seconds > 0:
+                entry.pending.append((seconds, queued))
         if posted is None:
             # The loop ran the last callback before a block was seen: the queues of the looks since it was
             # scheduled stand, and this look's too (its time is before the next callback is scheduled, which
@@ -383,8 +389,8 @@ class LoopMonitor:
 
 def _saturated(entry: _Watched) -> bool:
     """The window was busy for :data:`SATURATED_SHARE` of it or more, at most half of that in callbacks seen
-    running on two looks in a row: many short callbacks, not one long one (a block, which has its own
-    sentence)."""
+    running on two saturation looks in a row: many short callbacks, not one long one (a block, which has its
+    own sentence)."""
     return entry.busy >= SATURATED_SHARE * entry.running and entry.long <= entry.busy / 2
 
 
