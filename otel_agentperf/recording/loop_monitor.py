@@ -216,16 +216,18 @@ class LoopMonitor:
 
     def _look(self, entry: _Watched) -> None:
         """From the watchdog: schedule the next callback, or, when the last one waits past the threshold,
-        charge whatever holds the loop."""
+        charge whatever holds the loop; then, every :data:`SAMPLE_S`, a saturation look (after the callback is
+        scheduled, so its time never counts as the loop's lag)."""
         now = perf_counter()
         posted = entry.posted
+        self._watch(entry, posted, now)
         if now - entry.sampled >= SAMPLE_S:
             seconds, queued = self._sample(entry, now)
             if queued and seconds > 0:
                 entry.pending.append((seconds, queued))
         if posted is None:
             # The loop ran the last callback before a block was seen: the queues of the looks since it was
-            # scheduled stand, and this look's too (its time is before the next callback is scheduled, which
+            # scheduled stand, and this look's too (its time is before the next callback was scheduled, which
             # is where a block's time on the loop's clock can begin).
             held = entry.held
             for part, operations in entry.pending:
@@ -234,6 +236,10 @@ class LoopMonitor:
             entry.pending.clear()
         elif now - posted >= settings.current().loop_block_threshold_s:
             entry.pending.clear()  # a block: the loop's clock counts these instants, for the tasks that waited
+
+    def _watch(self, entry: _Watched, posted: float | None, now: float) -> None:
+        """Schedule the next callback, or, when the last one waits past the threshold, charge whatever holds
+        the loop."""
         if posted is None:
             entry.posted = entry.clock.charged_until = now
             try:
