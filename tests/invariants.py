@@ -47,6 +47,7 @@ _COSTED = (
     " with the same arguments as an earlier call",
     " prompts grow every turn: ",
     " for a free HTTP connection",
+    " was saturated: ",
 )
 _ROOTS = ("/home/", "/root/", "/tmp/", "/usr/", "/opt/", "/var/", "/work/", "/private/", "/Users/", "/srv/")
 

@@ -311,7 +311,7 @@ def _look_at_a_late_callback(busy: float) -> float:
         if busy:
             loop.call_soon_threadsafe(time.sleep, busy)
         time.sleep(0.05)  # the loop is back in its selector, or inside the sleeping callback
-        entry = loop_monitor._Watched(loop, thread.ident, thread.native_id)
+        entry = loop_monitor._Watched(loop, thread.ident, thread.native_id, thread.name)
         entry.posted = entry.clock.charged_until = perf_counter() - 1.0
         loop_monitor.monitor._look(entry)
         return entry.clock.reading()
@@ -353,7 +353,7 @@ def test_time_the_loop_waited_for_a_cpu_is_not_charged_as_held() -> None:
         os.sched_setaffinity(thread.native_id, {0})
         cpu = time.pthread_getcpuclockid(thread.ident)
         assert burner.stdout is not None and burner.stdout.readline() == b"\n"  # the burner is burning CPU 0
-        entry = loop_monitor._Watched(loop, thread.ident, thread.native_id)
+        entry = loop_monitor._Watched(loop, thread.ident, thread.native_id, thread.name)
         entry.posted = entry.clock.charged_until = perf_counter()
         ran_before, wall_before = time.clock_gettime(cpu), perf_counter()
         loop.call_soon_threadsafe(_spin, 0.4)

@@ -55,6 +55,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,21 @@ class Case:
     app: str  # the package under tests/apps/planted/, run as ``python -m <app>.main`` from its folder
     culprit: str  # how the report names the culprit operation: "<kind> `<operation>`"
     targets: str = ""  # OTEL_AGENTPERF_TARGETS, for the apps without targets in their pyproject.toml
+    # What else the report must say of this culprit: (the report's bottleneck lines, what the app measured).
+    check: Callable[[list[str], dict[str, Any]], None] | None = None
+
+
+def _saturated_loop(lines: list[str], measured: dict[str, Any]) -> None:
+    """The saturated loop's sentence names the operation that burns the CPU among the busiest, gives the
+    saturated time within 25% of the app's own wall time, and no line calls `search` (which only awaits
+    ``sleep(0)``) slow."""
+    first = lines[0]
+    assert "tool `score`" in first.split("; it ran ", 1)[1], first
+    found = re.search(r"many short callbacks, (\d+(?:\.\d+)?) ms of its", first)
+    assert found, first
+    saturated = float(found.group(1)) / 1000
+    assert abs(saturated - measured["wall_seconds"]) <= TOLERANCE * measured["wall_seconds"], first
+    assert not [line for line in lines if "tool `search` takes" in line], lines
 
 
 CASES = {
@@ -150,6 +166,7 @@ CASES = {
         targets="story_coach.agents:Coach.session=agent,story_coach.agents:Titler.title=agent",
     ),
     "waiting-for-a-connection": Case("price_watch", "llm `openai/slow-40-price-checker`"),
+    "loop-saturation": Case("doc_indexer", "loop `MainThread`", check=_saturated_loop),
 }
 
 
@@ -257,6 +274,11 @@ def test_first_bottleneck_names_the_planted_culprit_and_its_cost(
     assert abs(cost - expected) <= TOLERANCE * expected, (
         f"{case.culprit}: the report says {cost * 1000:.1f} ms, the app measured {expected * 1000:.1f} ms: {line}"
     )
+    if case.check is not None:
+        lines = report.splitlines()
+        case.check(
+            [found[2:] for found in lines[lines.index("Bottlenecks:") + 1 :] if found.startswith("- ")], measured
+        )
 
 
 _LOOP = "held the asyncio event loop for 1158.2 ms in 16 of 16 calls: every other task on the loop waited"

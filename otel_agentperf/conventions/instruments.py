@@ -274,6 +274,36 @@ class Instruments:
             names.UNIT_SECONDS,
             "Time an awaiting operation could not go on because other code held its asyncio event loop.",
         )
+        self.event_loop_running = Instrument(
+            names.EVENT_LOOP_RUNNING_TIME,
+            names.UNIT_SECONDS,
+            "Time an asyncio event loop was watched running, per loop (its thread).",
+        )
+        self.event_loop_busy = Instrument(
+            names.EVENT_LOOP_BUSY_TIME,
+            names.UNIT_SECONDS,
+            "Time an asyncio event loop was busy running callbacks, not waiting in its selector (sampled).",
+        )
+        self.event_loop_saturated = Instrument(
+            names.EVENT_LOOP_SATURATED_TIME,
+            names.UNIT_SECONDS,
+            "Time an asyncio event loop spent in windows of at least 1 s it was busy for 90% or more of.",
+        )
+        self.event_loop_saturated_queued = Instrument(
+            names.EVENT_LOOP_SATURATED_QUEUED_TIME,
+            names.UNIT_SECONDS,
+            "Time awaiting operations were ready but queued on an asyncio event loop in its saturated windows.",
+        )
+        self.event_loop_consumed = Instrument(
+            names.EVENT_LOOP_CONSUMED_TIME,
+            names.UNIT_SECONDS,
+            "Time an operation (or code outside any, by location) ran on its asyncio event loop (sampled).",
+        )
+        self.event_loop_queued = Instrument(
+            names.EVENT_LOOP_QUEUED_TIME,
+            names.UNIT_SECONDS,
+            "Time an awaiting operation was ready to go on but queued behind other callbacks on its loop (sampled).",
+        )
         self.request_duration = Instrument(
             names.REQUEST_DURATION,
             names.UNIT_SECONDS,
@@ -378,9 +408,21 @@ class Instruments:
             self.llm_retries,
             self.event_loop_blocked,
             self.event_loop_waited,
+            *self.saturation(),
             self.critical_path,
             self.cpu_sampled_time,
             *self.diagnoses(),
+        ]
+
+    def saturation(self) -> list[Instrument]:
+        """The loop-saturation counters: per loop, and per operation or code location."""
+        return [
+            self.event_loop_running,
+            self.event_loop_busy,
+            self.event_loop_saturated,
+            self.event_loop_saturated_queued,
+            self.event_loop_consumed,
+            self.event_loop_queued,
         ]
 
     def diagnoses(self) -> list[Instrument]:

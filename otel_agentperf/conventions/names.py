@@ -139,6 +139,17 @@ EVENT_LOOP_BLOCKED_TIME: Final = "agentperf.event_loop.blocked_time"
 EVENT_LOOP_BLOCKED_EVENT: Final = "agentperf.event_loop.blocked"  # the span event, with where it blocked
 # Seconds an awaiting operation's loop was held by other code while it ran (the span attribute, and the counter).
 EVENT_LOOP_WAITED_TIME: Final = "agentperf.event_loop.waited_time"
+# Loop saturation, from the loop monitor's looks (docs/metrics.md, "Loop saturation"): per loop (named by its
+# thread), the time it was watched running, the part it was busy (not polling its selector) and the part in
+# saturated windows; per operation (or code outside any), the time it was seen running on its loop (short
+# callbacks included) and the time it was ready but queued behind other callbacks.
+EVENT_LOOP_RUNNING_TIME: Final = "agentperf.event_loop.running_time"
+EVENT_LOOP_BUSY_TIME: Final = "agentperf.event_loop.busy_time"
+EVENT_LOOP_SATURATED_TIME: Final = "agentperf.event_loop.saturated_time"
+EVENT_LOOP_SATURATED_QUEUED_TIME: Final = "agentperf.event_loop.saturated_queued_time"
+EVENT_LOOP_CONSUMED_TIME: Final = "agentperf.event_loop.consumed_time"
+EVENT_LOOP_QUEUED_TIME: Final = "agentperf.event_loop.queued_time"  # the counter, and the span attribute
+THREAD_NAME: Final = "thread.name"  # the thread a loop runs on: what names a loop's row
 # A request (the outermost agent, workflow or segment) and where its wall time went: the root's kind and
 # name on the request metrics; the operation on the critical path named as a report row names it (kind,
 # then the row name); on the root span, its top contributors as two arrays of the same length.

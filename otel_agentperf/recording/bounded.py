@@ -47,6 +47,7 @@ LIMITS: Mapping[str, int] = {
     names.HISTORY_STORE: NAME_LIMIT,
     names.CODE_FUNCTION: NAME_LIMIT,
     names.CODE_FILE_PATH: NAME_LIMIT,
+    names.THREAD_NAME: NAME_LIMIT,  # a loop's thread
     names.GEN_AI_REQUEST_MODEL: MODEL_LIMIT,
     names.GEN_AI_RESPONSE_MODEL: MODEL_LIMIT,
     names.SERVER_ADDRESS: SERVER_LIMIT,

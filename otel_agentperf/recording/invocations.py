@@ -126,6 +126,7 @@ class Invocation:
         "_blocked",
         "_chain",
         "_children",
+        "_consumed",
         "_cost",
         "_counts_call",
         "_deferred",
@@ -148,6 +149,7 @@ class Invocation:
         "_path_before",
         "_pending",
         "_protocol_attributes",
+        "_queued",
         "_request",
         "_root",
         "_seen",
@@ -209,6 +211,10 @@ class Invocation:
         self._waits_on = waits_on
         self._held_at_start = waits_on.reading() if waits_on is not None else 0.0
         self._blocked = 0.0  # seconds the loop monitor saw this operation hold the loop
+        # Loop saturation (the monitor's looks): seconds it was seen running on its loop, and seconds it was
+        # ready to go on but queued behind other callbacks there.
+        self._consumed = 0.0
+        self._queued = 0.0
         self._where: Location | None = None
         self._failure: BaseException | str | None = None
         # Span attributes learnt after the start, set in one call as the operation finishes.
@@ -385,6 +391,22 @@ class Invocation:
             self._telemetry.recorder.event_loop_blocked(seconds, self._metric_attributes, self._operation.kind)
         return seconds
 
+    def consumed(self, seconds: float) -> None:
+        """The loop monitor saw this operation's code running on its loop for ``seconds`` (a look's share)."""
+        target = self._outer or self
+        if target._started is None:
+            target._telemetry.recorder.event_loop_consumed(seconds, target._metric_attributes, target.kind)
+        else:
+            target._consumed += seconds
+
+    def queued(self, seconds: float) -> None:
+        """The loop monitor saw this operation's task ready, queued behind other callbacks, for ``seconds``."""
+        target = self._outer or self
+        if target._started is None:
+            target._telemetry.recorder.event_loop_queued(seconds, target._metric_attributes, target.kind)
+        else:
+            target._queued += seconds
+
     def hold(self, seconds: float) -> None:
         """Its own code ran synchronously for ``seconds`` more (a step of the stream or generator it reads):
         on an event loop's thread, that held the loop."""
@@ -518,6 +540,8 @@ class Invocation:
                 if self._waits_on is not None
                 else (0.0, 0.0)
             )
+            if self._consumed or self._queued:
+                self._record_saturation(attributes)
             if self._request:
                 self._end_path(started, started + duration, attributes, own_waited)
             recorder.duration(self._operation.histogram, duration, attributes, self.context)
@@ -563,18 +587,20 @@ class Invocation:
                 failures.report("ending a span", exc)
         enclosing = self._enclosing
         if enclosing is not None and enclosing._started is not None:
-            enclosing._child_done(self._operation.kind, started, duration, perf_counter(), self._blocked)
+            loop = self._blocked + self._queued  # holding its loop, or queued for a turn on it: not waiting on I/O
+            enclosing._child_done(self._operation.kind, started, duration, perf_counter(), loop)
 
-    def _child_done(self, kind: str, started: float, duration: float, done: float, held: float) -> None:
+    def _child_done(self, kind: str, started: float, duration: float, done: float, loop: float) -> None:
         """A call this one made, started at ``started``, has finished (its recording over at ``done``): it
         extends the run of calls awaited one after another, or ends it and may begin the next.
 
         It extends the run when it is of the run's family and started after the last one had finished, no
         more than :data:`SEQUENTIAL_GAP` later: this operation awaited one, then at once the other. A call
-        that held its event loop for half its time or more (``held`` seconds) was not waiting on I/O: run
-        beside the others it would have held them up as long, so it ends the run.
+        that held its event loop, or queued for its turn on a saturated one, for half its time or more
+        (``loop`` seconds) was not waiting on I/O: run beside the others it would have taken as long, so it
+        ends the run.
         """
-        family = _IO_FAMILIES.get(kind) if held * 2 < duration else None
+        family = _IO_FAMILIES.get(kind) if loop * 2 < duration else None
         chain = self._chain
         if chain is not None:
             end, seconds, longest, count, chained = chain
@@ -707,6 +733,15 @@ class Invocation:
         if self._on_loop is not None and self._operation.kind in names.EXCLUSIVE_KINDS:
             return {**attributes, names.BLOCKING_EVENT_LOOP: "true" if flagged else "false"}, blocked
         return attributes, blocked
+
+    def _record_saturation(self, attributes: Attributes) -> None:
+        """What the loop monitor's looks charged it: time running on its loop, and time queued for its turn."""
+        recorder, kind = self._telemetry.recorder, self._operation.kind
+        if self._consumed:
+            recorder.event_loop_consumed(self._consumed, attributes, kind)
+        if self._queued:
+            recorder.event_loop_queued(self._queued, attributes, kind)
+            self._pending[names.EVENT_LOOP_QUEUED_TIME] = self._queued
 
     def _record_waiting(
         self, duration: float, attributes: Attributes, held: float, children_waited: float

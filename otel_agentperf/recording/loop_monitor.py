@@ -15,6 +15,16 @@ loop iteration two clock reads), and the stacks are read only while it is held. 
 between the loop running a callback and the next being scheduled is charged from the scheduling: up to
 one look short.
 
+Saturation (docs/metrics.md, "Loop saturation"): at a look every :data:`SAMPLE_S` or more the watchdog
+also notes whether the loop's thread was busy (anywhere but in its selector's ``select`` with nothing
+ready), weighting the look by the time since the last one. A busy look is charged to the innermost
+operation on the stack, else to the application code running (``module:function``), short callbacks
+included; the operations whose tasks wait in the loop's ready queue (``loop._ready``, copied under the GIL)
+are charged the same time as queued for their turn, when the window turns out saturated. A window of at
+least :data:`WINDOW_S` of the loop's running time that was busy for :data:`SATURATED_SHARE` of it or more,
+mostly in short callbacks, is saturated. Statistical, like any sampler: exact in the long run, a look's
+time off per figure.
+
 Loops are registered by the asyncio instrumentor (``BaseEventLoop.run_forever``). uvloop's loop runs
 in C and is not seen. Operations in a thread pool (``run_in_executor``) do not hold the loop and are
 never charged.
@@ -68,6 +78,16 @@ _POLLING = frozenset(
     for kind in vars(selectors).values()
     if isinstance(kind, type) and (code := getattr(kind.__dict__.get("select"), "__code__", None)) is not None
 )
+# Saturation looks are at most this often (the block looks, a quarter of the threshold, are more often): a
+# look reads the loop thread's stack and its ready queue, about 50-230 us of the GIL at 50 tasks in operations.
+SAMPLE_S = 0.02
+WINDOW_S = 1.0  # a loop's saturation is judged over windows of at least this much of its running time
+SATURATED_SHARE = 0.9  # busy for this share of a window or more: the window is saturated
+# The loop's own callbacks and the monitor's (reading its wake-up pipe, the monitor's callback): busy time of
+# the loop, never a code row of the application's.
+_OWN_MODULES = ("asyncio.", "otel_agentperf.")
+_READY_LIMIT = 1000  # ready callbacks looked at per look: a bound on the watchdog's work, never reached in practice
+_CHAIN_LIMIT = 64  # awaits followed down one task's chain
 
 
 class _Site(NamedTuple):
@@ -112,12 +132,48 @@ def _user_code(filename: str) -> bool:
 class _Watched:
     """One running loop: its thread, and when the monitor's timer on it is due."""
 
-    __slots__ = ("clock", "last", "loop", "posted", "queue", "thread_id")
+    __slots__ = (
+        "attributes",
+        "busy",
+        "callback",
+        "carried",
+        "clock",
+        "held",
+        "last",
+        "long",
+        "loop",
+        "pending",
+        "posted",
+        "queue",
+        "queued",
+        "running",
+        "sampled",
+        "sampled_queue",
+        "seen",
+        "thread_id",
+    )
 
-    def __init__(self, loop: Any, thread_id: int, native_id: int) -> None:
+    def __init__(self, loop: Any, thread_id: int, native_id: int, thread_name: str) -> None:
         self.loop = loop
         self.thread_id = thread_id
-        self.queue = RunQueue(native_id)  # what of a block the loop's thread spent waiting for a CPU
+        # What of a block, and of a saturation look's time, the loop's thread spent waiting for a CPU.
+        self.queue = RunQueue(native_id)
+        self.sampled_queue = RunQueue(native_id)
+        self.attributes = {names.THREAD_NAME: thread_name}  # what names the loop (bounded as it is recorded)
+        self.sampled = perf_counter()  # the last look's time: the next look stands for the time since
+        # The current saturation window: its running time, the part busy, and the part of that in one callback
+        # the last look saw running too (a callback that long is a block of its own, not saturation).
+        self.running = self.busy = self.long = 0.0
+        self.queued = 0.0  # and the seconds awaiting operations queued in it (each look's time, per operation)
+        self.carried = 0.0  # the time of looks that landed in the selector with callbacks ready (below)
+        self.callback: FrameType | None = None  # the callback frame the last look saw running, if any
+        self.seen = 0.0  # its running time in all
+        # The looks since the monitor's callback was scheduled: their seconds and the operations queued then.
+        self.pending: list[tuple[float, list[Invocation]]] = []
+        # What the current window's looks charge each operation as queued: charged when the window closes
+        # saturated (the time an operation waited for a saturated loop), dropped otherwise (a task that waits a
+        # moment for its turn on a loop with time to spare is not slowed by the loop).
+        self.held: dict[Invocation, float] = {}
         self.clock = loop_clock.register(loop)  # every block measured on it, for the tasks that waited
         self.posted: float | None = None  # when the callback the loop has not run yet was scheduled
         # What the last look found holding the loop: the operations on its stack, innermost first, and
@@ -140,7 +196,9 @@ class LoopMonitor:
         if not loaded.enabled or not loaded.loop_monitor:
             return
         with self._lock:
-            self._loops[id(loop)] = _Watched(loop, threading.get_ident(), threading.get_native_id())
+            self._loops[id(loop)] = _Watched(
+                loop, threading.get_ident(), threading.get_native_id(), threading.current_thread().name
+            )
             if self._thread is None or not self._thread.is_alive():  # first loop, or first after a fork
                 self._thread = threading.Thread(target=self._run, name="otel-agentperf-loop-monitor", daemon=True)
                 self._thread.start()
@@ -151,7 +209,10 @@ class LoopMonitor:
             entry = self._loops.pop(id(loop), None)
         if entry is not None:
             entry.queue.close()
+            entry.sampled_queue.close()
         loop_clock.unregister(loop)
+        if entry is not None and entry.running:  # the last, shorter window, judged alike when the loop ran 1 s
+            _close_window(entry, entry.running if entry.seen >= WINDOW_S and _saturated(entry) else 0.0)
 
     def _run(self) -> None:
         inside.on = True  # this thread's calls into wrapped functions are the package's own
@@ -168,9 +229,30 @@ class LoopMonitor:
 
     def _look(self, entry: _Watched) -> None:
         """From the watchdog: schedule the next callback, or, when the last one waits past the threshold,
-        charge whatever holds the loop."""
+        charge whatever holds the loop; then, every :data:`SAMPLE_S`, a saturation look (after the callback is
+        scheduled, so its time never counts as the loop's lag)."""
         now = perf_counter()
         posted = entry.posted
+        self._watch(entry, posted, now)
+        if now - entry.sampled >= SAMPLE_S:
+            seconds, queued = self._sample(entry, now)
+            if queued and seconds > 0:
+                entry.pending.append((seconds, queued))
+        if posted is None:
+            # The loop ran the last callback before a block was seen: the queues of the looks since it was
+            # scheduled stand, and this look's too (its time is before the next callback was scheduled, which
+            # is where a block's time on the loop's clock can begin).
+            held = entry.held
+            for part, operations in entry.pending:
+                for operation in operations:
+                    held[operation] = held.get(operation, 0.0) + part
+            entry.pending.clear()
+        elif now - posted >= settings.current().loop_block_threshold_s:
+            entry.pending.clear()  # a block: the loop's clock counts these instants, for the tasks that waited
+
+    def _watch(self, entry: _Watched, posted: float | None, now: float) -> None:
+        """Schedule the next callback, or, when the last one waits past the threshold, charge whatever holds
+        the loop."""
         if posted is None:
             entry.posted = entry.clock.charged_until = now
             entry.queue.mark()
@@ -187,8 +269,52 @@ class LoopMonitor:
             # (the process was not scheduled, or another thread kept the interpreter). The tasks awaiting
             # on it lost nothing to a blocker; what held it before this is charged when the callback runs.
             return
-        operations, where = self._holder(entry.thread_id)
+        operations, where = self._holder(frame)
         self._charge(entry, operations, where, now)
+
+    def _sample(self, entry: _Watched, now: float) -> tuple[float, list[Invocation]]:
+        """One look at the loop's thread for saturation: idle in its selector, or busy, and then on what; and
+        the seconds of queueing the look stands for, with the operations that queued for their turn. Those
+        are charged once the loop has run the monitor's callback without a block past the threshold
+        (:meth:`_look`): the loop's clock measures a block, and the tasks waiting through it wait for a held
+        loop (``Invocation._record_waiting``), not twice. A look stands for the time since the last one."""
+        # What of that time the thread waited for a CPU is the machine's: neither busy nor idle, and no one
+        # queued for the loop in it (on a starved machine a loop with time to spare is not saturated).
+        weight = now - entry.sampled - entry.sampled_queue.since_mark()
+        entry.sampled = now
+        frame: FrameType | None = sys._current_frames().get(entry.thread_id)
+        queued: list[Invocation] = []
+        if frame is None or weight <= 0:
+            return 0.0, queued
+        entry.running += weight
+        callback = None
+        share = 0.0
+        # In its selector with callbacks ready, the loop only polls (a zero timeout) between busy iterations:
+        # busy. A thread waiting for the GIL takes it as the loop enters a system call, so looks land there
+        # more often than the loop spends there, when its ready queue is at its longest: such a look's
+        # queueing goes to the next look that finds the loop in a callback.
+        polling = frame.f_code in _POLLING
+        if not polling or getattr(entry.loop, "_ready", None):
+            entry.busy += weight
+        if polling:
+            entry.carried = entry.carried + weight if getattr(entry.loop, "_ready", None) else 0.0
+        else:
+            share, entry.carried = weight + entry.carried, 0.0
+            operations, where, callback = self._walk(frame)
+            if callback is not None and callback is entry.callback:
+                entry.long += weight
+            if operations:
+                operations[0].consumed(weight)
+            elif where is not None and not where.module.startswith(_OWN_MODULES):
+                telemetry = state.telemetry()
+                code = telemetry.bounds.metric_attributes({names.CODE_FUNCTION: where.name})
+                telemetry.recorder.event_loop_consumed(weight, code, None)
+            queued = _queued(entry.loop)
+            entry.queued += share * len(queued)
+        entry.callback = callback
+        if entry.running >= WINDOW_S:
+            _close_window(entry, entry.running if _saturated(entry) else 0.0)
+        return share, queued
 
     def _charge(self, entry: _Watched, operations: list[Invocation], where: _Site | None, now: float) -> None:
         """The time since the last charge, to the innermost operation as far back as it has run, then to
@@ -248,8 +374,14 @@ class LoopMonitor:
             entry.posted = None
             entry.clock.in_block = False
 
-    def _holder(self, thread_id: int) -> tuple[list[Invocation], _Site | None]:
-        """The running operations on the loop's thread, innermost first, and where the loop is held.
+    def _holder(self, frame: FrameType | None) -> tuple[list[Invocation], _Site | None]:
+        """:meth:`_walk` without the callback's frame."""
+        operations, where, _ = self._walk(frame)
+        return operations, where
+
+    def _walk(self, frame: FrameType | None) -> tuple[list[Invocation], _Site | None, FrameType | None]:
+        """The running operations on the loop thread's stack (``frame``, its innermost), innermost first,
+        where the loop is held, and the frame of the callback the loop runs (None outside one).
 
         Where: walking out from the innermost frame, within the callback the loop runs (up to its own
         frames), the nearest frame of the application's code; library frames inside it (the standard
@@ -259,10 +391,10 @@ class LoopMonitor:
         outside a callback (the loop polling its selector) or with no loop frame on the stack, no code is
         named.
         """
-        frame: FrameType | None = sys._current_frames().get(thread_id)
         user: _Site | None = None
         library: _Site | None = None
         callback: bool | None = None  # inside a callback the loop runs: unknown until a loop frame is met
+        running: FrameType | None = None
         operations: list[Invocation] = []
         while frame is not None:
             code = frame.f_code
@@ -273,14 +405,65 @@ class LoopMonitor:
             elif callback is None:
                 if code is _CALLBACK or code is _LOOP_STEP:
                     callback = code is _CALLBACK
+                    running = frame if callback else None
                 elif user is None and _user_code(code.co_filename):
                     user = _site(frame)
                 elif user is None and library is None and not code.co_filename.startswith("<"):
                     library = _site(frame)  # a module with a name (not generated code's "<string>")
             frame = frame.f_back
         if not callback:  # the loop's own work, or no loop running on the stack: no code holds it
-            return operations, None
-        return operations, user or library
+            return operations, None, None
+        return operations, user or library, running
+
+
+def _saturated(entry: _Watched) -> bool:
+    """The window was busy for :data:`SATURATED_SHARE` of it or more, at most half of that in callbacks seen
+    running on two saturation looks in a row: many short callbacks, not one long one (a block, which has its
+    own sentence)."""
+    return entry.busy >= SATURATED_SHARE * entry.running and entry.long <= entry.busy / 2
+
+
+def _close_window(entry: _Watched, saturated: float) -> None:
+    """Record a window of the loop's running time: how long, how much of it busy, ``saturated`` (all or none),
+    and when it was, the operations' time queued in it."""
+    held, entry.held = entry.held, {}
+    if saturated:
+        for operation, seconds in held.items():
+            operation.queued(seconds)
+    telemetry = state.telemetry()
+    attributes = telemetry.bounds.metric_attributes(entry.attributes)
+    telemetry.recorder.event_loop_window(entry.running, entry.busy, saturated, entry.queued, attributes)
+    entry.seen += entry.running
+    entry.running = entry.busy = entry.long = entry.queued = 0.0
+
+
+def _queued(loop: Any) -> list[Invocation]:
+    """The innermost running operation of each task waiting in ``loop``'s ready queue: a task's step or
+    wake-up callback is bound to the task (``__self__``), and its chain of awaits (``cr_await``,
+    ``gi_yieldfrom``) holds the wrapper frames of the operations it is inside."""
+    running = loop_clock.RUNNING_FRAMES
+    found: list[Invocation] = []
+    ready = getattr(loop, "_ready", None)
+    if not running or ready is None:
+        return found
+    for handle in list(ready)[:_READY_LIMIT]:  # a C-level copy: the loop's thread cannot change it meanwhile
+        task = getattr(getattr(handle, "_callback", None), "__self__", None)
+        if not isinstance(task, asyncio.Task):
+            continue
+        awaiting: Any = task.get_coro()
+        innermost = None
+        for _ in range(_CHAIN_LIMIT):
+            frame = getattr(awaiting, "cr_frame", None) or getattr(awaiting, "gi_frame", None)
+            if frame is None:
+                break
+            operation = running.get(frame)
+            if isinstance(operation, Invocation) and operation.running():
+                innermost = operation
+            following = getattr(awaiting, "cr_await", None)
+            awaiting = following if following is not None else getattr(awaiting, "gi_yieldfrom", None)
+        if innermost is not None:
+            found.append(innermost)
+    return found
 
 
 monitor = LoopMonitor()

@@ -153,6 +153,12 @@ class Recorder:
         self._event_loop_lag = histogram(instruments.event_loop_lag)
         self._event_loop_blocked = counter(instruments.event_loop_blocked)
         self._event_loop_waited = counter(instruments.event_loop_waited)
+        self._event_loop_running = counter(instruments.event_loop_running)
+        self._event_loop_busy = counter(instruments.event_loop_busy)
+        self._event_loop_saturated = counter(instruments.event_loop_saturated)
+        self._event_loop_saturated_queued = counter(instruments.event_loop_saturated_queued)
+        self._event_loop_consumed = counter(instruments.event_loop_consumed)
+        self._event_loop_queued = counter(instruments.event_loop_queued)
         self._active = _ActiveCounts()
         active = instruments.operations_active
         meter.create_observable_up_down_counter(
@@ -359,6 +365,25 @@ class Recorder:
     def event_loop_waited(self, seconds: float, attributes: Attributes, kind: str) -> None:
         """Time an awaiting operation's loop was held by other code while it ran."""
         self._event_loop_waited.add(seconds, attributes, kind)
+
+    def event_loop_window(
+        self, running: float, busy: float, saturated: float, queued: float, attributes: Attributes
+    ) -> None:
+        """A loop's watched running time, the part it was busy, the part in saturated windows, and what awaiting
+        operations queued on it in those."""
+        self._event_loop_running.add(running, attributes, None)
+        self._event_loop_busy.add(busy, attributes, None)
+        if saturated:
+            self._event_loop_saturated.add(saturated, attributes, None)
+            self._event_loop_saturated_queued.add(queued, attributes, None)
+
+    def event_loop_consumed(self, seconds: float, attributes: Attributes, kind: str | None) -> None:
+        """Time the loop was seen running an operation (its attributes and kind), or code at a location."""
+        self._event_loop_consumed.add(seconds, attributes, kind)
+
+    def event_loop_queued(self, seconds: float, attributes: Attributes, kind: str) -> None:
+        """Time an awaiting operation was ready but queued behind other callbacks on its loop."""
+        self._event_loop_queued.add(seconds, attributes, kind)
 
     def memory(
         self, deltas: Mapping[str, int], attributes: Attributes, kind: str, context: Context | None = None

@@ -85,7 +85,8 @@ IMPORT = "import"  # the kind of the cold start's import rows: one per top-level
 # The kind of the package's own-cost rows: one per operation kind, its calls the sampled operations, its
 # total their own time (recording/overhead.py).
 OVERHEAD = "overhead"
-NOT_OPERATIONS = (CODE, STARTUP, IMPORT, REQUEST, OVERHEAD)
+LOOP = "loop"  # the kind of an event loop's row (saturation), named by its thread
+NOT_OPERATIONS = (CODE, STARTUP, IMPORT, REQUEST, OVERHEAD, LOOP)
 
 
 class _Ours:
@@ -130,6 +131,8 @@ class _Read(NamedTuple):
     blocking_label: str
     operation_label: str
     diagnoses: dict[str, str]  # a diagnosis counter's family -> the Row field it adds to
+    loops: dict[str, str]  # a loop counter's family -> the field of the loop's row it adds to
+    holders: dict[str, str]  # a consumed or queued counter's family -> the field of the operation's (or code's) row
     cpu_family: str  # the CPU sampler's seconds per code location
     function_label: str
     line_label: str
@@ -146,6 +149,7 @@ def _read() -> _Read:
     # (its file's path, when the user opted in to paths, stays a label of the metric, not the row's name).
     labels_of[CODE] = [prometheus.label(names.CODE_FUNCTION)]
     labels_of[STARTUP] = [prometheus.label(names.STARTUP_PHASE)]
+    labels_of[LOOP] = [prometheus.label(names.THREAD_NAME)]
     families[prometheus.family(catalogue(False).startup)] = STARTUP
     labels_of[IMPORT] = [prometheus.label(names.IMPORT_MODULE)]
     families[prometheus.family(catalogue(False).import_duration)] = IMPORT
@@ -177,6 +181,16 @@ def _read() -> _Read:
         blocking_label=prometheus.label(names.BLOCKING_EVENT_LOOP),
         operation_label=prometheus.label(names.GEN_AI_OPERATION_NAME),
         diagnoses={prometheus.family(spec): _DIAGNOSES[spec.name] for spec in catalogue(False).diagnoses()},
+        loops={
+            prometheus.family(catalogue(False).event_loop_running): "loop_seconds",
+            prometheus.family(catalogue(False).event_loop_busy): "busy_seconds",
+            prometheus.family(catalogue(False).event_loop_saturated): "saturated_seconds",
+            prometheus.family(catalogue(False).event_loop_saturated_queued): "saturated_queued_seconds",
+        },
+        holders={
+            prometheus.family(catalogue(False).event_loop_consumed): "consumed_seconds",
+            prometheus.family(catalogue(False).event_loop_queued): "queued_seconds",
+        },
         cpu_family=prometheus.family(catalogue(False).cpu_sampled_time),
         function_label=prometheus.label(names.CODE_FUNCTION),
         line_label=prometheus.label(names.CODE_LINE_NUMBER),
@@ -199,6 +213,8 @@ def read_families() -> frozenset[str]:
             read.retries_family,
             read.token_usage_family,
             *read.diagnoses,
+            *read.loops,
+            *read.holders,
             read.cpu_family,
         }
     )
@@ -277,6 +293,21 @@ def rows(parsed: Iterable[Any]) -> list[Row]:
             for sample in family.samples:
                 if sample.name.endswith("_total") and sample.labels.get(kind_label) in labels_of:
                     row = row_for(sample.labels[kind_label], sample.labels)
+                    setattr(row, field, getattr(row, field) + sample.value)
+            continue
+        if family.name in read.loops:
+            field = read.loops[family.name]
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    row = row_for(LOOP, sample.labels)
+                    setattr(row, field, getattr(row, field) + sample.value)
+            continue
+        if family.name in read.holders:
+            field = read.holders[family.name]
+            for sample in family.samples:
+                holder = sample.labels.get(kind_label) or CODE
+                if sample.name.endswith("_total") and holder in labels_of:
+                    row = row_for(holder, sample.labels)
                     setattr(row, field, getattr(row, field) + sample.value)
             continue
         if family.name == self_family:
@@ -405,8 +436,14 @@ def own_cost(rows: list[Row]) -> OwnCost | None:
 
 
 def significant(rows: list[Row]) -> list[Row]:
-    """The rows to show: every operation, and code outside operations that held its loop for at least
-    :data:`CODE_SHARE` of the time all rows held loops. Applied to what is shown (a report, a live view's
-    window), not to the rows a window is computed from, so a row crossing the line is not taken as new."""
-    held = sum(row.blocked_seconds for row in rows)
-    return [row for row in rows if row.kind != CODE or (held > 0 and row.blocked_seconds >= CODE_SHARE * held)]
+    """The rows to show: every operation, and code outside operations that ran on or held its loop for at
+    least :data:`CODE_SHARE` of the loops' running time (of the time all rows held loops, from an app that
+    does not measure running time). Applied to what is shown (a report, a live view's window), not to the
+    rows a window is computed from, so a row crossing the line is not taken as new."""
+    running = sum(row.loop_seconds for row in rows if row.kind == LOOP)
+    whole = running or sum(row.blocked_seconds for row in rows)
+    return [
+        row
+        for row in rows
+        if row.kind != CODE or (whole > 0 and max(row.blocked_seconds, row.consumed_seconds) >= CODE_SHARE * whole)
+    ]

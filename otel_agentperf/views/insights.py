@@ -7,7 +7,16 @@ import math
 from typing import NamedTuple
 
 from otel_agentperf.conventions import names
-from otel_agentperf.views.families import IMPORT, REQUEST, STARTUP, own_cost
+from otel_agentperf.views.families import (
+    CODE,
+    IMPORT,
+    LOOP,
+    NOT_OPERATIONS,
+    REQUEST,
+    STARTUP,
+    own_cost,
+    significant,
+)
 from otel_agentperf.views.rows import Row, ms, usd
 
 # Kinds whose time is their own; agents and workflows contain the time of what they call.
@@ -29,6 +38,7 @@ _GROWING_RATIO = 1.5
 # a few milliseconds saved on seconds of calls (one long call beside short ones) is no finding.
 _OVERLAP_SHARE = 0.1
 _EXPLAINS = 0.5  # holding the loop for this share of its own time explains an operation's own time
+_BUSIEST = 4  # operations and code a saturated loop's sentence names, the most first
 
 
 def _label(row: Row) -> str:
@@ -66,6 +76,9 @@ def where_time_goes(rows: list[Row]) -> str | None:
         line += f"; event loops held {ms(held)} ms in all"
     if waited:
         line += f", awaiting operations waited {ms(waited)} ms for them"
+    queued = sum(row.queued_seconds for row in rows)
+    if queued:
+        line += f"; awaiting operations queued {ms(queued)} ms for their turn on a busy loop"
     return line
 
 
@@ -220,6 +233,7 @@ def bottlenecks(rows: list[Row], limit: int = 8) -> list[str]:
                     row,
                 )
             )
+    costed += saturation(rows)
     costed += _holding_the_loop(rows)
     costed += diagnoses(rows)
     for row in rows:
@@ -270,6 +284,38 @@ class Finding(NamedTuple):
     sort: str
     sentence: str
     row: Row
+
+
+def saturation(rows: list[Row]) -> list[Finding]:
+    """Loops that were saturated (busy for 90% of a window of at least 1 s, mostly with short callbacks: the
+    loop monitor's rule), each with what it cost: the time awaiting operations spent ready but queued for
+    their turn in its saturated windows, in all; then what ran on the loops the most (operations, and code
+    outside operations worth listing: ``families.significant``)."""
+    found: list[Finding] = []
+    saturated = [row for row in rows if row.kind == LOOP and row.saturated_seconds > 0]
+    if not saturated:
+        return found
+    shown = [
+        row
+        for row in significant(rows)
+        if row.consumed_seconds > 0 and (row.kind == CODE or row.kind not in NOT_OPERATIONS)
+    ]
+    busiest = sorted(shown, key=lambda row: -row.consumed_seconds)[:_BUSIEST]
+    ran = ", ".join(f"{_label(row)} {ms(row.consumed_seconds)} ms" for row in busiest)
+    for loop in saturated:
+        busy = 100 * loop.busy_seconds / loop.loop_seconds if loop.loop_seconds else 0.0
+        found.append(
+            Finding(
+                loop.saturated_queued_seconds,
+                "saturated",
+                f"{_label(loop)} was saturated: awaiting operations queued {ms(loop.saturated_queued_seconds)} ms "
+                f"in all for their turn while it ran many short callbacks, {ms(loop.saturated_seconds)} ms of its "
+                f"{ms(loop.loop_seconds)} ms in windows busy 90% or more (busy {busy:.0f}% in all)"
+                + (f"; it ran {ran}" if ran else ""),
+                loop,
+            )
+        )
+    return found
 
 
 def _holding_the_loop(rows: list[Row]) -> list[Finding]:

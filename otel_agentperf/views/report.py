@@ -8,7 +8,7 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from otel_agentperf.views import requests
-from otel_agentperf.views.families import CODE, IMPORT, NOT_OPERATIONS, OVERHEAD, REQUEST, STARTUP, own_cost
+from otel_agentperf.views.families import CODE, IMPORT, LOOP, NOT_OPERATIONS, OVERHEAD, REQUEST, STARTUP, own_cost
 from otel_agentperf.views.insights import (
     cold_start,
     hotspots,
@@ -37,6 +37,8 @@ def notes(row: Row) -> str:
         said.append(f"held the event loop {ms(row.blocked_seconds)} ms")
     if row.waited_seconds:
         said.append(f"waited {ms(row.waited_seconds)} ms for a held loop")
+    if row.queued_seconds:
+        said.append(f"queued {ms(row.queued_seconds)} ms on a saturated loop")
     if row.retries:
         said.append(f"{row.retries:g} HTTP retries ({ms(row.retry_seconds)} ms)")
     if row.recoverable_seconds:
@@ -120,8 +122,33 @@ def code_lines(rows: list[Row]) -> list[str]:
         return []
     return [
         "Code outside operations that held the event loop:",
-        *(f"- {row.name} held it {ms(row.blocked_seconds)} ms" for row in code),
+        *(
+            f"- {row.name} held it {ms(row.blocked_seconds)} ms"
+            + (f" (ran on it {ms(row.consumed_seconds)} ms in all)" if row.consumed_seconds else "")
+            for row in code
+        ),
     ]
+
+
+def _loops(rows: list[Row]) -> list[Row]:
+    return sorted((row for row in rows if row.kind == LOOP and row.loop_seconds), key=lambda row: row.name)
+
+
+def loop_lines(rows: list[Row]) -> list[str]:
+    """Each event loop's busy share of its running time and its saturated windows (the loop monitor's looks)."""
+    loops = _loops(rows)
+    if not loops:
+        return []
+    lines = ["Event loops (by thread; saturated: 1 s windows busy 90% or more, mostly short callbacks):"]
+    for row in loops:
+        line = f"- {row.name}: busy {100 * row.busy_seconds / row.loop_seconds:.0f}% of {ms(row.loop_seconds)} ms"
+        if row.saturated_seconds:
+            line += (
+                f", saturated {ms(row.saturated_seconds)} ms, awaiting operations queued "
+                f"{ms(row.saturated_queued_seconds)} ms in it"
+            )
+        lines.append(line)
+    return lines
 
 
 def render_table(rows: list[Row], bottlenecks: list[str]) -> str:
@@ -143,6 +170,8 @@ def render_table(rows: list[Row], bottlenecks: list[str]) -> str:
         rendered += ["", *summary]
     if code := code_lines(rows):
         rendered += ["", *code]
+    if loops := loop_lines(rows):
+        rendered += ["", *loops]
     if imported := imports(rows):
         rendered += ["", *imported]
     if slow := slow_imports(rows):
@@ -173,6 +202,8 @@ def render_markdown(rows: list[Row], bottlenecks: list[str]) -> str:
         lines += ["", *summary]
     if code := code_lines(rows):
         lines += ["", *code]
+    if loops := loop_lines(rows):
+        lines += ["", *loops]
     if imported := imports(rows):
         lines += ["", "```", *imported, "```"]
     if slow := slow_imports(rows):
@@ -238,7 +269,20 @@ def as_dict(rows: list[Row], bottlenecks: list[str]) -> dict[str, Any]:
             item[count] = round(item[count])
         item["retry_reasons"] = {reason: round(times) for reason, times in row.retry_reasons.items()}
         found.append(item)
-    code = [{"name": row.name, "blocked_seconds": row.blocked_seconds} for row in _code(rows)]
+    code = [
+        {"name": row.name, "blocked_seconds": row.blocked_seconds, "consumed_seconds": row.consumed_seconds}
+        for row in _code(rows)
+    ]
+    loops = [
+        {
+            "name": row.name,
+            "running_seconds": row.loop_seconds,
+            "busy_seconds": row.busy_seconds,
+            "saturated_seconds": row.saturated_seconds,
+            "saturated_queued_seconds": row.saturated_queued_seconds,
+        }
+        for row in _loops(rows)
+    ]
     startup = {row.name: row.mean_seconds for row in rows if row.kind == STARTUP and row.calls}
     imported = {row.name: row.mean_seconds for row in rows if row.kind == IMPORT and row.calls}
     used = spent(rows)
@@ -254,6 +298,7 @@ def as_dict(rows: list[Row], bottlenecks: list[str]) -> dict[str, Any]:
             "priced_cost_usd": round(used.priced_cost_usd, _COST_DIGITS),
             "unpriced": round(used.unpriced),
         },
+        "loops": loops,
         "startup_seconds": startup,
         "import_seconds": imported,
         "slow_imports": slow_imports(rows),
@@ -286,7 +331,24 @@ def read_json(report: dict[str, Any]) -> list[Row]:
         row.bounds = {key: (low, math.inf if high is None else high) for key, (low, high) in item["bounds"].items()}
         found.append(row)
     found += [
-        Row(CODE, code["name"], blocked_seconds=code["blocked_seconds"]) for code in report["code_outside_operations"]
+        Row(
+            CODE,
+            code["name"],
+            blocked_seconds=code["blocked_seconds"],
+            consumed_seconds=code.get("consumed_seconds", 0.0),
+        )
+        for code in report["code_outside_operations"]
+    ]
+    found += [
+        Row(
+            LOOP,
+            loop["name"],
+            loop_seconds=loop["running_seconds"],
+            busy_seconds=loop["busy_seconds"],
+            saturated_seconds=loop["saturated_seconds"],
+            saturated_queued_seconds=loop["saturated_queued_seconds"],
+        )
+        for loop in report.get("loops", [])
     ]
     found += [_request_row(request) for request in report.get("requests", [])]
     found += [

@@ -74,6 +74,17 @@ class Row:
     blocking: float = 0.0  # config and history calls that held the event loop past the threshold
     blocked_seconds: float = 0.0  # time it held the event loop past the threshold (the loop monitor)
     waited_seconds: float = 0.0  # time its loop was held by other code while it awaited: not its own doing
+    # Loop saturation (the loop monitor's looks): the time it was seen running on its loop, short callbacks
+    # included (an operation's, or code outside operations'), and the time it was ready to go on but queued
+    # behind other callbacks (an awaiting operation's: not its own doing either).
+    consumed_seconds: float = 0.0
+    queued_seconds: float = 0.0
+    # An event loop's row (kind ``loop``, named by its thread): its watched running time, the part it was busy
+    # running callbacks, the part in saturated windows, and what awaiting operations queued in those.
+    loop_seconds: float = 0.0
+    busy_seconds: float = 0.0
+    saturated_seconds: float = 0.0
+    saturated_queued_seconds: float = 0.0  # what awaiting operations queued on it in its saturated windows
     input_tokens: float = 0.0
     output_tokens: float = 0.0
     cost_usd: float = 0.0  # of the priced calls only
@@ -146,8 +157,9 @@ class Row:
 
     @property
     def own_seconds(self) -> float:
-        """Self time less the time it waited for a loop other code held: what this operation itself cost."""
-        return max(self.self_seconds - self.waited_seconds, 0.0)
+        """Self time less the time it waited for a loop other code held or queued for its turn on a busy loop:
+        what this operation itself cost."""
+        return max(self.self_seconds - self.waited_seconds - self.queued_seconds, 0.0)
 
     @property
     def mean_memory(self) -> tuple[str, float] | None:
