@@ -1,7 +1,7 @@
 """What each always-on mechanism of the recording adds to an operation, per operation, mechanism by mechanism.
 
     python benchmarks/always_on.py [--requests 200] [--rounds 9]      # paired wall clock
-    python benchmarks/always_on.py --instructions 100                 # callgrind instruction counts
+    python benchmarks/always_on.py --instructions 100 [--jobs 2]      # callgrind instruction counts
 
 The operation measured is a request as apps make them: an agent calling a tool four times with plain
 arguments (``search("flights to oslo", i)``), five operations, through the benchmarks' SDK pipeline. Each
@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from time import perf_counter
@@ -150,7 +151,7 @@ def _run_variant(variant: str, requests: int) -> None:
             function(i)
 
 
-def instructions(requests: int, variants: tuple[str, ...]) -> dict[str, float]:
+def instructions(requests: int, variants: tuple[str, ...], jobs: int) -> dict[str, float]:
     """Instructions per request of each variant, by callgrind (the difference of N and 2N requests)."""
 
     def count(variant: str, n: int) -> int:
@@ -163,7 +164,10 @@ def instructions(requests: int, variants: tuple[str, ...]) -> dict[str, float]:
         line = next(line for line in done.stderr.splitlines() if "Collected :" in line)
         return int(line.rsplit(":", 1)[1])
 
-    return {variant: (count(variant, 2 * requests) - count(variant, requests)) / requests for variant in variants}
+    runs = [(variant, n) for variant in variants for n in (requests, 2 * requests)]
+    with ThreadPoolExecutor(jobs) as pool:  # one valgrind process each: callgrind runs a process on one core
+        counts = dict(zip(runs, pool.map(lambda run: count(*run), runs), strict=True))
+    return {variant: (counts[variant, 2 * requests] - counts[variant, requests]) / requests for variant in variants}
 
 
 def wall_clock(requests: int, rounds: int, mechanisms: tuple[str, ...], llm: bool) -> dict[str, list[float]]:
@@ -201,6 +205,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--llm", action="store_true", help="the model-call mechanisms, on an OpenAI SDK call")
     parser.add_argument("--instructions", type=int, metavar="N", help="count instructions at N and 2N requests")
+    parser.add_argument("--jobs", type=int, default=2, help="callgrind processes at once")
     parser.add_argument("--variant", help="only make --requests requests of this variant, untimed (callgrind)")
     args = parser.parse_args()
     if args.variant:
@@ -211,7 +216,7 @@ def main() -> None:
     what = "model call" if args.llm else "operation"
     if args.instructions:
         base = "llm" if args.llm else "all"
-        counts = instructions(args.instructions, (base, *mechanisms, *(("sdk",) if args.llm else ())))
+        counts = instructions(args.instructions, (base, *mechanisms, *(("sdk",) if args.llm else ())), args.jobs)
         print(f"instructions per {what} (callgrind, {args.instructions} and {2 * args.instructions} requests)")
         print(f"  everything on      {counts[base] / per:10.0f}")
         ours = (counts[base] - counts["sdk"]) / per if args.llm else None
