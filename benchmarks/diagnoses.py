@@ -43,7 +43,7 @@ def main() -> None:
 
     def child_done() -> None:
         clock[0] += 1.0
-        parent._child_done("tool", clock[0], 0.5, clock[0] + 0.5)
+        parent._child_done("tool", clock[0], 0.5, clock[0] + 0.5, 0.0)
 
     run = best(child_done, 50000)
     whole = best(lambda: asyncio.run(agent(200)), 5) / 200

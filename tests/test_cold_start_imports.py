@@ -87,3 +87,46 @@ def test_the_timer_gives_each_package_a_point_and_a_span_in_a_trace_of_its_own(
     parent, child = spans[names.IMPORTS_SPAN], spans["import slow_pkg"]
     assert parent.parent is None and child.parent is not None and child.parent.span_id == parent.context.span_id
     assert child.attributes[names.IMPORT_CUMULATIVE] == pytest.approx(point.sum)
+
+
+def test_the_timer_leaves_at_its_bound_and_the_imports_after_it_load_as_without_it(
+    recorded: Recorded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("early_pkg", "late_pkg", "last_pkg"):
+        (tmp_path / f"{name}.py").write_text(f"NAME = {name!r}\n")
+    monkeypatch.setattr(imports, "LIMIT_IMPORTS", 1)  # a process that never starts an agent, one import on
+    timer = imports.ImportTimer()
+    sys.path.insert(0, str(tmp_path))
+    try:
+        timer.start()
+        importlib.import_module("early_pkg")  # timed
+        assert list(timer.cumulative) == ["early_pkg"]
+        late = importlib.import_module("late_pkg")  # past the bound: the finder leaves, the import goes on
+        assert timer not in sys.meta_path and timer.cumulative == {}
+        assert type(late.__loader__).__name__ == "SourceFileLoader" and late.NAME == "late_pkg"
+        assert importlib.import_module("last_pkg").NAME == "last_pkg"  # no finder was skipped
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module("no_such_pkg_anywhere")
+        timer.record(state.telemetry().recorder, state.telemetry().tracer, time.perf_counter())
+    finally:
+        timer.stop()
+        sys.path.remove(str(tmp_path))
+        for name in ("early_pkg", "late_pkg", "last_pkg"):
+            sys.modules.pop(name, None)
+    assert names.IMPORT_DURATION not in recorded.metrics()  # a breakdown cut short is not the cold start's
+    assert not [span for span in recorded.spans() if span.name == names.IMPORTS_SPAN]
+
+
+def test_the_timer_leaves_at_its_time_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "after_bound.py").write_text("VALUE = 2\n")
+    monkeypatch.setattr(imports, "LIMIT_SECONDS", 0.0)  # any import after the start is past it
+    timer = imports.ImportTimer()
+    sys.path.insert(0, str(tmp_path))
+    try:
+        timer.start()
+        assert importlib.import_module("after_bound").VALUE == 2
+        assert timer not in sys.meta_path and timer.cumulative == {}
+    finally:
+        timer.stop()
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("after_bound", None)

@@ -143,6 +143,15 @@ def test_the_digest_reads_plain_data_only_and_within_its_budget() -> None:
     assert same != fingerprints.of_call("t", object(), ("a",), {"x": 1, "y": [1, 2]})
     assert fingerprints.of_call("t", None, (object(),), {}) is None
     assert fingerprints.of_call("t", None, ("x" * (fingerprints.BUDGET + 1),), {}) is None
+    # Flat arguments, by their repr: what Python's own hash would mix up (-1 and -2; 1, 1.0 and True; a float
+    # and that float times 2**61) stays apart, keyword order does not count, and positional is not keyword.
+    flat = [("a", -1), ("a", -2), ("a", 1), ("a", 1.0), ("a", True), ("a", 0.5), ("a", 0.5 * 2.0**61), ("a", None)]
+    digests = {fingerprints.of_call("t", None, args, {}) for args in flat}
+    assert len(digests) == len(flat) and None not in digests
+    keyed = fingerprints.of_call("t", None, ("a",), {"x": 1, "y": "b"})
+    assert keyed == fingerprints.of_call("t", None, ("a",), {"y": "b", "x": 1})
+    assert keyed != fingerprints.of_call("t", None, ("a", 1, "b"), {})
+    assert fingerprints.of_call("t", None, ("a",), {}) != fingerprints.of_call("u", None, ("a",), {})
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ LIMITS: Mapping[str, int] = {
     names.SERVER_ADDRESS: SERVER_LIMIT,
     names.GEN_AI_PROVIDER_NAME: PROVIDER_LIMIT,
 }
-_CACHED_OPERATIONS = 10_000
+CACHED_OPERATIONS = 10_000  # operations (and tool-in-agent pairs) whose bounded attributes are kept
 
 
 class Bounds:
@@ -82,6 +82,6 @@ class Bounds:
         found = self._by_operation.get(operation)
         if found is None:
             found = self.metric_attributes(attributes)
-            if len(self._by_operation) < _CACHED_OPERATIONS:
+            if len(self._by_operation) < CACHED_OPERATIONS:
                 self._by_operation[operation] = found
         return found

@@ -8,6 +8,12 @@ guarded against its own reentry, as wrapt's post-import hooks do) and, when the 
 executes modules, lends it a loader that gives the module back its own loader before its code runs,
 then times the execution.
 
+The finder stays at most until a bound, for a process that never starts an agent (a workflow-only app, a
+server whose first request comes late) would otherwise pay it on every import for its whole life (each
+import 15 to 35 µs slower): the first import more than :data:`LIMIT_SECONDS` after timing started, or
+past :data:`LIMIT_IMPORTS` imports, takes the finder out and drops what it timed (a breakdown that ends
+before the first agent would not be the cold start's), so such a process's cold start is not broken down.
+
 Each top-level package is charged its imports' cumulative time (what they imported included, like
 ``-X importtime``'s cumulative column), once however deep: ``openai`` imported inside the app's package
 counts for both. Only the ``TOP`` slowest are recorded, on ``agentperf.startup.import_duration`` (one
@@ -36,6 +42,8 @@ from otel_agentperf.runtime import failures
 
 TOP = 10  # packages recorded per process: the slowest, which are the ones worth a look
 _KEPT = 1024  # packages followed at most (an app that imports more keeps its first ones)
+LIMIT_SECONDS = 120.0  # the finder leaves at the first import this long after it started timing
+LIMIT_IMPORTS = 20_000  # or at this import (a cold start of a few thousand modules stays within it)
 
 
 class _Loader(importlib.abc.Loader):
@@ -70,6 +78,7 @@ class ImportTimer:
         self.cumulative: dict[str, float] = {}
         self.intervals: dict[str, tuple[float, float]] = {}  # package -> its outermost import's first span
         self.started: float | None = None
+        self._imports = 0  # imports asked for since it started (counted without the lock: a bound, not a figure)
 
     def start(self) -> None:
         """Put the finder first on ``sys.meta_path`` (once)."""
@@ -91,6 +100,10 @@ class ImportTimer:
             finding = self._local.finding = set()
         if fullname in finding:
             return None
+        self._imports += 1
+        started = self.started
+        if started is not None and (self._imports > LIMIT_IMPORTS or perf_counter() - started > LIMIT_SECONDS):
+            return self._expire(fullname)
         finding.add(fullname)
         try:
             spec = importlib.util.find_spec(fullname)
@@ -101,6 +114,16 @@ class ImportTimer:
         if spec is not None and hasattr(spec.loader, "exec_module"):
             spec.loader = _Loader(spec.loader, self)
         return spec
+
+    def _expire(self, fullname: str) -> Any:
+        """Past the bound: take the finder out, forget what it timed, and find ``fullname``'s spec as the other
+        finders would. It answers for them (a spec, or None once every one of them has said none): the import
+        system is walking ``sys.meta_path`` from this finder's place, into which the next finder has moved."""
+        self.stop()
+        with self._lock:
+            self.cumulative.clear()
+            self.intervals.clear()
+        return importlib.util.find_spec(fullname)
 
     def timed(self, name: str, execute: Any) -> None:
         """Run ``execute`` (a module's code), charging its time to its top-level package unless an import of

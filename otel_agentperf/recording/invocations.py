@@ -269,8 +269,8 @@ class Invocation:
             if self._request == _REQUEST
             else None
         )
-        self._seen: dict[bytes, None] | None = None  # a request's: digests of the calls made in it so far
-        self._fingerprint: bytes | None = None  # a tool's or model call's arguments, digested
+        self._seen: dict[int, None] | None = None  # a request's: digests of the calls made in it so far
+        self._fingerprint: int | None = None  # a tool's or model call's arguments, digested
         # The run of I/O-bound children it is awaiting one after another: (when the last ended, their seconds,
         # the longest's, how many, their family); the runs so far: [calls, seconds, recoverable seconds].
         self._chain: tuple[float, float, float, int, str] | None = None
@@ -324,7 +324,7 @@ class Invocation:
         """Part of a request: what repeats within it can be found."""
         return self._root is not None
 
-    def note_call(self, fingerprint: bytes | None) -> None:
+    def note_call(self, fingerprint: int | None) -> None:
         """The digest of this call's arguments (``recording.fingerprints``); a folded call's is its outer one's."""
         target = self._outer or self
         if fingerprint is not None and target._fingerprint is None:
@@ -649,14 +649,17 @@ class Invocation:
         """This operation's critical path, from its start to ``ended``: recorded as a request's, or handed to
         the operation that called it (its path up to ``ended``), which may go on through it."""
         operation = self._operation
-        naming = names.NAMING_ATTRIBUTES.get(operation.kind, ())
-        values = (attributes.get(naming[0]),) if len(naming) == 1 else tuple([attributes.get(n) for n in naming])
         memo = operation.path_key
-        if memo is not None and memo[0] == values:  # named as its previous call was (a tool, an agent: always)
-            key = memo[1]
+        if memo is not None and memo[0] is attributes:  # the very attributes its previous call was named by
+            key = memo[2]
         else:
-            key = (operation.kind, names.row_name(["" if value is None else str(value) for value in values]))
-            operation.path_key = (values, key)
+            naming = names.NAMING_ATTRIBUTES.get(operation.kind, ())
+            values = tuple([attributes.get(n) for n in naming])
+            if memo is not None and memo[1] == values:  # named as its previous call was, by other attributes
+                key = memo[2]
+            else:
+                key = (operation.kind, names.row_name(["" if value is None else str(value) for value in values]))
+            operation.path_key = (attributes, values, key)
         last, self._path = self._path, None
         telemetry = self._telemetry
         if self._request == _REQUEST:
@@ -682,7 +685,7 @@ class Invocation:
         """A request's keep hints on its span: why its trace is worth keeping (``keep_hints``)."""
         telemetry = self._telemetry
         memo = self._operation.path_key  # its name as its critical path named it, just now
-        key = memo[1] if memo is not None else (self._operation.kind, self._operation.span_name)
+        key = memo[2] if memo is not None else (self._operation.kind, self._operation.span_name)
         slow = telemetry.recent.slower(key, duration)
         found = keep_hints.reasons(self._hints, self._cost, telemetry.keep_cost, slow)
         if found:

@@ -72,8 +72,10 @@ class Operation:
         merged = {names.OPERATION_KIND: kind, **metric_attributes, **(span_attributes or {})}
         self.span_attributes: Attributes = MappingProxyType(merged)
         # The one thing learnt after preparing: how the critical path named the last call of this operation
-        # (kind, row name) and from what values of its naming attributes; a call with the same reuses it.
-        self.path_key: tuple[tuple[AttributeValue | None, ...], tuple[str, str]] | None = None
+        # (kind, row name), from what metric attributes and what values of its naming attributes; a call
+        # with the same attributes (the same mapping: they are never changed in place, and the memo keeps
+        # it alive, so its identity is not reused) or the same values reuses it.
+        self.path_key: tuple[Attributes, tuple[AttributeValue | None, ...], tuple[str, str]] | None = None
 
     def __repr__(self) -> str:
         return f"Operation({self.kind!r}, {self.span_name!r})"

@@ -117,6 +117,9 @@ class Telemetry:
         self.recent = keep_hints.RecentLatency()
         self.keep_cost = loaded.keep_cost_usd
         self._made_from = (tracer_provider, meter_provider, memory_modes)
+        # A tool's attributes inside each agent it is called in (``_tool_in_agent``).
+        self._in_agent: dict[tuple[Operation, str], tuple[Mapping[str, AttributeValue], Mapping[str, AttributeValue]]]
+        self._in_agent = {}
         # Explicit providers are the caller's choice; the global ones are looked at on the first operation.
         self._providers_checked = tracer_provider is not None or meter_provider is not None
 
@@ -142,6 +145,25 @@ class Telemetry:
                 self.recorder.request(names.KIND_PROCESS, name, *found)
         except Exception as exc:
             failures.report("recording the process's request", exc)
+
+    def _tool_in_agent(
+        self, operation: Operation, agent: str, metric_attributes: Mapping[str, AttributeValue]
+    ) -> tuple[Mapping[str, AttributeValue], Mapping[str, AttributeValue]]:
+        """A tool's metric and span attributes when an agent named ``agent`` calls it, made on its first such
+        call and then read (at most ``bounded.CACHED_OPERATIONS`` pairs): the same mappings every time, which
+        spares each call two merges and a bounds pass, and lets the critical path name it by identity. The
+        agent's name is bounded as on every call: a name once let through, or once past its cap, stays so."""
+        key = (operation, agent)
+        found = self._in_agent.get(key)
+        if found is None:
+            extra = {names.GEN_AI_AGENT_NAME: agent}
+            found = (
+                {**metric_attributes, **self.bounds.metric_attributes(extra)},
+                {**operation.span_attributes, **extra},
+            )
+            if len(self._in_agent) < bounded.CACHED_OPERATIONS:
+                self._in_agent[key] = found
+        return found
 
     def start(
         self,
@@ -190,17 +212,24 @@ class Telemetry:
         # What this call adds to the operation's own attributes: real values on the span, bounded on metrics.
         extra = dict(metric_attributes) if metric_attributes else None
         agent: object = None
+        in_agent: tuple[Mapping[str, AttributeValue], Mapping[str, AttributeValue]] | None = None
         if kind == names.KIND_TOOL or kind == names.KIND_LLM:
             agent = otel_context.get_value(_AGENT_KEY, parent)
             if isinstance(agent, AgentInvocation):
                 provider = operation.metric_attributes.get(names.GEN_AI_PROVIDER_NAME)
                 agent.count(kind, provider or (metric_attributes or {}).get(names.GEN_AI_PROVIDER_NAME))
                 if kind == names.KIND_TOOL:
-                    extra = {**(extra or {}), names.GEN_AI_AGENT_NAME: agent.name}
-        if extra:
-            metrics_attributes = {**metrics_attributes, **self.bounds.metric_attributes(extra)}
-        if attributes or extra:
-            span_attributes = {**span_attributes, **(extra or {}), **(attributes or {})}
+                    if extra is None and not attributes:  # a decorated tool: its attributes in this agent, made once
+                        in_agent = self._tool_in_agent(operation, agent.name, metrics_attributes)
+                    else:
+                        extra = {**(extra or {}), names.GEN_AI_AGENT_NAME: agent.name}
+        if in_agent is not None:
+            metrics_attributes, span_attributes = in_agent
+        else:
+            if extra:
+                metrics_attributes = {**metrics_attributes, **self.bounds.metric_attributes(extra)}
+            if attributes or extra:
+                span_attributes = {**span_attributes, **(extra or {}), **(attributes or {})}
         # The span starts and ends when the operation's own clock says (``Invocation.started_ns``), so a
         # trace's intervals are the ones its metrics and critical path were measured over.
         started_ns, started = time_ns(), perf_counter()
