@@ -21,8 +21,9 @@ ready), weighting the look by the time since the last one. A busy look is charge
 operation on the stack, else to the application code running (``module:function``), short callbacks
 included; the operations whose tasks wait in the loop's ready queue (``loop._ready``, copied under the GIL)
 are charged the same time as queued for their turn, when the window turns out saturated. A window of at
-least :data:`WINDOW_S` of the loop's running time that was busy for :data:`SATURATED_SHARE` of it or more,
-mostly in short callbacks, is saturated. Statistical, like any sampler: exact in the long run, a look's
+least :data:`WINDOW_S` of wall time whose running time (the wall time less what the loop's thread waited
+for a CPU, ``run_queue.py``) was busy for :data:`SATURATED_SHARE` of it or more, mostly in short callbacks,
+is saturated. Statistical, like any sampler: exact in the long run, a look's
 time off per figure.
 
 Loops are registered by the asyncio instrumentor (``BaseEventLoop.run_forever``). uvloop's loop runs
@@ -81,7 +82,7 @@ _POLLING = frozenset(
 # Saturation looks are at most this often (the block looks, a quarter of the threshold, are more often): a
 # look reads the loop thread's stack and its ready queue, about 50-230 us of the GIL at 50 tasks in operations.
 SAMPLE_S = 0.02
-WINDOW_S = 1.0  # a loop's saturation is judged over windows of at least this much of its running time
+WINDOW_S = 1.0  # a loop's saturation is judged over windows of at least this much wall time
 SATURATED_SHARE = 0.9  # busy for this share of a window or more: the window is saturated
 # The loop's own callbacks and the monitor's (reading its wake-up pipe, the monitor's callback): busy time of
 # the loop, never a code row of the application's.
@@ -151,6 +152,7 @@ class _Watched:
         "sampled_queue",
         "seen",
         "thread_id",
+        "wall",
     )
 
     def __init__(self, loop: Any, thread_id: int, native_id: int, thread_name: str) -> None:
@@ -164,10 +166,11 @@ class _Watched:
         # The current saturation window: its running time, the part busy, and the part of that in one callback
         # the last look saw running too (a callback that long is a block of its own, not saturation).
         self.running = self.busy = self.long = 0.0
+        self.wall = 0.0  # the window's wall time; ``running`` is that less the thread's waits for a CPU
         self.queued = 0.0  # and the seconds awaiting operations queued in it (each look's time, per operation)
         self.carried = 0.0  # the time of looks that landed in the selector with callbacks ready (below)
         self.callback: FrameType | None = None  # the callback frame the last look saw running, if any
-        self.seen = 0.0  # its running time in all
+        self.seen = 0.0  # the wall time of its closed windows in all
         # The looks since the monitor's callback was scheduled: their seconds and the operations queued then.
         self.pending: list[tuple[float, list[Invocation]]] = []
         # What the current window's looks charge each operation as queued: charged when the window closes
@@ -211,8 +214,8 @@ class LoopMonitor:
             entry.queue.close()
             entry.sampled_queue.close()
         loop_clock.unregister(loop)
-        if entry is not None and entry.running:  # the last, shorter window, judged alike when the loop ran 1 s
-            _close_window(entry, entry.running if entry.seen >= WINDOW_S and _saturated(entry) else 0.0)
+        if entry is not None and entry.wall:  # the last, shorter window, judged alike when the loop ran 1 s
+            _close_window(entry, entry.wall if entry.seen >= WINDOW_S and _saturated(entry) else 0.0)
 
     def _run(self) -> None:
         inside.on = True  # this thread's calls into wrapped functions are the package's own
@@ -278,14 +281,18 @@ class LoopMonitor:
         are charged once the loop has run the monitor's callback without a block past the threshold
         (:meth:`_look`): the loop's clock measures a block, and the tasks waiting through it wait for a held
         loop (``Invocation._record_waiting``), not twice. A look stands for the time since the last one."""
-        # What of that time the thread waited for a CPU is the machine's: neither busy nor idle, and no one
-        # queued for the loop in it (on a starved machine a loop with time to spare is not saturated).
-        weight = now - entry.sampled - entry.sampled_queue.since_mark()
+        # What of that time the thread waited for a CPU is the machine's: neither busy nor idle (on a starved
+        # machine a loop with time to spare is not saturated, and what the loop ran is what it had the CPU for).
+        # A window is of wall time, so a starved loop's is judged as soon as an idle machine's.
+        wall = now - entry.sampled
+        weight = wall - entry.sampled_queue.since_mark()
         entry.sampled = now
         frame: FrameType | None = sys._current_frames().get(entry.thread_id)
         queued: list[Invocation] = []
-        if frame is None or weight <= 0:
+        if frame is None or wall <= 0:
             return 0.0, queued
+        entry.wall += wall
+        weight = max(weight, 0.0)
         entry.running += weight
         callback = None
         share = 0.0
@@ -297,9 +304,11 @@ class LoopMonitor:
         if not polling or getattr(entry.loop, "_ready", None):
             entry.busy += weight
         if polling:
-            entry.carried = entry.carried + weight if getattr(entry.loop, "_ready", None) else 0.0
+            entry.carried = entry.carried + wall if getattr(entry.loop, "_ready", None) else 0.0
         else:
-            share, entry.carried = weight + entry.carried, 0.0
+            # The tasks in the ready queue waited the look's wall time for their turn, the machine's part
+            # included: a saturated loop's queue does not move while its thread waits for a CPU.
+            share, entry.carried = wall + entry.carried, 0.0
             operations, where, callback = self._walk(frame)
             if callback is not None and callback is entry.callback:
                 entry.long += weight
@@ -312,30 +321,39 @@ class LoopMonitor:
             queued = _queued(entry.loop)
             entry.queued += share * len(queued)
         entry.callback = callback
-        if entry.running >= WINDOW_S:
-            _close_window(entry, entry.running if _saturated(entry) else 0.0)
+        if entry.wall >= WINDOW_S:
+            _close_window(entry, entry.wall if _saturated(entry) else 0.0)
         return share, queued
 
     def _charge(self, entry: _Watched, operations: list[Invocation], where: _Site | None, now: float) -> None:
         """The time since the last charge, to the innermost operation as far back as it has run, then to
         the ones around it; what none of them covers, to the application code outside operations."""
-        seconds = max(now - entry.clock.charged_until - entry.queue.since_mark(), 0.0)
+        # What the loop's thread waited for a CPU is the machine's: not charged to what held the loop, but
+        # lost all the same by the tasks awaiting on it (the clock counts it; the holder's own wait for the
+        # CPU is its own, not a wait for others).
+        elapsed = now - entry.clock.charged_until
+        starved = min(entry.queue.since_mark(), elapsed)
+        seconds = elapsed - starved
         entry.clock.charged_until = now
-        entry.clock.held += seconds
+        entry.clock.held += elapsed
         entry.clock.since, entry.clock.in_block = now, True
         entry.last = (operations, where)
         covered = 0.0
         for operation in operations:
             part = min(seconds, operation.age(now)) - covered
             if part > 0:
-                operation.blocked(part, where.location if covered == 0 and where is not None else None)
+                if covered == 0:  # the innermost: where, and the thread's wait for a CPU, are its own
+                    operation.blocked(part, where.location if where is not None else None, starved)
+                else:
+                    operation.blocked(part, None)
                 covered += part
         rest = seconds - covered
         if operations and 0 < rest <= settings.current().loop_block_threshold_s / 4:
             # Less than one look before the outermost operation started: the timer's own jitter.
             operations[-1].blocked(rest, None)
             return
-        if rest <= 0 or where is None:
+        if rest <= 0 or where is None or where.module.startswith(_OWN_MODULES):
+            # The loop's own machinery or the monitor's callback: held, but by no code of the application's.
             return
         telemetry = state.telemetry()
         # The file's path only when the user opted in to paths (as for config and history files): a row
@@ -361,7 +379,8 @@ class LoopMonitor:
                     # (and the clock) up to its end already
                     holder = operations[0]
                     until = holder.ended_by(now)
-                    part = until - entry.clock.charged_until - entry.queue.since_mark()
+                    # (no read of the run queue here, on the loop's thread: the part is at most one look)
+                    part = until - entry.clock.charged_until
                     entry.clock.held += holder.blocked(max(part, 0.0), None)
                     entry.clock.charged_until = now
                 else:
@@ -424,7 +443,7 @@ def _saturated(entry: _Watched) -> bool:
 
 
 def _close_window(entry: _Watched, saturated: float) -> None:
-    """Record a window of the loop's running time: how long, how much of it busy, ``saturated`` (all or none),
+    """Record a window of the loop's wall time: how long, how much of it busy, ``saturated`` (all or none),
     and when it was, the operations' time queued in it."""
     held, entry.held = entry.held, {}
     if saturated:
@@ -432,9 +451,12 @@ def _close_window(entry: _Watched, saturated: float) -> None:
             operation.queued(seconds)
     telemetry = state.telemetry()
     attributes = telemetry.bounds.metric_attributes(entry.attributes)
-    telemetry.recorder.event_loop_window(entry.running, entry.busy, saturated, entry.queued, attributes)
-    entry.seen += entry.running
-    entry.running = entry.busy = entry.long = entry.queued = 0.0
+    # In wall time, as the tasks lived it: the busy share is the running time's (what the loop did when its
+    # thread had a CPU), over the window's wall time.
+    busy = entry.busy * entry.wall / entry.running if entry.running > 0 else 0.0
+    telemetry.recorder.event_loop_window(entry.wall, busy, saturated, entry.queued, attributes)
+    entry.seen += entry.wall
+    entry.running = entry.busy = entry.long = entry.queued = entry.wall = 0.0
 
 
 def _queued(loop: Any) -> list[Invocation]:
