@@ -12,7 +12,7 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Mapping
-from time import perf_counter, perf_counter_ns
+from time import perf_counter, thread_time_ns
 from typing import Any, NamedTuple, Protocol
 
 from opentelemetry import context as otel_context
@@ -448,13 +448,13 @@ class Invocation:
             return
         was, inside.on = inside.on, True
         own = self.own_ns
-        began = perf_counter_ns() if own else 0
+        began = thread_time_ns() if own else 0
         try:
             self._end(error, result)
         finally:
             inside.on = was
             if own:
-                self._charge_own(own + perf_counter_ns() - began)
+                self._charge_own(own + thread_time_ns() - began)
 
     def _charge_own(self, nanoseconds: int) -> None:
         """A sampled operation's own cost, start and end (``recording/overhead.py``), recorded once."""

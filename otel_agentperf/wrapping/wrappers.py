@@ -13,7 +13,7 @@ import inspect
 import pickle
 import sys
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
-from time import perf_counter, perf_counter_ns
+from time import perf_counter, thread_time_ns
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -160,7 +160,7 @@ def start(
     if inside.on or not is_instrumentation_enabled():
         return None
     inside.on = True
-    began = 0 if next(_tick) & _MASK else perf_counter_ns()
+    began = 0 if next(_tick) & _MASK else thread_time_ns()
     try:
         if prepare is None:
             invocation = state.telemetry().start(operation, attach=attach, sync=sync, steps=steps)
@@ -188,7 +188,7 @@ def start(
         if frame is not None and loop_clock.watching():
             invocation.runs_in(frame)
         if began:
-            invocation.own_ns = perf_counter_ns() - began or 1
+            invocation.own_ns = thread_time_ns() - began or 1
         return invocation
     except Exception as exc:
         failures.report(f"starting {operation.kind} operation", exc)
