@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import subprocess
@@ -298,9 +299,9 @@ def test_an_operation_alone_on_its_loop_never_waits() -> None:
     assert rows[("tool", "crunch")].blocked_seconds > 0
 
 
-def _look_at_a_late_callback(busy: float) -> float:
-    """Held seconds one look adds on a real loop running in a thread, its callback one second late, while
-    the loop either polls its selector (``busy`` 0) or runs a callback sleeping ``busy`` seconds."""
+@contextlib.contextmanager
+def _loop_in_a_thread() -> Iterator[tuple[asyncio.AbstractEventLoop, threading.Thread]]:
+    """A real event loop running (idle, in its selector) in a thread of its own, not watched by the monitor."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -308,6 +309,19 @@ def _look_at_a_late_callback(busy: float) -> float:
     loop.call_soon_threadsafe(started.set)
     try:
         assert started.wait(10) and thread.ident is not None and thread.native_id is not None
+        yield loop, thread
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+        loop_clock.unregister(loop)
+
+
+def _look_at_a_late_callback(busy: float) -> float:
+    """Held seconds one look adds on a real loop running in a thread, its callback one second late, while
+    the loop either polls its selector (``busy`` 0) or runs a callback sleeping ``busy`` seconds."""
+    with _loop_in_a_thread() as (loop, thread):
+        assert thread.ident is not None and thread.native_id is not None
         if busy:
             loop.call_soon_threadsafe(time.sleep, busy)
         time.sleep(0.05)  # the loop is back in its selector, or inside the sleeping callback
@@ -315,11 +329,6 @@ def _look_at_a_late_callback(busy: float) -> float:
         entry.posted = entry.clock.charged_until = perf_counter() - 1.0
         loop_monitor.monitor._look(entry)
         return entry.clock.reading()
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
-        loop_clock.unregister(loop)
 
 
 def test_a_loop_polling_its_selector_is_held_by_nothing() -> None:
@@ -344,31 +353,23 @@ def test_time_the_loop_waited_for_a_cpu_is_not_charged_to_what_held_it(recorded:
         [sys.executable, "-c", "import os\nos.sched_setaffinity(0, {0})\nprint(flush=True)\nwhile True: pass"],
         stdout=subprocess.PIPE,
     )
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    started = threading.Event()
-    loop.call_soon_threadsafe(started.set)
     try:
-        assert started.wait(10) and thread.ident is not None and thread.native_id is not None
-        os.sched_setaffinity(thread.native_id, {0})
-        cpu = time.pthread_getcpuclockid(thread.ident)
-        assert burner.stdout is not None and burner.stdout.readline() == b"\n"  # the burner is burning CPU 0
-        entry = loop_monitor._Watched(loop, thread.ident, thread.native_id, thread.name)
-        entry.posted = entry.clock.charged_until = perf_counter()
-        ran_before, wall_before = time.clock_gettime(cpu), perf_counter()
-        loop.call_soon_threadsafe(_spin, 0.4)
-        time.sleep(0.3)
-        loop_monitor.monitor._look(entry)
-        ran, wall = time.clock_gettime(cpu) - ran_before, perf_counter() - wall_before
-        lost = entry.clock.reading()
+        with _loop_in_a_thread() as (loop, thread):
+            assert thread.ident is not None and thread.native_id is not None
+            os.sched_setaffinity(thread.native_id, {0})
+            cpu = time.pthread_getcpuclockid(thread.ident)
+            assert burner.stdout is not None and burner.stdout.readline() == b"\n"  # the burner is burning CPU 0
+            entry = loop_monitor._Watched(loop, thread.ident, thread.native_id, thread.name)
+            entry.posted = entry.clock.charged_until = perf_counter()
+            ran_before, wall_before = time.clock_gettime(cpu), perf_counter()
+            loop.call_soon_threadsafe(_spin, 0.4)
+            time.sleep(0.3)
+            loop_monitor.monitor._look(entry)
+            ran, wall = time.clock_gettime(cpu) - ran_before, perf_counter() - wall_before
+            lost = entry.clock.reading()
     finally:
         burner.kill()
         burner.communicate()
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
-        loop_clock.unregister(loop)
     charged = recorded.counter(BLOCKED, **{names.CODE_FUNCTION: f"{__name__}:_spin"})
     assert ran < 0.7 * wall, (ran, wall)  # it did share the CPU: most of its wall time was not its own
     assert 0.7 * ran <= charged <= ran * 1.3 + 0.005, (charged, ran, wall)

@@ -22,6 +22,8 @@ from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from otel_agentperf.receiving.trace_keeper import hold_each
+
 PENDING_SPANS = 50_000
 GRACE_SPANS = 20_000
 _RECENT = 10_000  # handed-on trace ids remembered
@@ -51,21 +53,8 @@ class FinishedTraces:
         return self._pending_spans + self._grace_spans
 
     def add(self, request: ExportTraceServiceRequest) -> list[ExportTraceServiceRequest]:
-        rooted: list[bytes] = []
-        for resource_spans in request.resource_spans:
-            resource_key = resource_spans.resource.SerializeToString(deterministic=True)
-            if resource_key not in self._resources:
-                self._resources[resource_key] = Resource()
-                self._resources[resource_key].CopyFrom(resource_spans.resource)
-            for scope_spans in resource_spans.scope_spans:
-                scope_key = scope_spans.scope.SerializeToString(deterministic=True)
-                if scope_key not in self._scopes:
-                    self._scopes[scope_key] = InstrumentationScope()
-                    self._scopes[scope_key].CopyFrom(scope_spans.scope)
-                for span in scope_spans.spans:
-                    self.spans += 1
-                    if self._hold(resource_key, scope_key, span) and not span.parent_span_id:
-                        rooted.append(span.trace_id)
+        spans, rooted = hold_each(request, self._resources, self._scopes, self._hold)
+        self.spans += spans
         for trace_id in rooted:
             self._to_grace(trace_id)
         while self._pending_spans > PENDING_SPANS:

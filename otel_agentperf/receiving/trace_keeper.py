@@ -25,6 +25,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -84,21 +85,8 @@ class TraceKeeper:
         return self.finished + len(self._pending)
 
     def add(self, request: ExportTraceServiceRequest) -> None:
-        rooted: list[bytes] = []
-        for resource_spans in request.resource_spans:
-            resource_key = resource_spans.resource.SerializeToString(deterministic=True)
-            if resource_key not in self._resources:
-                self._resources[resource_key] = Resource()
-                self._resources[resource_key].CopyFrom(resource_spans.resource)
-            for scope_spans in resource_spans.scope_spans:
-                scope_key = scope_spans.scope.SerializeToString(deterministic=True)
-                if scope_key not in self._scopes:
-                    self._scopes[scope_key] = InstrumentationScope()
-                    self._scopes[scope_key].CopyFrom(scope_spans.scope)
-                for span in scope_spans.spans:
-                    self.spans += 1
-                    if self._hold(resource_key, scope_key, span) and not span.parent_span_id:
-                        rooted.append(span.trace_id)
+        spans, rooted = hold_each(request, self._resources, self._scopes, self._hold)
+        self.spans += spans
         for trace_id in rooted:
             if trace_id in self._pending:
                 self._finish(trace_id)
@@ -191,3 +179,31 @@ class TraceKeeper:
                 scope_spans.spans.extend(Span.FromString(span) for span in spans)
             found.append(request)
         return found
+
+
+def hold_each(
+    request: ExportTraceServiceRequest,
+    resources: dict[bytes, Resource],
+    scopes: dict[bytes, InstrumentationScope],
+    hold: Callable[[bytes, bytes, Span], bool],
+) -> tuple[int, list[bytes]]:
+    """Each span of ``request`` to ``hold`` with the keys of its resource and scope, each of which is kept
+    once (a copy, by its serialized bytes) however many requests carry it; returns the spans seen and the
+    trace ids of the root spans ``hold`` kept: the traces that may now be finished."""
+    seen = 0
+    rooted: list[bytes] = []
+    for resource_spans in request.resource_spans:
+        resource_key = resource_spans.resource.SerializeToString(deterministic=True)
+        if resource_key not in resources:
+            resources[resource_key] = Resource()
+            resources[resource_key].CopyFrom(resource_spans.resource)
+        for scope_spans in resource_spans.scope_spans:
+            scope_key = scope_spans.scope.SerializeToString(deterministic=True)
+            if scope_key not in scopes:
+                scopes[scope_key] = InstrumentationScope()
+                scopes[scope_key].CopyFrom(scope_spans.scope)
+            for span in scope_spans.spans:
+                seen += 1
+                if hold(resource_key, scope_key, span) and not span.parent_span_id:
+                    rooted.append(span.trace_id)
+    return seen, rooted
