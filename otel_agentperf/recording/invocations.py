@@ -460,7 +460,7 @@ class Invocation:
         """A sampled operation's own cost, start and end (``recording/overhead.py``), recorded once."""
         self.own_ns = 0
         try:
-            self._telemetry.recorder.overhead(self._operation.kind, nanoseconds / 1e9)
+            self._telemetry.recorder.overhead(self._operation.kind, nanoseconds / 1e9, self.context)
         except Exception as exc:
             failures.report("recording otel-agentperf's own cost", exc)
 

@@ -328,9 +328,10 @@ class Recorder:
         """How long after the process started it reached ``phase``; once per process and phase."""
         self._startup.record(seconds, {names.STARTUP_PHASE: phase}, context)
 
-    def overhead(self, kind: str, seconds: float) -> None:
-        """otel-agentperf's own work for one sampled operation of ``kind`` (``recording/overhead.py``)."""
-        self._overhead.record(seconds, {names.OPERATION_KIND: kind})
+    def overhead(self, kind: str, seconds: float, context: Context | None = None) -> None:
+        """otel-agentperf's own work for one sampled operation of ``kind`` (``recording/overhead.py``), with
+        the operation's context (its exemplar names the operation's span, not whatever is current)."""
+        self._overhead.record(seconds, {names.OPERATION_KIND: kind}, context)
 
     def import_duration(self, package: str, seconds: float) -> None:
         """A top-level package's imports took ``seconds`` (cumulative) before the first agent; once per process."""
