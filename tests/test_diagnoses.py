@@ -311,3 +311,25 @@ def test_calls_one_after_another_that_would_save_little_run_together_are_no_find
         "agent", "Researcher", calls=12, sequential_calls=24, sequential_seconds=0.967, recoverable_seconds=0.002
     )
     assert not any("one after another" in line for line in insights.bottlenecks([agent]))
+
+
+def test_a_saturated_loop_is_named_only_when_tasks_queued_for_it() -> None:
+    """The demo's loop was busy 92% with its own imports and set-up, one window saturated, and no task
+    waiting for it: "queued 0.0 ms" is no slowdown, and no sentence. Tasks queued for half its saturated
+    time or more: the sentence, costed by what they queued."""
+
+    def loop(queued: float) -> Row:
+        return Row(
+            "loop",
+            "MainThread",
+            loop_seconds=3.3,
+            busy_seconds=3.0,
+            saturated_seconds=0.2,
+            saturated_queued_seconds=queued,
+        )
+
+    assert insights.saturation([loop(0.0)]) == []
+    assert insights.saturation([loop(0.09)]) == []
+    (found,) = insights.saturation([loop(0.1)])
+    assert found.cost == 0.1
+    assert found.sentence.startswith("loop `MainThread` was saturated: awaiting operations queued 100.0 ms")

@@ -288,11 +288,17 @@ class Finding(NamedTuple):
 
 def saturation(rows: list[Row]) -> list[Finding]:
     """Loops that were saturated (busy for 90% of a window of at least 1 s, mostly with short callbacks: the
-    loop monitor's rule), each with what it cost: the time awaiting operations spent ready but queued for
-    their turn in its saturated windows, in all; then what ran on the loops the most (operations, and code
-    outside operations worth listing: ``families.significant``)."""
+    loop monitor's rule) while tasks waited for them, each with what it cost: the time awaiting operations
+    spent ready but queued for their turn in its saturated windows, in all; then what ran on the loops the
+    most (operations, and code outside operations worth listing: ``families.significant``)."""
     found: list[Finding] = []
-    saturated = [row for row in rows if row.kind == LOOP and row.saturated_seconds > 0]
+    # Named only when what queued in its saturated windows is at least half their time (half a task waiting
+    # on average): a loop busy with nothing waiting for it slowed nothing down.
+    saturated = [
+        row
+        for row in rows
+        if row.kind == LOOP and row.saturated_seconds > 0 and row.saturated_queued_seconds >= row.saturated_seconds / 2
+    ]
     if not saturated:
         return found
     shown = [
