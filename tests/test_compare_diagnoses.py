@@ -86,10 +86,13 @@ def test_diagnoses_are_per_request_with_tokens_and_dollars_and_ordered_by_change
     new += [Row("llm", "openai/m", calls=40, excess_seconds=8.0, excess_tokens=1000, excess_usd=0.1)]
     new += [Row("import", "heavy", calls=2, total_seconds=0.6)]
     new += [Row("tool", "t", calls=20, hotspots={"app:f:3": 0.6}, connection_wait_seconds=0.2)]
+    base += [Row("loop", "MainThread", saturated_seconds=1.0, saturated_queued_seconds=1.0)]
+    new += [Row("loop", "MainThread", saturated_seconds=2.0, saturated_queued_seconds=5.0)]
     found = compare.compare(compare.Side("v1", base), compare.Side("v2", new)).diagnoses
     texts = [compare_output.diagnosis_text(diagnosis) for diagnosis in found]
     assert texts == [
         "growing prompts of llm `openai/m`: 100.0 → 400.0 ms per request (+300.0 ms), tokens +40.0, +$0.0040",
+        "queued on a saturated loop of loop `MainThread`: 100.0 → 250.0 ms per request (+150.0 ms)",
         "CPU hotspot of tool `t` at app:f:3: 0.0 → 30.0 ms per request (+30.0 ms)",
         "slow import `heavy`: 500.0 → 300.0 ms per process (-200.0 ms)",
         "waiting for a connection of tool `t`: 0.0 → 10.0 ms per request (+10.0 ms)",

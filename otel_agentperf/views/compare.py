@@ -498,6 +498,7 @@ _DIAGNOSED: tuple[
     ("repeated calls", lambda row: row.repeated_seconds, lambda row: row.repeated_tokens, lambda r: r.repeated_usd),
     ("growing prompts", lambda row: row.excess_seconds, lambda row: row.excess_tokens, lambda row: row.excess_usd),
     ("waiting for a connection", lambda row: row.connection_wait_seconds, None, None),
+    ("queued on a saturated loop", lambda row: row.saturated_queued_seconds, None, None),
 )
 DIAGNOSES = (*(what for what, *_ in _DIAGNOSED), "slow import", "CPU hotspot")
 
