@@ -22,7 +22,7 @@ from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from otel_agentperf.receiving.trace_keeper import hold_each
+from otel_agentperf.receiving.trace_keeper import hold_each, rebuilt
 
 PENDING_SPANS = 50_000
 GRACE_SPANS = 20_000
@@ -99,14 +99,4 @@ class FinishedTraces:
             self._recent_set.discard(self._recent[0])
         self._recent.append(trace_id)
         self._recent_set.add(trace_id)
-        request = ExportTraceServiceRequest()
-        groups: dict[tuple[bytes, bytes], list[bytes]] = {}
-        for resource_key, scope_key, span in spans:
-            groups.setdefault((resource_key, scope_key), []).append(span)
-        for (resource_key, scope_key), serialized in groups.items():
-            resource_spans = request.resource_spans.add()
-            resource_spans.resource.CopyFrom(self._resources[resource_key])
-            scope_spans = resource_spans.scope_spans.add()
-            scope_spans.scope.CopyFrom(self._scopes[scope_key])
-            scope_spans.spans.extend(Span.FromString(span) for span in serialized)
-        return request
+        return rebuilt(spans, self._resources, self._scopes)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -167,17 +167,7 @@ class TraceKeeper:
         """The traces held (kept, then pending), one request per trace, spans grouped by resource and scope."""
         found = []
         for held in [*self._kept.values(), *self._pending.values()]:
-            request = ExportTraceServiceRequest()
-            groups: dict[tuple[bytes, bytes], list[bytes]] = {}
-            for resource_key, scope_key, span in held.spans:
-                groups.setdefault((resource_key, scope_key), []).append(span)
-            for (resource_key, scope_key), spans in groups.items():
-                resource_spans = request.resource_spans.add()
-                resource_spans.resource.CopyFrom(self._resources[resource_key])
-                scope_spans = resource_spans.scope_spans.add()
-                scope_spans.scope.CopyFrom(self._scopes[scope_key])
-                scope_spans.spans.extend(Span.FromString(span) for span in spans)
-            found.append(request)
+            found.append(rebuilt(held.spans, self._resources, self._scopes))
         return found
 
 
@@ -207,3 +197,23 @@ def hold_each(
                 if hold(resource_key, scope_key, span) and not span.parent_span_id:
                     rooted.append(span.trace_id)
     return seen, rooted
+
+
+def rebuilt(
+    spans: Iterable[tuple[bytes, bytes, bytes]],
+    resources: dict[bytes, Resource],
+    scopes: dict[bytes, InstrumentationScope],
+) -> ExportTraceServiceRequest:
+    """One request of held spans (their resource's and scope's keys, and the span serialized), grouped back
+    under the resources and scopes :func:`hold_each` kept."""
+    request = ExportTraceServiceRequest()
+    groups: dict[tuple[bytes, bytes], list[bytes]] = {}
+    for resource_key, scope_key, span in spans:
+        groups.setdefault((resource_key, scope_key), []).append(span)
+    for (resource_key, scope_key), serialized in groups.items():
+        resource_spans = request.resource_spans.add()
+        resource_spans.resource.CopyFrom(resources[resource_key])
+        scope_spans = resource_spans.scope_spans.add()
+        scope_spans.scope.CopyFrom(scopes[scope_key])
+        scope_spans.spans.extend(Span.FromString(span) for span in serialized)
+    return request
