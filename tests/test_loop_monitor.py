@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from time import perf_counter
@@ -25,6 +26,7 @@ import otel_agentperf as ap
 from otel_agentperf.conventions import names
 from otel_agentperf.instrumentation.runtime.asyncio_loops import AsyncioInstrumentor
 from otel_agentperf.recording import loop_clock, loop_monitor
+from otel_agentperf.recording.run_queue import RunQueue
 from otel_agentperf.runtime import settings
 from otel_agentperf.views import scrape
 from otel_agentperf.views.insights import bottlenecks
@@ -374,3 +376,17 @@ def test_time_the_loop_waited_for_a_cpu_is_not_charged_to_what_held_it(recorded:
     assert ran < 0.7 * wall, (ran, wall)  # it did share the CPU: most of its wall time was not its own
     assert 0.7 * ran <= charged <= ran * 1.3 + 0.005, (charged, ran, wall)
     assert lost >= 0.9 * wall, (lost, wall)
+
+
+def test_a_forked_childs_copy_of_a_run_queue_reads_nothing() -> None:
+    """The file a watched loop's run queue is read from is its thread's in the process that opened it: a
+    forked child going on with that loop must not take its parent's waits for a CPU out of its blocks."""
+    queue = RunQueue(threading.get_native_id())
+    assert queue._read() > 0  # this process has waited for a CPU at some point since it started
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # forking a process with threads: only _exit follows
+        pid = os.fork()
+    if pid == 0:
+        os._exit(0 if queue._read() == 0 and queue.since_mark() == 0.0 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -19,9 +19,10 @@ import os
 class RunQueue:
     """One thread's run-queue time since a mark, read with one ``pread`` of a file kept open."""
 
-    __slots__ = ("_fd", "_mark")
+    __slots__ = ("_fd", "_mark", "_pid")
 
     def __init__(self, native_id: int) -> None:
+        self._pid = os.getpid()  # a forked child's copy reads nothing: the file is its parent's thread's
         try:
             self._fd: int | None = os.open(f"/proc/self/task/{native_id}/schedstat", os.O_RDONLY)
         except OSError:  # not Linux, or no schedstat in this kernel: nothing to take out
@@ -29,7 +30,7 @@ class RunQueue:
         self._mark = self._read()
 
     def _read(self) -> int:
-        if self._fd is None:
+        if self._fd is None or os.getpid() != self._pid:
             return 0
         try:
             return int(os.pread(self._fd, 64, 0).split()[1])
