@@ -238,6 +238,17 @@ def trees(spans: list[ReadableSpan]) -> dict[int, tuple[Any, ...]]:
     return {root.context.trace_id: shape(root) for root in children.get(None, [])}
 
 
+def run_queue_seconds() -> float:
+    """This thread's time waiting for a CPU so far (Linux's schedstat; 0 elsewhere). The loop monitor takes
+    a wait out of what it charges only once the wait is over (``recording/run_queue.py``): on a loaded
+    machine a look during one charges it, which a test's tolerance allows for by this measure."""
+    try:
+        with open("/proc/thread-self/schedstat", encoding="ascii") as stat:
+            return int(stat.read().split()[1]) / 1e9
+    except OSError:
+        return 0.0
+
+
 def live_operations() -> tuple[int, int]:
     """Operations, and agent runs among them, still in memory after a full collection.
 

@@ -30,6 +30,12 @@ _NUMBER = r"-?[\d,]*\.?\d+"
 _MS = re.compile(rf"({_NUMBER}) ms\b")
 _SHARE = re.compile(rf"({_NUMBER})%")
 _RAN = re.compile(r"exited with status \d+ after ([\d.]+) s;")
+# The package's own cost: in seconds, with its share of a whole it names (views/families.py, OwnCost).
+_OWN_COST = re.compile(
+    rf"otel-agentperf's own cost: {_NUMBER} ms of CPU time"
+    r"(?:, [\d.]+% of (?:the event loops' running time|the requests' time and its own))?"
+    r" \(\d+ µs per operation, sampled\)"
+)
 _HELD_IN_ALL = re.compile(rf"event loops held ({_NUMBER}) ms in all")
 _HELD_NOTE = re.compile(rf"held the event loop ({_NUMBER}) ms")
 _HELD_RATE = re.compile(rf"loop held ({_NUMBER}) ms/s")
@@ -179,6 +185,8 @@ def check_text(report: str, *, wall: float | None = None, loops: int = 1, paths:
     _table(checker, lines)
     for line in lines:
         checker.shares(line)
+        if line.startswith("otel-agentperf's own cost") and not _OWN_COST.fullmatch(line.strip()):
+            checker.fail(f"the own cost is not in seconds with a share of a named whole: {line.strip()}")
         if (found := _HELD_IN_ALL.search(line)) is not None:
             checker.loops_held(_number(found.group(1)) / 1000)
         if (found := _HELD_RATE.search(line)) is not None and _number(found.group(1)) > 1000 * loops * 1.02 + 5:

@@ -333,3 +333,16 @@ def test_a_saturated_loop_is_named_only_when_tasks_queued_for_it() -> None:
     (found,) = insights.saturation([loop(0.1)])
     assert found.cost == 0.1
     assert found.sentence.startswith("loop `MainThread` was saturated: awaiting operations queued 100.0 ms")
+
+
+def test_own_time_within_the_error_of_a_sampled_queue_is_not_named() -> None:
+    """A search that only awaits ``sleep(0)`` behind fifty tasks: 17 s of self time, 15.4 s of it found queued
+    by the sampler. The 1.6 s left is the estimate's residue (a tenth of the queue), not a cost of its own,
+    and no sentence names it; a tool whose own time stands well above that error is named."""
+    search = Row("tool", "search", calls=800, total_seconds=17.0, self_seconds=17.0, queued_seconds=15.4)
+    assert insights.bottlenecks([search]) == []
+    crunch = Row("tool", "crunch", calls=800, total_seconds=9.0, self_seconds=9.0, queued_seconds=5.0)
+    said = insights.bottlenecks([search, crunch])
+    assert said == [
+        "tool `crunch` takes 71% of the operations' own time (4000.0 ms of 5600.0 ms, over 800 calls, p95 - ms)"
+    ]

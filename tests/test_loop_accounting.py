@@ -33,7 +33,7 @@ from otel_agentperf.instrumentation.llm.openai_sdk import OpenAIInstrumentor
 from otel_agentperf.instrumentation.runtime.asyncio_loops import AsyncioInstrumentor
 from otel_agentperf.views import scrape
 from otel_agentperf.views.rows import Row
-from tests.conftest import instrumented_by
+from tests.conftest import instrumented_by, run_queue_seconds
 
 MESSAGES = [{"role": "user", "content": "why is my agent slow"}]
 SLOW = "slow-250-"  # the server waits this long before it answers: a stream that lasts a quarter second
@@ -42,8 +42,9 @@ SLOW = "slow-250-"  # the server waits this long before it answers: a stream tha
 class Run:
     """What one program did on a watched loop: the report's rows, the spans, and its wall time."""
 
-    def __init__(self, rows: dict[tuple[str, str], Row], spans: list[Any], wall: float) -> None:
+    def __init__(self, rows: dict[tuple[str, str], Row], spans: list[Any], wall: float, starved: float) -> None:
         self.rows, self.spans, self.wall = rows, spans, wall
+        self.starved = starved  # what the loop's thread waited for a CPU meanwhile (a loaded machine's)
 
     def llm(self) -> Row:
         (row,) = [row for (kind, _), row in self.rows.items() if kind == names.KIND_LLM]
@@ -61,11 +62,11 @@ def _run(program: Callable[[], Coroutine[Any, Any, None]]) -> Run:
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     ap.configure(tracer_provider, MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)]))
     with instrumented_by(AsyncioInstrumentor(), OpenAIInstrumentor(), AnthropicInstrumentor()):
-        started = perf_counter()
+        started, starved = perf_counter(), run_queue_seconds()
         asyncio.run(program())
-        wall = perf_counter() - started
+        wall, starved = perf_counter() - started, run_queue_seconds() - starved
     rows = {(row.kind, row.name): row for row in scrape.parse(generate_latest(registry).decode())}
-    return Run(rows, list(exporter.get_finished_spans()), wall)
+    return Run(rows, list(exporter.get_finished_spans()), wall, starved)
 
 
 @ap.tool
@@ -138,8 +139,9 @@ def test_a_stream_read_by_awaiting_never_holds_the_loop_whatever_wraps_it(shape:
     run = _run(program)
     llm = run.llm()
     assert llm.calls == 3 and llm.total_seconds >= 3 * 0.25
-    # Awaiting is not holding: at most the monitor's few looks of the SDK's own parsing.
-    assert llm.blocked_seconds <= 0.1 * llm.total_seconds, (llm.blocked_seconds, llm.total_seconds)
+    # Awaiting is not holding: at most the monitor's few looks of the SDK's own parsing (and, on a loaded
+    # machine, a wait for a CPU a look lands in).
+    assert llm.blocked_seconds <= 0.1 * llm.total_seconds + run.starved, (llm.blocked_seconds, run.starved)
     tool = run.rows[("tool", "fare_lookup")]
     # The monitor sees a block's edges up to a look late; on a machine two CPU burners and a second test run
     # share, its thread runs late too (seen: +37 ms over three 50 ms blocks).

@@ -31,7 +31,7 @@ from otel_agentperf.runtime import settings
 from otel_agentperf.views import scrape
 from otel_agentperf.views.insights import bottlenecks
 from otel_agentperf.views.rows import Row
-from tests.conftest import Recorded
+from tests.conftest import Recorded, run_queue_seconds
 
 BLOCKED = names.EVENT_LOOP_BLOCKED_TIME
 THIS_FILE = str(Path(__file__).resolve())
@@ -244,15 +244,19 @@ async def _pages_parsed_in_one_step() -> None:
 
 
 def test_calls_that_charged_themselves_are_not_charged_again_to_the_code_around_them(monitored: Recorded) -> None:
+    starved = run_queue_seconds()
     asyncio.run(_pages_parsed_in_one_step())
+    starved = run_queue_seconds() - starved
     point = monitored.histogram_point("gen_ai.execute_tool.duration", **{names.GEN_AI_TOOL_NAME: "parse_page"})
     charged = monitored.counter(BLOCKED, **{names.GEN_AI_TOOL_NAME: "parse_page"})
     assert point.count == 12
     assert point.sum * 0.95 <= charged <= point.sum * (1 + 1e-9)
     # The monitor's looks during the next call must not take the instants the last one charged itself for
-    # as the code's: between the calls the task runs microseconds of its own.
+    # as the code's: between the calls the task runs microseconds of its own. On a loaded machine the thread
+    # can also wait for a CPU there, which Linux counts only once the wait is over: a look during such a wait
+    # charges it to the code (run_queue.py), at most what the thread waited in all.
     outside = [p.value for p in monitored.metrics()[BLOCKED].data.data_points if names.CODE_FUNCTION in p.attributes]
-    assert sum(outside) < 0.005, outside
+    assert sum(outside) < 0.005 + starved, (outside, starved)
 
 
 @ap.llm(model="victim-model", provider="openai")
@@ -263,7 +267,7 @@ async def ask_model() -> None:
 @ap.tool
 async def crunch(held: list[float]) -> None:
     started = perf_counter()
-    time.sleep(0.06)  # synchronous work in async code: every other task waits
+    time.sleep(0.1)  # synchronous work in async code: every other task waits, longer than a model call takes
     held.append(perf_counter() - started)
 
 
@@ -278,12 +282,16 @@ async def _victims_and_culprit(held: list[float]) -> None:
 
 def test_time_awaiting_operations_lost_to_a_held_loop_is_charged_to_what_held_it() -> None:
     held: list[float] = []
+    starved = run_queue_seconds()
     rows = _reported(_victims_and_culprit(held))
+    starved = run_queue_seconds() - starved
     model, tool = rows[("llm", "openai/victim-model")], rows[("tool", "crunch")]
     # Eight requests in flight: the model calls' wall time is mostly waiting out the tool's blocks.
     assert model.self_seconds > tool.self_seconds
     assert model.waited_seconds > 0.5 * model.self_seconds
-    assert model.own_seconds <= 16 * 0.04 * 1.5  # its own latency at most, within the monitor's resolution
+    # Its own latency at most, within the monitor's resolution; on a loaded machine, plus what the loop's thread
+    # waited for a CPU outside the blocks (the machine's time, which the eight calls in flight each lose).
+    assert model.own_seconds <= 16 * 0.04 * 1.5 + 8 * starved, (model.own_seconds, starved)
     said = bottlenecks(list(rows.values()))
     assert said[0].startswith("tool `crunch` held the asyncio event loop for ")
     assert 0.75 * sum(held) <= tool.blocked_seconds <= 1.1 * sum(held)
@@ -328,8 +336,9 @@ def _look_at_a_late_callback(busy: float) -> float:
             loop.call_soon_threadsafe(time.sleep, busy)
         time.sleep(0.05)  # the loop is back in its selector, or inside the sleeping callback
         entry = loop_monitor._Watched(loop, thread.ident, thread.native_id, thread.name)
-        entry.posted = entry.clock.charged_until = perf_counter() - 1.0
-        loop_monitor.monitor._look(entry)
+        entry.posted = entry.clock.charged_until = entry.looked = perf_counter() - 1.0
+        loop_monitor.monitor._look(entry)  # sees the callback the loop runs, if any, begin
+        loop_monitor.monitor._look(entry)  # and the same one still running: a block
         return entry.clock.reading()
 
 
@@ -366,7 +375,8 @@ def test_time_the_loop_waited_for_a_cpu_is_not_charged_to_what_held_it(recorded:
             ran_before, wall_before = time.clock_gettime(cpu), perf_counter()
             loop.call_soon_threadsafe(_spin, 0.4)
             time.sleep(0.3)
-            loop_monitor.monitor._look(entry)
+            loop_monitor.monitor._look(entry)  # sees the callback begin (after the look before, at its creation)
+            loop_monitor.monitor._look(entry)  # and still running: a block since then
             ran, wall = time.clock_gettime(cpu) - ran_before, perf_counter() - wall_before
             lost = entry.clock.reading()
     finally:
@@ -376,6 +386,55 @@ def test_time_the_loop_waited_for_a_cpu_is_not_charged_to_what_held_it(recorded:
     assert ran < 0.7 * wall, (ran, wall)  # it did share the CPU: most of its wall time was not its own
     assert 0.7 * ran <= charged <= ran * 1.3 + 0.005, (charged, ran, wall)
     assert lost >= 0.9 * wall, (lost, wall)
+
+
+@ap.config
+def cpu_bound_settings(cpu_seconds: float) -> dict[str, int]:
+    """Parses for ``cpu_seconds`` of the thread's CPU time, however long that takes on a shared CPU."""
+    end = time.thread_time() + cpu_seconds
+    while time.thread_time() < end:
+        pass
+    return {"retries": 3}
+
+
+def test_a_synchronous_call_that_waited_for_a_cpu_is_flagged_for_what_it_ran(recorded: Recorded) -> None:
+    """A config load of 12 ms of work on a CPU a burner shares takes 20 ms or more of wall time: past the
+    threshold by the wall clock, yet its code held the loop 12 ms; the rest the thread waited for a CPU, the
+    machine's time. It is not flagged; a load of 30 ms of work is, and is charged about that."""
+    burner = subprocess.Popen(
+        [sys.executable, "-c", "import os\nos.sched_setaffinity(0, {0})\nprint(flush=True)\nwhile True: pass"],
+        stdout=subprocess.PIPE,
+    )
+    walls: dict[float, float] = {}
+
+    async def handler() -> None:
+        for cpu_seconds in (0.012, 0.012, 0.012, 0.03):
+            await asyncio.sleep(0.03)  # a look or two of the monitor between the loads
+            started = perf_counter()
+            cpu_bound_settings(cpu_seconds)
+            walls[cpu_seconds] = max(walls.get(cpu_seconds, 0.0), perf_counter() - started)
+
+    def on_cpu_zero() -> None:
+        os.sched_setaffinity(0, {0})
+        asyncio.run(handler())
+
+    instrumentor = AsyncioInstrumentor()
+    instrumentor.instrument()
+    try:
+        assert burner.stdout is not None and burner.stdout.readline() == b"\n"  # the burner is burning CPU 0
+        thread = threading.Thread(target=on_cpu_zero)
+        thread.start()
+        thread.join(60)
+    finally:
+        instrumentor.uninstrument()
+        burner.kill()
+        burner.communicate()
+    assert walls[0.012] >= 0.02, walls  # it did wait for the CPU: past the threshold by wall time
+    points = recorded.histogram_points("agentperf.config.load.duration")
+    flagged = {p.attributes[names.BLOCKING_EVENT_LOOP]: p.count for p in points}
+    assert flagged.get("true") == 1, flagged  # the 30 ms one only
+    charged = recorded.counter(BLOCKED, **{names.CONFIG_LOADER: "cpu_bound_settings"})
+    assert 0.03 * 0.8 <= charged <= 0.03 * 1.5 + 3 * 0.012, charged
 
 
 def test_a_forked_childs_copy_of_a_run_queue_reads_nothing() -> None:

@@ -107,11 +107,16 @@ def test_the_report_ends_with_the_line_in_every_form(reader: InMemoryMetricReade
     rows = _rows(reader)
     cost = families.own_cost(rows)
     assert cost is not None and cost.share is not None
+    assert cost.whole == families.REQUESTS_WHOLE  # a decorated agent off any loop: a sequential script
     line = (
-        f"otel-agentperf's own cost: {cost.share:.1%} of the run ({cost.per_operation_seconds * 1e6:.0f} µs per"
-        " operation)"
+        f"otel-agentperf's own cost: {cost.seconds * 1000:.1f} ms of CPU time, {cost.share:.1%} of the requests'"
+        f" time and its own ({cost.per_operation_seconds * 1e6:.0f} µs per operation, sampled)"
     )
-    assert re.fullmatch(r"otel-agentperf's own cost: \d+\.\d% of the run \(\d+ µs per operation\)", line)
+    assert re.fullmatch(
+        r"otel-agentperf's own cost: \d+\.\d ms of CPU time, \d+\.\d% of the requests' time and its own"
+        r" \(\d+ µs per operation, sampled\)",
+        line,
+    )
     assert report.render_table(rows, []).endswith("\n" + line)
     assert report.render_markdown(rows, []).endswith("\n" + line)
     figures = report.as_dict(rows, [])
@@ -124,3 +129,42 @@ def test_without_samples_there_is_no_line() -> None:
     rows = [Row(names.KIND_TOOL, "t", calls=3, total_seconds=1.0)]
     assert families.own_cost(rows) is None
     assert "own cost" not in report.render_table(rows, [])
+
+
+def test_on_event_loops_the_share_is_of_the_loops_running_time_not_of_overlapping_requests(
+    reader: InMemoryMetricReader,
+) -> None:
+    """Ten agents in flight on one loop, each awaiting small tools: the package's work is a large part of
+    what the loop ran. The requests' summed time counts each instant of the loop ten times; the share of the
+    loop's running time does not, and says so."""
+    import asyncio
+
+    from otel_agentperf.instrumentation.runtime.asyncio_loops import AsyncioInstrumentor
+
+    @otel_agentperf.tool(name="small")
+    async def noop(i: int) -> int:
+        await asyncio.sleep(0)  # a turn for the other agents: all ten overlap
+        return sum(range(i, i + 2000))  # a little work of its own: the loop runs more than the package
+
+    @otel_agentperf.agent(name="busy")
+    async def busy(n: int) -> None:
+        for i in range(n):
+            await noop(i)
+
+    async def run() -> None:
+        await asyncio.gather(*(busy(overhead.EVERY) for _ in range(10)))
+
+    instrumentor = AsyncioInstrumentor()
+    instrumentor.instrument()
+    try:
+        asyncio.run(run())
+    finally:
+        instrumentor.uninstrument()
+    rows = _rows(reader)
+    cost = families.own_cost(rows)
+    assert cost is not None and cost.share is not None and cost.whole == families.LOOPS_WHOLE
+    loops = sum(row.loop_seconds for row in rows if row.kind == families.LOOP)
+    requests = sum(row.total_seconds for row in rows if row.kind == families.REQUEST)
+    assert loops > 0 and cost.share == cost.seconds / loops <= 1
+    assert cost.share >= 3 * cost.seconds / (requests + cost.seconds)  # ten requests overlap at every instant
+    assert f"{cost.share:.1%} of the event loops' running time" in report.render_table(rows, [])

@@ -308,7 +308,9 @@ def test_the_report_and_top_show_memory_per_call_when_tracking_is_on() -> None:
     assert row.memory_peak_calls == 3
     memory = row.mean_memory
     assert memory is not None and memory[0] == "peak"
-    assert 2 * 1024 * 1024 <= memory[1] < 2.5 * 1024 * 1024
+    # tracemalloc traces the whole process: what another thread or a garbage collection frees during the call
+    # is taken from its peak (64 KiB is far more than this test's process frees in a call).
+    assert 2 * 1024 * 1024 - 64 * 1024 <= memory[1] < 2.5 * 1024 * 1024
     assert f"memory peak {memory[1] / 1024 / 1024:.1f} MiB per call (process-wide)" in report.notes(row)
     view = top.View("test")
     view.refresh(list(rows.values()), 0.0, None)

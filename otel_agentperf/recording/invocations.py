@@ -22,7 +22,7 @@ from opentelemetry.util.types import AttributeValue
 
 from otel_agentperf.conventions import names
 from otel_agentperf.conventions.instruments import Instruments
-from otel_agentperf.recording import cpu_sampler, critical_path, keep_hints, loop_clock, prices
+from otel_agentperf.recording import cpu_sampler, critical_path, keep_hints, loop_clock, prices, run_queue
 from otel_agentperf.recording.bounded import BoundedValues, Bounds
 from otel_agentperf.recording.loop_clock import LoopClock
 from otel_agentperf.recording.memory import MemoryProbe
@@ -140,6 +140,7 @@ class Invocation:
         "_held_at_start",
         "_hints",
         "_metric_attributes",
+        "_noted",
         "_on_item",
         "_on_loop",
         "_on_result",
@@ -208,6 +209,9 @@ class Invocation:
         # stream it may return, read later, awaiting), and each step of a stream or generator as it ran.
         self._held = 0.0
         self._counts_call = bool(on_loop) and not steps  # a call holds the loop from its start to its return
+        # For such a call, its loop thread's run-queue time as the monitor last read it, at most a look before
+        # the call started: what of its time the thread waited for a CPU is the machine's, not held by its code.
+        self._noted = loop_clock.noted() if self._counts_call else 0
         # An awaiting operation on a watched loop: the loop's clock, and what it read as this one started.
         self._waits_on = waits_on
         self._held_at_start = waits_on.reading() if waits_on is not None else 0.0
@@ -467,8 +471,11 @@ class Invocation:
     def _end(self, error: BaseException | None, result: object) -> None:
         started = self._started
         if self._counts_call and started is not None:  # the synchronous call returned or raised: it held its
-            self._counts_call = False  # loop until now
-            self._held += perf_counter() - started
+            self._counts_call = False  # loop until now, but for what its thread waited for a CPU meanwhile
+            ran = perf_counter() - started
+            if ran >= self._telemetry.block_threshold and self._noted:  # (the rare call that long: one read)
+                ran -= min(max(run_queue.this_thread_ns() - self._noted, 0) / 1e9, ran)
+            self._held += ran
         if error is None:
             if self._on_result is not None:
                 try:

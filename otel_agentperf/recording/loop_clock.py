@@ -24,13 +24,17 @@ class LoopClock:
     part still to be added: an operation that starts right after a block is not charged its end.
     """
 
-    __slots__ = ("charged_until", "held", "in_block", "since")
+    __slots__ = ("charged_until", "held", "in_block", "noted", "since")
 
     def __init__(self) -> None:
         self.held = 0.0
         self.in_block = False  # the monitor saw a block it has not seen end yet
         self.since = 0.0  # when its part not yet in ``held`` began
         self.charged_until = 0.0  # held time up to here is charged to what held the loop already
+        # The loop thread's run-queue time (nanoseconds; 0: nothing read) as the monitor read it at its last
+        # look, at most a look ago: where a synchronous call on the loop starts counting its thread's waits
+        # for a CPU (``Invocation._end``).
+        self.noted = 0
 
     def add(self, seconds: float) -> None:
         """A block the monitor did not see whole, measured by what held the loop (a synchronous call that
@@ -72,6 +76,12 @@ def register(loop: Any) -> LoopClock:
     if clock is None:
         clock = _clocks[id(loop)] = LoopClock()
     return clock
+
+
+def noted() -> int:
+    """The run-queue time of this thread's loop as the monitor last read it (0: no watched loop runs here)."""
+    clock = current()
+    return 0 if clock is None else clock.noted
 
 
 def unregister(loop: Any) -> None:

@@ -2,10 +2,10 @@
 
 A watchdog thread looks at every registered loop every quarter of the blocking threshold and, when the
 loop has run the previous one, schedules a callback on it (``call_soon_threadsafe``); how late the loop
-runs it is the loop lag (``agentperf.event_loop.lag``). A callback still waiting past the threshold means
-the loop is held by whatever runs on its thread (unless the thread is polling its selector: then the
-process was not scheduled or another thread kept the interpreter, and no one on the loop held it), so the
-watchdog reads that thread's stack
+runs it is the loop lag (``agentperf.event_loop.lag``). While that callback waits, each look notes which
+callback the loop runs; one that has run past the threshold holds the loop (a callback late behind many
+short ones is a busy loop, measured as saturation below; a thread polling its selector holds nothing: the
+process was not scheduled or another thread kept the interpreter), so the watchdog reads that thread's stack
 (``sys._current_frames``): the running operations on it (found by the wrapper frames that run them,
 ``loop_clock.RUNNING_FRAMES``; never by reading that thread's frame locals) are charged the time since
 the last look, the innermost first and none more than it has run, with where it blocked (:func:`_holder`); what no
@@ -83,10 +83,15 @@ _POLLING = frozenset(
 # look reads the loop thread's stack and its ready queue, about 50-230 us of the GIL at 50 tasks in operations.
 SAMPLE_S = 0.02
 WINDOW_S = 1.0  # a loop's saturation is judged over windows of at least this much wall time
+# The last window, cut short as the loop stops, is judged when it is at least this long: ten looks, as many
+# as a sampler needs for a share (a loop that ran 0.7 s saturated was saturated, however short its life).
+LAST_WINDOW_S = 10 * SAMPLE_S
 SATURATED_SHARE = 0.9  # busy for this share of a window or more: the window is saturated
 # The loop's own callbacks and the monitor's (reading its wake-up pipe, the monitor's callback): busy time of
 # the loop, never a code row of the application's.
 _OWN_MODULES = ("asyncio.", "otel_agentperf.")
+_OWN_PACKAGE = "otel_agentperf."
+_SDK_PACKAGE = "opentelemetry."  # the SDK's frames innermost are the package's work when the package called them
 _READY_LIMIT = 1000  # ready callbacks looked at per look: a bound on the watchdog's work, never reached in practice
 _CHAIN_LIMIT = 64  # awaits followed down one task's chain
 
@@ -140,9 +145,13 @@ class _Watched:
         "carried",
         "clock",
         "held",
+        "holding",
+        "holding_since",
         "last",
         "long",
+        "looked",
         "loop",
+        "noted_queue",
         "pending",
         "posted",
         "queue",
@@ -153,6 +162,7 @@ class _Watched:
         "seen",
         "thread_id",
         "wall",
+        "was_busy",
     )
 
     def __init__(self, loop: Any, thread_id: int, native_id: int, thread_name: str) -> None:
@@ -161,6 +171,7 @@ class _Watched:
         # What of a block, and of a saturation look's time, the loop's thread spent waiting for a CPU.
         self.queue = RunQueue(native_id)
         self.sampled_queue = RunQueue(native_id)
+        self.noted_queue = RunQueue(native_id)
         self.attributes = {names.THREAD_NAME: thread_name}  # what names the loop (bounded as it is recorded)
         self.sampled = perf_counter()  # the last look's time: the next look stands for the time since
         # The current saturation window: its running time, the part busy, and the part of that in one callback
@@ -171,6 +182,7 @@ class _Watched:
         self.carried = 0.0  # the time of looks that landed in the selector with callbacks ready (below)
         self.callback: FrameType | None = None  # the callback frame the last look saw running, if any
         self.seen = 0.0  # the wall time of its closed windows in all
+        self.was_busy = False  # what the last look found: busy, or idle in its selector
         # The looks since the monitor's callback was scheduled: their seconds and the operations queued then.
         self.pending: list[tuple[float, list[Invocation]]] = []
         # What the current window's looks charge each operation as queued: charged when the window closes
@@ -179,6 +191,11 @@ class _Watched:
         self.held: dict[Invocation, float] = {}
         self.clock = loop_clock.register(loop)  # every block measured on it, for the tasks that waited
         self.posted: float | None = None  # when the callback the loop has not run yet was scheduled
+        self.looked = perf_counter()  # the last look's time
+        # While that callback waits: the callback frame the loop was running at the last look, and the look
+        # before the one that first saw it (when it began, at the earliest).
+        self.holding: FrameType | None = None
+        self.holding_since = 0.0
         # What the last look found holding the loop: the operations on its stack, innermost first, and
         # where.
         self.last: tuple[list[Invocation], _Site | None] | None = None
@@ -210,12 +227,23 @@ class LoopMonitor:
     def unregister(self, loop: Any) -> None:
         with self._lock:
             entry = self._loops.pop(id(loop), None)
-        if entry is not None:
-            entry.queue.close()
-            entry.sampled_queue.close()
         loop_clock.unregister(loop)
-        if entry is not None and entry.wall:  # the last, shorter window, judged alike when the loop ran 1 s
-            _close_window(entry, entry.wall if entry.seen >= WINDOW_S and _saturated(entry) else 0.0)
+        if entry is None:
+            return
+        # The time since the last look, as that look found the loop (busy or idle): a short-lived loop's running
+        # time is its life, not its looks' (the last look can be up to SAMPLE_S before the loop stops).
+        tail = max(perf_counter() - entry.sampled, 0.0)
+        running = max(tail - entry.sampled_queue.since_mark(), 0.0)
+        entry.queue.close()
+        entry.sampled_queue.close()
+        entry.noted_queue.close()
+        entry.wall += tail
+        entry.running += running
+        if entry.was_busy:
+            entry.busy += running
+        # The last, shorter window, judged alike when long enough, or when the loop ran whole windows before it.
+        judged = entry.wall >= LAST_WINDOW_S or entry.seen >= WINDOW_S
+        _close_window(entry, entry.wall if judged and _saturated(entry) else 0.0)
 
     def _run(self) -> None:
         inside.on = True  # this thread's calls into wrapped functions are the package's own
@@ -250,30 +278,56 @@ class LoopMonitor:
                 for operation in operations:
                     held[operation] = held.get(operation, 0.0) + part
             entry.pending.clear()
-        elif now - posted >= settings.current().loop_block_threshold_s:
+        elif entry.last is not None:
             entry.pending.clear()  # a block: the loop's clock counts these instants, for the tasks that waited
 
     def _watch(self, entry: _Watched, posted: float | None, now: float) -> None:
-        """Schedule the next callback, or, when the last one waits past the threshold, charge whatever holds
-        the loop."""
+        """Schedule the next callback, or, while the last one waits, follow the callback the loop runs: one
+        that has run past the threshold holds the loop, and is charged.
+
+        A block is one callback running that long (a task's step calling synchronous code), seen on every
+        look since: the same ``Handle._run`` frame. The monitor's callback can also wait that long behind many
+        short callbacks, none of which held the loop: that is a busy loop (saturation, which the looks in
+        :meth:`_sample` measure), not a block, and no callback is charged for it.
+        """
+        last_look, entry.looked = entry.looked, now
+        # Where a synchronous call starting before the next look counts its thread's waits for a CPU from.
+        entry.clock.noted = entry.noted_queue.read()
         if posted is None:
             entry.posted = entry.clock.charged_until = now
             entry.queue.mark()
+            entry.holding = None
             try:
                 entry.loop.call_soon_threadsafe(self._ran, entry)
             except RuntimeError:  # closed since it was registered
                 self.unregister(entry.loop)
             return
-        if now - posted < settings.current().loop_block_threshold_s:
-            return
         frame = sys._current_frames().get(entry.thread_id)
-        if frame is not None and frame.f_code in _POLLING:
-            # The loop polls its selector with the callback still waiting: nothing on the loop holds it
-            # (the process was not scheduled, or another thread kept the interpreter). The tasks awaiting
-            # on it lost nothing to a blocker; what held it before this is charged when the callback runs.
+        # (The loop polling its selector is in no callback: the process was not scheduled, or another thread
+        # kept the interpreter, and nothing on the loop holds it.)
+        callback = _callback_frame(frame)
+        if callback is None or callback is not entry.holding:
+            # A new callback began after the last look (or none runs): what ran before it is over.
+            entry.holding, entry.holding_since = callback, last_look
+            if entry.last is not None:
+                self._block_over(entry, last_look)
             return
+        threshold = settings.current().loop_block_threshold_s
+        if now - posted < threshold or now - entry.holding_since < threshold:
+            return
+        # The block began with its callback, or as the monitor's callback was scheduled, whichever was later.
+        entry.clock.charged_until = max(entry.clock.charged_until, entry.holding_since)
         operations, where = self._holder(frame)
         self._charge(entry, operations, where, now)
+
+    @staticmethod
+    def _block_over(entry: _Watched, last_look: float) -> None:
+        """The callback charged as a block has returned, and another runs: the block ended since the last
+        look, which it is charged up to (the monitor's resolution). The next callback began after that look
+        too: if it holds the loop past the threshold, its block is charged from there."""
+        entry.last = None
+        entry.clock.in_block = False
+        entry.clock.charged_until = last_look
 
     def _sample(self, entry: _Watched, now: float) -> tuple[float, list[Invocation]]:
         """One look at the loop's thread for saturation: idle in its selector, or busy, and then on what; and
@@ -301,7 +355,8 @@ class LoopMonitor:
         # more often than the loop spends there, when its ready queue is at its longest: such a look's
         # queueing goes to the next look that finds the loop in a callback.
         polling = frame.f_code in _POLLING
-        if not polling or getattr(entry.loop, "_ready", None):
+        entry.was_busy = not polling or bool(getattr(entry.loop, "_ready", None))
+        if entry.was_busy:
             entry.busy += weight
         if polling:
             entry.carried = entry.carried + wall if getattr(entry.loop, "_ready", None) else 0.0
@@ -309,10 +364,12 @@ class LoopMonitor:
             # The tasks in the ready queue waited the look's wall time for their turn, the machine's part
             # included: a saturated loop's queue does not move while its thread waits for a CPU.
             share, entry.carried = wall + entry.carried, 0.0
-            operations, where, callback = self._walk(frame)
+            operations, where, callback, own = self._walk(frame)
             if callback is not None and callback is entry.callback:
                 entry.long += weight
-            if operations:
+            if own:
+                pass  # the package's own work: busy time, in the report's own-cost line, not an operation's nor code's
+            elif operations:
                 operations[0].consumed(weight)
             elif where is not None and not where.module.startswith(_OWN_MODULES):
                 telemetry = state.telemetry()
@@ -395,12 +452,16 @@ class LoopMonitor:
 
     def _holder(self, frame: FrameType | None) -> tuple[list[Invocation], _Site | None]:
         """:meth:`_walk` without the callback's frame."""
-        operations, where, _ = self._walk(frame)
+        operations, where, _, _ = self._walk(frame)
         return operations, where
 
-    def _walk(self, frame: FrameType | None) -> tuple[list[Invocation], _Site | None, FrameType | None]:
+    def _walk(self, frame: FrameType | None) -> tuple[list[Invocation], _Site | None, FrameType | None, bool]:
         """The running operations on the loop thread's stack (``frame``, its innermost), innermost first,
-        where the loop is held, and the frame of the callback the loop runs (None outside one).
+        where the loop is held, the frame of the callback the loop runs (None outside one), and whether the
+        innermost frames run this package's work for a call the code around them made (starting or ending
+        another operation: a saturation look there is the package's cost, which the report gives as its own,
+        not the work of the operation whose code made the call). The package's frames right above an
+        operation's own frame are that operation starting or ending: its own cost, charged to it.
 
         Where: walking out from the innermost frame, within the callback the loop runs (up to its own
         frames), the nearest frame of the application's code; library frames inside it (the standard
@@ -415,13 +476,23 @@ class LoopMonitor:
         callback: bool | None = None  # inside a callback the loop runs: unknown until a loop frame is met
         running: FrameType | None = None
         operations: list[Invocation] = []
+        # Above the innermost operation's frame, innermost first: the SDK's frames (whoever called them), then
+        # this package's (``phase`` 1), then other code's: the package's work for a call that code made.
+        phase = 0
+        own = False
         while frame is not None:
             code = frame.f_code
             invocation = loop_clock.RUNNING_FRAMES.get(frame)
             if invocation is not None:
                 if isinstance(invocation, Invocation) and invocation.running():
                     operations.append(invocation)
-            elif callback is None:
+            elif not operations and phase < 2:
+                module = str(frame.f_globals.get("__name__"))
+                if module.startswith(_OWN_PACKAGE):
+                    phase = 1
+                elif not module.startswith(_SDK_PACKAGE):
+                    own, phase = phase == 1, 2
+            if invocation is None and callback is None:
                 if code is _CALLBACK or code is _LOOP_STEP:
                     callback = code is _CALLBACK
                     running = frame if callback else None
@@ -431,8 +502,21 @@ class LoopMonitor:
                     library = _site(frame)  # a module with a name (not generated code's "<string>")
             frame = frame.f_back
         if not callback:  # the loop's own work, or no loop running on the stack: no code holds it
-            return operations, None, None
-        return operations, user or library, running
+            return operations, None, None, own
+        return operations, user or library, running, own
+
+
+def _callback_frame(frame: FrameType | None) -> FrameType | None:
+    """The frame of the callback the loop runs (``Handle._run``) on a stack whose innermost frame is
+    ``frame``; None when the loop runs none (it polls its selector, or no loop runs there)."""
+    while frame is not None:
+        code = frame.f_code
+        if code is _CALLBACK:
+            return frame
+        if code is _LOOP_STEP:
+            return None
+        frame = frame.f_back
+    return None
 
 
 def _saturated(entry: _Watched) -> bool:

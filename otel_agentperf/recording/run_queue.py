@@ -8,7 +8,8 @@ Linux counts each thread's run-queue time in ``/proc/self/task/<tid>/schedstat``
 nanoseconds); the monitor takes it out of every block it charges. The time the loop waited for a CPU is the
 machine's, not the code's: what is charged is what the code held the loop for by itself (its work and its
 synchronous waits), the same on a busy machine as on an idle one. Elsewhere, or when the file cannot be
-read, nothing is taken out.
+read, nothing is taken out. Linux adds a wait to the count as it ends: a wait still going on at a read is
+taken out at the next one, so the look during it charges its time (up to that wait, on a starved machine).
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class RunQueue:
         """Count from now."""
         self._mark = self._read()
 
+    def read(self) -> int:
+        """The thread's run-queue time so far, in nanoseconds (0: nothing read); the mark stays."""
+        return self._read()
+
     def since_mark(self) -> float:
         """Seconds the thread waited for a CPU since the mark, which moves to now."""
         reading = self._read()
@@ -51,3 +56,13 @@ class RunQueue:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def this_thread_ns() -> int:
+    """The calling thread's run-queue time so far, in nanoseconds (0 where it cannot be read). Opens the file
+    each time: for the rare call that held its loop past the threshold, never for every call."""
+    try:
+        with open("/proc/thread-self/schedstat", "rb") as stat:
+            return int(stat.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0

@@ -409,7 +409,15 @@ class OwnCost(NamedTuple):
 
     seconds: float  # each kind's sampled mean times that kind's operations
     per_operation_seconds: float
-    share: float | None  # of the run: the requests' summed time and this (None without requests)
+    share: float | None  # of ``whole`` (None without one)
+    whole: str | None  # LOOPS_WHOLE or REQUESTS_WHOLE: what the share is of
+
+
+# What the own cost's share is of. Operations on event loops: the loops' running time, the capacity the
+# package took from them (requests that overlap on a loop sum to many times its time, so a share of their
+# sum would understate it by as much). Otherwise: the requests' summed time and the own cost.
+LOOPS_WHOLE = "the event loops' running time"
+REQUESTS_WHOLE = "the requests' time and its own"
 
 
 def own_cost(rows: list[Row]) -> OwnCost | None:
@@ -429,10 +437,16 @@ def own_cost(rows: list[Row]) -> OwnCost | None:
         count * (sampled[kind].total_seconds / sampled[kind].calls if kind in sampled else mean)
         for kind, count in calls.items()
     )
+    per_operation = seconds / sum(calls.values())
+    loops = sum(row.loop_seconds for row in rows if row.kind == LOOP)
+    if 0 < seconds <= loops:  # (more than the loops ran: operations in threads too, whose whole is the requests')
+        return OwnCost(seconds, per_operation, seconds / loops, LOOPS_WHOLE)
     # A request's duration is timed from inside its start to inside its end: most of the package's own work
-    # for it lies outside, so the run is the requests' time and the own cost (a share that never passes 1).
+    # for it lies outside, so the whole is the requests' time and the own cost (a share that never passes 1).
     run = sum(row.total_seconds for row in rows if row.kind == REQUEST)
-    return OwnCost(seconds, seconds / sum(calls.values()), seconds / (run + seconds) if run else None)
+    if not run:
+        return OwnCost(seconds, per_operation, None, None)
+    return OwnCost(seconds, per_operation, seconds / (run + seconds), REQUESTS_WHOLE)
 
 
 def significant(rows: list[Row]) -> list[Row]:

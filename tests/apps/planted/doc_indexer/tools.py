@@ -8,6 +8,7 @@ import asyncio
 from appkit import Stopwatch
 
 SCORE_STEPS = 6
+SCORE_ROUNDS = 3000  # a step: a few hundred microseconds of CPU, far below a block, far above a task switch
 QUEUED = Stopwatch()  # every await of the tools: sleep(0) awaits nothing, so each is a wait for a turn on the loop
 SCORING = Stopwatch()  # the scorer's CPU steps
 
@@ -34,7 +35,7 @@ async def score(tokens: list[str]) -> int:
     total = 0
     for step in range(SCORE_STEPS):
         with SCORING.timing():
-            total += _crunch(len(tokens) + step)
+            total += _crunch(len(tokens) + step, SCORE_ROUNDS)
         with QUEUED.timing():
             await asyncio.sleep(0)
     return total
