@@ -201,6 +201,10 @@ def test_a_growing_conversation_counts_each_later_turns_excess(sdk: Recorded, se
     assert _total(sdk, names.PROMPT_FIRST_TURN_TOKENS, **grow) == 4 * inputs[0]
     assert _total(sdk, names.PROMPT_EXCESS_TOKENS, **grow) == sum(value - inputs[0] for value in inputs[1:])
     assert _total(sdk, names.PROMPT_LATER_TURNS, **{names.GEN_AI_REQUEST_MODEL: "m-other"}) == 0
+    # Each later turn carries the answers before it: the turns could not have been awaited together. The
+    # call to the other model, with the first message only, could have run beside the last turn: a run of two.
+    chatter = {names.OPERATION_KIND: names.KIND_AGENT, names.GEN_AI_AGENT_NAME: "Chatter"}
+    assert _total(sdk, names.SEQUENTIAL_CALLS, **chatter) == 2
 
 
 def test_the_findings_give_their_cost_first_and_keep_cost_order() -> None:

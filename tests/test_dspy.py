@@ -304,6 +304,7 @@ def _small_program() -> Analysis:
     return Small()  # type: ignore[return-value]
 
 
+@pytest.mark.repeat(1)  # two thousand runs in one: once is enough under --count 2 (CI time)
 def test_two_thousand_runs_leave_no_instrumentation_state(instrumented: Recorded) -> None:
     program = _small_program()
     otel_agentperf.configure(TracerProvider(), instrumented.meter_provider)  # spans go nowhere: none are kept

@@ -501,6 +501,7 @@ def _bulk(steps: int, pause: float = 0.0) -> int:
     return sum(_step(step) for step in range(steps))
 
 
+@pytest.mark.repeat(1)  # ten thousand spans and a browser: once is enough under --count 2 (CI time)
 def test_a_10000_span_run_gives_a_bounded_file_that_renders_within_the_bound(
     make_recorded: MakeRecorded, browser: Browser, tmp_path: Path
 ) -> None:

@@ -162,7 +162,7 @@ CASES = {
     ),
     "growing-prompt": Case(
         "story_coach",
-        "llm `openai/prefill-1500-story-coach`",
+        "llm `openai/prefill-600-story-coach`",
         targets="story_coach.agents:Coach.session=agent,story_coach.agents:Titler.title=agent",
     ),
     "waiting-for-a-connection": Case("price_watch", "llm `openai/slow-40-price-checker`"),

@@ -135,6 +135,7 @@ class Invocation:
         "_ended",
         "_failure",
         "_fingerprint",
+        "_follows",
         "_frame",
         "_held",
         "_held_at_start",
@@ -283,6 +284,7 @@ class Invocation:
         # the longest's, how many, their family); the runs so far: [calls, seconds, recoverable seconds].
         self._chain: tuple[float, float, float, int, str] | None = None
         self._sequential: list[float] | None = None
+        self._follows = False  # it depends on an earlier call of its parent's (a later turn of a conversation)
         self._turns: Turns | None = None  # an agent run's or a request's model conversations, by model
 
     def _record_hotspots(self, hot: dict[cpu_sampler.Location, float], attributes: Attributes) -> None:
@@ -602,9 +604,9 @@ class Invocation:
         enclosing = self._enclosing
         if enclosing is not None and enclosing._started is not None:
             loop = self._blocked + self._queued  # holding its loop, or queued for a turn on it: not waiting on I/O
-            enclosing._child_done(self._operation.kind, started, duration, perf_counter(), loop)
+            enclosing._child_done(self._operation.kind, started, duration, perf_counter(), loop, self._follows)
 
-    def _child_done(self, kind: str, started: float, duration: float, done: float, loop: float) -> None:
+    def _child_done(self, kind: str, started: float, duration: float, done: float, loop: float, follows: bool) -> None:
         """A call this one made, started at ``started``, has finished (its recording over at ``done``): it
         extends the run of calls awaited one after another, or ends it and may begin the next.
 
@@ -612,13 +614,15 @@ class Invocation:
         more than :data:`SEQUENTIAL_GAP` later: this operation awaited one, then at once the other. A call
         that held its event loop, or queued for its turn on a saturated one, for half its time or more
         (``loop`` seconds) was not waiting on I/O: run beside the others it would have taken as long, so it
-        ends the run.
+        ends the run. A call that ``follows`` an earlier one (a model call whose prompt grew since its
+        conversation's first turn: it carries the answers before it) could not have started sooner: it
+        begins a run of its own.
         """
         family = _IO_FAMILIES.get(kind) if loop * 2 < duration else None
         chain = self._chain
         if chain is not None:
             end, seconds, longest, count, chained = chain
-            if family == chained and 0.0 <= started - end <= SEQUENTIAL_GAP:
+            if family == chained and not follows and 0.0 <= started - end <= SEQUENTIAL_GAP:
                 self._chain = (done, seconds + duration, max(longest, duration), count + 1, chained)
                 return
             self._close_chain()
@@ -1036,6 +1040,7 @@ class LLMInvocation(Invocation):
         count, first_tokens, first_seconds = state
         turns[key] = (count + 1, first_tokens, first_seconds)
         excess = max(input_tokens - first_tokens, 0)
+        self._follows = excess > 0  # its prompt carries what the turns before it answered
         usd = price.cost(excess, 0) if price is not None and excess else None
         # What it took beyond the first turn, up to the part of its time its extra tokens are of its prompt:
         # a turn whose prompt did not grow took nothing for growth, however long it waited for its loop or

@@ -6,7 +6,7 @@ import time
 
 import openai
 
-COACH_MODEL = "prefill-1500-story-coach"  # reads its prompt: a longer prompt answers later
+COACH_MODEL = "prefill-600-story-coach"  # reads its prompt: a longer prompt answers later
 EXCESS_SECONDS: list[float] = []  # per later turn: its time beyond the conversation's first turn
 
 
