@@ -481,6 +481,10 @@ def test_compare_html_shows_the_causes_as_the_json_has_them(app_run: Run, browse
     assert llm and llm[-1].startswith("residual: ") and all(part in terminal for part in llm)
     counted = page.locator("#counts li").all_text_contents()
     assert counted and all(line in terminal for line in counted)
+    # The diagnoses, line for line as the terminal and the JSON give them.
+    diagnosed = page.locator("#diagnoses li").all_text_contents()
+    assert diagnosed == [diagnosis["line"] for diagnosis in comparison["diagnoses"]]
+    assert diagnosed and all(line in terminal for line in diagnosed)
     assert page.locator("#counts p").all_text_contents()[0] in terminal
     page.screenshot(path=str(_artifacts(tmp_path) / "html-compare.png"), full_page=True)
 

@@ -442,6 +442,13 @@
         "Per request",
         data.counts.map((group) => [el("p", {}, group.heading), el("ul", {}, group.lines.map((line) => el("li", {}, line)))])
       ),
+      data.diagnoses.length
+        ? section(
+            "diagnoses",
+            "Diagnoses (as the report gives them, per request; the largest change first)",
+            el("ul", {}, data.diagnoses.map((line) => el("li", {}, line)))
+          )
+        : null,
       comparison.notes.length ? section("notes", "Notes", el("ul", {}, comparison.notes.map((note) => el("li", {}, note)))) : null,
     ];
     main.replaceChildren(...parts.filter(Boolean));

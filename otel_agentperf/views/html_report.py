@@ -219,5 +219,6 @@ def render_compare(comparison: Comparison) -> str:
         "leads": [compare_output.lead(root) for root in comparison.roots],
         "roots": roots,
         "counts": [{"heading": heading, "lines": lines} for heading, lines in compare_output.count_groups(comparison)],
+        "diagnoses": [compare_output.diagnosis_text(diagnosis) for diagnosis in comparison.diagnoses],
     }
     return page(f"otel-agentperf compare: {comparison.base} → {comparison.new}", "compare", data)
