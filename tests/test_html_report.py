@@ -381,6 +381,25 @@ def _blocked_events(path: Path) -> dict[str, list[tuple[float, str, str, int]]]:
     return found
 
 
+def _calls_to(function: str) -> list[str]:
+    """The blocking app's call stack to ``function``'s sleep, as ``module:function:line``, outermost first."""
+    source = BLOCKING_APP.read_text().splitlines()
+
+    def line(inside: str, text: str) -> int:
+        start = next(
+            n for n, code in enumerate(source, 1) if code.startswith(("def ", "async def ")) and f" {inside}(" in code
+        )
+        return next(n for n, code in enumerate(source, 1) if n > start and text in code)
+
+    module = BLOCKING_APP.stem
+    calls = [f"{module}:main:{line('main', 'await planner(request)')}"]
+    if function == "parse_slowly":
+        calls.append(f"{module}:planner:{line('planner', 'parse_slowly()')}")
+    else:
+        calls.append(f"{module}:planner:{line('planner', 'crunch(request)')}")
+    return [*calls, f"{module}:{function}:{line(function, 'time.sleep(HELD)')}"]
+
+
 def test_each_operation_that_held_the_loop_shows_where_the_monitor_saw_it(
     blocking_run: Run, browser: Browser, tmp_path: Path
 ) -> None:
@@ -399,7 +418,7 @@ def test_each_operation_that_held_the_loop_shows_where_the_monitor_saw_it(
     # Under each operation, its sites as its spans' events say: function, file name (never the folders), line.
     lines = [number for number, text in enumerate(BLOCKING_APP.read_text().splitlines(), 1) if "sleep(HELD)" in text]
     events = _blocked_events(blocking_run.saved)
-    seen = 0
+    seen = stacks = 0
     for label, span_name, function in (
         ("agent async_planner", "invoke_agent async_planner", "parse_slowly"),
         ("tool crunch", "execute_tool crunch", "crunch"),
@@ -417,8 +436,12 @@ def test_each_operation_that_held_the_loop_shows_where_the_monitor_saw_it(
                 assert (name, file) == (function, BLOCKING_APP.name) and line in lines
                 seen += len(times)
         bar = bars.filter(has=page.locator(".label", has_text=label))
-        assert bar.locator("ul.parts > li").all_text_contents() == expected
-    assert seen > 0  # six blocks of 60 ms: the monitor saw where at least one was
+        assert bar.locator("ul.parts > li > span.part").all_text_contents() == expected
+        # With each site the monitor saw, the call stack to it: the app's frames, outermost first, by module.
+        for stack in bar.locator("ul.parts > li details.stack pre").all_text_contents():
+            assert stack.splitlines() == _calls_to(function), stack
+            stacks += 1
+    assert seen > 0 and stacks > 0  # six blocks of 60 ms: the monitor saw where at least one was, and its stack
     assert "/" not in (page.locator("#blocking").text_content() or "")  # no machine path
     page.screenshot(path=str(_artifacts(tmp_path) / "html-blocking.png"), full_page=True)
     # Nothing was spent on models: the summary has no tokens or cost to show.

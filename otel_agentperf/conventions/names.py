@@ -175,6 +175,10 @@ KIND_WAITED: Final = "waited"
 WAITED_NAME: Final = "event loop held by other code"
 CODE_FILE_PATH: Final = "code.file.path"
 CODE_LINE_NUMBER: Final = "code.line.number"
+# The call stack where a loop was held, outermost call first, one ``module:function:line`` per line (module
+# names, never a machine's folders): the conventions' attribute for a stack trace.
+CODE_STACKTRACE: Final = "code.stacktrace"
+STACK_LIMIT: Final = 16  # frames kept, the innermost
 FILE_NAME: Final = "agentperf.file.name"
 FILE_PATH: Final = "agentperf.file.path"
 FILE_SIZE: Final = "agentperf.file.size"

@@ -44,7 +44,22 @@
           el("span", { class: "label" }, item.label),
           el("span", { class: "track" }, bar),
           el("span", { class: "figure" }, item.text),
-          item.parts && item.parts.length ? el("ul", { class: "parts" }, item.parts.map((part) => el("li", {}, part))) : null
+          item.parts && item.parts.length
+            ? el(
+                "ul",
+                { class: "parts" },
+                item.parts.map((part, i) =>
+                  el(
+                    "li",
+                    {},
+                    el("span", { class: "part" }, part),
+                    item.stacks && item.stacks[i]
+                      ? el("details", { class: "stack" }, el("summary", {}, "call stack"), el("pre", {}, item.stacks[i]))
+                      : null
+                  )
+                )
+              )
+            : null
         );
       })
     );

@@ -85,8 +85,9 @@ class Telemetry(Protocol):
     process: critical_path.ProcessPath  # the caller of operations outside any request
 
 
-# Where a blocked event loop was held: (code.function.name, code.file.path, code.line.number).
-Location = tuple[str, str, int]
+# Where a blocked event loop was held: (code.function.name, code.file.path, code.line.number,
+# code.stacktrace: empty when not read).
+Location = tuple[str, str, int, str]
 
 
 def token_count(value: object) -> int | None:
@@ -402,6 +403,11 @@ class Invocation:
         if started is None:
             self._telemetry.recorder.event_loop_blocked(seconds, self._metric_attributes, self._operation.kind)
         return seconds
+
+    def needs_where(self) -> bool:
+        """Whether the loop monitor has yet to say where it held its loop (only the first block's place is
+        kept: reading its whole stack is for that one)."""
+        return (self._outer or self)._where is None
 
     def consumed(self, seconds: float) -> None:
         """The loop monitor saw this operation's code running on its loop for ``seconds`` (a look's share)."""
@@ -748,8 +754,10 @@ class Invocation:
             self._pending[names.EVENT_LOOP_BLOCKED_TIME] = flagged
             event: dict[str, AttributeValue] = {names.EVENT_LOOP_BLOCKED_TIME: flagged}
             if self._where is not None:
-                function, path, line = self._where
+                function, path, line, stack = self._where
                 event.update({names.CODE_FUNCTION: function, names.CODE_FILE_PATH: path, names.CODE_LINE_NUMBER: line})
+                if stack:
+                    event[names.CODE_STACKTRACE] = stack
             self.span.add_event(names.EVENT_LOOP_BLOCKED_EVENT, event)
         if self._on_loop is not None and self._operation.kind in names.EXCLUSIVE_KINDS:
             return {**attributes, names.BLOCKING_EVENT_LOOP: "true" if flagged else "false"}, blocked

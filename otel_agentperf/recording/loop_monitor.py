@@ -104,10 +104,11 @@ class _Site(NamedTuple):
     path: str
     line: int
     module: str
+    stack: str = ""  # the call stack to it (:func:`_stack`), read only for an operation's first block
 
     @property
     def location(self) -> Location:
-        return self.function, self.path, self.line
+        return self.function, self.path, self.line, self.stack
 
     @property
     def name(self) -> str:
@@ -318,6 +319,8 @@ class LoopMonitor:
         # The block began with its callback, or as the monitor's callback was scheduled, whichever was later.
         entry.clock.charged_until = max(entry.clock.charged_until, entry.holding_since)
         operations, where = self._holder(frame)
+        if where is not None and operations and operations[0].needs_where():
+            where = where._replace(stack=_stack(frame))
         self._charge(entry, operations, where, now)
 
     @staticmethod
@@ -504,6 +507,29 @@ class LoopMonitor:
         if not callback:  # the loop's own work, or no loop running on the stack: no code holds it
             return operations, None, None, own
         return operations, user or library, running, own
+
+
+def _stack(frame: FrameType | None) -> str:
+    """The call stack inside the callback the loop runs, outermost call first, one ``module:function:line``
+    per line (``names.CODE_STACKTRACE``): the application's frames, and of each run of library frames the
+    one the application called (``json:loads``, ``time:sleep`` is C and has none); this package's frames
+    are left out. At most ``names.STACK_LIMIT`` lines, the innermost."""
+    lines: list[str] = []
+    called: str | None = None  # the outermost library frame of the run being walked out of
+    while frame is not None and len(lines) < names.STACK_LIMIT:
+        code = frame.f_code
+        if code is _CALLBACK or code is _LOOP_STEP:
+            break
+        site = _site(frame)
+        if _user_code(code.co_filename):
+            if called is not None:
+                lines.append(called)
+                called = None
+            lines.append(f"{site.name}:{site.line}")
+        elif not site.module.startswith(_OWN_PACKAGE) and not code.co_filename.startswith("<"):
+            called = f"{site.name}:{site.line}"
+        frame = frame.f_back
+    return "\n".join(reversed(lines))
 
 
 def _callback_frame(frame: FrameType | None) -> FrameType | None:

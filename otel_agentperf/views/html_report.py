@@ -120,7 +120,7 @@ def run_data(
     for row in operations:
         if row.blocked_seconds:
             label = f"{row.kind} {row.name}"
-            found = sites.get(label, html_traces.Sites(sites=[], texts=[], left_out=0))
+            found = sites.get(label, html_traces.Sites(sites=[], texts=[], stacks=[], left_out=0))
             left_out = [f"{found['left_out']} more sites left out"] if found["left_out"] else []
             blocking.append(
                 {
@@ -129,6 +129,7 @@ def run_data(
                     "text": f"{ms(row.blocked_seconds)} ms",
                     "sites": found["sites"],
                     "parts": found["texts"] + left_out,
+                    "stacks": found["stacks"],
                 }
             )
     retried = [

@@ -201,6 +201,7 @@ class Sites(TypedDict):
 
     sites: list[dict[str, object]]
     texts: list[str]
+    stacks: list[str]  # each site's call stack, as its longest block's span event gives it ("" without)
     left_out: int
 
 
@@ -210,12 +211,16 @@ class _Held:
 
     count: int = 0
     seconds: float = 0.0
+    stack: str = ""  # the call stack of its longest block that has one
+    longest: float = 0.0
 
 
-def _blocked_events(requests: list[ExportTraceServiceRequest]) -> dict[bytes, list[tuple[float, str, str, int]]]:
-    """Each span's ``agentperf.event_loop.blocked`` events as (seconds, function, file name, line), by span id.
-    The file's name only: its folders are a machine's path."""
-    found: dict[bytes, list[tuple[float, str, str, int]]] = {}
+def _blocked_events(
+    requests: list[ExportTraceServiceRequest],
+) -> dict[bytes, list[tuple[float, str, str, int, str]]]:
+    """Each span's ``agentperf.event_loop.blocked`` events as (seconds, function, file name, line, stack), by
+    span id. The file's name only: its folders are a machine's path (the stack names modules)."""
+    found: dict[bytes, list[tuple[float, str, str, int, str]]] = {}
     for _, span in _spans(requests):
         for event in span.events:
             if event.name != names.EVENT_LOOP_BLOCKED_EVENT:
@@ -227,7 +232,9 @@ def _blocked_events(requests: list[ExportTraceServiceRequest]) -> dict[bytes, li
             function = values[names.CODE_FUNCTION].string_value if names.CODE_FUNCTION in values else ""
             path = values[names.CODE_FILE_PATH].string_value if names.CODE_FILE_PATH in values else ""
             line = values[names.CODE_LINE_NUMBER].int_value if names.CODE_LINE_NUMBER in values else 0
-            found.setdefault(span.span_id, []).append((seconds, function, PurePath(path).name if path else "", line))
+            stack = values[names.CODE_STACKTRACE].string_value if names.CODE_STACKTRACE in values else ""
+            file = PurePath(path).name if path else ""
+            found.setdefault(span.span_id, []).append((seconds, function, file, line, stack))
     return found
 
 
@@ -246,10 +253,12 @@ def blocking_sites(requests: list[ExportTraceServiceRequest]) -> dict[str, Sites
         pending += node.children
         if node.kind and node.span_id in events:
             sites = by_label.setdefault(f"{node.kind} {node.label}", {})
-            for seconds, function, file, line in events[node.span_id]:
+            for seconds, function, file, line, stack in events[node.span_id]:
                 held = sites.setdefault((function, file, line), _Held())
                 held.count += 1
                 held.seconds += seconds
+                if stack and seconds > held.longest:
+                    held.stack, held.longest = stack, seconds
     found: dict[str, Sites] = {}
     for label, sites in by_label.items():
         ordered = sorted(sites.items(), key=lambda item: -item[1].seconds)[:MAX_SITES]
@@ -264,6 +273,7 @@ def blocking_sites(requests: list[ExportTraceServiceRequest]) -> dict[str, Sites
                 for (function, file, line), held in ordered
             ],
             "texts": texts,
+            "stacks": [held.stack for _, held in ordered],
             "left_out": max(len(sites) - MAX_SITES, 0),
         }
     return found
