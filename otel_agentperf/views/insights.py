@@ -387,8 +387,8 @@ def diagnoses(rows: list[Row]) -> list[Finding]:
                     "overlap",
                     f"{_label(row)} ran {row.sequential_calls:g} model or tool calls one after another, with no "
                     f"work of its own between them: {ms(row.recoverable_seconds)} ms recoverable by running them "
-                    f"together ({ms(together)} ms instead of {ms(row.sequential_seconds)} ms; "
-                    f"{ms(per_call)} ms per {row.kind} call)",
+                    f"together, where none needs another's result ({ms(together)} ms instead of "
+                    f"{ms(row.sequential_seconds)} ms; {ms(per_call)} ms per {row.kind} call)",
                     row,
                 )
             )
