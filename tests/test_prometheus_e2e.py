@@ -26,6 +26,8 @@ from otel_agentperf.runtime.settings import read_toml
 from otel_agentperf.stack import bundle, dashboards
 from tests.test_launcher import _free_port
 
+pytestmark = pytest.mark.repeat(1)  # a real Prometheus scraping a real app per layout: once (CI time)
+
 ROOT = Path(__file__).resolve().parent.parent
 # A second: a scrape of a busy app must finish within the interval (its timeout), or its series go stale.
 SCRAPE_INTERVAL = "1s"
