@@ -232,14 +232,14 @@ def test_back_to_back_short_blocks_are_never_charged_more_than_they_ran(monitore
 
 @ap.tool
 def parse_page(page: int) -> int:
-    time.sleep(0.022)  # past the 20 ms threshold: each call charges itself as it returns
+    time.sleep(0.03)  # past the 20 ms threshold: each call charges itself as it returns
     return page
 
 
 async def _pages_parsed_in_one_step() -> None:
     for _ in range(4):
         await asyncio.sleep(0.001)
-        for page in range(3):  # three calls in one step of the task: 66 ms the loop never gets back
+        for page in range(3):  # three calls in one step of the task: 90 ms the loop never gets back
             parse_page(page)
 
 
@@ -399,8 +399,9 @@ def cpu_bound_settings(cpu_seconds: float) -> dict[str, int]:
 
 def test_a_synchronous_call_that_waited_for_a_cpu_is_flagged_for_what_it_ran(recorded: Recorded) -> None:
     """A config load of 12 ms of work on a CPU a burner shares takes 20 ms or more of wall time: past the
-    threshold by the wall clock, yet its code held the loop 12 ms; the rest the thread waited for a CPU, the
-    machine's time. It is not flagged; a load of 30 ms of work is, and is charged about that."""
+    threshold by the wall clock, yet its code ran 12 ms; the rest the thread waited for a CPU, the machine's
+    time. It is no blocker, and is not flagged; a load of 30 ms of work is, and is charged the time it held
+    the loop, as the tasks awaiting on it lived it (its wall time, as the app's own stopwatch says)."""
     burner = subprocess.Popen(
         [sys.executable, "-c", "import os\nos.sched_setaffinity(0, {0})\nprint(flush=True)\nwhile True: pass"],
         stdout=subprocess.PIPE,
@@ -434,7 +435,8 @@ def test_a_synchronous_call_that_waited_for_a_cpu_is_flagged_for_what_it_ran(rec
     flagged = {p.attributes[names.BLOCKING_EVENT_LOOP]: p.count for p in points}
     assert flagged.get("true") == 1, flagged  # the 30 ms one only
     charged = recorded.counter(BLOCKED, **{names.CONFIG_LOADER: "cpu_bound_settings"})
-    assert 0.03 * 0.8 <= charged <= 0.03 * 1.5 + 3 * 0.012, charged
+    # The block's wall time, and at most the parts of the others' the monitor's looks took for blocks.
+    assert 0.9 * walls[0.03] <= charged <= walls[0.03] + 3 * walls[0.012], (charged, walls)
 
 
 def test_a_forked_childs_copy_of_a_run_queue_reads_nothing() -> None:

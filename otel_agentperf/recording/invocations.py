@@ -125,6 +125,7 @@ class Invocation:
     __slots__ = (
         "_attributes",
         "_blocked",
+        "_call_starved",
         "_chain",
         "_children",
         "_consumed",
@@ -212,8 +213,10 @@ class Invocation:
         self._held = 0.0
         self._counts_call = bool(on_loop) and not steps  # a call holds the loop from its start to its return
         # For such a call, its loop thread's run-queue time as the monitor last read it, at most a look before
-        # the call started: what of its time the thread waited for a CPU is the machine's, not held by its code.
+        # the call started; and, for a call that ran past the threshold, the seconds its thread waited for a
+        # CPU meanwhile (the machine's, not its code's: no part of whether it blocked the loop).
         self._noted = loop_clock.noted() if self._counts_call else 0
+        self._call_starved = 0.0
         # An awaiting operation on a watched loop: the loop's clock, and what it read as this one started.
         self._waits_on = waits_on
         self._held_at_start = waits_on.reading() if waits_on is not None else 0.0
@@ -479,11 +482,13 @@ class Invocation:
     def _end(self, error: BaseException | None, result: object) -> None:
         started = self._started
         if self._counts_call and started is not None:  # the synchronous call returned or raised: it held its
-            self._counts_call = False  # loop until now, but for what its thread waited for a CPU meanwhile
+            self._counts_call = False  # loop until now
             ran = perf_counter() - started
-            if ran >= self._telemetry.block_threshold and self._noted:  # (the rare call that long: one read)
-                ran -= min(max(run_queue.this_thread_ns() - self._noted, 0) / 1e9, ran)
             self._held += ran
+            if ran >= self._telemetry.block_threshold and self._noted:  # (the rare call that long: one read)
+                # What of that its thread waited for a CPU: a call that ran 1 ms and waited 30 ms on a loaded
+                # machine held the loop those 31 ms, but is no blocker for it.
+                self._call_starved = min(max(run_queue.this_thread_ns() - self._noted, 0) / 1e9, ran)
         if error is None:
             if self._on_result is not None:
                 try:
@@ -738,7 +743,9 @@ class Invocation:
         """
         threshold = self._telemetry.block_threshold
         own_held = self._held - children_held
-        blocked = max(self._blocked, own_held if own_held >= threshold else 0.0)
+        # A block when its code held the loop past the threshold by itself, its thread's waits for a CPU left
+        # out; charged then all the time it held the loop, as the tasks awaiting on it lived it.
+        blocked = max(self._blocked, own_held if own_held - self._call_starved >= threshold else 0.0)
         if blocked > self._blocked:  # the part the monitor did not see (all of it, without the monitor)
             clock = loop_clock.current()
             if clock is not None:  # the loop was held that much longer than the monitor saw

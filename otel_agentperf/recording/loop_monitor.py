@@ -83,9 +83,6 @@ _POLLING = frozenset(
 # look reads the loop thread's stack and its ready queue, about 50-230 us of the GIL at 50 tasks in operations.
 SAMPLE_S = 0.02
 WINDOW_S = 1.0  # a loop's saturation is judged over windows of at least this much wall time
-# The last window, cut short as the loop stops, is judged when it is at least this long: ten looks, as many
-# as a sampler needs for a share (a loop that ran 0.7 s saturated was saturated, however short its life).
-LAST_WINDOW_S = 10 * SAMPLE_S
 SATURATED_SHARE = 0.9  # busy for this share of a window or more: the window is saturated
 # The loop's own callbacks and the monitor's (reading its wake-up pipe, the monitor's callback): busy time of
 # the loop, never a code row of the application's.
@@ -164,6 +161,7 @@ class _Watched:
         "thread_id",
         "wall",
         "was_busy",
+        "window_held",
     )
 
     def __init__(self, loop: Any, thread_id: int, native_id: int, thread_name: str) -> None:
@@ -191,6 +189,7 @@ class _Watched:
         # moment for its turn on a loop with time to spare is not slowed by the loop).
         self.held: dict[Invocation, float] = {}
         self.clock = loop_clock.register(loop)  # every block measured on it, for the tasks that waited
+        self.window_held = self.clock.held  # its reading as the current saturation window began
         self.posted: float | None = None  # when the callback the loop has not run yet was scheduled
         self.looked = perf_counter()  # the last look's time
         # While that callback waits: the callback frame the loop was running at the last look, and the look
@@ -242,9 +241,10 @@ class LoopMonitor:
         entry.running += running
         if entry.was_busy:
             entry.busy += running
-        # The last, shorter window, judged alike when long enough, or when the loop ran whole windows before it.
-        judged = entry.wall >= LAST_WINDOW_S or entry.seen >= WINDOW_S
-        _close_window(entry, entry.wall if judged and _saturated(entry) else 0.0)
+        # The last, shorter window, judged alike when the loop ran whole windows before it: saturation is a
+        # loop busy for a second or more, and a loop that lived less (a script's start, a short test) was busy
+        # starting, not saturated.
+        _close_window(entry, entry.wall if entry.seen >= WINDOW_S and _saturated(entry) else 0.0)
 
     def _run(self) -> None:
         inside.on = True  # this thread's calls into wrapped functions are the package's own
@@ -546,10 +546,12 @@ def _callback_frame(frame: FrameType | None) -> FrameType | None:
 
 
 def _saturated(entry: _Watched) -> bool:
-    """The window was busy for :data:`SATURATED_SHARE` of it or more, at most half of that in callbacks seen
-    running on two saturation looks in a row: many short callbacks, not one long one (a block, which has its
-    own sentence)."""
-    return entry.busy >= SATURATED_SHARE * entry.running and entry.long <= entry.busy / 2
+    """The window was busy for :data:`SATURATED_SHARE` of it or more, at most half of that in long
+    callbacks: blocks (what the loop's clock counted in the window: the monitor's and the synchronous calls'
+    own) and callbacks seen running on two saturation looks in a row. Many short callbacks, not long ones
+    (a block has its own sentence, which names the blocker and what the others waited)."""
+    blocks = entry.clock.held - entry.window_held
+    return entry.busy >= SATURATED_SHARE * entry.running and entry.long + blocks <= entry.busy / 2
 
 
 def _close_window(entry: _Watched, saturated: float) -> None:
@@ -566,6 +568,7 @@ def _close_window(entry: _Watched, saturated: float) -> None:
     busy = entry.busy * entry.wall / entry.running if entry.running > 0 else 0.0
     telemetry.recorder.event_loop_window(entry.wall, busy, saturated, entry.queued, attributes)
     entry.seen += entry.wall
+    entry.window_held = entry.clock.held
     entry.running = entry.busy = entry.long = entry.queued = entry.wall = 0.0
 
 

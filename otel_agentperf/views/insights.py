@@ -43,6 +43,9 @@ _EXPLAINS = 0.5  # holding the loop for this share of its own time explains an o
 # its error, not a cost (an await of ``sleep(0)`` behind fifty tasks is all queue).
 _RESIDUE = 0.25
 _BUSIEST = 4  # operations and code a saturated loop's sentence names, the most first
+# Held time under the default blocking threshold in all is no finding: no block of its was past the threshold
+# (a few milliseconds an operation got of a block that began in the code around it, say).
+_LEAST_HELD = 0.02
 
 
 def _label(row: Row) -> str:
@@ -344,12 +347,12 @@ def _holding_the_loop(rows: list[Row]) -> list[Finding]:
     found: list[Finding] = []
     for row in rows:
         times = f" in {row.blocking:g} of {row.calls:g} calls" if row.blocking else ""
-        if row.blocked_seconds:
+        if row.blocked_seconds >= _LEAST_HELD:
             caused = waited * row.blocked_seconds / held
             others = (
                 f"the tasks awaiting beside it waited {ms(caused)} ms in all"
                 if caused >= 0.0005
-                else "every other task on the loop waited"
+                else "no operation awaiting on the loop was timed waiting for it"
             )
             found.append(
                 Finding(
