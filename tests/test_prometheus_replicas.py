@@ -311,7 +311,12 @@ def test_the_recording_rules_sum_the_replicas(deployment: Deployment) -> None:
     assert calls["metric"]["gen_ai_request_model"] == "gpt-4o-mini"
     requests = dict(service["values"])
     matched = [(float(value), float(requests[at])) for at, value in calls["values"] if at in requests]
-    assert matched and all(value == pytest.approx(expected, rel=1e-9) for value, expected in matched)
+    # A scrape that lands between a request's model call ending and the request ending counts the call first:
+    # while requests run, the rates can differ by a request in flight per replica over the 300 s window (a
+    # missing replica would take a third of the rate away: at the later points, several times that).
+    in_flight = 1.1 * len(deployment.ports) / 300
+    assert matched and all(abs(value - expected) <= in_flight for value, expected in matched), matched
+    assert max(expected for _, expected in matched) > 3 * in_flight  # enough requests for a third to show
     assert float(_recorded(deployment, f"{model}:p95_rate5m")[0]["values"][-1][1]) > 0
     tokens = _recorded(deployment, "job_model_type:gen_ai_client_token_usage_sum:rate5m")
     assert {series["metric"]["gen_ai_token_type"] for series in tokens} == {"input", "output"}
