@@ -254,21 +254,26 @@ def _run_and_scrape(case: Case, concurrency: int, base_url: str, workdir: Path) 
     return scraped, json.loads(measure.read_text())
 
 
-@pytest.mark.parametrize("concurrency", [1, 8])
-@pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
-def test_first_bottleneck_names_the_planted_culprit_and_its_cost(
-    case: Case, concurrency: int, server: Any, tmp_path: Path
-) -> None:
-    scraped, measured = _run_and_scrape(case, concurrency, server.base_url, tmp_path)
+def _reported(case: Case, concurrency: int, base_url: str, tmp_path: Path) -> tuple[str, dict[str, Any]]:
+    """The app's report (``report --file`` on its scrape), its invariants checked, and what the app measured."""
+    scraped, measured = _run_and_scrape(case, concurrency, base_url, tmp_path)
     scrape_file = tmp_path / "scraped.prom"
     scrape_file.write_text(scraped, encoding="utf-8")
     result = subprocess.run(
         [_cli(), "report", "--file", str(scrape_file)], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
-    report = result.stdout
-    print(report)
-    invariants.check_text(report)
+    print(result.stdout)
+    invariants.check_text(result.stdout)
+    return result.stdout, measured
+
+
+@pytest.mark.parametrize("concurrency", [1, 8])
+@pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
+def test_first_bottleneck_names_the_planted_culprit_and_its_cost(
+    case: Case, concurrency: int, server: Any, tmp_path: Path
+) -> None:
+    report, measured = _reported(case, concurrency, server.base_url, tmp_path)
     print("measured by the app:", measured)
     line = first_bottleneck(report)
     assert case.culprit in line, f"the first bottleneck is not {case.culprit}: {line}"
@@ -344,16 +349,7 @@ def test_a_clean_app_gets_no_culprit(concurrency: int, server: Any, tmp_path: Pa
     appended a line at a time, no synchronous client. Its report ranks its models first and names no culprit.
     The one loop holding it may show is the OpenAI SDK's own first call (its lazy imports, in the warm-up),
     under 150 ms once: a planted blocker holds the loop 20 ms or more in each of 16 requests."""
-    scraped, _ = _run_and_scrape(Case("help_center", "no culprit"), concurrency, server.base_url, tmp_path)
-    scrape_file = tmp_path / "scraped.prom"
-    scrape_file.write_text(scraped, encoding="utf-8")
-    result = subprocess.run(
-        [_cli(), "report", "--file", str(scrape_file)], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    report = result.stdout
-    print(report)
-    invariants.check_text(report)
+    report, _ = _reported(Case("help_center", "no culprit"), concurrency, server.base_url, tmp_path)
     lines = report.splitlines()
     said = [line[2:] for line in lines[lines.index("Bottlenecks:") + 1 :] if line.startswith("- ")]
     assert said[0].startswith("llm `openai/slow-"), said
