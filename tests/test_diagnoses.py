@@ -350,3 +350,16 @@ def test_own_time_within_the_error_of_a_sampled_queue_is_not_named() -> None:
     assert said == [
         "tool `crunch` takes 71% of the operations' own time (4000.0 ms of 5600.0 ms, over 800 calls, p95 - ms)"
     ]
+
+
+def test_held_time_under_the_threshold_in_all_is_no_finding_and_no_wait_is_claimed_unmeasured() -> None:
+    """A model call got 3.6 ms of a block that began in the code around it: no block of its own, no
+    sentence. A tool that held the loop 60 ms with nothing timed waiting for it is named, without a claim
+    that other tasks waited."""
+    model = Row("llm", "openai/m", calls=4, total_seconds=0.2, self_seconds=0.2, blocked_seconds=0.0036)
+    tool = Row("tool", "crunch", calls=3, total_seconds=0.06, self_seconds=0.06, blocked_seconds=0.06)
+    said = [line for line in insights.bottlenecks([model, tool]) if "held the asyncio event loop" in line]
+    assert said == [
+        "tool `crunch` held the asyncio event loop for 60.0 ms (synchronous work or I/O in async code): "
+        "no operation awaiting on the loop was timed waiting for it"
+    ]

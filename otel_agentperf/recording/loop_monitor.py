@@ -86,8 +86,8 @@ WINDOW_S = 1.0  # a loop's saturation is judged over windows of at least this mu
 SATURATED_SHARE = 0.9  # busy for this share of a window or more: the window is saturated
 # The loop's own callbacks and the monitor's (reading its wake-up pipe, the monitor's callback): busy time of
 # the loop, never a code row of the application's.
-_OWN_MODULES = ("asyncio.", "otel_agentperf.")
 _OWN_PACKAGE = "otel_agentperf."
+_OWN_MODULES = ("asyncio.", _OWN_PACKAGE)
 _SDK_PACKAGE = "opentelemetry."  # the SDK's frames innermost are the package's work when the package called them
 _READY_LIMIT = 1000  # ready callbacks looked at per look: a bound on the watchdog's work, never reached in practice
 _CHAIN_LIMIT = 64  # awaits followed down one task's chain
@@ -149,7 +149,6 @@ class _Watched:
         "long",
         "looked",
         "loop",
-        "noted_queue",
         "pending",
         "posted",
         "queue",
@@ -167,10 +166,10 @@ class _Watched:
     def __init__(self, loop: Any, thread_id: int, native_id: int, thread_name: str) -> None:
         self.loop = loop
         self.thread_id = thread_id
-        # What of a block, and of a saturation look's time, the loop's thread spent waiting for a CPU.
+        # What of a block, and of a saturation look's time, the loop's thread spent waiting for a CPU (the
+        # block's, read at each look for the synchronous calls too: ``LoopClock.noted``).
         self.queue = RunQueue(native_id)
         self.sampled_queue = RunQueue(native_id)
-        self.noted_queue = RunQueue(native_id)
         self.attributes = {names.THREAD_NAME: thread_name}  # what names the loop (bounded as it is recorded)
         self.sampled = perf_counter()  # the last look's time: the next look stands for the time since
         # The current saturation window: its running time, the part busy, and the part of that in one callback
@@ -236,7 +235,6 @@ class LoopMonitor:
         running = max(tail - entry.sampled_queue.since_mark(), 0.0)
         entry.queue.close()
         entry.sampled_queue.close()
-        entry.noted_queue.close()
         entry.wall += tail
         entry.running += running
         if entry.was_busy:
@@ -293,7 +291,7 @@ class LoopMonitor:
         """
         last_look, entry.looked = entry.looked, now
         # Where a synchronous call starting before the next look counts its thread's waits for a CPU from.
-        entry.clock.noted = entry.noted_queue.read()
+        entry.clock.noted = entry.queue.read()
         if posted is None:
             entry.posted = entry.clock.charged_until = now
             entry.queue.mark()
@@ -370,11 +368,10 @@ class LoopMonitor:
             operations, where, callback, own = self._walk(frame)
             if callback is not None and callback is entry.callback:
                 entry.long += weight
-            if own:
-                pass  # the package's own work: busy time, in the report's own-cost line, not an operation's nor code's
-            elif operations:
+            # A look at the package's own work is busy time, in the report's own-cost line: no one's consumption.
+            if not own and operations:
                 operations[0].consumed(weight)
-            elif where is not None and not where.module.startswith(_OWN_MODULES):
+            elif not own and not operations and where is not None and not where.module.startswith(_OWN_MODULES):
                 telemetry = state.telemetry()
                 code = telemetry.bounds.metric_attributes({names.CODE_FUNCTION: where.name})
                 telemetry.recorder.event_loop_consumed(weight, code, None)
