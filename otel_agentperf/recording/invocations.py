@@ -161,7 +161,6 @@ class Invocation:
         "_snapshot",
         "_started",
         "_started_ns",
-        "_starved",
         "_step_frame",
         "_telemetry",
         "_token",
@@ -221,9 +220,6 @@ class Invocation:
         self._waits_on = waits_on
         self._held_at_start = waits_on.reading() if waits_on is not None else 0.0
         self._blocked = 0.0  # seconds the loop monitor saw this operation hold the loop
-        # and the seconds of those blocks the loop's thread waited for a CPU: not charged to it as holding,
-        # but not time it waited for others either
-        self._starved = 0.0
         # Loop saturation (the monitor's looks): seconds it was seen running on its loop, and seconds it was
         # ready to go on but queued behind other callbacks there.
         self._consumed = 0.0
@@ -383,20 +379,18 @@ class Invocation:
             self._protocol_attributes = {}
         self._protocol_attributes.update(attributes)
 
-    def blocked(self, seconds: float, where: Location | None, starved: float = 0.0) -> float:
-        """The loop monitor saw this operation hold its event loop for ``seconds`` more (at ``where``), and
-        besides those, ``starved`` seconds in which the loop's thread waited for a CPU; returns the part
-        charged.
+    def blocked(self, seconds: float, where: Location | None) -> float:
+        """The loop monitor saw this operation hold its event loop for ``seconds`` more (at ``where``);
+        returns the part charged.
 
         Never more in all than it has run: the monitor sees a block's edges up to one look late. Recorded as
         the operation finishes, under the attributes it finishes with (a model call learns its model late),
         or at once when it has finished already; a folded operation's block is its outer operation's.
         """
         if self._outer is not None:
-            return self._outer.blocked(seconds, where, starved)
+            return self._outer.blocked(seconds, where)
         started = self._started
         ran = perf_counter() - started if started is not None else self._duration
-        self._starved = min(self._starved + starved, ran)
         seconds = min(seconds, ran - self._blocked)
         if seconds <= 0:
             return 0.0
@@ -561,7 +555,6 @@ class Invocation:
                 children_waited += child_waited
                 children_held += child_held
             attributes, held = self._record_blocking(duration, attributes, children_held)
-            held += self._starved  # on the loop itself, not waiting for it (nor for others' holds)
             waited, own_waited = (
                 self._record_waiting(duration, attributes, held + children_held, children_waited)
                 if self._waits_on is not None

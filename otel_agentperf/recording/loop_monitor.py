@@ -3,7 +3,8 @@
 A watchdog thread looks at every registered loop every quarter of the blocking threshold and, when the
 loop has run the previous one, schedules a callback on it (``call_soon_threadsafe``); how late the loop
 runs it is the loop lag (``agentperf.event_loop.lag``). While that callback waits, each look notes which
-callback the loop runs; one that has run past the threshold holds the loop (a callback late behind many
+callback the loop runs; one that has run past the threshold (by the time its thread had a CPU,
+``run_queue.py``; then charged its wall time) holds the loop (a callback late behind many
 short ones is a busy loop, measured as saturation below; a thread polling its selector holds nothing: the
 process was not scheduled or another thread kept the interpreter), so the watchdog reads that thread's stack
 (``sys._current_frames``): the running operations on it (found by the wrapper frames that run them,
@@ -144,6 +145,7 @@ class _Watched:
         "clock",
         "held",
         "holding",
+        "holding_queue",
         "holding_since",
         "last",
         "long",
@@ -191,10 +193,12 @@ class _Watched:
         self.window_held = self.clock.held  # its reading as the current saturation window began
         self.posted: float | None = None  # when the callback the loop has not run yet was scheduled
         self.looked = perf_counter()  # the last look's time
-        # While that callback waits: the callback frame the loop was running at the last look, and the look
-        # before the one that first saw it (when it began, at the earliest).
+        # While that callback waits: the callback frame the loop was running at the last look, the look
+        # before the one that first saw it (when it began, at the earliest), and the thread's run-queue time
+        # then (nanoseconds): a callback holds the loop for what of that time the thread had a CPU.
         self.holding: FrameType | None = None
         self.holding_since = 0.0
+        self.holding_queue = self.clock.noted = self.queue.read()
         # What the last look found holding the loop: the operations on its stack, innermost first, and
         # where.
         self.last: tuple[list[Invocation], _Site | None] | None = None
@@ -290,11 +294,12 @@ class LoopMonitor:
         :meth:`_sample` measure), not a block, and no callback is charged for it.
         """
         last_look, entry.looked = entry.looked, now
-        # Where a synchronous call starting before the next look counts its thread's waits for a CPU from.
+        # Where a synchronous call starting before the next look counts its thread's waits for a CPU from, and
+        # a callback first seen running now counts them from.
+        last_queue, last_ran = entry.clock.noted, entry.queue.ran
         entry.clock.noted = entry.queue.read()
         if posted is None:
             entry.posted = entry.clock.charged_until = now
-            entry.queue.mark()
             entry.holding = None
             try:
                 entry.loop.call_soon_threadsafe(self._ran, entry)
@@ -307,12 +312,18 @@ class LoopMonitor:
         callback = _callback_frame(frame)
         if callback is None or callback is not entry.holding:
             # A new callback began after the last look (or none runs): what ran before it is over.
-            entry.holding, entry.holding_since = callback, last_look
+            entry.holding, entry.holding_since, entry.holding_queue = callback, last_look, last_queue
             if entry.last is not None:
                 self._block_over(entry, last_look)
             return
+        # A block by the time the thread had a CPU (a callback that ran 1 ms and waited 30 ms for a CPU on a
+        # loaded machine is no blocker), as for a synchronous call (``Invocation._record_blocking``); charged
+        # then its wall time, as the tasks awaiting on the loop lived it.
         threshold = settings.current().loop_block_threshold_s
-        if now - posted < threshold or now - entry.holding_since < threshold:
+        available = now - entry.holding_since - max(entry.clock.noted - entry.holding_queue, 0) / 1e9
+        if available >= threshold and entry.queue.stalled(last_ran):  # a wait not yet counted: since the last
+            available -= now - last_look  # look, at least
+        if now - posted < threshold or available < threshold:
             return
         # The block began with its callback, or as the monitor's callback was scheduled, whichever was later.
         entry.clock.charged_until = max(entry.clock.charged_until, entry.holding_since)
@@ -384,23 +395,20 @@ class LoopMonitor:
 
     def _charge(self, entry: _Watched, operations: list[Invocation], where: _Site | None, now: float) -> None:
         """The time since the last charge, to the innermost operation as far back as it has run, then to
-        the ones around it; what none of them covers, to the application code outside operations."""
-        # What the loop's thread waited for a CPU is the machine's: not charged to what held the loop, but
-        # lost all the same by the tasks awaiting on it (the clock counts it; the holder's own wait for the
-        # CPU is its own, not a wait for others).
-        elapsed = now - entry.clock.charged_until
-        starved = min(entry.queue.since_mark(), elapsed)
-        seconds = elapsed - starved
+        the ones around it; what none of them covers, to the application code outside operations. Wall time:
+        what the tasks awaiting on the loop lost, its thread's waits for a CPU during the block included (the
+        block was judged one without them, in :meth:`_watch`)."""
+        seconds = now - entry.clock.charged_until
         entry.clock.charged_until = now
-        entry.clock.held += elapsed
+        entry.clock.held += seconds
         entry.clock.since, entry.clock.in_block = now, True
         entry.last = (operations, where)
         covered = 0.0
         for operation in operations:
             part = min(seconds, operation.age(now)) - covered
             if part > 0:
-                if covered == 0:  # the innermost: where, and the thread's wait for a CPU, are its own
-                    operation.blocked(part, where.location if where is not None else None, starved)
+                if covered == 0:  # the innermost: where is its own
+                    operation.blocked(part, where.location if where is not None else None)
                 else:
                     operation.blocked(part, None)
                 covered += part
