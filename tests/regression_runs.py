@@ -116,11 +116,20 @@ class _Started:
     def go(self) -> None:
         assert self.process.stdin is not None
         self.process.stdin.write("go\n")
-        self.process.stdin.close()
+        self.process.stdin.flush()
+
+    def handled(self) -> None:
+        """Wait until the app has handled its requests (it then waits for its stdin to end to exit)."""
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.startswith("handled "):
+                return
+        raise AssertionError(f"{self.label} ended before its requests were handled:\n{self.errors.read_text()}")
 
     def finish(self) -> tuple[Path, list[dict[str, float]]]:
-        """Its saved run and the app's own measurements, once ``run`` has reported and exited."""
-        assert self.process.stdout is not None
+        """Its saved run and the app's own measurements, once the app has exited and ``run`` has reported."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.close()
         stdout = self.process.stdout.read()  # to its end: run's report, once the app and run have exited
         assert self.process.wait(timeout=60) == 0, f"{self.label}:\n{stdout}\n{self.errors.read_text()}"
         return self.saved, json.loads(self.measure.read_text(encoding="utf-8"))
@@ -160,6 +169,15 @@ def _measured(before: list[dict[str, float]], after: list[dict[str, float]]) -> 
     return Measured(*(delta(key) for key in ("wall_seconds", "seconds", "input_tokens", "output_tokens", "usd")))
 
 
+def _side_by_side(*versions: _Started) -> None:
+    """The versions take their requests at once; none exits (and its ``run`` reports, seconds of CPU) until
+    all have handled theirs: the version done first would otherwise load the other's last requests."""
+    for each in versions:
+        each.go()
+    for each in versions:
+        each.handled()
+
+
 def pairs(server: Any, root: Path) -> dict[tuple[str, int], Pair]:
     """Every case's v1 and v2 runs, in batches: a batch's apps start (and import) together; then, one case
     at a time, v1 and v2 take their requests side by side, alone, and report before the next case goes."""
@@ -179,8 +197,7 @@ def pairs(server: Any, root: Path) -> dict[tuple[str, int], Pair]:
                 _wait_until_ready(each)
             for name, concurrency in batch:
                 base, new = started[(name, concurrency, "v1")], started[(name, concurrency, "v2")]
-                base.go()
-                new.go()
+                _side_by_side(base, new)
                 (base_saved, before), (new_saved, after) = base.finish(), new.finish()
                 pairs[(name, concurrency)] = Pair(base_saved, new_saved, _measured(before, after))
         finally:
@@ -199,8 +216,7 @@ def same_version_twice(name: str, concurrency: int, server: Any, root: Path) -> 
     try:
         for each in started:
             _wait_until_ready(each)
-        for each in started:
-            each.go()
+        _side_by_side(*started)
         (base_saved, before), (new_saved, after) = started[0].finish(), started[1].finish()
     finally:
         for each in started:

@@ -76,7 +76,11 @@ def serve(handle: Callable[[int], Awaitable[Any]], setup: Callable[[], Awaitable
     parser.add_argument("--requests", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--measure", type=Path, required=True, help="where to write the app's own timings (JSON)")
-    parser.add_argument("--go-on-stdin", action="store_true", help="when ready, wait for a line on stdin")
+    parser.add_argument(
+        "--go-on-stdin",
+        action="store_true",
+        help="when ready, wait for a line on stdin; when done, for its end before exiting",
+    )
     args = parser.parse_args()
     bills = [Charged() for _ in range(args.requests)]
 
@@ -100,3 +104,5 @@ def serve(handle: Callable[[int], Awaitable[Any]], setup: Callable[[], Awaitable
     asyncio.run(run_all())
     args.measure.write_text(json.dumps([asdict(bill) for bill in bills]), encoding="utf-8")
     print(f"handled {args.requests} requests, {args.concurrency} in flight", flush=True)
+    if args.go_on_stdin:
+        sys.stdin.read()  # what follows the exit (the last export, the run's report) is off the other's clock
