@@ -404,7 +404,7 @@ def test_workflow_metric_has_only_the_workflow_name_and_error_type(recorded: Rec
     triage(False)
     with pytest.raises(ValueError):
         triage(True)
-    keys = {frozenset(point.attributes) for point in recorded.histogram_points("gen_ai.workflow.duration")}
+    keys = {frozenset(point.attributes) for point in recorded.histogram_points("gen_ai.invoke_workflow.duration")}
     assert keys == {frozenset({names.GEN_AI_WORKFLOW_NAME}), frozenset({names.GEN_AI_WORKFLOW_NAME, names.ERROR_TYPE})}
     assert {span.attributes[names.GEN_AI_OPERATION_NAME] for span in recorded.spans()} == {"invoke_workflow"}
 

@@ -66,7 +66,7 @@ class Instruments:
                     buckets.CLIENT_DURATION,
                 ),
                 names.KIND_WORKFLOW: Instrument(
-                    names.INVOKE_WORKFLOW_DURATION if latest else names.WORKFLOW_DURATION,
+                    names.WORKFLOW_DURATION,
                     names.UNIT_SECONDS,
                     "Workflow invocation time.",
                     buckets.WORKFLOW_DURATION,

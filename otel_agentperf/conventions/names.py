@@ -263,9 +263,9 @@ HISTORY_OPERATIONS: Final = ("read", "append", "write", "search", "delete")
 # GenAI conventions' own repository (open-telemetry/semantic-conventions-genai), emitted in both layouts.
 AGENT_DURATION: Final = "gen_ai.invoke_agent.duration"
 TOOL_DURATION: Final = "gen_ai.execute_tool.duration"
-WORKFLOW_DURATION: Final = "gen_ai.workflow.duration"
-# The newest GenAI conventions' name for it (model/gen-ai/metrics.yaml of semantic-conventions-genai).
-INVOKE_WORKFLOW_DURATION: Final = "gen_ai.invoke_workflow.duration"
+# The newest GenAI conventions' name (model/gen-ai/metrics.yaml of semantic-conventions-genai), and what
+# python-genai's util-genai records by default since 1.2b0: the same in both layouts.
+WORKFLOW_DURATION: Final = "gen_ai.invoke_workflow.duration"
 CLIENT_OPERATION_DURATION: Final = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION
 CLIENT_INFERENCE_DURATION: Final = "gen_ai.client.inference.duration"
 CLIENT_TOKEN_USAGE: Final = _gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE
