@@ -145,8 +145,8 @@ def test_agent_with_two_tools_is_one_exact_tree_with_counts_and_metrics(
     assert instrumented.histogram_point(names.AGENT_DURATION).count == 1
     tool_point = instrumented.histogram_point(names.TOOL_DURATION, **{names.GEN_AI_TOOL_NAME: "lookup"})
     assert tool_point.count == 1 and tool_point.attributes[names.GEN_AI_AGENT_NAME] == "researcher"
-    assert instrumented.histogram_point(names.AGENT_LLM_CALLS).sum == 3
-    assert instrumented.histogram_point(names.AGENT_TOOL_CALLS).sum == 2
+    assert instrumented.histogram_point(names.INVOKE_AGENT_INFERENCE_CALLS).sum == 3
+    assert instrumented.histogram_point(names.INVOKE_AGENT_TOOL_CALLS).sum == 2
     llm = instrumented.histogram_point(names.CLIENT_OPERATION_DURATION)
     assert llm.count == 3 and llm.attributes[names.GEN_AI_REQUEST_MODEL] == "tools-2-researcher"
 
@@ -201,7 +201,7 @@ def test_framework_otel_in_either_order_leaves_one_span_per_operation_and_our_me
     assert not any(CONTENT & set(span.attributes) for span in recorded.spans())
     assert recorded.histogram_point(names.AGENT_DURATION).count == 2
     assert recorded.histogram_point(names.CLIENT_OPERATION_DURATION).count == 6
-    assert recorded.histogram_point(names.AGENT_LLM_CALLS).sum == 6
+    assert recorded.histogram_point(names.INVOKE_AGENT_INFERENCE_CALLS).sum == 6
 
 
 def test_framework_otel_alone_records_its_own_spans_and_off_ours_are_the_same(
@@ -216,7 +216,7 @@ def test_framework_otel_alone_records_its_own_spans_and_off_ours_are_the_same(
     with instrumented_by(AgentFrameworkInstrumentor(), OpenAIInstrumentor()):
         asyncio.run(_run(_researcher(server), stream=True))
     assert list(trees(recorded.spans()).values()) == [RESEARCH]
-    assert recorded.histogram_point(names.AGENT_TOOL_CALLS).sum == 2
+    assert recorded.histogram_point(names.INVOKE_AGENT_TOOL_CALLS).sum == 2
 
 
 @pytest.mark.parametrize("framework_on", [False, True], ids=["framework-otel-off", "framework-otel-on"])

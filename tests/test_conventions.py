@@ -77,16 +77,15 @@ PROTOCOL_SPANS = {"mcp.method.name": {"client": "mcp.client", "server": "mcp.ser
 NAMESPACES = ("error", "server", "code", "mcp", "network", "jsonrpc", "rpc", "client")
 # Of the GenAI repository's files (tests/semconv/README.md), each vendored byte for byte under the commit it
 # was read at; "transcribed" holds what no file that could be read defines.
-GENAI_OLDER_METRICS = GENAI / "004902b8" / "model" / "gen-ai" / "metrics.yaml"
 GENAI_METRICS = GENAI / "048366ea" / "model" / "gen-ai" / "metrics.yaml"
 GENAI_TOKEN_METRICS = GENAI / "9b2ce3b4" / "model" / "gen-ai" / "token-metrics.yaml"
 TRANSCRIBED = GENAI / "transcribed"
-# v1.41, with the agent, tool and workflow durations of the GenAI repository's metrics before the workflow
-# duration's rename (v1.41's own definitions read last, so they win where both define a metric). The newest
+# v1.41, with the agent, tool and workflow durations of the GenAI repository's newest metrics model (v1.41's
+# own definitions read last, so they win where both define a metric: the inference metrics). The newest
 # layout: v1.41's registry and spans with the GenAI repository's metrics (which replace v1.41's) and
 # registry changes.
 MODELS = {
-    "v1.41": lambda: Model(GENAI_OLDER_METRICS, TRANSCRIBED / "groups.yaml", V141),
+    "v1.41": lambda: Model(GENAI_METRICS, TRANSCRIBED / "groups.yaml", V141),
     "latest": lambda: Model(
         *(V141 / "model" / "gen-ai" / name for name in ("registry.yaml", "spans.yaml")),
         *(V141 / "model" / namespace for namespace in NAMESPACES),
@@ -96,27 +95,27 @@ MODELS = {
         TRANSCRIBED,
     ),
 }
-DURATIONS = (
+IN_BOTH = (  # the metrics both layouts name alike
     "gen_ai.invoke_agent.duration",
     "gen_ai.execute_tool.duration",
     "mcp.client.operation.duration",
     "mcp.server.operation.duration",
     "mcp.client.session.duration",
+    # what v1.41 lacks, named as the newest conventions name it
+    "gen_ai.invoke_workflow.duration",
+    "gen_ai.invoke_agent.inference_calls",
+    "gen_ai.invoke_agent.tool_calls",
 )
 EXPECTED_METRICS = {
     "v1.41": (
-        *DURATIONS,
-        "gen_ai.workflow.duration",
+        *IN_BOTH,
         "gen_ai.client.operation.duration",
         "gen_ai.client.token.usage",
         "gen_ai.client.operation.time_to_first_chunk",
         "gen_ai.client.operation.time_per_output_chunk",
     ),
     "latest": (
-        *DURATIONS,
-        "gen_ai.invoke_workflow.duration",
-        "gen_ai.invoke_agent.inference_calls",
-        "gen_ai.invoke_agent.tool_calls",
+        *IN_BOTH,
         "gen_ai.client.inference.duration",
         "gen_ai.client.embeddings.duration",
         "gen_ai.client.inference.time_to_first_chunk",
@@ -417,6 +416,17 @@ def test_the_validator_holds_the_newest_layout_to_its_own_metrics() -> None:
     assert "'gen_ai.client.inference.usage.input_tokens': 2.0 is not int" in found
     assert "required gen_ai.token.modality missing" in found
     assert "'gen_ai.workflow.duration': not defined by the conventions" in found
+
+
+def test_the_workflow_durations_old_name_is_no_metric_of_the_default_layout_either() -> None:
+    """python-genai's util-genai records ``gen_ai.invoke_workflow.duration`` whatever the layout, as the
+    newest conventions name it; the name before the rename is caught in the default layout too."""
+    reader = InMemoryMetricReader()
+    meter = MeterProvider(metric_readers=[reader]).get_meter("t")
+    meter.create_histogram("gen_ai.workflow.duration", unit="s").record(2.0, {"gen_ai.workflow.name": "w"})
+    report = Report()
+    Validator(MODELS["v1.41"](), SPAN_TYPES).metrics(reader.get_metrics_data(), report)
+    assert "'gen_ai.workflow.duration': not defined by the conventions" in "\n".join(report.violations)
 
 
 def test_the_validator_holds_mcp_telemetry_to_the_mcp_conventions() -> None:

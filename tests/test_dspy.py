@@ -186,8 +186,10 @@ def test_metrics_for_workflow_agent_tools_and_call_counts(instrumented: Recorded
         names.TOOL_DURATION, **{names.GEN_AI_TOOL_NAME: "rate", names.GEN_AI_AGENT_NAME: "Research"}
     )
     assert rated.count == 1
-    llm_calls = instrumented.histogram_point(names.AGENT_LLM_CALLS, **{names.GEN_AI_AGENT_NAME: "Research"})
-    tool_calls = instrumented.histogram_point(names.AGENT_TOOL_CALLS, **{names.GEN_AI_AGENT_NAME: "Research"})
+    llm_calls = instrumented.histogram_point(
+        names.INVOKE_AGENT_INFERENCE_CALLS, **{names.GEN_AI_AGENT_NAME: "Research"}
+    )
+    tool_calls = instrumented.histogram_point(names.INVOKE_AGENT_TOOL_CALLS, **{names.GEN_AI_AGENT_NAME: "Research"})
     assert (llm_calls.sum, tool_calls.sum) == (4, 2)
     span = instrumented.spans()[0]
     assert span.attributes[names.SERVER_ADDRESS] == "127.0.0.1"

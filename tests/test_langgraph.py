@@ -178,8 +178,10 @@ def test_agent_tool_and_call_count_metrics(frameworks: Recorded, server: Any) ->
         names.TOOL_DURATION, **{names.GEN_AI_TOOL_NAME: "lookup", names.GEN_AI_AGENT_NAME: "researcher"}
     )
     assert tool_point.count == 1 and list(tool_point.explicit_bounds) == list(buckets.CLIENT_DURATION)
-    llm_calls = frameworks.histogram_point(names.AGENT_LLM_CALLS, **{names.GEN_AI_AGENT_NAME: "researcher"})
-    tool_calls = frameworks.histogram_point(names.AGENT_TOOL_CALLS, **{names.GEN_AI_AGENT_NAME: "researcher"})
+    llm_calls = frameworks.histogram_point(
+        names.INVOKE_AGENT_INFERENCE_CALLS, **{names.GEN_AI_AGENT_NAME: "researcher"}
+    )
+    tool_calls = frameworks.histogram_point(names.INVOKE_AGENT_TOOL_CALLS, **{names.GEN_AI_AGENT_NAME: "researcher"})
     assert (llm_calls.count, llm_calls.sum, tool_calls.count, tool_calls.sum) == (1, 3, 1, 2)
     # Tokens are recorded once, by the LLM operations: the agent span carries none.
     spans = frameworks.spans()
@@ -250,7 +252,7 @@ def test_stream_left_early_ends_the_agent_span(frameworks: Recorded, server: Any
     stream.close()
     span = frameworks.span("invoke_agent researcher")
     assert span.end_time is not None and span.status.status_code is StatusCode.UNSET
-    assert frameworks.histogram_point(names.AGENT_LLM_CALLS).sum == 1
+    assert frameworks.histogram_point(names.INVOKE_AGENT_INFERENCE_CALLS).sum == 1
 
 
 def test_langchain_records_the_model_when_the_sdk_is_not_instrumented(frameworks_only: Recorded, server: Any) -> None:

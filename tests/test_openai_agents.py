@@ -103,7 +103,7 @@ def test_tool_loop_is_one_trace_with_counts_and_metrics(agents_sdk: Recorded, se
     assert agents_sdk.histogram_point(names.AGENT_DURATION).count == 1
     workflow = agents_sdk.histogram_point(names.WORKFLOW_DURATION)
     assert workflow.attributes[names.GEN_AI_WORKFLOW_NAME] == "Agent workflow"
-    assert agents_sdk.histogram_point(names.AGENT_LLM_CALLS).sum == 3
+    assert agents_sdk.histogram_point(names.INVOKE_AGENT_INFERENCE_CALLS).sum == 3
     assert processor.entries == {}
 
 

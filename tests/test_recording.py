@@ -404,7 +404,7 @@ def test_workflow_metric_has_only_the_workflow_name_and_error_type(recorded: Rec
     triage(False)
     with pytest.raises(ValueError):
         triage(True)
-    keys = {frozenset(point.attributes) for point in recorded.histogram_points("gen_ai.workflow.duration")}
+    keys = {frozenset(point.attributes) for point in recorded.histogram_points("gen_ai.invoke_workflow.duration")}
     assert keys == {frozenset({names.GEN_AI_WORKFLOW_NAME}), frozenset({names.GEN_AI_WORKFLOW_NAME, names.ERROR_TYPE})}
     assert {span.attributes[names.GEN_AI_OPERATION_NAME] for span in recorded.spans()} == {"invoke_workflow"}
 
@@ -447,7 +447,11 @@ def test_every_histogram_exemplar_names_the_span_of_the_operation_it_measured(re
         names.GEN_AI_AGENT_NAME in dict(key): ids for key, ids in exemplars["gen_ai.execute_tool.duration"].items()
     }
     assert by_agent == {True: {nested.context.span_id}, False: {alone.context.span_id}}
-    for metric in ("gen_ai.invoke_agent.duration", "agentperf.agent.llm_calls", "agentperf.agent.tool_calls"):
+    for metric in (
+        "gen_ai.invoke_agent.duration",
+        "gen_ai.invoke_agent.inference_calls",
+        "gen_ai.invoke_agent.tool_calls",
+    ):
         assert list(exemplars[metric].values()) == [{agent.context.span_id}], metric
     measured = {agent.context.span_id, nested.context.span_id, alone.context.span_id}
     for metric, points in exemplars.items():  # whatever else was recorded: never another span, never none

@@ -66,7 +66,7 @@ class Instruments:
                     buckets.CLIENT_DURATION,
                 ),
                 names.KIND_WORKFLOW: Instrument(
-                    names.INVOKE_WORKFLOW_DURATION if latest else names.WORKFLOW_DURATION,
+                    names.WORKFLOW_DURATION,
                     names.UNIT_SECONDS,
                     "Workflow invocation time.",
                     buckets.WORKFLOW_DURATION,
@@ -159,22 +159,20 @@ class Instruments:
             buckets.CLIENT_DURATION,
         )
         # An agent invocation's own calls: the newest conventions define these counts (each attributed to
-        # the agent's name only); v1.41 has none, so that layout keeps the package's own.
+        # the agent's name only); v1.41 has none, so both layouts take the newest conventions' (as they take
+        # the agent, tool and workflow durations).
         self.agent_llm_calls = Instrument(
-            names.INVOKE_AGENT_INFERENCE_CALLS if latest else names.AGENT_LLM_CALLS,
-            names.UNIT_INFERENCE_CALLS if latest else names.UNIT_CALLS,
+            names.INVOKE_AGENT_INFERENCE_CALLS,
+            names.UNIT_INFERENCE_CALLS,
             "LLM calls made by one agent invocation (not by sub-agents).",
             buckets.CALL_COUNTS,
         )
         self.agent_tool_calls = Instrument(
-            names.INVOKE_AGENT_TOOL_CALLS if latest else names.AGENT_TOOL_CALLS,
-            names.UNIT_TOOL_CALLS if latest else names.UNIT_CALLS,
+            names.INVOKE_AGENT_TOOL_CALLS,
+            names.UNIT_TOOL_CALLS,
             "Tool calls made by one agent invocation (not by sub-agents).",
             buckets.CALL_COUNTS,
         )
-        # The metric attributes of those counts: the conventions' set in the newest layout, else all of the
-        # agent's (None).
-        self.agent_call_attributes: frozenset[str] | None = frozenset({names.GEN_AI_AGENT_NAME}) if latest else None
         self.history_records = Instrument(
             names.HISTORY_SIZE_RECORDS,
             names.UNIT_RECORDS,

@@ -263,9 +263,9 @@ HISTORY_OPERATIONS: Final = ("read", "append", "write", "search", "delete")
 # GenAI conventions' own repository (open-telemetry/semantic-conventions-genai), emitted in both layouts.
 AGENT_DURATION: Final = "gen_ai.invoke_agent.duration"
 TOOL_DURATION: Final = "gen_ai.execute_tool.duration"
-WORKFLOW_DURATION: Final = "gen_ai.workflow.duration"
-# The newest GenAI conventions' name for it (model/gen-ai/metrics.yaml of semantic-conventions-genai).
-INVOKE_WORKFLOW_DURATION: Final = "gen_ai.invoke_workflow.duration"
+# The newest GenAI conventions' name (model/gen-ai/metrics.yaml of semantic-conventions-genai), and what
+# python-genai's util-genai records by default since 1.2b0: the same in both layouts.
+WORKFLOW_DURATION: Final = "gen_ai.invoke_workflow.duration"
 CLIENT_OPERATION_DURATION: Final = _gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION
 CLIENT_INFERENCE_DURATION: Final = "gen_ai.client.inference.duration"
 CLIENT_TOKEN_USAGE: Final = _gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE
@@ -281,9 +281,10 @@ CLIENT_USAGE_INPUT_TOKENS: Final = "gen_ai.client.inference.usage.input_tokens"
 CLIENT_USAGE_OUTPUT_TOKENS: Final = "gen_ai.client.inference.usage.output_tokens"
 CLIENT_USAGE_CACHE_READ_TOKENS: Final = "gen_ai.client.inference.usage.cache_read.input_tokens"
 CLIENT_USAGE_CACHE_WRITE_TOKENS: Final = "gen_ai.client.inference.usage.cache_write.input_tokens"
+# An agent invocation's own LLM and tool calls: span attributes of the agent's span (the conventions define
+# none), and the newest GenAI conventions' histograms, in both layouts.
 AGENT_LLM_CALLS: Final = "agentperf.agent.llm_calls"
 AGENT_TOOL_CALLS: Final = "agentperf.agent.tool_calls"
-# The newest GenAI conventions' own counts of the same (they replace the two above in that layout).
 INVOKE_AGENT_INFERENCE_CALLS: Final = "gen_ai.invoke_agent.inference_calls"
 INVOKE_AGENT_TOOL_CALLS: Final = "gen_ai.invoke_agent.tool_calls"
 LLM_COST: Final = "agentperf.llm.cost"

@@ -138,7 +138,7 @@ def tool(name: str) -> Operation:
 
 
 def workflow(name: str) -> Operation:
-    """A workflow: ``gen_ai.workflow.duration`` takes only its name (and ``error.type``), so the operation
+    """A workflow: ``gen_ai.invoke_workflow.duration`` takes only its name (and ``error.type``), so the operation
     name is the span's alone."""
     return Operation(
         names.KIND_WORKFLOW,

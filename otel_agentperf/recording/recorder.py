@@ -138,7 +138,6 @@ class Recorder:
         self._time_per_output_chunk = histogram(instruments.time_per_output_chunk)
         self._agent_llm_calls = histogram(instruments.agent_llm_calls)
         self._agent_tool_calls = histogram(instruments.agent_tool_calls)
-        self._agent_call_attributes = instruments.agent_call_attributes
         self._history_records = histogram(instruments.history_records)
         self._history_bytes = histogram(instruments.history_bytes)
         self._memory = {key: histogram(spec) for key, spec in instruments.memory.items()}
@@ -340,11 +339,12 @@ class Recorder:
     def agent_calls(
         self, llm_calls: int, tool_calls: int, attributes: Attributes, context: Context | None = None
     ) -> None:
-        """The LLM and tool calls one agent invocation made itself, as it finishes."""
-        if self._agent_call_attributes is not None and attributes:
-            attributes = {key: value for key, value in attributes.items() if key in self._agent_call_attributes}
-        self._agent_llm_calls.record(llm_calls, attributes, context)
-        self._agent_tool_calls.record(tool_calls, attributes, context)
+        """The LLM and tool calls one agent invocation made itself, as it finishes: attributed to the agent's
+        name only, the one attribute the conventions give these counts."""
+        name = attributes.get(names.GEN_AI_AGENT_NAME) if attributes else None
+        agent: dict[str, AttributeValue] = {} if name is None else {names.GEN_AI_AGENT_NAME: name}
+        self._agent_llm_calls.record(llm_calls, agent, context)
+        self._agent_tool_calls.record(tool_calls, agent, context)
 
     def history_size(
         self, records: int | None, size_bytes: int | None, attributes: Attributes, context: Context | None = None

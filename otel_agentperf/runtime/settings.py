@@ -140,9 +140,8 @@ ROWS: tuple[Row, ...] = (
     Row("latest_experimental", "OTEL_SEMCONV_STABILITY_OPT_IN", None, types.OPT_IN, "",
         "`gen_ai_latest_experimental` selects the newest GenAI conventions (semantic-conventions-genai, schema "
         "`gen-ai-dev/1.42.0-dev`): inference, embeddings and chunk metrics renamed, token usage split by "
-        "direction, `cache_write`, `top_k` an int, `gen_ai.invoke_workflow.duration`, and the conventions' agent "
-        "call counts `gen_ai.invoke_agent.inference_calls`/`.tool_calls` in place of `agentperf.agent.*_calls`. "
-        "The default is what python-genai's OpenAI instrumentation emits (docs/metrics.md)"),
+        "direction, `cache_write`, `top_k` an int. The default is what python-genai's util-genai emits "
+        "(docs/metrics.md)"),
     Row("prices", "OTEL_AGENTPERF_PRICES", "prices", types.PRICES, "",
         'TOML price file (`[models."name"]` with `input`, `output`, `cached_input`, `cache_write` in USD per '
         "million tokens) over the packaged table; in the file, a table of models or a path relative to it (the "
