@@ -44,7 +44,10 @@ history, blocking tool, constructor) are measured around code that never awaits,
 depend on how long other tasks waited for the loop; at 8 in flight those waits land in the other
 operations' wall time, which is what the report has to see through.
 
-A clean app, the help center (``help_center``), plants nothing: its report names no culprit.
+A clean app, the help center (``help_center``), plants nothing: its report names no culprit. Two apps plant
+what the report names outside its bottleneck lines: the route planner's slow import (its slow-import
+sentence) and the quote builder's CPU hotspot (its CPU profile, on in its pyproject: the hot function first,
+with its share of the samples).
 """
 
 from __future__ import annotations
@@ -327,6 +330,31 @@ def test_a_slow_import_is_named_with_its_seconds(server: Any, tmp_path: Path) ->
         [_cli(), "report", "--file", str(scrape_file), "--format", "json"], capture_output=True, text=True, check=True
     )
     assert json.loads(as_json.stdout)["slow_imports"] == line
+
+
+def test_cpu_hotspots_name_the_hot_function_with_its_share(server: Any, tmp_path: Path) -> None:
+    """The quote builder (its CPU profile turned on in its pyproject) prices each quote in short CPU steps,
+    most of them in its discount tiers: the report's CPU hotspots name ``_discount_matrix`` first for tool
+    ``price_quote``, with a share within ±25% of the share the app's stopwatches give it of the pricing
+    steps."""
+    case = Case("quote_builder", "tool `price_quote`")
+    scraped, measured = _run_and_scrape(case, 1, server.base_url, tmp_path)
+    scrape_file = tmp_path / "scraped.prom"
+    scrape_file.write_text(scraped, encoding="utf-8")
+    result = subprocess.run(
+        [_cli(), "report", "--file", str(scrape_file)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    invariants.check_text(result.stdout)
+    lines = result.stdout.splitlines()
+    assert "CPU hotspots (sampled while running, not awaiting):" in lines, result.stdout
+    (line,) = [line for line in lines if line.startswith(f"  {case.culprit} (")]
+    located = re.findall(r"([\w.]+:[\w.<>]+:\d+) (\d+)%", line.split("sampled): ", 1)[1])
+    hot = "quote_builder.pricing:_discount_matrix:"
+    assert located and located[0][0].startswith(hot), line
+    share = sum(int(percent) for where, percent in located if where.startswith(hot)) / 100
+    expected = measured["culprit_seconds"] / measured["pricing_seconds"]
+    assert abs(share - expected) <= TOLERANCE * expected, f"the app measured {100 * expected:.0f}%: {line}"
 
 
 # The sentences that name a culprit: everything but the ranking of the operations' own time, which says where
