@@ -12,7 +12,7 @@ import asyncio
 import json
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 from langgraph.checkpoint.memory import InMemorySaver
+from opentelemetry.metrics import Meter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -403,30 +404,39 @@ def test_the_validator_catches_a_wrong_type_a_missing_attribute_and_a_foreign_on
     assert report.passed < report.checks
 
 
-def test_the_validator_holds_the_newest_layout_to_its_own_metrics() -> None:
-    """A float token count, a missing modality and the workflow duration's old name are each caught."""
+def _violations(layout: str, record: Callable[[Meter], None]) -> str:
+    """What the validator of ``layout`` finds in the metrics ``record`` makes."""
     reader = InMemoryMetricReader()
-    meter = MeterProvider(metric_readers=[reader]).get_meter("t")
-    attributes = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"}
-    meter.create_counter("gen_ai.client.inference.usage.input_tokens", unit="{token}").add(2.0, attributes)
-    meter.create_histogram("gen_ai.workflow.duration", unit="s").record(2.0, {"gen_ai.workflow.name": "w"})
+    record(MeterProvider(metric_readers=[reader]).get_meter("t"))
     report = Report()
-    Validator(MODELS["latest"](), SPAN_TYPES).metrics(reader.get_metrics_data(), report)
-    found = "\n".join(report.violations)
+    Validator(MODELS[layout](), SPAN_TYPES).metrics(reader.get_metrics_data(), report)
+    return "\n".join(report.violations)
+
+
+def test_the_validator_holds_the_newest_layout_to_its_own_metrics() -> None:
+    """A float token count and a missing modality are each caught."""
+    attributes = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"}
+    found = _violations(
+        "latest",
+        lambda meter: meter.create_counter("gen_ai.client.inference.usage.input_tokens", unit="{token}").add(
+            2.0, attributes
+        ),
+    )
     assert "'gen_ai.client.inference.usage.input_tokens': 2.0 is not int" in found
     assert "required gen_ai.token.modality missing" in found
-    assert "'gen_ai.workflow.duration': not defined by the conventions" in found
 
 
-def test_the_workflow_durations_old_name_is_no_metric_of_the_default_layout_either() -> None:
+@pytest.mark.parametrize("layout", list(MODELS))
+def test_the_workflow_durations_old_name_is_no_metric_of_either_layout(layout: str) -> None:
     """python-genai's util-genai records ``gen_ai.invoke_workflow.duration`` whatever the layout, as the
-    newest conventions name it; the name before the rename is caught in the default layout too."""
-    reader = InMemoryMetricReader()
-    meter = MeterProvider(metric_readers=[reader]).get_meter("t")
-    meter.create_histogram("gen_ai.workflow.duration", unit="s").record(2.0, {"gen_ai.workflow.name": "w"})
-    report = Report()
-    Validator(MODELS["v1.41"](), SPAN_TYPES).metrics(reader.get_metrics_data(), report)
-    assert "'gen_ai.workflow.duration': not defined by the conventions" in "\n".join(report.violations)
+    newest conventions name it; the name before the rename is caught in both."""
+    found = _violations(
+        layout,
+        lambda meter: meter.create_histogram("gen_ai.workflow.duration", unit="s").record(
+            2.0, {"gen_ai.workflow.name": "w"}
+        ),
+    )
+    assert "'gen_ai.workflow.duration': not defined by the conventions" in found
 
 
 def test_the_validator_holds_mcp_telemetry_to_the_mcp_conventions() -> None:
