@@ -11,7 +11,9 @@ mechanism is measured by taking it out of the same request (its one entry made a
 - ``argument digest``: the digest of each tool call's arguments that finds repeated calls and the check
   against the request's earlier calls (``fingerprints.of_call``, issue #29 item 3);
 - ``overlap``: the run of calls awaited one after another, extended as each call finishes
-  (``Invocation._child_done``, issue #29 item 2).
+  (``Invocation._child_done``, issue #29 item 2);
+- ``request point``: of the critical path, the request's ``agentperf.request.duration`` point alone (one
+  SDK histogram record per request), so the decomposition's own part is the critical path's less it.
 
 The growth of prompts and the connection-pool check run on model calls only; ``--llm`` measures them on
 a real OpenAI SDK call on ``httpx.MockTransport`` (a client with httpx's pooled transport, its pool
@@ -41,7 +43,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 OPERATIONS = 5  # per request: the agent and its four tool calls
-MECHANISMS = ("critical path", "argument digest", "overlap")
+MECHANISMS = ("critical path", "argument digest", "overlap", "request point")
 LLM_MECHANISMS = ("prompt growth", "pool check")
 VALGRIND = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
 
@@ -51,24 +53,29 @@ def without(mechanism: str | None) -> Iterator[None]:
     """The recording with ``mechanism`` taken out (its one entry a no-op) while the block runs."""
     from otel_agentperf.recording import fingerprints
     from otel_agentperf.recording.invocations import Invocation, LLMInvocation
+    from otel_agentperf.recording.recorder import Recorder
 
     def noop(*_: object) -> None:
         return None
 
+    def paths_only(recorder: Any, kind: str, name: str, _seconds: float, parts: Any, _context: Any = None) -> None:
+        recorder._critical_path.add(kind, name, parts)  # Recorder.request without its histogram point
+
     owner: Any
-    owner, attribute = {
-        None: (None, ""),
-        "critical path": (Invocation, "_end_path"),
-        "argument digest": (fingerprints, "of_call"),
-        "overlap": (Invocation, "_child_done"),
-        "prompt growth": (LLMInvocation, "_turn"),
-        "pool check": (_attempts(), "_traced_safely"),
+    owner, attribute, replacement = {
+        None: (None, "", noop),
+        "critical path": (Invocation, "_end_path", noop),
+        "argument digest": (fingerprints, "of_call", noop),
+        "overlap": (Invocation, "_child_done", noop),
+        "request point": (Recorder, "request", paths_only),
+        "prompt growth": (LLMInvocation, "_turn", noop),
+        "pool check": (_attempts(), "_traced_safely", noop),
     }[mechanism]
     if owner is None:
         yield
         return
     kept = owner.__dict__[attribute]
-    setattr(owner, attribute, noop)
+    setattr(owner, attribute, replacement)
     try:
         yield
     finally:
