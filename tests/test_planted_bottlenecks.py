@@ -332,13 +332,14 @@ def test_a_slow_import_is_named_with_its_seconds(server: Any, tmp_path: Path) ->
     assert json.loads(as_json.stdout)["slow_imports"] == line
 
 
-def test_cpu_hotspots_name_the_hot_function_with_its_share(server: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("concurrency", [1, 8])
+def test_cpu_hotspots_name_the_hot_function_with_its_share(concurrency: int, server: Any, tmp_path: Path) -> None:
     """The quote builder (its CPU profile turned on in its pyproject) prices each quote in short CPU steps,
     most of them in its discount tiers: the report's CPU hotspots name ``_discount_matrix`` first for tool
     ``price_quote``, with a share within ±25% of the share the app's stopwatches give it of the pricing
-    steps."""
+    steps, one quote at a time or eight."""
     case = Case("quote_builder", "tool `price_quote`")
-    scraped, measured = _run_and_scrape(case, 1, server.base_url, tmp_path)
+    scraped, measured = _run_and_scrape(case, concurrency, server.base_url, tmp_path)
     scrape_file = tmp_path / "scraped.prom"
     scrape_file.write_text(scraped, encoding="utf-8")
     result = subprocess.run(
