@@ -17,7 +17,7 @@ async def embed_query(text: str) -> list[float]:
     """Embed the query for the hotel similarity search, through the embeddings service."""
     request = urllib.request.Request(
         os.environ["OPENAI_BASE_URL"].rstrip("/") + "/embeddings",
-        data=json.dumps({"model": "slow-70-text-embedder", "input": text}).encode(),
+        data=json.dumps({"model": "slow-120-text-embedder", "input": text}).encode(),
         headers={"Content-Type": "application/json", "Authorization": "Bearer " + os.environ["OPENAI_API_KEY"]},
     )
     with EMBEDDING_CALLS.timing(), urllib.request.urlopen(request, timeout=10) as response:
